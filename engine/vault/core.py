@@ -1,0 +1,315 @@
+"""The Vault: key hierarchy, unlock/lock, and the repositories over one encrypted SQLite file.
+
+passphrase --Argon2id--> KEK --wraps--> master key --wraps--> one data key per conversation and per
+stream (audit, settings, api_keys, request_log). A recovery key is a second wrap of the master key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from engine.errors import IntegrityError
+from engine.fileio import fsync_dir, part_path
+from engine.vault import crypto, operations
+from engine.vault.api_keys import ApiKeys
+from engine.vault.audit import GENESIS, AuditLog, head_mac
+from engine.vault.conversations import Conversations
+from engine.vault.errors import VaultExists, VaultMissing
+from engine.vault.header import (
+    DEFAULT_KDF,
+    HEADER_FORMAT,
+    KdfParams,
+    read_header,
+    unwrap_with_passphrase,
+    unwrap_with_recovery,
+    wrap_for_passphrase,
+    wrap_for_recovery,
+)
+from engine.vault.lockfile import VaultLock
+from engine.vault.request_log import RequestLog
+from engine.vault.schema import migrate, migration_set
+from engine.vault.settings import Settings
+from engine.vault.store import Store, iso, now, wrap_data_key
+
+log = logging.getLogger("enclave.vault")
+
+DB_NAME = "vault.db"
+BACKUP_DIR = "backups"
+STREAMS = ("audit", "settings", "api_keys", "request_log")
+
+
+def db_path(home: Path) -> Path:
+    """Where the vault database lives inside ENCLAVE_HOME."""
+    return Path(home) / DB_NAME
+
+
+class Vault:
+    """An unlocked vault. Safe to call from any thread; one internal thread owns the connection."""
+
+    def __init__(self, home: Path, store: Store, lock: VaultLock) -> None:
+        self.home = Path(home)
+        self._store = store
+        self._lock = lock
+        self.audit = AuditLog(store)
+        self.conversations = Conversations(store, self.audit)
+        self.settings = Settings(store)
+        self.api_keys = ApiKeys(store)
+        self.request_log = RequestLog(store)
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @staticmethod
+    def exists(home: Path) -> bool:
+        """True when ENCLAVE_HOME holds a vault."""
+        return db_path(home).exists()
+
+    @classmethod
+    def init(cls, home: Path, passphrase: str, *, kdf: KdfParams | None = None) -> tuple[Vault, str]:
+        """Create a vault; returns it open and the recovery key (show it once)."""
+        home = Path(home)
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if cls.exists(home):
+            raise VaultExists
+        kdf = kdf or DEFAULT_KDF
+        kdf.check()
+        lock = VaultLock.acquire(home)
+        try:
+            if cls.exists(home):
+                raise VaultExists
+            master = crypto.new_key()
+            recovery, recovery_text = crypto.new_recovery_key()
+            _build(db_path(home), master, passphrase, recovery, kdf)
+            vault = cls._open(home, lock, master)
+        except BaseException:
+            lock.release()
+            raise
+        vault.audit.append("init", actor="local")
+        log.info("vault created")
+        return vault, recovery_text
+
+    @classmethod
+    def unlock(cls, home: Path, passphrase: str, *, actor: str = "local") -> Vault:
+        """Open the vault with its passphrase; WrongPassphrase leaves every file untouched."""
+        home = Path(home)
+        if not cls.exists(home):
+            raise VaultMissing
+        lock = VaultLock.acquire(home)
+        try:
+            master = unwrap_with_passphrase(read_header(db_path(home)), passphrase)
+            vault = cls._open(home, lock, master)
+        except BaseException:
+            lock.release(discard=True)
+            raise
+        vault.audit.append("unlock", actor=actor)
+        return vault
+
+    @classmethod
+    def unlock_with_recovery(cls, home: Path, recovery_key: str, new_passphrase: str) -> Vault:
+        """Open the vault with the recovery key and set a new passphrase."""
+        home = Path(home)
+        if not cls.exists(home):
+            raise VaultMissing
+        lock = VaultLock.acquire(home)
+        try:
+            header = read_header(db_path(home))
+            master = unwrap_with_recovery(header, recovery_key)
+            vault = cls._open(home, lock, master)
+        except BaseException:
+            lock.release(discard=True)
+            raise
+        try:
+            vault._store.run(lambda db: _set_pass_wrap(db, vault._store.master, new_passphrase, header.kdf))
+            vault.audit.append("recover", actor="local")
+        except BaseException:
+            vault.close()
+            raise
+        log.info("passphrase reset with the recovery key")
+        return vault
+
+    @classmethod
+    def _open(
+        cls, home: Path, lock: VaultLock, master: bytearray, migrations: Migrations | None = None
+    ) -> Vault:
+        store = Store(db_path(home))
+
+        def on_open(db: Database) -> None:
+            migrate(db, home / BACKUP_DIR, migrations or migration_set())
+            row = db.execute(
+                "SELECT audit_key_id, settings_key_id, api_keys_key_id, request_log_key_id"
+                " FROM header WHERE id = 1"
+            ).fetchone()
+            store.stream_keys.update(zip(STREAMS, row, strict=True))
+            if not secrets.compare_digest(
+                crypto.key_check_value(master),
+                db.execute("SELECT kcv FROM header WHERE id = 1").fetchone()[0],
+            ):
+                raise IntegrityError("vault header is inconsistent (key-check value mismatch)")
+
+        try:
+            store.start(master, on_open)
+        except BaseException:
+            store.close()
+            raise
+        lock.write_pid()
+        return cls(home, store, lock)
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    def change_passphrase(self, old: str, new: str, *, kdf: KdfParams | None = None) -> None:
+        """Rewrap the master key under a new passphrase; data ciphertexts are untouched."""
+        if kdf is not None:
+            kdf.check()
+
+        def task(db: Database) -> None:
+            header = operations.header_in(db)
+            master = unwrap_with_passphrase(header, old)
+            # Verifying `old` against the stored wrap (not just our memory) keeps passwd a real check.
+            if master != self._store.master:
+                raise IntegrityError("vault header does not match the open vault")
+            _set_pass_wrap(db, master, new, kdf or header.kdf)
+            self.audit.append_in(db, "passwd", actor="local")
+
+        self._store.run(task)
+        log.info("passphrase changed")
+
+    def resume(self, passphrase: str) -> None:
+        """Unlock again after `lock()` (the connection and the file lock were kept)."""
+        header = self._store.run_unlocked_or_not(operations.header_in)
+        self._store.resume(unwrap_with_passphrase(header, passphrase))
+        self.audit.append("unlock", actor="local")
+
+    def lock(self) -> None:
+        """Drop every key and decrypted cache from memory; later calls raise VaultLockedError."""
+        self._store.lock()
+
+    @property
+    def is_locked(self) -> bool:
+        """True after `lock()` or `close()`."""
+        return self._store.is_locked
+
+    @property
+    def last_used(self) -> float:
+        """time.monotonic() of the last operation, for an idle auto-lock timer."""
+        return self._store.last_used
+
+    def close(self) -> None:
+        """Lock, close the database and release the file lock."""
+        self._store.close()
+        self._lock.release()
+
+    def __enter__(self) -> Vault:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- operations ----------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Problems found (SQLite integrity, every envelope, the audit chain); empty means sound."""
+        return self._store.run(lambda db: operations.check_in(db, self._store, self.audit))
+
+    def backup(self, path: Path, *, actor: str = "local") -> Path:
+        """A consistent, still-encrypted single-file copy of the vault, written whole."""
+        target = Path(path)
+
+        def task(db: Database) -> None:
+            operations.backup_in(db, target)
+            self.audit.append_in(db, "backup", actor=actor, details={"file": target.name})
+
+        self._store.run(task)
+        return target
+
+    @classmethod
+    def restore(cls, home: Path, path: Path, *, passphrase: str | None = None) -> None:
+        """Replace the vault with a backup; refuses while the vault is open anywhere."""
+        home = Path(home)
+        lock = VaultLock.acquire(home)
+        try:
+            master = operations.restore_locked(home, db_path(home), Path(path), passphrase)
+            if master is None:
+                lock.release()
+                return
+            vault = cls._open(home, lock, master)
+        except BaseException:
+            lock.release()
+            raise
+        with vault:
+            vault.audit.append("restore", actor="local", details={"file": Path(path).name})
+
+    def export_json(self, path: Path, conversation_id: str | None = None, *, actor: str = "local") -> Path:
+        """Write conversations as plaintext JSON (OpenAI messages format plus metadata), whole."""
+        return operations.export_json(self, Path(path), conversation_id, actor)
+
+    def run_raw(self, fn: Any) -> Any:
+        """Run `fn(db)` on the connection thread (tests and diagnostics only)."""
+        return self._store.run_unlocked_or_not(fn)
+
+
+def _set_pass_wrap(db: Database, master: bytearray, passphrase: str, kdf: KdfParams) -> None:
+    # One UPDATE of one row: a crash leaves either the old or the new wrap, never neither.
+    salt, wrap = wrap_for_passphrase(master, passphrase, kdf)
+    db.execute(
+        "UPDATE header SET kdf_memory_kib = ?, kdf_iterations = ?, kdf_lanes = ?, kdf_salt = ?, pass_wrap = ?"
+        " WHERE id = 1",
+        [kdf.memory_kib, kdf.iterations, kdf.lanes, salt, wrap],
+    )
+
+
+def _build(target: Path, master: bytearray, passphrase: str, recovery: bytes, kdf: KdfParams) -> None:
+    """Write a new vault file whole: schema, header, stream keys (`.part`, fsync, rename)."""
+    part = part_path(target)
+    for leftover in (part, part.with_name(part.name + "-journal")):
+        leftover.unlink(missing_ok=True)
+    salt, pass_wrap = wrap_for_passphrase(master, passphrase, kdf)
+    recovery_salt, recovery_wrap = wrap_for_recovery(master, recovery)
+    audit_key = crypto.hkdf(master, "enclave audit mac v1")
+    db = Database(part)
+    try:
+        migrate(db, target.parent / BACKUP_DIR)
+        stream_ids = []
+        with db.atomic():
+            for _ in STREAMS:
+                key_id = crypto.new_id()
+                raw = secrets.token_bytes(crypto.KEY_LEN)
+                db.execute(
+                    "INSERT INTO data_keys (id, created_at, wrapped) VALUES (?, ?, ?)",
+                    [key_id, iso(now()), wrap_data_key(master, key_id, raw)],
+                )
+                stream_ids.append(key_id)
+            db.table("header").insert(
+                {
+                    "id": 1,
+                    "format": HEADER_FORMAT,
+                    "created_at": iso(now()),
+                    "kdf_memory_kib": kdf.memory_kib,
+                    "kdf_iterations": kdf.iterations,
+                    "kdf_lanes": kdf.lanes,
+                    "kdf_salt": salt,
+                    "pass_wrap": pass_wrap,
+                    "recovery_salt": recovery_salt,
+                    "recovery_wrap": recovery_wrap,
+                    "kcv": crypto.key_check_value(master),
+                    **{f"{name}_key_id": key_id for name, key_id in zip(STREAMS, stream_ids, strict=True)},
+                    "audit_count": 0,
+                    "audit_head": GENESIS,
+                    "audit_head_mac": head_mac(audit_key, 0, GENESIS),
+                }
+            )
+    finally:
+        db.close()
+    os.chmod(part, 0o600)
+    with part.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(part, target)
+    fsync_dir(target.parent)

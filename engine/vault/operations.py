@@ -1,0 +1,168 @@
+"""Whole-vault operations: check, backup, restore, export."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from sqlite_utils import Database
+
+from engine.errors import IntegrityError, NotFoundError, UserError
+from engine.fileio import fsync_dir, part_path, write_atomic
+from engine.vault import crypto
+from engine.vault.audit import AuditLog
+from engine.vault.errors import RecordTampered
+from engine.vault.header import Header, KdfParams, read_header, unwrap_with_passphrase
+from engine.vault.schema import COLUMNS, Kind, copy_database
+from engine.vault.store import Store, iso, now
+
+if TYPE_CHECKING:
+    from engine.vault.core import Vault
+
+EXPORT_FORMAT = "enclave-export"
+
+
+def header_in(db: Database) -> Header:
+    """The header row, read through the open connection."""
+    row = db.execute(
+        "SELECT kdf_memory_kib, kdf_iterations, kdf_lanes, kdf_salt, pass_wrap, recovery_salt,"
+        " recovery_wrap, kcv"
+        " FROM header WHERE id = 1"
+    ).fetchone()
+    return Header(KdfParams(row[0], row[1], row[2]), row[3], row[4], row[5], row[6], row[7])
+
+
+def check_in(db: Database, store: Store, audit: AuditLog) -> list[str]:
+    """Every problem found: SQLite's own checks, each envelope, the audit chain."""
+    problems = [f"sqlite: {r[0]}" for r in db.execute("PRAGMA integrity_check").fetchall() if r[0] != "ok"]
+    problems += [
+        f"sqlite: dangling reference in {r[0]} row {r[1]}" for r in db.execute("PRAGMA foreign_key_check")
+    ]
+    # Conversation rows name the key their messages must be under; the key must match.
+    conv_keys = dict(db.execute("SELECT id, key_id FROM conversations").fetchall())
+    for table, columns in COLUMNS.items():
+        if table == "header":
+            continue  # its wraps were checked by unlocking
+        for column, kind in columns.items():
+            if kind is not Kind.SEALED:
+                continue
+            select = "id, conversation_id" if table == "messages" else "id, NULL"
+            for row_id, conv_id in db.execute(f"SELECT {select} FROM {table}").fetchall():
+                blob = db.execute(f"SELECT {column} FROM {table} WHERE id = ?", [row_id]).fetchone()[0]
+                try:
+                    _check_cell(db, store, table, column, row_id, blob, conv_keys.get(conv_id or row_id))
+                except RecordTampered as exc:
+                    problems.append(str(exc))
+    try:
+        audit.verify_in(db)
+    except IntegrityError as exc:
+        problems.append(str(exc))
+    return problems
+
+
+def _check_cell(
+    db: Database, store: Store, table: str, column: str, row_id: str, blob: Any, key: str | None
+) -> None:
+    if table == "data_keys":
+        store.data_key(db, row_id)
+    else:
+        expected = key if table in ("conversations", "messages") else None
+        store.open_json(db, table, column, row_id, blob, expected)
+
+
+def backup_in(db: Database, target: Path) -> None:
+    """Copy the open database to `target`, consistently and whole."""
+    if target.exists() and target.is_dir():
+        raise UserError(f"{target} is a folder; give a file name for the backup")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    copy_database(db.conn, target)
+
+
+def _integrity_of(path: Path) -> str:
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+        try:
+            return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+
+
+def restore_locked(home: Path, target: Path, source: Path, passphrase: str | None) -> bytearray | None:
+    """Replace `target` with the backup `source` (caller holds the lock); the master key if unlocked."""
+    if not source.is_file():
+        raise UserError(f"no backup file at {source}")
+    header = read_header(source)
+    master = unwrap_with_passphrase(header, passphrase) if passphrase is not None else None
+    if (result := _integrity_of(source)) != "ok":
+        raise IntegrityError(f"the backup is damaged ({result}); nothing was changed")
+    if target.exists():
+        # Keep what is being replaced: restore is otherwise the one irreversible command.
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        current = Database(target)
+        try:
+            copy_database(current.conn, home / "backups" / f"vault-before-restore-{stamp}.db")
+        finally:
+            current.close()
+    part = part_path(target)
+    shutil.copyfile(source, part)
+    os.chmod(part, 0o600)
+    with part.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    # A WAL left beside the old file would be replayed onto the new one.
+    for suffix in ("-wal", "-shm"):
+        target.with_name(target.name + suffix).unlink(missing_ok=True)
+    os.replace(part, target)
+    fsync_dir(target.parent)
+    return master
+
+
+def export_json(vault: Vault, path: Path, conversation_id: str | None, actor: str) -> Path:
+    """Plaintext JSON of one or every conversation, written whole; the file says it is plaintext."""
+    convs = [vault.conversations.get(conversation_id)] if conversation_id else vault.conversations.list()
+    items = []
+    for conv in convs:
+        messages = vault.conversations.messages(conv.id)
+        openai: list[dict[str, Any]] = []
+        if conv.system_prompt:
+            openai.append({"role": "system", "content": conv.system_prompt})
+        openai += [{"role": m.role, "content": m.content} for m in messages]
+        items.append(
+            {
+                "id": conv.id,
+                "title": conv.title,
+                "model": conv.model,
+                "subject": conv.subject,
+                "created_at": iso(conv.created_at),
+                "updated_at": iso(conv.updated_at),
+                "messages": openai,
+                "message_metadata": [
+                    {"id": m.id, "created_at": iso(m.created_at), "metadata": m.metadata} for m in messages
+                ],
+            }
+        )
+    if conversation_id and not items:
+        raise NotFoundError(f"no conversation {conversation_id}")
+    document = {
+        "format": EXPORT_FORMAT,
+        "version": 1,
+        "encrypted": False,
+        "exported_at": iso(now()),
+        "conversations": items,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"))
+    vault.audit.append(
+        "export", actor=actor, details={"file": path.name, "conversations": len(items), "id": conversation_id}
+    )
+    return path
+
+
+__all__ = ["backup_in", "check_in", "crypto", "export_json", "header_in", "restore_locked"]

@@ -1,0 +1,102 @@
+"""The plain values the vault hands out: frozen, typed, decrypted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.vault.crypto import new_id
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation's decrypted header."""
+
+    id: str
+    title: str
+    model: str | None
+    system_prompt: str | None
+    subject: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    message_count: int
+
+
+@dataclass(frozen=True)
+class Message:
+    """One turn of a conversation."""
+
+    id: str
+    conversation_id: str
+    seq: int
+    role: str
+    content: str
+    metadata: dict[str, Any] | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A search match: in a title (`message_id` is None) or in a message."""
+
+    conversation_id: str
+    message_id: str | None
+    title: str
+    role: str | None
+    snippet: str
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key's settings; the secret itself is never stored, only its hash."""
+
+    id: str
+    name: str
+    models: tuple[str, ...] | None
+    rpm: int | None
+    tokens_per_day: int | None
+    store_content: bool
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        """True once revoked."""
+        return self.revoked_at is not None
+
+    def allows_model(self, model: str) -> bool:
+        """True when this key may use `model` (no list means every model)."""
+        return self.models is None or model in self.models
+
+
+@dataclass(frozen=True)
+class RequestLogEntry:
+    """One API request as logged; texts are None when the key says not to store content."""
+
+    key_name: str
+    model: str
+    status: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    request_text: str | None = None
+    response_text: str | None = None
+    time: dt.datetime = field(default_factory=_now)
+    id: str = field(default_factory=new_id)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One link of the audit chain."""
+
+    id: str
+    seq: int
+    time: dt.datetime
+    event: str
+    actor: str
+    details: dict[str, Any]
