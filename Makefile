@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# llama-cpp-python compiles llama.cpp from source; pip caches the wheel after the first build.
+# Portable x86-64-v3 kernels rather than -march=native: native builds enable AMX on CPUs that
+# advertise it, and AMX faults (SIGILL) in VMs that do not grant it. Installers use runtime dispatch.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+
+.PHONY: run test serve bench lint install install-dev package package-test clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip wheel
+
+# Stamp files keep repeated `make` calls from re-running pip when pyproject.toml has not changed.
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[demo]'
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[demo,dev]'
+	touch $@ $(VENV)/.installed-run
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+run: install
+	$(VENV)/bin/enclave gui
+
+test: install-dev
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
+
+serve: install
+	$(VENV)/bin/enclave serve
+
+bench: install-dev
+	$(PY) bench/run_all.py
+
+lint: install-dev
+	$(VENV)/bin/ruff check engine app tests bench
+	$(VENV)/bin/mypy engine
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,177 @@
+"""Chat turns: the one place that joins the vault (history), the registry and the runtime.
+
+The CLI, the GUI and tests call this; none of them decides how a prompt is built or what is stored.
+Every assistant reply stored carries an implicit AI-content label in its metadata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from engine import paths
+from engine.models.registry import ModelRecord
+from engine.runtime import Chunk, Generation, GenerationParams, Runtime
+
+if TYPE_CHECKING:
+    from engine.vault import Vault
+
+PRODUCER = "Enclave"
+TITLE_CHARS = 60
+
+
+def content_label(record: ModelRecord, final: Chunk | None) -> dict[str, Any]:
+    """The implicit label every AI-generated reply carries (producer, model, hash, time, id)."""
+    label: dict[str, Any] = {
+        "ai_generated": True,
+        "producer": PRODUCER,
+        "model": record.name,
+        "model_sha256": record.sha256,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "content_id": secrets.token_hex(12),
+    }
+    if final is not None and final.usage is not None:
+        label["usage"] = {
+            "prompt_tokens": final.usage.prompt_tokens,
+            "completion_tokens": final.usage.completion_tokens,
+            "cached_prompt_tokens": final.usage.cached_prompt_tokens,
+        }
+        if final.tokens_per_s:
+            label["tokens_per_s"] = round(final.tokens_per_s, 2)
+        label["finish_reason"] = final.finish_reason
+    return label
+
+
+@dataclass
+class TurnResult:
+    """What a finished turn left behind."""
+
+    conversation_id: str | None
+    text: str
+    final: Chunk | None
+    label: dict[str, Any]
+
+
+@dataclass
+class Turn:
+    """A reply being generated. Iterate `generation`, then call `finish()` to store it."""
+
+    generation: Generation
+    record: ModelRecord
+    conversation_id: str | None
+    _vault: Vault | None
+    _parts: list[str] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[Chunk]:
+        for chunk in self.generation:
+            self._parts.append(chunk.text)
+            yield chunk
+
+    def finish(self) -> TurnResult:
+        """Store the reply (even a cancelled, partial one) with its label; return it."""
+        if self.generation.final is None:  # not iterated by the caller: drain it here
+            for _ in self:
+                pass
+        text = "".join(self._parts) if self._parts else ""
+        label = content_label(self.record, self.generation.final)
+        if self._vault is not None and self.conversation_id is not None:
+            self._vault.conversations.add_message(self.conversation_id, "assistant", text, metadata=label)
+        return TurnResult(self.conversation_id, text, self.generation.final, label)
+
+
+class ChatService:
+    """Sends chat turns, keeping history in the vault when one is open."""
+
+    def __init__(self, runtime: Runtime, vault: Vault | None = None) -> None:
+        self.runtime = runtime
+        self.vault = vault
+
+    @classmethod
+    @contextlib.contextmanager
+    def open_for_cli(cls, args: argparse.Namespace, runtime: Runtime) -> Iterator[ChatService]:
+        """A service with the vault unlocked if one exists (history is saved), else without."""
+        from engine.cli.passphrase import read_passphrase
+        from engine.vault import Vault
+
+        home = paths.enclave_home()
+        if not Vault.exists(home):
+            yield cls(runtime, None)
+            return
+        vault = Vault.unlock(home, read_passphrase(args))
+        try:
+            yield cls(runtime, vault)
+        finally:
+            vault.close()
+
+    def _history(self, conversation_id: str) -> list[dict[str, str]]:
+        assert self.vault is not None
+        conversation = self.vault.conversations.get(conversation_id)
+        messages = [{"role": m.role, "content": m.content} for m in self.vault.conversations.messages(conversation_id)]
+        if conversation.system_prompt:
+            messages.insert(0, {"role": "system", "content": conversation.system_prompt})
+        return messages
+
+    def send(
+        self,
+        prompt: str,
+        *,
+        conversation_id: str | None = None,
+        model: str | None = None,
+        params: GenerationParams | None = None,
+        system_prompt: str | None = None,
+    ) -> Turn:
+        """Store the user's message (if a vault is open) and start the reply."""
+        history: list[dict[str, str]] = []
+        if self.vault is not None:
+            if conversation_id is None:
+                record = self.runtime.registry.resolve(model)
+                title = " ".join(prompt.split())[:TITLE_CHARS] or "New chat"
+                conversation_id = self.vault.conversations.create(
+                    title, model=record.name, system_prompt=system_prompt
+                ).id
+            else:
+                conversation = self.vault.conversations.get(conversation_id)
+                model = model or conversation.model
+            history = self._history(conversation_id)
+            self.vault.conversations.add_message(conversation_id, "user", prompt)
+        elif system_prompt:
+            history = [{"role": "system", "content": system_prompt}]
+        return self._reply(history + [{"role": "user", "content": prompt}], conversation_id, model, params)
+
+    def regenerate(self, conversation_id: str, *, model: str | None = None, params: GenerationParams | None = None) -> Turn:
+        """Drop the last assistant reply and generate it again."""
+        assert self.vault is not None, "regenerate needs the vault"
+        stored = self.vault.conversations.messages(conversation_id)
+        if stored and stored[-1].role == "assistant":
+            self.vault.conversations.delete_messages_from(conversation_id, stored[-1].id)
+        conversation = self.vault.conversations.get(conversation_id)
+        return self._reply(self._history(conversation_id), conversation_id, model or conversation.model, params)
+
+    def edit_and_resend(
+        self, conversation_id: str, message_id: str, new_text: str, *, params: GenerationParams | None = None
+    ) -> Turn:
+        """Replace a user message (and everything after it) with `new_text`, then reply again."""
+        assert self.vault is not None, "editing needs the vault"
+        self.vault.conversations.delete_messages_from(conversation_id, message_id)
+        return self.send(new_text, conversation_id=conversation_id, params=params)
+
+    def _reply(
+        self,
+        messages: list[dict[str, str]],
+        conversation_id: str | None,
+        model: str | None,
+        params: GenerationParams | None,
+    ) -> Turn:
+        record = self.runtime.registry.resolve(model)
+        user_turns = [m for m in messages if m["role"] != "system"]
+        if record.is_base_model and not record.settings.chat_template and len(user_turns) == 1:
+            # A base model has no chat format: it continues the text it is given.
+            generation = self.runtime.complete(user_turns[0]["content"], params, model=record.name)
+        else:
+            generation = self.runtime.chat(messages, params, model=record.name)
+        return Turn(generation, record, conversation_id, self.vault)

@@ -1,0 +1,49 @@
+"""`enclave chat [--model NAME] [--conversation ID] [--new] "PROMPT"`: one turn, streamed to stdout."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.chat import ChatService
+from engine.models import ModelRegistry
+from engine.models.demo import ensure_demo_model
+from engine.runtime import Runtime
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """Add the `chat` command."""
+    p = subparsers.add_parser("chat", parents=[common], help="send one message and stream the reply")
+    p.add_argument("prompt")
+    p.add_argument("--model", help="model name (default: the default model)")
+    p.add_argument("--conversation", metavar="ID", help="continue this conversation")
+    p.add_argument("--new", action="store_true", help="start a new conversation (the default)")
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=0.8)
+    p.add_argument("--seed", type=int)
+    p.set_defaults(handler=cmd_chat)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Stream one reply; store the turn in the vault when there is one."""
+    from engine.runtime import GenerationParams
+
+    registry = ModelRegistry()
+    ensure_demo_model(registry)
+    runtime = Runtime(registry)
+    try:
+        with ChatService.open_for_cli(args, runtime) as service:
+            params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
+            turn = service.send(args.prompt, conversation_id=args.conversation, model=args.model, params=params)
+            for chunk in turn.generation:
+                sys.stdout.write(chunk.text)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+            result = turn.finish()
+            if result.conversation_id:
+                print(f"[conversation {result.conversation_id}]", file=sys.stderr)
+            else:
+                print("[not saved: run `enclave init` to keep an encrypted history]", file=sys.stderr)
+    finally:
+        runtime.close()
+    return 0

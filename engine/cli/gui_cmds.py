@@ -1,0 +1,24 @@
+"""`enclave gui [--screenshot PATH --view VIEW]`: start the desktop app (imported lazily: the engine
+itself never imports Qt; this command only hands over to the `app` package)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from pathlib import Path
+
+VIEWS = ("chat", "models", "server", "privacy")
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """Add the `gui` command."""
+    p = subparsers.add_parser("gui", parents=[common], help="open the desktop app (the default command)")
+    p.add_argument("--screenshot", type=Path, metavar="PATH", help="render a view offscreen to PNG and exit")
+    p.add_argument("--view", choices=VIEWS, default="chat")
+    p.set_defaults(handler=cmd_gui)
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    """Hand over to the desktop app."""
+    app_main = importlib.import_module("app.main")
+    return int(app_main.run(args))

@@ -1,0 +1,34 @@
+"""Where a command gets the vault passphrase: `--passphrase-file`, `$ENCLAVE_PASSPHRASE`, or a prompt."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from engine.errors import UserError
+
+
+def read_passphrase(args: argparse.Namespace, *, confirm: bool = False, prompt: str = "Vault passphrase: ") -> str:
+    """Return the passphrase for this command, never echoing or logging it."""
+    file_arg = getattr(args, "passphrase_file", None)
+    if file_arg:
+        try:
+            text = Path(file_arg).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"cannot read passphrase file: {exc.strerror}") from None
+        # A trailing newline from `echo … > file` is not part of the passphrase.
+        passphrase = text.rstrip("\r\n")
+    elif os.environ.get("ENCLAVE_PASSPHRASE"):
+        passphrase = os.environ["ENCLAVE_PASSPHRASE"]
+    elif sys.stdin.isatty():
+        passphrase = getpass.getpass(prompt)
+        if confirm and getpass.getpass("Repeat passphrase: ") != passphrase:
+            raise UserError("the two passphrases differ; nothing was changed")
+    else:
+        raise UserError("no passphrase: set ENCLAVE_PASSPHRASE or pass --passphrase-file PATH")
+    if not passphrase:
+        raise UserError("the passphrase is empty")
+    return passphrase

@@ -1,0 +1,152 @@
+"""Chat templates: turning a list of messages into the prompt text a model was trained on.
+
+Templates come from model files, which are untrusted (a peer's CVE-2024-34359 was code execution from a
+GGUF template), so they are rendered only in Jinja's immutable sandbox. When a GGUF has no template,
+a builtin one is chosen by architecture; a per-model override (builtin name or Jinja source) wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from engine.errors import UserError
+
+MAX_TEMPLATE_CHARS = 200_000
+MAX_RENDERED_CHARS = 4_000_000
+
+BUILTIN_TEMPLATES: dict[str, str] = {
+    "chatml": (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    ),
+    # Gemma has no system role: the system text is prepended to the first user turn.
+    "gemma": (
+        "{{ bos_token }}{% set sys = namespace(text='') %}"
+        "{% for m in messages %}{% if m.role == 'system' %}{% set sys.text = m.content + '\n\n' %}"
+        "{% else %}<start_of_turn>{{ 'model' if m.role == 'assistant' else 'user' }}\n"
+        "{% if m.role == 'user' %}{{ sys.text }}{% set sys.text = '' %}{% endif %}"
+        "{{ m.content }}<end_of_turn>\n{% endif %}{% endfor %}"
+        "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    ),
+    "llama3": (
+        "{{ bos_token }}{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n"
+        "{{ m.content }}<|eot_id|>{% endfor %}"
+        "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+    ),
+    "mistral": (
+        "{{ bos_token }}{% for m in messages %}{% if m.role == 'user' %}[INST] {{ m.content }} [/INST]"
+        "{% elif m.role == 'assistant' %}{{ m.content }}{{ eos_token }}{% else %}{{ m.content }}\n\n"
+        "{% endif %}{% endfor %}"
+    ),
+}
+
+# Strings that end a turn in each builtin format, used as stop sequences.
+BUILTIN_STOPS: dict[str, tuple[str, ...]] = {
+    "chatml": ("<|im_end|>", "<|im_start|>"),
+    "gemma": ("<end_of_turn>", "<start_of_turn>"),
+    "llama3": ("<|eot_id|>", "<|start_header_id|>"),
+    "mistral": ("[INST]",),
+}
+
+_ARCH_FALLBACK = {
+    "gemma": "gemma", "gemma2": "gemma", "gemma3": "gemma", "gemma3n": "gemma",
+    "mistral": "mistral", "mistral3": "mistral",
+}
+
+
+class TemplateError(UserError):
+    """A chat template is malformed, tries something forbidden, or fails to render."""
+
+
+@dataclass(frozen=True)
+class ChatTemplate:
+    """A resolved template: where it came from and the stop strings that end a turn."""
+
+    source: str
+    origin: str  # "override", "gguf" or "builtin:<name>"
+    stops: tuple[str, ...]
+
+
+def _raise_exception(message: str) -> None:
+    raise TemplateError(f"the chat template refused the conversation: {message}")
+
+
+def _strftime_now(fmt: str) -> str:
+    return datetime.now().strftime(fmt)
+
+
+def _environment() -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"], autoescape=False
+    )
+    env.globals["raise_exception"] = _raise_exception
+    env.globals["strftime_now"] = _strftime_now
+    return env
+
+
+def fallback_name(architecture: str, vocab_tokens_hint: str | None = None) -> str:
+    """The builtin template for a model without one, chosen by architecture."""
+    if architecture in _ARCH_FALLBACK:
+        return _ARCH_FALLBACK[architecture]
+    if architecture == "llama" and vocab_tokens_hint == "llama3":
+        return "llama3"
+    return "chatml"
+
+
+def resolve_template(
+    *, override: str | None, embedded: str | None, architecture: str, vocab_hint: str | None = None
+) -> ChatTemplate:
+    """Pick the template: the user's override, else the GGUF's own, else the architecture's builtin."""
+    if override:
+        if override in BUILTIN_TEMPLATES:
+            return ChatTemplate(BUILTIN_TEMPLATES[override], f"builtin:{override}", BUILTIN_STOPS[override])
+        return ChatTemplate(override, "override", _guess_stops(override))
+    if embedded:
+        return ChatTemplate(embedded, "gguf", _guess_stops(embedded))
+    name = fallback_name(architecture, vocab_hint)
+    return ChatTemplate(BUILTIN_TEMPLATES[name], f"builtin:{name}", BUILTIN_STOPS[name])
+
+
+def _guess_stops(source: str) -> tuple[str, ...]:
+    """Turn-end markers a Jinja template uses, so generation stops at the end of the turn."""
+    return tuple(stop for stops in BUILTIN_STOPS.values() for stop in stops if stop in source)
+
+
+def render_chat(
+    template: ChatTemplate,
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+    add_generation_prompt: bool = True,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """Render `messages` with the sandboxed template; any failure is one TemplateError."""
+    if len(template.source) > MAX_TEMPLATE_CHARS:
+        raise TemplateError("the chat template is implausibly large; refusing to render it")
+    try:
+        compiled = _environment().from_string(template.source)
+        text = compiled.render(
+            messages=[dict(m) for m in messages],
+            bos_token=bos_token,
+            eos_token=eos_token,
+            add_generation_prompt=add_generation_prompt,
+            **(extra or {}),
+        )
+    except TemplateError:
+        raise
+    except jinja2.exceptions.SecurityError:
+        raise TemplateError("the model's chat template tried to reach Python internals; refused") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"the model's chat template failed to render: {exc.message or type(exc).__name__}") from None
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
+        raise TemplateError(f"the model's chat template failed to render: {type(exc).__name__}") from None
+    if len(text) > MAX_RENDERED_CHARS:
+        raise TemplateError("the chat template produced an implausibly long prompt")
+    return text

@@ -1,0 +1,28 @@
+"""llama.cpp inference: one worker thread per loaded model, chunks streamed with a cancel handle."""
+
+from engine.runtime.manager import LoadedInfo, Runtime
+from engine.runtime.types import (
+    CancelToken,
+    Chunk,
+    GenerationParams,
+    PromptTooLong,
+    RuntimeBusy,
+    Timings,
+    TokenLogprob,
+    Usage,
+)
+from engine.runtime.worker import Generation
+
+__all__ = [
+    "CancelToken",
+    "Chunk",
+    "Generation",
+    "GenerationParams",
+    "LoadedInfo",
+    "PromptTooLong",
+    "Runtime",
+    "RuntimeBusy",
+    "Timings",
+    "TokenLogprob",
+    "Usage",
+]

@@ -1,0 +1,206 @@
+"""The runtime: which models are in memory, loading them on demand and unloading idle ones.
+
+This is the engine API that the CLI, the HTTP routes and the GUI all call. Chat prompts are rendered
+with the model's resolved chat template (sandboxed) and tokenised on the model's own thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from engine.errors import UserError
+from engine.models.registry import ModelRecord, ModelRegistry
+from engine.models.templates import ChatTemplate, render_chat, resolve_template
+from engine.runtime.loaded import LoadedModel, LoadReport
+from engine.runtime.types import CancelToken, GenerationParams
+from engine.runtime.worker import Generation, ModelWorker
+
+DEFAULT_IDLE_TTL_S = 15 * 60
+Message = Mapping[str, Any]
+
+
+def total_memory_bytes() -> int:
+    """Physical memory of this machine."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 8 * 1024**3
+
+
+def estimated_memory(record: ModelRecord) -> int:
+    """A load-time memory estimate: the weights plus a margin for the KV cache and buffers."""
+    return int(record.file_size * 1.2) + 64 * 1024**2
+
+
+@dataclass(frozen=True)
+class LoadedInfo:
+    """A loaded model as the GUI and `/health` describe it."""
+
+    name: str
+    report: LoadReport
+    idle_s: float
+
+
+class Runtime:
+    """Loads models through the registry, one worker thread each, within a memory budget."""
+
+    def __init__(
+        self,
+        registry: ModelRegistry | None = None,
+        *,
+        idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
+        memory_budget_bytes: int | None = None,
+        max_queue: int = 64,
+    ) -> None:
+        self.registry = registry or ModelRegistry()
+        self.idle_ttl_s = idle_ttl_s
+        self.memory_budget = memory_budget_bytes or int(total_memory_bytes() * 0.75)
+        self.max_queue = max_queue
+        self._workers: dict[tuple[str, bool], ModelWorker] = {}
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self._reaper = threading.Thread(target=self._reap_idle, name="model-reaper", daemon=True)
+        self._reaper.start()
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self, name: str | None = None, *, embedding: bool = False) -> ModelWorker:
+        """The worker of `name` (default model if None), loading the model if needed."""
+        record = self.registry.resolve(name)
+        key = (record.name, embedding)
+        with self._lock:
+            worker = self._workers.get(key)
+            if worker is None or worker.record != record:  # settings changed: reload
+                if worker is not None:
+                    self._workers.pop(key).stop()
+                self._make_room(estimated_memory(record))
+                worker = ModelWorker(record, max_queue=self.max_queue, embedding=embedding)
+                self._workers[key] = worker
+        try:
+            worker.wait_loaded()
+        except BaseException:
+            with self._lock:
+                if self._workers.get(key) is worker:
+                    del self._workers[key]
+            raise
+        return worker
+
+    def _make_room(self, needed: int) -> None:
+        """Unload idle models, least recently used first, until `needed` bytes fit the budget."""
+        def used() -> int:
+            return sum(estimated_memory(w.record) for w in self._workers.values())
+
+        for key, worker in sorted(self._workers.items(), key=lambda kv: kv[1].last_used):
+            if used() + needed <= self.memory_budget:
+                return
+            if worker.idle:
+                self._workers.pop(key).stop()
+        if used() + needed > self.memory_budget and self._workers:
+            raise UserError("not enough memory for another model while the loaded ones are busy; try again")
+
+    def unload(self, name: str) -> bool:
+        """Free a model's memory; False if it was not loaded."""
+        with self._lock:
+            workers = [self._workers.pop(k) for k in list(self._workers) if k[0] == name]
+        for worker in workers:
+            worker.stop()
+        return bool(workers)
+
+    def loaded(self) -> list[LoadedInfo]:
+        """Models in memory now."""
+        now = time.monotonic()
+        with self._lock:
+            workers = list(self._workers.values())
+        return [LoadedInfo(w.record.name, w.wait_loaded(), now - w.last_used) for w in workers]
+
+    def _reap_idle(self) -> None:
+        while not self._closed.wait(min(5.0, max(self.idle_ttl_s / 4, 0.05))):
+            now = time.monotonic()
+            with self._lock:
+                expired = [k for k, w in self._workers.items() if w.idle and now - w.last_used > self.idle_ttl_s]
+                stopping = [self._workers.pop(k) for k in expired]
+            for worker in stopping:
+                worker.stop()
+
+    def close(self) -> None:
+        """Unload everything and stop the reaper."""
+        self._closed.set()
+        with self._lock:
+            workers = list(self._workers.values())
+            self._workers.clear()
+        for worker in workers:
+            worker.stop()
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def template_for(self, record: ModelRecord, model: LoadedModel) -> ChatTemplate:
+        """The chat template this model uses (override, embedded, or builtin by architecture)."""
+        embedded = model.llama.metadata.get("tokenizer.chat_template")
+        tokens_hint = "llama3" if model.llama.metadata.get("tokenizer.ggml.pre") == "llama-bpe" else None
+        return resolve_template(
+            override=record.settings.chat_template,
+            embedded=embedded,
+            architecture=record.facts.architecture,
+            vocab_hint=tokens_hint,
+        )
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        params: GenerationParams | None = None,
+        *,
+        model: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        """Stream a reply to `messages` (OpenAI-style role/content dicts) from a model."""
+        if not messages:
+            raise UserError("a chat needs at least one message")
+        worker = self.load(model)
+        record = worker.record
+        params = params or GenerationParams()
+
+        def build(loaded: LoadedModel) -> list[int]:
+            template = self.template_for(record, loaded)
+            bos, eos = loaded.special_text()
+            text = render_chat(template, messages, bos_token=bos, eos_token=eos)
+            # Templates that write the BOS token themselves must not get a second one.
+            return loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
+
+        # The template's turn markers end the reply even when the model does not emit EOS.
+        stops = tuple(dict.fromkeys(params.stop + self._template_stops(worker)))
+        return worker.submit(build, replace(params, stop=stops), cancel)
+
+    def _template_stops(self, worker: ModelWorker) -> tuple[str, ...]:
+        return tuple(worker.call(lambda m: self.template_for(worker.record, m).stops))
+
+    def complete(
+        self,
+        prompt: str,
+        params: GenerationParams | None = None,
+        *,
+        model: str | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        """Stream a plain continuation of `prompt` (no chat template)."""
+        worker = self.load(model)
+        return worker.submit(lambda m: m.tokenize(prompt), params or GenerationParams(), cancel)
+
+    def embed(self, texts: list[str], *, model: str | None = None) -> tuple[list[list[float]], int]:
+        """Embeddings of `texts` and the number of tokens they took."""
+        worker = self.load(model, embedding=True)
+
+        def run(loaded: LoadedModel) -> tuple[list[list[float]], int]:
+            counts = sum(len(loaded.tokenize(t)) for t in texts)
+            return loaded.embed(texts), counts
+
+        result: tuple[list[list[float]], int] = worker.call(run)
+        return result
+
+    def count_tokens(self, text: str, *, model: str | None = None) -> int:
+        """How many tokens `text` takes for a model."""
+        return int(self.load(model).call(lambda m: len(m.tokenize(text))))

@@ -1,0 +1,60 @@
+"""Shared fixtures: an isolated ENCLAVE_HOME for every test and a generated tiny GGUF model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.tiny_gguf import write_tiny_gguf
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def enclave_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data folder; the real user folder is never touched."""
+    home = tmp_path / "enclave-home"
+    monkeypatch.setenv("ENCLAVE_HOME", str(home))
+    # The bundled demo model is 250 MB: only the test that is about it assembles it.
+    monkeypatch.setenv("ENCLAVE_NO_DEMO", "1")
+    monkeypatch.delenv("ENCLAVE_PASSPHRASE", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny llama-architecture GGUF with a chat template (a few hundred KB)."""
+    return write_tiny_gguf(tmp_path_factory.mktemp("models") / "tiny-test.gguf")
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_no_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same tiny model without an embedded chat template (like the demo base model)."""
+    return write_tiny_gguf(tmp_path_factory.mktemp("models") / "tiny-base.gguf", chat_template=None, seed=1)
+
+
+@pytest.fixture()
+def registry(enclave_home: Path):  # type: ignore[no-untyped-def]
+    """A registry in the test's ENCLAVE_HOME."""
+    from engine.models import ModelRegistry
+
+    return ModelRegistry()
+
+
+@pytest.fixture()
+def tiny_model(registry, tiny_gguf: Path):  # type: ignore[no-untyped-def]
+    """The tiny model imported as 'tiny' and made the default."""
+    return registry.import_file(tiny_gguf, "tiny")
+
+
+@pytest.fixture()
+def runtime(registry) -> Iterator:  # type: ignore[no-untyped-def]
+    """A runtime over the test registry, closed after the test."""
+    from engine.runtime import Runtime
+
+    rt = Runtime(registry)
+    yield rt
+    rt.close()

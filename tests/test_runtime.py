@@ -1,0 +1,189 @@
+"""The llama.cpp runtime on the tiny model: streaming, cancel, concurrency, prefix reuse, limits."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.models import ModelRegistry
+from engine.models.templates import TemplateError
+from engine.runtime import CancelToken, GenerationParams, PromptTooLong, Runtime
+from tests.tiny_gguf import write_tiny_gguf
+
+LONG = GenerationParams(max_tokens=60, temperature=0.0, ignore_eos=True)
+
+
+def test_chat_streams_chunks_and_reports_usage(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    generation = runtime.chat([{"role": "user", "content": "Hello there"}], GenerationParams(max_tokens=20, ignore_eos=True))
+    chunks = list(generation)
+    assert len(chunks) >= 5  # streamed piece by piece, not in one block
+    final = chunks[-1]
+    assert final.finish_reason == "length"
+    assert final.usage is not None and final.usage.completion_tokens == 20
+    assert final.usage.prompt_tokens > 5
+    assert final.timings is not None and final.timings.time_to_first_token_s > 0
+    assert generation.final is final
+
+
+def test_cancel_stops_generation_within_one_token(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from engine.runtime.loaded import LoadedModel
+
+    model = LoadedModel(tiny_model)  # driven directly, on this thread, to observe token by token
+    try:
+        cancel = CancelToken()
+        stream = model.generate(model.tokenize("Tell a long story"), GenerationParams(max_tokens=400, ignore_eos=True), cancel)
+        for _ in range(3):
+            assert next(stream).finish_reason is None
+        cancel.cancel()
+        final = next(stream)
+        assert final.finish_reason == "cancelled"
+        assert final.usage is not None and final.usage.completion_tokens == 3  # not one token more
+    finally:
+        model.close()
+
+
+def test_cancel_mid_stream_through_the_worker(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    generation = runtime.chat([{"role": "user", "content": "Tell a long story"}], GenerationParams(max_tokens=480, ignore_eos=True))
+    for chunk in generation:
+        generation.cancel()
+    assert generation.final is not None and generation.final.finish_reason == "cancelled"
+    assert generation.final.usage is not None and generation.final.usage.completion_tokens < 480
+    # The worker is free for the next request at once.
+    assert runtime.chat([{"role": "user", "content": "next"}], GenerationParams(max_tokens=5, ignore_eos=True)).text()
+
+
+def test_abandoned_iterator_cancels_its_generation(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    generation = runtime.chat([{"role": "user", "content": "story"}], GenerationParams(max_tokens=480, ignore_eos=True))
+    iterator = iter(generation)
+    next(iterator)
+    iterator.close()  # what a client disconnect does to the SSE loop
+    assert generation._job.cancel.cancelled
+
+
+def test_two_concurrent_requests_both_complete(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    results: dict[int, object] = {}
+
+    def ask(i: int) -> None:
+        gen = runtime.chat([{"role": "user", "content": f"Question {i}"}], GenerationParams(max_tokens=30, ignore_eos=True))
+        text = gen.text()
+        results[i] = (text, gen.final)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert set(results) == {0, 1}
+    for text, final in results.values():  # type: ignore[misc]
+        assert final.finish_reason == "length" and final.usage.completion_tokens == 30
+        assert text
+
+
+def test_second_turn_evaluates_only_the_new_tokens(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    history = [{"role": "user", "content": "The first question is about rivers and bridges"}]
+    first = runtime.chat(history, LONG)
+    first.text()
+    # Random weights emit arbitrary bytes; a plain reply keeps the history short and readable.
+    reply = "Rivers are long and bridges cross them."
+    u1 = first.final.usage  # type: ignore[union-attr]
+    assert u1.cached_prompt_tokens == 0 and u1.evaluated_prompt_tokens == u1.prompt_tokens
+
+    history += [{"role": "assistant", "content": reply}, {"role": "user", "content": "And a second one"}]
+    second = runtime.chat(history, LONG)
+    second.text()
+    u2 = second.final.usage  # type: ignore[union-attr]
+    # The whole first prompt came from the cache; only the reply and the new message were evaluated.
+    assert u2.cached_prompt_tokens >= u1.prompt_tokens - 1
+    assert u2.evaluated_prompt_tokens == u2.prompt_tokens - u2.cached_prompt_tokens
+    assert u2.evaluated_prompt_tokens < u2.prompt_tokens - u1.prompt_tokens + 2
+
+
+def test_prefix_reuse_gives_the_same_answer_as_a_fresh_model(registry: ModelRegistry, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    prefix = [{"role": "user", "content": "Shared beginning of a conversation"}]
+    follow = prefix + [{"role": "assistant", "content": "ok"}, {"role": "user", "content": "next"}]
+    warm = Runtime(registry)
+    cold = Runtime(registry)
+    try:
+        warm.chat(prefix, LONG).text()
+        warm_gen = warm.chat(follow, LONG)
+        warm_text = warm_gen.text()
+        cold_text = cold.chat(follow, LONG).text()
+        assert warm_gen.final.usage.cached_prompt_tokens > 0  # type: ignore[union-attr]
+        assert warm_text == cold_text
+    finally:
+        warm.close()
+        cold.close()
+
+
+def test_prompt_longer_than_context_is_refused_before_inference(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(PromptTooLong, match="context holds 512"):
+        runtime.chat([{"role": "user", "content": "word " * 1000}]).text()
+    # The model still works afterwards.
+    assert runtime.chat([{"role": "user", "content": "hi"}], GenerationParams(max_tokens=3, ignore_eos=True)).text()
+
+
+def test_stop_strings_end_the_reply_and_are_not_emitted(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    free = runtime.complete("abc", GenerationParams(max_tokens=40, temperature=0.0, ignore_eos=True)).text()
+    stop = free[5:7]
+    assert len(stop) == 2
+    gen = runtime.complete("abc", GenerationParams(max_tokens=40, temperature=0.0, ignore_eos=True, stop=(stop,)))
+    text = gen.text()
+    assert stop not in text and free.startswith(text) and gen.final.finish_reason == "stop"  # type: ignore[union-attr]
+
+
+def test_seed_makes_sampling_repeatable(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    params = GenerationParams(max_tokens=20, temperature=1.0, seed=42, ignore_eos=True)
+    a = runtime.complete("Once", params).text()
+    runtime.complete("Different prompt entirely", params).text()
+    assert runtime.complete("Once", params).text() == a
+
+
+def test_idle_model_is_unloaded_after_ttl(registry: ModelRegistry, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    rt = Runtime(registry, idle_ttl_s=0.2)
+    try:
+        rt.load("tiny")
+        assert [m.name for m in rt.loaded()] == ["tiny"]
+        deadline = time.monotonic() + 5
+        while rt.loaded() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert rt.loaded() == []
+    finally:
+        rt.close()
+
+
+def test_memory_budget_unloads_the_least_recently_used(registry: ModelRegistry, tiny_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    registry.import_file(write_tiny_gguf(tmp_path / "other.gguf", seed=7), "other")
+    one_model = int(tiny_model.file_size * 1.2) + 64 * 1024**2
+    rt = Runtime(registry, memory_budget_bytes=one_model + 1000)
+    try:
+        rt.load("tiny")
+        rt.load("other")
+        assert [m.name for m in rt.loaded()] == ["other"]
+    finally:
+        rt.close()
+
+
+def test_load_report_has_time_and_memory(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    report = runtime.load("tiny").wait_loaded()
+    assert report.load_seconds > 0 and report.memory_bytes > 0 and report.context_size == 512
+
+
+def test_malicious_template_in_a_gguf_fails_the_request_cleanly(
+    registry: ModelRegistry, runtime: Runtime, tmp_path: Path
+) -> None:
+    marker = tmp_path / "pwned"
+    evil = "{{ cycler.__init__.__globals__.os.system('touch " + str(marker) + "') }}"
+    registry.import_file(write_tiny_gguf(tmp_path / "evil.gguf", chat_template=evil, seed=3), "evil")
+    with pytest.raises(TemplateError):
+        runtime.chat([{"role": "user", "content": "hi"}], model="evil").text()
+    assert not marker.exists()
+
+
+def test_cancel_token_before_start_means_nothing_runs(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    token = CancelToken()
+    token.cancel()
+    gen = runtime.chat([{"role": "user", "content": "hi"}], LONG, cancel=token)
+    assert list(gen) == []
