@@ -31,9 +31,7 @@ class ApiKeys:
 
     def _load(self, db: Database, row: tuple[Any, ...]) -> tuple[ApiKeyRecord, str]:
         key_id, created_at, revoked_at, body = row
-        data = self._store.open_json(
-            db, "api_keys", "body", key_id, body, self._store.stream_keys["api_keys"]
-        )
+        data = self._store.open_json(db, "api_keys", "body", key_id, body, self._store.stream_keys["api_keys"])
         models = data.get("models")
         record = ApiKeyRecord(
             key_id,
@@ -80,12 +78,8 @@ class ApiKeys:
                 "store_content": store_content,
                 "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
             }
-            sealed = self._store.seal_json(
-                db, "api_keys", "body", key_id, self._store.stream_keys["api_keys"], body
-            )
-            db.execute(
-                f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, NULL, ?)", [key_id, iso(now()), sealed]
-            )
+            sealed = self._store.seal_json(db, "api_keys", "body", key_id, self._store.stream_keys["api_keys"], body)
+            db.execute(f"INSERT INTO api_keys ({_COLUMNS}) VALUES (?, ?, NULL, ?)", [key_id, iso(now()), sealed])
             row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", [key_id]).fetchone()
             return self._load(db, tuple(row))[0], secret
 

@@ -30,9 +30,7 @@ def _field(data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + data
 
 
-def entry_mac(
-    key: bytes, prev: bytes, seq: int, time: str, event: str, actor: str, details_json: str
-) -> bytes:
+def entry_mac(key: bytes, prev: bytes, seq: int, time: str, event: str, actor: str, details_json: str) -> bytes:
     """The chain MAC of one entry."""
     message = (
         prev
@@ -64,9 +62,7 @@ class AuditLog:
         """Record one event (in the same transaction as the head update)."""
         return self._store.run(lambda db: self.append_in(db, event, actor=actor, details=details))
 
-    def append_in(
-        self, db: Database, event: str, *, actor: str, details: dict[str, Any] | None = None
-    ) -> AuditEntry:
+    def append_in(self, db: Database, event: str, *, actor: str, details: dict[str, Any] | None = None) -> AuditEntry:
         """`append` for code already on the connection's thread."""
         details = dict(details or {})
         details_json = _details_json(details)
@@ -101,9 +97,7 @@ class AuditLog:
                 moment = parse_time(time)
                 if since is not None and moment < since:
                     continue
-                data = self._store.open_json(
-                    db, "audit", "body", row_id, body, self._store.stream_keys["audit"]
-                )
+                data = self._store.open_json(db, "audit", "body", row_id, body, self._store.stream_keys["audit"])
                 result.append(AuditEntry(row_id, seq, moment, data["event"], data["actor"], data["details"]))
             return result
 
@@ -119,14 +113,10 @@ class AuditLog:
         stream_key = self._store.stream_keys["audit"]
         prev = GENESIS
         expected_seq = 0
-        for row_id, seq, time, body, mac in db.execute(
-            "SELECT id, seq, time, body, mac FROM audit ORDER BY seq"
-        ):
+        for row_id, seq, time, body, mac in db.execute("SELECT id, seq, time, body, mac FROM audit ORDER BY seq"):
             expected_seq += 1
             if seq != expected_seq:
-                raise IntegrityError(
-                    f"audit chain broken at entry {expected_seq}: entry missing or reordered"
-                )
+                raise IntegrityError(f"audit chain broken at entry {expected_seq}: entry missing or reordered")
             try:
                 data = self._store.open_json(db, "audit", "body", row_id, body, stream_key)
                 event, actor, details = data["event"], data["actor"], data["details"]
@@ -134,9 +124,7 @@ class AuditLog:
                 raise IntegrityError(f"audit chain broken at entry {seq}: record tampered") from None
             expected = entry_mac(key, prev, seq, time, event, actor, _details_json(details))
             if not isinstance(mac, bytes) or not hmac.compare_digest(expected, mac):
-                raise IntegrityError(
-                    f"audit chain broken at entry {seq}: MAC mismatch (edited, moved or deleted)"
-                )
+                raise IntegrityError(f"audit chain broken at entry {seq}: MAC mismatch (edited, moved or deleted)")
             prev = mac
         count, head, stored_head_mac = db.execute(
             "SELECT audit_count, audit_head, audit_head_mac FROM header WHERE id = 1"

@@ -71,8 +71,7 @@ class Conversations:
 
     def _messages(self, db: Database, conv_id: str, key_id: str) -> builtins.list[Message]:
         rows = db.execute(
-            "SELECT id, conversation_id, seq, created_at, body FROM messages"
-            " WHERE conversation_id = ? ORDER BY seq",
+            "SELECT id, conversation_id, seq, created_at, body FROM messages WHERE conversation_id = ? ORDER BY seq",
             [conv_id],
         ).fetchall()
         return [self._message(db, key_id, tuple(r)) for r in rows]
@@ -111,9 +110,7 @@ class Conversations:
         """Every conversation, most recently updated first."""
 
         def task(db: Database) -> builtins.list[Conversation]:
-            rows = db.execute(
-                f"SELECT {_CONV_COLUMNS} FROM conversations ORDER BY updated_at DESC, id"
-            ).fetchall()
+            rows = db.execute(f"SELECT {_CONV_COLUMNS} FROM conversations ORDER BY updated_at DESC, id").fetchall()
             return [self._conversation(db, tuple(r)) for r in rows]
 
         return self._store.run(task)
@@ -156,9 +153,7 @@ class Conversations:
         """Change the subject label."""
         return self._update(conv_id, lambda d: d.__setitem__("subject", subject))
 
-    def add_message(
-        self, conv_id: str, role: str, content: str, *, metadata: dict[str, Any] | None = None
-    ) -> Message:
+    def add_message(self, conv_id: str, role: str, content: str, *, metadata: dict[str, Any] | None = None) -> Message:
         """Append a message; returns once it is committed (synchronous=FULL)."""
         if role not in ROLES:
             raise UserError(f"unknown message role {role!r}")
@@ -181,8 +176,7 @@ class Conversations:
                 }
                 sealed = self._store.seal_json(db, "messages", "body", msg_id, key_id, body)
                 db.execute(
-                    "INSERT INTO messages (id, conversation_id, seq, created_at, body)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO messages (id, conversation_id, seq, created_at, body) VALUES (?, ?, ?, ?, ?)",
                     [msg_id, conv_id, seq, created_at, sealed],
                 )
                 db.execute(

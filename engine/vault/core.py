@@ -108,7 +108,11 @@ class Vault:
         except BaseException:
             lock.release(discard=True)
             raise
-        vault.audit.append("unlock", actor=actor)
+        try:
+            vault.audit.append("unlock", actor=actor)
+        except BaseException:
+            vault.close()
+            raise
         return vault
 
     @classmethod
@@ -135,16 +139,13 @@ class Vault:
         return vault
 
     @classmethod
-    def _open(
-        cls, home: Path, lock: VaultLock, master: bytearray, migrations: Migrations | None = None
-    ) -> Vault:
+    def _open(cls, home: Path, lock: VaultLock, master: bytearray, migrations: Migrations | None = None) -> Vault:
         store = Store(db_path(home))
 
         def on_open(db: Database) -> None:
             migrate(db, home / BACKUP_DIR, migrations or migration_set())
             row = db.execute(
-                "SELECT audit_key_id, settings_key_id, api_keys_key_id, request_log_key_id"
-                " FROM header WHERE id = 1"
+                "SELECT audit_key_id, settings_key_id, api_keys_key_id, request_log_key_id FROM header WHERE id = 1"
             ).fetchone()
             store.stream_keys.update(zip(STREAMS, row, strict=True))
             if not secrets.compare_digest(
@@ -174,8 +175,10 @@ class Vault:
             # Verifying `old` against the stored wrap (not just our memory) keeps passwd a real check.
             if master != self._store.master:
                 raise IntegrityError("vault header does not match the open vault")
-            _set_pass_wrap(db, master, new, kdf or header.kdf)
-            self.audit.append_in(db, "passwd", actor="local")
+            # The new wrap and its audit entry commit together or not at all.
+            with db.atomic():
+                _set_pass_wrap(db, master, new, kdf or header.kdf)
+                self.audit.append_in(db, "passwd", actor="local")
 
         self._store.run(task)
         log.info("passphrase changed")

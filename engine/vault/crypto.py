@@ -90,9 +90,7 @@ def unseal_record(aead: AESGCM, blob: bytes, ad: bytes, table: str, row_id: str)
 
 def hkdf(master: bytes | bytearray, info: str, salt: bytes | None = None) -> bytes:
     """A sub-key of `master` for one purpose (domain separation through `info`)."""
-    return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=salt, info=info.encode()).derive(
-        bytes(master)
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_LEN, salt=salt, info=info.encode()).derive(bytes(master))
 
 
 def key_check_value(master: bytes | bytearray) -> bytes:

@@ -40,8 +40,7 @@ class KdfParams:
         """Refuse parameters below the floor."""
         if self.below_floor():
             raise UserError(
-                "KDF parameters too weak"
-                f" (floor: {FLOOR.memory_kib // 1024} MiB, {FLOOR.iterations} iterations)"
+                f"KDF parameters too weak (floor: {FLOOR.memory_kib // 1024} MiB, {FLOOR.iterations} iterations)"
             )
 
 
@@ -126,9 +125,7 @@ def unwrap_with_recovery(header: Header, recovery_text: str) -> bytearray:
     if raw is None:
         raise UserError("that is not a recovery key (expected 8 groups of 5 letters and digits)")
     try:
-        master = crypto.unseal(
-            derive_recovery_kek(raw, header.recovery_salt), header.recovery_wrap, recovery_wrap_ad()
-        )
+        master = crypto.unseal(derive_recovery_kek(raw, header.recovery_salt), header.recovery_wrap, recovery_wrap_ad())
     except crypto.Tampered:
         raise WrongRecoveryKey from None
     return _checked(master, header)

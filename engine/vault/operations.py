@@ -41,9 +41,7 @@ def header_in(db: Database) -> Header:
 def check_in(db: Database, store: Store, audit: AuditLog) -> list[str]:
     """Every problem found: SQLite's own checks, each envelope, the audit chain."""
     problems = [f"sqlite: {r[0]}" for r in db.execute("PRAGMA integrity_check").fetchall() if r[0] != "ok"]
-    problems += [
-        f"sqlite: dangling reference in {r[0]} row {r[1]}" for r in db.execute("PRAGMA foreign_key_check")
-    ]
+    problems += [f"sqlite: dangling reference in {r[0]} row {r[1]}" for r in db.execute("PRAGMA foreign_key_check")]
     # Conversation rows name the key their messages must be under; the key must match.
     conv_keys = dict(db.execute("SELECT id, key_id FROM conversations").fetchall())
     for table, columns in COLUMNS.items():
@@ -66,9 +64,7 @@ def check_in(db: Database, store: Store, audit: AuditLog) -> list[str]:
     return problems
 
 
-def _check_cell(
-    db: Database, store: Store, table: str, column: str, row_id: str, blob: Any, key: str | None
-) -> None:
+def _check_cell(db: Database, store: Store, table: str, column: str, row_id: str, blob: Any, key: str | None) -> None:
     if table == "data_keys":
         store.data_key(db, row_id)
     else:

@@ -38,17 +38,13 @@ class RequestLog:
         """The latest `limit` requests, newest first."""
 
         def task(db: Database) -> list[RequestLogEntry]:
-            rows = db.execute(
-                "SELECT id, time, body FROM request_log ORDER BY time DESC LIMIT ?", [limit]
-            ).fetchall()
+            rows = db.execute("SELECT id, time, body FROM request_log ORDER BY time DESC LIMIT ?", [limit]).fetchall()
             result = []
             for row_id, time, body in rows:
                 data = self._store.open_json(
                     db, "request_log", "body", row_id, body, self._store.stream_keys["request_log"]
                 )
-                result.append(
-                    RequestLogEntry(**{k: data.get(k) for k in _FIELDS}, time=parse_time(time), id=row_id)
-                )
+                result.append(RequestLogEntry(**{k: data.get(k) for k in _FIELDS}, time=parse_time(time), id=row_id))
             return result
 
         return self._store.run(task)
@@ -56,7 +52,5 @@ class RequestLog:
     def delete_before(self, cutoff: dt.datetime) -> int:
         """Retention: delete requests older than `cutoff`; returns how many."""
         return int(
-            self._store.run(
-                lambda db: db.execute("DELETE FROM request_log WHERE time < ?", [iso(cutoff)]).rowcount
-            )
+            self._store.run(lambda db: db.execute("DELETE FROM request_log WHERE time < ?", [iso(cutoff)]).rowcount)
         )

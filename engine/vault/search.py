@@ -78,9 +78,7 @@ class SearchIndex:
             for msg_id, role, text, folded in entry.messages:
                 at = folded.find(needle)
                 if at >= 0:
-                    hits.append(
-                        SearchHit(conv_id, msg_id, entry.title, role, _snippet(text, folded, at, len(needle)))
-                    )
+                    hits.append(SearchHit(conv_id, msg_id, entry.title, role, _snippet(text, folded, at, len(needle))))
                     if len(hits) >= limit:
                         return hits
         return hits

@@ -22,14 +22,10 @@ class Settings:
 
     def _row_id(self, key: str) -> str:
         # Deterministic, so a name can be looked up without storing it in clear.
-        return hmac.new(
-            self._store.subkey("settings names"), key.encode("utf-8"), hashlib.sha256
-        ).hexdigest()[:32]
+        return hmac.new(self._store.subkey("settings names"), key.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
     def _open(self, db: Database, row_id: str, body: bytes) -> dict[str, Any]:
-        data = self._store.open_json(
-            db, "settings", "body", row_id, body, self._store.stream_keys["settings"]
-        )
+        data = self._store.open_json(db, "settings", "body", row_id, body, self._store.stream_keys["settings"])
         if not isinstance(data, dict) or self._row_id(str(data.get("key"))) != row_id:
             raise RecordTampered("settings", row_id)
         return data
@@ -68,9 +64,7 @@ class Settings:
     def delete(self, key: str) -> bool:
         """Remove `key`; True if it was there."""
         return bool(
-            self._store.run(
-                lambda db: db.execute("DELETE FROM settings WHERE id = ?", [self._row_id(key)]).rowcount
-            )
+            self._store.run(lambda db: db.execute("DELETE FROM settings WHERE id = ?", [self._row_id(key)]).rowcount)
         )
 
     def all(self) -> dict[str, Any]:

@@ -181,9 +181,7 @@ class Store:
         key_id = crypto.new_id()
         raw = crypto.new_key()
         wrapped = wrap_data_key(self.master, key_id, bytes(raw))
-        db.execute(
-            "INSERT INTO data_keys (id, created_at, wrapped) VALUES (?, ?, ?)", [key_id, iso(now()), wrapped]
-        )
+        db.execute("INSERT INTO data_keys (id, created_at, wrapped) VALUES (?, ?, ?)", [key_id, iso(now()), wrapped])
         self._keys[key_id] = AESGCM(bytes(raw))
         crypto.zero(raw)
         return key_id
