@@ -143,7 +143,9 @@ class ChatService:
             history = [{"role": "system", "content": system_prompt}]
         return self._reply(history + [{"role": "user", "content": prompt}], conversation_id, model, params)
 
-    def regenerate(self, conversation_id: str, *, model: str | None = None, params: GenerationParams | None = None) -> Turn:
+    def regenerate(
+        self, conversation_id: str, *, model: str | None = None, params: GenerationParams | None = None
+    ) -> Turn:
         """Drop the last assistant reply and generate it again."""
         assert self.vault is not None, "regenerate needs the vault"
         stored = self.vault.conversations.messages(conversation_id)

@@ -95,7 +95,9 @@ def test_not_a_gguf_is_refused(registry: ModelRegistry, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("keep_fraction", [0.01, 0.3, 0.9, 0.999])
-def test_truncated_file_is_refused(registry: ModelRegistry, tiny_gguf: Path, tmp_path: Path, keep_fraction: float) -> None:
+def test_truncated_file_is_refused(
+    registry: ModelRegistry, tiny_gguf: Path, tmp_path: Path, keep_fraction: float
+) -> None:
     data = tiny_gguf.read_bytes()
     cut = tmp_path / "cut.gguf"
     cut.write_bytes(data[: int(len(data) * keep_fraction)])
@@ -106,7 +108,9 @@ def test_truncated_file_is_refused(registry: ModelRegistry, tiny_gguf: Path, tmp
 
 def test_hostile_counts_are_refused_without_allocating(tmp_path: Path) -> None:
     bad = tmp_path / "huge.gguf"
-    bad.write_bytes(b"GGUF" + (3).to_bytes(4, "little") + (2**60).to_bytes(8, "little") + (1).to_bytes(8, "little") + b"\0" * 16)
+    bad.write_bytes(
+        b"GGUF" + (3).to_bytes(4, "little") + (2**60).to_bytes(8, "little") + (1).to_bytes(8, "little") + b"\0" * 16
+    )
     with pytest.raises(GGUFError, match="implausible"):
         read_header(bad)
     bad.write_bytes(b"GGUF" + (7).to_bytes(4, "little") + b"\0" * 32)
@@ -181,7 +185,9 @@ def test_not_enough_space_is_refused_before_copying(
     assert models_folder_files(registry) == set()
 
 
-def test_cancelled_import_leaves_nothing(registry: ModelRegistry, tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancelled_import_leaves_nothing(
+    registry: ModelRegistry, tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import engine.models.registry as registry_module
 
     monkeypatch.setattr(registry_module, "COPY_BLOCK", 4096)

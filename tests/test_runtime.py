@@ -17,7 +17,9 @@ LONG = GenerationParams(max_tokens=60, temperature=0.0, ignore_eos=True)
 
 
 def test_chat_streams_chunks_and_reports_usage(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
-    generation = runtime.chat([{"role": "user", "content": "Hello there"}], GenerationParams(max_tokens=20, ignore_eos=True))
+    generation = runtime.chat(
+        [{"role": "user", "content": "Hello there"}], GenerationParams(max_tokens=20, ignore_eos=True)
+    )
     chunks = list(generation)
     assert len(chunks) >= 5  # streamed piece by piece, not in one block
     final = chunks[-1]
@@ -34,7 +36,9 @@ def test_cancel_stops_generation_within_one_token(tiny_model) -> None:  # type: 
     model = LoadedModel(tiny_model)  # driven directly, on this thread, to observe token by token
     try:
         cancel = CancelToken()
-        stream = model.generate(model.tokenize("Tell a long story"), GenerationParams(max_tokens=400, ignore_eos=True), cancel)
+        stream = model.generate(
+            model.tokenize("Tell a long story"), GenerationParams(max_tokens=400, ignore_eos=True), cancel
+        )
         for _ in range(3):
             assert next(stream).finish_reason is None
         cancel.cancel()
@@ -46,8 +50,10 @@ def test_cancel_stops_generation_within_one_token(tiny_model) -> None:  # type: 
 
 
 def test_cancel_mid_stream_through_the_worker(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
-    generation = runtime.chat([{"role": "user", "content": "Tell a long story"}], GenerationParams(max_tokens=480, ignore_eos=True))
-    for chunk in generation:
+    generation = runtime.chat(
+        [{"role": "user", "content": "Tell a long story"}], GenerationParams(max_tokens=480, ignore_eos=True)
+    )
+    for _chunk in generation:
         generation.cancel()
     assert generation.final is not None and generation.final.finish_reason == "cancelled"
     assert generation.final.usage is not None and generation.final.usage.completion_tokens < 480
@@ -67,7 +73,9 @@ def test_two_concurrent_requests_both_complete(runtime: Runtime, tiny_model) -> 
     results: dict[int, object] = {}
 
     def ask(i: int) -> None:
-        gen = runtime.chat([{"role": "user", "content": f"Question {i}"}], GenerationParams(max_tokens=30, ignore_eos=True))
+        gen = runtime.chat(
+            [{"role": "user", "content": f"Question {i}"}], GenerationParams(max_tokens=30, ignore_eos=True)
+        )
         text = gen.text()
         results[i] = (text, gen.final)
 

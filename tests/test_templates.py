@@ -27,7 +27,9 @@ ESCAPES = [
 
 
 @pytest.mark.parametrize("source", ESCAPES)
-def test_escape_attempts_fail_cleanly_and_execute_nothing(source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_escape_attempts_fail_cleanly_and_execute_nothing(
+    source: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     template = ChatTemplate(source.replace("MARKER", str(tmp_path / "pwned")), "gguf", ())
     with pytest.raises(TemplateError):
@@ -51,8 +53,12 @@ def test_syntax_error_is_a_clean_error() -> None:
 
 @pytest.mark.parametrize(
     ("architecture", "expected", "marker"),
-    [("gemma3", "builtin:gemma", "<start_of_turn>model"), ("llama", "builtin:chatml", "<|im_start|>assistant"),
-     ("qwen2", "builtin:chatml", "<|im_start|>assistant"), ("mistral", "builtin:mistral", "[INST]")],
+    [
+        ("gemma3", "builtin:gemma", "<start_of_turn>model"),
+        ("llama", "builtin:chatml", "<|im_start|>assistant"),
+        ("qwen2", "builtin:chatml", "<|im_start|>assistant"),
+        ("mistral", "builtin:mistral", "[INST]"),
+    ],
 )
 def test_fallback_by_architecture(architecture: str, expected: str, marker: str) -> None:
     template = resolve_template(override=None, embedded=None, architecture=architecture)
@@ -70,6 +76,9 @@ def test_gemma_folds_the_system_prompt_into_the_first_user_turn() -> None:
 def test_override_beats_embedded_and_embedded_beats_fallback() -> None:
     embedded = "{% for m in messages %}{{ m.content }}|{% endfor %}"
     assert resolve_template(override=None, embedded=embedded, architecture="gemma3").origin == "gguf"
-    assert resolve_template(override="llama3", embedded=embedded, architecture="gemma3").source == BUILTIN_TEMPLATES["llama3"]
+    assert (
+        resolve_template(override="llama3", embedded=embedded, architecture="gemma3").source
+        == BUILTIN_TEMPLATES["llama3"]
+    )
     custom = resolve_template(override="{{ messages[-1].content }}!", embedded=embedded, architecture="x")
     assert custom.origin == "override" and render_chat(custom, MESSAGES) == "Hi!"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
 
 
 class ProgressBar:
     """Callable as a `(done, total)` progress callback; redraws at most ten times a second."""
 
-    def __init__(self, label: str, *, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, label: str, *, stream: TextIO | None = None) -> None:
         self.label = label
-        self.stream = stream
+        self.stream = stream or sys.stderr
         self._last = 0.0
-        self.enabled = stream.isatty()
+        self.enabled = self.stream.isatty()
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled:

@@ -19,7 +19,8 @@ def validate_model_name(name: str) -> str:
         raise UserError(f"invalid model name {name!r}: no '/', '\\' or '..' allowed")
     if not _NAME.fullmatch(name):
         raise UserError(
-            f"invalid model name {name!r}: use up to 80 letters, digits, '.', '-' or '_', starting with a letter or digit"
+            f"invalid model name {name!r}: use up to 80 letters, digits, '.', '-' or '_', "
+            "starting with a letter or digit"
         )
     return name
 

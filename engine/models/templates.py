@@ -55,8 +55,12 @@ BUILTIN_STOPS: dict[str, tuple[str, ...]] = {
 }
 
 _ARCH_FALLBACK = {
-    "gemma": "gemma", "gemma2": "gemma", "gemma3": "gemma", "gemma3n": "gemma",
-    "mistral": "mistral", "mistral3": "mistral",
+    "gemma": "gemma",
+    "gemma2": "gemma",
+    "gemma3": "gemma",
+    "gemma3n": "gemma",
+    "mistral": "mistral",
+    "mistral3": "mistral",
 }
 
 
@@ -144,7 +148,9 @@ def render_chat(
     except jinja2.exceptions.SecurityError:
         raise TemplateError("the model's chat template tried to reach Python internals; refused") from None
     except jinja2.TemplateError as exc:
-        raise TemplateError(f"the model's chat template failed to render: {exc.message or type(exc).__name__}") from None
+        raise TemplateError(
+            f"the model's chat template failed to render: {exc.message or type(exc).__name__}"
+        ) from None
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
         raise TemplateError(f"the model's chat template failed to render: {type(exc).__name__}") from None
     if len(text) > MAX_RENDERED_CHARS:

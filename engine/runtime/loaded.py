@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from llama_cpp import Llama, LlamaGrammar
+from llama_cpp import Llama
+from llama_cpp.llama_grammar import LlamaGrammar
 from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaSampler
 
@@ -90,7 +91,7 @@ class _StopFilter:
                     hold = max(hold, size)
                     break
         out = self.pending[: len(self.pending) - hold] if hold else self.pending
-        self.pending = self.pending[len(out):]
+        self.pending = self.pending[len(out) :]
         return out, False
 
     def flush(self) -> str:
@@ -287,7 +288,7 @@ class LoadedModel:
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Mean-pooled, L2-normalised embeddings (needs a model loaded with embedding=True)."""
         result = self.llama.embed(texts, normalize=True, truncate=True)
-        return [list(map(float, row)) for row in result]  # type: ignore[arg-type]
+        return [list(map(float, row)) for row in result]
 
     def close(self) -> None:
         """Free the model and context now rather than at garbage collection."""

@@ -92,6 +92,7 @@ class Runtime:
 
     def _make_room(self, needed: int) -> None:
         """Unload idle models, least recently used first, until `needed` bytes fit the budget."""
+
         def used() -> int:
             return sum(estimated_memory(w.record) for w in self._workers.values())
 

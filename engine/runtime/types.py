@@ -45,7 +45,10 @@ class GenerationParams:
             (-2.0 <= self.presence_penalty <= 2.0, "presence_penalty must be between -2 and 2"),
             (-2.0 <= self.frequency_penalty <= 2.0, "frequency_penalty must be between -2 and 2"),
             (0.0 < self.repeat_penalty <= 10.0, "repeat_penalty must be in (0, 10]"),
-            (len(self.stop) <= 8 and all(0 < len(s) <= 200 for s in self.stop), "stop: at most 8 strings of 1-200 chars"),
+            (
+                len(self.stop) <= 8 and all(0 < len(s) <= 200 for s in self.stop),
+                "stop: at most 8 strings of 1-200 chars",
+            ),
             (self.logprobs is None or 0 <= self.logprobs <= 20, "top_logprobs must be between 0 and 20"),
         )
         for ok, message in checks:

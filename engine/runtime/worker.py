@@ -95,7 +95,9 @@ class ModelWorker:
         """No request running or waiting."""
         return not self._busy.is_set() and self._queue.empty()
 
-    def submit(self, build_prompt: PromptBuilder, params: GenerationParams, cancel: CancelToken | None = None) -> Generation:
+    def submit(
+        self, build_prompt: PromptBuilder, params: GenerationParams, cancel: CancelToken | None = None
+    ) -> Generation:
         """Queue a generation; the prompt is built (tokenised) on the owning thread."""
         job = _Job(build_prompt, params.validated(), cancel or CancelToken())
         try:
