@@ -238,13 +238,20 @@ class Vault:
         """Replace the vault with a backup; refuses while the vault is open anywhere."""
         home = Path(home)
         lock = VaultLock.acquire(home)
+        target = db_path(home)
+        part = part_path(target)
         try:
-            master = operations.restore_locked(home, db_path(home), Path(path), passphrase)
+            master = operations.restore_prepare(Path(path), part, passphrase)
+            if master is not None and (problems := operations.check_file(part, master)):
+                raise IntegrityError(f"the backup is damaged ({problems[0]}); nothing was changed")
+            operations.restore_commit(home, target, part)
             if master is None:
                 lock.release()
                 return
             vault = cls._open(home, lock, master)
         except BaseException:
+            for leftover in (part, part.with_name(part.name + "-wal"), part.with_name(part.name + "-shm")):
+                leftover.unlink(missing_ok=True)
             lock.release()
             raise
         with vault:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from engine.errors import IntegrityError, NotFoundError, UserError
-from engine.fileio import fsync_dir, part_path, write_atomic
+from engine.fileio import fsync_dir, write_atomic
 from engine.vault import crypto
 from engine.vault.audit import AuditLog
 from engine.vault.errors import RecordTampered
@@ -91,14 +91,38 @@ def _integrity_of(path: Path) -> str:
         return str(exc)
 
 
-def restore_locked(home: Path, target: Path, source: Path, passphrase: str | None) -> bytearray | None:
-    """Replace `target` with the backup `source` (caller holds the lock); the master key if unlocked."""
+def restore_prepare(source: Path, part: Path, passphrase: str | None) -> bytearray | None:
+    """Copy the backup `source` to `part` and check SQLite's integrity; the master key if unlocked."""
     if not source.is_file():
         raise UserError(f"no backup file at {source}")
     header = read_header(source)
     master = unwrap_with_passphrase(header, passphrase) if passphrase is not None else None
     if (result := _integrity_of(source)) != "ok":
         raise IntegrityError(f"the backup is damaged ({result}); nothing was changed")
+    shutil.copyfile(source, part)
+    os.chmod(part, 0o600)
+    return master
+
+
+def check_file(path: Path, master: bytearray) -> list[str]:
+    """Every problem in the vault file at `path` (a restore candidate), opened on its own thread."""
+    store = Store(path)
+
+    def on_open(db: Database) -> None:
+        row = db.execute(
+            "SELECT audit_key_id, settings_key_id, api_keys_key_id, request_log_key_id FROM header WHERE id = 1"
+        ).fetchone()
+        store.stream_keys.update(zip(("audit", "settings", "api_keys", "request_log"), row, strict=True))
+
+    try:
+        store.start(bytearray(master), on_open)
+        return store.run(lambda db: check_in(db, store, AuditLog(store)))
+    finally:
+        store.close()
+
+
+def restore_commit(home: Path, target: Path, part: Path) -> None:
+    """Keep a copy of the current vault, then move the checked candidate `part` into place."""
     if target.exists():
         # Keep what is being replaced: restore is otherwise the one irreversible command.
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -107,9 +131,6 @@ def restore_locked(home: Path, target: Path, source: Path, passphrase: str | Non
             copy_database(current.conn, home / "backups" / f"vault-before-restore-{stamp}.db")
         finally:
             current.close()
-    part = part_path(target)
-    shutil.copyfile(source, part)
-    os.chmod(part, 0o600)
     with part.open("rb+") as handle:
         os.fsync(handle.fileno())
     # A WAL left beside the old file would be replayed onto the new one.
@@ -117,7 +138,6 @@ def restore_locked(home: Path, target: Path, source: Path, passphrase: str | Non
         target.with_name(target.name + suffix).unlink(missing_ok=True)
     os.replace(part, target)
     fsync_dir(target.parent)
-    return master
 
 
 def export_json(vault: Vault, path: Path, conversation_id: str | None, actor: str) -> Path:
@@ -161,4 +181,4 @@ def export_json(vault: Vault, path: Path, conversation_id: str | None, actor: st
     return path
 
 
-__all__ = ["backup_in", "check_in", "crypto", "export_json", "header_in", "restore_locked"]
+__all__ = ["backup_in", "check_file", "check_in", "crypto", "export_json", "header_in", "restore_commit"]

@@ -172,7 +172,6 @@ def migrate(db: Database, backup_dir: Path, migrations: Migrations | None = None
         return []
     if migrations.applied(db):
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         target = backup_dir / f"vault-before-{pending[0]}-{stamp}.db"
         copy_database(db.conn, target)
         log.info("copied the vault to %s before migrating", target.name)
@@ -182,6 +181,7 @@ def migrate(db: Database, backup_dir: Path, migrations: Migrations | None = None
 
 def copy_database(source: sqlite3.Connection, target: Path) -> None:
     """A consistent single-file copy of an open database (still encrypted), written whole."""
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     part = part_path(target)
     part.unlink(missing_ok=True)
     dest = sqlite3.connect(str(part))
