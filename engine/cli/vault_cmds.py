@@ -212,32 +212,20 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     """Add init, vault, export, erase and audit to the `enclave` parser."""
     init = subparsers.add_parser("init", parents=[common], help="create the encrypted vault")
-    init.add_argument(
-        "--kdf-memory-mib", type=int, metavar="MIB", help="Argon2id memory (default 64, floor 19)"
-    )
-    init.add_argument(
-        "--kdf-iterations", type=int, metavar="N", help="Argon2id iterations (default 3, floor 2)"
-    )
+    init.add_argument("--kdf-memory-mib", type=int, metavar="MIB", help="Argon2id memory (default 64, floor 19)")
+    init.add_argument("--kdf-iterations", type=int, metavar="N", help="Argon2id iterations (default 3, floor 2)")
     init.add_argument("--kdf-lanes", type=int, metavar="N", help="Argon2id lanes (default 4)")
     init.set_defaults(handler=cmd_init)
 
-    vault = subparsers.add_parser(
-        "vault", parents=[common], help="check, back up, restore, change passphrase"
-    )
+    vault = subparsers.add_parser("vault", parents=[common], help="check, back up, restore, change passphrase")
     actions = vault.add_subparsers(dest="vault_command", metavar="ACTION", required=True)
     actions.add_parser("check", parents=[common], help="verify every record").set_defaults(handler=cmd_check)
     passwd = actions.add_parser("passwd", parents=[common], help="change the passphrase")
-    passwd.add_argument(
-        "--new-passphrase-file", metavar="PATH", help="read the new passphrase from this file"
-    )
+    passwd.add_argument("--new-passphrase-file", metavar="PATH", help="read the new passphrase from this file")
     passwd.set_defaults(handler=cmd_passwd)
-    recover = actions.add_parser(
-        "recover", parents=[common], help="set a new passphrase with the recovery key"
-    )
+    recover = actions.add_parser("recover", parents=[common], help="set a new passphrase with the recovery key")
     recover.add_argument("--recovery-key-file", metavar="PATH", help="read the recovery key from this file")
-    recover.add_argument(
-        "--new-passphrase-file", metavar="PATH", help="read the new passphrase from this file"
-    )
+    recover.add_argument("--new-passphrase-file", metavar="PATH", help="read the new passphrase from this file")
     recover.set_defaults(handler=cmd_recover)
     backup = actions.add_parser("backup", parents=[common], help="write an encrypted copy of the vault")
     backup.add_argument("path", metavar="PATH")
@@ -264,6 +252,4 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     show.add_argument("--json", action="store_true", help="print JSON")
     show.add_argument("--since", metavar="ISO", help="only events at or after this time")
     show.set_defaults(handler=cmd_audit_show)
-    audit_actions.add_parser("verify", parents=[common], help="verify the chain").set_defaults(
-        handler=cmd_audit_verify
-    )
+    audit_actions.add_parser("verify", parents=[common], help="verify the chain").set_defaults(handler=cmd_audit_verify)
