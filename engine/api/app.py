@@ -1,0 +1,60 @@
+"""The FastAPI app factory: routes, exception handlers and the security middleware, over one engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+from fastapi import FastAPI
+
+from engine import __version__
+from engine.api import routes, routes_generate
+from engine.api.context import Admission
+from engine.api.errors import install_handlers
+from engine.api.middleware import BodyCap, HostOriginGuard, KeyAuth
+from engine.api.services import Services
+from engine.api.settings import ApiSettings
+from engine.policy.keys import KeyPolicy
+from engine.runtime import Runtime
+
+log = logging.getLogger("enclave.api")
+SEED_LOG_ROWS = 10_000
+
+
+def create_app(runtime: Runtime, vault: Any, settings: ApiSettings | None = None) -> FastAPI:
+    """An app serving `runtime`'s models, with keys, request log and audit in `vault`."""
+    settings = settings or ApiSettings()
+    policy = KeyPolicy(vault.api_keys)
+    services = Services(runtime, vault, settings, policy, Admission(settings.max_pending, settings.retry_after_s))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Today's token budgets survive a restart: count them again from the request log.
+        try:
+            entries = await anyio.to_thread.run_sync(vault.request_log.recent, SEED_LOG_ROWS)
+            policy.seed(entries)
+        except Exception as exc:
+            log.warning("token budgets not restored from the request log: %s", type(exc).__name__)
+        yield
+
+    app = FastAPI(
+        title="Enclave",
+        version=__version__,
+        description="OpenAI-compatible endpoint of a private LLM workstation. Every /v1 route needs an API key.",
+        lifespan=lifespan,
+        docs_url=None,  # no HTML pages: nothing for a browser to load scripts from
+        redoc_url=None,
+    )
+    app.state.services = services
+    install_handlers(app)
+    app.include_router(routes.public)
+    app.include_router(routes.router)
+    app.include_router(routes_generate.router)
+    # add_middleware wraps: the last added runs first (host/origin, then key, then body cap).
+    app.add_middleware(BodyCap, settings=settings)
+    app.add_middleware(KeyAuth, policy=policy, vault=vault, settings=settings)
+    app.add_middleware(HostOriginGuard, settings=settings)
+    return app

@@ -1,0 +1,117 @@
+"""Between OpenAI request/response shapes and the engine's messages, parameters and chunks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.api.grammar import OutputPlan, tool_instructions
+from engine.api.schemas import ChatCompletionRequest, ChatMessage, CompletionRequest
+from engine.api.settings import ApiSettings
+from engine.runtime import GenerationParams, TokenLogprob
+
+CHAT_DEFAULT_MAX_TOKENS = 2048
+COMPLETION_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
+
+
+def _engine_message(message: ChatMessage) -> dict[str, Any]:
+    role = "system" if message.role == "developer" else message.role
+    content = message.text()
+    if message.role == "assistant" and message.tool_calls and not content:
+        # Templates without tool syntax still see what the assistant asked for.
+        content = json.dumps(
+            [{"name": c.function.name, "arguments": c.function.arguments} for c in message.tool_calls],
+            ensure_ascii=False,
+        )
+    result: dict[str, Any] = {"role": role, "content": content}
+    if message.name:
+        result["name"] = message.name
+    if message.tool_call_id:
+        result["tool_call_id"] = message.tool_call_id
+    return result
+
+
+def chat_messages(request: ChatCompletionRequest, plan: OutputPlan) -> list[dict[str, Any]]:
+    """The conversation as the engine's role/content dicts (tool offers as a system note)."""
+    messages = [_engine_message(m) for m in request.messages]
+    if plan.tools_offered:
+        note = tool_instructions(plan.tools_offered)
+        if messages and messages[0]["role"] == "system":
+            messages[0] = {**messages[0], "content": f"{messages[0]['content']}\n\n{note}"}
+        else:
+            messages.insert(0, {"role": "system", "content": note})
+    return messages
+
+
+def _seed(seed: int | None) -> int | None:
+    # llama.cpp seeds are 32-bit; OpenAI's are 64-bit. Fold rather than reject.
+    return None if seed is None else seed % (2**32 - 1)
+
+
+def generation_params(
+    request: ChatCompletionRequest | CompletionRequest,
+    settings: ApiSettings,
+    *,
+    grammar: str | None = None,
+    budget: int | None = None,
+) -> GenerationParams:
+    """Sampling settings of a request, `max_tokens` capped by the server and the key's budget."""
+    defaults = GenerationParams()
+    if isinstance(request, ChatCompletionRequest):
+        asked = request.max_completion_tokens or request.max_tokens or CHAT_DEFAULT_MAX_TOKENS
+        top = (request.top_logprobs or 0) if request.logprobs else None
+    else:
+        asked = request.max_tokens or COMPLETION_DEFAULT_MAX_TOKENS
+        top = request.logprobs
+    max_tokens = min(asked, settings.max_tokens_cap, budget if budget is not None else asked)
+    return GenerationParams(
+        max_tokens=max(1, max_tokens),
+        temperature=defaults.temperature if request.temperature is None else request.temperature,
+        top_p=defaults.top_p if request.top_p is None else request.top_p,
+        top_k=defaults.top_k if request.top_k is None else request.top_k,
+        min_p=defaults.min_p if request.min_p is None else request.min_p,
+        repeat_penalty=defaults.repeat_penalty if request.repeat_penalty is None else request.repeat_penalty,
+        presence_penalty=request.presence_penalty or 0.0,
+        frequency_penalty=request.frequency_penalty or 0.0,
+        stop=request.stops(),
+        seed=_seed(request.seed),
+        grammar=grammar,
+        logprobs=top,
+    ).validated()
+
+
+def _token_bytes(token: str) -> list[int]:
+    return list(token.encode("utf-8"))
+
+
+def chat_logprobs(items: list[TokenLogprob]) -> dict[str, Any]:
+    """`choices[].logprobs` of a chat completion."""
+    return {
+        "content": [
+            {
+                "token": item.token,
+                "logprob": item.logprob,
+                "bytes": _token_bytes(item.token),
+                "top_logprobs": [
+                    {"token": token, "logprob": logprob, "bytes": _token_bytes(token)} for token, logprob in item.top
+                ],
+            }
+            for item in items
+        ],
+        "refusal": None,
+    }
+
+
+def completion_logprobs(items: list[TokenLogprob], offset: int = 0) -> dict[str, Any]:
+    """`choices[].logprobs` of a text completion (the legacy shape)."""
+    offsets = []
+    position = offset
+    for item in items:
+        offsets.append(position)
+        position += len(item.token)
+    return {
+        "tokens": [item.token for item in items],
+        "token_logprobs": [item.logprob for item in items],
+        "top_logprobs": [dict(item.top) for item in items],
+        "text_offset": offsets,
+    }

@@ -1,0 +1,291 @@
+"""`POST /v1/chat/completions` and `POST /v1/completions`, plain or streamed as OpenAI streams them."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+from fastapi import APIRouter, Request, Security
+from fastapi.security import HTTPBearer
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from engine.api.context import RequestContext
+from engine.api.convert import chat_logprobs, chat_messages, completion_logprobs, generation_params
+from engine.api.grammar import OutputPlan, new_call_id, plan_output, read_tool_call
+from engine.api.schemas import ChatCompletionRequest, CompletionRequest
+from engine.api.services import (
+    Services,
+    collect,
+    context_of,
+    drain_after_cancel,
+    resolve_model,
+    services_of,
+    start_generation,
+)
+from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
+from engine.chat import content_label
+from engine.models.registry import ModelRecord
+from engine.runtime import Chunk
+
+bearer = HTTPBearer(auto_error=False, description="An Enclave API key from `enclave keys create`.")
+router = APIRouter(dependencies=[Security(bearer)])
+LABEL_HEADERS = {"X-Enclave-AI-Generated": "true"}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text}
+    for code, text in {
+        400: "Invalid parameters", 401: "Missing or invalid API key", 403: "Model not allowed for this key",
+        404: "Unknown model", 413: "Body too large", 429: "Rate limit or queue full",
+    }.items()
+}
+
+
+def _finish(reason: str | None) -> str:
+    # "cancelled" only happens when the client left; OpenAI clients know "stop" and "length".
+    return "length" if reason == "length" else "stop"
+
+
+def _usage(final: Chunk | None) -> dict[str, Any]:
+    usage = final.usage if final is not None else None
+    if usage is None:
+        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_prompt_tokens},
+    }
+
+
+def _account(context: RequestContext, final: Chunk | None, text: str) -> None:
+    if final is not None and final.usage is not None:
+        context.prompt_tokens = final.usage.prompt_tokens
+        context.completion_tokens = final.usage.completion_tokens
+    context.response_text = text
+
+
+class _Reply:
+    """The fixed fields of one reply (id, time, model) and how it is labelled."""
+
+    def __init__(self, record: ModelRecord, prefix: str, obj: str) -> None:
+        self.id = f"{prefix}-{secrets.token_hex(12)}"
+        self.created = int(time.time())
+        self.record = record
+        self.object = obj
+
+    def envelope(self, **fields: Any) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.record.name,
+            "system_fingerprint": f"fp_{self.record.sha256[:12]}",
+            **fields,
+        }
+
+    def label(self, final: Chunk | None) -> dict[str, Any]:
+        return content_label(self.record, final)
+
+
+async def _release_on_exit(services: Services, context: RequestContext, pump: ChunkPump, done: bool) -> None:
+    if not done:  # the client left (or the server stops): cancel, and log what was generated
+        pump.cancel()
+        context.disconnected = True
+        try:
+            final = await drain_after_cancel(pump)
+        except Exception:
+            final = None
+        if final is not None and final.usage is not None:
+            context.prompt_tokens = final.usage.prompt_tokens
+            context.completion_tokens = final.usage.completion_tokens
+    services.admission.leave()
+
+
+# -- chat --------------------------------------------------------------------------------------------
+
+
+@router.post("/v1/chat/completions", response_model=None, responses=ERRORS, tags=["openai"])
+async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
+    """Create a chat completion (OpenAI-compatible)."""
+    services, context = services_of(request), context_of(request)
+    record = await resolve_model(services, context, body.model)
+    plan = plan_output(body)
+    budget = services.policy.token_allowance(context.key)
+    params = generation_params(body, services.settings, grammar=plan.grammar, budget=budget)
+    messages = chat_messages(body, plan)
+    context.request_text = json.dumps(messages, ensure_ascii=False)
+    start = partial(services.runtime.chat, messages, params, model=record.name)
+    pump, first = await start_generation(services, start)
+    reply = _Reply(record, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        stream = _stream_chat(services, context, reply, plan, pump, first, include_usage)
+        return StreamingResponse(stream, media_type="text/event-stream", headers={**SSE_HEADERS, **LABEL_HEADERS})
+    try:
+        chunks = await collect(request, pump, first)
+    finally:
+        services.admission.leave()
+    final = chunks[-1] if chunks and chunks[-1].finish_reason else None
+    text = "".join(c.text for c in chunks)
+    _account(context, final, text)
+    context.disconnected = final is not None and final.finish_reason == "cancelled"
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    finish = _finish(final.finish_reason if final else None)
+    call = read_tool_call(text, plan)
+    if call is not None:
+        message["content"] = None
+        function = {"name": call[0], "arguments": call[1]}
+        message["tool_calls"] = [{"id": new_call_id(), "type": "function", "function": function}]
+        finish = "tool_calls" if finish == "stop" else finish
+    logprobs = [lp for c in chunks for lp in c.logprobs]
+    choice = {
+        "index": 0,
+        "message": message,
+        "logprobs": chat_logprobs(logprobs) if body.logprobs else None,
+        "finish_reason": finish,
+    }
+    content = reply.envelope(choices=[choice], usage=_usage(final), enclave_label=reply.label(final))
+    return JSONResponse(content, headers=LABEL_HEADERS)
+
+
+async def _stream_chat(
+    services: Services,
+    context: RequestContext,
+    reply: _Reply,
+    plan: OutputPlan,
+    pump: ChunkPump,
+    first: Chunk | None,
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
+
+    def event(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None, **extra: Any) -> bytes:
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+        return sse(reply.envelope(choices=[choice], **usage_field, **extra))
+
+    # Tool replies other than a forced one are only known at the end: buffer them.
+    buffered = bool(plan.any_tool or plan.tools_offered)
+    call_id = new_call_id()
+    done = False
+    parts: list[str] = []
+    final: Chunk | None = None
+    try:
+        if plan.forced_tool is not None:
+            function = {"name": plan.forced_tool, "arguments": ""}
+            opening = {"index": 0, "id": call_id, "type": "function", "function": function}
+            yield event({"role": "assistant", "content": None, "tool_calls": [opening]})
+        else:
+            yield event({"role": "assistant", "content": ""})
+        chunk = first
+        while chunk is not None:
+            if chunk.finish_reason is not None:
+                final = chunk
+            parts.append(chunk.text)
+            if (chunk.text or chunk.logprobs) and not buffered:
+                logprobs = chat_logprobs(list(chunk.logprobs)) if chunk.logprobs else None
+                if plan.forced_tool is not None:
+                    yield event({"tool_calls": [{"index": 0, "function": {"arguments": chunk.text}}]})
+                else:
+                    yield event({"content": chunk.text}, logprobs=logprobs)
+            chunk = await pump.next()
+        text = "".join(parts)
+        finish = _finish(final.finish_reason if final else None)
+        if buffered:
+            call = read_tool_call(text, plan)
+            if call is not None:
+                fn = {"name": call[0], "arguments": call[1]}
+                yield event({"tool_calls": [{"index": 0, "id": call_id, "type": "function", "function": fn}]})
+                finish = "tool_calls" if finish == "stop" else finish
+            elif text:
+                yield event({"content": text})
+        elif plan.forced_tool is not None and finish == "stop":
+            finish = "tool_calls"
+        _account(context, final, text)
+        yield event({}, finish, enclave_label=reply.label(final))
+        if include_usage:
+            yield sse(reply.envelope(choices=[], usage=_usage(final)))
+        yield SSE_DONE
+        done = True
+    finally:
+        await _release_on_exit(services, context, pump, done)
+        if not done:
+            context.response_text = "".join(parts)
+
+
+# -- text completions --------------------------------------------------------------------------------
+
+
+@router.post("/v1/completions", response_model=None, responses=ERRORS, tags=["openai"])
+async def completions(body: CompletionRequest, request: Request) -> Response:
+    """Create a text completion (OpenAI-compatible, legacy)."""
+    services, context = services_of(request), context_of(request)
+    record = await resolve_model(services, context, body.model)
+    params = generation_params(body, services.settings, budget=services.policy.token_allowance(context.key))
+    prompt = body.prompt_text()
+    context.request_text = prompt
+    start = partial(services.runtime.complete, prompt, params, model=record.name)
+    pump, first = await start_generation(services, start)
+    reply = _Reply(record, "cmpl", "text_completion")
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        stream = _stream_completion(services, context, reply, pump, first, include_usage, body.logprobs is not None)
+        return StreamingResponse(stream, media_type="text/event-stream", headers={**SSE_HEADERS, **LABEL_HEADERS})
+    try:
+        chunks = await collect(request, pump, first)
+    finally:
+        services.admission.leave()
+    final = chunks[-1] if chunks and chunks[-1].finish_reason else None
+    text = "".join(c.text for c in chunks)
+    _account(context, final, text)
+    context.disconnected = final is not None and final.finish_reason == "cancelled"
+    logprobs = [lp for c in chunks for lp in c.logprobs]
+    choice = {
+        "text": text,
+        "index": 0,
+        "logprobs": completion_logprobs(logprobs) if body.logprobs is not None else None,
+        "finish_reason": _finish(final.finish_reason if final else None),
+    }
+    content = reply.envelope(choices=[choice], usage=_usage(final), enclave_label=reply.label(final))
+    return JSONResponse(content, headers=LABEL_HEADERS)
+
+
+async def _stream_completion(
+    services: Services,
+    context: RequestContext,
+    reply: _Reply,
+    pump: ChunkPump,
+    first: Chunk | None,
+    include_usage: bool,
+    with_logprobs: bool,
+) -> AsyncIterator[bytes]:
+    usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
+    done = False
+    parts: list[str] = []
+    final: Chunk | None = None
+    offset = 0
+    try:
+        chunk = first
+        while chunk is not None:
+            if chunk.finish_reason is not None:
+                final = chunk
+            if chunk.text or chunk.logprobs or chunk.finish_reason:
+                logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
+                finish = _finish(chunk.finish_reason) if chunk.finish_reason else None
+                choice = {"text": chunk.text, "index": 0, "logprobs": logprobs, "finish_reason": finish}
+                extra = {"enclave_label": reply.label(chunk)} if finish else {}
+                yield sse(reply.envelope(choices=[choice], **usage_field, **extra))
+            parts.append(chunk.text)
+            offset += len(chunk.text)
+            chunk = await pump.next()
+        _account(context, final, "".join(parts))
+        if include_usage:
+            yield sse(reply.envelope(choices=[], usage=_usage(final)))
+        yield SSE_DONE
+        done = True
+    finally:
+        await _release_on_exit(services, context, pump, done)
+        if not done:
+            context.response_text = "".join(parts)

@@ -1,0 +1,95 @@
+"""API-key rules: who may call the endpoint, which models, how often and how many tokens a day.
+
+The secret is checked by the vault (only its hash is stored, compared in constant time); this module
+applies the rules of the key it returns. Counters are keyed by key name: names are unique among live
+keys, and the request log records names, so the daily budget can be rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from engine.policy.limits import DailyTokens, ModelNotAllowed, RateLimited, RequestWindow
+from engine.vault.records import ApiKeyRecord, RequestLogEntry
+
+
+class KeyStore(Protocol):
+    """What the policy needs from the vault's API-key repository."""
+
+    def verify(self, secret: str) -> ApiKeyRecord | None:
+        """The live key of this secret, or None."""
+
+    def list(self) -> list[ApiKeyRecord]:
+        """Every key."""
+
+
+class KeyPolicy:
+    """Authenticates secrets and enforces each key's model list, requests/minute and tokens/day."""
+
+    def __init__(
+        self,
+        keys: KeyStore,
+        *,
+        window: RequestWindow | None = None,
+        tokens: DailyTokens | None = None,
+    ) -> None:
+        self.keys = keys
+        self.window = window or RequestWindow()
+        self.tokens = tokens or DailyTokens()
+
+    def authenticate(self, secret: str) -> ApiKeyRecord | None:
+        """The live, unrevoked key this secret belongs to, else None."""
+        if not secret or len(secret) > 256:
+            return None
+        return self.keys.verify(secret)
+
+    def has_live_keys(self) -> bool:
+        """True when at least one key is not revoked (the condition for a non-loopback bind)."""
+        return any(not record.revoked for record in self.keys.list())
+
+    def admit(self, record: ApiKeyRecord) -> None:
+        """Count one request against the key's requests/minute; RateLimited when over."""
+        if record.rpm is None:
+            return
+        wait = self.window.admit(record.name, record.rpm)
+        if wait is not None:
+            raise RateLimited(
+                f"API key {record.name!r} is limited to {record.rpm} requests per minute",
+                math.ceil(wait),
+            )
+
+    def check_model(self, record: ApiKeyRecord, model: str) -> None:
+        """ModelNotAllowed unless the key may use `model`."""
+        if not record.allows_model(model):
+            raise ModelNotAllowed(f"API key {record.name!r} may not use model {model!r}")
+
+    def visible_models(self, record: ApiKeyRecord, names: Iterable[str]) -> list[str]:
+        """The subset of `names` this key may use."""
+        return [name for name in names if record.allows_model(name)]
+
+    def token_allowance(self, record: ApiKeyRecord) -> int | None:
+        """Tokens left today (None: unlimited); RateLimited when none are left."""
+        if record.tokens_per_day is None:
+            return None
+        left = record.tokens_per_day - self.tokens.used(record.name)
+        if left <= 0:
+            raise RateLimited(
+                f"API key {record.name!r} has used its {record.tokens_per_day} tokens for today",
+                self.tokens.seconds_to_reset(),
+                code="tokens_per_day_exceeded",
+            )
+        return left
+
+    def charge(self, record: ApiKeyRecord, tokens: int) -> None:
+        """Count tokens a request used against the key's daily budget."""
+        self.tokens.add(record.name, tokens)
+
+    def seed(self, entries: Iterable[RequestLogEntry]) -> None:
+        """Rebuild today's token counts from logged requests (after a restart)."""
+        for entry in entries:
+            when = entry.time if entry.time.tzinfo else entry.time.replace(tzinfo=UTC)
+            if when.date() == datetime.now(UTC).date():
+                self.tokens.add(entry.key_name, entry.prompt_tokens + entry.completion_tokens, when=when)
