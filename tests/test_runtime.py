@@ -31,20 +31,22 @@ def test_chat_streams_chunks_and_reports_usage(runtime: Runtime, tiny_model) -> 
 
 
 def test_cancel_stops_generation_within_one_token(tiny_model) -> None:  # type: ignore[no-untyped-def]
-    from engine.runtime.loaded import LoadedModel
+    from engine.runtime.batch import BatchedModel
 
-    model = LoadedModel(tiny_model)  # driven directly, on this thread, to observe token by token
+    model = BatchedModel(tiny_model)  # stepped directly, on this thread, to observe token by token
+    out: list[object] = []
     try:
         cancel = CancelToken()
-        stream = model.generate(
-            model.tokenize("Tell a long story"), GenerationParams(max_tokens=400, ignore_eos=True), cancel
-        )
-        for _ in range(3):
-            assert next(stream).finish_reason is None
+        params = GenerationParams(max_tokens=400, ignore_eos=True)
+        model.admit(model.tokenize("Tell a long story"), params, cancel, out.append, 0.0)
+        while len(out) < 3:
+            model.step()
         cancel.cancel()
-        final = next(stream)
-        assert final.finish_reason == "cancelled"
-        assert final.usage is not None and final.usage.completion_tokens == 3  # not one token more
+        model.step()
+        final = [c for c in out if getattr(c, "finish_reason", None)][0]
+        assert final.finish_reason == "cancelled"  # type: ignore[attr-defined]
+        assert final.usage.completion_tokens == 3  # type: ignore[attr-defined]  # not one token more
+        assert out[-1] is None and not model.active
     finally:
         model.close()
 

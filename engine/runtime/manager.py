@@ -16,9 +16,10 @@ from typing import Any
 from engine.errors import UserError
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.models.templates import ChatTemplate, render_chat, resolve_template
+from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.types import CancelToken, GenerationParams
-from engine.runtime.worker import Generation, ModelWorker
+from engine.runtime.worker import Generation, ModelWorker, ServingModel
 
 DEFAULT_IDLE_TTL_S = 15 * 60
 Message = Mapping[str, Any]
@@ -139,10 +140,10 @@ class Runtime:
 
     # -- generation ----------------------------------------------------------------------------
 
-    def template_for(self, record: ModelRecord, model: LoadedModel) -> ChatTemplate:
+    def template_for(self, record: ModelRecord, model: ServingModel) -> ChatTemplate:
         """The chat template this model uses (override, embedded, or builtin by architecture)."""
-        embedded = model.llama.metadata.get("tokenizer.chat_template")
-        tokens_hint = "llama3" if model.llama.metadata.get("tokenizer.ggml.pre") == "llama-bpe" else None
+        embedded = model.metadata.get("tokenizer.chat_template")
+        tokens_hint = "llama3" if model.metadata.get("tokenizer.ggml.pre") == "llama-bpe" else None
         return resolve_template(
             override=record.settings.chat_template,
             embedded=embedded,
@@ -165,7 +166,8 @@ class Runtime:
         record = worker.record
         params = params or GenerationParams()
 
-        def build(loaded: LoadedModel) -> list[int]:
+        def build(loaded: ServingModel) -> list[int]:
+            assert isinstance(loaded, BatchedModel)  # generation workers always host a BatchedModel
             template = self.template_for(record, loaded)
             bos, eos = loaded.special_text()
             text = render_chat(template, messages, bos_token=bos, eos_token=eos)
@@ -195,7 +197,8 @@ class Runtime:
         """Embeddings of `texts` and the number of tokens they took."""
         worker = self.load(model, embedding=True)
 
-        def run(loaded: LoadedModel) -> tuple[list[list[float]], int]:
+        def run(loaded: ServingModel) -> tuple[list[list[float]], int]:
+            assert isinstance(loaded, LoadedModel)  # embedding workers host a LoadedModel
             counts = sum(len(loaded.tokenize(t)) for t in texts)
             return loaded.embed(texts), counts
 

@@ -1,7 +1,9 @@
-"""One thread per loaded model: it owns the llama.cpp context and serves requests in arrival order.
+"""One thread per loaded model: it owns the llama.cpp context and schedules every request on it.
 
 Callers never touch the model. They get a `Generation`, an iterator of chunks fed through a queue, with
-a cancel handle; a request waits its turn and is never cut off by a later one.
+a cancel handle. Requests are admitted in arrival order into the model's parallel sequences and decode
+together (continuous batching); one that finds every sequence busy waits its turn, and no request is
+ever cut off by a later one.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -16,11 +19,14 @@ from typing import Any
 
 from engine.errors import EnclaveError, UserError
 from engine.models.registry import ModelRecord
+from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.types import CancelToken, Chunk, GenerationParams, RuntimeBusy
 
 _DONE = object()
-PromptBuilder = Callable[[LoadedModel], list[int]]
+_NOTHING = object()
+ServingModel = BatchedModel | LoadedModel
+PromptBuilder = Callable[[ServingModel], list[int]]
 
 
 @dataclass
@@ -36,7 +42,7 @@ class _Job:
 class _Call:
     """Any other work that must run on the owning thread (tokenize, embed)."""
 
-    fn: Callable[[LoadedModel], Any]
+    fn: Callable[[ServingModel], Any]
     future: Future[Any] = field(default_factory=Future)
 
 
@@ -56,7 +62,7 @@ class Generation:
         try:
             while True:
                 item = self._job.out.get()
-                if item is _DONE:
+                if item is _DONE or item is None:
                     return
                 if isinstance(item, BaseException):
                     raise item
@@ -74,7 +80,11 @@ class Generation:
 
 
 class ModelWorker:
-    """The thread that loads one model and runs its requests one after another."""
+    """The thread that loads one model and schedules its requests.
+
+    Generation workers run a `BatchedModel` (continuous batching); embedding workers a `LoadedModel`
+    with llama.cpp's embedding mode, serving one call at a time.
+    """
 
     def __init__(self, record: ModelRecord, *, max_queue: int = 64, embedding: bool = False) -> None:
         self.record = record
@@ -107,8 +117,8 @@ class ModelWorker:
         self.last_used = time.monotonic()
         return Generation(job, self.record.name)
 
-    def call(self, fn: Callable[[LoadedModel], Any]) -> Any:
-        """Run `fn(loaded_model)` on the owning thread and return its result."""
+    def call(self, fn: Callable[[ServingModel], Any]) -> Any:
+        """Run `fn(model)` on the owning thread and return its result."""
         request = _Call(fn)
         self._queue.put(request)
         self.last_used = time.monotonic()
@@ -121,44 +131,79 @@ class ModelWorker:
 
     def _run(self) -> None:
         try:
-            model = LoadedModel(self.record, embedding=self._embedding)
+            model: ServingModel = (
+                LoadedModel(self.record, embedding=True) if self._embedding else BatchedModel(self.record)
+            )
         except BaseException as exc:  # reported to whoever waits on the load
             self._loaded.set_exception(exc)
             return
         self._loaded.set_result(model.report)
         try:
-            while (item := self._queue.get()) is not None:
-                self._busy.set()
-                try:
+            if isinstance(model, BatchedModel):
+                self._schedule(model)
+            else:
+                while (item := self._queue.get()) is not None:
                     if isinstance(item, _Call):
                         self._serve_call(model, item)
                     else:
-                        self._serve_job(model, item)
-                finally:
-                    self.last_used = time.monotonic()
-                    self._busy.clear()
+                        item.out.put(UserError("this model instance serves embeddings only"))
+                        item.out.put(_DONE)
         finally:
             model.close()
 
-    @staticmethod
-    def _serve_call(model: LoadedModel, call: _Call) -> None:
-        try:
-            call.future.set_result(call.fn(model))
-        except BaseException as exc:
-            call.future.set_exception(exc)
+    def _schedule(self, model: BatchedModel) -> None:
+        """Admit waiting requests into free sequences and step the batch until told to stop."""
+        waiting: deque[_Job] = deque()
+        stopping = False
+        while not (stopping and not waiting and not model.active):
+            busy = bool(model.active or waiting)
+            if busy:
+                self._busy.set()
+            else:
+                self._busy.clear()
+            # Block only when there is nothing to decode; otherwise take what has arrived and go on.
+            item: object
+            try:
+                item = self._queue.get(block=not busy and not stopping)
+            except queue.Empty:
+                item = _NOTHING
+            while item is not _NOTHING:
+                if item is None:
+                    stopping = True
+                elif isinstance(item, _Call):
+                    self._serve_call(model, item)
+                elif isinstance(item, _Job):
+                    waiting.append(item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = _NOTHING
+            while waiting and model.has_free_slot:
+                self._admit(model, waiting.popleft())
+            if model.active:
+                model.step()
+            self.last_used = time.monotonic()
+        self._busy.clear()
 
     @staticmethod
-    def _serve_job(model: LoadedModel, job: _Job) -> None:
+    def _admit(model: BatchedModel, job: _Job) -> None:
         if job.cancel.cancelled:  # cancelled while waiting: never started
             job.out.put(_DONE)
             return
         queued = time.perf_counter() - job.enqueued_at
         try:
             tokens = job.build_prompt(model)
-            for chunk in model.generate(tokens, job.params, job.cancel, queued_s=queued):
-                job.out.put(chunk)
+            model.admit(tokens, job.params, job.cancel, job.out.put, queued)
         except EnclaveError as exc:
             job.out.put(exc)
+            job.out.put(_DONE)
         except Exception as exc:  # llama.cpp failures become one clear error, not a dead thread
             job.out.put(UserError(f"generation failed: {type(exc).__name__}"))
-        job.out.put(_DONE)
+            job.out.put(_DONE)
+
+    @staticmethod
+    def _serve_call(model: ServingModel, call: _Call) -> None:
+        try:
+            call.future.set_result(call.fn(model))
+        except BaseException as exc:
+            call.future.set_exception(exc)

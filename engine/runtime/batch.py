@@ -1,0 +1,407 @@
+"""Continuous batching over one llama.cpp context (`BatchedModel`).
+
+Concurrent requests on one model decode together: every step builds one `llama_decode` batch with the
+next token of each running sequence plus a chunk of a newcomer's prompt, so running streams keep
+flowing while a new prompt is processed. Each request has its own sequence id and its own native
+sampler chain. When a request ends, its sequence keeps its KV state: a returning conversation is routed
+back to the sequence whose tokens share the longest prefix with its prompt (or to a state saved in RAM,
+LRU within a budget) and evaluates only what is new.
+
+Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import math
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from llama_cpp import llama_cpp as C
+from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
+from llama_cpp._logger import set_verbose as set_llama_verbose
+from llama_cpp.llama_grammar import LlamaGrammar
+
+from engine.errors import UserError
+from engine.models.registry import ModelRecord
+from engine.runtime.loaded import (
+    DEFAULT_CONTEXT,
+    PENALTY_WINDOW,
+    LoadReport,
+    StopFilter,
+    longest_prefix,
+    resolve_gpu_layers,
+)
+from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, Timings, TokenLogprob, Usage
+
+Emit = Callable[[Chunk | BaseException | None], None]
+# A saved state is only worth its memory when it spares evaluating at least this many tokens.
+MIN_TOKENS_WORTH_SAVING = 32
+DEFAULT_RAM_CACHE_BYTES = 512 * 1024**2
+
+
+@dataclass
+class _Slot:
+    """One llama.cpp sequence id and the tokens whose KV state it holds."""
+
+    seq_id: int
+    tokens: list[int] = field(default_factory=list)
+    last_used: float = 0.0
+    busy: bool = False
+
+
+@dataclass
+class _Saved:
+    """A sequence's KV state copied to RAM, with the tokens it stands for."""
+
+    tokens: list[int]
+    state: bytes
+
+
+@dataclass
+class _Request:
+    """A request being served: its slot, sampler and progress through prompt and reply."""
+
+    params: GenerationParams
+    cancel: CancelToken
+    emit: Emit
+    slot: _Slot
+    prompt: list[int]
+    reused: int
+    sampler: LlamaSampler
+    queued_s: float
+    started: float = field(default_factory=time.perf_counter)
+    prefilled: int = 0  # prompt tokens already in the KV cache (reused ones included)
+    next_token: int | None = None  # sampled but not yet evaluated
+    generated: int = 0
+    first_token_at: float | None = None
+    prompt_done_at: float | None = None
+    batch_index: int = -1
+    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
+    stop_filter: StopFilter | None = None
+
+    @property
+    def prefilling(self) -> bool:
+        return self.prefilled < len(self.prompt)
+
+
+class BatchedModel:
+    """A model with `parallel` sequences decoding together in one context."""
+
+    def __init__(self, record: ModelRecord, *, ram_cache_bytes: int = DEFAULT_RAM_CACHE_BYTES) -> None:
+        settings = record.settings
+        self.record = record
+        self.parallel = settings.parallel
+        self.n_ctx_seq = settings.context_size or min(record.facts.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+        threads = settings.threads or max(1, os.cpu_count() or 1)
+        gpu_layers = resolve_gpu_layers(settings.gpu_layers)
+        self.n_batch = max(32, min(settings.batch_size, self.n_ctx_seq))
+        started = time.perf_counter()
+        set_llama_verbose(False)  # llama.cpp logs every graph reservation to stderr otherwise
+        model_params = C.llama_model_default_params()
+        model_params.n_gpu_layers = gpu_layers
+        model_params.use_mmap = True
+        ctx_params = C.llama_context_default_params()
+        ctx_params.n_ctx = self.n_ctx_seq * self.parallel
+        ctx_params.n_batch = self.n_batch
+        ctx_params.n_ubatch = self.n_batch
+        ctx_params.n_seq_max = self.parallel
+        ctx_params.n_threads = threads
+        ctx_params.n_threads_batch = threads
+        # One KV stream per sequence: attention of a sequence never scans another's cells.
+        ctx_params.kv_unified = False
+        ctx_params.swa_full = True  # partial removal (prefix reuse) needs the full SWA cache
+        try:
+            self.model = LlamaModel(path_model=str(record.path), params=model_params, verbose=False)
+            self.ctx = LlamaContext(model=self.model, params=ctx_params, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise UserError(f"llama.cpp could not load model {record.name!r}: {exc}") from None
+        self.n_ctx_seq = self.ctx.n_ctx() // self.parallel
+        self.batch = LlamaBatch(n_tokens=self.n_batch, embd=0, n_seq_max=1, verbose=False)
+        self.vocab = self.model.vocab
+        self.n_vocab = self.model.n_vocab()
+        self.metadata = self.model.metadata()
+        self.slots = [_Slot(seq_id) for seq_id in range(self.parallel)]
+        self.saved: OrderedDict[int, _Saved] = OrderedDict()
+        self._saved_ids = 0
+        self.ram_cache_bytes = ram_cache_bytes
+        self.active: list[_Request] = []
+        memory = self.model.size() + self.ctx.get_state_size()
+        self.report = LoadReport(time.perf_counter() - started, memory, self.n_ctx_seq, gpu_layers, threads)
+        self._eog = [t for t in range(self.n_vocab) if C.llama_vocab_is_eog(self.vocab, t)]
+
+    # -- text ↔ tokens ------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
+        """Tokens of `text`; special tokens written by the chat template are recognised."""
+        return list(self.model.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
+
+    def token_bytes(self, token: int, special: bool = False) -> bytes:
+        """The raw bytes of one token (llama-cpp-python's own helper returns a NUL-padded buffer)."""
+        size = 64
+        while True:
+            buffer = ctypes.create_string_buffer(size)
+            n = C.llama_token_to_piece(self.vocab, token, buffer, size, 0, special)
+            if n >= 0:
+                return buffer.raw[:n]
+            size = -n  # the piece needs this many bytes
+
+    def token_text(self, token: int, special: bool = False) -> str:
+        """The text of one token (a partial UTF-8 sequence is replaced)."""
+        return self.token_bytes(token, special).decode("utf-8", errors="replace")
+
+    def special_text(self) -> tuple[str, str]:
+        """The BOS and EOS token texts, as chat templates expect them."""
+        bos, eos = self.model.token_bos(), self.model.token_eos()
+        return (
+            self.token_text(bos, special=True) if bos >= 0 else "",
+            self.token_text(eos, special=True) if eos >= 0 else "",
+        )
+
+    @property
+    def n_ctx(self) -> int:
+        """Context window of one sequence, in tokens."""
+        return self.n_ctx_seq
+
+    @property
+    def has_free_slot(self) -> bool:
+        """Whether another request can start now."""
+        return any(not slot.busy for slot in self.slots)
+
+    # -- admission: slot choice and prefix reuse ----------------------------------------------
+
+    def _save(self, slot: _Slot) -> None:
+        """Copy a slot's KV state to RAM (LRU within the budget) before it is overwritten."""
+        if len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self.ram_cache_bytes <= 0:
+            return
+        size = C.llama_state_seq_get_size(self.ctx.ctx, slot.seq_id)
+        if size <= 0 or size > self.ram_cache_bytes:
+            return
+        buffer = (ctypes.c_uint8 * size)()
+        written = C.llama_state_seq_get_data(self.ctx.ctx, buffer, size, slot.seq_id)
+        if written != size:
+            return
+        self._saved_ids += 1
+        self.saved[self._saved_ids] = _Saved(list(slot.tokens), bytes(buffer))
+        while sum(len(s.state) for s in self.saved.values()) > self.ram_cache_bytes:
+            self.saved.popitem(last=False)
+
+    def _restore(self, key: int, slot: _Slot) -> bool:
+        """Load a RAM-saved state into `slot`; False if llama.cpp refused it."""
+        saved = self.saved.pop(key)
+        buffer = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
+        self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
+        if C.llama_state_seq_set_data(self.ctx.ctx, buffer, len(saved.state), slot.seq_id) == 0:
+            slot.tokens = []
+            return False
+        slot.tokens = saved.tokens
+        return True
+
+    def _choose_slot(self, prompt: list[int]) -> _Slot:
+        """The free slot whose cache best matches `prompt`, restoring a saved state if that is better."""
+        free = [slot for slot in self.slots if not slot.busy]
+        best = max(free, key=lambda s: (longest_prefix(s.tokens, prompt), -s.last_used))
+        best_match = longest_prefix(best.tokens, prompt)
+        saved_key, saved_match = None, 0
+        for key, saved in self.saved.items():
+            match = longest_prefix(saved.tokens, prompt)
+            if match > saved_match:
+                saved_key, saved_match = key, match
+        if saved_key is not None and saved_match > best_match + MIN_TOKENS_WORTH_SAVING // 2:
+            # Overwrite the free slot that matters least: least recently used among the worst matches.
+            target = min(free, key=lambda s: (longest_prefix(s.tokens, prompt), s.last_used))
+            self._save(target)
+            self._restore(saved_key, target)  # on refusal the slot is simply empty
+            return target
+        if best_match == 0:
+            best = min(free, key=lambda s: s.last_used)  # nothing shared: take the least recently used
+        return best
+
+    def admit(
+        self, prompt: list[int], params: GenerationParams, cancel: CancelToken, emit: Emit, queued_s: float
+    ) -> None:
+        """Start serving a request in a free slot (the caller checked `has_free_slot`)."""
+        if not prompt:
+            raise UserError("the prompt is empty")
+        if len(prompt) >= self.n_ctx_seq:
+            raise PromptTooLong(
+                f"the prompt is {len(prompt)} tokens but the context holds {self.n_ctx_seq}; "
+                "shorten it or raise the model's context size"
+            )
+        slot = self._choose_slot(prompt)
+        reuse = min(longest_prefix(slot.tokens, prompt), len(prompt) - 1)
+        if len(slot.tokens) - reuse >= MIN_TOKENS_WORTH_SAVING and reuse < len(slot.tokens):
+            self._save(slot)  # the tail about to be dropped may be another conversation's
+        if not self.ctx.kv_cache_seq_rm(slot.seq_id, reuse, -1):
+            reuse = 0
+            self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
+        slot.tokens = slot.tokens[:reuse]
+        slot.busy = True
+        sampler = self._sampler(params)
+        for token in prompt[-PENALTY_WINDOW:]:
+            sampler.accept(token)
+        request = _Request(params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse)
+        request.stop_filter = StopFilter(params.stop)
+        self.active.append(request)
+
+    def _sampler(self, params: GenerationParams) -> LlamaSampler:
+        sampler = LlamaSampler()
+        if params.ignore_eos:
+            sampler.add_logit_bias(self.n_vocab, dict.fromkeys(self._eog, float("-inf")))
+        sampler.add_penalties(
+            self.n_vocab, PENALTY_WINDOW, params.repeat_penalty, params.frequency_penalty, params.presence_penalty
+        )
+        if params.grammar:
+            sampler.add_grammar(self.model, LlamaGrammar.from_string(params.grammar, verbose=False))
+        if params.temperature == 0.0:
+            sampler.add_greedy()
+        else:
+            seed = params.seed if params.seed is not None else int.from_bytes(os.urandom(4), "little")
+            sampler.add_top_k(params.top_k)
+            sampler.add_top_p(params.top_p, 1)
+            sampler.add_min_p(params.min_p, 1)
+            sampler.add_temp(params.temperature)
+            sampler.add_dist(seed)
+        return sampler
+
+    # -- one decoding step ---------------------------------------------------------------------
+
+    def _fill_batch(self) -> None:
+        """Next token of every decoding request, then prompt chunks of newcomers, up to n_batch."""
+        batch = self.batch.batch
+        n = 0
+
+        def add(request: _Request, token: int, want_logits: bool) -> None:
+            nonlocal n
+            batch.token[n] = token
+            batch.pos[n] = len(request.slot.tokens)
+            batch.n_seq_id[n] = 1
+            batch.seq_id[n][0] = request.slot.seq_id
+            batch.logits[n] = want_logits
+            if want_logits:
+                request.batch_index = n
+            request.slot.tokens.append(token)
+            n += 1
+
+        for request in self.active:
+            request.batch_index = -1
+            if not request.prefilling and request.next_token is not None:
+                add(request, request.next_token, True)
+                request.next_token = None
+        for request in self.active:
+            while request.prefilling and n < self.n_batch:
+                last = request.prefilled == len(request.prompt) - 1
+                add(request, request.prompt[request.prefilled], last)
+                request.prefilled += 1
+        batch.n_tokens = n
+
+    def step(self) -> None:
+        """Run one llama_decode over all active requests and hand each its next token."""
+        for request in list(self.active):
+            if request.cancel.cancelled:
+                self._finish(request, "cancelled")
+        if not self.active:
+            return
+        self._fill_batch()
+        if self.batch.batch.n_tokens:
+            code = C.llama_decode(self.ctx.ctx, self.batch.batch)
+            if code != 0:
+                for request in list(self.active):
+                    request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
+                    self._release(request, keep_cache=False)
+                return
+        now = time.perf_counter()
+        for request in list(self.active):
+            if request.batch_index < 0:
+                continue
+            if request.prompt_done_at is None:
+                request.prompt_done_at = now
+            self._sample(request)
+
+    def _sample(self, request: _Request) -> None:
+        token = int(C.llama_sampler_sample(request.sampler.sampler, self.ctx.ctx, request.batch_index))
+        if C.llama_vocab_is_eog(self.vocab, token):
+            self._finish(request, "stop")
+            return
+        logprob = self._logprob(request.batch_index, token, request.params.logprobs)
+        request.generated += 1
+        if request.first_token_at is None:
+            request.first_token_at = time.perf_counter()
+        assert request.stop_filter is not None
+        text, stopped = request.stop_filter.feed(
+            request.decoder.decode(self.token_bytes(token))
+        )
+        if text or logprob:
+            request.emit(Chunk(text=text, logprobs=(logprob,) if logprob else ()))
+        if stopped:
+            self._finish(request, "stop", hit_stop_string=True)
+        elif request.generated >= min(request.params.max_tokens, self.n_ctx_seq - len(request.prompt)):
+            self._finish(request, "length")
+        else:
+            request.next_token = token
+
+    def _logprob(self, index: int, token: int, top_n: int | None) -> TokenLogprob | None:
+        if top_n is None:
+            return None
+        logits = np.ctypeslib.as_array(C.llama_get_logits_ith(self.ctx.ctx, index), shape=(self.n_vocab,))
+        shifted = logits - logits.max()
+        log_probs = shifted - math.log(float(np.exp(shifted).sum()))
+        top: tuple[tuple[str, float], ...] = ()
+        if top_n:
+            best = np.argpartition(-log_probs, top_n)[:top_n]
+            best = best[np.argsort(-log_probs[best])]
+            top = tuple((self.token_text(int(t)), float(log_probs[t])) for t in best)
+        return TokenLogprob(self.token_text(token), float(log_probs[token]), top)
+
+    def _finish(self, request: _Request, reason: str, *, hit_stop_string: bool = False) -> None:
+        assert request.stop_filter is not None
+        tail = "" if hit_stop_string else request.stop_filter.flush() + request.decoder.decode(b"", final=True)
+        finished = time.perf_counter()
+        prompt_done = request.prompt_done_at or finished
+        decode_s = finished - prompt_done
+        request.emit(
+            Chunk(
+                text=tail,
+                finish_reason=reason,
+                usage=Usage(
+                    prompt_tokens=len(request.prompt),
+                    completion_tokens=request.generated,
+                    cached_prompt_tokens=request.reused,
+                    evaluated_prompt_tokens=request.prefilled - request.reused,
+                ),
+                timings=Timings(
+                    queued_s=request.queued_s,
+                    time_to_first_token_s=(request.first_token_at or finished) - request.started,
+                    prompt_eval_s=prompt_done - request.started,
+                    decode_s=decode_s,
+                ),
+                tokens_per_s=request.generated / decode_s if decode_s > 0 and request.generated else None,
+            )
+        )
+        self._release(request, keep_cache=True)
+
+    def _release(self, request: _Request, *, keep_cache: bool) -> None:
+        request.emit(None)
+        self.active.remove(request)
+        request.sampler.close()
+        slot = request.slot
+        slot.busy = False
+        slot.last_used = time.monotonic()
+        if not keep_cache:
+            self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
+            slot.tokens = []
+        # A request cut short mid-prompt leaves a partial prefix: still valid, still reusable.
+
+    def close(self) -> None:
+        """Free the context and model now rather than at garbage collection."""
+        for request in list(self.active):
+            request.emit(UserError("the model was unloaded"))
+            self._release(request, keep_cache=False)
+        self.batch.close()
+        self.ctx.close()
+        self.model.close()

@@ -1,0 +1,109 @@
+"""Continuous batching and per-conversation KV reuse in the runtime (on the tiny model)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from engine.models import ModelRegistry
+from engine.runtime import GenerationParams, Runtime
+
+GREEDY = GenerationParams(max_tokens=40, temperature=0.0, ignore_eos=True)
+
+
+def _stream(runtime: Runtime, content: str, params: GenerationParams, log: dict[str, list[float]]) -> None:
+    """Record when each chunk arrived, and the token count at the end."""
+    times: list[float] = []
+    for chunk in runtime.chat([{"role": "user", "content": content}], params):
+        times.append(time.perf_counter())
+        if chunk.finish_reason is not None:
+            assert chunk.usage is not None
+            times.append(float(chunk.usage.completion_tokens))
+    log[content] = times
+
+
+def test_concurrent_requests_decode_together(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    runtime.load("tiny")
+    log: dict[str, list[float]] = {}
+    params = GenerationParams(max_tokens=200, temperature=0.0, ignore_eos=True)
+    threads = [threading.Thread(target=_stream, args=(runtime, f"user {i}", params, log)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(log) == 4 and all(times[-1] == 200 for times in log.values())
+    # Sequential serving would give disjoint time windows; batching interleaves all four streams.
+    starts = sorted(times[0] for times in log.values())
+    ends = sorted(times[-2] for times in log.values())
+    assert starts[-1] < ends[0], "the last stream started only after another had finished"
+
+
+def test_more_requests_than_sequences_wait_and_all_finish(registry: ModelRegistry, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    registry.update_settings("tiny", parallel=2)
+    rt = Runtime(registry)
+    try:
+        log: dict[str, list[float]] = {}
+        threads = [threading.Thread(target=_stream, args=(rt, f"q{i}", GREEDY, log)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sorted(log) == [f"q{i}" for i in range(6)]
+        assert all(times[-1] == 40 for times in log.values())
+    finally:
+        rt.close()
+
+
+def test_batched_answers_equal_solo_answers(registry: ModelRegistry, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    prompts = [f"prompt number {i} about something" for i in range(3)]
+    solo = Runtime(registry)
+    try:
+        alone = {p: solo.chat([{"role": "user", "content": p}], GREEDY).text() for p in prompts}
+    finally:
+        solo.close()
+    together = Runtime(registry)
+    try:
+        generations = {p: together.chat([{"role": "user", "content": p}], GREEDY) for p in prompts}
+        texts = {p: g.text() for p, g in generations.items()}
+    finally:
+        together.close()
+    assert texts == alone
+
+
+def _conversation_turns(runtime: Runtime, conversations: int, turns: int) -> list[list[tuple[int, int]]]:
+    """Interleave `conversations` chats for `turns` turns; return (prompt, cached) tokens per turn."""
+    histories = [
+        [{"role": "system", "content": f"Conversation {c}: " + "you are a careful assistant. " * 4}]
+        for c in range(conversations)
+    ]
+    usage: list[list[tuple[int, int]]] = [[] for _ in range(conversations)]
+    for turn in range(turns):
+        for c, history in enumerate(histories):
+            history.append({"role": "user", "content": f"turn {turn} question for chat {c}"})
+            gen = runtime.chat(history, GenerationParams(max_tokens=8, temperature=0.0, ignore_eos=True))
+            gen.text()
+            assert gen.final is not None and gen.final.usage is not None
+            usage[c].append((gen.final.usage.prompt_tokens, gen.final.usage.cached_prompt_tokens))
+            history.append({"role": "assistant", "content": f"answer {turn}"})
+    return usage
+
+
+def test_interleaved_conversations_each_keep_their_cache(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    usage = _conversation_turns(runtime, conversations=4, turns=4)
+    for turns in usage:
+        for (previous_prompt, _), (prompt, cached) in zip(turns, turns[1:], strict=False):
+            # Everything up to the previous prompt is reused; only the reply and the new message are new.
+            assert cached >= previous_prompt - 1
+            assert prompt - cached <= prompt - previous_prompt + 1
+
+
+def test_conversations_beyond_the_sequences_are_restored_from_ram(registry: ModelRegistry, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    registry.update_settings("tiny", parallel=2)
+    rt = Runtime(registry)
+    try:
+        usage = _conversation_turns(rt, conversations=4, turns=3)
+    finally:
+        rt.close()
+    for turns in usage:
+        for (previous_prompt, _), (_prompt, cached) in zip(turns, turns[1:], strict=False):
+            assert cached >= previous_prompt - 1
