@@ -106,6 +106,14 @@ def from_exception(exc: BaseException) -> ApiError:
     return ApiError(500, "internal server error", code="internal_error")
 
 
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "dict", "list", "none", "tagged-union"})
+
+
+def _is_type_tag(part: str) -> bool:
+    """Pydantic puts union-member tags like `list[TextPart]` or `function-after[…]` in error locations."""
+    return part in _TYPE_TAGS or "[" in part or part.startswith(("function-", "json-or", "constrained-"))
+
+
 def _param_of(loc: tuple[Any, ...]) -> str | None:
     """`("body", "messages", 0, "role")` -> `messages[0].role`."""
     parts = [p for p in loc if p not in ("body", "query", "path", "header")]
@@ -113,7 +121,7 @@ def _param_of(loc: tuple[Any, ...]) -> str | None:
     for part in parts:
         if isinstance(part, int):
             text += f"[{part}]"
-        elif part and not str(part).startswith(("function-", "union[", "literal[", "list[", "str", "json-or")):
+        elif part and not _is_type_tag(str(part)):
             text += f".{part}" if text else str(part)
     return text or None
 

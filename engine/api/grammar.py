@@ -32,7 +32,7 @@ def _check_schema(node: Any, param: str, depth: int = 0) -> None:
     if isinstance(node, dict):
         ref = node.get("$ref")
         if ref is not None and (not isinstance(ref, str) or not ref.startswith("#")):
-            message = "only local $ref ('#/…') is allowed in a JSON schema"
+            message = "only local references ($ref starting with #) are allowed in a JSON schema"
             raise ApiError(400, message, param=param, code="invalid_schema")
         for bound in _BOUNDS:
             value = node.get(bound)
