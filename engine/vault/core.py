@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -40,10 +41,11 @@ from engine.vault.settings import Settings
 from engine.vault.store import Store, iso, now, wrap_data_key
 
 log = logging.getLogger("enclave.vault")
+T = TypeVar("T")
 
 DB_NAME = "vault.db"
 BACKUP_DIR = "backups"
-STREAMS = ("audit", "settings", "api_keys", "request_log")
+STREAMS = operations.STREAMS
 
 
 def db_path(home: Path) -> Path:
@@ -144,10 +146,7 @@ class Vault:
 
         def on_open(db: Database) -> None:
             migrate(db, home / BACKUP_DIR, migrations or migration_set())
-            row = db.execute(
-                "SELECT audit_key_id, settings_key_id, api_keys_key_id, request_log_key_id FROM header WHERE id = 1"
-            ).fetchone()
-            store.stream_keys.update(zip(STREAMS, row, strict=True))
+            operations.load_stream_keys(db, store)
             if not secrets.compare_digest(
                 crypto.key_check_value(master),
                 db.execute("SELECT kcv FROM header WHERE id = 1").fetchone()[0],
@@ -261,7 +260,7 @@ class Vault:
         """Write conversations as plaintext JSON (OpenAI messages format plus metadata), whole."""
         return operations.export_json(self, Path(path), conversation_id, actor)
 
-    def run_raw(self, fn: Any) -> Any:
+    def run_raw(self, fn: Callable[[Database], T]) -> T:
         """Run `fn(db)` on the connection thread (tests and diagnostics only)."""
         return self._store.run_unlocked_or_not(fn)
 

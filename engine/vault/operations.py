@@ -15,7 +15,6 @@ from sqlite_utils import Database
 
 from engine.errors import IntegrityError, NotFoundError, UserError
 from engine.fileio import fsync_dir, write_atomic
-from engine.vault import crypto
 from engine.vault.audit import AuditLog
 from engine.vault.errors import RecordTampered
 from engine.vault.header import Header, KdfParams, read_header, unwrap_with_passphrase
@@ -26,6 +25,7 @@ if TYPE_CHECKING:
     from engine.vault.core import Vault
 
 EXPORT_FORMAT = "enclave-export"
+STREAMS = ("audit", "settings", "api_keys", "request_log")
 
 
 def header_in(db: Database) -> Header:
@@ -36,6 +36,14 @@ def header_in(db: Database) -> Header:
         " FROM header WHERE id = 1"
     ).fetchone()
     return Header(KdfParams(row[0], row[1], row[2]), row[3], row[4], row[5], row[6], row[7])
+
+
+def load_stream_keys(db: Database, store: Store) -> None:
+    """Tell the store which data keys the audit, settings, api_keys and request_log streams use."""
+    row = db.execute(
+        "SELECT audit_key_id, settings_key_id, api_keys_key_id, request_log_key_id FROM header WHERE id = 1"
+    ).fetchone()
+    store.stream_keys.update(zip(STREAMS, row, strict=True))
 
 
 def check_in(db: Database, store: Store, audit: AuditLog) -> list[str]:
@@ -109,10 +117,7 @@ def check_file(path: Path, master: bytearray) -> list[str]:
     store = Store(path)
 
     def on_open(db: Database) -> None:
-        row = db.execute(
-            "SELECT audit_key_id, settings_key_id, api_keys_key_id, request_log_key_id FROM header WHERE id = 1"
-        ).fetchone()
-        store.stream_keys.update(zip(("audit", "settings", "api_keys", "request_log"), row, strict=True))
+        load_stream_keys(db, store)
 
     try:
         store.start(bytearray(master), on_open)
@@ -179,6 +184,3 @@ def export_json(vault: Vault, path: Path, conversation_id: str | None, actor: st
         "export", actor=actor, details={"file": path.name, "conversations": len(items), "id": conversation_id}
     )
     return path
-
-
-__all__ = ["backup_in", "check_file", "check_in", "crypto", "export_json", "header_in", "restore_commit"]
