@@ -37,6 +37,7 @@ serve: install
 	$(VENV)/bin/enclave serve
 
 bench: install-dev
+	$(PIP) install -q -e '.[demo,dev,bench]'
 	$(PY) bench/run_all.py
 
 lint: install-dev

@@ -113,3 +113,25 @@ def test_models_set_changes_settings(tiny_gguf: Path, capsys: pytest.CaptureFixt
     assert main(["models", "set", "tiny", "--context", "256", "--gpu-layers", "none", "--chat-template", "gemma"]) == 0
     settings = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert settings == {**settings, "context_size": 256, "gpu_layers": "none", "chat_template": "gemma"}
+
+
+def test_chat_turns_are_stored_in_the_vault_and_continue(tiny_gguf: Path, enclave_home: Path) -> None:
+    from engine.vault import Vault
+
+    env = {"ENCLAVE_PASSPHRASE": "correct horse battery staple"}
+    init = run_cli("init", "--kdf-memory-mib", "19", "--kdf-iterations", "2", "--kdf-lanes", "1", env=env)
+    assert init.returncode == 0, init.stderr
+    assert run_cli("models", "import", str(tiny_gguf), "--name", "tiny").returncode == 0
+    first = run_cli("chat", "--max-tokens", "5", "First question", env=env)
+    assert first.returncode == 0, first.stderr
+    conversation = first.stderr.split("[conversation ")[1].split("]")[0]
+    second = run_cli("chat", "--conversation", conversation, "--max-tokens", "5", "Second question", env=env)
+    assert second.returncode == 0, second.stderr
+    with Vault.unlock(enclave_home, env["ENCLAVE_PASSPHRASE"]) as vault:
+        messages = vault.conversations.messages(conversation)
+        assert [m.role for m in messages] == ["user", "assistant", "user", "assistant"]
+        assert messages[0].content == "First question" and messages[2].content == "Second question"
+        label = messages[1].metadata
+        assert label["ai_generated"] is True and label["model"] == "tiny" and len(label["model_sha256"]) == 64
+    wrong = run_cli("chat", "hi", env={"ENCLAVE_PASSPHRASE": "wrong"})
+    assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr

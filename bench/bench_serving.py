@@ -1,0 +1,302 @@
+"""Serving benchmark (issue 8): Enclave's endpoint vs llama-cpp-python's server vs llama.cpp's llama-server.
+
+Side by side in one run: the same GGUF (the bundled demo model), the same thread count, on loopback,
+one server at a time. Measures single-stream decode tokens/s and time to first token, aggregate tokens/s
+with 1, 4 and 8 concurrent streaming clients, and time to first token at turn 1 and turn 10 of four
+interleaved conversations. Prints a Markdown table; writes bench/results/serving.json and serving.png.
+
+Run: python bench/bench_serving.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import machine, median  # noqa: E402
+
+PARALLEL = 4
+CONTEXT_PER_SEQUENCE = 4096
+PASSPHRASE = "bench-passphrase-not-secret"
+STORY = (
+    "The harbour town woke slowly. Fishermen checked their nets, the baker opened his shutters, and "
+    "the lighthouse keeper climbed down the long spiral stairs after another night of watching the sea."
+)
+
+
+@dataclass
+class Server:
+    """A running server under test."""
+
+    name: str
+    base_url: str
+    api_key: str
+    model: str
+    process: subprocess.Popen[bytes]
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server at {url} did not come up")
+
+
+@contextmanager
+def running(server: Server) -> Iterator[Server]:
+    try:
+        yield server
+    finally:
+        server.process.send_signal(signal.SIGINT)
+        try:
+            server.process.wait(15)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+
+
+def start_enclave(model_path: Path, threads: int) -> Server:
+    home = Path(tempfile.mkdtemp(prefix="enclave-serve-bench-"))
+    env = {**os.environ, "ENCLAVE_HOME": str(home), "ENCLAVE_PASSPHRASE": PASSPHRASE, "ENCLAVE_NO_DEMO": "1"}
+    enclave = [sys.executable, "-m", "engine.cli"]
+    subprocess.run([*enclave, "init"], env=env, check=True, capture_output=True)
+    subprocess.run([*enclave, "models", "import", str(model_path), "--name", "demo"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*enclave, "models", "set", "demo", "--threads", str(threads), "--context", str(CONTEXT_PER_SEQUENCE)],
+        env=env, check=True, capture_output=True,
+    )
+    created = subprocess.run([*enclave, "keys", "create", "--name", "bench"], env=env, check=True, capture_output=True, text=True)
+    key = next(word for word in created.stdout.split() if word.startswith("enc-"))
+    port = free_port()
+    process = subprocess.Popen([*enclave, "serve", "--port", str(port), "--model", "demo"], env=env, stderr=subprocess.DEVNULL)
+    wait_ready(f"http://127.0.0.1:{port}/health", process)
+    return Server("Enclave", f"http://127.0.0.1:{port}/v1", key, "demo", process)
+
+
+def start_llama_cpp_python(model_path: Path, threads: int) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", "demo",
+         "--n_ctx", str(CONTEXT_PER_SEQUENCE), "--n_threads", str(threads), "--n_threads_batch", str(threads),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
+    return Server("llama-cpp-python server", f"http://127.0.0.1:{port}/v1", "none", "demo", process)
+
+
+def start_llama_server(binary: Path, model_path: Path, threads: int) -> Server:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(binary), "-m", str(model_path), "-c", str(CONTEXT_PER_SEQUENCE * PARALLEL), "-np", str(PARALLEL),
+         "-t", str(threads), "-tb", str(threads), "--host", "127.0.0.1", "--port", str(port), "-a", "demo"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    wait_ready(f"http://127.0.0.1:{port}/health", process)
+    return Server("llama.cpp llama-server", f"http://127.0.0.1:{port}/v1", "none", "demo", process)
+
+
+async def stream_completion(
+    client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int
+) -> dict[str, float]:
+    """One streaming /v1/completions request: time to first token, token count, decode time."""
+    body = {"model": server.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "stream": True,
+            **server.extra_body}
+    started = time.perf_counter()
+    first = last = None
+    pieces = 0
+    async with client.stream("POST", f"{server.base_url}/completions", json=body,
+                             headers={"Authorization": f"Bearer {server.api_key}"}) as response:
+        if response.status_code != 200:
+            raise RuntimeError(f"{server.name}: HTTP {response.status_code} {await response.aread()!r}")
+        async for line in response.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            event = json.loads(line[6:])
+            if event.get("choices") and event["choices"][0].get("text"):
+                now = time.perf_counter()
+                first = first or now
+                last = now
+                pieces += 1
+    if first is None or last is None:
+        raise RuntimeError(f"{server.name}: empty stream")
+    return {"ttft": first - started, "pieces": pieces, "decode_s": last - first, "total_s": last - started}
+
+
+async def single_stream(server: Server, tokens: int, runs: int) -> dict[str, float]:
+    async with httpx.AsyncClient(timeout=300) as client:
+        await stream_completion(client, server, STORY, 8)  # warm-up: load the model
+        results = [await stream_completion(client, server, STORY + f" Day {i}.", tokens) for i in range(runs)]
+    return {
+        "ttft_s": median([r["ttft"] for r in results]),
+        "decode_tok_s": median([(r["pieces"] - 1) / r["decode_s"] for r in results if r["decode_s"] > 0]),
+    }
+
+
+async def concurrent(server: Server, clients: int, tokens: int) -> dict[str, float]:
+    async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=clients + 2)) as client:
+        started = time.perf_counter()
+        results = await asyncio.gather(
+            *(stream_completion(client, server, f"{STORY} Chapter {i}: ", tokens) for i in range(clients)),
+            return_exceptions=True,
+        )
+        wall = time.perf_counter() - started
+    failed = [r for r in results if isinstance(r, BaseException)]
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    cut = sum(1 for r in ok if r["pieces"] < tokens * 0.5)
+    return {"aggregate_tok_s": sum(r["pieces"] for r in ok) / wall, "failed": len(failed), "cut_off": cut}
+
+
+async def interleaved_conversations(server: Server, turns: int, tokens: int) -> dict[str, float]:
+    """Four conversations taking turns; returns median TTFT at turn 1 and at the last turn."""
+    transcripts = [f"Conversation {c}. {STORY}\n" for c in range(4)]
+    ttft: dict[int, list[float]] = {}
+    async with httpx.AsyncClient(timeout=600) as client:
+        for turn in range(1, turns + 1):
+            for c in range(4):
+                transcripts[c] += f"\nUser: Tell me more about the town, part {turn}, please, in detail.\nAssistant:"
+                result = await stream_completion(client, server, transcripts[c], tokens)
+                ttft.setdefault(turn, []).append(result["ttft"])
+                transcripts[c] += " And so the story went on, one small detail after another." * 2
+    return {"turn1_ttft_s": median(ttft[1]), f"turn{turns}_ttft_s": median(ttft[turns])}
+
+
+def measure(server: Server, quick: bool) -> dict[str, Any]:
+    tokens = 32 if quick else 96
+    result: dict[str, Any] = {"single": asyncio.run(single_stream(server, tokens, 2 if quick else 3))}
+    for clients in (1, 4, 8):
+        result[f"concurrent{clients}"] = asyncio.run(concurrent(server, clients, tokens))
+    result["conversations"] = asyncio.run(interleaved_conversations(server, 10, 8))
+    return result
+
+
+def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    names = list(results)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for offset, clients in enumerate((1, 4, 8)):
+        axes[0].bar([i + offset * 0.25 for i in range(len(names))],
+                    [results[n][f"concurrent{clients}"]["aggregate_tok_s"] for n in names], 0.25, label=f"{clients} clients")
+    axes[0].set_xticks(range(len(names)), names, fontsize=7)
+    axes[0].set_title("aggregate decode tokens/s")
+    axes[0].legend(fontsize=7)
+    axes[1].bar(names, [results[n]["single"]["decode_tok_s"] for n in names])
+    axes[1].set_title("single-stream tokens/s")
+    axes[1].tick_params(axis="x", labelsize=7)
+    for i, n in enumerate(names):
+        conv = results[n]["conversations"]
+        axes[2].bar([i - 0.2, i + 0.2], [conv["turn1_ttft_s"] * 1000, conv["turn10_ttft_s"] * 1000], 0.4,
+                    color=["#7aa6c2", "#2c5d7c"])
+    axes[2].set_xticks(range(len(names)), names, fontsize=7)
+    axes[2].set_title("TTFT ms: turn 1 (light) vs turn 10 (dark)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer tokens and runs")
+    parser.add_argument("--skip", action="append", default=[], help="server to skip: enclave, llama-cpp-python, llama-server")
+    args = parser.parse_args()
+    threads = os.cpu_count() or 1
+
+    from bench.common import demo_home
+    from engine.models import ModelRegistry
+
+    demo_home()
+    model_path = ModelRegistry().resolve(None).path
+    starters = {
+        "enclave": lambda: start_enclave(model_path, threads),
+        "llama-cpp-python": lambda: start_llama_cpp_python(model_path, threads),
+    }
+    if "llama-server" not in args.skip:
+        built = subprocess.run(["bash", str(ROOT / "bench" / "build_llama_server.sh")], cwd=ROOT, capture_output=True, text=True)
+        if built.returncode == 0:
+            binary = Path(built.stdout.strip().splitlines()[-1])
+            starters["llama-server"] = lambda: start_llama_server(binary, model_path, threads)
+        else:
+            print("llama-server could not be built:", built.stderr[-500:], file=sys.stderr)
+    results: dict[str, dict[str, Any]] = {}
+    for key, start in starters.items():
+        if key in args.skip:
+            continue
+        with running(start()) as server:
+            print(f"measuring {server.name} …", file=sys.stderr, flush=True)
+            results[server.name] = measure(server, args.quick)
+
+    print(f"\nModel: {model_path.name}, {threads} threads, parallel {PARALLEL}; {machine()['cpu']}\n")
+    print("| server | single tok/s | TTFT ms | 1 client tok/s | 4 clients tok/s | 8 clients tok/s | "
+          "turn-1 TTFT ms | turn-10 TTFT ms | failed/cut at 8 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, r in results.items():
+        print(f"| {name} | {r['single']['decode_tok_s']:.1f} | {r['single']['ttft_s'] * 1000:.0f} | "
+              f"{r['concurrent1']['aggregate_tok_s']:.1f} | {r['concurrent4']['aggregate_tok_s']:.1f} | "
+              f"{r['concurrent8']['aggregate_tok_s']:.1f} | {r['conversations']['turn1_ttft_s'] * 1000:.0f} | "
+              f"{r['conversations']['turn10_ttft_s'] * 1000:.0f} | "
+              f"{r['concurrent8']['failed']}/{r['concurrent8']['cut_off']} |")
+
+    ours = results.get("Enclave")
+    server = results.get("llama.cpp llama-server")
+    lcp = results.get("llama-cpp-python server")
+    ratios: dict[str, float] = {}
+    if ours:
+        conv = ours["conversations"]
+        ratios["turn10_vs_turn1_ttft"] = conv["turn10_ttft_s"] / conv["turn1_ttft_s"]
+    if ours and server:
+        ratios["single_stream_vs_llama_server"] = ours["single"]["decode_tok_s"] / server["single"]["decode_tok_s"]
+        ratios["concurrent4_vs_llama_server"] = ours["concurrent4"]["aggregate_tok_s"] / server["concurrent4"]["aggregate_tok_s"]
+        ratios["turn10_ttft_vs_llama_server"] = ours["conversations"]["turn10_ttft_s"] / server["conversations"]["turn10_ttft_s"]
+    if ours and lcp:
+        ratios["concurrent4_vs_llama_cpp_python"] = ours["concurrent4"]["aggregate_tok_s"] / lcp["concurrent4"]["aggregate_tok_s"]
+    print("\nratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    payload = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "threads": threads,
+               "parallel": PARALLEL, "model": model_path.name, "results": results, "ratios": ratios}
+    (out / "serving.json").write_text(json.dumps(payload, indent=2))
+    if plot(results, out / "serving.png"):
+        print(f"plot: {out / 'serving.png'}")
+    shutil.rmtree(os.environ["ENCLAVE_HOME"], ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
