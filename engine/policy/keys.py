@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from engine.policy.limits import DailyTokens, ModelNotAllowed, RateLimited, RequestWindow
 from engine.vault.records import ApiKeyRecord, RequestLogEntry
@@ -93,3 +93,30 @@ class KeyPolicy:
             when = entry.time if entry.time.tzinfo else entry.time.replace(tzinfo=UTC)
             if when.date() == datetime.now(UTC).date():
                 self.tokens.add(entry.key_name, entry.prompt_tokens + entry.completion_tokens, when=when)
+
+
+def issue_key(
+    vault: Any,
+    name: str,
+    *,
+    models: list[str] | None = None,
+    rpm: int | None = None,
+    tokens_per_day: int | None = None,
+    store_content: bool = True,
+    actor: str = "local",
+) -> tuple[ApiKeyRecord, str]:
+    """Create an API key (the secret is returned once) and audit it."""
+    record, secret = vault.api_keys.create(
+        name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content
+    )
+    details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
+               "tokens_per_day": tokens_per_day, "store_content": store_content}
+    vault.audit.append("api_key_create", actor=actor, details=details)
+    return record, secret
+
+
+def revoke_key(vault: Any, name: str, *, actor: str = "local") -> ApiKeyRecord:
+    """Revoke the live key named `name` and audit it."""
+    record: ApiKeyRecord = vault.api_keys.revoke(name)
+    vault.audit.append("api_key_revoke", actor=actor, details={"name": name})
+    return record

@@ -6,7 +6,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
@@ -56,7 +55,8 @@ def test_model_not_allowed_for_key_is_403_and_hidden(api: Api) -> None:
     client = api.client(secret)
     response = client.post("/v1/chat/completions", json=chat("tiny"))
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "model_not_allowed" and response.json()["error"]["type"] == "permission_error"
+    error = response.json()["error"]
+    assert error["code"] == "model_not_allowed" and error["type"] == "permission_error"
     assert [m["id"] for m in client.get("/v1/models").json()["data"]] == ["slow"]
     assert client.get("/v1/models/tiny").status_code == 403
     sdk = openai.OpenAI(base_url=api.base, api_key=secret, max_retries=0)
@@ -113,14 +113,16 @@ def test_client_disconnect_cancels_the_generation(api: Api) -> None:
 
 
 def test_full_queue_is_429_with_retry_after(api: Api) -> None:
-    with httpx.Client(base_url=api.server.url, headers={"Authorization": f"Bearer {api.key}"}, timeout=30) as c1, \
-         httpx.Client(base_url=api.server.url, headers={"Authorization": f"Bearer {api.key}"}, timeout=30) as c2:
-        with c1.stream("POST", "/v1/chat/completions", json=long_stream("queue-1")) as first, \
-             c2.stream("POST", "/v1/chat/completions", json=long_stream("queue-2")) as second:
-            assert first.status_code == 200 and second.status_code == 200
-            response = api.client().post("/v1/chat/completions", json=chat())
-            assert response.status_code == 429 and response.headers["retry-after"] == "3"
-            assert response.json()["error"]["code"] == "server_busy"
+    with (
+        api.client() as c1,
+        api.client() as c2,
+        c1.stream("POST", "/v1/chat/completions", json=long_stream("queue-1")) as first,
+        c2.stream("POST", "/v1/chat/completions", json=long_stream("queue-2")) as second,
+    ):
+        assert first.status_code == 200 and second.status_code == 200
+        response = api.client().post("/v1/chat/completions", json=chat())
+        assert response.status_code == 429 and response.headers["retry-after"] == "3"
+        assert response.json()["error"]["code"] == "server_busy"
     assert wait_for_log(api, "queue-2").status == 499
     assert api.client().post("/v1/chat/completions", json=chat()).status_code == 200
 
