@@ -1,0 +1,1 @@
+"""Enclave's desktop app (PySide6): windows, widgets, Qt item models and workers over the engine."""

@@ -1,0 +1,1 @@
+"""Dialogs: first-run wizard, unlock and recovery, passphrase change, confirmations, settings."""

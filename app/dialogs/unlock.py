@@ -1,0 +1,212 @@
+"""Unlocking the vault (at start and after auto-lock) and the recovery-key flow for a lost passphrase."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.dialogs.passphrase import PassphraseFields
+from app.widgets import error_text, muted, named, shake
+from app.workers import run_task
+from engine.vault import Vault
+from engine.vault.errors import VaultInUse, WrongPassphrase, WrongRecoveryKey
+
+
+def _heading(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 1.35)
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+class UnlockDialog(QDialog):
+    """Ask for the passphrase; the Argon2id derivation runs in a worker so the window stays live.
+
+    With `vault` given (auto-lock), it resumes that open vault instead of opening the file again.
+    """
+
+    unlocked = Signal()
+    attempt_failed = Signal(str)
+
+    def __init__(self, home: Path, parent: QWidget | None = None, *, vault: Vault | None = None) -> None:
+        super().__init__(parent)
+        self.home = Path(home)
+        self.vault: Vault | None = vault
+        self._resume = vault is not None
+        self._shake = None
+        self.setWindowTitle(self.tr("Unlock Enclave"))
+        self.setWindowIcon(theme.app_icon())
+        self.setMinimumWidth(420)
+
+        logo = QLabel()
+        logo.setPixmap(theme.app_icon().pixmap(56, 56))
+        title = _heading(self.tr("Enclave is locked") if self._resume else self.tr("Unlock Enclave"))
+        intro = muted(
+            self.tr("Your conversations are encrypted on this computer. Enter your passphrase to open them.")
+        )
+        self.passphrase = named(QLineEdit(), self.tr("Passphrase"))
+        self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
+        self.passphrase.setPlaceholderText(self.tr("Passphrase"))
+        self.message = QLabel()
+        self.message.setObjectName("errorLabel")
+        self.message.setWordWrap(True)
+        named(self.message, self.tr("Unlock status"))
+        self.forgot = named(QPushButton(self.tr("Forgot passphrase…")), self.tr("Forgot passphrase"))
+        self.forgot.setFlat(True)
+        self.quit = named(QPushButton(self.tr("Quit")), self.tr("Quit"))
+        self.unlock_button = named(QPushButton(self.tr("Unlock")), self.tr("Unlock"))
+        self.unlock_button.setDefault(True)
+        self.unlock_button.setIcon(theme.icon("lock"))
+
+        header = QHBoxLayout()
+        header.addWidget(logo)
+        header.addWidget(title, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.forgot)
+        buttons.addStretch(1)
+        buttons.addWidget(self.quit)
+        buttons.addWidget(self.unlock_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(intro)
+        layout.addSpacing(8)
+        layout.addWidget(self.passphrase)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+
+        self.unlock_button.clicked.connect(self.try_unlock)
+        self.passphrase.returnPressed.connect(self.try_unlock)
+        self.quit.clicked.connect(self.reject)
+        self.forgot.clicked.connect(self._forgot)
+
+    def try_unlock(self) -> None:
+        """Derive the key from the typed passphrase in the background."""
+        passphrase = self.passphrase.text()
+        if not passphrase or not self.unlock_button.isEnabled():
+            return
+        self._busy(True)
+        self.message.setObjectName("mutedLabel")
+        self.message.setText(self.tr("Unlocking…"))
+        home, vault = self.home, self.vault
+        if self._resume and vault is not None:
+            run_task(self, lambda ctx: (vault.resume(passphrase), vault)[1], self._done, self._failed)
+        else:
+            run_task(self, lambda ctx: Vault.unlock(home, passphrase), self._done, self._failed)
+
+    def _busy(self, busy: bool) -> None:
+        for control in (self.passphrase, self.unlock_button, self.forgot):
+            control.setEnabled(not busy)
+
+    def _done(self, vault: Vault) -> None:
+        self.vault = vault
+        self.passphrase.clear()
+        self.unlocked.emit()
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._busy(False)
+        self.message.setObjectName("errorLabel")
+        if isinstance(exc, WrongPassphrase):
+            text = self.tr("Wrong passphrase. Try again.")
+            self._shake = shake(self)
+        elif isinstance(exc, VaultInUse):
+            text = self.tr("Enclave is already open in another window or program (process {pid}).").format(
+                pid=exc.pid or "?"
+            )
+        else:
+            text = error_text(exc)
+        self.message.setText(text)
+        self.message.style().polish(self.message)
+        self.passphrase.selectAll()
+        self.passphrase.setFocus()
+        self.attempt_failed.emit(text)
+
+    def _forgot(self) -> None:
+        if self._resume and self.vault is not None:
+            # The recovery flow opens the file afresh, so this process must let go of it first.
+            self.vault.close()
+        dialog = RecoveryDialog(self.home, self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.vault is not None:
+            self._done(dialog.vault)
+        elif self._resume:
+            self._resume = False  # the old handle is closed: unlock opens the file again
+            self.vault = None
+
+
+class RecoveryDialog(QDialog):
+    """Open the vault with the recovery key and choose a new passphrase."""
+
+    def __init__(self, home: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.home = Path(home)
+        self.vault: Vault | None = None
+        self.setWindowTitle(self.tr("Recover with your recovery key"))
+        self.setMinimumWidth(480)
+        intro = muted(
+            self.tr(
+                "Enter the recovery key you were shown when Enclave was set up, then choose a new "
+                "passphrase. Without the passphrase or the recovery key nobody can open your data, "
+                "not even us."
+            )
+        )
+        self.key = named(QLineEdit(), self.tr("Recovery key"))
+        self.key.setPlaceholderText("XXXXX-XXXXX-XXXXX-…")
+        self.fields = PassphraseFields()
+        self.message = QLabel()
+        self.message.setObjectName("errorLabel")
+        self.message.setWordWrap(True)
+        self.cancel = named(QPushButton(self.tr("Cancel")), self.tr("Cancel"))
+        self.reset = named(QPushButton(self.tr("Reset passphrase")), self.tr("Reset passphrase"))
+        self.reset.setDefault(True)
+        form = QFormLayout()
+        form.addRow(self.tr("Recovery key:"), self.key)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.cancel)
+        buttons.addWidget(self.reset)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(self.fields)
+        layout.addWidget(self.message, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addLayout(buttons)
+        self.cancel.clicked.connect(self.reject)
+        self.reset.clicked.connect(self._recover)
+        self.fields.changed.connect(self._update)
+        self.key.textChanged.connect(self._update)
+        self._update()
+
+    def _update(self) -> None:
+        self.reset.setEnabled(bool(self.key.text().strip()) and self.fields.is_valid())
+
+    def _recover(self) -> None:
+        key, new, home = self.key.text().strip(), self.fields.passphrase(), self.home
+        self.reset.setEnabled(False)
+        self.message.setText(self.tr("Checking the recovery key…"))
+        run_task(self, lambda ctx: Vault.unlock_with_recovery(home, key, new), self._done, self._failed)
+
+    def _done(self, vault: Vault) -> None:
+        self.vault = vault
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        if isinstance(exc, WrongRecoveryKey):
+            self.message.setText(self.tr("That recovery key does not open this vault. Check it and try again."))
+            shake(self)
+        else:
+            self.message.setText(error_text(exc))
+        self._update()

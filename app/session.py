@@ -1,0 +1,43 @@
+"""The engine objects one desktop session works with, owned in one place and closed together."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.chat import ChatService
+from engine.models import ModelRegistry
+from engine.runtime import Runtime
+from engine.vault import KdfParams, Vault
+
+
+@dataclass
+class Session:
+    """Registry, runtime and the unlocked vault; views read `session.vault` each time (it can change)."""
+
+    home: Path
+    registry: ModelRegistry
+    runtime: Runtime
+    vault: Vault
+    kdf: KdfParams | None = None  # None: the engine's default; tests pass the fast floor
+    server: Any = None  # engine.api.server.ApiServer once started
+    chat: ChatService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.chat = ChatService(self.runtime, self.vault)
+
+    def replace_vault(self, vault: Vault) -> None:
+        """Use a vault reopened by the recovery flow."""
+        self.vault = vault
+        self.chat = ChatService(self.runtime, vault)
+
+    def close(self) -> None:
+        """Stop the server, unload models, lock and close the vault."""
+        if self.server is not None:
+            try:
+                self.server.stop()
+            finally:
+                self.server = None
+        self.runtime.close()
+        self.vault.close()

@@ -1,0 +1,1 @@
+"""The four main views of the window: chat, models, server, privacy."""

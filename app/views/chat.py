@@ -1,0 +1,420 @@
+"""The chat view: sidebar, the open conversation, the composer, and the streaming reply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.models.messages import MessageItem, MessageListModel
+from app.session import Session
+from app.views.chat_settings import SETTINGS_KEY, ChatSettingsSheet
+from app.views.messages_view import MessageListView
+from app.views.sidebar import ConversationSidebar
+from app.widgets import error_text, muted, named
+from app.workers import StreamTask
+
+
+class Composer(QPlainTextEdit):
+    """The message field; reports Esc itself (a text edit swallows it before any shortcut sees it)."""
+
+    escape_pressed = Signal()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self.escape_pressed.emit()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+class ChatView(QWidget):
+    """Conversations on the left, the open one in the middle, settings in a side sheet."""
+
+    streaming_changed = Signal(bool)
+    reply_finished = Signal(object)  # engine.chat.TurnResult
+    reply_failed = Signal(str)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.conversation_id: str | None = None
+        self.stream: StreamTask | None = None
+        self._stream_row = -1
+        self._editing: MessageItem | None = None
+        self.messages = MessageListModel(self)
+
+        self.sidebar = ConversationSidebar(session)
+        self.sheet = ChatSettingsSheet()
+        self.sheet.hide()
+        self.sheet.load_settings(self._stored_params())
+
+        self.title = QLabel()
+        font = QFont(self.title.font())
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.model_picker = named(QComboBox(), self.tr("Model for this chat"))
+        self.model_picker.setMinimumContentsLength(14)
+        self.model_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.settings_button = QToolButton()
+        self.settings_button.setIcon(theme.icon("settings"))
+        self.settings_button.setCheckable(True)
+        self.settings_button.setToolTip(self.tr("System prompt and sampling"))
+        named(self.settings_button, self.tr("Chat settings"))
+        header = QHBoxLayout()
+        header.setContentsMargins(16, 8, 8, 4)
+        header.addWidget(self.title, 1)
+        header.addWidget(QLabel(self.tr("Model:")))
+        header.addWidget(self.model_picker)
+        header.addWidget(self.settings_button)
+
+        self.view = MessageListView(self.messages)
+        self.placeholder = muted("")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        self.edit_banner = muted("")
+        self.cancel_edit = named(QPushButton(self.tr("Cancel edit")), self.tr("Cancel edit"))
+        self.cancel_edit.setFlat(True)
+        banner = QHBoxLayout()
+        banner.addWidget(self.edit_banner, 1)
+        banner.addWidget(self.cancel_edit)
+        self.banner = QWidget()
+        self.banner.setLayout(banner)
+        self.banner.hide()
+        self.composer = named(Composer(), self.tr("Message"))
+        self.composer.setPlaceholderText(self.tr("Message Enclave…  (Ctrl+Enter to send)"))
+        self.composer.setMaximumHeight(120)
+        self.composer.setTabChangesFocus(True)
+        self.send_button = named(QPushButton(self.tr("Send")), self.tr("Send"))
+        self.send_button.setIcon(theme.icon("send"))
+        self.send_button.setToolTip(self.tr("Send (Ctrl+Enter)"))
+        self.stop_button = named(QPushButton(self.tr("Stop")), self.tr("Stop generating"))
+        self.stop_button.setIcon(theme.icon("stop"))
+        self.stop_button.setToolTip(self.tr("Stop (Esc)"))
+        self.stop_button.hide()
+        self.status = muted("")
+        named(self.status, self.tr("Chat status"))
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        composer_row = QHBoxLayout()
+        composer_row.addWidget(self.composer, 1)
+        composer_row.addLayout(buttons)
+        bottom = QVBoxLayout()
+        bottom.setContentsMargins(16, 4, 16, 10)
+        bottom.addWidget(self.banner)
+        bottom.addLayout(composer_row)
+        bottom.addWidget(self.status)
+
+        pane = QWidget()
+        pane_layout = QVBoxLayout(pane)
+        pane_layout.setContentsMargins(0, 0, 0, 0)
+        pane_layout.setSpacing(0)
+        pane_layout.addLayout(header)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        pane_layout.addWidget(line)
+        pane_layout.addWidget(self.view, 1)
+        pane_layout.addWidget(self.placeholder, 1)
+        pane_layout.addLayout(bottom)
+
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(pane)
+        self.splitter.addWidget(self.sheet)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([250, 700, 280])
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+        self.sidebar.conversation_selected.connect(self.open_conversation)
+        self.sidebar.new_requested.connect(self.new_chat)
+        self.sidebar.conversation_erased.connect(self._erased)
+        self.settings_button.toggled.connect(self.sheet.setVisible)
+        self.sheet.system_prompt_edited.connect(self._save_system_prompt)
+        self.sheet.params_changed.connect(self._save_params)
+        self.model_picker.activated.connect(self._model_picked)
+        self.send_button.clicked.connect(self.send)
+        self.stop_button.clicked.connect(self.stop)
+        self.cancel_edit.clicked.connect(self._end_edit)
+        self.view.edit_requested.connect(self.begin_edit)
+        self.view.regenerate_requested.connect(self.regenerate)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(self.send)
+        escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        escape.activated.connect(self._escape)
+        self.composer.escape_pressed.connect(self._escape)
+
+        self.refresh_models()
+        self.reload()
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Reload conversations and open the newest one (or an empty new chat)."""
+        self.sidebar.refresh()
+        first = self.sidebar.model.conversation(0)
+        if first is not None:
+            self.open_conversation(first.id)
+        else:
+            self.new_chat()
+
+    def refresh_models(self) -> None:
+        """Fill the model picker from the registry, keeping the choice when it still exists."""
+        current = self.model_picker.currentData()
+        self.model_picker.clear()
+        default = self.session.registry.default_name()
+        for record in self.session.registry.list():
+            label = record.name + (self.tr(" (default)") if record.name == default else "")
+            self.model_picker.addItem(label, record.name)
+        self._pick_model(current or default)
+        self.model_picker.setEnabled(self.model_picker.count() > 0)
+
+    def _pick_model(self, name: str | None) -> None:
+        index = self.model_picker.findData(name) if name else -1
+        if index < 0:
+            index = self.model_picker.findData(self.session.registry.default_name())
+        if index >= 0:
+            self.model_picker.setCurrentIndex(index)
+
+    def open_conversation(self, conversation_id: str | None) -> None:
+        """Show a stored conversation (None: a new, empty chat)."""
+        if self.stream is not None:
+            return  # the reply streaming in belongs to the open conversation
+        if conversation_id is None:
+            self.new_chat()
+            return
+        vault = self.session.vault
+        conversation = vault.conversations.get(conversation_id)
+        self.conversation_id = conversation_id
+        self._end_edit()
+        self.messages.set_messages(vault.conversations.messages(conversation_id))
+        self.title.setText(conversation.title)
+        self._pick_model(conversation.model)
+        self.sheet.set_system_prompt(conversation.system_prompt)
+        self.sidebar.select(conversation_id)
+        self._show_placeholder()
+        self.view.scroll_to_end()
+
+    def new_chat(self) -> None:
+        """Start an empty chat; it is stored when the first message is sent."""
+        if self.stream is not None:
+            return
+        self.conversation_id = None
+        self._end_edit()
+        self.messages.clear()
+        self.title.setText(self.tr("New chat"))
+        self._pick_model(self.session.registry.default_name())
+        self.sheet.set_system_prompt(None)
+        self.sidebar.select(None)
+        self._show_placeholder()
+        self.composer.setFocus()
+
+    def _show_placeholder(self) -> None:
+        empty = self.messages.rowCount() == 0
+        if not self.model_picker.count():
+            text = self.tr("No model yet. Import a GGUF file on the Models page to start chatting.")
+        else:
+            text = self.tr("Ask anything. Your messages and the replies stay on this computer, encrypted.")
+            record = self._picked_record()
+            if record is not None and record.is_base_model:
+                text += "\n\n" + self.tr(
+                    "{name} is a base model: it continues your text rather than following instructions."
+                ).format(name=record.name)
+        self.placeholder.setText(text)
+        self.placeholder.setVisible(empty)
+        self.view.setVisible(not empty)
+
+    def _picked_record(self) -> Any:
+        name = self.model_picker.currentData()
+        try:
+            return self.session.registry.get(name) if name else None
+        except Exception:  # noqa: BLE001 (removed meanwhile: no hint)
+            return None
+
+    def _erased(self, conversation_id: str) -> None:
+        if conversation_id == self.conversation_id:
+            self.conversation_id = None
+
+    # -- settings --------------------------------------------------------------------------------
+
+    def _stored_params(self) -> dict[str, Any] | None:
+        value = self.session.vault.settings.get(SETTINGS_KEY)
+        return value if isinstance(value, dict) else None
+
+    def _save_params(self) -> None:
+        self.session.vault.settings.set(SETTINGS_KEY, self.sheet.to_settings())
+
+    def _save_system_prompt(self, text: str) -> None:
+        if self.conversation_id is not None:
+            self.session.vault.conversations.set_system_prompt(self.conversation_id, text.strip() or None)
+
+    def _model_picked(self) -> None:
+        name = self.model_picker.currentData()
+        if self.conversation_id is not None and name:
+            self.session.vault.conversations.set_model(self.conversation_id, name)
+        self._show_placeholder()
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def send(self) -> None:
+        """Send the composer's text (Ctrl+Enter); replaces the message being edited, if any."""
+        text = self.composer.toPlainText().strip()
+        if not text or self.stream is not None:
+            return
+        if not self.model_picker.count():
+            self.status.setText(self.tr("Import a model first (Models page)."))
+            return
+        chat, params, model = self.session.chat, self.sheet.params(), self.model_picker.currentData()
+        conversation_id = self.conversation_id
+        start: Callable[[], Any]
+        if self._editing is not None and conversation_id is not None and self._editing.id:
+            message_id = self._editing.id
+            row = next((i for i, m in enumerate(self.messages.items()) if m.id == message_id), -1)
+            self.messages.remove_from(row)
+            start = lambda: chat.edit_and_resend(conversation_id, message_id, text, params=params)  # noqa: E731
+        else:
+            system = self.sheet.system_prompt_text() if conversation_id is None else None
+            start = lambda: chat.send(  # noqa: E731
+                text, conversation_id=conversation_id, model=model, params=params, system_prompt=system
+            )
+        self._end_edit()
+        self.composer.clear()
+        self.messages.append(MessageItem("user", text))
+        self._start_stream(start, model)
+
+    def regenerate(self) -> None:
+        """Replace the last reply with a new one."""
+        if self.stream is not None or self.conversation_id is None:
+            return
+        items = self.messages.items()
+        if not items or items[-1].role != "assistant":
+            return
+        chat, params, model = self.session.chat, self.sheet.params(), self.model_picker.currentData()
+        conversation_id = self.conversation_id
+        self.messages.remove_from(len(items) - 1)
+        self._start_stream(lambda: chat.regenerate(conversation_id, model=model, params=params), model)
+
+    def _start_stream(self, start: Callable[[], Any], model: str | None) -> None:
+        self._stream_row = self.messages.append(
+            MessageItem("assistant", "", metadata={"model": model} if model else None, streaming=True)
+        )
+        self._show_placeholder()
+        self.status.setText("")
+        stream = StreamTask(start, self)
+        stream.chunk.connect(self._chunk)
+        stream.succeeded.connect(self._finished)
+        stream.failed.connect(self._failed)
+        self.stream = stream
+        self._set_streaming(True)
+        stream.start()
+
+    def stop(self) -> None:
+        """Stop the reply (Esc): the engine cancels within one token and keeps what was written."""
+        if self.stream is not None:
+            self.stream.stop()
+            self.status.setText(self.tr("Stopping…"))
+
+    def _escape(self) -> None:
+        if self.stream is not None:
+            self.stop()
+        elif self._editing is not None:
+            self._end_edit()
+
+    def _chunk(self, text: str) -> None:
+        if 0 <= self._stream_row < self.messages.rowCount():
+            self.messages.append_text(self._stream_row, text)
+
+    def _finished(self, result: Any) -> None:
+        self.stream = None
+        self._set_streaming(False)
+        self.conversation_id = result.conversation_id
+        if self.session.vault.is_locked:
+            return  # locked (or quitting) while the reply finished: it is stored, show it after unlock
+        if 0 <= self._stream_row < self.messages.rowCount():
+            self.messages.finish(self._stream_row, result.label)
+        self.status.setText("")
+        # Reload from the vault: rows get their stored ids (edit, regenerate) and the list its order.
+        self.sidebar.refresh(self.conversation_id)
+        self.open_conversation(self.conversation_id)
+        self.reply_finished.emit(result)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.stream = None
+        self._set_streaming(False)
+        if self.session.vault.is_locked:
+            return
+        text = error_text(exc)
+        self.status.setText(self.tr("The reply failed: {error}").format(error=text))
+        if self.conversation_id is not None:
+            self.sidebar.refresh(self.conversation_id)
+            self.open_conversation(self.conversation_id)
+        else:
+            self.messages.remove_from(self._stream_row)
+            self._show_placeholder()
+        self.reply_failed.emit(text)
+
+    def _set_streaming(self, streaming: bool) -> None:
+        self.send_button.setVisible(not streaming)
+        self.stop_button.setVisible(streaming)
+        self.model_picker.setEnabled(not streaming and self.model_picker.count() > 0)
+        self.sidebar.setEnabled(not streaming)
+        self.streaming_changed.emit(streaming)
+
+    # -- editing ---------------------------------------------------------------------------------
+
+    def begin_edit(self, item: MessageItem) -> None:
+        """Put a sent message back in the composer; sending replaces it and everything after."""
+        if self.stream is not None or item.id is None:
+            return
+        self._editing = item
+        self.composer.setPlainText(item.content)
+        self.edit_banner.setText(self.tr("Editing a message: sending replaces it and the replies after it."))
+        self.banner.show()
+        self.composer.setFocus()
+
+    def _end_edit(self) -> None:
+        if self._editing is not None:
+            self.composer.clear()
+        self._editing = None
+        self.banner.hide()
+
+    # -- focus helpers for window shortcuts -----------------------------------------------------
+
+    def focus_search(self) -> None:
+        """Ctrl+K."""
+        self.sidebar.focus_search()
+
+    def busy(self) -> bool:
+        """True while a reply is streaming."""
+        return self.stream is not None
+
+    def apply_icons(self) -> None:
+        """Re-tint icons after a light/dark switch."""
+        self.send_button.setIcon(theme.icon("send"))
+        self.stop_button.setIcon(theme.icon("stop"))
+        self.settings_button.setIcon(theme.icon("settings"))
+        self.sidebar.new_button.setIcon(theme.icon("new"))

@@ -1,0 +1,231 @@
+"""The message list of a conversation: one bubble widget per row of a MessageListModel."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.models.messages import MessageItem, MessageListModel
+from app.views.markdown import MarkdownView
+from app.widgets import CopyButton, human_number, muted, named
+
+RENDER_INTERVAL_MS = 60  # re-render a streaming reply at most this often: smooth, and cheap
+
+
+class MessageWidget(QFrame):
+    """One message: author, time, AI marker, rendered body, actions and the reply's statistics."""
+
+    edit_requested = Signal(object)  # MessageItem
+    regenerate_requested = Signal()
+
+    def __init__(self, item: MessageItem, author: str, accessible: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.item = item
+        self.setObjectName("userBubble" if item.role == "user" else "assistantBubble")
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.setAccessibleName(accessible[:300])
+        self.author = QLabel(f"<b>{_escape(author)}</b>")
+        self.time = muted(item.created_at.astimezone().strftime("%H:%M"))
+        self.badge = QLabel(self.tr("AI-generated"))
+        self.badge.setObjectName("aiBadge")
+        self.badge.setToolTip(self.tr("This text was produced by an AI model and may be wrong."))
+        named(self.badge, self.tr("AI-generated content"))
+        self.badge.setVisible(item.ai_generated)
+        self.copy = CopyButton(lambda: self.item.content, self.tr("Copy"))
+        self.copy.setAutoRaise(True)
+        named(self.copy, self.tr("Copy message"))
+        self.edit = self._tool("edit", self.tr("Edit and resend"))
+        self.edit.clicked.connect(lambda: self.edit_requested.emit(self.item))
+        self.regenerate = self._tool("regenerate", self.tr("Regenerate"))
+        self.regenerate.clicked.connect(self.regenerate_requested)
+        self.edit.setVisible(item.role == "user" and item.id is not None)
+        self.regenerate.hide()
+        header = QHBoxLayout()
+        header.setSpacing(8)
+        header.addWidget(self.author)
+        header.addWidget(self.badge)
+        header.addWidget(self.time)
+        header.addStretch(1)
+        header.addWidget(self.edit)
+        header.addWidget(self.regenerate)
+        header.addWidget(self.copy)
+        self.body = MarkdownView()
+        self.stats = muted("")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addLayout(header)
+        layout.addWidget(self.body)
+        layout.addWidget(self.stats)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.update_item(item)
+
+    def _tool(self, icon: str, text: str) -> QToolButton:
+        button = QToolButton()
+        button.setIcon(theme.icon(icon))
+        button.setToolTip(text)
+        button.setAutoRaise(True)
+        return named(button, text)
+
+    def update_item(self, item: MessageItem) -> None:
+        """Show the row's current content and state."""
+        self.item = item
+        if self.body.text != item.content or not item.content:
+            if item.content:
+                self.body.set_text(item.content)
+            elif item.streaming:
+                self.body.set_text(self.tr("_Thinking…_"))
+        self.edit.setVisible(item.role == "user" and item.id is not None and not item.streaming)
+        self.copy.setEnabled(not item.streaming)
+        self.stats.setText(self._stats(item))
+        self.stats.setVisible(bool(self.stats.text()))
+
+    def _stats(self, item: MessageItem) -> str:
+        if item.role != "assistant":
+            return ""
+        if item.streaming:
+            return self.tr("Generating… (Esc to stop)")
+        meta = item.metadata or {}
+        usage = meta.get("usage") or {}
+        parts = []
+        if meta.get("tokens_per_s"):
+            parts.append(self.tr("{rate} tokens/s").format(rate=f"{meta['tokens_per_s']:.1f}"))
+        if usage:
+            parts.append(
+                self.tr("{prompt} prompt + {completion} reply tokens").format(
+                    prompt=human_number(int(usage.get("prompt_tokens", 0))),
+                    completion=human_number(int(usage.get("completion_tokens", 0))),
+                )
+            )
+        if meta.get("finish_reason") == "cancelled":
+            parts.append(self.tr("stopped"))
+        elif meta.get("finish_reason") == "length":
+            parts.append(self.tr("cut at the token limit"))
+        return " · ".join(parts)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class MessageListView(QScrollArea):
+    """A scrolling column of MessageWidgets kept in step with a MessageListModel."""
+
+    edit_requested = Signal(object)
+    regenerate_requested = Signal()
+
+    def __init__(self, model: MessageListModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        named(self, self.tr("Messages"))
+        self._column = QWidget()
+        self._layout = QVBoxLayout(self._column)
+        self._layout.setContentsMargins(16, 12, 16, 12)
+        self._layout.setSpacing(10)
+        self._layout.addStretch(1)
+        self.setWidget(self._column)
+        self._widgets: list[MessageWidget] = []
+        self._dirty: set[int] = set()
+        self._follow = True
+        self._render_timer = QTimer(self)
+        self._render_timer.setSingleShot(True)
+        self._render_timer.setInterval(RENDER_INTERVAL_MS)
+        self._render_timer.timeout.connect(self._render_dirty)
+        model.modelReset.connect(self._rebuild)
+        model.rowsInserted.connect(self._inserted)
+        model.rowsRemoved.connect(self._removed)
+        model.dataChanged.connect(self._changed)
+        bar = self.verticalScrollBar()
+        bar.valueChanged.connect(lambda _: self._remember_follow())
+        bar.rangeChanged.connect(lambda _lo, _hi: self._keep_following())
+        self._rebuild()
+
+    def widgets(self) -> list[MessageWidget]:
+        """The bubbles, in order (tests and accessibility)."""
+        return list(self._widgets)
+
+    def _make(self, row: int) -> MessageWidget:
+        item = self.model.item(row)
+        assert item is not None
+        index = self.model.index(row, 0)
+        widget = MessageWidget(
+            item, self.model.author(item), str(self.model.data(index, Qt.ItemDataRole.AccessibleTextRole))
+        )
+        widget.edit_requested.connect(self.edit_requested)
+        widget.regenerate_requested.connect(self.regenerate_requested)
+        return widget
+
+    def _rebuild(self) -> None:
+        for widget in self._widgets:
+            widget.deleteLater()
+        self._widgets = []
+        for row in range(self.model.rowCount()):
+            widget = self._make(row)
+            self._layout.insertWidget(self._layout.count() - 1, widget)
+            self._widgets.append(widget)
+        self._mark_last()
+        self._follow = True
+
+    def _inserted(self, _parent: QModelIndex, first: int, last: int) -> None:
+        for row in range(first, last + 1):
+            widget = self._make(row)
+            self._layout.insertWidget(row, widget)
+            self._widgets.insert(row, widget)
+        self._mark_last()
+        self._follow = True
+
+    def _removed(self, _parent: QModelIndex, first: int, last: int) -> None:
+        for widget in self._widgets[first : last + 1]:
+            widget.deleteLater()
+        del self._widgets[first : last + 1]
+        self._mark_last()
+
+    def _changed(self, top: QModelIndex, bottom: QModelIndex, _roles: object = None) -> None:
+        self._dirty.update(range(top.row(), bottom.row() + 1))
+        item = self.model.item(bottom.row())
+        if item is not None and not item.streaming:
+            self._render_dirty()  # a finished reply shows its final state at once
+        elif not self._render_timer.isActive():
+            self._render_timer.start()
+
+    def _render_dirty(self) -> None:
+        for row in sorted(self._dirty):
+            item = self.model.item(row)
+            if item is not None and row < len(self._widgets):
+                self._widgets[row].update_item(item)
+        self._dirty.clear()
+        self._mark_last()
+
+    def _mark_last(self) -> None:
+        # Regenerate is offered on the last reply only: the engine regenerates the latest turn.
+        for row, widget in enumerate(self._widgets):
+            item = widget.item
+            widget.regenerate.setVisible(
+                row == len(self._widgets) - 1 and item.role == "assistant" and not item.streaming
+            )
+
+    def _remember_follow(self) -> None:
+        bar = self.verticalScrollBar()
+        self._follow = bar.value() >= bar.maximum() - 24
+
+    def _keep_following(self) -> None:
+        # Stay pinned to the newest text while it streams, unless the person scrolled up to read.
+        if self._follow:
+            bar = self.verticalScrollBar()
+            bar.setValue(bar.maximum())
+
+    def scroll_to_end(self) -> None:
+        """Show the newest message."""
+        self._follow = True
+        self._keep_following()

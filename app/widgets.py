@@ -1,0 +1,108 @@
+"""Small reusable widgets and helpers: accessible naming, copy buttons, shaking, locale formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TypeVar
+
+from PySide6.QtCore import (
+    QCoreApplication,
+    QDateTime,
+    QEasingCurve,
+    QLocale,
+    QPoint,
+    QPropertyAnimation,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QLabel, QMessageBox, QToolButton, QWidget
+
+from app import theme
+
+W = TypeVar("W", bound=QWidget)
+
+
+def named(widget: W, name: str, description: str = "") -> W:
+    """Give a control the name (and optional description) a screen reader announces."""
+    widget.setAccessibleName(name)
+    if description:
+        widget.setAccessibleDescription(description)
+    return widget
+
+
+def muted(text: str) -> QLabel:
+    """A secondary, dimmed label."""
+    label = QLabel(text)
+    label.setObjectName("mutedLabel")
+    label.setWordWrap(True)
+    return label
+
+
+def copy_text(text: str) -> None:
+    """Put text on the clipboard."""
+    QGuiApplication.clipboard().setText(text)
+
+
+class CopyButton(QToolButton):
+    """A button that copies what `source()` returns and briefly says so."""
+
+    def __init__(self, source: object, label: str | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._source = source
+        self._label = label or self.tr("Copy")
+        self.setText(self._label)
+        self.setIcon(theme.icon("copy"))
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        named(self, self._label)
+        self.clicked.connect(self._copy)
+
+    def _copy(self) -> None:
+        text = self._source() if callable(self._source) else str(self._source)
+        copy_text(text)
+        self.setText(self.tr("Copied"))
+        QTimer.singleShot(1500, lambda: self.setText(self._label))
+
+
+def shake(widget: QWidget) -> QPropertyAnimation:
+    """Shake a window sideways (the wrong-passphrase cue)."""
+    start = widget.pos()
+    animation = QPropertyAnimation(widget, b"pos", widget)
+    animation.setDuration(360)
+    animation.setEasingCurve(QEasingCurve.Type.Linear)
+    for step, dx in enumerate((0, -10, 10, -8, 8, -4, 4, 0)):
+        animation.setKeyValueAt(step / 7, start + QPoint(dx, 0))
+    animation.start()
+    return animation
+
+
+def human_size(size: int) -> str:
+    """A file size in the user's locale (e.g. '253.4 MB')."""
+    return QLocale().formattedDataSize(size, 1, QLocale.DataSizeFormat.DataSizeSIFormat)
+
+
+def human_number(value: int) -> str:
+    """An integer with the locale's grouping."""
+    return QLocale().toString(value)
+
+
+def human_time(moment: dt.datetime) -> str:
+    """A timestamp in local time and the locale's short format."""
+    stamp = QDateTime.fromSecsSinceEpoch(int(moment.timestamp()))
+    return QLocale().toString(stamp, QLocale.FormatType.ShortFormat)
+
+
+def show_error(parent: QWidget | None, exc: BaseException, title: str | None = None) -> None:
+    """Tell the person what went wrong in one line (engine errors are already one sentence)."""
+    heading = title or QCoreApplication.translate("Errors", "Something went wrong")
+    QMessageBox.warning(parent, heading, error_text(exc))
+
+
+def error_text(exc: BaseException) -> str:
+    """One line for an error: the engine's message, or its kind when it has none."""
+    from engine.errors import EnclaveError
+
+    if isinstance(exc, EnclaveError):
+        text = str(exc)
+        return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    return QCoreApplication.translate("Errors", "Unexpected error: {kind}").format(kind=type(exc).__name__)

@@ -1,0 +1,271 @@
+"""The main window: a navigation rail, the four views, window shortcuts, geometry and auto-lock."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QDialog,
+    QHBoxLayout,
+    QMainWindow,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.dialogs.unlock import UnlockDialog
+from app.session import Session
+from app.views.chat import ChatView
+from app.views.models import ModelsView
+from app.views.privacy import PrivacyView
+from app.views.server import ServerView
+from app.widgets import named
+from app.workers import run_task
+from engine.models.demo import ensure_demo_model
+
+VIEWS = ("chat", "models", "server", "privacy")
+GEOMETRY_KEY = "gui.geometry"
+AUTOLOCK_KEY = "gui.autolock_minutes"
+DEFAULT_AUTOLOCK_MINUTES = 15
+_INPUT_EVENTS = {
+    QEvent.Type.KeyPress,
+    QEvent.Type.MouseButtonPress,
+    QEvent.Type.MouseMove,
+    QEvent.Type.Wheel,
+    QEvent.Type.TouchBegin,
+}
+
+
+class ActivityWatcher(QObject):
+    """Remembers when the person last touched keyboard or mouse (for the idle auto-lock)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.last_input = time.monotonic()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() in _INPUT_EVENTS:
+            self.last_input = time.monotonic()
+        return False
+
+
+class MainWindow(QMainWindow):
+    """Chat, Models, Server and Privacy behind a navigation rail."""
+
+    locked = Signal()
+    unlocked = Signal()
+
+    def __init__(self, session: Session, *, start_background: bool = True) -> None:
+        super().__init__()
+        self.session = session
+        self.setWindowTitle(self.tr("Enclave"))
+        self.setWindowIcon(theme.app_icon())
+        self.resize(1200, 780)
+        self.is_locked = False
+        self.remember_geometry = True  # off for screenshots: they must not move the real window
+
+        self.chat = ChatView(session)
+        self.models = ModelsView(session)
+        self.server = ServerView(session)
+        self.privacy = PrivacyView(session)
+        self.views: dict[str, QWidget] = {
+            "chat": self.chat, "models": self.models, "server": self.server, "privacy": self.privacy,
+        }
+        self.stack = QStackedWidget()
+        for view in self.views.values():
+            self.stack.addWidget(view)
+
+        self.nav = QWidget()
+        self.nav.setObjectName("navBar")
+        self.nav.setFixedWidth(92)
+        self.nav_group = QButtonGroup(self)
+        self.nav_group.setExclusive(True)
+        self.nav_buttons: dict[str, QToolButton] = {}
+        nav_layout = QVBoxLayout(self.nav)
+        nav_layout.setContentsMargins(6, 10, 6, 10)
+        labels = {
+            "chat": self.tr("Chat"), "models": self.tr("Models"),
+            "server": self.tr("Server"), "privacy": self.tr("Privacy"),
+        }
+        for number, name in enumerate(VIEWS, start=1):
+            button = self._nav_button(name, labels[name])
+            button.setToolTip(self.tr("{view} (Ctrl+{number})").format(view=labels[name], number=number))
+            button.setCheckable(True)
+            button.clicked.connect(lambda _=False, n=name: self.show_view(n))
+            self.nav_group.addButton(button)
+            self.nav_buttons[name] = button
+            nav_layout.addWidget(button)
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
+            shortcut.activated.connect(lambda n=name: self.show_view(n))
+        nav_layout.addStretch(1)
+        self.lock_button = self._nav_button("lock", self.tr("Lock"))
+        self.lock_button.setToolTip(self.tr("Lock now (Ctrl+L)"))
+        self.lock_button.clicked.connect(self.lock)
+        nav_layout.addWidget(self.lock_button)
+
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.nav)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        for keys, slot in (
+            ("Ctrl+N", self._new_chat),
+            ("Ctrl+K", self._search),
+            ("Ctrl+L", self.lock),
+        ):
+            QShortcut(QKeySequence(keys), self).activated.connect(slot)
+
+        self.models.models_changed.connect(self.chat.refresh_models)
+        self.models.models_changed.connect(self.server.refresh_models)
+        self.privacy.history_changed.connect(self.chat.reload)
+        self.privacy.autolock_changed.connect(self._autolock_changed)
+
+        self.activity = ActivityWatcher(self)
+        QApplication.instance().installEventFilter(self.activity)
+        self._autolock_minutes = self._stored_autolock()
+        self.autolock_timer = QTimer(self)
+        self.autolock_timer.setInterval(15_000)
+        self.autolock_timer.timeout.connect(self.check_idle)
+        self.autolock_timer.start()
+
+        self._restore_geometry()
+        self.show_view("chat")
+        if start_background:
+            self._prepare_demo()
+
+    def _nav_button(self, icon: str, text: str) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setIcon(theme.icon(icon))
+        button.setIconSize(button.iconSize() * 1.5)
+        button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        return named(button, text)
+
+    # -- navigation --------------------------------------------------------------------------------
+
+    def show_view(self, name: str) -> None:
+        """Bring a view to the front."""
+        view = self.views[name]
+        self.stack.setCurrentWidget(view)
+        self.nav_buttons[name].setChecked(True)
+        refresh = getattr(view, "on_shown", None)
+        if refresh is not None:
+            refresh()
+
+    def current_view(self) -> str:
+        """Name of the view in front."""
+        return next(n for n, v in self.views.items() if v is self.stack.currentWidget())
+
+    def _new_chat(self) -> None:
+        self.show_view("chat")
+        self.chat.new_chat()
+
+    def _search(self) -> None:
+        self.show_view("chat")
+        self.chat.focus_search()
+
+    # -- background start-up work ------------------------------------------------------------------
+
+    def _prepare_demo(self) -> None:
+        # First start: assemble the bundled demo model (a couple of seconds) without blocking.
+        registry = self.session.registry
+        run_task(self, lambda ctx: ensure_demo_model(registry), self._demo_ready, lambda _exc: None)
+
+    def _demo_ready(self, record: object) -> None:
+        if record is not None:
+            self.models.refresh()
+            self.chat.refresh_models()
+            self.server.refresh_models()
+
+    # -- geometry ----------------------------------------------------------------------------------
+
+    def _restore_geometry(self) -> None:
+        stored = self.session.vault.settings.get(GEOMETRY_KEY)
+        if isinstance(stored, str):
+            self.restoreGeometry(QByteArray(base64.b64decode(stored)))
+
+    def save_geometry(self) -> None:
+        """Remember size and position in the vault (it is not the OS's business where we were)."""
+        if self.remember_geometry and not self.session.vault.is_locked:
+            data = bytes(self.saveGeometry().data())
+            self.session.vault.settings.set(GEOMETRY_KEY, base64.b64encode(data).decode("ascii"))
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.chat.stream is not None:
+            self.chat.stream.stop()
+        self.save_geometry()
+        super().closeEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            # Icons are drawn in the text colour: redraw them for the new light or dark palette.
+            theme.clear_icon_cache()
+            for name, button in self.nav_buttons.items():
+                button.setIcon(theme.icon(name))
+            self.lock_button.setIcon(theme.icon("lock"))
+            for view in self.views.values():
+                getattr(view, "apply_icons", lambda: None)()
+        super().changeEvent(event)
+
+    # -- auto-lock -------------------------------------------------------------------------------
+
+    def _stored_autolock(self) -> int:
+        value = self.session.vault.settings.get(AUTOLOCK_KEY, DEFAULT_AUTOLOCK_MINUTES)
+        return value if isinstance(value, int) and value >= 0 else DEFAULT_AUTOLOCK_MINUTES
+
+    def _autolock_changed(self, minutes: int) -> None:
+        self._autolock_minutes = minutes
+
+    def check_idle(self) -> None:
+        """Lock when nobody has touched the app for the configured time (never mid-reply)."""
+        if self.is_locked or not self._autolock_minutes or self.chat.busy():
+            return
+        idle = time.monotonic() - self.activity.last_input
+        if idle >= self._autolock_minutes * 60:
+            self.lock()
+
+    def lock(self) -> None:
+        """Drop the keys from memory, hide everything, and ask for the passphrase again."""
+        if self.is_locked:
+            return
+        if self.chat.stream is not None:
+            self.chat.stream.stop()
+        self.save_geometry()
+        self.session.vault.lock()
+        self.is_locked = True
+        self.centralWidget().hide()
+        self.locked.emit()
+        # Deferred, so a caller (timer, shortcut, test) returns before the modal dialog runs.
+        QTimer.singleShot(0, self._ask_unlock)
+
+    def _ask_unlock(self) -> None:
+        dialog = UnlockDialog(self.session.home, self, vault=self.session.vault)
+        self.unlock_dialog = dialog
+        dialog.finished.connect(self._unlock_finished)
+        dialog.open()  # window-modal, without a nested event loop
+
+    def _unlock_finished(self, code: int) -> None:
+        dialog = self.unlock_dialog
+        if code == QDialog.DialogCode.Accepted and dialog.vault is not None:
+            if dialog.vault is not self.session.vault:
+                self.session.replace_vault(dialog.vault)
+            self.is_locked = False
+            self.activity.last_input = time.monotonic()
+            self.centralWidget().show()
+            for view in self.views.values():
+                getattr(view, "reload", lambda: None)()
+            self.unlocked.emit()
+        else:
+            self.close()

@@ -1,0 +1,119 @@
+"""First-run wizard, unlock (right and wrong), recovery with the recovery key, and auto-lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from app.dialogs.unlock import RecoveryDialog, UnlockDialog
+from app.dialogs.wizard import FirstRunWizard
+from engine.vault import Vault
+from tests.gui.conftest import PASSPHRASE
+
+
+def test_first_run_wizard_creates_the_vault(qtbot, enclave_home: Path, registry, tiny_gguf, fast_kdf) -> None:  # type: ignore[no-untyped-def]
+    wizard = FirstRunWizard(enclave_home, registry, kdf=fast_kdf, prepare_demo=False)
+    qtbot.addWidget(wizard)
+    wizard.show()
+    wizard.next()
+    fields = wizard.passphrase_page.fields
+    assert not wizard.passphrase_page.isComplete()
+    qtbot.keyClicks(fields.first, "short")
+    assert "Too short" in fields.hint.text()
+    fields.first.setText(PASSPHRASE)
+    fields.second.setText(PASSPHRASE + "x")
+    assert not wizard.passphrase_page.isComplete() and "differ" in fields.hint.text()
+    fields.second.setText(PASSPHRASE)
+    assert wizard.passphrase_page.isComplete() and fields.meter.value() >= 3
+
+    with qtbot.waitSignal(wizard.vault_created, timeout=10_000):
+        wizard.next()
+    page = wizard.recovery_page
+    assert wizard.recovery_key and page.key_label.text() == wizard.recovery_key
+    assert not page.isComplete()
+    page.confirm.setChecked(True)
+    assert page.isComplete()
+
+    wizard.next()
+    model_page = wizard.model_page
+    assert model_page.list.count() == 0
+    with qtbot.waitSignal(model_page.imported, timeout=20_000):
+        model_page.import_file(tiny_gguf)
+    assert model_page.selected_name() == "tiny-test"
+    wizard.accept()
+    assert registry.default_name() == "tiny-test"
+    wizard.vault.close()
+    # The passphrase opens it, and so does the recovery key (which also sets a new passphrase).
+    Vault.unlock(enclave_home, PASSPHRASE).close()
+    Vault.unlock_with_recovery(enclave_home, wizard.recovery_key, "a brand new passphrase").close()
+
+
+def test_unlock_wrong_then_right(qtbot, enclave_home: Path, vault) -> None:  # type: ignore[no-untyped-def]
+    vault.close()
+    before = (enclave_home / "vault.db").read_bytes()
+    dialog = UnlockDialog(enclave_home)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.keyClicks(dialog.passphrase, "not the passphrase")
+    with qtbot.waitSignal(dialog.attempt_failed, timeout=10_000) as failed:
+        qtbot.mouseClick(dialog.unlock_button, Qt.MouseButton.LeftButton)
+    assert "Wrong passphrase" in failed.args[0] and dialog.message.text() == failed.args[0]
+    assert dialog.vault is None and dialog.unlock_button.isEnabled()
+    assert (enclave_home / "vault.db").read_bytes() == before
+
+    dialog.passphrase.setText(PASSPHRASE)
+    with qtbot.waitSignal(dialog.unlocked, timeout=10_000):
+        qtbot.keyClick(dialog.passphrase, Qt.Key.Key_Return)
+    assert dialog.vault is not None and not dialog.vault.is_locked
+    assert dialog.passphrase.text() == ""
+    dialog.vault.close()
+
+
+def test_recovery_key_flow(qtbot, enclave_home: Path, fast_kdf) -> None:  # type: ignore[no-untyped-def]
+    vault, recovery_key = Vault.init(enclave_home, PASSPHRASE, kdf=fast_kdf)
+    vault.close()
+    dialog = RecoveryDialog(enclave_home)
+    qtbot.addWidget(dialog)
+    dialog.key.setText("AAAAA-BBBBB-CCCCC-DDDDD-EEEEE-FFFFF-GGGGG-HHHHH")
+    dialog.fields.first.setText("new passphrase here")
+    dialog.fields.second.setText("new passphrase here")
+    qtbot.mouseClick(dialog.reset, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.reset.isEnabled(), timeout=10_000)
+    assert dialog.vault is None and dialog.message.text()
+    dialog.key.setText(recovery_key)
+    with qtbot.waitSignal(dialog.accepted, timeout=10_000):
+        qtbot.mouseClick(dialog.reset, Qt.MouseButton.LeftButton)
+    dialog.vault.close()
+    Vault.unlock(enclave_home, "new passphrase here").close()
+
+
+def test_lock_and_unlock_the_window(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+    conversation = session.vault.conversations.create("secret plans")
+    window.chat.reload()
+    window.lock()
+    assert session.vault.is_locked and not window.centralWidget().isVisible()
+    qtbot.waitUntil(lambda: getattr(window, "unlock_dialog", None) is not None and window.unlock_dialog.isVisible())
+    dialog = window.unlock_dialog
+    dialog.passphrase.setText("wrong one")
+    with qtbot.waitSignal(dialog.attempt_failed, timeout=10_000):
+        dialog.try_unlock()
+    dialog.passphrase.setText(PASSPHRASE)
+    with qtbot.waitSignal(window.unlocked, timeout=10_000):
+        dialog.try_unlock()
+    assert not session.vault.is_locked and window.centralWidget().isVisible()
+    assert window.chat.conversation_id == conversation.id
+
+
+def test_idle_time_locks(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+    window._autolock_changed(1)
+    window.activity.last_input -= 30
+    window.check_idle()
+    assert not window.is_locked
+    window.activity.last_input -= 31
+    window.check_idle()
+    assert window.is_locked and session.vault.is_locked
+    qtbot.waitUntil(lambda: getattr(window, "unlock_dialog", None) is not None)
+    window.unlock_dialog.passphrase.setText(PASSPHRASE)
+    with qtbot.waitSignal(window.unlocked, timeout=10_000):
+        window.unlock_dialog.try_unlock()
