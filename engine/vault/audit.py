@@ -2,6 +2,8 @@
 
 mac_n = HMAC(k, mac_{n-1} || seq || time || event || actor || details_json), k = HKDF(master, "audit mac").
 The header stores (count, mac_n) and a MAC over both, so deleting entries at the end is detected too.
+Retention may drop the oldest entries: the header then keeps where the chain starts (the last dropped
+seq and its MAC) under a MAC of its own, so dropping entries at the start without the key shows as well.
 Failed unlocks are not recorded: an unlock that fails must not change a byte of any file.
 """
 
@@ -43,6 +45,11 @@ def entry_mac(key: bytes, prev: bytes, seq: int, time: str, event: str, actor: s
 def head_mac(key: bytes, count: int, head: bytes) -> bytes:
     """The MAC that pins the chain's length and last link."""
     return hmac.new(key, b"head" + struct.pack(">Q", count) + head, hashlib.sha256).digest()
+
+
+def base_mac(key: bytes, seq: int, prev: bytes) -> bytes:
+    """The MAC that pins where the chain starts after retention dropped its oldest entries."""
+    return hmac.new(key, b"base" + struct.pack(">Q", seq) + prev, hashlib.sha256).digest()
 
 
 def _details_json(details: dict[str, Any]) -> str:
@@ -111,8 +118,7 @@ class AuditLog:
         """`verify` for code already on the connection's thread."""
         key = self._key()
         stream_key = self._store.stream_keys["audit"]
-        prev = GENESIS
-        expected_seq = 0
+        prev, expected_seq = self._base_in(db, key)
         for row_id, seq, time, body, mac in db.execute("SELECT id, seq, time, body, mac FROM audit ORDER BY seq"):
             expected_seq += 1
             if seq != expected_seq:
@@ -133,3 +139,35 @@ class AuditLog:
             raise IntegrityError("audit chain broken: the chain head was altered")
         if count != expected_seq or not hmac.compare_digest(head, prev):
             raise IntegrityError(f"audit chain broken after entry {expected_seq}: {count} entries expected")
+
+    @staticmethod
+    def _base_in(db: Database, key: bytes) -> tuple[bytes, int]:
+        """(MAC before the first kept entry, its seq): GENESIS and 0 until retention drops entries."""
+        seq, prev, mac = db.execute(
+            "SELECT audit_base_seq, audit_base_prev, audit_base_mac FROM header WHERE id = 1"
+        ).fetchone()
+        if not seq and prev is None and mac is None:
+            return GENESIS, 0
+        if not isinstance(prev, bytes) or not hmac.compare_digest(base_mac(key, seq or 0, prev), mac or b""):
+            raise IntegrityError("audit chain broken: its recorded start was altered")
+        return prev, int(seq)
+
+    def drop_before_in(self, db: Database, cutoff: dt.datetime) -> int:
+        """Retention: delete the entries older than `cutoff` (a prefix of the chain); returns how many.
+
+        Call inside the caller's transaction and append the purge event after it, so the chain never
+        ends up empty and the drop itself is on record.
+        """
+        last = db.execute("SELECT MAX(seq) FROM audit WHERE time < ?", [iso(cutoff)]).fetchone()[0]
+        if last is None:
+            return 0
+        key = self._key()
+        # Verify first: dropping entries must not launder a chain that was already tampered with.
+        self.verify_in(db)
+        mac = db.execute("SELECT mac FROM audit WHERE seq = ?", [last]).fetchone()[0]
+        dropped = int(db.execute("DELETE FROM audit WHERE seq <= ?", [last]).rowcount)
+        db.execute(
+            "UPDATE header SET audit_base_seq = ?, audit_base_prev = ?, audit_base_mac = ? WHERE id = 1",
+            [last, mac, base_mac(key, last, mac)],
+        )
+        return dropped

@@ -260,6 +260,31 @@ class Conversations:
 
         return self._store.run(task)
 
+    def erase_many(
+        self, ids: builtins.list[str], *, actor: str = "local", details: dict[str, Any] | None = None
+    ) -> int:
+        """Crypto-shred the given conversations together, with one audit event; returns how many."""
+
+        def task(db: Database) -> int:
+            with db.atomic():
+                for conv_id in ids:
+                    self._delete_rows(db, conv_id)
+            scrub(db)
+            self._audit.append_in(db, "erase", actor=actor, details={**(details or {}), "count": len(ids)})
+            return len(ids)
+
+        return self._store.run(task)
+
+    def expire_in(self, db: Database, cutoff: str, held_subjects: frozenset[str]) -> int:
+        """Retention: delete conversations idle since before `cutoff` (ISO) unless their subject is held."""
+        count = 0
+        for row in db.execute(f"SELECT {_CONV_COLUMNS} FROM conversations WHERE updated_at < ?", [cutoff]).fetchall():
+            if held_subjects and self._conversation(db, tuple(row)).subject in held_subjects:
+                continue
+            self._delete_rows(db, row[0])
+            count += 1
+        return count
+
     def _erase_in(self, db: Database, conv_id: str) -> None:
         with db.atomic():
             self._delete_rows(db, conv_id)

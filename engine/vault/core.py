@@ -12,14 +12,14 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from engine.errors import IntegrityError
 from engine.fileio import fsync_dir, part_path
-from engine.vault import crypto, operations
+from engine.vault import crypto, operations, retention
 from engine.vault.api_keys import ApiKeys
 from engine.vault.audit import GENESIS, AuditLog, head_mac
 from engine.vault.conversations import Conversations
@@ -259,6 +259,21 @@ class Vault:
     def export_json(self, path: Path, conversation_id: str | None = None, *, actor: str = "local") -> Path:
         """Write conversations as plaintext JSON (OpenAI messages format plus metadata), whole."""
         return operations.export_json(self, Path(path), conversation_id, actor)
+
+    def purge(
+        self,
+        cutoffs: retention.Cutoffs,
+        *,
+        actor: str = "local",
+        details: dict[str, Any] | None = None,
+        record_empty: bool = True,
+    ) -> dict[str, int]:
+        """Retention: crypto-shred and scrub what is older than `cutoffs`; counts go to the audit chain."""
+        return self._store.run(
+            lambda db: retention.purge_in(
+                db, self, cutoffs, actor=actor, details=dict(details or {}), record_empty=record_empty
+            )
+        )
 
     def run_raw(self, fn: Callable[[Database], T]) -> T:
         """Run `fn(db)` on the connection thread (tests and diagnostics only)."""

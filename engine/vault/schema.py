@@ -72,6 +72,9 @@ COLUMNS: dict[str, dict[str, Kind]] = {
         "audit_count": Kind.COUNT,
         "audit_head": Kind.MAC,
         "audit_head_mac": Kind.MAC,
+        "audit_base_seq": Kind.COUNT,
+        "audit_base_prev": Kind.MAC,
+        "audit_base_mac": Kind.MAC,
     },
     "data_keys": {"id": Kind.ID, "created_at": Kind.TIME, "wrapped": Kind.SEALED},
     "conversations": {
@@ -152,8 +155,15 @@ def m001_initial(db: Database) -> None:
     db.table("audit").create_index(["seq"], unique=True)
 
 
+def m002_audit_base(db: Database) -> None:
+    """Where the audit chain starts once retention has dropped its oldest entries (MAC'd like the head)."""
+    db.execute("ALTER TABLE header ADD COLUMN audit_base_seq INTEGER NOT NULL DEFAULT 0")
+    db.execute("ALTER TABLE header ADD COLUMN audit_base_prev BLOB")
+    db.execute("ALTER TABLE header ADD COLUMN audit_base_mac BLOB")
+
+
 # Append new steps here; never edit or reorder an applied one.
-MIGRATION_STEPS: list[Callable[[Database], None]] = [m001_initial]
+MIGRATION_STEPS: list[Callable[[Database], None]] = [m001_initial, m002_audit_base]
 
 
 def migration_set(steps: Sequence[Callable[[Database], None]] = MIGRATION_STEPS) -> Migrations:

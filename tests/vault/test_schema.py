@@ -66,7 +66,7 @@ def test_plaintext_columns_hold_only_what_their_kind_allows(vault: Vault, home: 
 def test_migrations_build_the_schema_from_a_blank_database(tmp_path: Path) -> None:
     db = Database(tmp_path / "blank.db")
     applied = migrate(db, tmp_path / "backups")
-    assert applied == [step.__name__ for step in MIGRATION_STEPS] == ["m001_initial"]
+    assert applied == [step.__name__ for step in MIGRATION_STEPS] == ["m001_initial", "m002_audit_base"]
     assert set(db.table_names()) == set(COLUMNS)
     for table, columns in COLUMNS.items():
         assert set(db.table(table).columns_dict) == set(columns)
@@ -79,17 +79,17 @@ def test_pending_migration_on_an_existing_vault_copies_it_first(vault: Vault, ho
     conv = vault.conversations.create("before the migration")
     vault.close()
 
-    def m002_add_note(db: Database) -> None:
+    def m900_add_note(db: Database) -> None:
         db.execute("CREATE TABLE notes (id TEXT PRIMARY KEY)")
 
     lock_and_master = _reopen_parts(home)
-    newer = migration_set([*MIGRATION_STEPS, m002_add_note])
+    newer = migration_set([*MIGRATION_STEPS, m900_add_note])
     v = Vault._open(home, *lock_and_master, migrations=newer)
     try:
         assert v.conversations.get(conv.id).title == "before the migration"
     finally:
         v.close()
-    copies = list((home / "backups").glob("vault-before-m002_add_note-*.db"))
+    copies = list((home / "backups").glob("vault-before-m900_add_note-*.db"))
     assert len(copies) == 1
     copy = sqlite3.connect(copies[0])
     try:
@@ -99,7 +99,7 @@ def test_pending_migration_on_an_existing_vault_copies_it_first(vault: Vault, ho
         copy.close()
     with raw_db(home) as conn:
         applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
-    assert applied == ["m001_initial", "m002_add_note"]
+    assert applied == [*(step.__name__ for step in MIGRATION_STEPS), "m900_add_note"]
 
 
 def _reopen_parts(home: Path) -> tuple[object, bytearray]:
