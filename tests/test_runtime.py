@@ -197,3 +197,18 @@ def test_cancel_token_before_start_means_nothing_runs(runtime: Runtime, tiny_mod
     token.cancel()
     gen = runtime.chat([{"role": "user", "content": "hi"}], LONG, cancel=token)
     assert list(gen) == []
+
+
+def test_grammar_constrains_the_output_to_json(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from llama_cpp.llama_grammar import JSON_GBNF
+
+    params = GenerationParams(max_tokens=200, temperature=0.0, grammar=JSON_GBNF)
+    gen = runtime.chat([{"role": "user", "content": "Give me JSON"}], params)
+    text = gen.text()
+    assert gen.final is not None
+    if gen.final.finish_reason == "stop":  # the grammar completed: the whole reply parses
+        json.loads(text)
+    else:  # cut at max_tokens: still a prefix of JSON (starts like an object or array)
+        assert text.lstrip()[:1] in "{["

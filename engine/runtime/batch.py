@@ -242,20 +242,23 @@ class BatchedModel:
             self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
         slot.tokens = slot.tokens[:reuse]
         slot.busy = True
-        sampler = self._sampler(params)
-        for token in prompt[-PENALTY_WINDOW:]:
-            sampler.accept(token)
+        sampler = self._sampler(params, prompt)
         request = _Request(params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse)
         request.stop_filter = StopFilter(params.stop)
         self.active.append(request)
 
-    def _sampler(self, params: GenerationParams) -> LlamaSampler:
+    def _sampler(self, params: GenerationParams, prompt: list[int]) -> LlamaSampler:
+        """The request's native sampler chain: bias, penalties, grammar, then the sampling itself."""
         sampler = LlamaSampler()
         if params.ignore_eos:
             sampler.add_logit_bias(self.n_vocab, dict.fromkeys(self._eog, float("-inf")))
         sampler.add_penalties(
             self.n_vocab, PENALTY_WINDOW, params.repeat_penalty, params.frequency_penalty, params.presence_penalty
         )
+        # Penalties look at recent history, so they are fed the prompt's tail. The grammar joins the chain
+        # only afterwards: fed prompt tokens, it would reject them and abort the process.
+        for token in prompt[-PENALTY_WINDOW:]:
+            sampler.accept(token)
         if params.grammar:
             sampler.add_grammar(self.model, LlamaGrammar.from_string(params.grammar, verbose=False))
         if params.temperature == 0.0:
