@@ -118,7 +118,9 @@ class Store:
         return self._master is None
 
     def lock(self) -> None:
-        """Zero and drop every key and every decrypted cache."""
+        """Zero and drop every key and every decrypted cache (nothing to do once closed)."""
+        if self.closed:
+            return
 
         def task() -> None:
             for buffer in [self._master, *self._subkeys.values()]:
