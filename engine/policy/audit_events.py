@@ -35,6 +35,7 @@ EVENTS: dict[str, str] = {
     "restore": "vault restored from a backup",
     "export": "conversations exported as plaintext",
     "erase": "conversations crypto-shredded",
+    "import": "conversations imported from an export bundle",
     "retention_purge": "expired data purged (counts per category)",
     "api_key_create": "API key created (with its rules)",
     "api_key_revoke": "API key revoked",

@@ -42,6 +42,7 @@ class ApiKeys:
             bool(data.get("store_content", True)),
             parse_time(created_at),
             parse_time(revoked_at) if revoked_at else None,
+            bool(data.get("label_replies", True)),
         )
         return record, str(data["secret_sha256"])
 
@@ -114,6 +115,26 @@ class ApiKeys:
             raise NotFoundError(f"no API key named {name!r}")
         live = [r for r in matches if not r.revoked]
         return (live or matches)[-1]
+
+    def set_label_replies(self, name: str, enabled: bool) -> ApiKeyRecord:
+        """Switch AI-content labels on this live key's replies on or off."""
+
+        def task(db: Database) -> ApiKeyRecord:
+            live = [r for r in self._all(db) if r.name == name and not r.revoked]
+            if not live:
+                raise NotFoundError(f"no active API key named {name!r}")
+            key_id = live[0].id
+            stream = self._store.stream_keys["api_keys"]
+            with db.atomic():
+                body = db.execute("SELECT body FROM api_keys WHERE id = ?", [key_id]).fetchone()[0]
+                data = self._store.open_json(db, "api_keys", "body", key_id, body, stream)
+                data["label_replies"] = enabled
+                sealed = self._store.seal_json(db, "api_keys", "body", key_id, stream, data)
+                db.execute("UPDATE api_keys SET body = ? WHERE id = ?", [sealed, key_id])
+            row = db.execute(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", [key_id]).fetchone()
+            return self._load(db, tuple(row))[0]
+
+        return self._store.run(task)
 
     def revoke(self, name: str) -> ApiKeyRecord:
         """Revoke the live key named `name`; verify() refuses it from now on."""

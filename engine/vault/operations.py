@@ -18,6 +18,7 @@ from engine.fileio import fsync_dir, write_atomic
 from engine.vault.audit import AuditLog
 from engine.vault.errors import RecordTampered
 from engine.vault.header import Header, KdfParams, read_header, unwrap_with_passphrase
+from engine.vault.records import Message
 from engine.vault.schema import COLUMNS, Kind, copy_database
 from engine.vault.store import Store, iso, now
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from engine.vault.core import Vault
 
 EXPORT_FORMAT = "enclave-export"
+AI_LABEL = "AI-generated"
+AI_LABEL_ZH = "AI生成"  # the wording China's 2025 labelling measures expect
+_IMPLICIT_LABEL = ("producer", "model", "model_sha256", "created", "content_id")
 STREAMS = ("audit", "settings", "api_keys", "request_log")
 
 
@@ -145,6 +149,20 @@ def restore_commit(home: Path, target: Path, part: Path) -> None:
     fsync_dir(target.parent)
 
 
+def export_label(metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """The label an exported assistant reply shows: the explicit mark plus the implicit fields."""
+    implicit = {k: (metadata or {}).get(k) for k in _IMPLICIT_LABEL}
+    implicit["producer"] = implicit["producer"] or "Enclave"
+    return {"ai_generated": True, "text": AI_LABEL, "text_zh": AI_LABEL_ZH, **implicit}
+
+
+def _message_details(message: Message) -> dict[str, Any]:
+    details: dict[str, Any] = {"id": message.id, "created_at": iso(message.created_at), "metadata": message.metadata}
+    if message.role == "assistant":
+        details["label"] = export_label(message.metadata)
+    return details
+
+
 def export_json(vault: Vault, path: Path, conversation_id: str | None, actor: str) -> Path:
     """Plaintext JSON of one or every conversation, written whole; the file says it is plaintext."""
     convs = [vault.conversations.get(conversation_id)] if conversation_id else vault.conversations.list()
@@ -164,9 +182,7 @@ def export_json(vault: Vault, path: Path, conversation_id: str | None, actor: st
                 "created_at": iso(conv.created_at),
                 "updated_at": iso(conv.updated_at),
                 "messages": openai,
-                "message_metadata": [
-                    {"id": m.id, "created_at": iso(m.created_at), "metadata": m.metadata} for m in messages
-                ],
+                "message_metadata": [_message_details(m) for m in messages],
             }
         )
     if conversation_id and not items:
@@ -176,6 +192,7 @@ def export_json(vault: Vault, path: Path, conversation_id: str | None, actor: st
         "version": 1,
         "encrypted": False,
         "exported_at": iso(now()),
+        "notice": f"Plaintext. Replies labelled {AI_LABEL!r} were produced by a language model.",
         "conversations": items,
     }
     path.parent.mkdir(parents=True, exist_ok=True)

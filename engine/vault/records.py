@@ -63,6 +63,7 @@ class ApiKeyRecord:
     store_content: bool
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
+    label_replies: bool = True  # AI-content label on replies (header + field); only an admin turns it off
 
     @property
     def revoked(self) -> bool:
