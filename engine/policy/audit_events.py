@@ -50,6 +50,7 @@ EVENTS: dict[str, str] = {
     "subject_tag": "conversations tagged with a data subject",
     "label_switch": "AI-content labels switched on or off for an API key",
     "policy_violation": "an action was refused by policy",
+    "report": "a processing report was generated",
 }
 
 

@@ -182,6 +182,10 @@ class Vault:
         self._store.run(task)
         log.info("passphrase changed")
 
+    def kdf(self) -> KdfParams:
+        """The Argon2id parameters the passphrase is stretched with (for reports)."""
+        return self._store.run(operations.header_in).kdf
+
     def resume(self, passphrase: str) -> None:
         """Unlock again after `lock()` (the connection and the file lock were kept)."""
         header = self._store.run_unlocked_or_not(operations.header_in)

@@ -93,6 +93,10 @@ class RequestLog:
 
         return self._store.run(task)
 
+    def count(self) -> int:
+        """How many requests are logged."""
+        return int(self._store.run(lambda db: db.execute("SELECT COUNT(*) FROM request_log").fetchone()[0]))
+
     def delete_before(self, cutoff: dt.datetime) -> int:
         """Retention: delete requests older than `cutoff`; returns how many."""
         return self._store.run(lambda db: self.delete_before_in(db, cutoff))
