@@ -6,9 +6,13 @@ import argparse
 import json
 from pathlib import Path
 
+from engine.cli.policy_cmds import admin_vault
 from engine.cli.progress import ProgressBar
 from engine.models import ModelRecord, ModelRegistry
 from engine.models.demo import DEMO_NOTE, ensure_demo_model
+from engine.paths import enclave_home
+from engine.policy import allowlist
+from engine.policy.audit_events import record_or_defer
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -88,10 +92,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    """Import a GGUF file with a progress bar."""
-    record = ModelRegistry().import_file(
-        args.path, args.name, progress=ProgressBar(f"Importing {args.path.name}"), expected_sha256=args.sha256
-    )
+    """Import a GGUF file with a progress bar (checked against the model allowlist, audited)."""
+    with admin_vault(args) as vault:
+        guard = allowlist.import_guard(vault, actor="cli", name=args.name) if vault is not None else None
+        record = ModelRegistry().import_file(
+            args.path,
+            args.name,
+            progress=ProgressBar(f"Importing {args.path.name}"),
+            expected_sha256=args.sha256,
+            approve=guard,
+        )
+        details = {"name": record.name, "sha256": record.sha256}
+        record_or_defer(enclave_home(), vault, "model_import", actor="cli", details=details)
     print(f"Imported {record.name} ({record.facts.size_label} {record.facts.quantization}), sha256 {record.sha256}")
     return 0
 
@@ -118,15 +130,19 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    """Delete a model."""
-    ModelRegistry().remove(args.name)
+    """Delete a model (audited)."""
+    with admin_vault(args) as vault:
+        ModelRegistry().remove(args.name)
+        record_or_defer(enclave_home(), vault, "model_remove", actor="cli", details={"name": args.name})
     print(f"Removed {args.name}")
     return 0
 
 
 def cmd_default(args: argparse.Namespace) -> int:
-    """Set the default model."""
-    ModelRegistry().set_default(args.name)
+    """Set the default model (audited)."""
+    with admin_vault(args) as vault:
+        ModelRegistry().set_default(args.name)
+        record_or_defer(enclave_home(), vault, "model_default", actor="cli", details={"name": args.name})
     print(f"Default model: {args.name}")
     return 0
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from engine.cli.passphrase import read_passphrase
 from engine.errors import IntegrityError, UserError
 from engine.paths import enclave_home
+from engine.policy import audit_events, retention, subjects
 from engine.vault import Vault
 from engine.vault.errors import VaultExists, VaultMissing
 from engine.vault.header import DEFAULT_KDF, KdfParams
@@ -20,12 +21,19 @@ from engine.vault.header import DEFAULT_KDF, KdfParams
 ACTOR = "cli"
 
 
-def open_vault(args: argparse.Namespace) -> Vault:
-    """Unlock the vault in ENCLAVE_HOME with the passphrase from the usual source."""
+def open_vault(args: argparse.Namespace, *, purge: bool = True) -> Vault:
+    """Unlock the vault in ENCLAVE_HOME (failed attempts are audited), then run the retention purge."""
     home = enclave_home()
     if not Vault.exists(home):
         raise VaultMissing
-    return Vault.unlock(home, read_passphrase(args), actor=ACTOR)
+    vault = audit_events.unlock(home, read_passphrase(args), actor=ACTOR)
+    if purge:  # diagnostics (check, audit) skip it so they report a damaged chain themselves
+        try:
+            retention.purge_at_start(vault, actor=ACTOR)
+        except BaseException:
+            vault.close()
+            raise
+    return vault
 
 
 def read_new_passphrase(args: argparse.Namespace) -> str:
@@ -87,7 +95,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check SQLite integrity, every envelope and the audit chain."""
-    with open_vault(args) as vault:
+    with open_vault(args, purge=False) as vault:
         problems = vault.check()
         conversations = len(vault.conversations.list())
     if problems:
@@ -136,8 +144,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _selection(args: argparse.Namespace) -> subjects.Selection | None:
+    if args.subject is None and args.match is None and not args.all:
+        return None
+    return subjects.Selection(subject=args.subject, match=args.match, all=args.all).validated()
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    """Export conversations to a plaintext JSON file."""
+    """Export conversations: one JSON file, or (by subject, match or all) a folder with a manifest."""
+    selection = _selection(args)
+    if selection is not None:
+        with open_vault(args) as vault:
+            manifest = subjects.export_bundle(vault, Path(args.out), selection, actor=ACTOR)
+        print(f"exported {manifest['what']['conversations']} conversation(s) to {args.out}/ (see manifest.json)")
+        print("note: these files are NOT encrypted")
+        return 0
     with open_vault(args) as vault:
         path = vault.export_json(Path(args.out), args.conversation, actor=ACTOR)
         count = len(json.loads(path.read_text(encoding="utf-8"))["conversations"])
@@ -148,13 +169,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_erase(args: argparse.Namespace) -> int:
     """Crypto-shred one conversation or all of them."""
-    if args.all and not args.yes:
+    if (args.all or args.subject is not None or args.match is not None) and not args.yes:
         if not sys.stdin.isatty():
-            raise UserError("erase --all needs --yes when not run on a terminal")
-        if input("This destroys every conversation for good. Type ERASE to go on: ").strip() != "ERASE":
+            raise UserError("erase --all, --subject and --match need --yes when not run on a terminal")
+        if input("This destroys the chosen conversations for good. Type ERASE to go on: ").strip() != "ERASE":
             raise UserError("nothing was erased")
     with open_vault(args) as vault:
-        if args.all:
+        if args.subject is not None or args.match is not None:
+            selection = subjects.Selection(subject=args.subject, match=args.match)
+            count = subjects.erase(vault, selection, actor=ACTOR)
+            print(f"erased {count} conversation(s); their keys are destroyed")
+        elif args.all:
             count = vault.conversations.erase_all(actor=ACTOR)
             print(f"erased {count} conversation(s); their keys are destroyed")
         else:
@@ -178,7 +203,7 @@ def _since(text: str | None) -> dt.datetime | None:
 def cmd_audit_show(args: argparse.Namespace) -> int:
     """Print audit events."""
     since = _since(args.since)
-    with open_vault(args) as vault:
+    with open_vault(args, purge=False) as vault:
         entries = vault.audit.entries(since=since)
     if args.json:
         rows = [
@@ -202,7 +227,7 @@ def cmd_audit_show(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     """Verify the audit chain; exit 2 on a broken link."""
-    with open_vault(args) as vault:
+    with open_vault(args, purge=False) as vault:
         vault.audit.verify()
         count = len(vault.audit.entries())
     print(f"audit chain intact: {count} entries")
@@ -235,15 +260,23 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     restore.set_defaults(handler=cmd_restore)
 
     export = subparsers.add_parser("export", parents=[common], help="export conversations as plaintext JSON")
-    export.add_argument("--out", required=True, metavar="FILE", help="where to write the (unencrypted) JSON")
-    export.add_argument("--conversation", metavar="ID", help="only this conversation")
+    export.add_argument(
+        "--out", required=True, metavar="PATH", help="JSON file; with --subject/--match/--all a new folder"
+    )
+    chosen = export.add_mutually_exclusive_group()
+    chosen.add_argument("--conversation", metavar="ID", help="only this conversation")
+    chosen.add_argument("--subject", metavar="LABEL", help="every conversation tagged with this data subject")
+    chosen.add_argument("--match", metavar="TEXT", help="every conversation whose title or messages contain TEXT")
+    chosen.add_argument("--all", action="store_true", help="every conversation, as a folder with a manifest")
     export.set_defaults(handler=cmd_export)
 
     erase = subparsers.add_parser("erase", parents=[common], help="destroy conversations and their keys")
     target = erase.add_mutually_exclusive_group(required=True)
     target.add_argument("--conversation", metavar="ID", help="erase this conversation")
     target.add_argument("--all", action="store_true", help="erase every conversation")
-    erase.add_argument("--yes", action="store_true", help="skip the typed confirmation of --all")
+    target.add_argument("--subject", metavar="LABEL", help="erase every conversation tagged with this data subject")
+    target.add_argument("--match", metavar="TEXT", help="erase every conversation whose text contains TEXT")
+    erase.add_argument("--yes", action="store_true", help="skip the typed confirmation")
     erase.set_defaults(handler=cmd_erase)
 
     audit = subparsers.add_parser("audit", parents=[common], help="show or verify the audit chain")

@@ -5,15 +5,17 @@ retention purge); the API server records server start/stop. What happens outside
 import/remove/default, policy changes, violations) is recorded here by whichever front-end did it, so
 the CLI, the GUI and the server write the same event names with the same details.
 
-Failed unlocks: a wrong passphrase must not change a byte of the vault (SECURITY.md), and without the
-key nothing can be chained. So `unlock()` notes each failure's time in a small side file, and the next
-successful unlock moves those times into the chain as one `unlock_failed` event and deletes the file.
+Events that happen while the vault is closed (a failed unlock: a wrong passphrase must not change a
+byte of the vault; a model imported by a CLI call without a passphrase) cannot be chained without the
+key. They are queued in `pending-audit.jsonl` beside the vault (names, hashes and times only) and the
+next unlock through `unlock()` moves them into the chain, each with its original time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,13 @@ from engine.errors import UserError
 from engine.vault import AuditEntry, Vault
 from engine.vault.errors import WrongPassphrase
 
-FAILED_UNLOCKS = "failed-unlocks"
+PENDING = "pending-audit.jsonl"
 
 # Every event name in the chain, with what it means (the processing report lists them).
 EVENTS: dict[str, str] = {
     "init": "vault created",
     "unlock": "vault unlocked",
-    "unlock_failed": "wrong passphrase given (times of the attempts)",
+    "unlock_failed": "wrong passphrase given",
     "passwd": "passphrase changed",
     "recover": "passphrase reset with the recovery key",
     "backup": "encrypted backup written",
@@ -67,33 +69,48 @@ def set_setting(vault: Vault, key: str, value: Any, *, actor: str) -> None:
     record(vault, "setting_change", actor=actor, details={"key": key, "value": value})
 
 
-def _failed_path(home: Path) -> Path:
-    return Path(home) / FAILED_UNLOCKS
+def _pending_path(home: Path) -> Path:
+    return Path(home) / PENDING
 
 
-def note_failed_unlock(home: Path, when: dt.datetime | None = None) -> None:
-    """Remember one failed unlock outside the vault (a time only) until the next good unlock."""
-    moment = (when or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
-    fd = os.open(_failed_path(home), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+def defer(home: Path, event: str, *, actor: str, details: dict[str, Any] | None = None) -> None:
+    """Queue an event outside the vault (no content: names, hashes, times) for the next unlock to chain."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown audit event {event!r}")
+    line: dict[str, Any] = {"event": event, "actor": actor, "details": details or {}}
+    line["time"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    # One O_APPEND write per event: concurrent writers interleave whole lines, never parts of them.
+    fd = os.open(_pending_path(home), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
-        os.write(fd, f"{moment}\n".encode("ascii"))
+        os.write(fd, (json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
     finally:
         os.close(fd)
 
 
-def flush_failed_unlocks(vault: Vault, *, actor: str) -> int:
-    """Move the noted failures into the chain as one event; returns how many there were."""
-    path = _failed_path(vault.home)
+def flush_pending(vault: Vault) -> int:
+    """Move queued events into the chain (each keeps its original time in details); returns how many."""
+    path = _pending_path(vault.home)
     try:
-        times = [line.strip() for line in path.read_text(encoding="ascii").splitlines() if line.strip()]
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return 0
     except (OSError, UnicodeDecodeError):
-        times = ["unreadable"]  # still worth a record: someone tried, or the file was meddled with
-    if times:
-        record(vault, "unlock_failed", actor=actor, details={"count": len(times), "times": times[:100]})
+        text = ""
+    count = 0
+    for raw in text.splitlines() or ["unreadable"]:
+        try:
+            item = json.loads(raw)
+            event, actor, details = str(item["event"]), str(item["actor"]), dict(item.get("details") or {})
+            details["at"] = str(item["time"])
+            if event not in EVENTS:
+                raise ValueError(event)
+        except (ValueError, KeyError, TypeError):
+            # Still worth a record: the queue outside the vault was damaged or meddled with.
+            event, actor, details = "policy_violation", "unknown", {"rule": "pending_audit_queue", "line": raw[:200]}
+        vault.audit.append(event, actor=actor, details=details)
+        count += 1
     path.unlink(missing_ok=True)
-    return len(times)
+    return count
 
 
 def unlock(home: Path, passphrase: str, *, actor: str) -> Vault:
@@ -103,10 +120,10 @@ def unlock(home: Path, passphrase: str, *, actor: str) -> Vault:
     except WrongPassphrase:
         # A read-only home must not turn "wrong passphrase" into another error.
         with contextlib.suppress(OSError):
-            note_failed_unlock(home)
+            defer(home, "unlock_failed", actor=actor)
         raise
     try:
-        flush_failed_unlocks(vault, actor=actor)
+        flush_pending(vault)
     except BaseException:
         vault.close()
         raise
@@ -117,3 +134,13 @@ def require_admin_actor(actor: str) -> None:
     """Policy changes come from the person at the machine (CLI, GUI), never from an API key."""
     if actor.startswith("api"):
         raise UserError("policy can only be changed by an administrator (CLI or desktop app)")
+
+
+def record_or_defer(
+    home: Path, vault: Vault | None, event: str, *, actor: str, details: dict[str, Any] | None = None
+) -> None:
+    """Record now when the vault is open, else queue for the next unlock (e.g. `models import` without a passphrase)."""
+    if vault is not None:
+        record(vault, event, actor=actor, details=details)
+    elif Vault.exists(home):
+        defer(home, event, actor=actor, details=details)
