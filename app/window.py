@@ -22,10 +22,11 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.unlock import UnlockDialog
+from app.retention import RetentionResult, apply_retention
 from app.session import Session
 from app.views.chat import ChatView
 from app.views.models import ModelsView
-from app.views.privacy import PrivacyView
+from app.views.privacy import AUTOLOCK_KEY, PrivacyView
 from app.views.server import ServerView
 from app.widgets import named
 from app.workers import run_task
@@ -33,7 +34,6 @@ from engine.models.demo import ensure_demo_model
 
 VIEWS = ("chat", "models", "server", "privacy")
 GEOMETRY_KEY = "gui.geometry"
-AUTOLOCK_KEY = "gui.autolock_minutes"
 DEFAULT_AUTOLOCK_MINUTES = 15
 _INPUT_EVENTS = {
     QEvent.Type.KeyPress,
@@ -180,8 +180,14 @@ class MainWindow(QMainWindow):
 
     def _prepare_demo(self) -> None:
         # First start: assemble the bundled demo model (a couple of seconds) without blocking.
-        registry = self.session.registry
+        registry, vault = self.session.registry, self.session.vault
         run_task(self, lambda ctx: ensure_demo_model(registry), self._demo_ready, lambda _exc: None)
+        run_task(self, lambda ctx: apply_retention(vault), self._retention_done, lambda _exc: None)
+
+    def _retention_done(self, result: RetentionResult) -> None:
+        if result.conversations:
+            self.chat.reload()
+            self.privacy.refresh()
 
     def _demo_ready(self, record: object) -> None:
         if record is not None:
@@ -230,7 +236,8 @@ class MainWindow(QMainWindow):
 
     def check_idle(self) -> None:
         """Lock when nobody has touched the app for the configured time (never mid-reply)."""
-        if self.is_locked or not self._autolock_minutes or self.chat.busy():
+        # Locking mid-reply would lose it; locking under a running server would break its clients.
+        if self.is_locked or not self._autolock_minutes or self.chat.busy() or self.server.running():
             return
         idle = time.monotonic() - self.activity.last_input
         if idle >= self._autolock_minutes * 60:

@@ -12,14 +12,21 @@ from collections.abc import Callable
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QRunnable, QThreadPool, Signal, Slot
 
 # A private pool: the global one is sized to the CPU count (2 here), and a long stream must not
 # starve an import or an unlock queued behind it.
 _POOL = QThreadPool()
 _POOL.setMaxThreadCount(12)
-# Tasks stay referenced until they deliver; otherwise Python could collect one mid-flight.
-_LIVE: set[QObject] = set()
+
+
+def _keeper() -> QObject | None:
+    """The parent of every task: the application, which lives on the GUI thread.
+
+    A parented task's C++ object is owned by Qt, not by Python references, so the pool thread dropping
+    its reference can never destroy it there; each task deletes itself later, on the GUI thread.
+    """
+    return QCoreApplication.instance()
 
 
 def pool() -> QThreadPool:
@@ -72,7 +79,7 @@ class Task(QObject):
     _progress_out = Signal(object, object)
 
     def __init__(self, fn: Callable[[TaskContext], Any], owner: QObject | None = None) -> None:
-        super().__init__()
+        super().__init__(_keeper())
         self._fn = fn
         self._owner = owner
         self.cancel_event = threading.Event()
@@ -99,7 +106,6 @@ class Task(QObject):
     def start(self) -> Task:
         """Queue the work on the pool."""
         self.running = True
-        _LIVE.add(self)
         _POOL.start(_Runnable(self._body))
         return self
 
@@ -134,7 +140,7 @@ class Task(QObject):
                 signal.emit(value)
                 self.finished.emit()
         finally:
-            _LIVE.discard(self)
+            self.deleteLater()
 
     @Slot(object, object)
     def _deliver_progress(self, done: int, total: int) -> None:
@@ -173,7 +179,7 @@ class StreamTask(QObject):
     _error_out = Signal(object)
 
     def __init__(self, start_turn: Callable[[], Any], owner: QObject | None = None) -> None:
-        super().__init__()
+        super().__init__(_keeper())
         self._start_turn = start_turn
         self._owner = owner
         self._stop = threading.Event()
@@ -186,7 +192,6 @@ class StreamTask(QObject):
     def start(self) -> StreamTask:
         """Queue the turn on the pool."""
         self.running = True
-        _LIVE.add(self)
         _POOL.start(_Runnable(self._body))
         return self
 
@@ -241,4 +246,4 @@ class StreamTask(QObject):
                 signal.emit(value)
                 self.finished.emit()
         finally:
-            _LIVE.discard(self)
+            self.deleteLater()

@@ -207,7 +207,7 @@ class ModelPage(QWizardPage):
                 self.list.setCurrentItem(item)
         if self.list.count() and self.list.currentRow() < 0:
             self.list.setCurrentRow(0)
-        if self._wizard.demo_task is not None and self._wizard.demo_task.running:
+        if self._wizard.preparing_demo:
             self.status.setText(self.tr("Preparing the bundled demo model…"))
         elif not self.list.count():
             self.status.setText(self.tr("No model yet. Import a GGUF file, or do it later on the Models page."))
@@ -285,7 +285,7 @@ class FirstRunWizard(QWizard):
         self.kdf = kdf
         self.vault: Vault | None = None
         self.recovery_key: str | None = None
-        self.demo_task: Task | None = None
+        self.preparing_demo = False
         self.setWindowTitle(self.tr("Set up Enclave"))
         self.setWindowIcon(theme.app_icon())
         self.setWizardStyle(QWizard.WizardStyle.ModernStyle)
@@ -313,10 +313,12 @@ class FirstRunWizard(QWizard):
     def _prepare_demo(self) -> None:
         # Assembling the bundled model takes a couple of seconds: start now, while the person types.
         registry = self.registry
-        self.demo_task = run_task(
-            self, lambda ctx: ensure_demo_model(registry, ctx.progress),
-            lambda _: self.models_changed.emit(), lambda _: self.models_changed.emit(),
-        )
+        self.preparing_demo = True
+        run_task(self, lambda ctx: ensure_demo_model(registry, ctx.progress), self._demo_done, self._demo_done)
+
+    def _demo_done(self, _result: object) -> None:
+        self.preparing_demo = False
+        self.models_changed.emit()
 
     def create_vault(self, done: object, failed: object) -> Task:
         """Run Vault.init in a worker; call `done()` or `failed(exc)` on the GUI thread."""

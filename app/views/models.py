@@ -1,22 +1,411 @@
-"""The Models view (placeholder while it is being built)."""
+"""The Models view: registered GGUF models, import (dialog or drag-and-drop), verify, settings, hardware."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from pathlib import Path
 
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import hardware, theme
+from app.dialogs.model_settings import ModelSettingsDialog
+from app.models.model_table import HashState, ModelTableModel
 from app.session import Session
+from app.widgets import error_text, human_size, muted, named
+from app.workers import Task, run_task
+from engine.errors import IntegrityError
+from engine.models import ModelRecord
+from engine.runtime.manager import estimated_memory
+
+
+class HardwarePanel(QGroupBox):
+    """CPU, RAM and GPU of this machine, and whether the selected model fits."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(self.tr("This computer"), parent)
+        self.info: hardware.Hardware | None = None
+        self.cpu = QLabel("…")
+        self.memory = QLabel("…")
+        self.gpu = QLabel("…")
+        self.fit = QLabel("")
+        for label in (self.cpu, self.memory, self.gpu, self.fit):
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form = QFormLayout(self)
+        form.addRow(self.tr("Processor:"), self.cpu)
+        form.addRow(self.tr("Memory:"), self.memory)
+        form.addRow(self.tr("GPU:"), self.gpu)
+        form.addRow(self.tr("Selected model:"), self.fit)
+        named(self, self.tr("Hardware"))
+
+    def show_info(self, info: hardware.Hardware) -> None:
+        """Show what the probe found."""
+        self.info = info
+        self.cpu.setText(self.tr("{name}, {cores} threads").format(name=info.cpu, cores=info.cores))
+        self.memory.setText(
+            self.tr("{available} free of {total}").format(
+                available=human_size(info.memory_available), total=human_size(info.memory_total)
+            )
+        )
+        if info.gpus:
+            names = ", ".join(f"{g.name} ({human_size(g.memory_bytes)})" for g in info.gpus)
+            used = self.tr("used by Enclave") if info.gpu_offload else self.tr("not used: this build runs on the CPU")
+            self.gpu.setText(f"{names} — {used}")
+        else:
+            self.gpu.setText(self.tr("None found; models run on the CPU"))
+
+    def show_fit(self, record: ModelRecord | None) -> None:
+        """Say whether a model fits in memory."""
+        if record is None or self.info is None:
+            self.fit.setText("")
+            return
+        needed = human_size(estimated_memory(record))
+        if self.info.fits(record):
+            self.fit.setObjectName("okLabel")
+            self.fit.setText(self.tr("{name} fits (needs about {size})").format(name=record.name, size=needed))
+        else:
+            self.fit.setObjectName("errorLabel")
+            self.fit.setText(
+                self.tr("{name} may not fit: it needs about {size}").format(name=record.name, size=needed)
+            )
+        self.fit.style().polish(self.fit)
 
 
 class ModelsView(QWidget):
-    """Registered models."""
+    """Manage the registry; `models_changed` tells the chat and server views to refresh."""
 
     models_changed = Signal()
+    import_finished = Signal(object)  # ModelRecord, or the exception
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        QVBoxLayout(self).addWidget(QLabel(self.tr("Models")))
+        self.import_task: Task | None = None
+        self._loaded: set[str] = set()
+        self.setAcceptDrops(True)
+        self.model = ModelTableModel(self)
+
+        title = QLabel(self.tr("Models"))
+        title.setObjectName("bigStatement")
+        self.import_button = self._button("import", self.tr("Import a GGUF…"), self.tr("Import a GGUF model file"))
+        self.verify_button = self._button("check", self.tr("Verify"), self.tr("Verify the file's SHA-256"))
+        self.default_button = self._button("star", self.tr("Set as default"), self.tr("Set as default model"))
+        self.settings_button = self._button("settings", self.tr("Settings…"), self.tr("Model settings"))
+        self.load_button = self._button("play", self.tr("Load"), self.tr("Load or unload the model"))
+        self.remove_button = self._button("trash", self.tr("Remove…"), self.tr("Remove the model"))
+        toolbar = QHBoxLayout()
+        toolbar.addWidget(title)
+        toolbar.addStretch(1)
+        for button in (self.import_button, self.verify_button, self.default_button, self.settings_button,
+                       self.load_button, self.remove_button):
+            toolbar.addWidget(button)
+
+        self.table = named(QTableView(), self.tr("Registered models"))
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.doubleClicked.connect(lambda _: self.edit_settings())
+
+        self.progress_label = muted("")
+        self.progress = named(QProgressBar(), self.tr("Import progress"))
+        self.cancel_button = named(QPushButton(self.tr("Cancel")), self.tr("Cancel import"))
+        self.cancel_button.clicked.connect(self.cancel_import)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress_label)
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.cancel_button)
+        self.progress_box = QWidget()
+        self.progress_box.setLayout(progress_row)
+        self.progress_box.hide()
+
+        self.details = muted("")
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status = muted(self.tr("Drop a .gguf file here to import it."))
+        named(self.status, self.tr("Models status"))
+        self.hardware = HardwarePanel()
+        lower = QHBoxLayout()
+        lower.addWidget(self.details, 1, Qt.AlignmentFlag.AlignTop)
+        lower.addWidget(self.hardware, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.progress_box)
+        layout.addWidget(self.status)
+        layout.addLayout(lower)
+
+        self.import_button.clicked.connect(self.choose_file)
+        self.verify_button.clicked.connect(self.verify_selected)
+        self.default_button.clicked.connect(self.set_default)
+        self.settings_button.clicked.connect(self.edit_settings)
+        self.load_button.clicked.connect(self.toggle_load)
+        self.remove_button.clicked.connect(self.remove_selected)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
+        self.refresh()
+        run_task(self, lambda ctx: hardware.probe(), self._hardware_ready, lambda _exc: None)
+
+    def _button(self, icon: str, text: str, name: str) -> QPushButton:
+        button = QPushButton(theme.icon(icon), text)
+        button.setToolTip(name)
+        return named(button, name)
+
+    # -- listing ---------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Reload."""
+        """Reload the registry; which models are loaded is asked in the background."""
+        selected = self.selected()
+        registry, runtime = self.session.registry, self.session.runtime
+        self.model.set_records(registry.list(), registry.default_name(), self._loaded_names())
+        if selected is not None:
+            self.select(selected.name)
+        elif self.model.rowCount():
+            self.table.selectRow(0)
+        self._selection_changed()
+        # Runtime.loaded() waits for a model still loading: never on the GUI thread.
+        run_task(self, lambda ctx: {info.name for info in runtime.loaded()}, self._loaded_ready, lambda _e: None)
+
+    def _loaded_names(self) -> set[str]:
+        return set(self._loaded)
+
+    def _loaded_ready(self, names: set[str]) -> None:
+        self._loaded = names
+        registry = self.session.registry
+        selected = self.selected()
+        self.model.set_records(registry.list(), registry.default_name(), names)
+        if selected is not None:
+            self.select(selected.name)
+        self._selection_changed()
+
+    def on_shown(self) -> None:
+        """Refresh when the view comes to the front."""
+        self.refresh()
+
+    def reload(self) -> None:
+        """After unlock."""
+        self.refresh()
+
+    def selected(self) -> ModelRecord | None:
+        """The record of the selected row."""
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        return self.model.record(rows[0].row()) if rows else None
+
+    def select(self, name: str) -> None:
+        """Select a model by name."""
+        row = self.model.row_of(name)
+        if row >= 0:
+            self.table.selectRow(row)
+
+    def _selection_changed(self) -> None:
+        record = self.selected()
+        for button in (self.verify_button, self.default_button, self.settings_button, self.load_button,
+                       self.remove_button):
+            button.setEnabled(record is not None)
+        self.load_button.setText(
+            self.tr("Unload") if record and record.name in self._loaded_names() else self.tr("Load")
+        )
+        self.hardware.show_fit(record)
+        if record is None:
+            self.details.setText(self.tr("No model selected."))
+            return
+        facts = record.facts
+        lines = [
+            self.tr("{name}: {model_name}, {params} parameters, {layers} layers").format(
+                name=record.name, model_name=facts.model_name or facts.architecture,
+                params=facts.size_label, layers=facts.layer_count,
+            ),
+            self.tr("File: {path}").format(path=record.path),
+            self.tr("SHA-256: {sha}").format(sha=record.sha256),
+        ]
+        if record.is_base_model:
+            lines.append(self.tr("A base model: it continues text rather than following instructions."))
+        if record.source == "demo":
+            lines.append(self.tr("The bundled demo model. Gemma terms of use apply."))
+        self.details.setText("\n".join(lines))
+
+    def _hardware_ready(self, info: hardware.Hardware) -> None:
+        self.hardware.show_info(info)
+        self.hardware.show_fit(self.selected())
+
+    # -- import ------------------------------------------------------------------------------------
+
+    def choose_file(self) -> None:
+        """Pick a GGUF file to import."""
+        name, _ = QFileDialog.getOpenFileName(
+            self, self.tr("Import a GGUF model"), str(Path.home()), self.tr("GGUF models (*.gguf)")
+        )
+        if name:
+            self.import_file(Path(name))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_file(event) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        path = self._dropped_file(event)
+        if path is not None:
+            event.acceptProposedAction()
+            self.import_file(path)
+
+    @staticmethod
+    def _dropped_file(event: QDragEnterEvent | QDropEvent) -> Path | None:
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        paths = [Path(u.toLocalFile()) for u in urls if u.isLocalFile()]
+        return paths[0] if len(paths) == 1 and paths[0].suffix.lower() == ".gguf" else None
+
+    def import_file(self, path: Path, name: str | None = None) -> Task | None:
+        """Copy, hash and register a GGUF in the background, with progress and Cancel."""
+        if self.import_task is not None:
+            self.status.setText(self.tr("An import is already running."))
+            return None
+        registry = self.session.registry
+        self.progress.setRange(0, 0)
+        self.progress_label.setText(self.tr("Importing {file}…").format(file=path.name))
+        self.progress_box.show()
+        self.import_button.setEnabled(False)
+        task = Task(
+            lambda ctx: registry.import_file(path, name, progress=ctx.progress, cancel=ctx.cancel_event), self
+        )
+        task.on_progress(self._import_progress).on_success(self._imported).on_failure(self._import_failed)
+        self.import_task = task.start()
+        return task
+
+    def cancel_import(self) -> None:
+        """Stop the running import; nothing is kept."""
+        if self.import_task is not None:
+            self.import_task.cancel()
+            self.progress_label.setText(self.tr("Cancelling…"))
+
+    def _import_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(int(1000 * done / max(total, 1)))
+        self.progress.setFormat(f"{human_size(done)} / {human_size(total)}")
+
+    def _import_done(self) -> None:
+        self.import_task = None
+        self.progress_box.hide()
+        self.import_button.setEnabled(True)
+
+    def _imported(self, record: ModelRecord) -> None:
+        self._import_done()
+        self.status.setText(self.tr("Imported {name} (SHA-256 recorded).").format(name=record.name))
+        self.refresh()
+        self.select(record.name)
+        self.models_changed.emit()
+        self.import_finished.emit(record)
+
+    def _import_failed(self, exc: BaseException) -> None:
+        self._import_done()
+        self.status.setText(self.tr("Import failed: {error}").format(error=error_text(exc)))
+        self.import_finished.emit(exc)
+
+    # -- actions on the selected model -----------------------------------------------------------
+
+    def verify_selected(self) -> Task | None:
+        """Re-hash the selected model's file against the SHA-256 recorded at import."""
+        record = self.selected()
+        if record is None:
+            return None
+        registry, name = self.session.registry, record.name
+        self.model.set_hash_state(name, HashState.CHECKING)
+        return run_task(self, lambda ctx: registry.verify(name), lambda _r: self._verified(name, None),
+                        lambda exc: self._verified(name, exc))
+
+    def _verified(self, name: str, exc: BaseException | None) -> None:
+        if exc is None:
+            self.model.set_hash_state(name, HashState.VERIFIED)
+            self.status.setText(self.tr("{name}: the file matches its recorded SHA-256.").format(name=name))
+        elif isinstance(exc, IntegrityError):
+            self.model.set_hash_state(name, HashState.FAILED)
+            self.status.setText(self.tr("{name}: {error}").format(name=name, error=error_text(exc)))
+        else:
+            self.model.set_hash_state(name, HashState.RECORDED)
+            self.status.setText(error_text(exc))
+
+    def set_default(self) -> None:
+        """Make the selected model the default."""
+        record = self.selected()
+        if record is not None:
+            self.session.registry.set_default(record.name)
+            self.refresh()
+            self.models_changed.emit()
+
+    def edit_settings(self) -> None:
+        """Open the selected model's settings."""
+        record = self.selected()
+        if record is not None and ModelSettingsDialog(self.session.registry, record, self).exec():
+            self.refresh()
+
+    def toggle_load(self) -> None:
+        """Load the selected model into memory, or free it."""
+        record = self.selected()
+        if record is None:
+            return
+        runtime, name = self.session.runtime, record.name
+        self.load_button.setEnabled(False)
+        if name in self._loaded_names():
+            self.status.setText(self.tr("Unloading {name}…").format(name=name))
+            run_task(self, lambda ctx: runtime.unload(name), lambda _r: self._load_done(""), self._load_failed)
+        else:
+            self.status.setText(self.tr("Loading {name}…").format(name=name))
+            run_task(self, lambda ctx: runtime.load(name), lambda _r: self._load_done(name), self._load_failed)
+
+    def _load_done(self, name: str) -> None:
+        self.status.setText(self.tr("{name} is loaded.").format(name=name) if name else self.tr("Unloaded."))
+        self.refresh()
+
+    def _load_failed(self, exc: BaseException) -> None:
+        self.status.setText(error_text(exc))
+        self.refresh()
+
+    def remove_selected(self, *, confirm: bool = True) -> None:
+        """Delete the selected model's file and record, after a confirmation."""
+        record = self.selected()
+        if record is None:
+            return
+        if confirm and QMessageBox.question(
+            self, self.tr("Remove model"),
+            self.tr("Remove {name} and delete its file ({size})?").format(
+                name=record.name, size=human_size(record.file_size)
+            ),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        runtime, registry, name = self.session.runtime, self.session.registry, record.name
+
+        def remove(_ctx: object) -> None:
+            runtime.unload(name)  # joins the model's thread: not on the GUI thread
+            registry.remove(name)
+
+        run_task(self, remove, lambda _r: self._removed(name), lambda exc: self.status.setText(error_text(exc)))
+
+    def _removed(self, name: str) -> None:
+        self.status.setText(self.tr("Removed {name}.").format(name=name))
+        self.refresh()
+        self.models_changed.emit()
+
+    def apply_icons(self) -> None:
+        """Re-tint icons after a light/dark switch."""
+        for button, icon in ((self.import_button, "import"), (self.verify_button, "check"),
+                             (self.default_button, "star"), (self.settings_button, "settings"),
+                             (self.load_button, "play"), (self.remove_button, "trash")):
+            button.setIcon(theme.icon(icon))

@@ -1,20 +1,343 @@
-"""The Privacy view (placeholder while it is being built)."""
+"""The Privacy view: telemetry statement, where data lives, passphrase, auto-lock, retention, export,
+erase, and the audit log with its verification."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import json
+from pathlib import Path
 
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.dialogs.confirm import TypedConfirmDialog
+from app.dialogs.passphrase import ChangePassphraseDialog
+from app.models.records import Column, RecordTableModel
+from app.retention import RETENTION_KEY, apply_retention, retention_days
 from app.session import Session
+from app.widgets import error_text, human_time, muted, named
+from app.workers import Task, run_task
+from engine.vault.core import BACKUP_DIR, db_path
+
+AUTOLOCK_KEY = "gui.autolock_minutes"
+RETENTION_CHOICES = (0, 7, 30, 90, 365)
 
 
 class PrivacyView(QWidget):
-    """Retention, export, erase, audit."""
+    """Everything about what Enclave keeps, and for how long."""
 
     history_changed = Signal()
     autolock_changed = Signal(int)
+    audit_verified = Signal(bool)
+    export_finished = Signal(object)  # Path, or the exception
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        QVBoxLayout(self).addWidget(QLabel(self.tr("Privacy")))
+        title = QLabel(self.tr("Privacy"))
+        title.setObjectName("bigStatement")
+
+        # -- statement
+        statement = QGroupBox(self.tr("What leaves this computer"))
+        telemetry = QLabel(self.tr("Telemetry: none."))
+        telemetry.setObjectName("bigStatement")
+        statement_layout = QVBoxLayout(statement)
+        statement_layout.addWidget(telemetry)
+        statement_layout.addWidget(muted(self.tr(
+            "Enclave sends nothing anywhere: no usage statistics, no crash reports, no update checks. "
+            "Models run here; conversations, settings and logs are stored encrypted with your passphrase."
+        )))
+
+        # -- where data lives
+        home = session.home
+        places = QGroupBox(self.tr("Where your data lives"))
+        places_form = QFormLayout(places)
+        for label, path in (
+            (self.tr("Data folder:"), home),
+            (self.tr("Encrypted vault:"), db_path(home)),
+            (self.tr("Models:"), session.registry.folder),
+            (self.tr("Backups:"), home / BACKUP_DIR),
+        ):
+            value = QLabel(str(path))
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            places_form.addRow(label, value)
+        self.open_folder = named(QPushButton(theme.icon("folder"), self.tr("Open data folder")),
+                                 self.tr("Open data folder"))
+        places_form.addRow("", self.open_folder)
+
+        # -- security and retention
+        security = QGroupBox(self.tr("Passphrase and retention"))
+        self.change_passphrase = named(QPushButton(theme.icon("lock"), self.tr("Change passphrase…")),
+                                       self.tr("Change passphrase"))
+        self.autolock = named(QSpinBox(), self.tr("Lock after minutes without activity"))
+        self.autolock.setRange(0, 24 * 60)
+        self.autolock.setSpecialValueText(self.tr("never"))
+        self.autolock.setSuffix(self.tr(" min"))
+        self.retention = named(QComboBox(), self.tr("Keep conversations and request logs for"))
+        for days in RETENTION_CHOICES:
+            self.retention.addItem(self.tr("Forever") if not days else self.tr("%n day(s)", "", days), days)
+        security_form = QFormLayout(security)
+        security_form.addRow(self.tr("Passphrase:"), self.change_passphrase)
+        security_form.addRow(self.tr("Auto-lock after:"), self.autolock)
+        security_form.addRow(self.tr("Keep history for:"), self.retention)
+        security_form.addRow("", muted(self.tr(
+            "Conversations untouched for longer are erased for good, and older API request records deleted."
+        )))
+
+        # -- export and erase
+        history = QGroupBox(self.tr("Export and erase"))
+        self.conversation = named(QComboBox(), self.tr("Conversation"))
+        self.export_one = named(QPushButton(theme.icon("export"), self.tr("Export…")),
+                                self.tr("Export this conversation"))
+        self.erase_one = named(QPushButton(theme.icon("trash"), self.tr("Erase…")), self.tr("Erase this conversation"))
+        self.export_all = named(QPushButton(theme.icon("export"), self.tr("Export all…")),
+                                self.tr("Export all conversations"))
+        self.erase_all = named(QPushButton(theme.icon("trash"), self.tr("Erase everything…")),
+                               self.tr("Erase all conversations"))
+        self.history_status = muted("")
+        named(self.history_status, self.tr("Export and erase status"))
+        one = QHBoxLayout()
+        one.addWidget(self.conversation, 1)
+        one.addWidget(self.export_one)
+        one.addWidget(self.erase_one)
+        everything = QHBoxLayout()
+        everything.addWidget(self.export_all)
+        everything.addWidget(self.erase_all)
+        everything.addStretch(1)
+        history_layout = QVBoxLayout(history)
+        history_layout.addLayout(one)
+        history_layout.addLayout(everything)
+        history_layout.addWidget(muted(self.tr(
+            "Exports are plain, unencrypted JSON: keep them somewhere safe. Erasing destroys the "
+            "conversation's key, so its text can never be decrypted again."
+        )))
+        history_layout.addWidget(self.history_status)
+
+        # -- audit
+        audit = QGroupBox(self.tr("Audit log"))
+        self.audit = RecordTableModel([
+            Column("#", lambda e: str(e.seq), True),
+            Column(self.tr("Time"), lambda e: human_time(e.time)),
+            Column(self.tr("Event"), lambda e: e.event),
+            Column(self.tr("By"), lambda e: e.actor),
+            Column(self.tr("Details"), lambda e: json.dumps(e.details, ensure_ascii=False) if e.details else ""),
+        ], self)
+        self.audit_table = named(QTableView(), self.tr("Audit log entries"))
+        self.audit_table.setModel(self.audit)
+        self.audit_table.verticalHeader().hide()
+        self.audit_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.audit_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.audit_table.horizontalHeader().setStretchLastSection(True)
+        self.verify = named(QPushButton(theme.icon("check"), self.tr("Verify chain")), self.tr("Verify the audit log"))
+        self.audit_status = QLabel("")
+        named(self.audit_status, self.tr("Audit verification result"))
+        audit_top = QHBoxLayout()
+        audit_top.addWidget(muted(self.tr("Every unlock, key change, export and erase, chained so edits show.")), 1)
+        audit_top.addWidget(self.verify)
+        audit_layout = QVBoxLayout(audit)
+        audit_layout.addLayout(audit_top)
+        audit_layout.addWidget(self.audit_status)
+        audit_layout.addWidget(self.audit_table, 1)
+
+        left_widget = QWidget()
+        left = QVBoxLayout(left_widget)
+        left.setContentsMargins(0, 0, 0, 0)
+        for box in (statement, places, security, history):
+            left.addWidget(box)
+        left.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(left_widget)
+        columns = QHBoxLayout()
+        columns.addWidget(scroll, 1)
+        columns.addWidget(audit, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(title)
+        layout.addLayout(columns, 1)
+
+        self.open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(home))))
+        self.change_passphrase.clicked.connect(self._change_passphrase)
+        self.autolock.valueChanged.connect(self._autolock_set)
+        self.retention.activated.connect(lambda _: self._retention_set())
+        self.export_one.clicked.connect(lambda: self.choose_export(self.conversation.currentData()))
+        self.export_all.clicked.connect(lambda: self.choose_export(None))
+        self.erase_one.clicked.connect(self.confirm_erase_one)
+        self.erase_all.clicked.connect(self.confirm_erase_all)
+        self.verify.clicked.connect(self.verify_audit)
+        self.reload()
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read settings, conversations and the audit log (also after unlock)."""
+        vault = self.session.vault
+        minutes = vault.settings.get(AUTOLOCK_KEY, 15)
+        self.autolock.blockSignals(True)
+        self.autolock.setValue(minutes if isinstance(minutes, int) else 15)
+        self.autolock.blockSignals(False)
+        index = self.retention.findData(retention_days(vault))
+        self.retention.setCurrentIndex(max(index, 0))
+        self.refresh()
+
+    def on_shown(self) -> None:
+        """Refresh when the view comes to the front."""
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the conversation picker and the audit log."""
+        vault = self.session.vault
+        current = self.conversation.currentData()
+        self.conversation.clear()
+        for conversation in vault.conversations.list():
+            self.conversation.addItem(conversation.title, conversation.id)
+        if current is not None and self.conversation.findData(current) >= 0:
+            self.conversation.setCurrentIndex(self.conversation.findData(current))
+        has_any = self.conversation.count() > 0
+        for button in (self.export_one, self.erase_one, self.export_all, self.erase_all):
+            button.setEnabled(has_any)
+        # Newest first: what happened last is what a person looks for.
+        self.audit.set_records(list(reversed(vault.audit.entries())))
+
+    # -- settings ----------------------------------------------------------------------------------
+
+    def _change_passphrase(self) -> None:
+        dialog = ChangePassphraseDialog(self.session.vault, self, kdf=self.session.kdf)
+        if dialog.exec():
+            self.history_status.setText(self.tr("Passphrase changed."))
+            self.refresh()
+
+    def _autolock_set(self, minutes: int) -> None:
+        self.session.vault.settings.set(AUTOLOCK_KEY, minutes)
+        self.autolock_changed.emit(minutes)
+
+    def _retention_set(self) -> Task:
+        days = int(self.retention.currentData())
+        vault = self.session.vault
+        vault.settings.set(RETENTION_KEY, days)
+        return run_task(self, lambda ctx: apply_retention(vault, days), self._retention_done,
+                        lambda exc: self.history_status.setText(error_text(exc)))
+
+    def _retention_done(self, result: object) -> None:
+        removed = getattr(result, "conversations", 0)
+        if removed:
+            self.history_status.setText(self.tr("%n old conversation(s) erased.", "", removed))
+            self.history_changed.emit()
+        self.refresh()
+
+    # -- export ------------------------------------------------------------------------------------
+
+    def choose_export(self, conversation_id: str | None) -> None:
+        """Ask where to write the export, then write it in the background."""
+        name, _ = QFileDialog.getSaveFileName(
+            self, self.tr("Export conversations"), str(Path.home() / "enclave-export.json"),
+            self.tr("JSON files (*.json)"),
+        )
+        if name:
+            self.export(Path(name), conversation_id)
+
+    def export(self, path: Path, conversation_id: str | None) -> Task:
+        """Write plaintext JSON of one or every conversation."""
+        vault = self.session.vault
+        self.history_status.setText(self.tr("Exporting…"))
+        return run_task(self, lambda ctx: vault.export_json(path, conversation_id), self._exported,
+                        self._export_failed)
+
+    def _exported(self, path: Path) -> None:
+        self.history_status.setText(self.tr("Exported to {path} (not encrypted).").format(path=path))
+        self.refresh()
+        self.export_finished.emit(path)
+
+    def _export_failed(self, exc: BaseException) -> None:
+        self.history_status.setText(self.tr("Export failed: {error}").format(error=error_text(exc)))
+        self.export_finished.emit(exc)
+
+    # -- erase -------------------------------------------------------------------------------------
+
+    def confirm_erase_one(self) -> None:
+        """Erase the picked conversation once its confirmation word is typed."""
+        conversation_id = self.conversation.currentData()
+        if conversation_id is None:
+            return
+        dialog = TypedConfirmDialog(
+            self.tr("Erase conversation"),
+            self.tr("“{title}” will be erased for good. This cannot be undone.").format(
+                title=self.conversation.currentText()
+            ),
+            self.tr("ERASE"), self.tr("Erase"), self,
+        )
+        if dialog.exec():
+            self.erase(conversation_id)
+
+    def confirm_erase_all(self) -> None:
+        """Erase every conversation once its confirmation words are typed."""
+        dialog = TypedConfirmDialog(
+            self.tr("Erase everything"),
+            self.tr("All {count} conversations will be erased for good. This cannot be undone.").format(
+                count=self.conversation.count()
+            ),
+            self.tr("ERASE ALL"), self.tr("Erase everything"), self,
+        )
+        if dialog.exec():
+            self.erase(None)
+
+    def erase(self, conversation_id: str | None) -> None:
+        """Crypto-shred one conversation, or all of them."""
+        conversations = self.session.vault.conversations
+        try:
+            if conversation_id is None:
+                count = conversations.erase_all()
+                self.history_status.setText(self.tr("%n conversation(s) erased.", "", count))
+            else:
+                conversations.erase(conversation_id)
+                self.history_status.setText(self.tr("Conversation erased."))
+        except Exception as exc:  # noqa: BLE001 (shown to the person)
+            QMessageBox.warning(self, self.tr("Erase failed"), error_text(exc))
+        self.refresh()
+        self.history_changed.emit()
+
+    # -- audit -------------------------------------------------------------------------------------
+
+    def verify_audit(self) -> Task:
+        """Check every link of the audit chain in the background."""
+        audit = self.session.vault.audit
+        self.audit_status.setObjectName("mutedLabel")
+        self.audit_status.setText(self.tr("Verifying…"))
+        return run_task(self, lambda ctx: audit.verify(), lambda _r: self._verified(None), self._verified)
+
+    def _verified(self, exc: BaseException | None) -> None:
+        if exc is None:
+            self.audit_status.setObjectName("okLabel")
+            self.audit_status.setText(self.tr("✔ The audit chain is intact ({count} entries).").format(
+                count=self.audit.rowCount()))
+        else:
+            self.audit_status.setObjectName("errorLabel")
+            self.audit_status.setText(self.tr("✘ {error}").format(error=error_text(exc)))
+        self.audit_status.style().polish(self.audit_status)
+        self.audit_verified.emit(exc is None)
+
+    def apply_icons(self) -> None:
+        """Re-tint icons after a light/dark switch."""
+        for button, icon in ((self.open_folder, "folder"), (self.change_passphrase, "lock"),
+                             (self.export_one, "export"), (self.erase_one, "trash"),
+                             (self.export_all, "export"), (self.erase_all, "trash"), (self.verify, "check")):
+            button.setIcon(theme.icon(icon))

@@ -1,19 +1,416 @@
-"""The Server view (placeholder while it is being built)."""
+"""The Server view: the local OpenAI-compatible endpoint, its API keys, recent requests and snippets."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+import importlib
+from typing import Any
 
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import theme
+from app.dialogs.api_key import CreateKeyDialog, SecretDialog
+from app.models.records import Column, RecordTableModel
 from app.session import Session
+from app.widgets import CopyButton, error_text, human_number, human_time, muted, named
+from app.workers import run_task
+from engine.vault.records import ApiKeyRecord, RequestLogEntry
+
+SETTINGS_KEY = "gui.server"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+REFRESH_MS = 2000
+
+
+def snippets(url: str, model: str) -> tuple[str, str]:
+    """Ready-to-run curl and Python (openai client) examples for a model."""
+    curl = (
+        f"curl {url}/v1/chat/completions \\\n"
+        '  -H "Authorization: Bearer $ENCLAVE_API_KEY" \\\n'
+        '  -H "Content-Type: application/json" \\\n'
+        f'  -d \'{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello!"}}]}}\''
+    )
+    python = (
+        "import os\n"
+        "from openai import OpenAI\n\n"
+        f'client = OpenAI(base_url="{url}/v1", api_key=os.environ["ENCLAVE_API_KEY"])\n'
+        "reply = client.chat.completions.create(\n"
+        f'    model="{model}",\n'
+        '    messages=[{"role": "user", "content": "Hello!"}],\n'
+        ")\n"
+        "print(reply.choices[0].message.content)\n"
+    )
+    return curl, python
+
+
+def _server_class() -> Any:
+    """engine.api.server.ApiServer, or None when this build has no HTTP endpoint."""
+    try:
+        return importlib.import_module("engine.api.server").ApiServer
+    except ModuleNotFoundError:
+        return None
 
 
 class ServerView(QWidget):
-    """The local endpoint."""
+    """Start/stop the endpoint, manage keys, watch requests."""
+
+    server_changed = Signal(bool)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        QVBoxLayout(self).addWidget(QLabel(self.tr("Server")))
+        self._busy = False
+        title = QLabel(self.tr("Local server"))
+        title.setObjectName("bigStatement")
+        intro = muted(self.tr(
+            "An OpenAI-compatible endpoint for other programs on this computer (or your network). "
+            "Every request needs an API key, and is logged encrypted."
+        ))
+
+        # -- endpoint
+        self.host = named(QLineEdit(), self.tr("Host to listen on"))
+        self.port = named(QSpinBox(), self.tr("Port"))
+        self.port.setRange(1, 65535)
+        self.start_button = named(QPushButton(theme.icon("play"), self.tr("Start")),
+                                  self.tr("Start or stop the server"))
+        self.state = QLabel()
+        named(self.state, self.tr("Server status"))
+        self.url = QLineEdit()
+        self.url.setReadOnly(True)
+        named(self.url, self.tr("Server URL"))
+        self.copy_url = CopyButton(self.url.text, self.tr("Copy URL"))
+        self.bind_warning = muted("")
+        endpoint = QGroupBox(self.tr("Endpoint"))
+        grid = QGridLayout(endpoint)
+        grid.addWidget(QLabel(self.tr("Host:")), 0, 0)
+        grid.addWidget(self.host, 0, 1)
+        grid.addWidget(QLabel(self.tr("Port:")), 0, 2)
+        grid.addWidget(self.port, 0, 3)
+        grid.addWidget(self.start_button, 0, 4)
+        grid.addWidget(self.state, 1, 0)
+        grid.addWidget(self.url, 1, 1, 1, 3)
+        grid.addWidget(self.copy_url, 1, 4)
+        grid.addWidget(self.bind_warning, 2, 0, 1, 5)
+        grid.setColumnStretch(1, 1)
+
+        # -- keys
+        self.keys = RecordTableModel([
+            Column(self.tr("Name"), lambda r: r.name),
+            Column(self.tr("Models"), lambda r: ", ".join(r.models) if r.models else self.tr("all")),
+            Column(self.tr("Requests/min"), lambda r: human_number(r.rpm) if r.rpm else "—", True),
+            Column(self.tr("Tokens/day"), lambda r: human_number(r.tokens_per_day) if r.tokens_per_day else "—", True),
+            Column(self.tr("Content logged"), lambda r: self.tr("yes") if r.store_content else self.tr("no")),
+            Column(self.tr("Created"), lambda r: human_time(r.created_at)),
+            Column(self.tr("Status"), lambda r: self.tr("revoked") if r.revoked else self.tr("active")),
+        ], self)
+        self.keys_table = self._table(self.keys, self.tr("API keys"))
+        self.create_key = named(QPushButton(theme.icon("key"), self.tr("Create key…")), self.tr("Create API key"))
+        self.revoke_key = named(QPushButton(theme.icon("trash"), self.tr("Revoke…")), self.tr("Revoke API key"))
+        self.show_revoked = named(QCheckBox(self.tr("Show revoked")), self.tr("Show revoked keys"))
+        keys_box = QGroupBox(self.tr("API keys"))
+        key_buttons = QHBoxLayout()
+        key_buttons.addWidget(self.create_key)
+        key_buttons.addWidget(self.revoke_key)
+        key_buttons.addStretch(1)
+        key_buttons.addWidget(self.show_revoked)
+        keys_layout = QVBoxLayout(keys_box)
+        keys_layout.addLayout(key_buttons)
+        keys_layout.addWidget(self.keys_table)
+
+        # -- requests
+        self.requests = RecordTableModel([
+            Column(self.tr("Time"), lambda r: human_time(r.time)),
+            Column(self.tr("Key"), lambda r: r.key_name),
+            Column(self.tr("Model"), lambda r: r.model),
+            Column(self.tr("Status"), lambda r: str(r.status), True),
+            Column(self.tr("Tokens in/out"), lambda r: f"{r.prompt_tokens} / {r.completion_tokens}", True),
+            Column(self.tr("Latency"), lambda r: self.tr("{ms} ms").format(ms=round(r.latency_ms)), True),
+        ], self)
+        self.requests_table = self._table(self.requests, self.tr("Recent requests"))
+        requests_box = QGroupBox(self.tr("Recent requests (live)"))
+        QVBoxLayout(requests_box).addWidget(self.requests_table)
+
+        # -- snippets
+        self.snippet_model = named(QComboBox(), self.tr("Model for the examples"))
+        mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        mono.setStyleHint(QFont.StyleHint.Monospace)
+        self.curl = self._code(mono, self.tr("curl example"))
+        self.python = self._code(mono, self.tr("Python example"))
+        tabs = QTabWidget()
+        tabs.addTab(self._with_copy(self.curl), "curl")
+        tabs.addTab(self._with_copy(self.python), "Python")
+        snippets_box = QGroupBox(self.tr("Try it"))
+        snippets_layout = QVBoxLayout(snippets_box)
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel(self.tr("Model:")))
+        model_row.addWidget(self.snippet_model, 1)
+        snippets_layout.addLayout(model_row)
+        snippets_layout.addWidget(tabs)
+
+        columns = QHBoxLayout()
+        left = QVBoxLayout()
+        left.addWidget(endpoint)
+        left.addWidget(keys_box, 1)
+        right = QVBoxLayout()
+        right.addWidget(snippets_box)
+        right.addWidget(requests_box, 1)
+        columns.addLayout(left, 1)
+        columns.addLayout(right, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(title)
+        layout.addWidget(intro)
+        layout.addLayout(columns, 1)
+
+        self.start_button.clicked.connect(self.toggle)
+        self.create_key.clicked.connect(self.create_key_dialog)
+        self.revoke_key.clicked.connect(self.revoke_selected)
+        self.show_revoked.toggled.connect(lambda _: self.refresh_keys())
+        self.snippet_model.currentIndexChanged.connect(lambda _: self._update_snippets())
+        self.host.textChanged.connect(lambda _: self._update_state())
+        self.port.valueChanged.connect(lambda _: self._update_snippets())
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh_requests)
+        self.reload()
+
+    def _table(self, model: RecordTableModel, name: str) -> QTableView:
+        table = named(QTableView(), name)
+        table.setModel(model)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        table.verticalHeader().hide()
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        return table
+
+    def _code(self, font: QFont, name: str) -> QPlainTextEdit:
+        editor = named(QPlainTextEdit(), name)
+        editor.setReadOnly(True)
+        editor.setFont(font)
+        editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        editor.setMinimumHeight(120)
+        return editor
+
+    def _with_copy(self, editor: QPlainTextEdit) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(editor)
+        layout.addWidget(CopyButton(editor.toPlainText, self.tr("Copy")))
+        return page
+
+    # -- state -----------------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read stored settings and every list (also after unlock)."""
+        stored = self.session.vault.settings.get(SETTINGS_KEY) or {}
+        self.host.setText(str(stored.get("host", DEFAULT_HOST)))
+        self.port.setValue(int(stored.get("port", DEFAULT_PORT)))
+        self.refresh_models()
+        self.refresh_keys()
+        self.refresh_requests()
+        self._update_state()
+
+    def on_shown(self) -> None:
+        """Refresh the lists while the view is in front."""
+        self.refresh_keys()
+        self.refresh_requests()
+        self.timer.start()
+
+    def hideEvent(self, event: Any) -> None:
+        self.timer.stop()
+        super().hideEvent(event)
+
+    def running(self) -> bool:
+        """True while the endpoint listens."""
+        server = self.session.server
+        return bool(server is not None and server.running)
+
+    def _url(self) -> str:
+        server = self.session.server
+        if server is not None and server.running:
+            return str(server.url)
+        host = self.host.text().strip() or DEFAULT_HOST
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port.value()}"
+
+    def _update_state(self) -> None:
+        available = _server_class() is not None
+        running = self.running()
+        self.start_button.setEnabled(available and not self._busy)
+        self.start_button.setText(self.tr("Stop") if running else self.tr("Start"))
+        self.start_button.setIcon(theme.icon("stop" if running else "play"))
+        self.host.setEnabled(not running and not self._busy)
+        self.port.setEnabled(not running and not self._busy)
+        if not available:
+            self.state.setText(self.tr("This build has no HTTP endpoint."))
+        elif running:
+            self.state.setText(self.tr("● Running"))
+        elif not self._busy:
+            self.state.setText(self.tr("○ Stopped"))
+        self.url.setText(self._url())
+        host = self.host.text().strip()
+        self.bind_warning.setText(
+            "" if host in ("127.0.0.1", "localhost", "::1", "") else
+            self.tr("Other machines on your network can reach this address. Enclave refuses to listen "
+                    "there until at least one API key exists.")
+        )
+        self._update_snippets()
+
+    def _update_snippets(self) -> None:
+        model = self.snippet_model.currentText() or "MODEL"
+        curl, python = snippets(self._url(), model)
+        self.curl.setPlainText(curl)
+        self.python.setPlainText(python)
 
     def refresh_models(self) -> None:
-        """Reload."""
+        """Models for the snippet picker (default first)."""
+        current = self.snippet_model.currentText()
+        registry = self.session.registry
+        names = [r.name for r in registry.list()]
+        default = registry.default_name()
+        if default in names:
+            names.remove(default)
+            names.insert(0, default)
+        self.snippet_model.blockSignals(True)
+        self.snippet_model.clear()
+        self.snippet_model.addItems(names)
+        if current in names:
+            self.snippet_model.setCurrentText(current)
+        self.snippet_model.blockSignals(False)
+        self._update_snippets()
+
+    # -- start / stop ------------------------------------------------------------------------------
+
+    def toggle(self) -> None:
+        """Start the endpoint, or stop it."""
+        if self._busy:
+            return
+        if self.running():
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        """Listen on host:port in the background (uvicorn starts on its own thread)."""
+        server_class = _server_class()
+        if server_class is None:
+            return
+        host, port = self.host.text().strip() or DEFAULT_HOST, self.port.value()
+        self.session.vault.settings.set(SETTINGS_KEY, {"host": host, "port": port})
+        server = server_class(self.session.runtime, self.session.vault, host=host, port=port)
+        self._set_busy(self.tr("Starting…"))
+
+        def started(_result: object) -> None:
+            self.session.server = server
+            self._busy = False
+            self._update_state()
+            self.server_changed.emit(True)
+
+        run_task(self, lambda ctx: server.start(), started, self._failed)
+
+    def stop(self) -> None:
+        """Stop listening (requests in flight get a moment to finish)."""
+        server = self.session.server
+        if server is None:
+            return
+        self._set_busy(self.tr("Stopping…"))
+
+        def stopped(_result: object) -> None:
+            self.session.server = None
+            self._busy = False
+            self._update_state()
+            self.server_changed.emit(False)
+
+        run_task(self, lambda ctx: server.stop(), stopped, self._failed)
+
+    def _set_busy(self, text: str) -> None:
+        self._busy = True
+        self.state.setText(text)
+        self._update_state()
+
+    def _failed(self, exc: BaseException) -> None:
+        self._busy = False
+        self._update_state()
+        self.state.setText(error_text(exc))
+        self.server_changed.emit(self.running())
+
+    # -- keys ------------------------------------------------------------------------------------
+
+    def refresh_keys(self) -> None:
+        """Reload the key list."""
+        records = self.session.vault.api_keys.list()
+        if not self.show_revoked.isChecked():
+            records = [r for r in records if not r.revoked]
+        self.keys.set_records(records)
+        self.revoke_key.setEnabled(bool(records))
+
+    def selected_key(self) -> ApiKeyRecord | None:
+        """The key selected in the table."""
+        rows = self.keys_table.selectionModel().selectedRows()
+        return self.keys.record(rows[0].row()) if rows else None
+
+    def create_key_dialog(self) -> None:
+        """Create a key, then show its secret once."""
+        names = [r.name for r in self.session.registry.list()]
+        dialog = CreateKeyDialog(self.session.vault, names, self)
+        if dialog.exec() and dialog.secret is not None:
+            self.refresh_keys()
+            SecretDialog(dialog.record.name, dialog.secret, self).exec()
+
+    def revoke_selected(self, *, confirm: bool = True) -> None:
+        """Revoke the selected key after a confirmation; programs using it are refused from now on."""
+        from engine.policy.keys import revoke_key
+
+        record = self.selected_key()
+        if record is None or record.revoked:
+            return
+        if confirm and QMessageBox.question(
+            self, self.tr("Revoke key"),
+            self.tr("Revoke “{name}”? Programs using it are refused from now on.").format(name=record.name),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        ) != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            revoke_key(self.session.vault, record.name)
+        except Exception as exc:  # noqa: BLE001 (shown to the person)
+            self.state.setText(error_text(exc))
+        self.refresh_keys()
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    def refresh_requests(self) -> None:
+        """Reload the latest requests from the encrypted log (decrypting them off the GUI thread)."""
+        vault = self.session.vault
+        if vault.is_locked:
+            return
+        run_task(self, lambda ctx: vault.request_log.recent(100), self._show_requests, lambda _exc: None)
+
+    def _show_requests(self, entries: list[RequestLogEntry]) -> None:
+        self.requests.set_records(entries)
+
+    def apply_icons(self) -> None:
+        """Re-tint icons after a light/dark switch."""
+        self.create_key.setIcon(theme.icon("key"))
+        self.revoke_key.setIcon(theme.icon("trash"))
+        self._update_state()

@@ -54,3 +54,13 @@ def window(qtbot, session) -> Iterator:  # type: ignore[no-untyped-def]
         main.chat.stream.stop()
     workers.wait_for_all(10_000)
     qtbot.wait(20)  # deliver the last queued results while the vault is still open
+
+
+@pytest.fixture(scope="session")
+def big_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ~17 MB model: several copy blocks, so an import can be cancelled half-way."""
+    from tests.tiny_gguf import write_tiny_gguf
+
+    return write_tiny_gguf(
+        tmp_path_factory.mktemp("models") / "big-test.gguf", seed=2, n_embd=256, n_ff=1024, n_layers=4, name="big"
+    )

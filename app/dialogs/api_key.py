@@ -1,0 +1,127 @@
+"""Creating an API key with its rules, and showing its secret exactly once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.widgets import CopyButton, error_text, muted, named
+from engine.policy.keys import issue_key
+
+
+class CreateKeyDialog(QDialog):
+    """Name the key, limit it to models, requests per minute and tokens per day; then issue it."""
+
+    def __init__(self, vault: Any, model_names: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.vault = vault
+        self.record: Any = None
+        self.secret: str | None = None
+        self.setWindowTitle(self.tr("Create an API key"))
+        self.name = named(QLineEdit(), self.tr("Key name"))
+        self.name.setPlaceholderText(self.tr("e.g. finance-reports"))
+        self.models = named(QListWidget(), self.tr("Models this key may use"))
+        for model in model_names:
+            item = QListWidgetItem(model)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.models.addItem(item)
+        self.models.setMaximumHeight(110)
+        self.rpm = named(QSpinBox(), self.tr("Requests per minute"))
+        self.rpm.setRange(0, 100_000)
+        self.rpm.setSpecialValueText(self.tr("no limit"))
+        self.tokens = named(QSpinBox(), self.tr("Tokens per day"))
+        self.tokens.setRange(0, 2_000_000_000)
+        self.tokens.setSingleStep(10_000)
+        self.tokens.setSpecialValueText(self.tr("no limit"))
+        self.store = named(QCheckBox(self.tr("Keep prompts and replies in the encrypted request log")),
+                           self.tr("Store request content"))
+        self.store.setChecked(True)
+        self.message = QLabel()
+        self.message.setObjectName("errorLabel")
+        self.message.setWordWrap(True)
+        form = QFormLayout()
+        form.addRow(self.tr("Name:"), self.name)
+        form.addRow(self.tr("Models:"), self.models)
+        form.addRow("", muted(self.tr("Check none to allow every model.")))
+        form.addRow(self.tr("Requests/minute:"), self.rpm)
+        form.addRow(self.tr("Tokens/day:"), self.tokens)
+        form.addRow("", self.store)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText(self.tr("Create key"))
+        named(self.ok, self.tr("Create key"))
+        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
+        self.buttons.accepted.connect(self.create)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.name.textChanged.connect(lambda text: self.ok.setEnabled(bool(text.strip())))
+        self.ok.setEnabled(False)
+
+    def chosen_models(self) -> list[str] | None:
+        """The checked models, or None for all."""
+        names = [self.models.item(i).text() for i in range(self.models.count())
+                 if self.models.item(i).checkState() == Qt.CheckState.Checked]
+        return names or None
+
+    def create(self) -> None:
+        """Issue the key (audited by the engine); the secret is kept only to show it once."""
+        try:
+            self.record, self.secret = issue_key(
+                self.vault,
+                self.name.text().strip(),
+                models=self.chosen_models(),
+                rpm=self.rpm.value() or None,
+                tokens_per_day=self.tokens.value() or None,
+                store_content=self.store.isChecked(),
+            )
+        except Exception as exc:  # noqa: BLE001 (a duplicate name etc. is explained in place)
+            self.message.setText(error_text(exc))
+            return
+        self.accept()
+
+
+class SecretDialog(QDialog):
+    """Shows a new key's secret once, with a Copy button; it cannot be shown again."""
+
+    def __init__(self, name: str, secret: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Your new API key"))
+        self.setMinimumWidth(560)
+        self.secret = QLabel(secret)
+        self.secret.setObjectName("secretBox")
+        self.secret.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.secret.setFont(QFont("monospace"))
+        self.secret.setWordWrap(True)
+        named(self.secret, self.tr("API key secret"))
+        self.copy = CopyButton(secret, self.tr("Copy key"))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        named(buttons.button(QDialogButtonBox.StandardButton.Close), self.tr("Close"))
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel(self.tr("Key “{name}” was created.").format(name=name)))
+        layout.addWidget(muted(self.tr(
+            "Copy it now: this is the only time it is shown. Enclave keeps only a hash of it."
+        )))
+        layout.addWidget(self.secret)
+        layout.addWidget(self.copy, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(buttons)

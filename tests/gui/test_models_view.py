@@ -1,0 +1,117 @@
+"""The Models view: import (dialog path, drag-and-drop, cancel), verify, default, settings, remove."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from app.dialogs.model_settings import ModelSettingsDialog
+from app.models.model_table import Col, HashState
+from engine.models import ImportCancelled, ModelRegistry
+
+
+class SlowRegistry(ModelRegistry):
+    """A registry whose imports report progress slowly, like a large file on a slow disk."""
+
+    def import_file(self, source, name=None, *, progress=None, cancel=None, **kwargs):  # type: ignore[no-untyped-def]
+        def slow(done: int, total: int) -> None:
+            if progress:
+                progress(done, total)
+            time.sleep(0.25)
+
+        return super().import_file(source, name, progress=slow, cancel=cancel, **kwargs)
+
+
+def _names(view) -> list[str]:  # type: ignore[no-untyped-def]
+    return [view.model.record(r).name for r in range(view.model.rowCount())]
+
+
+def test_import_and_manage_a_model(qtbot, window, session, tiny_gguf_no_template: Path) -> None:  # type: ignore[no-untyped-def]
+    view = window.models
+    window.show_view("models")
+    assert _names(view) == ["tiny"]
+    with qtbot.waitSignal(view.models_changed, timeout=20_000), qtbot.waitSignal(view.import_finished) as done:
+        view.import_file(tiny_gguf_no_template, "base")
+    assert done.args[0].name == "base"
+    assert _names(view) == ["base", "tiny"] and not view.progress_box.isVisibleTo(view)
+    assert window.chat.model_picker.findData("base") >= 0  # the chat view heard about it
+    assert view.model.data(view.model.index(0, Col.NAME), Qt.ItemDataRole.ToolTipRole)  # base-model note
+
+    view.select("base")
+    view.set_default()
+    assert session.registry.default_name() == "base"
+    assert view.model.data(view.model.index(0, Col.NAME)) == "base (default)"
+
+    with qtbot.waitSignal(view.models_changed, timeout=10_000):
+        view.remove_selected(confirm=False)
+    assert _names(view) == ["tiny"] and not (session.registry.folder / "base.gguf").exists()
+
+
+def test_drop_a_file_to_import_it(qtbot, window, tiny_gguf_no_template: Path) -> None:  # type: ignore[no-untyped-def]
+    view = window.models
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tiny_gguf_no_template))])
+    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(view.import_finished, timeout=20_000) as done:
+        view.dropEvent(event)
+    assert done.args[0].name == "tiny-base"
+
+
+def test_cancel_an_import_keeps_nothing(qtbot, window, session, big_gguf: Path) -> None:  # type: ignore[no-untyped-def]
+    session.registry = SlowRegistry(session.registry.folder)
+    view = window.models
+    task = view.import_file(big_gguf)
+    assert task is not None and view.progress_box.isVisibleTo(view)
+    qtbot.waitUntil(lambda: view.progress.value() > 0, timeout=10_000)
+    with qtbot.waitSignal(view.import_finished, timeout=20_000) as done:
+        qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    assert isinstance(done.args[0], ImportCancelled)
+    assert [r.name for r in session.registry.list()] == ["tiny"]
+    assert sorted(p.name for p in session.registry.folder.glob("*.gguf*")) == ["tiny.gguf"]
+    assert "cancelled" in view.status.text()
+
+
+def test_verify_notices_a_changed_file(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+    view = window.models
+    view.select("tiny")
+    task = view.verify_selected()
+    with qtbot.waitSignal(task.finished, timeout=10_000):
+        pass
+    assert view.model._hash["tiny"] == HashState.VERIFIED
+    path = session.registry.get("tiny").path
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    task = view.verify_selected()
+    with qtbot.waitSignal(task.finished, timeout=10_000):
+        pass
+    assert view.model._hash["tiny"] == HashState.FAILED
+    assert "CHANGED" in view.model.data(view.model.index(0, Col.SHA256))
+
+
+def test_model_settings_dialog(qtbot, session) -> None:  # type: ignore[no-untyped-def]
+    dialog = ModelSettingsDialog(session.registry, session.registry.get("tiny"))
+    qtbot.addWidget(dialog)
+    dialog.context.setValue(1024)
+    dialog.gpu_mode.setCurrentIndex(dialog.gpu_mode.findData("number"))
+    dialog.gpu_layers.setValue(3)
+    dialog.template.setCurrentIndex(dialog.template.findData("chatml"))
+    dialog.save()
+    settings = session.registry.get("tiny").settings
+    assert (settings.context_size, settings.gpu_layers, settings.chat_template) == (1024, 3, "chatml")
+    dialog = ModelSettingsDialog(session.registry, session.registry.get("tiny"))
+    qtbot.addWidget(dialog)
+    dialog.context.setValue(10)  # below the engine's minimum: explained, not saved
+    dialog.save()
+    assert dialog.message.text() and session.registry.get("tiny").settings.context_size == 1024
+
+
+def test_hardware_panel(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    panel = window.models.hardware
+    qtbot.waitUntil(lambda: panel.info is not None, timeout=10_000)
+    assert panel.info.cores >= 1 and panel.info.memory_total > 0
+    assert "fits" in panel.fit.text()
