@@ -22,6 +22,10 @@ MAX_SCHEMA_BYTES = 64 * 1024
 MAX_GRAMMAR_BYTES = 256 * 1024
 MAX_BOUND = 1000
 MAX_DEPTH = 32
+# The converter's string rule admits raw control characters, which JSON forbids inside strings
+# (json.loads rejects them); llama.cpp's own JSON grammar excludes them, and so do we.
+_LAX_CHAR = r'char ::= [^"\\] |'
+_STRICT_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
 _BOUNDS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties")
 ANY_OBJECT: dict[str, Any] = {"type": "object"}
 
@@ -58,6 +62,7 @@ def schema_grammar(schema: dict[str, Any], param: str) -> str:
         grammar = json_schema_to_gbnf(text)
     except Exception:  # the converter raises assorted errors on schemas it cannot express
         raise ApiError(400, "this JSON schema cannot be enforced", param=param, code="invalid_schema") from None
+    grammar = str(grammar).replace(_LAX_CHAR, _STRICT_CHAR)
     if len(grammar) > MAX_GRAMMAR_BYTES:
         raise ApiError(400, "the JSON schema expands to too large a grammar", param=param, code="invalid_schema")
     return str(grammar)

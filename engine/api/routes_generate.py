@@ -29,11 +29,11 @@ from engine.api.services import (
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
 from engine.chat import content_label
 from engine.models.registry import ModelRecord
+from engine.policy import labels
 from engine.runtime import Chunk
 
 bearer = HTTPBearer(auto_error=False, description="An Enclave API key from `enclave keys create`.")
 router = APIRouter(dependencies=[Security(bearer)])
-LABEL_HEADERS = {"X-Enclave-AI-Generated": "true"}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
     for code, text in {
@@ -123,7 +123,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stream = _stream_chat(services, context, reply, plan, pump, first, include_usage)
-        return StreamingResponse(stream, media_type="text/event-stream", headers={**SSE_HEADERS, **LABEL_HEADERS})
+        headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
+        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
     try:
         chunks = await collect(request, pump, first)
     finally:
@@ -147,8 +148,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
         "logprobs": chat_logprobs(logprobs) if body.logprobs else None,
         "finish_reason": finish,
     }
-    content = reply.envelope(choices=[choice], usage=_usage(final), enclave_label=reply.label(final))
-    return JSONResponse(content, headers=LABEL_HEADERS)
+    label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
+    content = reply.envelope(choices=[choice], usage=_usage(final), **label)
+    return JSONResponse(content, headers=labels.api_headers(context.key))
 
 
 async def _stream_chat(
@@ -204,7 +206,7 @@ async def _stream_chat(
         elif plan.forced_tool is not None and finish == "stop":
             finish = "tool_calls"
         _account(context, final, text)
-        yield event({}, finish, enclave_label=reply.label(final))
+        yield event({}, finish, **labels.api_field(context.key, reply.label(final)))
         if include_usage:
             yield sse(reply.envelope(choices=[], usage=_usage(final)))
         yield SSE_DONE
@@ -232,7 +234,8 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stream = _stream_completion(services, context, reply, pump, first, include_usage, body.logprobs is not None)
-        return StreamingResponse(stream, media_type="text/event-stream", headers={**SSE_HEADERS, **LABEL_HEADERS})
+        headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
+        return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
     try:
         chunks = await collect(request, pump, first)
     finally:
@@ -248,8 +251,9 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
         "logprobs": completion_logprobs(logprobs) if body.logprobs is not None else None,
         "finish_reason": _finish(final.finish_reason if final else None),
     }
-    content = reply.envelope(choices=[choice], usage=_usage(final), enclave_label=reply.label(final))
-    return JSONResponse(content, headers=LABEL_HEADERS)
+    label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
+    content = reply.envelope(choices=[choice], usage=_usage(final), **label)
+    return JSONResponse(content, headers=labels.api_headers(context.key))
 
 
 async def _stream_completion(
@@ -275,7 +279,7 @@ async def _stream_completion(
                 logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
                 finish = _finish(chunk.finish_reason) if chunk.finish_reason else None
                 choice = {"text": chunk.text, "index": 0, "logprobs": logprobs, "finish_reason": finish}
-                extra = {"enclave_label": reply.label(chunk)} if finish else {}
+                extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
                 yield sse(reply.envelope(choices=[choice], **usage_field, **extra))
             parts.append(chunk.text)
             offset += len(chunk.text)

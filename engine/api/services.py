@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import anyio
@@ -14,7 +15,10 @@ from engine.api.context import STATE_KEY, Admission, RequestContext
 from engine.api.settings import ApiSettings
 from engine.api.streaming import ChunkPump, watch_disconnect
 from engine.models.registry import ModelRecord
+from engine.policy import allowlist
+from engine.policy.audit_events import record as record_event
 from engine.policy.keys import KeyPolicy
+from engine.policy.limits import ModelNotAllowed
 from engine.runtime import Chunk, Generation, Runtime
 
 FINAL_WAIT_S = 5.0
@@ -47,7 +51,16 @@ async def resolve_model(services: Services, context: RequestContext, name: str) 
     """The registered model `name` if this key may use it (404 unknown, 403 not allowed)."""
     context.model = name
     record = await anyio.to_thread.run_sync(services.runtime.registry.get, name)
-    services.policy.check_model(context.key, record.name)
+    actor = f"api:{context.key.name}"
+    try:
+        services.policy.check_model(context.key, record.name)
+    except ModelNotAllowed:
+        details = {"rule": "key_models", "key": context.key.name, "model": record.name}
+        violation = partial(record_event, services.vault, "policy_violation", actor=actor, details=details)
+        await anyio.to_thread.run_sync(violation)
+        raise
+    # The model allowlist (when an admin turned it on) applies to what the endpoint loads too.
+    await anyio.to_thread.run_sync(partial(allowlist.check_loadable, services.vault, record, actor=actor))
     return record
 
 
