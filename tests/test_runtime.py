@@ -212,3 +212,15 @@ def test_grammar_constrains_the_output_to_json(runtime: Runtime, tiny_model) -> 
         json.loads(text)
     else:  # cut at max_tokens: still a prefix of JSON (starts like an object or array)
         assert text.lstrip()[:1] in "{["
+
+
+def test_embeddings_are_one_unit_vector_per_input(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    import math
+
+    vectors, tokens = runtime.embed(["first text", "a second, longer text", "first text"])
+    assert len(vectors) == 3 and tokens > 6
+    assert all(len(v) == 64 for v in vectors)  # the tiny model's embedding length
+    assert all(math.isclose(sum(x * x for x in v), 1.0, rel_tol=1e-4) for v in vectors)
+    same = sum(a * b for a, b in zip(vectors[0], vectors[2], strict=True))
+    other = sum(a * b for a, b in zip(vectors[0], vectors[1], strict=True))
+    assert same > 0.9999 and other < 0.999  # cosine similarity: same text same vector, other text not

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import math
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +16,6 @@ from engine.api.routes_generate import ERRORS, bearer
 from engine.api.schemas import EmbeddingRequest
 from engine.api.services import context_of, resolve_model, services_of
 from engine.models.registry import ModelRecord
-from engine.runtime import Runtime
-from engine.runtime.loaded import LoadedModel
 
 OWNER = "enclave"
 public = APIRouter()
@@ -54,35 +51,6 @@ async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     return _model_card(await resolve_model(services, context, model_id))
 
 
-def _pooled(rows: Any) -> list[list[float]]:
-    """One unit vector per input, mean-pooling token vectors when the model does not pool itself."""
-    vectors = []
-    for row in rows:
-        array = np.asarray(row, dtype=np.float64)
-        if array.ndim == 2:
-            array = array.mean(axis=0)
-        norm = float(np.linalg.norm(array))
-        vectors.append((array / norm if norm > 0 and math.isfinite(norm) else array).tolist())
-    return vectors
-
-
-def embed(runtime: Runtime, texts: list[str], model: str) -> tuple[list[list[float]], int]:
-    """Embeddings of `texts` on the model's own thread, and their token count.
-
-    Runtime.embed assumes a model that pools (it breaks on generative GGUFs, which return one vector
-    per token); this does the pooling here until the runtime does.
-    """
-    worker = runtime.load(model, embedding=True)
-
-    def run(loaded: Any) -> tuple[list[list[float]], int]:
-        assert isinstance(loaded, LoadedModel)  # embedding workers run a plain LoadedModel
-        tokens = sum(len(loaded.tokenize(text)) for text in texts)
-        return _pooled(loaded.llama.embed(texts, normalize=False, truncate=True)), tokens
-
-    result: tuple[list[list[float]], int] = worker.call(run)
-    return result
-
-
 @router.post("/v1/embeddings", responses=ERRORS, tags=["openai"])
 async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
     """Create embeddings (OpenAI-compatible; float or base64)."""
@@ -94,7 +62,7 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
     services.policy.token_allowance(context.key)
     services.admission.enter()
     try:
-        vectors, tokens = await anyio.to_thread.run_sync(embed, services.runtime, texts, record.name)
+        vectors, tokens = await anyio.to_thread.run_sync(lambda: services.runtime.embed(texts, model=record.name))
     finally:
         services.admission.leave()
     context.prompt_tokens = tokens

@@ -17,6 +17,7 @@ from llama_cpp import Llama
 from llama_cpp import llama_cpp as C
 
 from engine.errors import UserError
+from engine.models.gguf_header import read_header
 from engine.models.registry import ModelRecord
 
 DEFAULT_CONTEXT = 4096
@@ -95,6 +96,11 @@ class LoadedModel:
         threads = settings.threads or max(1, os.cpu_count() or 1)
         gpu_layers = resolve_gpu_layers(settings.gpu_layers)
         started = time.perf_counter()
+        arch = record.facts.architecture
+        # Chat models do not pool (llama.cpp would return one vector per token): mean-pool them, as
+        # OpenAI-style clients expect one vector per input. Embedding models keep their own pooling.
+        own_pooling = read_header(record.path).metadata.get(f"{arch}.pooling_type")
+        pooling = C.LLAMA_POOLING_TYPE_UNSPECIFIED if own_pooling else C.LLAMA_POOLING_TYPE_MEAN
         try:
             self.llama = Llama(
                 model_path=str(record.path),
@@ -105,6 +111,7 @@ class LoadedModel:
                 n_gpu_layers=gpu_layers,
                 use_mmap=True,
                 embedding=embedding,
+                pooling_type=pooling if embedding else C.LLAMA_POOLING_TYPE_UNSPECIFIED,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
