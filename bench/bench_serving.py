@@ -92,15 +92,23 @@ def start_enclave(model_path: Path, threads: int) -> Server:
     env = {**os.environ, "ENCLAVE_HOME": str(home), "ENCLAVE_PASSPHRASE": PASSPHRASE, "ENCLAVE_NO_DEMO": "1"}
     enclave = [sys.executable, "-m", "engine.cli"]
     subprocess.run([*enclave, "init"], env=env, check=True, capture_output=True)
-    subprocess.run([*enclave, "models", "import", str(model_path), "--name", "demo"], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*enclave, "models", "import", str(model_path), "--name", "demo"], env=env, check=True, capture_output=True
+    )
     subprocess.run(
         [*enclave, "models", "set", "demo", "--threads", str(threads), "--context", str(CONTEXT_PER_SEQUENCE)],
-        env=env, check=True, capture_output=True,
+        env=env,
+        check=True,
+        capture_output=True,
     )
-    created = subprocess.run([*enclave, "keys", "create", "--name", "bench"], env=env, check=True, capture_output=True, text=True)
+    created = subprocess.run(
+        [*enclave, "keys", "create", "--name", "bench"], env=env, check=True, capture_output=True, text=True
+    )
     key = next(word for word in created.stdout.split() if word.startswith("enc-"))
     port = free_port()
-    process = subprocess.Popen([*enclave, "serve", "--port", str(port), "--model", "demo"], env=env, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*enclave, "serve", "--port", str(port), "--model", "demo"], env=env, stderr=subprocess.DEVNULL
+    )
     wait_ready(f"http://127.0.0.1:{port}/health", process)
     return Server("Enclave", f"http://127.0.0.1:{port}/v1", key, "demo", process)
 
@@ -108,10 +116,27 @@ def start_enclave(model_path: Path, threads: int) -> Server:
 def start_llama_cpp_python(model_path: Path, threads: int) -> Server:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", "demo",
-         "--n_ctx", str(CONTEXT_PER_SEQUENCE), "--n_threads", str(threads), "--n_threads_batch", str(threads),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path),
+            "--model_alias",
+            "demo",
+            "--n_ctx",
+            str(CONTEXT_PER_SEQUENCE),
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
     return Server("llama-cpp-python server", f"http://127.0.0.1:{port}/v1", "none", "demo", process)
@@ -120,9 +145,27 @@ def start_llama_cpp_python(model_path: Path, threads: int) -> Server:
 def start_llama_server(binary: Path, model_path: Path, threads: int) -> Server:
     port = free_port()
     process = subprocess.Popen(
-        [str(binary), "-m", str(model_path), "-c", str(CONTEXT_PER_SEQUENCE * PARALLEL), "-np", str(PARALLEL),
-         "-t", str(threads), "-tb", str(threads), "--host", "127.0.0.1", "--port", str(port), "-a", "demo"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(binary),
+            "-m",
+            str(model_path),
+            "-c",
+            str(CONTEXT_PER_SEQUENCE * PARALLEL),
+            "-np",
+            str(PARALLEL),
+            "-t",
+            str(threads),
+            "-tb",
+            str(threads),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "-a",
+            "demo",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     wait_ready(f"http://127.0.0.1:{port}/health", process)
     return Server("llama.cpp llama-server", f"http://127.0.0.1:{port}/v1", "none", "demo", process)
@@ -132,13 +175,20 @@ async def stream_completion(
     client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int
 ) -> dict[str, float]:
     """One streaming /v1/completions request: time to first token, token count, decode time."""
-    body = {"model": server.model, "prompt": prompt, "max_tokens": max_tokens, "temperature": 0.0, "stream": True,
-            **server.extra_body}
+    body = {
+        "model": server.model,
+        "prompt": prompt,
+        "max_tokens": max_tokens,
+        "temperature": 0.0,
+        "stream": True,
+        **server.extra_body,
+    }
     started = time.perf_counter()
     first = last = None
     pieces = 0
-    async with client.stream("POST", f"{server.base_url}/completions", json=body,
-                             headers={"Authorization": f"Bearer {server.api_key}"}) as response:
+    async with client.stream(
+        "POST", f"{server.base_url}/completions", json=body, headers={"Authorization": f"Bearer {server.api_key}"}
+    ) as response:
         if response.status_code != 200:
             raise RuntimeError(f"{server.name}: HTTP {response.status_code} {await response.aread()!r}")
         async for line in response.aiter_lines():
@@ -186,10 +236,10 @@ async def interleaved_conversations(server: Server, turns: int, tokens: int) -> 
     async with httpx.AsyncClient(timeout=600) as client:
         for turn in range(1, turns + 1):
             for c in range(4):
-                transcripts[c] += f"\nUser: Tell me more about the town, part {turn}, please, in detail.\nAssistant:"
+                transcripts[c] += f"\nUser: And then, part {turn}?\nAssistant:"
                 result = await stream_completion(client, server, transcripts[c], tokens)
                 ttft.setdefault(turn, []).append(result["ttft"])
-                transcripts[c] += " And so the story went on, one small detail after another." * 2
+                transcripts[c] += " The story went on."
     return {"turn1_ttft_s": median(ttft[1]), f"turn{turns}_ttft_s": median(ttft[turns])}
 
 
@@ -213,8 +263,12 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
     names = list(results)
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for offset, clients in enumerate((1, 4, 8)):
-        axes[0].bar([i + offset * 0.25 for i in range(len(names))],
-                    [results[n][f"concurrent{clients}"]["aggregate_tok_s"] for n in names], 0.25, label=f"{clients} clients")
+        axes[0].bar(
+            [i + offset * 0.25 for i in range(len(names))],
+            [results[n][f"concurrent{clients}"]["aggregate_tok_s"] for n in names],
+            0.25,
+            label=f"{clients} clients",
+        )
     axes[0].set_xticks(range(len(names)), names, fontsize=7)
     axes[0].set_title("aggregate decode tokens/s")
     axes[0].legend(fontsize=7)
@@ -223,8 +277,12 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
     axes[1].tick_params(axis="x", labelsize=7)
     for i, n in enumerate(names):
         conv = results[n]["conversations"]
-        axes[2].bar([i - 0.2, i + 0.2], [conv["turn1_ttft_s"] * 1000, conv["turn10_ttft_s"] * 1000], 0.4,
-                    color=["#7aa6c2", "#2c5d7c"])
+        axes[2].bar(
+            [i - 0.2, i + 0.2],
+            [conv["turn1_ttft_s"] * 1000, conv["turn10_ttft_s"] * 1000],
+            0.4,
+            color=["#7aa6c2", "#2c5d7c"],
+        )
     axes[2].set_xticks(range(len(names)), names, fontsize=7)
     axes[2].set_title("TTFT ms: turn 1 (light) vs turn 10 (dark)")
     fig.tight_layout()
@@ -235,7 +293,9 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer tokens and runs")
-    parser.add_argument("--skip", action="append", default=[], help="server to skip: enclave, llama-cpp-python, llama-server")
+    parser.add_argument(
+        "--skip", action="append", default=[], help="server to skip: enclave, llama-cpp-python, llama-server"
+    )
     args = parser.parse_args()
     threads = os.cpu_count() or 1
 
@@ -249,7 +309,9 @@ def main() -> None:
         "llama-cpp-python": lambda: start_llama_cpp_python(model_path, threads),
     }
     if "llama-server" not in args.skip:
-        built = subprocess.run(["bash", str(ROOT / "bench" / "build_llama_server.sh")], cwd=ROOT, capture_output=True, text=True)
+        built = subprocess.run(
+            ["bash", str(ROOT / "bench" / "build_llama_server.sh")], cwd=ROOT, capture_output=True, text=True
+        )
         if built.returncode == 0:
             binary = Path(built.stdout.strip().splitlines()[-1])
             starters["llama-server"] = lambda: start_llama_server(binary, model_path, threads)
@@ -264,15 +326,19 @@ def main() -> None:
             results[server.name] = measure(server, args.quick)
 
     print(f"\nModel: {model_path.name}, {threads} threads, parallel {PARALLEL}; {machine()['cpu']}\n")
-    print("| server | single tok/s | TTFT ms | 1 client tok/s | 4 clients tok/s | 8 clients tok/s | "
-          "turn-1 TTFT ms | turn-10 TTFT ms | failed/cut at 8 |")
+    print(
+        "| server | single tok/s | TTFT ms | 1 client tok/s | 4 clients tok/s | 8 clients tok/s | "
+        "turn-1 TTFT ms | turn-10 TTFT ms | failed/cut at 8 |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
-        print(f"| {name} | {r['single']['decode_tok_s']:.1f} | {r['single']['ttft_s'] * 1000:.0f} | "
-              f"{r['concurrent1']['aggregate_tok_s']:.1f} | {r['concurrent4']['aggregate_tok_s']:.1f} | "
-              f"{r['concurrent8']['aggregate_tok_s']:.1f} | {r['conversations']['turn1_ttft_s'] * 1000:.0f} | "
-              f"{r['conversations']['turn10_ttft_s'] * 1000:.0f} | "
-              f"{r['concurrent8']['failed']}/{r['concurrent8']['cut_off']} |")
+        print(
+            f"| {name} | {r['single']['decode_tok_s']:.1f} | {r['single']['ttft_s'] * 1000:.0f} | "
+            f"{r['concurrent1']['aggregate_tok_s']:.1f} | {r['concurrent4']['aggregate_tok_s']:.1f} | "
+            f"{r['concurrent8']['aggregate_tok_s']:.1f} | {r['conversations']['turn1_ttft_s'] * 1000:.0f} | "
+            f"{r['conversations']['turn10_ttft_s'] * 1000:.0f} | "
+            f"{r['concurrent8']['failed']}/{r['concurrent8']['cut_off']} |"
+        )
 
     ours = results.get("Enclave")
     server = results.get("llama.cpp llama-server")
@@ -283,15 +349,28 @@ def main() -> None:
         ratios["turn10_vs_turn1_ttft"] = conv["turn10_ttft_s"] / conv["turn1_ttft_s"]
     if ours and server:
         ratios["single_stream_vs_llama_server"] = ours["single"]["decode_tok_s"] / server["single"]["decode_tok_s"]
-        ratios["concurrent4_vs_llama_server"] = ours["concurrent4"]["aggregate_tok_s"] / server["concurrent4"]["aggregate_tok_s"]
-        ratios["turn10_ttft_vs_llama_server"] = ours["conversations"]["turn10_ttft_s"] / server["conversations"]["turn10_ttft_s"]
+        ratios["concurrent4_vs_llama_server"] = (
+            ours["concurrent4"]["aggregate_tok_s"] / server["concurrent4"]["aggregate_tok_s"]
+        )
+        ratios["turn10_ttft_vs_llama_server"] = (
+            ours["conversations"]["turn10_ttft_s"] / server["conversations"]["turn10_ttft_s"]
+        )
     if ours and lcp:
-        ratios["concurrent4_vs_llama_cpp_python"] = ours["concurrent4"]["aggregate_tok_s"] / lcp["concurrent4"]["aggregate_tok_s"]
+        ratios["concurrent4_vs_llama_cpp_python"] = (
+            ours["concurrent4"]["aggregate_tok_s"] / lcp["concurrent4"]["aggregate_tok_s"]
+        )
     print("\nratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    payload = {"measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(), "threads": threads,
-               "parallel": PARALLEL, "model": model_path.name, "results": results, "ratios": ratios}
+    payload = {
+        "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "threads": threads,
+        "parallel": PARALLEL,
+        "model": model_path.name,
+        "results": results,
+        "ratios": ratios,
+    }
     (out / "serving.json").write_text(json.dumps(payload, indent=2))
     if plot(results, out / "serving.png"):
         print(f"plot: {out / 'serving.png'}")
