@@ -110,9 +110,26 @@ def test_chat_without_any_model_is_a_clear_error() -> None:
 
 def test_models_set_changes_settings(tiny_gguf: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["models", "import", str(tiny_gguf), "--name", "tiny"])
-    assert main(["models", "set", "tiny", "--context", "256", "--gpu-layers", "none", "--chat-template", "gemma"]) == 0
+    assert (
+        main(
+            [
+                "models",
+                "set",
+                "tiny",
+                "--context",
+                "256",
+                "--gpu-layers",
+                "none",
+                "--chat-template",
+                "gemma",
+                "--parallel",
+                "2",
+            ]
+        )
+        == 0
+    )
     settings = json.loads(capsys.readouterr().out.split("\n", 1)[1])
-    assert settings == {**settings, "context_size": 256, "gpu_layers": "none", "chat_template": "gemma"}
+    assert settings == {**settings, "context_size": 256, "gpu_layers": "none", "chat_template": "gemma", "parallel": 2}
 
 
 def test_chat_turns_are_stored_in_the_vault_and_continue(tiny_gguf: Path, enclave_home: Path) -> None:

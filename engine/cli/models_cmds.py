@@ -50,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--threads", type=int)
     p.add_argument("--gpu-layers", help="auto, all, none or a number")
     p.add_argument("--batch-size", type=int)
+    p.add_argument("--parallel", type=int, help="sequences decoded together (concurrent requests)")
     p.add_argument("--chat-template", help="builtin name (chatml, gemma, llama3, mistral) or a Jinja file path")
     p.set_defaults(handler=cmd_set)
 
@@ -150,7 +151,7 @@ def cmd_default(args: argparse.Namespace) -> int:
 def cmd_set(args: argparse.Namespace) -> int:
     """Change per-model settings."""
     changes: dict[str, object] = {}
-    for key in ("context_size", "threads", "batch_size"):
+    for key in ("context_size", "threads", "batch_size", "parallel"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     if args.gpu_layers is not None:
