@@ -9,6 +9,7 @@ import sys
 from engine.cli.passphrase import read_passphrase
 from engine.errors import UserError
 from engine.paths import enclave_home
+from engine.policy.audit_events import unlock
 from engine.policy.keys import issue_key, revoke_key
 from engine.vault import ApiKeyRecord, Vault
 from engine.vault.errors import VaultMissing
@@ -21,7 +22,7 @@ def open_vault(args: argparse.Namespace, *, actor: str = ACTOR) -> Vault:
     home = enclave_home()
     if not Vault.exists(home):
         raise VaultMissing
-    return Vault.unlock(home, read_passphrase(args), actor=actor)
+    return unlock(home, read_passphrase(args), actor=actor)  # failed attempts go to the audit chain
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]

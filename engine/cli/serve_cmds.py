@@ -14,6 +14,8 @@ from engine.api import DEFAULT_HOST, DEFAULT_PORT, ApiServer, ApiSettings
 from engine.cli.keys_cmds import open_vault
 from engine.models import ModelRegistry
 from engine.models.demo import ensure_demo_model
+from engine.policy import allowlist
+from engine.policy.retention import RetentionTimer
 from engine.runtime import Runtime
 
 ACTOR = "serve"
@@ -56,8 +58,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     vault = open_vault(args, actor=ACTOR)
     runtime = Runtime(registry)
+    # Retention runs at start and then daily while the server is up (engine.policy.retention).
+    purger = RetentionTimer(vault, actor=ACTOR)
     try:
+        purger.start()
         if args.model:
+            allowlist.check_loadable(vault, registry.resolve(args.model), actor=ACTOR)
             runtime.load(args.model)
         server = ApiServer(runtime, vault, host=args.host, port=args.port, settings=settings)
         server.start()
@@ -70,6 +76,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         finally:
             server.stop()
     finally:
+        purger.stop()
         runtime.close()
         vault.close()
         for sig, handler in previous.items():

@@ -15,6 +15,7 @@ from typing import Any
 from engine.errors import UserError
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.policy.audit_events import record, require_admin_actor
+from engine.policy.limits import ModelNotAllowed
 from engine.vault import Vault
 
 REQUIRED = "policy.models.allowlist_required"
@@ -22,8 +23,8 @@ APPROVED = "policy.models.approved"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-class ModelNotApproved(UserError):
-    """The allowlist is on and this model's SHA-256 is not on it."""
+class ModelNotApproved(ModelNotAllowed):
+    """The allowlist is on and this model's SHA-256 is not on it (HTTP 403 like a key's model rule)."""
 
 
 def is_required(vault: Vault) -> bool:
