@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import paths
 from engine.models.registry import ModelRecord
+from engine.policy import allowlist, audit_events
 from engine.runtime import Chunk, Generation, GenerationParams, Runtime
 
 if TYPE_CHECKING:
@@ -87,24 +88,25 @@ class Turn:
 class ChatService:
     """Sends chat turns, keeping history in the vault when one is open."""
 
-    def __init__(self, runtime: Runtime, vault: Vault | None = None) -> None:
+    def __init__(self, runtime: Runtime, vault: Vault | None = None, *, actor: str = "local") -> None:
         self.runtime = runtime
         self.vault = vault
+        self.actor = actor
 
     @classmethod
     @contextlib.contextmanager
     def open_for_cli(cls, args: argparse.Namespace, runtime: Runtime) -> Iterator[ChatService]:
         """A service with the vault unlocked if one exists (history is saved), else without."""
-        from engine.cli.passphrase import read_passphrase
+        from engine.cli.passphrase import read_passphrase  # the CLI's passphrase sources
         from engine.vault import Vault
 
         home = paths.enclave_home()
         if not Vault.exists(home):
             yield cls(runtime, None)
             return
-        vault = Vault.unlock(home, read_passphrase(args))
+        vault = audit_events.unlock(home, read_passphrase(args), actor="cli")  # failed attempts are audited
         try:
-            yield cls(runtime, vault)
+            yield cls(runtime, vault, actor="cli")
         finally:
             vault.close()
 
@@ -127,21 +129,20 @@ class ChatService:
     ) -> Turn:
         """Store the user's message (if a vault is open) and start the reply."""
         history: list[dict[str, str]] = []
+        if self.vault is not None and conversation_id is not None:
+            model = model or self.vault.conversations.get(conversation_id).model
+        record = self._usable_model(model)  # refuse before anything is stored
         if self.vault is not None:
             if conversation_id is None:
-                record = self.runtime.registry.resolve(model)
                 title = " ".join(prompt.split())[:TITLE_CHARS] or "New chat"
                 conversation_id = self.vault.conversations.create(
                     title, model=record.name, system_prompt=system_prompt
                 ).id
-            else:
-                conversation = self.vault.conversations.get(conversation_id)
-                model = model or conversation.model
             history = self._history(conversation_id)
             self.vault.conversations.add_message(conversation_id, "user", prompt)
         elif system_prompt:
             history = [{"role": "system", "content": system_prompt}]
-        return self._reply(history + [{"role": "user", "content": prompt}], conversation_id, model, params)
+        return self._reply(history + [{"role": "user", "content": prompt}], conversation_id, record, params)
 
     def regenerate(
         self, conversation_id: str, *, model: str | None = None, params: GenerationParams | None = None
@@ -152,7 +153,8 @@ class ChatService:
         if stored and stored[-1].role == "assistant":
             self.vault.conversations.delete_messages_from(conversation_id, stored[-1].id)
         conversation = self.vault.conversations.get(conversation_id)
-        return self._reply(self._history(conversation_id), conversation_id, model or conversation.model, params)
+        record = self._usable_model(model or conversation.model)
+        return self._reply(self._history(conversation_id), conversation_id, record, params)
 
     def edit_and_resend(
         self, conversation_id: str, message_id: str, new_text: str, *, params: GenerationParams | None = None
@@ -162,14 +164,20 @@ class ChatService:
         self.vault.conversations.delete_messages_from(conversation_id, message_id)
         return self.send(new_text, conversation_id=conversation_id, params=params)
 
+    def _usable_model(self, model: str | None) -> ModelRecord:
+        """The named (or default) model, refused if an admin requires approved models and it is not."""
+        record = self.runtime.registry.resolve(model)
+        if self.vault is not None:
+            allowlist.check_loadable(self.vault, record, actor=self.actor)
+        return record
+
     def _reply(
         self,
         messages: list[dict[str, str]],
         conversation_id: str | None,
-        model: str | None,
+        record: ModelRecord,
         params: GenerationParams | None,
     ) -> Turn:
-        record = self.runtime.registry.resolve(model)
         user_turns = [m for m in messages if m["role"] != "system"]
         if record.is_base_model and not record.settings.chat_template and len(user_turns) == 1:
             # A base model has no chat format: it continues the text it is given.

@@ -152,3 +152,26 @@ def test_chat_turns_are_stored_in_the_vault_and_continue(tiny_gguf: Path, enclav
         assert label["ai_generated"] is True and label["model"] == "tiny" and len(label["model_sha256"]) == 64
     wrong = run_cli("chat", "hi", env={"ENCLAVE_PASSPHRASE": "wrong"})
     assert wrong.returncode == 1 and "wrong passphrase" in wrong.stderr
+
+
+def test_chat_refuses_an_unapproved_model_when_the_allowlist_is_on(tiny_gguf: Path, enclave_home: Path) -> None:
+    from engine.chat import ChatService
+    from engine.errors import UserError
+    from engine.models import ModelRegistry
+    from engine.policy import allowlist
+    from engine.runtime import Runtime
+    from engine.vault import FLOOR, Vault
+
+    ModelRegistry().import_file(tiny_gguf, "tiny")
+    vault, _ = Vault.init(enclave_home, "pw-for-allowlist-test", kdf=FLOOR)
+    runtime = Runtime()
+    try:
+        allowlist.set_required(vault, True, actor="admin")
+        with pytest.raises(UserError, match="not approved|allowlist"):
+            ChatService(runtime, vault).send("hi")
+        assert vault.conversations.list() == []  # refused before anything was stored
+        allowlist.approve(vault, "tiny", actor="admin")
+        assert ChatService(runtime, vault).send("hi", params=None).finish().final is not None
+    finally:
+        runtime.close()
+        vault.close()
