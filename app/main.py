@@ -7,10 +7,11 @@ import os
 import sys
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
-from app import i18n, theme, workers
+from app import gc_guard, i18n, theme, workers
 from app.dialogs.unlock import UnlockDialog
 from app.dialogs.wizard import FirstRunWizard
 from app.session import Session
@@ -34,6 +35,7 @@ def application() -> QApplication:
     app.setApplicationName("Enclave")
     app.setOrganizationName("Enclave")
     app.setDesktopFileName("enclave")
+    gc_guard.install(app)
     return app
 
 
@@ -57,15 +59,20 @@ def open_vault(args: argparse.Namespace, home: Path, registry: ModelRegistry) ->
         if screenshot:
             raise UserError("a screenshot needs the passphrase: set ENCLAVE_PASSPHRASE or pass --passphrase-file")
         dialog = UnlockDialog(home)
-        return dialog.vault if dialog.exec() == QDialog.DialogCode.Accepted else None
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        vault = dialog.vault if accepted else None
+        shiboken6.delete(dialog)  # now, on this thread: never later from a collector elsewhere
+        return vault
     if screenshot:
         raise VaultMissing
     wizard = FirstRunWizard(home, registry)
-    if wizard.exec() == QDialog.DialogCode.Accepted:
-        return wizard.vault
-    if wizard.vault is not None:
-        wizard.vault.close()  # created, then cancelled: it opens with the passphrase next time
-    return None
+    accepted = wizard.exec() == QDialog.DialogCode.Accepted
+    vault = wizard.vault
+    shiboken6.delete(wizard)
+    if not accepted and vault is not None:
+        vault.close()  # created, then cancelled: it opens with the passphrase next time
+        return None
+    return vault
 
 
 def settle(ms: int) -> None:
@@ -115,11 +122,14 @@ def run(args: argparse.Namespace) -> int:
             i18n.install(app, language)
         screenshot = getattr(args, "screenshot", None)
         window = MainWindow(session, start_background=screenshot is None)
-        if screenshot is not None:
-            return take_screenshot(window, getattr(args, "view", "chat") or "chat", Path(screenshot))
-        window.show_view(getattr(args, "view", "chat") or "chat")
-        window.show()
-        return int(app.exec())
+        try:
+            if screenshot is not None:
+                return take_screenshot(window, getattr(args, "view", "chat") or "chat", Path(screenshot))
+            window.show_view(getattr(args, "view", "chat") or "chat")
+            window.show()
+            return int(app.exec())
+        finally:
+            shiboken6.delete(window)
     finally:
         workers.wait_for_all(5000)
         session.close()

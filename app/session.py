@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.chat import ChatService
-from engine.models import ModelRegistry
+from engine.models import ModelRecord, ModelRegistry
+from engine.models.demo import ensure_demo_model
 from engine.runtime import Runtime
 from engine.vault import KdfParams, Vault
+
+# The wizard and the main window may both ask for the demo model; two assemblies at once would write
+# the same `.part` file. (Across processes this needs a lock in the engine's registry.)
+_DEMO_LOCK = threading.Lock()
+
+
+def prepare_demo(registry: ModelRegistry, progress: Any = None) -> ModelRecord | None:
+    """Assemble the bundled demo model once (call from a worker: it takes seconds)."""
+    with _DEMO_LOCK:
+        return ensure_demo_model(registry, progress)
 
 
 @dataclass

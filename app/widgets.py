@@ -92,6 +92,27 @@ def human_time(moment: dt.datetime) -> str:
     return QLocale().toString(stamp, QLocale.FormatType.ShortFormat)
 
 
+def human_clock(moment: dt.datetime) -> str:
+    """Today: the time of day with seconds; earlier: the short date and time."""
+    local = QDateTime.fromSecsSinceEpoch(int(moment.timestamp()))
+    if local.date() == QDateTime.currentDateTime().date():
+        return QLocale().toString(local.time(), "HH:mm:ss")
+    return QLocale().toString(local, QLocale.FormatType.ShortFormat)
+
+
+def human_date(moment: dt.datetime) -> str:
+    """A date in the locale's short format."""
+    return QLocale().toString(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())).date(),
+                              QLocale.FormatType.ShortFormat)
+
+
+def human_duration_ms(ms: float) -> str:
+    """'840 ms' or '12.4 s'."""
+    if ms < 1000:
+        return QCoreApplication.translate("Units", "{ms} ms").format(ms=round(ms))
+    return QCoreApplication.translate("Units", "{s} s").format(s=QLocale().toString(ms / 1000, "f", 1))
+
+
 def show_error(parent: QWidget | None, exc: BaseException, title: str | None = None) -> None:
     """Tell the person what went wrong in one line (engine errors are already one sentence)."""
     heading = title or QCoreApplication.translate("Errors", "Something went wrong")

@@ -164,7 +164,7 @@ class RecoveryDialog(QDialog):
             )
         )
         self.key = named(QLineEdit(), self.tr("Recovery key"))
-        self.key.setPlaceholderText("XXXXX-XXXXX-XXXXX-…")
+        self.key.setPlaceholderText(self.tr("XXXXX-XXXXX-XXXXX-…"))
         self.fields = PassphraseFields()
         self.message = QLabel()
         self.message.setObjectName("errorLabel")

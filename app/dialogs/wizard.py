@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.passphrase import PassphraseFields
+from app.session import prepare_demo
 from app.widgets import CopyButton, error_text, human_size, muted, named, show_error
 from app.workers import Task, run_task
 from engine.fileio import write_atomic
 from engine.models import ModelRecord, ModelRegistry
-from engine.models.demo import ensure_demo_model
 from engine.vault import KdfParams, Vault
 
 
@@ -113,6 +113,7 @@ class RecoveryPage(QWizardPage):
         layout.addWidget(self.confirm)
         layout.addStretch(1)
         self.setCommitPage(True)
+        self.setButtonText(QWizard.WizardButton.CommitButton, self.tr("Continue"))
 
     def initializePage(self) -> None:
         if self._wizard.vault is None:
@@ -314,7 +315,7 @@ class FirstRunWizard(QWizard):
         # Assembling the bundled model takes a couple of seconds: start now, while the person types.
         registry = self.registry
         self.preparing_demo = True
-        run_task(self, lambda ctx: ensure_demo_model(registry, ctx.progress), self._demo_done, self._demo_done)
+        run_task(self, lambda ctx: prepare_demo(registry, ctx.progress), self._demo_done, self._demo_done)
 
     def _demo_done(self, _result: object) -> None:
         self.preparing_demo = False

@@ -99,7 +99,7 @@ class ChatView(QWidget):
         self.banner.hide()
         self.composer = named(Composer(), self.tr("Message"))
         self.composer.setPlaceholderText(self.tr("Message Enclave…  (Ctrl+Enter to send)"))
-        self.composer.setMaximumHeight(120)
+        self.composer.setFixedHeight(self.composer.fontMetrics().lineSpacing() * 4 + 14)
         self.composer.setTabChangesFocus(True)
         self.send_button = named(QPushButton(self.tr("Send")), self.tr("Send"))
         self.send_button.setIcon(theme.icon("send"))

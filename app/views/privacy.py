@@ -40,6 +40,17 @@ AUTOLOCK_KEY = "gui.autolock_minutes"
 RETENTION_CHOICES = (0, 7, 30, 90, 365)
 
 
+def _details(details: dict[str, object]) -> str:
+    """An audit entry's details as short `name: value` pairs (empty values left out)."""
+    parts = []
+    for key, value in details.items():
+        if value in (None, "", [], {}):
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        parts.append(f"{key}: {json.dumps(shown, ensure_ascii=False) if isinstance(shown, dict) else shown}")
+    return " · ".join(parts)
+
+
 class PrivacyView(QWidget):
     """Everything about what Enclave keeps, and for how long."""
 
@@ -134,11 +145,11 @@ class PrivacyView(QWidget):
         # -- audit
         audit = QGroupBox(self.tr("Audit log"))
         self.audit = RecordTableModel([
-            Column("#", lambda e: str(e.seq), True),
+            Column(self.tr("#"), lambda e: str(e.seq), True),
             Column(self.tr("Time"), lambda e: human_time(e.time)),
             Column(self.tr("Event"), lambda e: e.event),
             Column(self.tr("By"), lambda e: e.actor),
-            Column(self.tr("Details"), lambda e: json.dumps(e.details, ensure_ascii=False) if e.details else ""),
+            Column(self.tr("Details"), lambda e: _details(e.details)),
         ], self)
         self.audit_table = named(QTableView(), self.tr("Audit log entries"))
         self.audit_table.setModel(self.audit)

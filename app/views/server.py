@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
@@ -31,7 +31,7 @@ from app import theme
 from app.dialogs.api_key import CreateKeyDialog, SecretDialog
 from app.models.records import Column, RecordTableModel
 from app.session import Session
-from app.widgets import CopyButton, error_text, human_number, human_time, muted, named
+from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
 from app.workers import run_task
 from engine.vault.records import ApiKeyRecord, RequestLogEntry
 
@@ -62,12 +62,19 @@ def snippets(url: str, model: str) -> tuple[str, str]:
     return curl, python
 
 
-def _server_class() -> Any:
-    """engine.api.server.ApiServer, or None when this build has no HTTP endpoint."""
+def server_available() -> bool:
+    """True when this build has the HTTP endpoint (checked without importing FastAPI and uvicorn)."""
     try:
-        return importlib.import_module("engine.api.server").ApiServer
+        return importlib.util.find_spec("engine.api.server") is not None
     except ModuleNotFoundError:
-        return None
+        return False
+
+
+def _make_server(runtime: Any, vault: Any, host: str, port: int) -> Any:
+    """Import the endpoint (a second or more: call it in a worker) and build the server."""
+    from engine.api.server import ApiServer
+
+    return ApiServer(runtime, vault, host=host, port=port)
 
 
 class ServerView(QWidget):
@@ -116,13 +123,12 @@ class ServerView(QWidget):
         self.keys = RecordTableModel([
             Column(self.tr("Name"), lambda r: r.name),
             Column(self.tr("Models"), lambda r: ", ".join(r.models) if r.models else self.tr("all")),
-            Column(self.tr("Requests/min"), lambda r: human_number(r.rpm) if r.rpm else "—", True),
+            Column(self.tr("Req./min"), lambda r: human_number(r.rpm) if r.rpm else "—", True),
             Column(self.tr("Tokens/day"), lambda r: human_number(r.tokens_per_day) if r.tokens_per_day else "—", True),
-            Column(self.tr("Content logged"), lambda r: self.tr("yes") if r.store_content else self.tr("no")),
-            Column(self.tr("Created"), lambda r: human_time(r.created_at)),
-            Column(self.tr("Status"), lambda r: self.tr("revoked") if r.revoked else self.tr("active")),
+            Column(self.tr("Logs text"), lambda r: self.tr("yes") if r.store_content else self.tr("no")),
+            Column(self.tr("Status"), lambda r: self._key_status(r)),
         ], self)
-        self.keys_table = self._table(self.keys, self.tr("API keys"))
+        self.keys_table = self._table(self.keys, self.tr("API keys"), stretch=1)
         self.create_key = named(QPushButton(theme.icon("key"), self.tr("Create key…")), self.tr("Create API key"))
         self.revoke_key = named(QPushButton(theme.icon("trash"), self.tr("Revoke…")), self.tr("Revoke API key"))
         self.show_revoked = named(QCheckBox(self.tr("Show revoked")), self.tr("Show revoked keys"))
@@ -138,12 +144,12 @@ class ServerView(QWidget):
 
         # -- requests
         self.requests = RecordTableModel([
-            Column(self.tr("Time"), lambda r: human_time(r.time)),
+            Column(self.tr("Time"), lambda r: human_clock(r.time)),
             Column(self.tr("Key"), lambda r: r.key_name),
-            Column(self.tr("Model"), lambda r: r.model),
+            Column(self.tr("Model"), lambda r: r.model or "—"),
             Column(self.tr("Status"), lambda r: str(r.status), True),
             Column(self.tr("Tokens in/out"), lambda r: f"{r.prompt_tokens} / {r.completion_tokens}", True),
-            Column(self.tr("Latency"), lambda r: self.tr("{ms} ms").format(ms=round(r.latency_ms)), True),
+            Column(self.tr("Latency"), lambda r: human_duration_ms(r.latency_ms), True),
         ], self)
         self.requests_table = self._table(self.requests, self.tr("Recent requests"))
         requests_box = QGroupBox(self.tr("Recent requests (live)"))
@@ -156,8 +162,8 @@ class ServerView(QWidget):
         self.curl = self._code(mono, self.tr("curl example"))
         self.python = self._code(mono, self.tr("Python example"))
         tabs = QTabWidget()
-        tabs.addTab(self._with_copy(self.curl), "curl")
-        tabs.addTab(self._with_copy(self.python), "Python")
+        tabs.addTab(self._with_copy(self.curl), self.tr("curl"))
+        tabs.addTab(self._with_copy(self.python), self.tr("Python"))
         snippets_box = QGroupBox(self.tr("Try it"))
         snippets_layout = QVBoxLayout(snippets_box)
         model_row = QHBoxLayout()
@@ -193,14 +199,17 @@ class ServerView(QWidget):
         self.timer.timeout.connect(self.refresh_requests)
         self.reload()
 
-    def _table(self, model: RecordTableModel, name: str) -> QTableView:
+    def _table(self, model: RecordTableModel, name: str, stretch: int = 0) -> QTableView:
         table = named(QTableView(), name)
         table.setModel(model)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         table.verticalHeader().hide()
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        table.horizontalHeader().setStretchLastSection(True)
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # One column takes what is left, so the table fits without scrolling sideways.
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+        table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 10)
         return table
 
     def _code(self, font: QFont, name: str) -> QPlainTextEdit:
@@ -255,7 +264,7 @@ class ServerView(QWidget):
         return f"http://{host}:{self.port.value()}"
 
     def _update_state(self) -> None:
-        available = _server_class() is not None
+        available = server_available()
         running = self.running()
         self.start_button.setEnabled(available and not self._busy)
         self.start_button.setText(self.tr("Stop") if running else self.tr("Start"))
@@ -313,21 +322,25 @@ class ServerView(QWidget):
 
     def start(self) -> None:
         """Listen on host:port in the background (uvicorn starts on its own thread)."""
-        server_class = _server_class()
-        if server_class is None:
+        if not server_available():
             return
         host, port = self.host.text().strip() or DEFAULT_HOST, self.port.value()
         self.session.vault.settings.set(SETTINGS_KEY, {"host": host, "port": port})
-        server = server_class(self.session.runtime, self.session.vault, host=host, port=port)
+        runtime, vault = self.session.runtime, self.session.vault
         self._set_busy(self.tr("Starting…"))
 
-        def started(_result: object) -> None:
+        def start(_ctx: object) -> Any:
+            server = _make_server(runtime, vault, host, port)
+            server.start()
+            return server
+
+        def started(server: Any) -> None:
             self.session.server = server
             self._busy = False
             self._update_state()
             self.server_changed.emit(True)
 
-        run_task(self, lambda ctx: server.start(), started, self._failed)
+        run_task(self, start, started, self._failed)
 
     def stop(self) -> None:
         """Stop listening (requests in flight get a moment to finish)."""
@@ -364,6 +377,11 @@ class ServerView(QWidget):
             records = [r for r in records if not r.revoked]
         self.keys.set_records(records)
         self.revoke_key.setEnabled(bool(records))
+
+    def _key_status(self, record: ApiKeyRecord) -> str:
+        if record.revoked_at is not None:
+            return self.tr("revoked {date}").format(date=human_date(record.revoked_at))
+        return self.tr("active since {date}").format(date=human_date(record.created_at))
 
     def selected_key(self) -> ApiKeyRecord | None:
         """The key selected in the table."""

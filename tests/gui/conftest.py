@@ -11,6 +11,14 @@ import pytest
 PASSPHRASE = "correct horse battery staple"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _collect_on_the_gui_thread(qapp):  # type: ignore[no-untyped-def]
+    """As in the app: cyclic garbage holding Qt objects must never be collected on a worker thread."""
+    from app import gc_guard
+
+    gc_guard.install(qapp)
+
+
 @pytest.fixture()
 def fast_kdf():  # type: ignore[no-untyped-def]
     """The weakest KDF the vault accepts: tests unlock in milliseconds."""
