@@ -224,3 +224,13 @@ def test_embeddings_are_one_unit_vector_per_input(runtime: Runtime, tiny_model) 
     same = sum(a * b for a, b in zip(vectors[0], vectors[2], strict=True))
     other = sum(a * b for a, b in zip(vectors[0], vectors[1], strict=True))
     assert same > 0.9999 and other < 0.999  # cosine similarity: same text same vector, other text not
+
+
+def test_logit_bias_forces_and_forbids_tokens(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from engine.errors import UserError
+
+    token_a = runtime.load("tiny").call(lambda m: m.tokenize("a", add_bos=False)[-1])
+    forced = GenerationParams(max_tokens=6, temperature=1.0, logit_bias=((token_a, 100.0),), ignore_eos=True)
+    assert runtime.complete("xyz", forced).text().replace(" ", "") == "a" * 6
+    with pytest.raises(UserError, match="vocabulary"):
+        runtime.complete("xyz", GenerationParams(logit_bias=((10**6, 1.0),))).text()

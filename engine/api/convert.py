@@ -77,6 +77,7 @@ def generation_params(
         seed=_seed(request.seed),
         grammar=grammar,
         logprobs=top,
+        logit_bias=tuple((int(token), bias) for token, bias in (request.logit_bias or {}).items()),
     ).validated()
 
 

@@ -144,6 +144,13 @@ class _Sampling(_Body):
     top_k: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
     min_p: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
     repeat_penalty: Annotated[StrictFloat, Field(gt=0.0, le=10.0)] | None = None
+    logit_bias: (
+        Annotated[
+            dict[Annotated[str, Field(pattern=r"^[0-9]{1,7}$")], Annotated[float, Field(ge=-100, le=100)]],
+            Field(max_length=300),
+        ]
+        | None
+    ) = None
     grammar: SkipJsonSchema[None] = None
 
     def stops(self) -> tuple[str, ...]:

@@ -233,6 +233,8 @@ class BatchedModel:
                 f"the prompt is {len(prompt)} tokens but the context holds {self.n_ctx_seq}; "
                 "shorten it or raise the model's context size"
             )
+        if any(token >= self.n_vocab for token, _ in params.logit_bias):
+            raise UserError(f"logit_bias names a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
         slot = self._choose_slot(prompt)
         reuse = min(longest_prefix(slot.tokens, prompt), len(prompt) - 1)
         if len(slot.tokens) - reuse >= MIN_TOKENS_WORTH_SAVING and reuse < len(slot.tokens):
@@ -250,8 +252,11 @@ class BatchedModel:
     def _sampler(self, params: GenerationParams, prompt: list[int]) -> LlamaSampler:
         """The request's native sampler chain: bias, penalties, grammar, then the sampling itself."""
         sampler = LlamaSampler()
+        bias = dict(params.logit_bias)
         if params.ignore_eos:
-            sampler.add_logit_bias(self.n_vocab, dict.fromkeys(self._eog, float("-inf")))
+            bias.update(dict.fromkeys(self._eog, float("-inf")))
+        if bias:
+            sampler.add_logit_bias(self.n_vocab, bias)
         sampler.add_penalties(
             self.n_vocab, PENALTY_WINDOW, params.repeat_penalty, params.frequency_penalty, params.presence_penalty
         )
@@ -336,9 +341,7 @@ class BatchedModel:
         if request.first_token_at is None:
             request.first_token_at = time.perf_counter()
         assert request.stop_filter is not None
-        text, stopped = request.stop_filter.feed(
-            request.decoder.decode(self.token_bytes(token))
-        )
+        text, stopped = request.stop_filter.feed(request.decoder.decode(self.token_bytes(token)))
         if text or logprob:
             request.emit(Chunk(text=text, logprobs=(logprob,) if logprob else ()))
         if stopped:

@@ -145,4 +145,3 @@ class LoadedModel:
         """Free the model and context now rather than at garbage collection."""
         with contextlib.suppress(Exception):
             self.llama.close()
-

@@ -35,8 +35,10 @@ def chat(model: str = "tiny", content: str = "hi", **extra: object) -> dict[str,
 
 
 def long_stream(content: str) -> dict[str, object]:
-    """A streamed request that would run for seconds."""
-    return chat("slow", content, max_tokens=LONG, stream=True, temperature=1.0, top_k=0, min_p=0.0)
+    """A streamed request that runs for seconds: end-of-sequence (token 2) is never sampled."""
+    return chat(
+        "slow", content, max_tokens=LONG, stream=True, temperature=1.0, top_k=0, min_p=0.0, logit_bias={"2": -100}
+    )
 
 
 def wait_for_log(api: Api, marker: str, timeout: float = 10.0) -> RequestLogEntry:
