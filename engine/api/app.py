@@ -19,6 +19,7 @@ from engine.api.services import Services
 from engine.api.settings import ApiSettings
 from engine.policy.keys import KeyPolicy
 from engine.runtime import Runtime
+from engine.upstreams import proxy as upstream_proxy
 
 log = logging.getLogger("enclave.api")
 SEED_LOG_ROWS = 10_000
@@ -39,6 +40,7 @@ def create_app(runtime: Runtime, vault: Any, settings: ApiSettings | None = None
         except Exception as exc:
             log.warning("token budgets not restored from the request log: %s", type(exc).__name__)
         yield
+        await gateway.aclose()
 
     app = FastAPI(
         title="Enclave",
@@ -49,6 +51,7 @@ def create_app(runtime: Runtime, vault: Any, settings: ApiSettings | None = None
         redoc_url=None,
     )
     app.state.services = services
+    gateway = upstream_proxy.install(app)  # forwards models registered to upstreams
     install_handlers(app)
     app.include_router(routes.public)
     app.include_router(routes.router)

@@ -22,6 +22,7 @@ class RequestContext:
     request_text: str | None = None
     response_text: str | None = None
     disconnected: bool = False  # the client left before the reply was complete
+    upstream: str | None = None  # the upstream that served it (None: this machine)
 
 
 class Admission:

@@ -186,6 +186,7 @@ class KeyAuth:
             latency_ms=round(seconds * 1000, 1),
             request_text=context.request_text if keep else None,
             response_text=context.response_text if keep else None,
+            upstream=context.upstream,
         )
         try:
             await anyio.to_thread.run_sync(self.vault.request_log.append, entry)

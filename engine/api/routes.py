@@ -16,6 +16,7 @@ from engine.api.routes_generate import ERRORS, bearer
 from engine.api.schemas import EmbeddingRequest
 from engine.api.services import context_of, resolve_model, services_of
 from engine.models.registry import ModelRecord
+from engine.upstreams import proxy as upstream_proxy
 
 OWNER = "enclave"
 public = APIRouter()
@@ -41,12 +42,16 @@ async def list_models(request: Request) -> dict[str, Any]:
     """The models this API key may use."""
     services, context = services_of(request), context_of(request)
     records = await anyio.to_thread.run_sync(services.runtime.registry.list)
-    return {"object": "list", "data": [_model_card(r) for r in records if context.key.allows_model(r.name)]}
+    cards = [_model_card(r) for r in records if context.key.allows_model(r.name)]
+    cards += await upstream_proxy.model_cards(request, {r.name for r in records})
+    return {"object": "list", "data": cards}
 
 
-@router.get("/v1/models/{model_id}", responses=ERRORS, tags=["openai"])
+@router.get("/v1/models/{model_id:path}", responses=ERRORS, tags=["openai"])
 async def get_model(model_id: str, request: Request) -> dict[str, Any]:
     """One model (404 if unknown, 403 if this key may not use it)."""
+    if (card := await upstream_proxy.model_card(request, model_id)) is not None:
+        return card
     services, context = services_of(request), context_of(request)
     return _model_card(await resolve_model(services, context, model_id))
 
@@ -58,6 +63,8 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
     texts = body.texts()
     if len(texts) > services.settings.max_embedding_inputs:
         raise ApiError(400, f"at most {services.settings.max_embedding_inputs} inputs per request", param="input")
+    if (forwarded := await upstream_proxy.forward_embeddings(request, body)) is not None:
+        return forwarded
     record = await resolve_model(services, context, body.model)
     services.policy.token_allowance(context.key)
     services.admission.enter()

@@ -31,6 +31,7 @@ from engine.chat import content_label
 from engine.models.registry import ModelRecord
 from engine.policy import labels
 from engine.runtime import Chunk
+from engine.upstreams import proxy as upstream_proxy
 
 bearer = HTTPBearer(auto_error=False, description="An Enclave API key from `enclave keys create`.")
 router = APIRouter(dependencies=[Security(bearer)])
@@ -110,6 +111,8 @@ async def _release_on_exit(services: Services, context: RequestContext, pump: Ch
 @router.post("/v1/chat/completions", response_model=None, responses=ERRORS, tags=["openai"])
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     """Create a chat completion (OpenAI-compatible)."""
+    if (forwarded := await upstream_proxy.forward_chat(request, body)) is not None:
+        return forwarded
     services, context = services_of(request), context_of(request)
     record = await resolve_model(services, context, body.model)
     plan = plan_output(body)
@@ -223,6 +226,8 @@ async def _stream_chat(
 @router.post("/v1/completions", response_model=None, responses=ERRORS, tags=["openai"])
 async def completions(body: CompletionRequest, request: Request) -> Response:
     """Create a text completion (OpenAI-compatible, legacy)."""
+    if (forwarded := await upstream_proxy.forward_completion(request, body)) is not None:
+        return forwarded
     services, context = services_of(request), context_of(request)
     record = await resolve_model(services, context, body.model)
     params = generation_params(body, services.settings, budget=services.policy.token_allowance(context.key))

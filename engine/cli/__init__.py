@@ -42,7 +42,7 @@ def _optional_groups() -> list:  # type: ignore[type-arg]
     import importlib
 
     groups = []
-    for name in ("vault_cmds", "keys_cmds", "serve_cmds", "policy_cmds"):
+    for name in ("vault_cmds", "keys_cmds", "serve_cmds", "policy_cmds", "upstreams_cmds"):
         try:
             groups.append(importlib.import_module(f"engine.cli.{name}"))
         except ModuleNotFoundError as exc:

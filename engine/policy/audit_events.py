@@ -53,6 +53,8 @@ EVENTS: dict[str, str] = {
     "label_switch": "AI-content labels switched on or off for an API key",
     "policy_violation": "an action was refused by policy",
     "report": "a processing report was generated",
+    "upstream_add": "upstream serving engine registered (name, URL, models; never its key)",
+    "upstream_remove": "upstream serving engine removed",
 }
 
 

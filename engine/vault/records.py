@@ -89,6 +89,7 @@ class RequestLogEntry:
     response_text: str | None = None
     time: dt.datetime = field(default_factory=_now)
     id: str = field(default_factory=new_id)
+    upstream: str | None = None  # the upstream that served it (None: this machine)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,34 @@
+"""Upstreams: route model names to the organisation's OpenAI-compatible serving engines.
+
+Auth, per-key policy, the encrypted request log, audit and labels stay on this machine; only the
+request itself travels, to an upstream an administrator registered. The HTTP hooks live in
+`engine.upstreams.proxy` (imported by the API routes, not here, to keep this package light).
+"""
+
+from engine.upstreams.config import ModelRoute, Upstream, UpstreamStore
+from engine.upstreams.errors import UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from engine.upstreams.registry import (
+    Health,
+    UpstreamStatus,
+    add_upstream,
+    check,
+    list_upstreams,
+    list_with_health,
+    remove_upstream,
+)
+
+__all__ = [
+    "Health",
+    "ModelRoute",
+    "Upstream",
+    "UpstreamError",
+    "UpstreamStatus",
+    "UpstreamStore",
+    "UpstreamTimeout",
+    "UpstreamUnavailable",
+    "add_upstream",
+    "check",
+    "list_upstreams",
+    "list_with_health",
+    "remove_upstream",
+]

@@ -1,0 +1,120 @@
+"""Through the official openai client: Enclave lists, forwards and streams an upstream's model, under policy."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from engine.policy.keys import issue_key
+from engine.upstreams import add_upstream
+from tests.api.conftest import Api
+from tests.upstreams.conftest import LlamaServer, client
+
+MODEL = "cluster/tiny-up"
+HELLO = [{"role": "user", "content": "Hello"}]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def registered(enclave: Api, upstream_a: LlamaServer) -> Iterator[None]:
+    """Upstream `a` serves `tiny-up`, offered here as `cluster/tiny-up`."""
+    add_upstream(enclave.vault, "a", upstream_a.url, api_key=upstream_a.api_key, models=["tiny-up"],
+                 prefix="cluster/", actor="test")
+    yield
+
+
+def _last_log(api: Api):  # type: ignore[no-untyped-def]
+    return api.vault.request_log.recent(1)[0]
+
+
+def test_models_merge_local_and_upstream(enclave: Api) -> None:
+    ids = {m.id for m in client(enclave).models.list().data}
+    assert {"tiny", MODEL} <= ids
+    assert "tiny-up" not in ids  # the upstream's own name stays behind the prefix
+    assert client(enclave).models.retrieve(MODEL).id == MODEL
+
+
+def test_a_key_only_sees_the_models_it_may_use(enclave: Api) -> None:
+    _, local_only = issue_key(enclave.vault, "local-only", models=["tiny"], actor="test")
+    ids = {m.id for m in client(enclave, local_only).models.list().data}
+    assert ids == {"tiny"}
+
+
+def test_plain_chat_is_forwarded_and_logged_with_its_upstream(enclave: Api) -> None:
+    reply = client(enclave).chat.completions.create(model=MODEL, messages=HELLO, max_tokens=5)  # type: ignore[arg-type]
+    assert reply.model == MODEL
+    assert isinstance(reply.choices[0].message.content, str)
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    entry = _last_log(enclave)
+    assert (entry.upstream, entry.model, entry.status) == ("a", MODEL, 200)
+    assert entry.prompt_tokens == reply.usage.prompt_tokens
+    assert entry.completion_tokens == reply.usage.completion_tokens
+    assert entry.request_text is not None and "Hello" in entry.request_text
+    assert entry.response_text == reply.choices[0].message.content
+
+
+def test_streamed_chat_passes_through_chunk_by_chunk(enclave: Api) -> None:
+    stream = client(enclave).chat.completions.create(
+        model=MODEL, messages=HELLO, max_tokens=6, stream=True,  # type: ignore[arg-type]
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    assert {c.model for c in chunks} == {MODEL}
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content is not None]
+    assert len(deltas) >= 2  # several events, not one buffered blob
+    assert any(c.choices and c.choices[0].finish_reason for c in chunks)
+    usage = chunks[-1].usage
+    assert usage is not None and usage.completion_tokens > 0
+    entry = _last_log(enclave)
+    assert (entry.upstream, entry.status) == ("a", 200)
+    assert entry.response_text == "".join(deltas)
+    assert entry.completion_tokens == usage.completion_tokens
+
+
+def test_completions_and_embeddings_are_forwarded(enclave: Api) -> None:
+    api = client(enclave)
+    completion = api.completions.create(model=MODEL, prompt="Once", max_tokens=3)
+    assert completion.model == MODEL and isinstance(completion.choices[0].text, str)
+    assert _last_log(enclave).upstream == "a"
+    with httpx.Client(base_url=enclave.server.url, headers={"Authorization": f"Bearer {enclave.key}"}) as http:
+        response = http.post("/v1/embeddings", json={"model": MODEL, "input": "hello"}, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == MODEL and response.json()["data"]
+    assert _last_log(enclave).upstream == "a"
+
+
+def test_local_models_are_still_served_locally(enclave: Api) -> None:
+    reply = client(enclave).chat.completions.create(model="tiny", messages=HELLO, max_tokens=2)  # type: ignore[arg-type]
+    assert reply.model == "tiny"
+    assert _last_log(enclave).upstream is None
+
+
+def test_a_key_not_allowed_the_model_gets_403_before_forwarding(enclave: Api) -> None:
+    _, secret = issue_key(enclave.vault, "tiny-only", models=["tiny"], actor="test")
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client(enclave, secret).chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
+    assert caught.value.code == "model_not_allowed"
+    entry = _last_log(enclave)
+    assert (entry.status, entry.upstream) == (403, None)  # refused here: the upstream never saw it
+    violations = [e for e in enclave.vault.audit.entries() if e.event == "policy_violation"]
+    assert violations and violations[-1].details["model"] == MODEL
+
+
+def test_requests_per_minute_apply_to_upstream_models(enclave: Api) -> None:
+    _, secret = issue_key(enclave.vault, "one-rpm", rpm=1, actor="test")
+    api = client(enclave, secret)
+    api.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=1)  # type: ignore[arg-type]
+    with pytest.raises(openai.RateLimitError):
+        api.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=1)  # type: ignore[arg-type]
+
+
+def test_tokens_per_day_are_charged_from_upstream_usage(enclave: Api) -> None:
+    _, secret = issue_key(enclave.vault, "small-budget", tokens_per_day=10, actor="test")
+    api = client(enclave, secret)
+    first = api.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=50)  # type: ignore[arg-type]
+    assert first.usage is not None and first.usage.completion_tokens <= 10  # capped to the budget left
+    with pytest.raises(openai.RateLimitError) as caught:
+        api.chat.completions.create(model=MODEL, messages=HELLO, max_tokens=1)  # type: ignore[arg-type]
+    assert caught.value.code == "tokens_per_day_exceeded"
