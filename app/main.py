@@ -14,11 +14,12 @@ from PySide6.QtWidgets import QApplication, QDialog
 from app import gc_guard, i18n, theme, workers
 from app.dialogs.unlock import UnlockDialog
 from app.dialogs.wizard import FirstRunWizard
-from app.session import Session
+from app.session import ACTOR, Session
 from app.window import MainWindow
 from engine import paths
 from engine.errors import UserError
 from engine.models import ModelRegistry
+from engine.policy import audit_events
 from engine.runtime import Runtime
 from engine.vault import Vault
 from engine.vault.errors import VaultMissing
@@ -55,7 +56,7 @@ def open_vault(args: argparse.Namespace, home: Path, registry: ModelRegistry) ->
     if Vault.exists(home):
         if passphrase is not None:
             # No window is up yet, so deriving the key here freezes nothing the person sees.
-            return Vault.unlock(home, passphrase)
+            return audit_events.unlock(home, passphrase, actor=ACTOR)
         if screenshot:
             raise UserError("a screenshot needs the passphrase: set ENCLAVE_PASSPHRASE or pass --passphrase-file")
         dialog = UnlockDialog(home)

@@ -13,6 +13,8 @@ from engine.models.demo import ensure_demo_model
 from engine.runtime import Runtime
 from engine.vault import KdfParams, Vault
 
+ACTOR = "gui"  # how the audit log names what the desktop app did
+
 # The wizard and the main window may both ask for the demo model; two assemblies at once would write
 # the same `.part` file. (Across processes this needs a lock in the engine's registry.)
 _DEMO_LOCK = threading.Lock()
@@ -37,12 +39,12 @@ class Session:
     chat: ChatService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.chat = ChatService(self.runtime, self.vault)
+        self.chat = ChatService(self.runtime, self.vault, actor=ACTOR)
 
     def replace_vault(self, vault: Vault) -> None:
         """Use a vault reopened by the recovery flow."""
         self.vault = vault
-        self.chat = ChatService(self.runtime, vault)
+        self.chat = ChatService(self.runtime, vault, actor=ACTOR)
 
     def close(self) -> None:
         """Stop the server, unload models, lock and close the vault."""

@@ -22,14 +22,14 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.unlock import UnlockDialog
-from app.retention import RetentionResult, apply_retention
-from app.session import Session, prepare_demo
+from app.session import ACTOR, Session, prepare_demo
 from app.views.chat import ChatView
 from app.views.models import ModelsView
 from app.views.privacy import AUTOLOCK_KEY, PrivacyView
 from app.views.server import ServerView
 from app.widgets import named
 from app.workers import run_task
+from engine.policy import retention
 
 VIEWS = ("chat", "models", "server", "privacy")
 GEOMETRY_KEY = "gui.geometry"
@@ -181,10 +181,11 @@ class MainWindow(QMainWindow):
         # First start: assemble the bundled demo model (a couple of seconds) without blocking.
         registry, vault = self.session.registry, self.session.vault
         run_task(self, lambda ctx: prepare_demo(registry), self._demo_ready, lambda _exc: None)
-        run_task(self, lambda ctx: apply_retention(vault), self._retention_done, lambda _exc: None)
+        run_task(self, lambda ctx: retention.purge_at_start(vault, actor=ACTOR), self._retention_done,
+                 lambda _exc: None)
 
-    def _retention_done(self, result: RetentionResult) -> None:
-        if result.conversations:
+    def _retention_done(self, counts: dict[str, int]) -> None:
+        if counts.get("conversations"):
             self.chat.reload()
             self.privacy.refresh()
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.session import ACTOR
 from app.widgets import CopyButton, error_text, muted, named
 from engine.policy.keys import issue_key
 
@@ -92,6 +93,7 @@ class CreateKeyDialog(QDialog):
                 rpm=self.rpm.value() or None,
                 tokens_per_day=self.tokens.value() or None,
                 store_content=self.store.isChecked(),
+                actor=ACTOR,
             )
         except Exception as exc:  # noqa: BLE001 (a duplicate name etc. is explained in place)
             self.message.setText(error_text(exc))

@@ -18,8 +18,10 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.passphrase import PassphraseFields
+from app.session import ACTOR
 from app.widgets import error_text, muted, named, shake
 from app.workers import run_task
+from engine.policy import audit_events
 from engine.vault import Vault
 from engine.vault.errors import VaultInUse, WrongPassphrase, WrongRecoveryKey
 
@@ -105,7 +107,7 @@ class UnlockDialog(QDialog):
         if self._resume and vault is not None:
             run_task(self, lambda ctx: (vault.resume(passphrase), vault)[1], self._done, self._failed)
         else:
-            run_task(self, lambda ctx: Vault.unlock(home, passphrase), self._done, self._failed)
+            run_task(self, lambda ctx: audit_events.unlock(home, passphrase, actor=ACTOR), self._done, self._failed)
 
     def _busy(self, busy: bool) -> None:
         for control in (self.passphrase, self.unlock_button, self.forgot):

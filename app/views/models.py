@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
 from app import hardware, theme
 from app.dialogs.model_settings import ModelSettingsDialog
 from app.models.model_table import HashState, ModelTableModel
-from app.session import Session
+from app.session import ACTOR, Session
 from app.widgets import error_text, human_size, muted, named
-from app.workers import Task, run_task
+from app.workers import Task, TaskContext, run_task
 from engine.errors import IntegrityError
 from engine.models import ModelRecord
+from engine.policy import allowlist, audit_events
 from engine.runtime.manager import estimated_memory
 
 
@@ -277,14 +278,19 @@ class ModelsView(QWidget):
         if self.import_task is not None:
             self.status.setText(self.tr("An import is already running."))
             return None
-        registry = self.session.registry
+        registry, vault = self.session.registry, self.session.vault
+        guard = allowlist.import_guard(vault, actor=ACTOR, name=name)  # refuses unapproved files, audited
         self.progress.setRange(0, 0)
         self.progress_label.setText(self.tr("Importing {file}…").format(file=path.name))
         self.progress_box.show()
         self.import_button.setEnabled(False)
-        task = Task(
-            lambda ctx: registry.import_file(path, name, progress=ctx.progress, cancel=ctx.cancel_event), self
-        )
+        def run(ctx: TaskContext) -> ModelRecord:
+            record = registry.import_file(path, name, progress=ctx.progress, cancel=ctx.cancel_event, approve=guard)
+            audit_events.record(vault, "model_import", actor=ACTOR,
+                                details={"name": record.name, "sha256": record.sha256})
+            return record
+
+        task = Task(run, self)
         task.on_progress(self._import_progress).on_success(self._imported).on_failure(self._import_failed)
         self.import_task = task.start()
         return task
@@ -346,6 +352,7 @@ class ModelsView(QWidget):
         record = self.selected()
         if record is not None:
             self.session.registry.set_default(record.name)
+            audit_events.record(self.session.vault, "model_default", actor=ACTOR, details={"name": record.name})
             self.refresh()
             self.models_changed.emit()
 
@@ -367,7 +374,13 @@ class ModelsView(QWidget):
             run_task(self, lambda ctx: runtime.unload(name), lambda _r: self._load_done(""), self._load_failed)
         else:
             self.status.setText(self.tr("Loading {name}…").format(name=name))
-            run_task(self, lambda ctx: runtime.load(name), lambda _r: self._load_done(name), self._load_failed)
+            vault = self.session.vault
+
+            def load(_ctx: object) -> None:
+                allowlist.check_loadable(vault, record, actor=ACTOR)
+                runtime.load(name)
+
+            run_task(self, load, lambda _r: self._load_done(name), self._load_failed)
 
     def _load_done(self, name: str) -> None:
         self.status.setText(self.tr("{name} is loaded.").format(name=name) if name else self.tr("Unloaded."))
@@ -390,11 +403,12 @@ class ModelsView(QWidget):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
         ) != QMessageBox.StandardButton.Yes:
             return
-        runtime, registry, name = self.session.runtime, self.session.registry, record.name
+        runtime, registry, vault, name = self.session.runtime, self.session.registry, self.session.vault, record.name
 
         def remove(_ctx: object) -> None:
             runtime.unload(name)  # joins the model's thread: not on the GUI thread
             registry.remove(name)
+            audit_events.record(vault, "model_remove", actor=ACTOR, details={"name": name})
 
         run_task(self, remove, lambda _r: self._removed(name), lambda exc: self.status.setText(error_text(exc)))
 

@@ -4,6 +4,7 @@ erase, and the audit log with its verification."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
@@ -30,11 +31,14 @@ from app import theme
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
-from app.retention import RETENTION_KEY, apply_retention, retention_days
-from app.session import Session
+from app.session import ACTOR, Session
 from app.widgets import error_text, human_time, muted, named
 from app.workers import Task, run_task
+from engine.policy import retention
 from engine.vault.core import BACKUP_DIR, db_path
+
+# The one retention choice offered here sets these categories alike (the CLI sets them one by one).
+RETENTION_CATEGORIES = ("conversations", "api_content", "api_metadata")
 
 AUTOLOCK_KEY = "gui.autolock_minutes"
 RETENTION_CHOICES = (0, 7, 30, 90, 365)
@@ -206,8 +210,12 @@ class PrivacyView(QWidget):
         self.autolock.blockSignals(True)
         self.autolock.setValue(minutes if isinstance(minutes, int) else 15)
         self.autolock.blockSignals(False)
-        index = self.retention.findData(retention_days(vault))
-        self.retention.setCurrentIndex(max(index, 0))
+        days = retention.get_policy(vault).conversations or 0
+        index = self.retention.findData(days)
+        if index < 0:  # set from the CLI to a value this list does not offer: show it as it is
+            self.retention.addItem(self.tr("%n day(s)", "", days), days)
+            index = self.retention.count() - 1
+        self.retention.setCurrentIndex(index)
         self.refresh()
 
     def on_shown(self) -> None:
@@ -242,14 +250,19 @@ class PrivacyView(QWidget):
         self.autolock_changed.emit(minutes)
 
     def _retention_set(self) -> Task:
-        days = int(self.retention.currentData())
+        days = int(self.retention.currentData()) or None
         vault = self.session.vault
-        vault.settings.set(RETENTION_KEY, days)
-        return run_task(self, lambda ctx: apply_retention(vault, days), self._retention_done,
-                        lambda exc: self.history_status.setText(error_text(exc)))
 
-    def _retention_done(self, result: object) -> None:
-        removed = getattr(result, "conversations", 0)
+        def apply(_ctx: object) -> dict[str, int]:
+            policy = retention.get_policy(vault)
+            changes = {category: days for category in RETENTION_CATEGORIES}
+            retention.set_policy(vault, replace(policy, **changes), actor=ACTOR)
+            return retention.purge(vault, actor=ACTOR)
+
+        return run_task(self, apply, self._retention_done, lambda exc: self.history_status.setText(error_text(exc)))
+
+    def _retention_done(self, counts: dict[str, int]) -> None:
+        removed = int(counts.get("conversations", 0))
         if removed:
             self.history_status.setText(self.tr("%n old conversation(s) erased.", "", removed))
             self.history_changed.emit()
@@ -270,7 +283,7 @@ class PrivacyView(QWidget):
         """Write plaintext JSON of one or every conversation."""
         vault = self.session.vault
         self.history_status.setText(self.tr("Exporting…"))
-        return run_task(self, lambda ctx: vault.export_json(path, conversation_id), self._exported,
+        return run_task(self, lambda ctx: vault.export_json(path, conversation_id, actor=ACTOR), self._exported,
                         self._export_failed)
 
     def _exported(self, path: Path) -> None:
@@ -316,10 +329,10 @@ class PrivacyView(QWidget):
         conversations = self.session.vault.conversations
         try:
             if conversation_id is None:
-                count = conversations.erase_all()
+                count = conversations.erase_all(actor=ACTOR)
                 self.history_status.setText(self.tr("%n conversation(s) erased.", "", count))
             else:
-                conversations.erase(conversation_id)
+                conversations.erase(conversation_id, actor=ACTOR)
                 self.history_status.setText(self.tr("Conversation erased."))
         except Exception as exc:  # noqa: BLE001 (shown to the person)
             QMessageBox.warning(self, self.tr("Erase failed"), error_text(exc))

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.dialogs.api_key import CreateKeyDialog, SecretDialog
 from app.models.records import Column, RecordTableModel
-from app.session import Session
+from app.session import ACTOR, Session
 from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
 from app.workers import run_task
 from engine.vault.records import ApiKeyRecord, RequestLogEntry
@@ -410,7 +410,7 @@ class ServerView(QWidget):
         ) != QMessageBox.StandardButton.Yes:
             return
         try:
-            revoke_key(self.session.vault, record.name)
+            revoke_key(self.session.vault, record.name, actor=ACTOR)
         except Exception as exc:  # noqa: BLE001 (shown to the person)
             self.state.setText(error_text(exc))
         self.refresh_keys()

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.models.conversations import ConversationListModel
-from app.session import Session
+from app.session import ACTOR, Session
 from app.widgets import error_text, muted, named, show_error
 from app.workers import run_task
 from engine.vault.records import SearchHit
@@ -180,7 +180,7 @@ class ConversationSidebar(QWidget):
         """Crypto-shred a conversation and open the next one."""
         row = self.model.row_of(conversation_id)
         try:
-            self.session.vault.conversations.erase(conversation_id)
+            self.session.vault.conversations.erase(conversation_id, actor=ACTOR)
         except Exception as exc:  # noqa: BLE001 (shown to the person)
             show_error(self, exc)
             return

@@ -115,3 +115,20 @@ def test_hardware_panel(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     qtbot.waitUntil(lambda: panel.info is not None, timeout=10_000)
     assert panel.info.cores >= 1 and panel.info.memory_total > 0
     assert "fits" in panel.fit.text()
+
+
+def test_imports_are_audited_and_the_allowlist_is_enforced(qtbot, window, session, tiny_gguf_no_template) -> None:  # type: ignore[no-untyped-def]
+    from engine.policy import allowlist
+    from engine.policy.allowlist import ModelNotApproved
+
+    view = window.models
+    allowlist.set_required(session.vault, True, actor="gui")
+    with qtbot.waitSignal(view.import_finished, timeout=20_000) as refused:
+        view.import_file(tiny_gguf_no_template, "base")
+    assert isinstance(refused.args[0], ModelNotApproved) and "not approved" in view.status.text()
+    assert [r.name for r in session.registry.list()] == ["tiny"]
+    allowlist.set_required(session.vault, False, actor="gui")
+    with qtbot.waitSignal(view.import_finished, timeout=20_000):
+        view.import_file(tiny_gguf_no_template, "base")
+    events = [(e.event, e.actor, e.details.get("name")) for e in session.vault.audit.entries()]
+    assert ("policy_violation", "gui", "base") in events and ("model_import", "gui", "base") in events

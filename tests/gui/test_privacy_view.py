@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt
 
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog, strength
-from app.retention import apply_retention
 from engine.vault import Vault
 from tests.gui.conftest import PASSPHRASE
 
@@ -99,19 +98,21 @@ def test_passphrase_strength() -> None:
     assert strength("长城内外惟余莽莽大河上下") >= 3
 
 
-def test_retention_erases_old_history(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+def test_retention_setting_uses_the_engine_policy(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+    from engine.policy import retention
+
     (kept,) = _conversations(session.vault, "recent")
-    assert apply_retention(session.vault, 30).conversations == 0
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
-    result = apply_retention(session.vault, 30, now=later)
-    assert result.conversations == 1 and session.vault.conversations.list() == []
     view = window.privacy
-    view.retention.setCurrentIndex(view.retention.findData(90))
+    view.retention.setCurrentIndex(view.retention.findData(30))
     task = view._retention_set()
     with qtbot.waitSignal(task.finished, timeout=10_000):
         pass
-    assert session.vault.settings.get("retention.days") == 90
-    assert kept
+    policy = retention.get_policy(session.vault)
+    assert (policy.conversations, policy.api_content, policy.api_metadata) == (30, 30, 30)
+    assert [c.id for c in session.vault.conversations.list()] == [kept]  # recent: kept
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    assert retention.purge(session.vault, now=later, actor="gui")["conversations"] == 1
+    assert any(e.event == "setting_change" and e.actor == "gui" for e in session.vault.audit.entries())
 
 
 def test_autolock_setting_reaches_the_window(window, session) -> None:  # type: ignore[no-untyped-def]

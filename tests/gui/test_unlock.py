@@ -67,6 +67,9 @@ def test_unlock_wrong_then_right(qtbot, enclave_home: Path, vault) -> None:  # t
         qtbot.keyClick(dialog.passphrase, Qt.Key.Key_Return)
     assert dialog.vault is not None and not dialog.vault.is_locked
     assert dialog.passphrase.text() == ""
+    # The failed attempt could not touch the vault; it was queued and chained at the next unlock.
+    events = [(e.event, e.actor) for e in dialog.vault.audit.entries()]
+    assert events[-2:] == [("unlock", "gui"), ("unlock_failed", "gui")]
     dialog.vault.close()
 
 
