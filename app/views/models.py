@@ -103,18 +103,17 @@ class ModelsView(QWidget):
 
         title = QLabel(self.tr("Models"))
         title.setObjectName("bigStatement")
-        self.import_button = self._button("import", self.tr("Import a GGUF…"), self.tr("Import a GGUF model file"))
+        self.import_button = self._button("import", self.tr("Import…"), self.tr("Import a GGUF model file"))
         self.verify_button = self._button("check", self.tr("Verify"), self.tr("Verify the file's SHA-256"))
-        self.default_button = self._button("star", self.tr("Set as default"), self.tr("Set as default model"))
+        self.default_button = self._button("star", self.tr("Make default"), self.tr("Set as default model"))
         self.settings_button = self._button("settings", self.tr("Settings…"), self.tr("Model settings"))
         self.load_button = self._button("play", self.tr("Load"), self.tr("Load or unload the model"))
         self.remove_button = self._button("trash", self.tr("Remove…"), self.tr("Remove the model"))
         toolbar = QHBoxLayout()
-        toolbar.addWidget(title)
-        toolbar.addStretch(1)
         for button in (self.import_button, self.verify_button, self.default_button, self.settings_button,
                        self.load_button, self.remove_button):
             toolbar.addWidget(button)
+        toolbar.addStretch(1)
 
         self.table = named(QTableView(), self.tr("Registered models"))
         self.table.setModel(self.model)
@@ -149,6 +148,7 @@ class ModelsView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(title)
         layout.addLayout(toolbar)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.progress_box)
