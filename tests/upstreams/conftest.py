@@ -19,6 +19,7 @@ import httpx
 import openai
 import pytest
 
+from engine.vault import RequestLogEntry
 from tests.api.conftest import Api, start_api, stop_api
 
 READY_TIMEOUT_S = 60.0
@@ -117,3 +118,13 @@ def enclave(module_home: Path, tiny_gguf: Path) -> Iterator[Api]:
 def client(api: Api, key: str | None = None) -> openai.OpenAI:
     """The official OpenAI client pointed at Enclave (no retries: each request counts once)."""
     return openai.OpenAI(base_url=api.base, api_key=key or api.key, max_retries=0, timeout=60)
+
+
+def logged_after(api: Api, count: int, timeout_s: float = 10.0) -> RequestLogEntry:
+    """The newest request-log entry once there are more than `count` (the row is written after the reply)."""
+    deadline = time.monotonic() + timeout_s
+    while api.vault.request_log.count() <= count:
+        if time.monotonic() > deadline:
+            raise AssertionError("the request was not logged")
+        time.sleep(0.02)
+    return api.vault.request_log.recent(1)[0]
