@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self.lock_button.clicked.connect(self.lock)
         nav_layout.addWidget(self.lock_button)
 
-        central = QWidget()
+        central = self.central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
@@ -131,7 +131,9 @@ class MainWindow(QMainWindow):
         self.privacy.autolock_changed.connect(self._autolock_changed)
 
         self.activity = ActivityWatcher(self)
-        QApplication.instance().installEventFilter(self.activity)
+        application = QApplication.instance()
+        assert application is not None
+        application.installEventFilter(self.activity)
         self._autolock_minutes = self._stored_autolock()
         self.autolock_timer = QTimer(self)
         self.autolock_timer.setInterval(15_000)
@@ -252,7 +254,7 @@ class MainWindow(QMainWindow):
         self.save_geometry()
         self.session.vault.lock()
         self.is_locked = True
-        self.centralWidget().hide()
+        self.central.hide()
         self.locked.emit()
         # Deferred, so a caller (timer, shortcut, test) returns before the modal dialog runs.
         QTimer.singleShot(0, self._ask_unlock)
@@ -270,7 +272,7 @@ class MainWindow(QMainWindow):
                 self.session.replace_vault(dialog.vault)
             self.is_locked = False
             self.activity.last_input = time.monotonic()
-            self.centralWidget().show()
+            self.central.show()
             for view in self.views.values():
                 getattr(view, "reload", lambda: None)()
             self.unlocked.emit()

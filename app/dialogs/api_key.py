@@ -68,7 +68,7 @@ class CreateKeyDialog(QDialog):
         self.ok.setText(self.tr("Create key"))
         named(self.ok, self.tr("Create key"))
         named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        self.buttons.accepted.connect(self.create)
+        self.buttons.accepted.connect(self.issue)
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -83,7 +83,7 @@ class CreateKeyDialog(QDialog):
                  if self.models.item(i).checkState() == Qt.CheckState.Checked]
         return names or None
 
-    def create(self) -> None:
+    def issue(self) -> None:
         """Issue the key (audited by the engine); the secret is kept only to show it once."""
         try:
             self.record, self.secret = issue_key(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPropertyAnimation, Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFormLayout,
@@ -49,7 +49,7 @@ class UnlockDialog(QDialog):
         self.home = Path(home)
         self.vault: Vault | None = vault
         self._resume = vault is not None
-        self._shake = None
+        self._shake: QPropertyAnimation | None = None
         self.setWindowTitle(self.tr("Unlock Enclave"))
         self.setWindowIcon(theme.app_icon())
         self.setMinimumWidth(420)
@@ -105,7 +105,11 @@ class UnlockDialog(QDialog):
         self.message.setText(self.tr("Unlocking…"))
         home, vault = self.home, self.vault
         if self._resume and vault is not None:
-            run_task(self, lambda ctx: (vault.resume(passphrase), vault)[1], self._done, self._failed)
+            def resume(_ctx: object) -> Vault:
+                vault.resume(passphrase)
+                return vault
+
+            run_task(self, resume, self._done, self._failed)
         else:
             run_task(self, lambda ctx: audit_events.unlock(home, passphrase, actor=ACTOR), self._done, self._failed)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -255,7 +256,7 @@ class PrivacyView(QWidget):
 
         def apply(_ctx: object) -> dict[str, int]:
             policy = retention.get_policy(vault)
-            changes = {category: days for category in RETENTION_CATEGORIES}
+            changes: dict[str, Any] = {category: days for category in RETENTION_CATEGORIES}
             retention.set_policy(vault, replace(policy, **changes), actor=ACTOR)
             return retention.purge(vault, actor=ACTOR)
 

@@ -386,7 +386,8 @@ class ServerView(QWidget):
     def selected_key(self) -> ApiKeyRecord | None:
         """The key selected in the table."""
         rows = self.keys_table.selectionModel().selectedRows()
-        return self.keys.record(rows[0].row()) if rows else None
+        record: ApiKeyRecord | None = self.keys.record(rows[0].row()) if rows else None
+        return record
 
     def create_key_dialog(self) -> None:
         """Create a key, then show its secret once."""

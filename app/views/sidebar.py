@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -131,13 +131,13 @@ class ConversationSidebar(QWidget):
         if current.isValid():
             self.conversation_selected.emit(str(current.data(ConversationListModel.IdRole)))
 
-    def _context_menu(self, pos: object) -> None:
-        if not self.list.indexAt(pos).isValid():  # type: ignore[arg-type]
+    def _context_menu(self, pos: QPoint) -> None:
+        if not self.list.indexAt(pos).isValid():
             return
         menu = QMenu(self)
         menu.addAction(theme.icon("edit"), self.tr("Rename…"), self.rename_current)
         menu.addAction(theme.icon("trash"), self.tr("Delete…"), self.delete_current)
-        menu.exec(self.list.viewport().mapToGlobal(pos))  # type: ignore[arg-type]
+        menu.exec(self.list.viewport().mapToGlobal(pos))
 
     # -- rename / delete -------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ def test_create_and_revoke_a_key(qtbot, window, session, monkeypatch) -> None:  
     dialog = CreateKeyDialog(session.vault, ["tiny"])
     qtbot.addWidget(dialog)
     dialog.name.setText("reports")
-    dialog.create()
+    dialog.issue()
     assert dialog.secret is None and "already exists" in dialog.message.text()
 
     view.keys_table.selectRow(0)
