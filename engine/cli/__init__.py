@@ -16,7 +16,16 @@ from engine.errors import EnclaveError
 
 def build_parser() -> argparse.ArgumentParser:
     """The full `enclave` parser with every command group registered."""
-    from engine.cli import chat_cmds, gui_cmds, models_cmds
+    from engine.cli import (
+        chat_cmds,
+        gui_cmds,
+        keys_cmds,
+        models_cmds,
+        policy_cmds,
+        serve_cmds,
+        upstreams_cmds,
+        vault_cmds,
+    )
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -32,23 +41,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"enclave {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for group in (gui_cmds, models_cmds, chat_cmds, *_optional_groups()):
+    groups = (gui_cmds, models_cmds, chat_cmds, vault_cmds, keys_cmds, serve_cmds, policy_cmds, upstreams_cmds)
+    for group in groups:
         group.register(subparsers, common)
     return parser
-
-
-def _optional_groups() -> list:  # type: ignore[type-arg]
-    """Command groups of the other engine layers, registered when their module is present."""
-    import importlib
-
-    groups = []
-    for name in ("vault_cmds", "keys_cmds", "serve_cmds", "policy_cmds", "upstreams_cmds"):
-        try:
-            groups.append(importlib.import_module(f"engine.cli.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"engine.cli.{name}":
-                raise
-    return groups
 
 
 def main(argv: Sequence[str] | None = None) -> int:
