@@ -5,11 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.chat import ChatService
-from engine.models import ModelRegistry
-from engine.models.demo import ensure_demo_model
-from engine.runtime import Runtime
-
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
     """Add the `chat` command."""
@@ -26,7 +21,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """Stream one reply; store the turn in the vault when there is one."""
-    from engine.runtime import GenerationParams
+    # Imported here: llama.cpp is heavy, and `enclave --help` should not wait for it.
+    from engine.chat import ChatService
+    from engine.models import ModelRegistry
+    from engine.models.demo import ensure_demo_model
+    from engine.runtime import GenerationParams, Runtime
 
     registry = ModelRegistry()
     ensure_demo_model(registry)

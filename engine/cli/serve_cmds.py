@@ -10,13 +10,12 @@ import sys
 import threading
 from types import FrameType
 
-from engine.api import DEFAULT_HOST, DEFAULT_PORT, ApiServer, ApiSettings
+from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
 from engine.cli.keys_cmds import open_vault
 from engine.models import ModelRegistry
 from engine.models.demo import ensure_demo_model
 from engine.policy import allowlist
 from engine.policy.retention import RetentionTimer
-from engine.runtime import Runtime
 
 ACTOR = "serve"
 
@@ -45,6 +44,10 @@ def disable_core_dumps() -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Unlock the vault, listen until SIGINT/SIGTERM, then stop cleanly (exit 0)."""
+    # Imported here: the web stack and llama.cpp are heavy, and other commands should not wait for them.
+    from engine.api.server import ApiServer
+    from engine.runtime import Runtime
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     disable_core_dumps()
     registry = ModelRegistry()
