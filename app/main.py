@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -100,6 +101,16 @@ def take_screenshot(window: MainWindow, view: str, path: Path) -> int:
     return 0
 
 
+def _quit_on_signals(app: QApplication) -> None:
+    """Ctrl+C or SIGTERM closes the window normally, so the vault is locked and its lock released."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.closeAllWindows())
+    # Python runs signal handlers only between bytecodes: a timer gives it the chance while Qt waits.
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the desktop app (or take a screenshot); returns the exit code."""
     app = application()
@@ -128,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 return take_screenshot(window, getattr(args, "view", "chat") or "chat", Path(screenshot))
             window.show_view(getattr(args, "view", "chat") or "chat")
             window.show()
+            _quit_on_signals(app)
             return int(app.exec())
         finally:
             shiboken6.delete(window)
