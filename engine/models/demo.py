@@ -6,6 +6,7 @@ text rather than following instructions, and `info` says so.
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import os
 from pathlib import Path
@@ -42,9 +43,14 @@ def ensure_demo_model(registry: ModelRegistry, progress: ProgressCallback | None
     if found is None:
         return None
     chunks, sha256 = found
-    record = registry.import_parts(
-        chunks, DEMO_NAME, source_kind="demo", progress=progress, cancel=None, expected_sha256=sha256
-    )
+    # The GUI and a CLI command may both start first: one assembles, the other waits and finds it done.
+    with (registry.folder / "demo.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if registry.demo_was_removed() or any(r.source == "demo" for r in registry.list()):
+            return None
+        record = registry.import_parts(
+            chunks, DEMO_NAME, source_kind="demo", progress=progress, cancel=None, expected_sha256=sha256
+        )
     if registry.default_name() is None:
         registry.set_default(record.name)
     return record

@@ -113,6 +113,11 @@ class Runtime:
             worker.stop()
         return bool(workers)
 
+    def loaded_names(self) -> list[str]:
+        """Names of models loaded or loading now, without waiting for a load to finish."""
+        with self._lock:
+            return sorted({name for name, _ in self._workers})
+
     def loaded(self) -> list[LoadedInfo]:
         """Models in memory now."""
         now = time.monotonic()
