@@ -107,3 +107,31 @@ def test_conversations_beyond_the_sequences_are_restored_from_ram(registry: Mode
     for turns in usage:
         for (previous_prompt, _), (_prompt, cached) in zip(turns, turns[1:], strict=False):
             assert cached >= previous_prompt - 1
+
+
+def test_a_long_newcomer_prompt_does_not_stall_running_streams(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from engine.runtime import CancelToken
+    from engine.runtime.batch import PREFILL_CHUNK_WHILE_DECODING, BatchedModel
+
+    model = BatchedModel(tiny_model)  # stepped directly to see what each step contains
+    running: list[object] = []
+    newcomer: list[object] = []
+    try:
+        params = GenerationParams(max_tokens=200, temperature=0.0, ignore_eos=True)
+        model.admit(model.tokenize("running stream"), params, CancelToken(), running.append, 0.0)
+        for _ in range(3):
+            model.step()
+        long_prompt = model.tokenize("word " * 100)
+        assert len(long_prompt) > 3 * PREFILL_CHUNK_WHILE_DECODING
+        model.admit(long_prompt, params, CancelToken(), newcomer.append, 0.0)
+        before = len(running)
+        steps = 0
+        while not newcomer:
+            model.step()
+            steps += 1
+        # The prompt went in chunks over several steps, and the running stream got a token in each.
+        assert steps >= 3
+        assert model.active[0].generated >= 3 + steps
+        assert len(running) > before
+    finally:
+        model.close()

@@ -43,6 +43,7 @@ Emit = Callable[[Chunk | BaseException | None], None]
 # A saved state is only worth its memory when it spares evaluating at least this many tokens.
 MIN_TOKENS_WORTH_SAVING = 32
 DEFAULT_RAM_CACHE_BYTES = 512 * 1024**2
+PREFILL_CHUNK_WHILE_DECODING = 128
 
 
 @dataclass
@@ -301,8 +302,11 @@ class BatchedModel:
             if not request.prefilling and request.next_token is not None:
                 add(request, request.next_token, True)
                 request.next_token = None
+        # While streams are decoding, a newcomer's prompt goes in smaller chunks: each step then stays
+        # short and running streams keep their pace; alone, a prompt takes the whole batch.
+        limit = self.n_batch if n == 0 else min(self.n_batch, n + PREFILL_CHUNK_WHILE_DECODING)
         for request in self.active:
-            while request.prefilling and n < self.n_batch:
+            while request.prefilling and n < limit:
                 last = request.prefilled == len(request.prompt) - 1
                 add(request, request.prompt[request.prefilled], last)
                 request.prefilled += 1
