@@ -135,3 +135,19 @@ def test_a_long_newcomer_prompt_does_not_stall_running_streams(tiny_model) -> No
         assert len(running) > before
     finally:
         model.close()
+
+
+def test_a_bad_grammar_is_a_clear_error_and_frees_nothing(registry: ModelRegistry, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from engine.errors import UserError
+
+    registry.update_settings("tiny", parallel=1)
+    rt = Runtime(registry)
+    try:
+        for _ in range(3):  # with one sequence, a leaked slot would hang the next request
+            with pytest.raises(UserError, match="grammar"):
+                rt.chat([{"role": "user", "content": "x"}], GenerationParams(grammar="root ::= (")).text()
+        assert rt.chat([{"role": "user", "content": "x"}], GREEDY).text()
+    finally:
+        rt.close()

@@ -25,7 +25,6 @@ import numpy as np
 from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
 from llama_cpp._logger import set_verbose as set_llama_verbose
-from llama_cpp.llama_grammar import LlamaGrammar
 
 from engine.errors import UserError
 from engine.models.registry import ModelRecord
@@ -236,6 +235,7 @@ class BatchedModel:
             )
         if any(token >= self.n_vocab for token, _ in params.logit_bias):
             raise UserError(f"logit_bias names a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
+        sampler = self._sampler(params, prompt)  # first: a bad grammar must not leave a slot half taken
         slot = self._choose_slot(prompt)
         reuse = min(longest_prefix(slot.tokens, prompt), len(prompt) - 1)
         if len(slot.tokens) - reuse >= MIN_TOKENS_WORTH_SAVING and reuse < len(slot.tokens):
@@ -245,7 +245,6 @@ class BatchedModel:
             self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
         slot.tokens = slot.tokens[:reuse]
         slot.busy = True
-        sampler = self._sampler(params, prompt)
         request = _Request(params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse)
         request.stop_filter = StopFilter(params.stop)
         self.active.append(request)
@@ -266,7 +265,12 @@ class BatchedModel:
         for token in prompt[-PENALTY_WINDOW:]:
             sampler.accept(token)
         if params.grammar:
-            sampler.add_grammar(self.model, LlamaGrammar.from_string(params.grammar, verbose=False))
+            # llama.cpp parses the grammar here and returns NULL when it fails; a NULL in the chain crashes.
+            grammar = C.llama_sampler_init_grammar(self.vocab, params.grammar.encode("utf-8"), b"root")
+            if not grammar:
+                sampler.close()
+                raise UserError("the response format could not be turned into a valid grammar")
+            C.llama_sampler_chain_add(sampler.sampler, grammar)
         if params.temperature == 0.0:
             sampler.add_greedy()
         else:
