@@ -11,6 +11,9 @@ export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
 
 .PHONY: run test serve bench lint install install-dev package package-test clean
 
+I18N_TS := $(wildcard assets/i18n/*.ts)
+I18N_QM := $(I18N_TS:.ts=.qm)
+
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip wheel
@@ -27,10 +30,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(PY)
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
 
-run: install
+run: install $(I18N_QM)
 	$(VENV)/bin/enclave gui
 
-test: install-dev
+test: install-dev $(I18N_QM)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest
 
 serve: install
@@ -46,3 +49,14 @@ lint: install-dev
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Translations (app/ → assets/i18n): `make i18n` extracts new tr() strings into the .ts sources and
+# compiles the .qm catalogues the app loads. Both are committed; tests/gui/test_i18n.py fails when a
+# string is untranslated or a .qm is out of step with its .ts.
+.PHONY: i18n
+i18n: install
+	$(VENV)/bin/pyside6-lupdate -no-obsolete -locations none $$(find app -name '*.py' | sort) -ts $(I18N_TS)
+	$(MAKE) $(I18N_QM)
+
+assets/i18n/%.qm: assets/i18n/%.ts | $(VENV)/.installed-run
+	$(VENV)/bin/pyside6-lrelease -silent $< -qm $@

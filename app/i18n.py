@@ -1,6 +1,12 @@
-"""Translations: Qt's own strings and ours, for the system language or the one chosen in settings."""
+"""Translations: Qt's own strings and ours, for the system language or the one chosen in settings.
+
+The compiled catalogues (`assets/i18n/enclave_<lang>.qm`) are built by `make i18n` from the `.ts`
+sources beside them and committed, so a checkout runs without Qt's tools; a test keeps them in step.
+"""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLocale, QTranslator
 
@@ -8,7 +14,16 @@ from app.theme import assets_dir
 
 LANGUAGE_KEY = "gui.language"  # vault setting: "" (follow the system), "en" or "zh_CN"
 LANGUAGES = ("en", "zh_CN")
+# Each language is named in itself, never translated: someone who cannot read the current language
+# must still find their own in the list.
+LANGUAGE_NAMES = {"en": "English", "zh_CN": "简体中文"}
 _installed: list[QTranslator] = []
+_current = "en"
+
+
+def translations_dir() -> Path:
+    """Where the `.ts` sources and compiled `.qm` catalogues live."""
+    return assets_dir() / "i18n"
 
 
 def system_language() -> str:
@@ -16,17 +31,36 @@ def system_language() -> str:
     return "zh_CN" if QLocale.system().language() == QLocale.Language.Chinese else "en"
 
 
+def current() -> str:
+    """The language whose translations are installed now."""
+    return _current
+
+
+def chosen(setting: object) -> str:
+    """A stored language setting as one of LANGUAGES, or "" (follow the system) when unset or unknown."""
+    return setting if isinstance(setting, str) and setting in LANGUAGES else ""
+
+
 def install(app: QCoreApplication, language: str | None = None) -> str:
-    """Load translators for `language` (default: the system's); returns the language in use."""
+    """Load translators for `language` (None or "": the system's); returns the language in use.
+
+    Installing or removing a translator sends every widget a LanguageChange event: the main window
+    rebuilds its texts on it, so this also switches a running app.
+    """
+    global _current
+    follow_system = not language
     language = language or system_language()
     for translator in _installed:
         app.removeTranslator(translator)
     _installed.clear()
-    QLocale.setDefault(QLocale(language))
+    # Following the system keeps its regional formats (en_GB dates, zh_TW digits grouping); a chosen
+    # language brings that language's usual formats.
+    QLocale.setDefault(QLocale.system() if follow_system and language == system_language() else QLocale(language))
+    _current = language
     if language == "en":
         return language
     qt_translations = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    for name, folder in ((f"qtbase_{language}", qt_translations), (f"enclave_{language}", str(assets_dir() / "i18n"))):
+    for name, folder in ((f"qtbase_{language}", qt_translations), (f"enclave_{language}", str(translations_dir()))):
         translator = QTranslator(app)
         if translator.load(name, folder):
             app.installTranslator(translator)

@@ -22,8 +22,8 @@ from engine.errors import UserError
 from engine.models import ModelRegistry
 from engine.policy import audit_events
 from engine.runtime import Runtime
-from engine.vault import Vault
-from engine.vault.errors import VaultMissing
+from engine.vault import Vault, remember
+from engine.vault.errors import VaultMissing, WrongPassphrase
 
 SCREENSHOT_SIZE = (1280, 800)
 
@@ -50,6 +50,19 @@ def _given_passphrase(args: argparse.Namespace) -> str | None:
     return None
 
 
+def _unlock_remembered(home: Path) -> Vault | None:
+    """Open the vault with a passphrase this device's keyring remembers (opted into), if it holds one."""
+    passphrase = remember.recall(home)
+    if passphrase is None:
+        return None
+    try:
+        return audit_events.unlock(home, passphrase, actor=ACTOR)
+    except WrongPassphrase:
+        # Changed elsewhere (the CLI, a recovery): the stale entry would fail every start. Ask instead.
+        remember.forget(home)
+        return None
+
+
 def open_vault(args: argparse.Namespace, home: Path, registry: ModelRegistry) -> Vault | None:
     """Unlock or create the vault: non-interactively when a passphrase is given, else by dialog."""
     screenshot = getattr(args, "screenshot", None) is not None
@@ -60,6 +73,9 @@ def open_vault(args: argparse.Namespace, home: Path, registry: ModelRegistry) ->
             return audit_events.unlock(home, passphrase, actor=ACTOR)
         if screenshot:
             raise UserError("a screenshot needs the passphrase: set ENCLAVE_PASSPHRASE or pass --passphrase-file")
+        remembered = _unlock_remembered(home)
+        if remembered is not None:
+            return remembered
         dialog = UnlockDialog(home)
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         vault = dialog.vault if accepted else None
@@ -129,8 +145,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     session = Session(home, registry, runtime, vault)
     try:
-        language = vault.settings.get(i18n.LANGUAGE_KEY)
-        if isinstance(language, str) and language in i18n.LANGUAGES:
+        # Before the unlock the stored choice is unreadable (it is encrypted): the dialogs so far
+        # followed the system; from here on the person's choice applies.
+        language = i18n.chosen(vault.settings.get(i18n.LANGUAGE_KEY))
+        if language:
             i18n.install(app, language)
         screenshot = getattr(args, "screenshot", None)
         window = MainWindow(session, start_background=screenshot is None)

@@ -10,6 +10,8 @@ from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QP
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import QApplication
 
+from app import focus
+
 ICON_SIZES = (16, 20, 24, 32, 48, 64)
 
 # Styles use palette() references, so they follow a light/dark switch without being rebuilt.
@@ -30,6 +32,7 @@ STYLE_SHEET = """
 #bigStatement { font-size: 15px; font-weight: 600; }
 #errorLabel { color: #c62828; }
 #okLabel { color: #2e7d32; }
+QFocusFrame#focusRing { border: 2px solid palette(highlight); border-radius: 5px; }
 """
 
 
@@ -47,9 +50,16 @@ def is_dark(palette: QPalette | None = None) -> bool:
 def apply(app: QApplication) -> None:
     """Install the style sheet and the window icon; the palette itself stays the OS's."""
     # Fusion draws the platform's light or dark palette faithfully on every OS we ship to.
-    app.setStyle("Fusion")
-    app.setStyleSheet(STYLE_SHEET)
+    # Only once: setStyle deletes the style in use, and Qt widgets that cached it (a QWizard that
+    # was never shown, for one) then crash on the next repolish.
+    # (app.style() is a style-sheet proxy once a sheet is set, so a property remembers it was done.)
+    if not app.property("enclaveStyled"):
+        app.setStyle("Fusion")
+        app.setProperty("enclaveStyled", True)
+    if app.styleSheet() != STYLE_SHEET:
+        app.setStyleSheet(STYLE_SHEET)
     app.setWindowIcon(app_icon())
+    focus.install(app)  # a visible ring around the focused control, for keyboard use
 
 
 def app_icon() -> QIcon:

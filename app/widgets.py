@@ -100,6 +100,12 @@ def human_clock(moment: dt.datetime) -> str:
     return QLocale().toString(local, QLocale.FormatType.ShortFormat)
 
 
+def human_time_of_day(moment: dt.datetime) -> str:
+    """The local time of day in the locale's short format ('14:05', '2:05 PM')."""
+    local = QDateTime.fromSecsSinceEpoch(int(moment.timestamp()))
+    return QLocale().toString(local.time(), QLocale.FormatType.ShortFormat)
+
+
 def human_date(moment: dt.datetime) -> str:
     """A date in the locale's short format."""
     return QLocale().toString(QDateTime.fromSecsSinceEpoch(int(moment.timestamp())).date(),
@@ -119,10 +125,44 @@ def show_error(parent: QWidget | None, exc: BaseException, title: str | None = N
     QMessageBox.warning(parent, heading, error_text(exc))
 
 
+def _known_error(exc: BaseException) -> str | None:
+    """A translated sentence for the engine errors a person meets most, chosen by class (never by text)."""
+    from engine.errors import IntegrityError
+    from engine.models.registry import ImportCancelled
+    from engine.runtime.types import PromptTooLong, RuntimeBusy
+    from engine.vault.errors import VaultInUse, VaultMissing, WrongPassphrase, WrongRecoveryKey
+
+    if isinstance(exc, WrongPassphrase):
+        return QCoreApplication.translate("Errors", "Wrong passphrase.")
+    if isinstance(exc, WrongRecoveryKey):
+        return QCoreApplication.translate("Errors", "That recovery key does not open this vault.")
+    if isinstance(exc, VaultInUse):
+        return QCoreApplication.translate("Errors", "Enclave is already open in another window or program.")
+    if isinstance(exc, VaultMissing):
+        return QCoreApplication.translate("Errors", "There is no vault in this data folder yet.")
+    if isinstance(exc, ImportCancelled):
+        return QCoreApplication.translate("Errors", "Import cancelled; nothing was kept.")
+    if isinstance(exc, RuntimeBusy):
+        return QCoreApplication.translate("Errors", "The model is busy with other requests. Try again in a moment.")
+    if isinstance(exc, PromptTooLong):
+        return QCoreApplication.translate(
+            "Errors", "The conversation no longer fits the model's context. Start a new chat, or give the model "
+            "a larger context in its settings."
+        )
+    if isinstance(exc, IntegrityError):
+        return QCoreApplication.translate(
+            "Errors", "Stored data failed its integrity check (it was changed or damaged): {detail}"
+        ).format(detail=str(exc))
+    return None
+
+
 def error_text(exc: BaseException) -> str:
-    """One line for an error: the engine's message, or its kind when it has none."""
+    """One line for an error: a translated sentence for common ones, else the engine's message."""
     from engine.errors import EnclaveError
 
+    known = _known_error(exc)
+    if known is not None:
+        return known
     if isinstance(exc, EnclaveError):
         text = str(exc)
         return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
+from app import i18n, theme
 from app.dialogs.unlock import UnlockDialog
 from app.session import ACTOR, Session, prepare_demo
 from app.views.chat import ChatView
@@ -34,6 +34,7 @@ from engine.policy import retention
 VIEWS = ("chat", "models", "server", "privacy")
 GEOMETRY_KEY = "gui.geometry"
 DEFAULT_AUTOLOCK_MINUTES = 15
+RETRANSLATE_RETRY_MS = 300
 _INPUT_EVENTS = {
     QEvent.Type.KeyPress,
     QEvent.Type.MouseButtonPress,
@@ -61,20 +62,45 @@ class MainWindow(QMainWindow):
 
     locked = Signal()
     unlocked = Signal()
+    retranslated = Signal()  # the views were rebuilt in a new language
 
     def __init__(self, session: Session, *, start_background: bool = True) -> None:
         super().__init__()
         self.session = session
-        self.setWindowTitle(self.tr("Enclave"))
         self.setWindowIcon(theme.app_icon())
         self.resize(1200, 780)
         self.is_locked = False
         self.remember_geometry = True  # off for screenshots: they must not move the real window
+        self._retranslate_pending = False
 
-        self.chat = ChatView(session)
-        self.models = ModelsView(session)
-        self.server = ServerView(session)
-        self.privacy = PrivacyView(session)
+        self.activity = ActivityWatcher(self)
+        application = QApplication.instance()
+        assert application is not None
+        application.installEventFilter(self.activity)
+        self._autolock_minutes = self._stored_autolock()
+        self.autolock_timer = QTimer(self)
+        self.autolock_timer.setInterval(15_000)
+        self.autolock_timer.timeout.connect(self.check_idle)
+        self.autolock_timer.start()
+
+        self._build()
+        self._restore_geometry()
+        self.show_view("chat")
+        if start_background:
+            self._prepare_demo()
+
+    def _build(self) -> None:
+        """Create the views, the rail and the shortcuts: everything that shows translated text.
+
+        All of it hangs off one central widget, so a language switch can drop it whole and build it
+        again in the new language (the session, and so the unlocked vault, stays).
+        """
+        self.setWindowTitle(self.tr("Enclave"))
+        central = self.central = QWidget()
+        self.chat = ChatView(self.session)
+        self.models = ModelsView(self.session)
+        self.server = ServerView(self.session)
+        self.privacy = PrivacyView(self.session)
         self.views: dict[str, QWidget] = {
             "chat": self.chat, "models": self.models, "server": self.server, "privacy": self.privacy,
         }
@@ -84,8 +110,9 @@ class MainWindow(QMainWindow):
 
         self.nav = QWidget()
         self.nav.setObjectName("navBar")
-        self.nav.setFixedWidth(92)
-        self.nav_group = QButtonGroup(self)
+        self.nav.setMinimumWidth(92)
+        self.nav.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Preferred)
+        self.nav_group = QButtonGroup(central)
         self.nav_group.setExclusive(True)
         self.nav_buttons: dict[str, QToolButton] = {}
         nav_layout = QVBoxLayout(self.nav)
@@ -102,7 +129,7 @@ class MainWindow(QMainWindow):
             self.nav_group.addButton(button)
             self.nav_buttons[name] = button
             nav_layout.addWidget(button)
-            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), self)
+            shortcut = QShortcut(QKeySequence(f"Ctrl+{number}"), central)
             shortcut.activated.connect(lambda n=name: self.show_view(n))
         nav_layout.addStretch(1)
         self.lock_button = self._nav_button("lock", self.tr("Lock"))
@@ -110,40 +137,25 @@ class MainWindow(QMainWindow):
         self.lock_button.clicked.connect(self.lock)
         nav_layout.addWidget(self.lock_button)
 
-        central = self.central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         row.addWidget(self.nav)
         row.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
+        self.setCentralWidget(central)  # deletes the previous central widget, if any
 
         for keys, slot in (
             ("Ctrl+N", self._new_chat),
             ("Ctrl+K", self._search),
             ("Ctrl+L", self.lock),
         ):
-            QShortcut(QKeySequence(keys), self).activated.connect(slot)
+            QShortcut(QKeySequence(keys), central).activated.connect(slot)
 
         self.models.models_changed.connect(self.chat.refresh_models)
         self.models.models_changed.connect(self.server.refresh_models)
         self.privacy.history_changed.connect(self.chat.reload)
         self.privacy.autolock_changed.connect(self._autolock_changed)
-
-        self.activity = ActivityWatcher(self)
-        application = QApplication.instance()
-        assert application is not None
-        application.installEventFilter(self.activity)
-        self._autolock_minutes = self._stored_autolock()
-        self.autolock_timer = QTimer(self)
-        self.autolock_timer.setInterval(15_000)
-        self.autolock_timer.timeout.connect(self.check_idle)
-        self.autolock_timer.start()
-
-        self._restore_geometry()
-        self.show_view("chat")
-        if start_background:
-            self._prepare_demo()
+        self.privacy.language_chosen.connect(self.change_language)
 
     def _nav_button(self, icon: str, text: str) -> QToolButton:
         button = QToolButton()
@@ -216,7 +228,61 @@ class MainWindow(QMainWindow):
         self.save_geometry()
         super().closeEvent(event)
 
+    # -- language --------------------------------------------------------------------------------
+
+    def change_language(self, language: str) -> None:
+        """Use `language` ("" follows the system) from now on: store it, load it, rebuild the texts."""
+        self.session.vault.settings.set(i18n.LANGUAGE_KEY, i18n.chosen(language))
+        application = QApplication.instance()
+        assert application is not None
+        i18n.install(application, language or None)  # the LanguageChange events it sends rebuild us
+        self._schedule_retranslate()  # also when the new language is the one already shown
+
+    def _schedule_retranslate(self) -> None:
+        # Swapping translators sends several LanguageChange events, and the combo box that asked for
+        # the switch is still inside its signal: rebuild once, from the event loop.
+        if not self._retranslate_pending:
+            self._retranslate_pending = True
+            QTimer.singleShot(0, self, self.retranslate)  # with `self` as context: dropped if it is gone
+
+    def _rebuild_blocked(self) -> bool:
+        # A reply streaming in, a server starting or stopping, an import copying: their results are
+        # delivered to the view that started them, so that view must live until they are done.
+        return (self.chat.busy() or self.server.busy() or self.models.import_task is not None
+                or self.is_locked)
+
+    def retranslate(self) -> None:
+        """Rebuild every view in the current language, keeping what the person was looking at."""
+        if not self.isVisible():  # closed: nothing to show, and its vault may be closed too
+            self._retranslate_pending = False
+            return
+        if self._rebuild_blocked():
+            QTimer.singleShot(RETRANSLATE_RETRY_MS, self, self.retranslate)
+            return
+        self._retranslate_pending = False
+        view = self.current_view()
+        conversation = self.chat.conversation_id
+        draft = self.chat.composer.toPlainText()
+        sheet_open = self.chat.settings_button.isChecked()
+        splitter = self.chat.splitter.saveState()
+        model = self.models.selected()
+        self._build()
+        if conversation is not None:
+            self.chat.open_conversation(conversation)
+        self.chat.composer.setPlainText(draft)
+        self.chat.settings_button.setChecked(sheet_open)
+        self.chat.splitter.restoreState(splitter)
+        if model is not None:
+            self.models.select(model.name)
+        self.show_view(view)
+        if view == "privacy":
+            # The switch came from there: keep a keyboard user's place instead of dropping focus.
+            self.privacy.language.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.retranslated.emit()
+
     def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.LanguageChange and hasattr(self, "chat") and self.isVisible():
+            self._schedule_retranslate()
         if event.type() == QEvent.Type.PaletteChange:
             # Icons are drawn in the text colour: redraw them for the new light or dark palette.
             theme.clear_icon_cache()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import string
+from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import (
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from app.widgets import error_text, named
 from app.workers import run_task
+from engine.vault import remember
 
 MIN_LENGTH = 8
 _COMMON = {"password", "passw0rd", "12345678", "123456789", "qwertyui", "iloveyou", "letmein1", "enclave1"}
@@ -104,10 +106,12 @@ class PassphraseFields(QWidget):
 class ChangePassphraseDialog(QDialog):
     """Rewrap the master key under a new passphrase (the KDF runs in a worker)."""
 
-    def __init__(self, vault: object, parent: QWidget | None = None, kdf: object = None) -> None:
+    def __init__(self, vault: object, parent: QWidget | None = None, kdf: object = None,
+                 home: Path | None = None) -> None:
         super().__init__(parent)
         self._vault = vault
         self._kdf = kdf
+        self._home = home  # set: a passphrase remembered in the keyring for it is replaced too
         self.setWindowTitle(self.tr("Change passphrase"))
         self.current = named(QLineEdit(), self.tr("Current passphrase"))
         self.current.setEchoMode(QLineEdit.EchoMode.Password)
@@ -140,13 +144,15 @@ class ChangePassphraseDialog(QDialog):
         old, new = self.current.text(), self.fields.passphrase()
         self.ok.setEnabled(False)
         self.message.setText(self.tr("Changing…"))
-        vault, kdf = self._vault, self._kdf
-        run_task(
-            self,
-            lambda ctx: vault.change_passphrase(old, new, kdf=kdf),  # type: ignore[attr-defined]
-            lambda _: self.accept(),
-            self._failed,
-        )
+        vault, kdf, home = self._vault, self._kdf, self._home
+
+        def change(_ctx: object) -> None:
+            vault.change_passphrase(old, new, kdf=kdf)  # type: ignore[attr-defined]
+            # A keyring still holding the old passphrase would fail (and audit a failed unlock) next start.
+            if home is not None and remember.recall(home) is not None:
+                remember.remember(home, new)
+
+        run_task(self, change, lambda _: self.accept(), self._failed)
 
     def _failed(self, exc: BaseException) -> None:
         from engine.vault.errors import WrongPassphrase

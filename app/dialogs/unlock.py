@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QPropertyAnimation, Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QFormLayout,
     QHBoxLayout,
@@ -22,7 +24,7 @@ from app.session import ACTOR
 from app.widgets import error_text, muted, named, shake
 from app.workers import run_task
 from engine.policy import audit_events
-from engine.vault import Vault
+from engine.vault import Vault, remember
 from engine.vault.errors import VaultInUse, WrongPassphrase, WrongRecoveryKey
 
 
@@ -67,6 +69,17 @@ class UnlockDialog(QDialog):
         self.message.setObjectName("errorLabel")
         self.message.setWordWrap(True)
         named(self.message, self.tr("Unlock status"))
+        # Off by default: whoever can log in as this user could then open the vault without a passphrase.
+        self.remember = named(QCheckBox(self.tr("Remember on this device")),
+                              self.tr("Remember the passphrase on this device"))
+        self._can_remember = remember.available()
+        if self._can_remember:
+            self.remember.setToolTip(self.tr(
+                "Keeps the passphrase in the system keyring, so Enclave opens without asking. Anyone who "
+                "can log in as you can then open it. Privacy → Forget this device undoes it."))
+        else:
+            self.remember.setEnabled(False)
+            self.remember.setToolTip(self.tr("This system has no keyring to keep the passphrase in."))
         self.forgot = named(QPushButton(self.tr("Forgot passphrase…")), self.tr("Forgot passphrase"))
         self.forgot.setFlat(True)
         self.quit = named(QPushButton(self.tr("Quit")), self.tr("Quit"))
@@ -87,6 +100,7 @@ class UnlockDialog(QDialog):
         layout.addWidget(intro)
         layout.addSpacing(8)
         layout.addWidget(self.passphrase)
+        layout.addWidget(self.remember)
         layout.addWidget(self.message)
         layout.addLayout(buttons)
 
@@ -103,19 +117,27 @@ class UnlockDialog(QDialog):
         self._busy(True)
         self.message.setObjectName("mutedLabel")
         self.message.setText(self.tr("Unlocking…"))
-        home, vault = self.home, self.vault
-        if self._resume and vault is not None:
-            def resume(_ctx: object) -> Vault:
-                vault.resume(passphrase)
-                return vault
+        home, vault, keep = self.home, self.vault, self.remember.isChecked()
+        resume = self._resume and vault is not None
 
-            run_task(self, resume, self._done, self._failed)
-        else:
-            run_task(self, lambda ctx: audit_events.unlock(home, passphrase, actor=ACTOR), self._done, self._failed)
+        def unlock(_ctx: object) -> Vault:
+            if resume and vault is not None:
+                vault.resume(passphrase)
+                opened = vault
+            else:
+                opened = audit_events.unlock(home, passphrase, actor=ACTOR)
+            if keep:  # only once the passphrase proved right; a keyring call may block, so not on the GUI thread
+                # The vault is open either way: a keyring that refuses only means asking again next time.
+                with contextlib.suppress(Exception):
+                    remember.remember(home, passphrase)
+            return opened
+
+        run_task(self, unlock, self._done, self._failed)
 
     def _busy(self, busy: bool) -> None:
         for control in (self.passphrase, self.unlock_button, self.forgot):
             control.setEnabled(not busy)
+        self.remember.setEnabled(self._can_remember and not busy)
 
     def _done(self, vault: Vault) -> None:
         self.vault = vault

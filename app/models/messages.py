@@ -125,6 +125,10 @@ class MessageListModel(QAbstractListModel):
             return item.content
         if role == Qt.ItemDataRole.AccessibleTextRole:
             # A screen reader hears author and time before the text, as in a list of messages.
+            if item.ai_generated:  # the label is heard as well as seen
+                return self.tr("{author}, AI-generated, {time}: {text}").format(
+                    author=self.author(item), time=human_time(item.created_at), text=item.content
+                )
             return self.tr("{author}, {time}: {text}").format(
                 author=self.author(item), time=human_time(item.created_at), text=item.content
             )

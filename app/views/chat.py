@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtGui import QAccessible, QAccessibleAnnouncementEvent, QFont, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QFrame,
@@ -360,6 +360,8 @@ class ChatView(QWidget):
         # Reload from the vault: rows get their stored ids (edit, regenerate) and the list its order.
         self.sidebar.refresh(self.conversation_id)
         self.open_conversation(self.conversation_id)
+        if QAccessible.isActive():  # a screen reader user hears that the reply is there to read
+            QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, self.tr("The reply is complete.")))
         self.reply_finished.emit(result)
 
     def _failed(self, exc: BaseException) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QLocale, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAccessible, QAccessibleInterface
 from PySide6.QtWidgets import (
+    QAccessibleWidget,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -17,9 +19,34 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.models.messages import MessageItem, MessageListModel
 from app.views.markdown import MarkdownView
-from app.widgets import CopyButton, human_number, muted, named
+from app.widgets import CopyButton, human_number, human_time_of_day, muted, named
 
 RENDER_INTERVAL_MS = 60  # re-render a streaming reply at most this often: smooth, and cheap
+
+
+class MessageColumn(QWidget):
+    """The widget holding the bubbles; a screen reader meets it as a list."""
+
+
+def _accessible(key: str, obj: QObject) -> QAccessibleInterface | None:
+    # Screen readers announce "list, 4 items" and step message by message only when the roles say
+    # so: a plain QFrame would be read as an unnamed grouping, and its text as loose labels.
+    if isinstance(obj, MessageWidget):
+        return QAccessibleWidget(obj, QAccessible.Role.ListItem)
+    if isinstance(obj, MessageColumn):
+        return QAccessibleWidget(obj, QAccessible.Role.List)
+    return None
+
+
+_factory_installed = False
+
+
+def install_accessibility() -> None:
+    """Register the list / list-item roles of the message column with Qt's accessibility (once)."""
+    global _factory_installed
+    if not _factory_installed:
+        QAccessible.installFactory(_accessible)
+        _factory_installed = True
 
 
 class MessageWidget(QFrame):
@@ -35,7 +62,7 @@ class MessageWidget(QFrame):
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.setAccessibleName(accessible[:300])
         self.author = QLabel(f"<b>{_escape(author)}</b>")
-        self.time = muted(item.created_at.astimezone().strftime("%H:%M"))
+        self.time = muted(human_time_of_day(item.created_at))
         self.badge = QLabel(self.tr("AI-generated"))
         self.badge.setObjectName("aiBadge")
         self.badge.setToolTip(self.tr("This text was produced by an AI model and may be wrong."))
@@ -98,7 +125,8 @@ class MessageWidget(QFrame):
         usage = meta.get("usage") or {}
         parts = []
         if meta.get("tokens_per_s"):
-            parts.append(self.tr("{rate} tokens/s").format(rate=f"{meta['tokens_per_s']:.1f}"))
+            rate = QLocale().toString(float(meta["tokens_per_s"]), "f", 1)
+            parts.append(self.tr("{rate} tokens/s").format(rate=rate))
         if usage:
             parts.append(
                 self.tr("{prompt} prompt + {completion} reply tokens").format(
@@ -129,7 +157,8 @@ class MessageListView(QScrollArea):
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         named(self, self.tr("Messages"))
-        self._column = QWidget()
+        install_accessibility()
+        self._column = named(MessageColumn(), self.tr("Messages"))
         self._layout = QVBoxLayout(self._column)
         self._layout.setContentsMargins(16, 12, 16, 12)
         self._layout.setSpacing(10)
@@ -204,6 +233,8 @@ class MessageListView(QScrollArea):
             item = self.model.item(row)
             if item is not None and row < len(self._widgets):
                 self._widgets[row].update_item(item)
+                accessible = self.model.data(self.model.index(row, 0), Qt.ItemDataRole.AccessibleTextRole)
+                self._widgets[row].setAccessibleName(str(accessible)[:300])
         self._dirty.clear()
         self._mark_last()
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import theme
+from app import i18n, theme
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
@@ -36,6 +36,7 @@ from app.session import ACTOR, Session
 from app.widgets import error_text, human_time, muted, named
 from app.workers import Task, run_task
 from engine.policy import retention
+from engine.vault import remember
 from engine.vault.core import BACKUP_DIR, db_path
 
 # The one retention choice offered here sets these categories alike (the CLI sets them one by one).
@@ -63,6 +64,7 @@ class PrivacyView(QWidget):
     autolock_changed = Signal(int)
     audit_verified = Signal(bool)
     export_finished = Signal(object)  # Path, or the exception
+    language_chosen = Signal(str)  # "", "en" or "zh_CN"
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,6 +119,28 @@ class PrivacyView(QWidget):
         security_form.addRow("", muted(self.tr(
             "Conversations untouched for longer are erased for good, and older API request records deleted."
         )))
+
+        self.device_state = muted("")
+        named(self.device_state, self.tr("Whether this device remembers the passphrase"))
+        self.forget_device = named(QPushButton(theme.icon("trash"), self.tr("Forget this device")),
+                                   self.tr("Forget the passphrase remembered on this device"))
+        device_row = QVBoxLayout()
+        device_row.addWidget(self.device_state)
+        device_row.addWidget(self.forget_device, 0, Qt.AlignmentFlag.AlignLeft)
+        security_form.insertRow(1, self.tr("This device:"), device_row)
+
+        # -- language
+        language_box = QGroupBox(self.tr("Language"))
+        self.language = named(QComboBox(), self.tr("Display language"))
+        self.language.addItem(
+            self.tr("Same as the system ({language})").format(
+                language=i18n.LANGUAGE_NAMES[i18n.system_language()]), "")
+        for code in i18n.LANGUAGES:
+            self.language.addItem(i18n.LANGUAGE_NAMES[code], code)
+        language_form = QFormLayout(language_box)
+        language_form.addRow(self.tr("Display language:"), self.language)
+        language_form.addRow("", muted(self.tr("Dates, numbers and file sizes follow the language. "
+                                               "The change applies at once.")))
 
         # -- export and erase
         history = QGroupBox(self.tr("Export and erase"))
@@ -176,7 +200,7 @@ class PrivacyView(QWidget):
         left_widget = QWidget()
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
-        for box in (statement, places, security, history):
+        for box in (statement, language_box, places, security, history):
             left.addWidget(box)
         left.addStretch(1)
         scroll = QScrollArea()
@@ -200,6 +224,8 @@ class PrivacyView(QWidget):
         self.erase_one.clicked.connect(self.confirm_erase_one)
         self.erase_all.clicked.connect(self.confirm_erase_all)
         self.verify.clicked.connect(self.verify_audit)
+        self.language.activated.connect(lambda _: self.language_chosen.emit(str(self.language.currentData())))
+        self.forget_device.clicked.connect(self.forget_this_device)
         self.reload()
 
     # -- loading -----------------------------------------------------------------------------------
@@ -217,6 +243,9 @@ class PrivacyView(QWidget):
             self.retention.addItem(self.tr("%n day(s)", "", days), days)
             index = self.retention.count() - 1
         self.retention.setCurrentIndex(index)
+        language = i18n.chosen(vault.settings.get(i18n.LANGUAGE_KEY))
+        self.language.setCurrentIndex(max(self.language.findData(language), 0))
+        self.show_device_state()
         self.refresh()
 
     def on_shown(self) -> None:
@@ -241,10 +270,28 @@ class PrivacyView(QWidget):
     # -- settings ----------------------------------------------------------------------------------
 
     def _change_passphrase(self) -> None:
-        dialog = ChangePassphraseDialog(self.session.vault, self, kdf=self.session.kdf)
+        dialog = ChangePassphraseDialog(self.session.vault, self, kdf=self.session.kdf, home=self.session.home)
         if dialog.exec():
             self.history_status.setText(self.tr("Passphrase changed."))
             self.refresh()
+
+    def show_device_state(self) -> None:
+        """Say whether this device's keyring holds the passphrase, and offer to forget it."""
+        remembered = remember.recall(self.session.home) is not None
+        if remembered:
+            text = self.tr("Remembers the passphrase in the system keyring: Enclave opens without asking.")
+        elif remember.available():
+            text = self.tr("Asks for the passphrase at every start.")
+        else:
+            text = self.tr("Asks for the passphrase at every start (this system has no keyring).")
+        self.device_state.setText(text)
+        self.forget_device.setEnabled(remembered)
+
+    def forget_this_device(self) -> None:
+        """Remove the passphrase from the system keyring: the next start asks for it again."""
+        remember.forget(self.session.home)
+        self.show_device_state()
+        self.history_status.setText(self.tr("This device no longer remembers the passphrase."))
 
     def _autolock_set(self, minutes: int) -> None:
         self.session.vault.settings.set(AUTOLOCK_KEY, minutes)
@@ -364,5 +411,6 @@ class PrivacyView(QWidget):
         """Re-tint icons after a light/dark switch."""
         for button, icon in ((self.open_folder, "folder"), (self.change_passphrase, "lock"),
                              (self.export_one, "export"), (self.erase_one, "trash"),
-                             (self.export_all, "export"), (self.erase_all, "trash"), (self.verify, "check")):
+                             (self.export_all, "export"), (self.erase_all, "trash"), (self.verify, "check"),
+                             (self.forget_device, "trash")):
             button.setIcon(theme.icon(icon))

@@ -250,6 +250,10 @@ class ServerView(QWidget):
         self.timer.stop()
         super().hideEvent(event)
 
+    def busy(self) -> bool:
+        """True while the endpoint is starting or stopping."""
+        return self._busy
+
     def running(self) -> bool:
         """True while the endpoint listens."""
         server = self.session.server

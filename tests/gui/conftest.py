@@ -14,9 +14,12 @@ PASSPHRASE = "correct horse battery staple"
 @pytest.fixture(autouse=True, scope="session")
 def _collect_on_the_gui_thread(qapp):  # type: ignore[no-untyped-def]
     """As in the app: cyclic garbage holding Qt objects must never be collected on a worker thread."""
-    from app import gc_guard
+    from app import gc_guard, theme
 
     gc_guard.install(qapp)
+    # As in the app: the style is set before any widget exists (replacing it later crashes widgets
+    # that cached the old one, such as a QWizard never shown).
+    theme.apply(qapp)
 
 
 @pytest.fixture()
@@ -72,3 +75,44 @@ def big_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_tiny_gguf(
         tmp_path_factory.mktemp("models") / "big-test.gguf", seed=2, n_embd=256, n_ff=1024, n_layers=4, name="big"
     )
+
+
+@pytest.fixture()
+def memory_keyring() -> Iterator:  # type: ignore[type-arg]
+    """Route engine.vault.remember to a dict-backed keyring (this machine has no Secret Service)."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Backend(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.secrets: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.secrets.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.secrets[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.secrets.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    backend = Backend()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture()
+def no_keyring() -> Iterator:  # type: ignore[type-arg]
+    """A system without any OS keyring (the fail backend)."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)

@@ -1,0 +1,1907 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="zh_CN" sourcelanguage="en">
+<context>
+    <name>ChangePassphraseDialog</name>
+    <message>
+        <source>Change passphrase</source>
+        <translation>更改密码</translation>
+    </message>
+    <message>
+        <source>Current passphrase</source>
+        <translation>当前密码</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Current:</source>
+        <translation>当前密码：</translation>
+    </message>
+    <message>
+        <source>Changing…</source>
+        <translation>正在更改…</translation>
+    </message>
+    <message>
+        <source>The current passphrase is wrong; nothing was changed.</source>
+        <translation>当前密码不正确，未做任何更改。</translation>
+    </message>
+</context>
+<context>
+    <name>ChatSettingsSheet</name>
+    <message>
+        <source>Chat settings</source>
+        <translation>对话设置</translation>
+    </message>
+    <message>
+        <source>System prompt</source>
+        <translation>系统提示词</translation>
+    </message>
+    <message>
+        <source>e.g. You are a concise assistant for our legal team.</source>
+        <translation>例如：你是我们法务团队的助手，回答简明扼要。</translation>
+    </message>
+    <message>
+        <source>Preset</source>
+        <translation>预设</translation>
+    </message>
+    <message>
+        <source>Balanced</source>
+        <translation>均衡</translation>
+    </message>
+    <message>
+        <source>Precise</source>
+        <translation>精确</translation>
+    </message>
+    <message>
+        <source>Creative</source>
+        <translation>创意</translation>
+    </message>
+    <message>
+        <source>Custom</source>
+        <translation>自定义</translation>
+    </message>
+    <message>
+        <source>Temperature</source>
+        <translation>温度</translation>
+    </message>
+    <message>
+        <source>Top P</source>
+        <translation>Top P</translation>
+    </message>
+    <message>
+        <source>Top K</source>
+        <translation>Top K</translation>
+    </message>
+    <message>
+        <source>Repeat penalty</source>
+        <translation>重复惩罚</translation>
+    </message>
+    <message>
+        <source>Maximum reply length in tokens</source>
+        <translation>回复的最大长度（Token 数）</translation>
+    </message>
+    <message>
+        <source>Seed</source>
+        <translation>随机种子</translation>
+    </message>
+    <message>
+        <source>random</source>
+        <translation>随机</translation>
+    </message>
+    <message>
+        <source>Preset:</source>
+        <translation>预设：</translation>
+    </message>
+    <message>
+        <source>Temperature:</source>
+        <translation>温度：</translation>
+    </message>
+    <message>
+        <source>Top P:</source>
+        <translation>Top P：</translation>
+    </message>
+    <message>
+        <source>Top K:</source>
+        <translation>Top K：</translation>
+    </message>
+    <message>
+        <source>Repeat penalty:</source>
+        <translation>重复惩罚：</translation>
+    </message>
+    <message>
+        <source>Max tokens:</source>
+        <translation>最大 Token 数：</translation>
+    </message>
+    <message>
+        <source>Seed:</source>
+        <translation>随机种子：</translation>
+    </message>
+    <message>
+        <source>System prompt (this chat):</source>
+        <translation>系统提示词（仅此对话）：</translation>
+    </message>
+    <message>
+        <source>Sampling (all chats):</source>
+        <translation>采样参数（所有对话）：</translation>
+    </message>
+</context>
+<context>
+    <name>ChatView</name>
+    <message>
+        <source>Model for this chat</source>
+        <translation>此对话使用的模型</translation>
+    </message>
+    <message>
+        <source>System prompt and sampling</source>
+        <translation>系统提示词与采样参数</translation>
+    </message>
+    <message>
+        <source>Chat settings</source>
+        <translation>对话设置</translation>
+    </message>
+    <message>
+        <source>Model:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <source>Cancel edit</source>
+        <translation>取消编辑</translation>
+    </message>
+    <message>
+        <source>Message</source>
+        <translation>消息</translation>
+    </message>
+    <message>
+        <source>Message Enclave…  (Ctrl+Enter to send)</source>
+        <translation>给 Enclave 发消息…（Ctrl+Enter 发送）</translation>
+    </message>
+    <message>
+        <source>Send</source>
+        <translation>发送</translation>
+    </message>
+    <message>
+        <source>Send (Ctrl+Enter)</source>
+        <translation>发送（Ctrl+Enter）</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Stop generating</source>
+        <translation>停止生成</translation>
+    </message>
+    <message>
+        <source>Stop (Esc)</source>
+        <translation>停止（Esc）</translation>
+    </message>
+    <message>
+        <source>Chat status</source>
+        <translation>对话状态</translation>
+    </message>
+    <message>
+        <source> (default)</source>
+        <translation>（默认）</translation>
+    </message>
+    <message>
+        <source>New chat</source>
+        <translation>新对话</translation>
+    </message>
+    <message>
+        <source>No model yet. Import a GGUF file on the Models page to start chatting.</source>
+        <translation>还没有模型。请先在“模型”页导入一个 GGUF 文件，再开始对话。</translation>
+    </message>
+    <message>
+        <source>Ask anything. Your messages and the replies stay on this computer, encrypted.</source>
+        <translation>尽管提问。你的消息和回复都加密保存在这台电脑上。</translation>
+    </message>
+    <message>
+        <source>{name} is a base model: it continues your text rather than following instructions.</source>
+        <translation>{name} 是基础模型：它会续写你的文字，而不是按指令作答。</translation>
+    </message>
+    <message>
+        <source>Import a model first (Models page).</source>
+        <translation>请先导入模型（在“模型”页）。</translation>
+    </message>
+    <message>
+        <source>Stopping…</source>
+        <translation>正在停止…</translation>
+    </message>
+    <message>
+        <source>The reply is complete.</source>
+        <translation>回复已完成。</translation>
+    </message>
+    <message>
+        <source>The reply failed: {error}</source>
+        <translation>回复失败：{error}</translation>
+    </message>
+    <message>
+        <source>Editing a message: sending replaces it and the replies after it.</source>
+        <translation>正在编辑消息：发送后将替换这条消息及其后的所有回复。</translation>
+    </message>
+</context>
+<context>
+    <name>CodeBlock</name>
+    <message>
+        <source>Code block {language}</source>
+        <translation>代码块 {language}</translation>
+    </message>
+    <message>
+        <source>code</source>
+        <translation>代码</translation>
+    </message>
+    <message>
+        <source>Copy code</source>
+        <translation>复制代码</translation>
+    </message>
+</context>
+<context>
+    <name>ConversationListModel</name>
+    <message>
+        <source>{title}
+Last message: {time}</source>
+        <translation>{title}
+最后一条消息：{time}</translation>
+    </message>
+    <message>
+        <source>{title}, updated {time}</source>
+        <translation>{title}，更新于 {time}</translation>
+    </message>
+</context>
+<context>
+    <name>ConversationSidebar</name>
+    <message>
+        <source>Search all chats</source>
+        <translation>搜索全部对话</translation>
+    </message>
+    <message>
+        <source>Search all chats (Ctrl+K)</source>
+        <translation>搜索全部对话（Ctrl+K）</translation>
+    </message>
+    <message>
+        <source>New chat</source>
+        <translation>新对话</translation>
+    </message>
+    <message>
+        <source>New chat (Ctrl+N)</source>
+        <translation>新对话（Ctrl+N）</translation>
+    </message>
+    <message>
+        <source>Conversations</source>
+        <translation>对话列表</translation>
+    </message>
+    <message>
+        <source>Search results</source>
+        <translation>搜索结果</translation>
+    </message>
+    <message>
+        <source>No conversations yet.</source>
+        <translation>还没有对话。</translation>
+    </message>
+    <message>
+        <source>Rename chat</source>
+        <translation>重命名对话</translation>
+    </message>
+    <message>
+        <source>Delete chat</source>
+        <translation>删除对话</translation>
+    </message>
+    <message>
+        <source>Rename…</source>
+        <translation>重命名…</translation>
+    </message>
+    <message>
+        <source>Delete…</source>
+        <translation>删除…</translation>
+    </message>
+    <message>
+        <source>Title:</source>
+        <translation>标题：</translation>
+    </message>
+    <message>
+        <source>Delete “{title}”? Its messages are erased for good and cannot be recovered.</source>
+        <translation>要删除“{title}”吗？其中的消息将被永久清除，无法恢复。</translation>
+    </message>
+    <message>
+        <source>Nothing found for “{query}”.</source>
+        <translation>没有找到与“{query}”相关的内容。</translation>
+    </message>
+</context>
+<context>
+    <name>CopyButton</name>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Copied</source>
+        <translation>已复制</translation>
+    </message>
+</context>
+<context>
+    <name>CreateKeyDialog</name>
+    <message>
+        <source>Create an API key</source>
+        <translation>创建 API 密钥</translation>
+    </message>
+    <message>
+        <source>Key name</source>
+        <translation>密钥名称</translation>
+    </message>
+    <message>
+        <source>e.g. finance-reports</source>
+        <translation>例如：finance-reports</translation>
+    </message>
+    <message>
+        <source>Models this key may use</source>
+        <translation>此密钥可使用的模型</translation>
+    </message>
+    <message>
+        <source>Requests per minute</source>
+        <translation>每分钟请求数</translation>
+    </message>
+    <message>
+        <source>no limit</source>
+        <translation>不限</translation>
+    </message>
+    <message>
+        <source>Tokens per day</source>
+        <translation>每日 Token 数</translation>
+    </message>
+    <message>
+        <source>Keep prompts and replies in the encrypted request log</source>
+        <translation>在加密的请求日志中保存提示词和回复</translation>
+    </message>
+    <message>
+        <source>Store request content</source>
+        <translation>保存请求内容</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>名称：</translation>
+    </message>
+    <message>
+        <source>Models:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <source>Check none to allow every model.</source>
+        <translation>不勾选任何模型即表示允许使用全部模型。</translation>
+    </message>
+    <message>
+        <source>Requests/minute:</source>
+        <translation>请求数/分钟：</translation>
+    </message>
+    <message>
+        <source>Tokens/day:</source>
+        <translation>Token 数/天：</translation>
+    </message>
+    <message>
+        <source>Create key</source>
+        <translation>创建密钥</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+</context>
+<context>
+    <name>Errors</name>
+    <message>
+        <source>Something went wrong</source>
+        <translation>出现问题</translation>
+    </message>
+    <message>
+        <source>Wrong passphrase.</source>
+        <translation>密码错误。</translation>
+    </message>
+    <message>
+        <source>That recovery key does not open this vault.</source>
+        <translation>此恢复密钥无法打开这个保险库。</translation>
+    </message>
+    <message>
+        <source>Enclave is already open in another window or program.</source>
+        <translation>Enclave 已在另一个窗口或程序中打开。</translation>
+    </message>
+    <message>
+        <source>There is no vault in this data folder yet.</source>
+        <translation>此数据文件夹中还没有保险库。</translation>
+    </message>
+    <message>
+        <source>Import cancelled; nothing was kept.</source>
+        <translation>已取消导入，未保留任何文件。</translation>
+    </message>
+    <message>
+        <source>The model is busy with other requests. Try again in a moment.</source>
+        <translation>模型正在处理其他请求，请稍后再试。</translation>
+    </message>
+    <message>
+        <source>The conversation no longer fits the model&apos;s context. Start a new chat, or give the model a larger context in its settings.</source>
+        <translation>对话已超出模型的上下文长度。请新建对话，或在模型设置中调大上下文。</translation>
+    </message>
+    <message>
+        <source>Stored data failed its integrity check (it was changed or damaged): {detail}</source>
+        <translation>存储的数据未通过完整性校验（已被改动或损坏）：{detail}</translation>
+    </message>
+    <message>
+        <source>Unexpected error: {kind}</source>
+        <translation>意外错误：{kind}</translation>
+    </message>
+</context>
+<context>
+    <name>FirstRunWizard</name>
+    <message>
+        <source>Set up Enclave</source>
+        <translation>设置 Enclave</translation>
+    </message>
+    <message>
+        <source>Next</source>
+        <translation>下一步</translation>
+    </message>
+    <message>
+        <source>Back</source>
+        <translation>上一步</translation>
+    </message>
+    <message>
+        <source>Start using Enclave</source>
+        <translation>开始使用 Enclave</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+</context>
+<context>
+    <name>HardwarePanel</name>
+    <message>
+        <source>This computer</source>
+        <translation>本机</translation>
+    </message>
+    <message>
+        <source>Processor:</source>
+        <translation>处理器：</translation>
+    </message>
+    <message>
+        <source>Memory:</source>
+        <translation>内存：</translation>
+    </message>
+    <message>
+        <source>GPU:</source>
+        <translation>GPU：</translation>
+    </message>
+    <message>
+        <source>Selected model:</source>
+        <translation>所选模型：</translation>
+    </message>
+    <message>
+        <source>Hardware</source>
+        <translation>硬件</translation>
+    </message>
+    <message>
+        <source>{name}, {cores} threads</source>
+        <translation>{name}，{cores} 个线程</translation>
+    </message>
+    <message>
+        <source>{available} free of {total}</source>
+        <translation>可用 {available}，共 {total}</translation>
+    </message>
+    <message>
+        <source>used by Enclave</source>
+        <translation>Enclave 正在使用</translation>
+    </message>
+    <message>
+        <source>not used: this build runs on the CPU</source>
+        <translation>未使用：此版本仅在 CPU 上运行</translation>
+    </message>
+    <message>
+        <source>None found; models run on the CPU</source>
+        <translation>未检测到；模型将在 CPU 上运行</translation>
+    </message>
+    <message>
+        <source>{name} fits (needs about {size})</source>
+        <translation>{name} 可以运行（约需 {size}）</translation>
+    </message>
+    <message>
+        <source>{name} may not fit: it needs about {size}</source>
+        <translation>{name} 可能内存不足：约需 {size}</translation>
+    </message>
+</context>
+<context>
+    <name>MainWindow</name>
+    <message>
+        <source>Enclave</source>
+        <translation>Enclave</translation>
+    </message>
+    <message>
+        <source>Chat</source>
+        <translation>对话</translation>
+    </message>
+    <message>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Server</source>
+        <translation>服务</translation>
+    </message>
+    <message>
+        <source>Privacy</source>
+        <translation>隐私</translation>
+    </message>
+    <message>
+        <source>{view} (Ctrl+{number})</source>
+        <translation>{view}（Ctrl+{number}）</translation>
+    </message>
+    <message>
+        <source>Lock</source>
+        <translation>锁定</translation>
+    </message>
+    <message>
+        <source>Lock now (Ctrl+L)</source>
+        <translation>立即锁定（Ctrl+L）</translation>
+    </message>
+</context>
+<context>
+    <name>MessageListModel</name>
+    <message>
+        <source>You</source>
+        <translation>你</translation>
+    </message>
+    <message>
+        <source>Assistant</source>
+        <translation>助手</translation>
+    </message>
+    <message>
+        <source>{author}, AI-generated, {time}: {text}</source>
+        <translation>{author}，内容由人工智能生成，{time}：{text}</translation>
+    </message>
+    <message>
+        <source>{author}, {time}: {text}</source>
+        <translation>{author}，{time}：{text}</translation>
+    </message>
+</context>
+<context>
+    <name>MessageListView</name>
+    <message>
+        <source>Messages</source>
+        <translation>消息</translation>
+    </message>
+</context>
+<context>
+    <name>MessageWidget</name>
+    <message>
+        <source>AI-generated</source>
+        <translation>内容由人工智能生成</translation>
+    </message>
+    <message>
+        <source>This text was produced by an AI model and may be wrong.</source>
+        <translation>此内容由人工智能模型生成，可能有误。</translation>
+    </message>
+    <message>
+        <source>AI-generated content</source>
+        <translation>内容由人工智能生成</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Copy message</source>
+        <translation>复制消息</translation>
+    </message>
+    <message>
+        <source>Edit and resend</source>
+        <translation>编辑并重新发送</translation>
+    </message>
+    <message>
+        <source>Regenerate</source>
+        <translation>重新生成</translation>
+    </message>
+    <message>
+        <source>_Thinking…_</source>
+        <translation>_思考中…_</translation>
+    </message>
+    <message>
+        <source>Generating… (Esc to stop)</source>
+        <translation>正在生成…（按 Esc 停止）</translation>
+    </message>
+    <message>
+        <source>{rate} tokens/s</source>
+        <translation>{rate} Token/秒</translation>
+    </message>
+    <message>
+        <source>{prompt} prompt + {completion} reply tokens</source>
+        <translation>提示 {prompt} + 回复 {completion} 个 Token</translation>
+    </message>
+    <message>
+        <source>stopped</source>
+        <translation>已停止</translation>
+    </message>
+    <message>
+        <source>cut at the token limit</source>
+        <translation>已达 Token 上限而截断</translation>
+    </message>
+</context>
+<context>
+    <name>ModelPage</name>
+    <message>
+        <source>Pick a model</source>
+        <translation>选择模型</translation>
+    </message>
+    <message>
+        <source>The model answers when a chat does not name another. You can change it any time.</source>
+        <translation>对话未指定其他模型时，由它来回答。之后随时可以更改。</translation>
+    </message>
+    <message>
+        <source>Available models</source>
+        <translation>可用模型</translation>
+    </message>
+    <message>
+        <source>Progress</source>
+        <translation>进度</translation>
+    </message>
+    <message>
+        <source>Import a GGUF…</source>
+        <translation>导入 GGUF…</translation>
+    </message>
+    <message>
+        <source>Import a GGUF model file</source>
+        <translation>导入 GGUF 模型文件</translation>
+    </message>
+    <message>
+        <source>Cancel import</source>
+        <translation>取消导入</translation>
+    </message>
+    <message>
+        <source>Preparing the bundled demo model…</source>
+        <translation>正在准备内置的演示模型…</translation>
+    </message>
+    <message>
+        <source>No model yet. Import a GGUF file, or do it later on the Models page.</source>
+        <translation>还没有模型。现在导入一个 GGUF 文件，或稍后在“模型”页导入。</translation>
+    </message>
+    <message>
+        <source>{name} — {arch} {size}, {quant}, {file}</source>
+        <translation>{name} — {arch} {size}，{quant}，{file}</translation>
+    </message>
+    <message>
+        <source>(bundled demo: a small base model that continues text)</source>
+        <translation>（内置演示：一个会续写文字的小型基础模型）</translation>
+    </message>
+    <message>
+        <source>Import a GGUF model</source>
+        <translation>导入 GGUF 模型</translation>
+    </message>
+    <message>
+        <source>GGUF models (*.gguf)</source>
+        <translation>GGUF 模型 (*.gguf)</translation>
+    </message>
+    <message>
+        <source>Importing {file}…</source>
+        <translation>正在导入 {file}…</translation>
+    </message>
+    <message>
+        <source>Imported {name}.</source>
+        <translation>已导入 {name}。</translation>
+    </message>
+</context>
+<context>
+    <name>ModelSettingsDialog</name>
+    <message>
+        <source>Settings for {name}</source>
+        <translation>{name} 的设置</translation>
+    </message>
+    <message>
+        <source>Context size in tokens</source>
+        <translation>上下文长度（Token 数）</translation>
+    </message>
+    <message>
+        <source>automatic</source>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <source>CPU threads</source>
+        <translation>CPU 线程数</translation>
+    </message>
+    <message>
+        <source>GPU layers</source>
+        <translation>GPU 层数</translation>
+    </message>
+    <message>
+        <source>Automatic</source>
+        <translation>自动</translation>
+    </message>
+    <message>
+        <source>All layers</source>
+        <translation>全部层</translation>
+    </message>
+    <message>
+        <source>None (CPU only)</source>
+        <translation>无（仅用 CPU）</translation>
+    </message>
+    <message>
+        <source>A number of layers</source>
+        <translation>指定层数</translation>
+    </message>
+    <message>
+        <source>Number of GPU layers</source>
+        <translation>放到 GPU 上的层数</translation>
+    </message>
+    <message>
+        <source>Chat template</source>
+        <translation>对话模板</translation>
+    </message>
+    <message>
+        <source>From the model file</source>
+        <translation>使用模型文件自带的模板</translation>
+    </message>
+    <message>
+        <source>Built-in: {name}</source>
+        <translation>内置：{name}</translation>
+    </message>
+    <message>
+        <source>Custom (Jinja)…</source>
+        <translation>自定义（Jinja）…</translation>
+    </message>
+    <message>
+        <source>Custom chat template</source>
+        <translation>自定义对话模板</translation>
+    </message>
+    <message>
+        <source>Context:</source>
+        <translation>上下文：</translation>
+    </message>
+    <message>
+        <source>The model was trained for {n} tokens.</source>
+        <translation>该模型的训练上下文为 {n} 个 Token。</translation>
+    </message>
+    <message>
+        <source>Threads:</source>
+        <translation>线程数：</translation>
+    </message>
+    <message>
+        <source>GPU layers:</source>
+        <translation>GPU 层数：</translation>
+    </message>
+    <message>
+        <source>Chat template:</source>
+        <translation>对话模板：</translation>
+    </message>
+    <message>
+        <source>Save</source>
+        <translation>保存</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Changes apply the next time the model loads.</source>
+        <translation>更改将在下次加载模型时生效。</translation>
+    </message>
+</context>
+<context>
+    <name>ModelTableModel</name>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Architecture</source>
+        <translation>架构</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>参数规模</translation>
+    </message>
+    <message>
+        <source>Quantization</source>
+        <translation>量化</translation>
+    </message>
+    <message>
+        <source>Context</source>
+        <translation>上下文</translation>
+    </message>
+    <message>
+        <source>File size</source>
+        <translation>文件大小</translation>
+    </message>
+    <message>
+        <source>License</source>
+        <translation>许可证</translation>
+    </message>
+    <message>
+        <source>SHA-256</source>
+        <translation>SHA-256</translation>
+    </message>
+    <message>
+        <source>State</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>A base model: it continues text rather than following instructions.</source>
+        <translation>基础模型：它会续写文字，而不是按指令作答。</translation>
+    </message>
+    <message>
+        <source> (default)</source>
+        <translation>（默认）</translation>
+    </message>
+    <message>
+        <source>not stated</source>
+        <translation>未注明</translation>
+    </message>
+    <message>
+        <source>recorded {short}…</source>
+        <translation>已记录 {short}…</translation>
+    </message>
+    <message>
+        <source>checking…</source>
+        <translation>校验中…</translation>
+    </message>
+    <message>
+        <source>verified</source>
+        <translation>已校验</translation>
+    </message>
+    <message>
+        <source>CHANGED — do not use</source>
+        <translation>文件已被改动，请勿使用</translation>
+    </message>
+    <message>
+        <source>loaded</source>
+        <translation>已加载</translation>
+    </message>
+    <message>
+        <source>not loaded</source>
+        <translation>未加载</translation>
+    </message>
+</context>
+<context>
+    <name>ModelsView</name>
+    <message>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Import…</source>
+        <translation>导入…</translation>
+    </message>
+    <message>
+        <source>Import a GGUF model file</source>
+        <translation>导入 GGUF 模型文件</translation>
+    </message>
+    <message>
+        <source>Verify</source>
+        <translation>校验</translation>
+    </message>
+    <message>
+        <source>Verify the file&apos;s SHA-256</source>
+        <translation>校验文件的 SHA-256</translation>
+    </message>
+    <message>
+        <source>Make default</source>
+        <translation>设为默认</translation>
+    </message>
+    <message>
+        <source>Set as default model</source>
+        <translation>设为默认模型</translation>
+    </message>
+    <message>
+        <source>Settings…</source>
+        <translation>设置…</translation>
+    </message>
+    <message>
+        <source>Model settings</source>
+        <translation>模型设置</translation>
+    </message>
+    <message>
+        <source>Load</source>
+        <translation>加载</translation>
+    </message>
+    <message>
+        <source>Load or unload the model</source>
+        <translation>加载或卸载模型</translation>
+    </message>
+    <message>
+        <source>Remove…</source>
+        <translation>移除…</translation>
+    </message>
+    <message>
+        <source>Remove the model</source>
+        <translation>移除模型</translation>
+    </message>
+    <message>
+        <source>Registered models</source>
+        <translation>已登记的模型</translation>
+    </message>
+    <message>
+        <source>Import progress</source>
+        <translation>导入进度</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Cancel import</source>
+        <translation>取消导入</translation>
+    </message>
+    <message>
+        <source>Drop a .gguf file here to import it.</source>
+        <translation>把 .gguf 文件拖到这里即可导入。</translation>
+    </message>
+    <message>
+        <source>Models status</source>
+        <translation>模型状态</translation>
+    </message>
+    <message>
+        <source>Unload</source>
+        <translation>卸载</translation>
+    </message>
+    <message>
+        <source>No model selected.</source>
+        <translation>未选择模型。</translation>
+    </message>
+    <message>
+        <source>{name}: {model_name}, {params} parameters, {layers} layers</source>
+        <translation>{name}：{model_name}，{params} 参数，{layers} 层</translation>
+    </message>
+    <message>
+        <source>File: {path}</source>
+        <translation>文件：{path}</translation>
+    </message>
+    <message>
+        <source>SHA-256: {sha}</source>
+        <translation>SHA-256：{sha}</translation>
+    </message>
+    <message>
+        <source>A base model: it continues text rather than following instructions.</source>
+        <translation>基础模型：它会续写文字，而不是按指令作答。</translation>
+    </message>
+    <message>
+        <source>The bundled demo model. Gemma terms of use apply.</source>
+        <translation>内置的演示模型，须遵守 Gemma 使用条款。</translation>
+    </message>
+    <message>
+        <source>Import a GGUF model</source>
+        <translation>导入 GGUF 模型</translation>
+    </message>
+    <message>
+        <source>GGUF models (*.gguf)</source>
+        <translation>GGUF 模型 (*.gguf)</translation>
+    </message>
+    <message>
+        <source>An import is already running.</source>
+        <translation>已有一个导入正在进行。</translation>
+    </message>
+    <message>
+        <source>Importing {file}…</source>
+        <translation>正在导入 {file}…</translation>
+    </message>
+    <message>
+        <source>Cancelling…</source>
+        <translation>正在取消…</translation>
+    </message>
+    <message>
+        <source>Imported {name} (SHA-256 recorded).</source>
+        <translation>已导入 {name}（已记录 SHA-256）。</translation>
+    </message>
+    <message>
+        <source>Import failed: {error}</source>
+        <translation>导入失败：{error}</translation>
+    </message>
+    <message>
+        <source>{name}: the file matches its recorded SHA-256.</source>
+        <translation>{name}：文件与记录的 SHA-256 一致。</translation>
+    </message>
+    <message>
+        <source>{name}: {error}</source>
+        <translation>{name}：{error}</translation>
+    </message>
+    <message>
+        <source>Unloading {name}…</source>
+        <translation>正在卸载 {name}…</translation>
+    </message>
+    <message>
+        <source>Loading {name}…</source>
+        <translation>正在加载 {name}…</translation>
+    </message>
+    <message>
+        <source>{name} is loaded.</source>
+        <translation>{name} 已加载。</translation>
+    </message>
+    <message>
+        <source>Unloaded.</source>
+        <translation>已卸载。</translation>
+    </message>
+    <message>
+        <source>Remove model</source>
+        <translation>移除模型</translation>
+    </message>
+    <message>
+        <source>Remove {name} and delete its file ({size})?</source>
+        <translation>要移除 {name} 并删除其文件（{size}）吗？</translation>
+    </message>
+    <message>
+        <source>Removed {name}.</source>
+        <translation>已移除 {name}。</translation>
+    </message>
+</context>
+<context>
+    <name>Passphrase</name>
+    <message>
+        <source>Too short: use at least 8 characters</source>
+        <translation>太短：至少需要 8 个字符</translation>
+    </message>
+    <message>
+        <source>Weak: easy to guess</source>
+        <translation>弱：容易被猜到</translation>
+    </message>
+    <message>
+        <source>Fair: a few more words would help</source>
+        <translation>一般：再加几个词会更安全</translation>
+    </message>
+    <message>
+        <source>Strong</source>
+        <translation>强</translation>
+    </message>
+    <message>
+        <source>Very strong</source>
+        <translation>很强</translation>
+    </message>
+</context>
+<context>
+    <name>PassphraseFields</name>
+    <message>
+        <source>New passphrase</source>
+        <translation>新密码</translation>
+    </message>
+    <message>
+        <source>Repeat the passphrase</source>
+        <translation>再次输入密码</translation>
+    </message>
+    <message>
+        <source>Passphrase strength</source>
+        <translation>密码强度</translation>
+    </message>
+    <message>
+        <source>Passphrase:</source>
+        <translation>密码：</translation>
+    </message>
+    <message>
+        <source>Repeat:</source>
+        <translation>确认密码：</translation>
+    </message>
+    <message>
+        <source>Use a few unrelated words; longer is stronger.</source>
+        <translation>用几个互不相关的词组成，越长越安全。</translation>
+    </message>
+    <message>
+        <source>The two passphrases differ.</source>
+        <translation>两次输入的密码不一致。</translation>
+    </message>
+</context>
+<context>
+    <name>PassphrasePage</name>
+    <message>
+        <source>Choose a passphrase</source>
+        <translation>设置密码</translation>
+    </message>
+    <message>
+        <source>It encrypts everything Enclave stores. It cannot be reset without the recovery key.</source>
+        <translation>Enclave 保存的所有内容都用它加密。没有恢复密钥就无法重置。</translation>
+    </message>
+    <message>
+        <source>Create vault</source>
+        <translation>创建保险库</translation>
+    </message>
+</context>
+<context>
+    <name>PrivacyView</name>
+    <message>
+        <source>Privacy</source>
+        <translation>隐私</translation>
+    </message>
+    <message>
+        <source>What leaves this computer</source>
+        <translation>哪些数据会离开这台电脑</translation>
+    </message>
+    <message>
+        <source>Telemetry: none.</source>
+        <translation>遥测：无。</translation>
+    </message>
+    <message>
+        <source>Enclave sends nothing anywhere: no usage statistics, no crash reports, no update checks. Models run here; conversations, settings and logs are stored encrypted with your passphrase.</source>
+        <translation>Enclave 不向任何地方发送任何数据：没有使用统计，没有崩溃报告，也不检查更新。模型在本机运行；对话、设置和日志都用你的密码加密保存。</translation>
+    </message>
+    <message>
+        <source>Where your data lives</source>
+        <translation>数据存放位置</translation>
+    </message>
+    <message>
+        <source>Data folder:</source>
+        <translation>数据文件夹：</translation>
+    </message>
+    <message>
+        <source>Encrypted vault:</source>
+        <translation>加密保险库：</translation>
+    </message>
+    <message>
+        <source>Models:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <source>Backups:</source>
+        <translation>备份：</translation>
+    </message>
+    <message>
+        <source>Open data folder</source>
+        <translation>打开数据文件夹</translation>
+    </message>
+    <message>
+        <source>Passphrase and retention</source>
+        <translation>密码与保留期限</translation>
+    </message>
+    <message>
+        <source>Change passphrase…</source>
+        <translation>更改密码…</translation>
+    </message>
+    <message>
+        <source>Change passphrase</source>
+        <translation>更改密码</translation>
+    </message>
+    <message>
+        <source>Lock after minutes without activity</source>
+        <translation>无操作多少分钟后锁定</translation>
+    </message>
+    <message>
+        <source>never</source>
+        <translation>从不</translation>
+    </message>
+    <message>
+        <source> min</source>
+        <translation> 分钟</translation>
+    </message>
+    <message>
+        <source>Keep conversations and request logs for</source>
+        <translation>对话和请求日志的保留时间</translation>
+    </message>
+    <message>
+        <source>Forever</source>
+        <translation>永久</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n day(s)</source>
+        <translation>
+            <numerusform>%n 天</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Passphrase:</source>
+        <translation>密码：</translation>
+    </message>
+    <message>
+        <source>Auto-lock after:</source>
+        <translation>自动锁定：</translation>
+    </message>
+    <message>
+        <source>Keep history for:</source>
+        <translation>历史保留：</translation>
+    </message>
+    <message>
+        <source>Conversations untouched for longer are erased for good, and older API request records deleted.</source>
+        <translation>超过期限未动过的对话将被永久清除，更早的 API 请求记录也会删除。</translation>
+    </message>
+    <message>
+        <source>Whether this device remembers the passphrase</source>
+        <translation>此设备是否记住了密码</translation>
+    </message>
+    <message>
+        <source>Forget this device</source>
+        <translation>忘记此设备</translation>
+    </message>
+    <message>
+        <source>Forget the passphrase remembered on this device</source>
+        <translation>删除此设备记住的密码</translation>
+    </message>
+    <message>
+        <source>This device:</source>
+        <translation>此设备：</translation>
+    </message>
+    <message>
+        <source>Language</source>
+        <translation>语言</translation>
+    </message>
+    <message>
+        <source>Display language</source>
+        <translation>界面语言</translation>
+    </message>
+    <message>
+        <source>Same as the system ({language})</source>
+        <translation>跟随系统（{language}）</translation>
+    </message>
+    <message>
+        <source>Display language:</source>
+        <translation>界面语言：</translation>
+    </message>
+    <message>
+        <source>Dates, numbers and file sizes follow the language. The change applies at once.</source>
+        <translation>日期、数字和文件大小的格式随语言变化。更改立即生效。</translation>
+    </message>
+    <message>
+        <source>Export and erase</source>
+        <translation>导出与清除</translation>
+    </message>
+    <message>
+        <source>Conversation</source>
+        <translation>对话</translation>
+    </message>
+    <message>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <source>Export this conversation</source>
+        <translation>导出此对话</translation>
+    </message>
+    <message>
+        <source>Erase…</source>
+        <translation>清除…</translation>
+    </message>
+    <message>
+        <source>Erase this conversation</source>
+        <translation>清除此对话</translation>
+    </message>
+    <message>
+        <source>Export all…</source>
+        <translation>全部导出…</translation>
+    </message>
+    <message>
+        <source>Export all conversations</source>
+        <translation>导出全部对话</translation>
+    </message>
+    <message>
+        <source>Erase everything…</source>
+        <translation>全部清除…</translation>
+    </message>
+    <message>
+        <source>Erase all conversations</source>
+        <translation>清除全部对话</translation>
+    </message>
+    <message>
+        <source>Export and erase status</source>
+        <translation>导出与清除状态</translation>
+    </message>
+    <message>
+        <source>Exports are plain, unencrypted JSON: keep them somewhere safe. Erasing destroys the conversation&apos;s key, so its text can never be decrypted again.</source>
+        <translation>导出的文件是未加密的 JSON，请妥善保管。清除会销毁对话的密钥，其内容将永远无法再解密。</translation>
+    </message>
+    <message>
+        <source>Audit log</source>
+        <translation>审计日志</translation>
+    </message>
+    <message>
+        <source>#</source>
+        <translation>序号</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Event</source>
+        <translation>事件</translation>
+    </message>
+    <message>
+        <source>By</source>
+        <translation>操作方</translation>
+    </message>
+    <message>
+        <source>Details</source>
+        <translation>详情</translation>
+    </message>
+    <message>
+        <source>Audit log entries</source>
+        <translation>审计日志条目</translation>
+    </message>
+    <message>
+        <source>Verify chain</source>
+        <translation>校验日志链</translation>
+    </message>
+    <message>
+        <source>Verify the audit log</source>
+        <translation>校验审计日志</translation>
+    </message>
+    <message>
+        <source>Audit verification result</source>
+        <translation>审计校验结果</translation>
+    </message>
+    <message>
+        <source>Every unlock, key change, export and erase, chained so edits show.</source>
+        <translation>每次解锁、密钥变更、导出和清除都会记录，并逐条链接，任何改动都会暴露。</translation>
+    </message>
+    <message>
+        <source>Passphrase changed.</source>
+        <translation>密码已更改。</translation>
+    </message>
+    <message>
+        <source>Remembers the passphrase in the system keyring: Enclave opens without asking.</source>
+        <translation>已在系统钥匙串中记住密码：打开 Enclave 时无需输入。</translation>
+    </message>
+    <message>
+        <source>Asks for the passphrase at every start.</source>
+        <translation>每次启动都需要输入密码。</translation>
+    </message>
+    <message>
+        <source>Asks for the passphrase at every start (this system has no keyring).</source>
+        <translation>每次启动都需要输入密码（此系统没有可用的钥匙串）。</translation>
+    </message>
+    <message>
+        <source>This device no longer remembers the passphrase.</source>
+        <translation>此设备已不再记住密码。</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n old conversation(s) erased.</source>
+        <translation>
+            <numerusform>已清除 %n 个过期对话。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Export conversations</source>
+        <translation>导出对话</translation>
+    </message>
+    <message>
+        <source>JSON files (*.json)</source>
+        <translation>JSON 文件 (*.json)</translation>
+    </message>
+    <message>
+        <source>Exporting…</source>
+        <translation>正在导出…</translation>
+    </message>
+    <message>
+        <source>Exported to {path} (not encrypted).</source>
+        <translation>已导出到 {path}（未加密）。</translation>
+    </message>
+    <message>
+        <source>Export failed: {error}</source>
+        <translation>导出失败：{error}</translation>
+    </message>
+    <message>
+        <source>Erase conversation</source>
+        <translation>清除对话</translation>
+    </message>
+    <message>
+        <source>“{title}” will be erased for good. This cannot be undone.</source>
+        <translation>“{title}”将被永久清除，此操作无法撤销。</translation>
+    </message>
+    <message>
+        <source>ERASE</source>
+        <translation>清除</translation>
+    </message>
+    <message>
+        <source>Erase</source>
+        <translation>清除</translation>
+    </message>
+    <message>
+        <source>Erase everything</source>
+        <translation>全部清除</translation>
+    </message>
+    <message>
+        <source>All {count} conversations will be erased for good. This cannot be undone.</source>
+        <translation>全部 {count} 个对话将被永久清除，此操作无法撤销。</translation>
+    </message>
+    <message>
+        <source>ERASE ALL</source>
+        <translation>全部清除</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n conversation(s) erased.</source>
+        <translation>
+            <numerusform>已清除 %n 个对话。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Conversation erased.</source>
+        <translation>对话已清除。</translation>
+    </message>
+    <message>
+        <source>Erase failed</source>
+        <translation>清除失败</translation>
+    </message>
+    <message>
+        <source>Verifying…</source>
+        <translation>正在校验…</translation>
+    </message>
+    <message>
+        <source>✔ The audit chain is intact ({count} entries).</source>
+        <translation>✔ 审计日志链完整（共 {count} 条）。</translation>
+    </message>
+    <message>
+        <source>✘ {error}</source>
+        <translation>✘ {error}</translation>
+    </message>
+</context>
+<context>
+    <name>RecoveryDialog</name>
+    <message>
+        <source>Recover with your recovery key</source>
+        <translation>使用恢复密钥找回</translation>
+    </message>
+    <message>
+        <source>Enter the recovery key you were shown when Enclave was set up, then choose a new passphrase. Without the passphrase or the recovery key nobody can open your data, not even us.</source>
+        <translation>请输入设置 Enclave 时显示的恢复密钥，然后设置新密码。没有密码或恢复密钥，任何人都无法打开你的数据，我们也不例外。</translation>
+    </message>
+    <message>
+        <source>Recovery key</source>
+        <translation>恢复密钥</translation>
+    </message>
+    <message>
+        <source>XXXXX-XXXXX-XXXXX-…</source>
+        <translation>XXXXX-XXXXX-XXXXX-…</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Reset passphrase</source>
+        <translation>重置密码</translation>
+    </message>
+    <message>
+        <source>Recovery key:</source>
+        <translation>恢复密钥：</translation>
+    </message>
+    <message>
+        <source>Checking the recovery key…</source>
+        <translation>正在验证恢复密钥…</translation>
+    </message>
+    <message>
+        <source>That recovery key does not open this vault. Check it and try again.</source>
+        <translation>此恢复密钥无法打开这个保险库。请检查后重试。</translation>
+    </message>
+</context>
+<context>
+    <name>RecoveryPage</name>
+    <message>
+        <source>Your recovery key</source>
+        <translation>你的恢复密钥</translation>
+    </message>
+    <message>
+        <source>If you forget your passphrase, this key is the only way back in. It is shown only now.</source>
+        <translation>如果忘记密码，这是找回数据的唯一途径。它只显示这一次。</translation>
+    </message>
+    <message>
+        <source>Creating your encrypted vault…</source>
+        <translation>正在创建加密保险库…</translation>
+    </message>
+    <message>
+        <source>Recovery key</source>
+        <translation>恢复密钥</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Save to file…</source>
+        <translation>保存到文件…</translation>
+    </message>
+    <message>
+        <source>Save recovery key to a file</source>
+        <translation>将恢复密钥保存到文件</translation>
+    </message>
+    <message>
+        <source>Print…</source>
+        <translation>打印…</translation>
+    </message>
+    <message>
+        <source>Print recovery key</source>
+        <translation>打印恢复密钥</translation>
+    </message>
+    <message>
+        <source>I have written it down or saved it somewhere safe</source>
+        <translation>我已抄写下来或保存在安全的地方</translation>
+    </message>
+    <message>
+        <source>I have written down the recovery key</source>
+        <translation>我已记下恢复密钥</translation>
+    </message>
+    <message>
+        <source>Continue</source>
+        <translation>继续</translation>
+    </message>
+    <message>
+        <source>Your vault is ready. Keep this key apart from this computer.</source>
+        <translation>保险库已就绪。请把这个密钥存放在这台电脑之外的地方。</translation>
+    </message>
+    <message>
+        <source>The vault could not be created: {error}</source>
+        <translation>无法创建保险库：{error}</translation>
+    </message>
+    <message>
+        <source>Enclave recovery key
+
+{key}
+
+Keep it safe and apart from this computer.
+</source>
+        <translation>Enclave 恢复密钥
+
+{key}
+
+请妥善保管，并存放在这台电脑之外的地方。
+</translation>
+    </message>
+    <message>
+        <source>Save recovery key</source>
+        <translation>保存恢复密钥</translation>
+    </message>
+    <message>
+        <source>Text files (*.txt)</source>
+        <translation>文本文件 (*.txt)</translation>
+    </message>
+</context>
+<context>
+    <name>SecretDialog</name>
+    <message>
+        <source>Your new API key</source>
+        <translation>新的 API 密钥</translation>
+    </message>
+    <message>
+        <source>API key secret</source>
+        <translation>API 密钥内容</translation>
+    </message>
+    <message>
+        <source>Copy key</source>
+        <translation>复制密钥</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Key “{name}” was created.</source>
+        <translation>密钥“{name}”已创建。</translation>
+    </message>
+    <message>
+        <source>Copy it now: this is the only time it is shown. Enclave keeps only a hash of it.</source>
+        <translation>请立即复制：它只显示这一次。Enclave 只保存它的哈希值。</translation>
+    </message>
+</context>
+<context>
+    <name>ServerView</name>
+    <message>
+        <source>Local server</source>
+        <translation>本地服务</translation>
+    </message>
+    <message>
+        <source>An OpenAI-compatible endpoint for other programs on this computer (or your network). Every request needs an API key, and is logged encrypted.</source>
+        <translation>为本机（或局域网）上的其他程序提供兼容 OpenAI 的接口。每个请求都需要 API 密钥，并加密记录在日志中。</translation>
+    </message>
+    <message>
+        <source>Host to listen on</source>
+        <translation>监听的主机地址</translation>
+    </message>
+    <message>
+        <source>Port</source>
+        <translation>端口</translation>
+    </message>
+    <message>
+        <source>Start</source>
+        <translation>启动</translation>
+    </message>
+    <message>
+        <source>Start or stop the server</source>
+        <translation>启动或停止服务</translation>
+    </message>
+    <message>
+        <source>Server status</source>
+        <translation>服务状态</translation>
+    </message>
+    <message>
+        <source>Server URL</source>
+        <translation>服务地址</translation>
+    </message>
+    <message>
+        <source>Copy URL</source>
+        <translation>复制地址</translation>
+    </message>
+    <message>
+        <source>Endpoint</source>
+        <translation>接口</translation>
+    </message>
+    <message>
+        <source>Host:</source>
+        <translation>主机：</translation>
+    </message>
+    <message>
+        <source>Port:</source>
+        <translation>端口：</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>all</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>Req./min</source>
+        <translation>请求/分钟</translation>
+    </message>
+    <message>
+        <source>Tokens/day</source>
+        <translation>Token/天</translation>
+    </message>
+    <message>
+        <source>Logs text</source>
+        <translation>记录内容</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>否</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>API keys</source>
+        <translation>API 密钥</translation>
+    </message>
+    <message>
+        <source>Create key…</source>
+        <translation>创建密钥…</translation>
+    </message>
+    <message>
+        <source>Create API key</source>
+        <translation>创建 API 密钥</translation>
+    </message>
+    <message>
+        <source>Revoke…</source>
+        <translation>吊销…</translation>
+    </message>
+    <message>
+        <source>Revoke API key</source>
+        <translation>吊销 API 密钥</translation>
+    </message>
+    <message>
+        <source>Show revoked</source>
+        <translation>显示已吊销</translation>
+    </message>
+    <message>
+        <source>Show revoked keys</source>
+        <translation>显示已吊销的密钥</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Key</source>
+        <translation>密钥</translation>
+    </message>
+    <message>
+        <source>Model</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Tokens in/out</source>
+        <translation>输入/输出 Token</translation>
+    </message>
+    <message>
+        <source>Latency</source>
+        <translation>延迟</translation>
+    </message>
+    <message>
+        <source>Recent requests</source>
+        <translation>最近的请求</translation>
+    </message>
+    <message>
+        <source>Recent requests (live)</source>
+        <translation>最近的请求（实时）</translation>
+    </message>
+    <message>
+        <source>Model for the examples</source>
+        <translation>示例使用的模型</translation>
+    </message>
+    <message>
+        <source>curl example</source>
+        <translation>curl 示例</translation>
+    </message>
+    <message>
+        <source>Python example</source>
+        <translation>Python 示例</translation>
+    </message>
+    <message>
+        <source>curl</source>
+        <translation>curl</translation>
+    </message>
+    <message>
+        <source>Python</source>
+        <translation>Python</translation>
+    </message>
+    <message>
+        <source>Try it</source>
+        <translation>试一试</translation>
+    </message>
+    <message>
+        <source>Model:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>This build has no HTTP endpoint.</source>
+        <translation>此版本不包含 HTTP 接口。</translation>
+    </message>
+    <message>
+        <source>● Running</source>
+        <translation>● 运行中</translation>
+    </message>
+    <message>
+        <source>○ Stopped</source>
+        <translation>○ 已停止</translation>
+    </message>
+    <message>
+        <source>Other machines on your network can reach this address. Enclave refuses to listen there until at least one API key exists.</source>
+        <translation>网络中的其他机器可以访问这个地址。在至少创建一个 API 密钥之前，Enclave 不会在此地址上监听。</translation>
+    </message>
+    <message>
+        <source>Starting…</source>
+        <translation>正在启动…</translation>
+    </message>
+    <message>
+        <source>Stopping…</source>
+        <translation>正在停止…</translation>
+    </message>
+    <message>
+        <source>revoked {date}</source>
+        <translation>已于 {date} 吊销</translation>
+    </message>
+    <message>
+        <source>active since {date}</source>
+        <translation>自 {date} 起有效</translation>
+    </message>
+    <message>
+        <source>Revoke key</source>
+        <translation>吊销密钥</translation>
+    </message>
+    <message>
+        <source>Revoke “{name}”? Programs using it are refused from now on.</source>
+        <translation>要吊销“{name}”吗？此后使用它的程序都将被拒绝。</translation>
+    </message>
+</context>
+<context>
+    <name>TypedConfirmDialog</name>
+    <message>
+        <source>Type {word} to confirm:</source>
+        <translation>请输入 {word} 以确认：</translation>
+    </message>
+    <message>
+        <source>Confirmation word</source>
+        <translation>确认词</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+</context>
+<context>
+    <name>Units</name>
+    <message>
+        <source>{ms} ms</source>
+        <translation>{ms} 毫秒</translation>
+    </message>
+    <message>
+        <source>{s} s</source>
+        <translation>{s} 秒</translation>
+    </message>
+</context>
+<context>
+    <name>UnlockDialog</name>
+    <message>
+        <source>Unlock Enclave</source>
+        <translation>解锁 Enclave</translation>
+    </message>
+    <message>
+        <source>Enclave is locked</source>
+        <translation>Enclave 已锁定</translation>
+    </message>
+    <message>
+        <source>Your conversations are encrypted on this computer. Enter your passphrase to open them.</source>
+        <translation>你的对话已加密保存在这台电脑上。输入密码即可打开。</translation>
+    </message>
+    <message>
+        <source>Passphrase</source>
+        <translation>密码</translation>
+    </message>
+    <message>
+        <source>Unlock status</source>
+        <translation>解锁状态</translation>
+    </message>
+    <message>
+        <source>Remember on this device</source>
+        <translation>在此设备上记住密码</translation>
+    </message>
+    <message>
+        <source>Remember the passphrase on this device</source>
+        <translation>在此设备上记住密码</translation>
+    </message>
+    <message>
+        <source>Keeps the passphrase in the system keyring, so Enclave opens without asking. Anyone who can log in as you can then open it. Privacy → Forget this device undoes it.</source>
+        <translation>把密码保存在系统钥匙串中，之后打开 Enclave 无需输入。这意味着任何能以你的身份登录这台电脑的人都能打开它。可在“隐私 → 忘记此设备”中撤销。</translation>
+    </message>
+    <message>
+        <source>This system has no keyring to keep the passphrase in.</source>
+        <translation>此系统没有可用于保存密码的钥匙串。</translation>
+    </message>
+    <message>
+        <source>Forgot passphrase…</source>
+        <translation>忘记密码…</translation>
+    </message>
+    <message>
+        <source>Forgot passphrase</source>
+        <translation>忘记密码</translation>
+    </message>
+    <message>
+        <source>Quit</source>
+        <translation>退出</translation>
+    </message>
+    <message>
+        <source>Unlock</source>
+        <translation>解锁</translation>
+    </message>
+    <message>
+        <source>Unlocking…</source>
+        <translation>正在解锁…</translation>
+    </message>
+    <message>
+        <source>Wrong passphrase. Try again.</source>
+        <translation>密码错误，请重试。</translation>
+    </message>
+    <message>
+        <source>Enclave is already open in another window or program (process {pid}).</source>
+        <translation>Enclave 已在另一个窗口或程序中打开（进程 {pid}）。</translation>
+    </message>
+</context>
+<context>
+    <name>WelcomePage</name>
+    <message>
+        <source>Welcome to Enclave</source>
+        <translation>欢迎使用 Enclave</translation>
+    </message>
+    <message>
+        <source>A private AI workstation. Everything stays on this computer.</source>
+        <translation>私有的 AI 工作站。所有内容都留在这台电脑上。</translation>
+    </message>
+    <message>
+        <source>Models run on this machine. Nothing you type is sent anywhere.</source>
+        <translation>模型在本机运行，你输入的任何内容都不会被发送出去。</translation>
+    </message>
+    <message>
+        <source>Your conversations are stored encrypted, unlocked with a passphrase only you know.</source>
+        <translation>你的对话加密保存，只有用你自己知道的密码才能解锁。</translation>
+    </message>
+    <message>
+        <source>Telemetry: none. Enclave never phones home.</source>
+        <translation>遥测：无。Enclave 从不向外回传任何数据。</translation>
+    </message>
+</context>
+</TS>
