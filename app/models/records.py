@@ -18,6 +18,7 @@ class Column:
     header: str
     value: Callable[[Any], str]
     align_right: bool = False
+    tooltip: Callable[[Any], str] | None = None  # None: the value itself
 
 
 class RecordTableModel(QAbstractTableModel):
@@ -59,8 +60,10 @@ class RecordTableModel(QAbstractTableModel):
             return None
         record = self._records[index.row()]
         column = self._columns[index.column()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+        if role == Qt.ItemDataRole.DisplayRole:
             return column.value(record)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (column.tooltip or column.value)(record)
         if role == Qt.ItemDataRole.TextAlignmentRole and column.align_right:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == self.RecordRole:

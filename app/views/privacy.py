@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n, theme
+from app.audit_names import actor_label, event_label
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
@@ -176,8 +177,8 @@ class PrivacyView(QWidget):
         self.audit = RecordTableModel([
             Column(self.tr("#"), lambda e: str(e.seq), True),
             Column(self.tr("Time"), lambda e: human_time(e.time)),
-            Column(self.tr("Event"), lambda e: e.event),
-            Column(self.tr("By"), lambda e: e.actor),
+            Column(self.tr("Event"), lambda e: event_label(e.event), tooltip=lambda e: e.event),
+            Column(self.tr("By"), lambda e: actor_label(e.actor), tooltip=lambda e: e.actor),
             Column(self.tr("Details"), lambda e: _details(e.details)),
         ], self)
         self.audit_table = named(QTableView(), self.tr("Audit log entries"))

@@ -2,6 +2,133 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
+    <name>AuditEvents</name>
+    <message>
+        <source>Vault created</source>
+        <translation>创建保险库</translation>
+    </message>
+    <message>
+        <source>Unlocked</source>
+        <translation>解锁</translation>
+    </message>
+    <message>
+        <source>Wrong passphrase given</source>
+        <translation>密码输入错误</translation>
+    </message>
+    <message>
+        <source>Passphrase changed</source>
+        <translation>更改密码</translation>
+    </message>
+    <message>
+        <source>Passphrase reset with the recovery key</source>
+        <translation>用恢复密钥重置密码</translation>
+    </message>
+    <message>
+        <source>Encrypted backup written</source>
+        <translation>写入加密备份</translation>
+    </message>
+    <message>
+        <source>Restored from a backup</source>
+        <translation>从备份恢复</translation>
+    </message>
+    <message>
+        <source>Exported (not encrypted)</source>
+        <translation>导出（未加密）</translation>
+    </message>
+    <message>
+        <source>Conversations erased</source>
+        <translation>清除对话</translation>
+    </message>
+    <message>
+        <source>Conversations imported</source>
+        <translation>导入对话</translation>
+    </message>
+    <message>
+        <source>Expired data purged</source>
+        <translation>清理过期数据</translation>
+    </message>
+    <message>
+        <source>API key created</source>
+        <translation>创建 API 密钥</translation>
+    </message>
+    <message>
+        <source>API key revoked</source>
+        <translation>吊销 API 密钥</translation>
+    </message>
+    <message>
+        <source>Server started</source>
+        <translation>启动服务</translation>
+    </message>
+    <message>
+        <source>Server stopped</source>
+        <translation>停止服务</translation>
+    </message>
+    <message>
+        <source>Model imported</source>
+        <translation>导入模型</translation>
+    </message>
+    <message>
+        <source>Model removed</source>
+        <translation>移除模型</translation>
+    </message>
+    <message>
+        <source>Default model changed</source>
+        <translation>更改默认模型</translation>
+    </message>
+    <message>
+        <source>Model approved</source>
+        <translation>批准模型</translation>
+    </message>
+    <message>
+        <source>Model approval withdrawn</source>
+        <translation>撤销模型批准</translation>
+    </message>
+    <message>
+        <source>Setting changed</source>
+        <translation>更改设置</translation>
+    </message>
+    <message>
+        <source>Conversations tagged with a data subject</source>
+        <translation>为对话标记数据主体</translation>
+    </message>
+    <message>
+        <source>AI labels switched for an API key</source>
+        <translation>切换 API 密钥的 AI 标识</translation>
+    </message>
+    <message>
+        <source>Refused by policy</source>
+        <translation>被策略拒绝</translation>
+    </message>
+    <message>
+        <source>Processing report generated</source>
+        <translation>生成处理活动报告</translation>
+    </message>
+    <message>
+        <source>Upstream server added</source>
+        <translation>添加上游服务</translation>
+    </message>
+    <message>
+        <source>Upstream server removed</source>
+        <translation>移除上游服务</translation>
+    </message>
+    <message>
+        <source>desktop app</source>
+        <translation>桌面应用</translation>
+    </message>
+    <message>
+        <source>command line</source>
+        <translation>命令行</translation>
+    </message>
+    <message>
+        <source>server</source>
+        <translation>服务</translation>
+    </message>
+    <message>
+        <source>this computer</source>
+        <translation>本机</translation>
+    </message>
+</context>
+<context>
     <name>ChangePassphraseDialog</name>
     <message>
         <source>Change passphrase</source>

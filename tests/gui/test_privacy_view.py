@@ -68,7 +68,9 @@ def test_export_and_verify_audit(qtbot, window, session, tmp_path: Path) -> None
     data = json.loads(target.read_text())
     assert {c["title"] for c in data["conversations"]} == {"alpha", "beta"}
     view.refresh()
-    assert view.audit.data(view.audit.index(0, 2)) == "export"  # newest first
+    assert view.audit.record(0).event == "export"  # newest first
+    assert view.audit.data(view.audit.index(0, 2)) == "Exported (not encrypted)"
+    assert view.audit.data(view.audit.index(0, 2), Qt.ItemDataRole.ToolTipRole) == "export"  # the chain's code
     with qtbot.waitSignal(view.audit_verified, timeout=10_000) as verified:
         qtbot.mouseClick(view.verify, Qt.MouseButton.LeftButton)
     assert verified.args == [True] and "intact" in view.audit_status.text()
