@@ -53,9 +53,11 @@ def install(app: QCoreApplication, language: str | None = None) -> str:
     for translator in _installed:
         app.removeTranslator(translator)
     _installed.clear()
-    # Following the system keeps its regional formats (en_GB dates, zh_TW digits grouping); a chosen
-    # language brings that language's usual formats.
-    QLocale.setDefault(QLocale.system() if follow_system and language == system_language() else QLocale(language))
+    # Following the system keeps its regional formats (en_GB dates, de_DE decimal commas); a chosen
+    # language, or a system without a real locale (C, POSIX: "28 11 2026"), gets that language's own.
+    system = QLocale.system()
+    regional = follow_system and system.language() not in (QLocale.Language.C, QLocale.Language.AnyLanguage)
+    QLocale.setDefault(system if regional and language == system_language() else QLocale(language))
     _current = language
     if language == "en":
         return language

@@ -281,3 +281,17 @@ def test_chinese_canary_is_found_by_search_and_never_on_disk_in_clear(  # type: 
         if path.is_file():
             data = path.read_bytes()
             assert not any(n in data for n in needles), path
+
+
+def test_a_system_without_a_real_locale_gets_plain_english_formats(qapp, back_to_english) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from PySide6.QtCore import QLocale
+
+    from app import i18n
+    from app.widgets import human_date
+
+    if QLocale.system().language() != QLocale.Language.C:
+        pytest.skip("only meaningful where the system locale is C/POSIX (as in CI and containers)")
+    assert i18n.install(qapp) == "en"
+    assert human_date(dt.datetime(2025, 3, 4, 12, tzinfo=dt.UTC)) == "3/4/25"  # not the C locale's "4 3 2025"
