@@ -177,6 +177,8 @@ def test_switch_language_at_runtime(qtbot, window, session, back_to_english) -> 
     assert not session.vault.is_locked and window.current_view() == "privacy"
     assert window.privacy is not privacy  # rebuilt, in Chinese
     assert window.nav_buttons["chat"].text() == "对话" and window.windowTitle() == "Enclave"
+    assert window.nav_buttons["chat"].accessibleName() == "对话"  # what a screen reader says changes too
+    assert window.chat.composer.accessibleName() == "消息"
 
     expected = {
         "chat": window.chat.sidebar.new_button.text() == "新对话",
