@@ -46,9 +46,12 @@ case "$VARIANT" in
     *) echo "unknown variant '$VARIANT' (cpu, cuda, vulkan, metal)" >&2; exit 1 ;;
 esac
 ARGS="$ARGS ${EXTRA_CMAKE_ARGS:-}"
+# Bump when the source patches below change.
+PATCHES=amx-tilecfg-1
 
 # The cache key covers everything that changes the binary, so a flag change rebuilds.
-KEY="$(printf '%s|%s|%s|%s' "$VERSION" "$VARIANT" "$ARGS" "$(uname -sm)" | sha256sum | cut -c1-12)"
+KEY="$(printf '%s|%s|%s|%s|%s' "$VERSION" "$VARIANT" "$ARGS" "$PATCHES" "$(uname -sm)" \
+    | "$PYTHON" -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:12])')"
 OUT="$CACHE/wheels/$VARIANT-$VERSION-$KEY"
 existing="$(ls "$OUT"/llama_cpp_python-*.whl 2>/dev/null | head -n1 || true)"
 if [ -n "$existing" ]; then
@@ -63,24 +66,43 @@ if [ ! -f "$SDIST" ]; then
     "$PYTHON" -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$CACHE/src"
 fi
 
+# Patch the source. The AMX kernels (sapphirerapids variant) build their tile configuration on the
+# stack and hand it to _tile_loadconfig, whose GCC inline asm (GCC <= 13 amxtileintrin.h) declares
+# that it reads 8 bytes, not 64: GCC drops the stores of the row/column sizes as dead, ldtilecfg
+# loads an empty configuration, and the first tile instruction raises SIGILL on every AMX CPU
+# (seen here; upstream: ggml-org/llama.cpp PR 26954). A compiler barrier that takes the address
+# keeps the stores. Guarded, so a llama.cpp that changed this code builds unpatched, loudly.
+SRC="$CACHE/src/llama_cpp_python-$VERSION-patched"
+rm -rf "$SRC" && mkdir -p "$SRC"
+tar -xzf "$SDIST" -C "$SRC" --strip-components=1
+MMQ="$SRC/vendor/llama.cpp/ggml/src/ggml-cpu/amx/mmq.cpp"
+if grep -q '^    _tile_loadconfig(&tc);$' "$MMQ"; then
+    sed -i.orig 's|^    _tile_loadconfig(&tc);$|    __asm__ __volatile__("" : : "r"(\&tc) : "memory");  /* enclave: keep the stores */\n    _tile_loadconfig(\&tc);|' "$MMQ"
+    grep -q 'enclave: keep the stores' "$MMQ"
+else
+    echo "warning: amx/mmq.cpp changed upstream; the tile-config patch was not applied" >&2
+fi
+
 echo "building llama-cpp-python $VERSION ($VARIANT) with: $ARGS" >&2
 start=$(date +%s)
+NICE=""
+command -v nice >/dev/null 2>&1 && NICE="nice -n 19"
 # --no-cache-dir: pip's wheel cache is keyed by the sdist, not by CMAKE_ARGS, and would hand back
 # a wheel built with other flags (e.g. the developer build).
-CMAKE_ARGS="$ARGS" nice -n 19 "$PYTHON" -m pip wheel --no-deps --no-cache-dir -w "$OUT.tmp" "$SDIST" >&2
+CMAKE_ARGS="$ARGS" $NICE "$PYTHON" -m pip wheel --no-deps --no-cache-dir -w "$OUT.tmp" "$SRC" >&2
 wheel="$(ls "$OUT.tmp"/llama_cpp_python-*.whl)"
 
 # The llama.cpp commit this release vendors, for the SBOM (first one named in its changelog).
 commit="$(tar -xzOf "$SDIST" "llama_cpp_python-$VERSION/CHANGELOG.md" \
     | sed -n 's/.*llama\.cpp@\([0-9a-f]\{7,40\}\).*/\1/p' | head -n1)"
-"$PYTHON" - "$wheel" "$OUT.tmp/build-info.json" "$VERSION" "$VARIANT" "$ARGS" "$commit" <<'EOF'
+"$PYTHON" - "$wheel" "$OUT.tmp/build-info.json" "$VERSION" "$VARIANT" "$ARGS" "$commit" "$PATCHES" <<'EOF'
 import json, sys, zipfile
-wheel, out, version, variant, args, commit = sys.argv[1:]
+wheel, out, version, variant, args, commit, patches = sys.argv[1:]
 libs = sorted(n.rsplit("/", 1)[-1] for n in zipfile.ZipFile(wheel).namelist() if "/lib/" in n)
 if variant != "metal" and not any(n.startswith(("libggml-cpu-", "ggml-cpu-")) for n in libs):
     sys.exit("the wheel has no CPU variant libraries: GGML_BACKEND_DL did not take effect")
 json.dump({"llama_cpp_python": version, "llama_cpp_commit": commit, "variant": variant,
-           "cmake_args": args.split(), "libraries": libs}, open(out, "w"), indent=2)
+           "cmake_args": args.split(), "source_patches": patches, "libraries": libs}, open(out, "w"), indent=2)
 EOF
 rm -rf "$OUT" && mv "$OUT.tmp" "$OUT"
 echo "built in $(( $(date +%s) - start )) s" >&2

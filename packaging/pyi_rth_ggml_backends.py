@@ -7,9 +7,9 @@ working directory*, dlopening every match: started from a folder holding a plant
 the app would run it. So before anything imports llama_cpp, this hook registers the backends from
 the bundle's own llama_cpp/lib; llama.cpp then finds backends registered and skips its own search.
 
-ENCLAVE_GGML_CPU=<variant> (x64, sse42, sandybridge, haswell, skylakex, icelake, alderlake,
-sapphirerapids, …) loads that CPU variant instead of the best-scored one. The score trusts CPUID,
-and some hypervisors advertise features (AMX) that then fault with SIGILL; this is the way out.
+ENCLAVE_GGML_CPU=<variant> (x64, sse42, sandybridge, haswell, skylakex, icelake, alderlake, zen4,
+sapphirerapids, …) loads that CPU variant instead of the best-scored one. The score trusts CPUID;
+should a CPU or hypervisor advertise a feature it then faults on (SIGILL), this is the way out.
 """
 
 from __future__ import annotations
@@ -28,8 +28,21 @@ def _library_names() -> tuple[str, str, list[str]]:
     if sys.platform == "win32":
         return "ggml-", ".dll", ["ggml.dll", "libggml.dll"]
     if sys.platform == "darwin":
-        return "libggml-", ".so", ["libggml.so", "libggml.dylib"]
-    return "libggml-", ".so", ["libggml.so"]
+        return "libggml-", ".so", ["libggml.dylib", "libggml.so"]
+    # libggml.so.0 first: the soname libllama links (in the bundle both names are one file).
+    return "libggml-", ".so", ["libggml.so.0", "libggml.so"]
+
+
+# ggml_log_callback: void (*)(enum ggml_log_level level, const char * text, void * user_data)
+_LOG_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+_GGML_LOG_LEVEL_ERROR = 4
+
+
+@_LOG_CALLBACK
+def _errors_only(level: int, text: bytes | None, _user: object) -> None:
+    """While loading: keep ggml's errors, drop its "loaded CPU backend from …" line on every start."""
+    if level == _GGML_LOG_LEVEL_ERROR and text:
+        sys.stderr.write(text.decode(errors="replace"))
 
 
 def _register_backends() -> None:
@@ -41,27 +54,33 @@ def _register_backends() -> None:
     ggml_path = next((lib_dir / n for n in names if (lib_dir / n).is_file()), None)
     if ggml_path is None:
         return
-    # The same path llama_cpp._ggml loads later, so both share one ggml backend registry.
+    # The file libllama links, so this registry is the one llama.cpp uses.
     ggml = ctypes.CDLL(str(ggml_path))
     ggml.ggml_backend_load.argtypes = [ctypes.c_char_p]
     ggml.ggml_backend_load.restype = ctypes.c_void_p
     ggml.ggml_backend_load_all_from_path.argtypes = [ctypes.c_char_p]
     ggml.ggml_backend_load_all_from_path.restype = None
+    ggml.ggml_log_set.argtypes = [_LOG_CALLBACK, ctypes.c_void_p]
+    ggml.ggml_log_set.restype = None
 
     wanted = os.environ.get("ENCLAVE_GGML_CPU", "").strip()
-    if not wanted:
-        ggml.ggml_backend_load_all_from_path(os.fsencode(lib_dir))
-        return
     chosen = lib_dir / f"{prefix}cpu-{wanted}{ext}"
-    if chosen not in variants:
+    if wanted and chosen not in variants:
         known = ", ".join(v.name[len(prefix) + 4 : -len(ext)] for v in variants)
         sys.stderr.write(f"enclave: ENCLAVE_GGML_CPU={wanted} is not one of: {known}\n")
         sys.exit(1)
-    for name in _ACCELERATORS:
-        accelerator = lib_dir / f"{prefix}{name}{ext}"
-        if accelerator.is_file():
-            ggml.ggml_backend_load(os.fsencode(accelerator))
-    ggml.ggml_backend_load(os.fsencode(chosen))
+    ggml.ggml_log_set(_errors_only, None)
+    try:
+        if not wanted:
+            ggml.ggml_backend_load_all_from_path(os.fsencode(lib_dir))
+            return
+        for name in _ACCELERATORS:  # GPU backends first, the CPU last, as ggml_backend_load_all does
+            accelerator = lib_dir / f"{prefix}{name}{ext}"
+            if accelerator.is_file():
+                ggml.ggml_backend_load(os.fsencode(accelerator))
+        ggml.ggml_backend_load(os.fsencode(chosen))
+    finally:
+        ggml.ggml_log_set(_LOG_CALLBACK(), None)  # NULL: ggml's default logger again
 
 
 _register_backends()

@@ -85,6 +85,8 @@ EOF
 
 rm -f "$OUT"
 start=$(date +%s)
-# xz keeps the package readable by every dpkg still in support; the demo model barely compresses.
-dpkg-deb --root-owner-group -Zxz -z6 --build "$STAGE" "$OUT" >/dev/null
+# zstd: minutes faster than xz on these 500 MB (the demo model barely compresses anyway). Every
+# dpkg that can run this bundle reads it (zstd: dpkg 1.21.18+, Ubuntu 21.10+; the bundle needs
+# glibc 2.35+ in any case). DEB_COMPRESSION="-Zxz -z6" for the old default.
+dpkg-deb --root-owner-group ${DEB_COMPRESSION:--Zzstd -z9} --build "$STAGE" "$OUT" >/dev/null
 echo "deb: $OUT ($(du -h "$OUT" | cut -f1), installed $(( size_kb / 1024 )) MiB, libc6 >= $glibc, $(( $(date +%s) - start )) s)"

@@ -158,6 +158,26 @@ def test_models_list_has_the_demo_model(unpacked: Unpacked, appliance: dict[str,
     assert any(p.suffix == ".gguf" for p in (appliance["home"] / "models").rglob("*"))
 
 
+def test_desktop_app_renders(unpacked: Unpacked, appliance: dict[str, Path], tmp_path: Path) -> None:
+    """The bundled Qt (plugins, SVG icons from assets/) draws the app: `gui --screenshot`, offscreen."""
+    shot = tmp_path / "models.png"
+    env = clean_env(appliance["home"], QT_QPA_PLATFORM="offscreen")
+    run([str(unpacked.enclave), "--passphrase-file", str(appliance["credential"]), "gui", "--screenshot", str(shot),
+         "--view", "models"], env)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_cpu_variant_can_be_pinned(unpacked: Unpacked, appliance: dict[str, Path]) -> None:
+    """ENCLAVE_GGML_CPU: the way out when a CPU advertises a feature it faults on (see the runtime hook)."""
+    env = clean_env(appliance["home"], ENCLAVE_GGML_CPU="no-such-cpu")
+    refused = subprocess.run([str(unpacked.enclave), "--version"], env=env, capture_output=True, text=True)
+    assert refused.returncode == 1 and "haswell" in refused.stderr
+    env = clean_env(appliance["home"], ENCLAVE_GGML_CPU="haswell")
+    out = run([str(unpacked.enclave), "--passphrase-file", str(appliance["credential"]), "chat", "--new",
+               "The capital of France is"], env).stdout
+    assert out.strip()
+
+
 @pytest.fixture()
 def planted_cwd(tmp_path: Path) -> Path:
     """A working directory holding a libggml-cpu-*.so that leaves a mark if anything dlopens it."""
