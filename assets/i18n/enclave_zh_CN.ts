@@ -1280,7 +1280,7 @@ Last message: {time}</source>
     </message>
     <message>
         <source>Lock after minutes without activity</source>
-        <translation>无操作多少分钟后锁定</translation>
+        <translation>闲置多少分钟后自动锁定</translation>
     </message>
     <message>
         <source>never</source>
@@ -1310,7 +1310,7 @@ Last message: {time}</source>
     </message>
     <message>
         <source>Auto-lock after:</source>
-        <translation>自动锁定：</translation>
+        <translation>闲置后锁定：</translation>
     </message>
     <message>
         <source>Keep history for:</source>
