@@ -35,9 +35,16 @@ def chat(model: str = "tiny", content: str = "hi", **extra: object) -> dict[str,
 
 
 def long_stream(content: str) -> dict[str, object]:
-    """A streamed request that runs for seconds: end-of-sequence (token 2) is never sampled."""
+    """A streamed request that runs for seconds: end-of-generation tokens (</s> 2, <|im_end|> 4) are never sampled."""
     return chat(
-        "slow", content, max_tokens=LONG, stream=True, temperature=1.0, top_k=0, min_p=0.0, logit_bias={"2": -100}
+        "slow",
+        content,
+        max_tokens=LONG,
+        stream=True,
+        temperature=1.0,
+        top_k=0,
+        min_p=0.0,
+        logit_bias={"2": -100, "4": -100},
     )
 
 
