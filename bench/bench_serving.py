@@ -174,7 +174,10 @@ def start_llama_server(binary: Path, model_path: Path, threads: int) -> Server:
 async def stream_completion(
     client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int
 ) -> dict[str, float]:
-    """One streaming /v1/completions request: time to first token, token count, decode time."""
+    """One streaming /v1/completions request: time to first token, token count, decode time.
+
+    Each request on its own connection: llama-server closes kept-alive connections after a stream.
+    """
     body = {
         "model": server.model,
         "prompt": prompt,
@@ -187,7 +190,10 @@ async def stream_completion(
     first = last = None
     pieces = 0
     async with client.stream(
-        "POST", f"{server.base_url}/completions", json=body, headers={"Authorization": f"Bearer {server.api_key}"}
+        "POST",
+        f"{server.base_url}/completions",
+        json=body,
+        headers={"Authorization": f"Bearer {server.api_key}", "Connection": "close"},
     ) as response:
         if response.status_code != 200:
             raise RuntimeError(f"{server.name}: HTTP {response.status_code} {await response.aread()!r}")
