@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app import i18n, theme
 from app.audit_names import actor_label, event_label
+from app.views.compliance import CompliancePanel
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
@@ -198,10 +199,13 @@ class PrivacyView(QWidget):
         audit_layout.addWidget(self.audit_status)
         audit_layout.addWidget(self.audit_table, 1)
 
+        # -- data protection (legal hold, data subjects, processing record, model allowlist)
+        self.compliance = CompliancePanel(session)
+
         left_widget = QWidget()
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
-        for box in (statement, language_box, places, security, history):
+        for box in (statement, language_box, places, security, history, self.compliance):
             left.addWidget(box)
         left.addStretch(1)
         scroll = QScrollArea()
@@ -227,6 +231,8 @@ class PrivacyView(QWidget):
         self.verify.clicked.connect(self.verify_audit)
         self.language.activated.connect(lambda _: self.language_chosen.emit(str(self.language.currentData())))
         self.forget_device.clicked.connect(self.forget_this_device)
+        self.compliance.history_changed.connect(self.refresh)
+        self.compliance.history_changed.connect(self.history_changed)
         self.reload()
 
     # -- loading -----------------------------------------------------------------------------------
@@ -267,6 +273,7 @@ class PrivacyView(QWidget):
             button.setEnabled(has_any)
         # Newest first: what happened last is what a person looks for.
         self.audit.set_records(list(reversed(vault.audit.entries())))
+        self.compliance.refresh()
 
     # -- settings ----------------------------------------------------------------------------------
 
@@ -415,3 +422,4 @@ class PrivacyView(QWidget):
                              (self.export_all, "export"), (self.erase_all, "trash"), (self.verify, "check"),
                              (self.forget_device, "trash")):
             button.setIcon(theme.icon(icon))
+        self.compliance.apply_icons()

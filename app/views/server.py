@@ -32,7 +32,7 @@ from app.dialogs.api_key import CreateKeyDialog, SecretDialog
 from app.models.records import Column, RecordTableModel
 from app.session import ACTOR, Session
 from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
-from app.workers import run_task
+from app.workers import Task, run_task
 from engine.vault.records import ApiKeyRecord, RequestLogEntry
 
 SETTINGS_KEY = "gui.server"
@@ -81,6 +81,7 @@ class ServerView(QWidget):
     """Start/stop the endpoint, manage keys, watch requests."""
 
     server_changed = Signal(bool)
+    upstreams_checked = Signal(object)  # the statuses, or the exception
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -172,10 +173,34 @@ class ServerView(QWidget):
         snippets_layout.addLayout(model_row)
         snippets_layout.addWidget(tabs)
 
+        # -- upstreams (registered with `enclave upstreams add`; read-only here)
+        self.upstreams = RecordTableModel([
+            Column(self.tr("Name"), lambda s: s.upstream.name),
+            Column(self.tr("URL"), lambda s: s.upstream.url),
+            Column(self.tr("Models"), lambda s: ", ".join(r.id for r in s.upstream.models) or "—"),
+            Column(self.tr("Status"), self._upstream_status, tooltip=self._upstream_status),
+        ], self)
+        self.upstreams_table = self._table(self.upstreams, self.tr("Upstreams"), stretch=1)
+        self.upstreams_table.setMaximumHeight(160)
+        self.refresh_upstreams_button = named(QPushButton(self.tr("Refresh")),
+                                              self.tr("Check the upstreams again"))
+        self.upstreams_state = muted("")
+        named(self.upstreams_state, self.tr("Upstreams status"))
+        upstreams_box = QGroupBox(self.tr("Upstreams"))
+        upstreams_top = QHBoxLayout()
+        upstreams_top.addWidget(muted(self.tr(
+            "Serving engines that model names are routed to. Add one with `enclave upstreams add`.")), 1)
+        upstreams_top.addWidget(self.refresh_upstreams_button)
+        upstreams_layout = QVBoxLayout(upstreams_box)
+        upstreams_layout.addLayout(upstreams_top)
+        upstreams_layout.addWidget(self.upstreams_table)
+        upstreams_layout.addWidget(self.upstreams_state)
+
         columns = QHBoxLayout()
         left = QVBoxLayout()
         left.addWidget(endpoint)
         left.addWidget(keys_box, 1)
+        left.addWidget(upstreams_box)
         right = QVBoxLayout()
         right.addWidget(snippets_box)
         right.addWidget(requests_box, 1)
@@ -190,6 +215,7 @@ class ServerView(QWidget):
         self.start_button.clicked.connect(self.toggle)
         self.create_key.clicked.connect(self.create_key_dialog)
         self.revoke_key.clicked.connect(self.revoke_selected)
+        self.refresh_upstreams_button.clicked.connect(self.refresh_upstreams)
         self.show_revoked.toggled.connect(lambda _: self.refresh_keys())
         self.snippet_model.currentIndexChanged.connect(lambda _: self._update_snippets())
         self.host.textChanged.connect(lambda _: self._update_state())
@@ -239,6 +265,7 @@ class ServerView(QWidget):
         self.refresh_keys()
         self.refresh_requests()
         self._update_state()
+        self.refresh_upstreams()
 
     def on_shown(self) -> None:
         """Refresh the lists while the view is in front."""
@@ -431,6 +458,45 @@ class ServerView(QWidget):
 
     def _show_requests(self, entries: list[RequestLogEntry]) -> None:
         self.requests.set_records(entries)
+
+    # -- upstreams ---------------------------------------------------------------------------------
+
+    def refresh_upstreams(self) -> Task | None:
+        """Check every registered upstream in the background (each check waits up to about 5 s)."""
+        from engine.upstreams import list_with_health
+
+        vault = self.session.vault
+        if vault.is_locked or not self.refresh_upstreams_button.isEnabled():
+            return None
+        self.refresh_upstreams_button.setEnabled(False)
+        self.upstreams_state.setText(self.tr("Checking…"))
+        return run_task(self, lambda ctx: list_with_health(vault), self._show_upstreams, self._upstreams_failed)
+
+    def _show_upstreams(self, statuses: list[Any]) -> None:
+        self.refresh_upstreams_button.setEnabled(True)
+        self.upstreams.set_records(statuses)
+        down = sum(1 for s in statuses if not s.health.ok)
+        if not statuses:
+            self.upstreams_state.setText(self.tr("No upstream is registered."))
+        elif down:
+            self.upstreams_state.setText(self.tr("%n upstream(s) not reachable.", "", down))
+        else:
+            self.upstreams_state.setText(self.tr("All upstreams answer."))
+        self.upstreams_checked.emit(statuses)
+
+    def _upstreams_failed(self, exc: BaseException) -> None:
+        self.refresh_upstreams_button.setEnabled(True)
+        self.upstreams_state.setText(error_text(exc))
+        self.upstreams_checked.emit(exc)
+
+    def _upstream_status(self, status: Any) -> str:
+        health = status.health
+        if health.ok:
+            text = self.tr("ok ({latency} ms)").format(latency=f"{health.latency_ms:.0f}")
+            if status.missing_models:
+                text += self.tr("; missing: {models}").format(models=", ".join(status.missing_models))
+            return text
+        return self.tr("problem: {problem}").format(problem=health.problem or "?")
 
     def apply_icons(self) -> None:
         """Re-tint icons after a light/dark switch."""

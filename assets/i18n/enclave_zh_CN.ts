@@ -365,6 +365,255 @@
     </message>
 </context>
 <context>
+    <name>CompliancePanel</name>
+    <message>
+        <source>Legal hold</source>
+        <translation>法律保留</translation>
+    </message>
+    <message>
+        <source>Hold everything: nothing expires or is purged</source>
+        <translation>全部保留：任何数据都不会过期或被清理</translation>
+    </message>
+    <message>
+        <source>Legal hold on all data</source>
+        <translation>对全部数据实施法律保留</translation>
+    </message>
+    <message>
+        <source>Subjects under legal hold</source>
+        <translation>处于法律保留的数据主体</translation>
+    </message>
+    <message>
+        <source>Data subjects</source>
+        <translation>数据主体</translation>
+    </message>
+    <message>
+        <source>Conversation to tag</source>
+        <translation>要标记的对话</translation>
+    </message>
+    <message>
+        <source>Data subject label</source>
+        <translation>数据主体标签</translation>
+    </message>
+    <message>
+        <source>e.g. a customer number</source>
+        <translation>例如客户编号</translation>
+    </message>
+    <message>
+        <source>Tag</source>
+        <translation>标记</translation>
+    </message>
+    <message>
+        <source>Tag the conversation with this subject</source>
+        <translation>用此数据主体标记对话</translation>
+    </message>
+    <message>
+        <source>Clear tag</source>
+        <translation>清除标记</translation>
+    </message>
+    <message>
+        <source>Remove the conversation&apos;s subject tag</source>
+        <translation>移除对话的数据主体标记</translation>
+    </message>
+    <message>
+        <source>Data subject</source>
+        <translation>数据主体</translation>
+    </message>
+    <message>
+        <source>Export…</source>
+        <translation>导出…</translation>
+    </message>
+    <message>
+        <source>Export this subject&apos;s conversations</source>
+        <translation>导出此数据主体的对话</translation>
+    </message>
+    <message>
+        <source>Erase…</source>
+        <translation>清除…</translation>
+    </message>
+    <message>
+        <source>Erase this subject&apos;s conversations</source>
+        <translation>清除此数据主体的对话</translation>
+    </message>
+    <message>
+        <source>Legal hold on this subject</source>
+        <translation>对此数据主体实施法律保留</translation>
+    </message>
+    <message>
+        <source>Data subject status</source>
+        <translation>数据主体操作状态</translation>
+    </message>
+    <message>
+        <source>Conversation:</source>
+        <translation>对话：</translation>
+    </message>
+    <message>
+        <source>Subject label:</source>
+        <translation>主体标签：</translation>
+    </message>
+    <message>
+        <source>Subject:</source>
+        <translation>数据主体：</translation>
+    </message>
+    <message>
+        <source>An export is a folder of plain JSON with a manifest (access and portability requests). Erasing destroys the keys of every conversation the subject is tagged in.</source>
+        <translation>导出结果是一个包含清单的明文 JSON 文件夹（用于查阅和可携带权请求）。清除会销毁该数据主体所标记的每个对话的密钥。</translation>
+    </message>
+    <message>
+        <source>Record of processing (GDPR Art. 30)</source>
+        <translation>处理活动记录（GDPR 第 30 条）</translation>
+    </message>
+    <message>
+        <source>Show record…</source>
+        <translation>查看记录…</translation>
+    </message>
+    <message>
+        <source>Show the record of processing activities</source>
+        <translation>查看处理活动记录</translation>
+    </message>
+    <message>
+        <source>What is kept, where, for how long and how it is protected.</source>
+        <translation>保存了哪些数据、存放在哪里、保存多久以及如何保护。</translation>
+    </message>
+    <message>
+        <source>Model allowlist</source>
+        <translation>模型白名单</translation>
+    </message>
+    <message>
+        <source>Only approved models may be imported and loaded</source>
+        <translation>仅允许导入和加载已批准的模型</translation>
+    </message>
+    <message>
+        <source>Require approved models</source>
+        <translation>要求使用已批准的模型</translation>
+    </message>
+    <message>
+        <source>Approved models</source>
+        <translation>已批准的模型</translation>
+    </message>
+    <message>
+        <source>Model to approve</source>
+        <translation>要批准的模型</translation>
+    </message>
+    <message>
+        <source>Approve</source>
+        <translation>批准</translation>
+    </message>
+    <message>
+        <source>Approve this model</source>
+        <translation>批准此模型</translation>
+    </message>
+    <message>
+        <source>Withdraw</source>
+        <translation>撤销</translation>
+    </message>
+    <message>
+        <source>Withdraw the selected approval</source>
+        <translation>撤销所选的批准</translation>
+    </message>
+    <message>
+        <source>Allowlist status</source>
+        <translation>白名单状态</translation>
+    </message>
+    <message>
+        <source>An approval names the file&apos;s SHA-256: a swapped file is not approved.</source>
+        <translation>批准针对的是文件的 SHA-256：被替换的文件不在批准之列。</translation>
+    </message>
+    <message>
+        <source>Subjects on hold: {names}</source>
+        <translation>处于保留的数据主体：{names}</translation>
+    </message>
+    <message>
+        <source>No data subject is on hold.</source>
+        <translation>没有处于保留的数据主体。</translation>
+    </message>
+    <message>
+        <source>{title} — {subject}</source>
+        <translation>{title} — {subject}</translation>
+    </message>
+    <message numerus="yes">
+        <source>{subject} (%n conversation(s))</source>
+        <translation>
+            <numerusform>{subject}（%n 个对话）</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source> (approved)</source>
+        <translation>（已批准）</translation>
+    </message>
+    <message>
+        <source>Subject tag removed.</source>
+        <translation>已移除数据主体标记。</translation>
+    </message>
+    <message>
+        <source>Tagged with “{subject}”.</source>
+        <translation>已标记为“{subject}”。</translation>
+    </message>
+    <message>
+        <source>Export a data subject&apos;s conversations into</source>
+        <translation>将数据主体的对话导出到</translation>
+    </message>
+    <message>
+        <source>Exporting…</source>
+        <translation>正在导出…</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n conversation(s) exported to {path} (not encrypted).</source>
+        <translation>
+            <numerusform>已将 %n 个对话导出到 {path}（未加密）。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Export failed: {error}</source>
+        <translation>导出失败：{error}</translation>
+    </message>
+    <message>
+        <source>Erase a data subject</source>
+        <translation>清除数据主体</translation>
+    </message>
+    <message>
+        <source>{what} will be erased for good. This cannot be undone.</source>
+        <translation>{what}将被永久清除，且无法撤销。</translation>
+    </message>
+    <message>
+        <source>ERASE</source>
+        <translation>清除</translation>
+    </message>
+    <message>
+        <source>Erase</source>
+        <translation>清除</translation>
+    </message>
+    <message>
+        <source>Erasing…</source>
+        <translation>正在清除…</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n conversation(s) erased.</source>
+        <translation>
+            <numerusform>已清除 %n 个对话。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>Erase failed: {error}</source>
+        <translation>清除失败：{error}</translation>
+    </message>
+    <message>
+        <source>Only approved models can be imported and loaded.</source>
+        <translation>现在只能导入和加载已批准的模型。</translation>
+    </message>
+    <message>
+        <source>Any model can be imported and loaded.</source>
+        <translation>现在可以导入和加载任何模型。</translation>
+    </message>
+    <message>
+        <source>Approved {name} ({sha}…).</source>
+        <translation>已批准 {name}（{sha}…）。</translation>
+    </message>
+    <message>
+        <source>Approval withdrawn.</source>
+        <translation>已撤销批准。</translation>
+    </message>
+</context>
+<context>
     <name>ConversationListModel</name>
     <message>
         <source>{title}
@@ -1670,6 +1919,41 @@ Keep it safe and apart from this computer.
     </message>
 </context>
 <context>
+    <name>ReportDialog</name>
+    <message>
+        <source>Record of processing activities</source>
+        <translation>处理活动记录</translation>
+    </message>
+    <message>
+        <source>Close</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Save…</source>
+        <translation>保存…</translation>
+    </message>
+    <message>
+        <source>Save the record to a file</source>
+        <translation>将记录保存到文件</translation>
+    </message>
+    <message>
+        <source>Generated from the live configuration: names and counts, never content.</source>
+        <translation>根据当前配置生成：仅含名称和数量，绝不包含内容。</translation>
+    </message>
+    <message>
+        <source>Save record</source>
+        <translation>保存记录</translation>
+    </message>
+    <message>
+        <source>Text files (*.txt)</source>
+        <translation>文本文件 (*.txt)</translation>
+    </message>
+    <message>
+        <source>Save failed</source>
+        <translation>保存失败</translation>
+    </message>
+</context>
+<context>
     <name>SecretDialog</name>
     <message>
         <source>Your new API key</source>
@@ -1867,6 +2151,30 @@ Keep it safe and apart from this computer.
         <translation>模型：</translation>
     </message>
     <message>
+        <source>URL</source>
+        <translation>URL</translation>
+    </message>
+    <message>
+        <source>Upstreams</source>
+        <translation>上游服务</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <source>Check the upstreams again</source>
+        <translation>重新检查上游服务</translation>
+    </message>
+    <message>
+        <source>Upstreams status</source>
+        <translation>上游服务状态</translation>
+    </message>
+    <message>
+        <source>Serving engines that model names are routed to. Add one with `enclave upstreams add`.</source>
+        <translation>模型名称所路由到的推理服务。可用 `enclave upstreams add` 添加。</translation>
+    </message>
+    <message>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
@@ -1913,6 +2221,36 @@ Keep it safe and apart from this computer.
     <message>
         <source>Revoke “{name}”? Programs using it are refused from now on.</source>
         <translation>要吊销“{name}”吗？此后使用它的程序都将被拒绝。</translation>
+    </message>
+    <message>
+        <source>Checking…</source>
+        <translation>正在检查…</translation>
+    </message>
+    <message>
+        <source>No upstream is registered.</source>
+        <translation>尚未注册上游服务。</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n upstream(s) not reachable.</source>
+        <translation>
+            <numerusform>%n 个上游服务无法访问。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>All upstreams answer.</source>
+        <translation>所有上游服务均有响应。</translation>
+    </message>
+    <message>
+        <source>ok ({latency} ms)</source>
+        <translation>正常（{latency} 毫秒）</translation>
+    </message>
+    <message>
+        <source>; missing: {models}</source>
+        <translation>；缺少：{models}</translation>
+    </message>
+    <message>
+        <source>problem: {problem}</source>
+        <translation>问题：{problem}</translation>
     </message>
 </context>
 <context>
