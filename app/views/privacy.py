@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
 
 from app import i18n, theme
 from app.audit_names import actor_label, event_label
-from app.views.compliance import CompliancePanel
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
 from app.session import ACTOR, Session
+from app.views.compliance import CompliancePanel
 from app.widgets import error_text, human_time, muted, named
 from app.workers import Task, run_task
 from engine.policy import retention
