@@ -50,6 +50,15 @@ lint: install-dev
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 
+# Installers (packaging/): bundle + .deb + SBOM + SHA256SUMS in dist/, then the .deb's smoke test.
+# Not part of `make test`: the first run compiles llama.cpp for distribution (all CPU variants, long,
+# cached in ~/.cache/enclave-build) and PyInstaller takes minutes.
+package:
+	packaging/linux/package.sh cpu
+
+package-test:
+	build/package/venv-cpu/bin/python -m pytest -m package tests/packaging -v -s -p no:cacheprovider
+
 # Translations (app/ → assets/i18n): `make i18n` extracts new tr() strings into the .ts sources and
 # compiles the .qm catalogues the app loads. Both are committed; tests/gui/test_i18n.py fails when a
 # string is untranslated or a .qm is out of step with its .ts.

@@ -79,7 +79,7 @@ def unpacked(tmp_path_factory: pytest.TempPathFactory) -> Unpacked:
     deb = find_deb()
     root = tmp_path_factory.mktemp("debroot")
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
-    size = subprocess.run(["du", "-sh", str(root / "opt" / "enclave")], capture_output=True, text=True).stdout.split()[0]
+    size = subprocess.run(["du", "-sh", str(root / "opt/enclave")], capture_output=True, text=True).stdout.split()[0]
     print(f"\n{deb.name}: {deb.stat().st_size / 2**20:.0f} MiB package, bundle {size} installed")
     return Unpacked(root, root / "opt" / "enclave" / "enclave", root / "usr" / "sbin" / "enclave-passphrase")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,8 @@ def test_checksums_file_verifies_with_sha256sum(tmp_path: Path) -> None:
     (tmp_path / "a.deb").write_bytes(b"package")
     (tmp_path / "a.cdx.json").write_text("{}")
     subprocess.run(
-        ["python3", str(PACKAGING / "checksums.py"), str(tmp_path / "SHA256SUMS"), *map(str, tmp_path.glob("a.*"))],
+        [sys.executable, str(PACKAGING / "checksums.py"), str(tmp_path / "SHA256SUMS"),
+         *map(str, tmp_path.glob("a.*"))],
         check=True, capture_output=True,
     )
     if shutil.which("sha256sum"):
