@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
+from keyring.backend import KeyringBackend
 
 from tests.tiny_gguf import write_tiny_gguf
 
@@ -58,3 +61,43 @@ def runtime(registry) -> Iterator:  # type: ignore[no-untyped-def]
     rt = Runtime(registry)
     yield rt
     rt.close()
+
+
+@contextlib.contextmanager
+def module_enclave_home(tmp_path_factory: pytest.TempPathFactory, prefix: str) -> Iterator[Path]:
+    """An ENCLAVE_HOME shared by a whole test module (a server thread started by the module reads it too)."""
+    home = tmp_path_factory.mktemp(prefix)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ENCLAVE_HOME", str(home))
+        mp.setenv("ENCLAVE_NO_DEMO", "1")
+        mp.delenv("ENCLAVE_PASSPHRASE", raising=False)
+        yield home
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that keeps secrets in a dict (the test machine has no Secret Service)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.secrets.pop((service, username), None)
+
+
+@pytest.fixture()
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """Route the OS keyring (engine.vault.remember) to a dict for the test."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)

@@ -17,6 +17,7 @@ from engine.api import ApiServer, ApiSettings
 from engine.models import ModelRegistry
 from engine.runtime import Runtime
 from engine.vault import FLOOR, Vault
+from tests.conftest import module_enclave_home
 from tests.tiny_gguf import write_tiny_gguf
 
 PASSPHRASE = "correct horse battery staple"
@@ -45,11 +46,7 @@ class Api:
 @pytest.fixture(scope="module")
 def api_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The module's ENCLAVE_HOME, set for the whole module (the server thread reads it too)."""
-    home = tmp_path_factory.mktemp("api-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ENCLAVE_HOME", str(home))
-        mp.setenv("ENCLAVE_NO_DEMO", "1")
-        mp.delenv("ENCLAVE_PASSPHRASE", raising=False)
+    with module_enclave_home(tmp_path_factory, "api-home") as home:
         yield home
 
 

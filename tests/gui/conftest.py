@@ -78,35 +78,6 @@ def big_gguf(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def memory_keyring() -> Iterator:  # type: ignore[type-arg]
-    """Route engine.vault.remember to a dict-backed keyring (this machine has no Secret Service)."""
-    import keyring
-    from keyring.backend import KeyringBackend
-
-    class Backend(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.secrets: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service: str, username: str) -> str | None:
-            return self.secrets.get((service, username))
-
-        def set_password(self, service: str, username: str, password: str) -> None:
-            self.secrets[(service, username)] = password
-
-        def delete_password(self, service: str, username: str) -> None:
-            self.secrets.pop((service, username), None)
-
-    previous = keyring.get_keyring()
-    backend = Backend()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
-
-
-@pytest.fixture()
 def no_keyring() -> Iterator:  # type: ignore[type-arg]
     """A system without any OS keyring (the fail backend)."""
     import keyring

@@ -21,6 +21,7 @@ import pytest
 
 from engine.vault import RequestLogEntry
 from tests.api.conftest import Api, start_api, stop_api
+from tests.conftest import module_enclave_home
 
 READY_TIMEOUT_S = 60.0
 
@@ -84,11 +85,7 @@ class LlamaServer:
 @pytest.fixture(scope="module")
 def module_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The module's ENCLAVE_HOME (the server thread reads it too)."""
-    home = tmp_path_factory.mktemp("upstreams-home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ENCLAVE_HOME", str(home))
-        mp.setenv("ENCLAVE_NO_DEMO", "1")
-        mp.delenv("ENCLAVE_PASSPHRASE", raising=False)
+    with module_enclave_home(tmp_path_factory, "upstreams-home") as home:
         yield home
 
 
