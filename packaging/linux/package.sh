@@ -16,6 +16,7 @@ SBOM="$ROOT/dist/enclave-$VERSION-linux-$VARIANT.cdx.json"
 VPY="$ROOT/build/package/venv-$VARIANT/bin/python"
 
 start=$(date +%s)
+mkdir -p "$ROOT/build/package"
 bash "$ROOT/packaging/build_bundle.sh" "$VARIANT" | tee "$ROOT/build/package/bundle-report.txt"
 bash "$ROOT/packaging/linux/build_deb.sh" "$VARIANT"
 "$VPY" "$ROOT/packaging/sbom.py" --build-info "$ROOT/build/package/notices/llama.cpp-build-info.json" -o "$SBOM"
