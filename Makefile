@@ -56,8 +56,10 @@ clean:
 package:
 	packaging/linux/package.sh cpu
 
+# Runs from the build venv, which lacks the dev extras tests/conftest.py imports: --noconftest
+# (the smoke tests use none of its fixtures; they build each subprocess's environment themselves).
 package-test:
-	build/package/venv-cpu/bin/python -m pytest -m package tests/packaging -v -s -p no:cacheprovider
+	build/package/venv-cpu/bin/python -m pytest -m package tests/packaging -v -s -p no:cacheprovider --noconftest
 
 # Translations (app/ → assets/i18n): `make i18n` extracts new tr() strings into the .ts sources and
 # compiles the .qm catalogues the app loads. Both are committed; tests/gui/test_i18n.py fails when a
