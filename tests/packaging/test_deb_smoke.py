@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -105,6 +106,19 @@ def test_layout(unpacked: Unpacked) -> None:
     assert not list((root / "opt/enclave").rglob("tests/conftest.py")), "tests must not be bundled"
 
 
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_appliance_unit_exposure(unpacked: Unpacked) -> None:
+    """systemd's own hardening score of the installed unit (0 = locked down, 10 = exposed)."""
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", f"--root={unpacked.root}", "enclave.service"],
+        capture_output=True, text=True,
+    )
+    found = re.search(r"Overall exposure level for enclave.service: ([0-9.]+)", result.stdout + result.stderr)
+    assert found, result.stdout + result.stderr
+    print(f"\nsystemd-analyze security enclave.service: exposure {found.group(1)}")
+    assert float(found.group(1)) <= 2.0
+
+
 def test_version_and_start_up_time(unpacked: Unpacked, tmp_path: Path) -> None:
     """`enclave --version`, also through a symlink as /usr/bin/enclave is."""
     link = tmp_path / "enclave"
@@ -140,6 +154,10 @@ def appliance(unpacked: Unpacked, tmp_path_factory: pytest.TempPathFactory) -> I
         # A wrong passphrase for an existing vault is refused and the stored one kept.
         wrong = subprocess.run([str(unpacked.helper)], env=env, input="wrong\n", capture_output=True, text=True)
         assert wrong.returncode == 1 and credential.read_text() == PASSPHRASE + "\n"
+        # Admin commands run as the service user with the stored passphrase.
+        run([str(unpacked.helper), "--check"], env)
+        created = run([str(unpacked.helper), "--run", "keys", "create", "--name", "admin-probe"], env)
+        assert created.stdout.startswith("enc-") and "admin-probe" in created.stderr
     else:  # not root: the same vault through the CLI directly
         credential.parent.mkdir(parents=True)
         credential.write_text(PASSPHRASE + "\n")
