@@ -74,6 +74,7 @@ def extra_components(build_info: dict) -> list[dict]:  # type: ignore[type-arg]
                 {"name": "enclave:llama-cpp-python", "value": build_info.get("llama_cpp_python", "")},
                 {"name": "enclave:variant", "value": build_info.get("variant", "")},
                 {"name": "enclave:cmake-args", "value": " ".join(build_info.get("cmake_args", []))},
+                {"name": "enclave:source-patches", "value": build_info.get("source_patches", "none")},
                 {"name": "enclave:libraries", "value": " ".join(build_info.get("libraries", []))},
             ],
         },
@@ -109,6 +110,12 @@ def build_sbom(build_info: dict) -> dict:  # type: ignore[type-arg]
     bom = cyclonedx_environment()
     keep = runtime_closure() - {"enclave"}
     components = [c for c in bom.get("components", []) if canonicalize_name(c["name"]) in keep]
+    for component in components:  # local wheel paths of the build machine say nothing to a reader
+        refs_out = [r for r in component.get("externalReferences", []) if not r.get("url", "").startswith("file:")]
+        if refs_out:
+            component["externalReferences"] = refs_out
+        else:
+            component.pop("externalReferences", None)
     refs = {c["bom-ref"] for c in components}
     root_ref = bom["metadata"]["component"]["bom-ref"]
     dependencies = []
