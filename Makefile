@@ -4,8 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # llama-cpp-python compiles llama.cpp from source; pip caches the wheel after the first build.
-# Portable x86-64-v3 kernels rather than -march=native: native builds enable AMX on CPUs that
-# advertise it, and AMX faults (SIGILL) in VMs that do not grant it. Installers use runtime dispatch.
+# Portable x86-64-v3 kernels rather than -march=native: on CPUs with AMX, native builds use llama.cpp's
+# AMX kernels, which GCC 12 miscompiles (the tile config is never stored: SIGILL; llama.cpp PR 26954).
+# The installers use runtime dispatch with that fixed (packaging/build_llama_wheel.sh).
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 
