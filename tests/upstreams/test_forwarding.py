@@ -14,6 +14,9 @@ from engine.upstreams import add_upstream, list_with_health, remove_upstream
 from tests.api.conftest import Api
 from tests.upstreams.conftest import LlamaServer, client, logged_after
 
+# Random tiny-model weights: forbid the end-of-generation tokens (</s>, <|im_end|>) so a reply has tokens.
+NO_EOS = {"2": -100, "4": -100}
+
 MODEL = "cluster/tiny-up"
 HELLO = [{"role": "user", "content": "Hello"}]
 
@@ -41,7 +44,9 @@ def test_a_key_only_sees_the_models_it_may_use(enclave: Api) -> None:
 
 def test_plain_chat_is_forwarded_and_logged_with_its_upstream(enclave: Api) -> None:
     before = enclave.vault.request_log.count()
-    reply = client(enclave).chat.completions.create(model=MODEL, messages=HELLO, max_tokens=5)  # type: ignore[arg-type]
+    reply = client(enclave).chat.completions.create(
+        model=MODEL, messages=HELLO, max_tokens=5, logit_bias=NO_EOS  # type: ignore[arg-type]
+    )
     assert reply.model == MODEL
     assert isinstance(reply.choices[0].message.content, str)
     assert reply.usage is not None and reply.usage.completion_tokens > 0
@@ -57,7 +62,7 @@ def test_streamed_chat_passes_through_chunk_by_chunk(enclave: Api) -> None:
     before = enclave.vault.request_log.count()
     stream = client(enclave).chat.completions.create(
         model=MODEL, messages=HELLO, max_tokens=6, stream=True,  # type: ignore[arg-type]
-        stream_options={"include_usage": True},
+        stream_options={"include_usage": True}, logit_bias=NO_EOS,
     )
     chunks = list(stream)
     assert {c.model for c in chunks} == {MODEL}
