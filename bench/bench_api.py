@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import demo_home, machine, median  # noqa: E402
+from bench.common import demo_home, free_port, machine, median, wait_ready  # noqa: E402
 from engine.runtime import GenerationParams, Runtime  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
@@ -32,12 +31,6 @@ PASSPHRASE = "bench-passphrase-not-secret"
 CONTEXT = 2048
 Sample = tuple[float, float]  # (time to first token s, decode tokens/s)
 
-
-def free_port() -> int:
-    """A loopback port nobody listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def engine_direct(runtime: Runtime, model: str, prompt: str, tokens: int) -> Sample:
@@ -74,20 +67,6 @@ def http_stream(base: str, key: str, model: str, prompt: str, tokens: int) -> Sa
     assert first is not None and last is not None
     return first - started, (pieces - 1) / (last - first) if last > first else 0.0
 
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    """Poll until the server answers (or fail if it exits)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def prompts(runs: int) -> list[str]:

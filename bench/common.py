@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 import statistics
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 
 def demo_home() -> Path:
@@ -39,3 +44,25 @@ def machine() -> dict[str, Any]:
 def median(values: list[float]) -> float:
     """Median, or 0 for an empty list."""
     return statistics.median(values) if values else 0.0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    """Poll until the server at `url` answers (or fail if its process exits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server at {url} did not come up")

@@ -68,6 +68,21 @@ def _account(context: RequestContext, final: Chunk | None, text: str) -> None:
     context.response_text = text
 
 
+async def _collect_reply(
+    request: Request, services: Services, context: RequestContext, pump: ChunkPump, first: Chunk | None
+) -> tuple[list[Chunk], Chunk | None, str]:
+    """A reply that is not streamed: all its chunks, the final one, and the text (accounted and logged)."""
+    try:
+        chunks = await collect(request, pump, first)
+    finally:
+        services.admission.leave()
+    final = chunks[-1] if chunks and chunks[-1].finish_reason else None
+    text = "".join(c.text for c in chunks)
+    _account(context, final, text)
+    context.disconnected = final is not None and final.finish_reason == "cancelled"
+    return chunks, final, text
+
+
 class _Reply:
     """The fixed fields of one reply (id, time, model) and how it is labelled."""
 
@@ -128,14 +143,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
         stream = _stream_chat(services, context, reply, plan, pump, first, include_usage)
         headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
-    try:
-        chunks = await collect(request, pump, first)
-    finally:
-        services.admission.leave()
-    final = chunks[-1] if chunks and chunks[-1].finish_reason else None
-    text = "".join(c.text for c in chunks)
-    _account(context, final, text)
-    context.disconnected = final is not None and final.finish_reason == "cancelled"
+    chunks, final, text = await _collect_reply(request, services, context, pump, first)
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
     finish = _finish(final.finish_reason if final else None)
     call = read_tool_call(text, plan)
@@ -241,14 +249,7 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
         stream = _stream_completion(services, context, reply, pump, first, include_usage, body.logprobs is not None)
         headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
-    try:
-        chunks = await collect(request, pump, first)
-    finally:
-        services.admission.leave()
-    final = chunks[-1] if chunks and chunks[-1].finish_reason else None
-    text = "".join(c.text for c in chunks)
-    _account(context, final, text)
-    context.disconnected = final is not None and final.finish_reason == "cancelled"
+    chunks, final, text = await _collect_reply(request, services, context, pump, first)
     logprobs = [lp for c in chunks for lp in c.logprobs]
     choice = {
         "text": text,
