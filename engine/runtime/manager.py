@@ -63,6 +63,8 @@ class Runtime:
         self.memory_budget = memory_budget_bytes or int(total_memory_bytes() * 0.75)
         self.max_queue = max_queue
         self._workers: dict[tuple[str, bool], ModelWorker] = {}
+        # Turn-end markers per model record: resolving them needs a trip to the model's thread.
+        self._stops: dict[ModelRecord, tuple[str, ...]] = {}
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap_idle, name="model-reaper", daemon=True)
@@ -184,7 +186,10 @@ class Runtime:
         return worker.submit(build, replace(params, stop=stops), cancel)
 
     def _template_stops(self, worker: ModelWorker) -> tuple[str, ...]:
-        return tuple(worker.call(lambda m: self.template_for(worker.record, m).stops))
+        record = worker.record
+        if record not in self._stops:
+            self._stops[record] = tuple(worker.call(lambda m: self.template_for(record, m).stops))
+        return self._stops[record]
 
     def complete(
         self,
