@@ -70,6 +70,31 @@ def test_batched_answers_equal_solo_answers(registry: ModelRegistry, tiny_model)
     assert texts == alone
 
 
+def test_greedy_shortcut_picks_what_llama_cpp_samplers_pick(registry: ModelRegistry, tiny_model, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Plain greedy requests skip the native sampler chain; the tokens must be the chain's own."""
+    from engine.runtime import batch
+
+    cases = [
+        GREEDY,
+        GenerationParams(max_tokens=40, temperature=0.0, logit_bias=((2, -100.0), (4, -100.0), (7, 5.0))),
+    ]
+    prompts = [f"shortcut check {i}" for i in range(3)]
+
+    def replies() -> list[str]:
+        rt = Runtime(registry)
+        try:
+            gens = [rt.chat([{"role": "user", "content": p}], params) for params in cases for p in prompts]
+            return [g.text() for g in gens]
+        finally:
+            rt.close()
+
+    assert batch.plain_greedy(GREEDY)
+    shortcut = replies()
+    monkeypatch.setattr(batch, "plain_greedy", lambda params: False)
+    assert replies() == shortcut
+    assert any(shortcut)
+
+
 def _conversation_turns(runtime: Runtime, conversations: int, turns: int) -> list[list[tuple[int, int]]]:
     """Interleave `conversations` chats for `turns` turns; return (prompt, cached) tokens per turn."""
     histories = [
