@@ -176,3 +176,61 @@ def test_a_bad_grammar_is_a_clear_error_and_frees_nothing(registry: ModelRegistr
         assert rt.chat([{"role": "user", "content": "x"}], GREEDY).text()
     finally:
         rt.close()
+
+
+def test_one_graph_per_step_whatever_sequences_are_running(tiny_model, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Each step evaluates every running sequence in one pass over the weights.
+
+    llama.cpp splits a batch into several graph evaluations when its KV cache keeps one stream per
+    sequence and the running sequence ids are not consecutive (here 0, 2, 3 after sequence 1 ends);
+    that ran every step two to four times over. Counted with llama.cpp's own eval callback: the
+    output layer is computed once per evaluation.
+    """
+    import ctypes
+    from pathlib import Path
+
+    import llama_cpp
+    from llama_cpp import llama_cpp as C
+
+    from engine.runtime import CancelToken
+    from engine.runtime.batch import BatchedModel
+
+    ggml = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
+    ggml.ggml_get_name.restype = ctypes.c_char_p
+    ggml.ggml_get_name.argtypes = [ctypes.c_void_p]
+    evaluations = 0
+
+    def observe(tensor: int, ask: bool, _user_data: int) -> bool:
+        nonlocal evaluations
+        if ask and ggml.ggml_get_name(tensor) == b"result_output":
+            evaluations += 1
+        return False  # look, don't ask to see the values
+
+    callback = C.ggml_backend_sched_eval_callback(observe)
+    default_params = C.llama_context_default_params
+
+    def params_with_callback() -> object:
+        params = default_params()
+        params.cb_eval = callback
+        return params
+
+    monkeypatch.setattr(C, "llama_context_default_params", params_with_callback)
+    model = BatchedModel(tiny_model)
+    try:
+        params = GenerationParams(max_tokens=100, temperature=0.0, ignore_eos=True)
+        cancels = [CancelToken() for _ in range(4)]
+        for i, cancel in enumerate(cancels):
+            model.admit(model.tokenize(f"stream {i}"), params, cancel, lambda _chunk: None, 0.0)
+        while any(request.prefilling or request.generated == 0 for request in model.active):
+            model.step()
+        by_sequence = {request.slot.seq_id: request for request in model.active}
+        assert sorted(by_sequence) == [0, 1, 2, 3]
+        by_sequence[1].cancel.cancel()
+        model.step()  # sequence 1 leaves
+        assert sorted(r.slot.seq_id for r in model.active) == [0, 2, 3]
+        evaluations = 0
+        for _ in range(5):
+            model.step()
+        assert evaluations == 5
+    finally:
+        model.close()
