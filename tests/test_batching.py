@@ -77,6 +77,8 @@ def test_greedy_shortcut_picks_what_llama_cpp_samplers_pick(registry: ModelRegis
     cases = [
         GREEDY,
         GenerationParams(max_tokens=40, temperature=0.0, logit_bias=((2, -100.0), (4, -100.0), (7, 5.0))),
+        # An end-of-generation token pushed up is still never picked when ignore_eos holds.
+        GenerationParams(max_tokens=40, temperature=0.0, ignore_eos=True, logit_bias=((2, 50.0), (7, 3.0))),
     ]
     prompts = [f"shortcut check {i}" for i in range(3)]
 

@@ -152,6 +152,7 @@ class BatchedModel:
         memory = self.model.size() + self.ctx.get_state_size()
         self.report = LoadReport(time.perf_counter() - started, memory, self.n_ctx_seq, gpu_layers, threads)
         self._eog = [t for t in range(self.n_vocab) if C.llama_vocab_is_eog(self.vocab, t)]
+        self._eog_set = frozenset(self._eog)
 
     # -- text ↔ tokens ------------------------------------------------------------------------
 
@@ -388,13 +389,28 @@ class BatchedModel:
     def _argmax(self, index: int, params: GenerationParams) -> int:
         """Greedy choice, as llama.cpp's bias + greedy samplers make it (first maximum wins)."""
         logits = self._logits(index)
-        if params.logit_bias or params.ignore_eos:
+        best = int(np.argmax(logits))
+        if not params.logit_bias and not params.ignore_eos:
+            return best
+        biases = dict(params.logit_bias)
+        forbidden = self._eog_set if params.ignore_eos else frozenset()
+        if best in biases or best in forbidden:
+            # The raw winner itself is changed: redo the whole choice on a biased copy.
             logits = logits.copy()
-            for token, bias in dict(params.logit_bias).items():
+            for token, bias in biases.items():
                 logits[token] += bias
             if params.ignore_eos:
                 logits[self._eog] = -np.inf
-        return int(np.argmax(logits))
+            return int(np.argmax(logits))
+        # Otherwise only a biased token can beat it: no 1 MB copy of the logits for every token.
+        choice, value = best, logits[best]
+        for token, bias in biases.items():
+            if token in forbidden:
+                continue
+            biased = logits[token] + np.float32(bias)  # float32, as llama.cpp adds it
+            if biased > value or (biased == value and token < choice):
+                choice, value = token, biased
+        return choice
 
     def _logprob(self, index: int, token: int, top_n: int | None) -> TokenLogprob | None:
         if top_n is None:
