@@ -128,6 +128,40 @@ def test_prefix_reuse_gives_the_same_answer_as_a_fresh_model(registry: ModelRegi
         cold.close()
 
 
+def _listen(generation) -> tuple[list[object], threading.Event]:  # type: ignore[no-untyped-def]
+    """What a listener is handed, on the model's thread, until the end."""
+    items: list[object] = []
+    ended = threading.Event()
+
+    def on_item(item: object) -> None:
+        items.append(item)
+        if item is None:
+            ended.set()
+
+    generation.listen(on_item)
+    return items, ended
+
+
+def test_a_listener_gets_every_chunk_in_order_then_none(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    params = GenerationParams(max_tokens=30, temperature=0.0, ignore_eos=True)
+    messages = [{"role": "user", "content": "Hello there"}]
+    iterated = list(runtime.chat(messages, params))
+    generation = runtime.chat(messages, params)
+    time.sleep(0.05)  # some chunks are already waiting when the listener arrives: they come first
+    items, ended = _listen(generation)
+    assert ended.wait(30)
+    assert items[-1] is None and None not in items[:-1]
+    chunks = items[:-1]
+    assert "".join(c.text for c in chunks) == "".join(c.text for c in iterated)  # type: ignore[attr-defined]
+    assert generation.final is chunks[-1] and generation.final.finish_reason == "length"  # type: ignore[attr-defined]
+
+
+def test_a_listener_gets_an_engine_error_then_none(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    items, ended = _listen(runtime.chat([{"role": "user", "content": "word " * 1000}]))
+    assert ended.wait(30)
+    assert len(items) == 2 and isinstance(items[0], PromptTooLong) and items[1] is None
+
+
 def test_prompt_longer_than_context_is_refused_before_inference(runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(PromptTooLong, match="context holds 512"):
         runtime.chat([{"role": "user", "content": "word " * 1000}]).text()

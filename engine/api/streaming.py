@@ -1,8 +1,9 @@
-"""From the engine's blocking chunk iterator to the event loop, and from chunks to SSE lines.
+"""From the engine's model thread to the event loop, and from chunks to SSE lines.
 
-A `Generation` blocks on a queue fed by the model's thread, so each request gets a small pump thread
-that hands chunks to the event loop. Cancelling (client gone) goes the other way through the
-generation's cancel token, which the model's thread checks before every token.
+The model's thread hands each chunk of a request straight to the event loop (`Generation.listen` with
+`call_soon_threadsafe`): no thread per stream in between, which on a machine whose cores all decode
+would cost a wake-up per token. Cancelling (client gone) goes the other way through the generation's
+cancel token, which the model's thread checks before every token.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import threading
 from typing import Any
 
 from engine.runtime import Chunk, Generation
@@ -19,28 +19,18 @@ _END = object()
 
 
 class ChunkPump:
-    """Iterates a Generation on its own thread; `await next()` gets chunks on the event loop."""
+    """`await next()` gets a Generation's chunks on the event loop that created the pump."""
 
     def __init__(self, generation: Generation) -> None:
         self.generation = generation
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._thread = threading.Thread(target=self._pump, name="api-stream", daemon=True)
-        self._thread.start()
+        generation.listen(self._put)
 
-    def _put(self, item: Any) -> None:
-        # The loop may already be closed when a server stops mid-generation.
+    def _put(self, item: Chunk | BaseException | None) -> None:
+        # Runs on the model's thread. The loop may already be closed when a server stops mid-generation.
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
-
-    def _pump(self) -> None:
-        try:
-            for chunk in self.generation:
-                self._put(chunk)
-        except BaseException as exc:  # handed to the request, which maps it to an HTTP error
-            self._put(exc)
-        finally:
-            self._put(_END)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, _END if item is None else item)
 
     async def next(self) -> Chunk | None:
         """The next chunk, None at the end; re-raises an engine error."""

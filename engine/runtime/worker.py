@@ -29,12 +29,45 @@ ServingModel = BatchedModel | LoadedModel
 PromptBuilder = Callable[[ServingModel], list[int]]
 
 
+class _Outbox:
+    """Where the model thread puts a request's chunks: a queue, or a listener called in its place.
+
+    A listener (the API's event loop) gets each chunk straight from the model thread, without a thread
+    of its own in between: on a machine whose cores all decode, every extra thread wake-up is a wait.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._listener: Callable[[Any], None] | None = None
+
+    def put(self, item: Any) -> None:
+        with self._lock:  # held while calling, so a listener sees items in order
+            if self._listener is None:
+                self._queue.put(item)
+            else:
+                self._listener(item)
+
+    def get(self) -> Any:
+        return self._queue.get()
+
+    def listen(self, listener: Callable[[Any], None]) -> None:
+        """From now on call `listener(item)` for every item, starting with those already waiting."""
+        with self._lock:
+            while True:
+                try:
+                    listener(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._listener = listener
+
+
 @dataclass
 class _Job:
     build_prompt: PromptBuilder
     params: GenerationParams
     cancel: CancelToken
-    out: queue.Queue[Any] = field(default_factory=queue.Queue)
+    out: _Outbox = field(default_factory=_Outbox)
     enqueued_at: float = field(default_factory=time.perf_counter)
 
 
@@ -60,10 +93,7 @@ class Generation:
 
     def __iter__(self) -> Iterator[Chunk]:
         try:
-            while True:
-                item = self._job.out.get()
-                if item is _DONE or item is None:
-                    return
+            while (item := self._job.out.get()) is not _DONE and item is not None:
                 if isinstance(item, BaseException):
                     raise item
                 if item.finish_reason is not None:
@@ -73,6 +103,23 @@ class Generation:
             # A consumer that stops iterating (client gone, GUI closed) cancels the work.
             if self.final is None:
                 self.cancel()
+
+    def listen(self, on_item: Callable[[Chunk | BaseException | None], None]) -> None:
+        """Have the model's thread call `on_item` with each chunk, an engine error, then None at the end.
+
+        Instead of iterating, for consumers with their own event loop: `on_item` runs on the model's
+        thread, so it must only hand the item over (e.g. `loop.call_soon_threadsafe`) and never block.
+        """
+
+        def forward(item: Any) -> None:
+            if item is _DONE or item is None:
+                on_item(None)
+                return
+            if isinstance(item, Chunk) and item.finish_reason is not None:
+                self.final = item
+            on_item(item)
+
+        self._job.out.listen(forward)
 
     def text(self) -> str:
         """Consume the whole generation and return its text."""
