@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,8 +52,6 @@ class Server:
     model: str
     process: subprocess.Popen[bytes]
     extra_body: dict[str, Any] = field(default_factory=dict)
-
-
 
 
 @contextmanager
@@ -152,12 +150,11 @@ def start_llama_server(binary: Path, model_path: Path, threads: int) -> Server:
     return Server("llama.cpp llama-server", f"http://127.0.0.1:{port}/v1", "none", "demo", process)
 
 
-async def stream_completion(
-    client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int
-) -> dict[str, float]:
+async def stream_completion(client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int) -> dict[str, Any]:
     """One streaming /v1/completions request: time to first token, token count, decode time.
 
     Each request on its own connection: llama-server closes kept-alive connections after a stream.
+    Tokens are counted as the chunks that carry text, the same way for every server.
     """
     body = {
         "model": server.model,
@@ -165,11 +162,14 @@ async def stream_completion(
         "max_tokens": max_tokens,
         "temperature": 0.0,
         "stream": True,
+        "stream_options": {"include_usage": True},  # servers that know it report cached prompt tokens
         **server.extra_body,
     }
     started = time.perf_counter()
     first = last = None
     pieces = 0
+    text: list[str] = []
+    cached = -1.0
     async with client.stream(
         "POST",
         f"{server.base_url}/completions",
@@ -183,18 +183,28 @@ async def stream_completion(
                 continue
             event = json.loads(line[6:])
             if event.get("choices") and event["choices"][0].get("text"):
+                text.append(event["choices"][0]["text"])
                 now = time.perf_counter()
                 first = first or now
                 last = now
                 pieces += 1
+            details = (event.get("usage") or {}).get("prompt_tokens_details") or {}
+            if details.get("cached_tokens") is not None:
+                cached = float(details["cached_tokens"])
     if first is None or last is None:
         raise RuntimeError(f"{server.name}: empty stream")
-    return {"ttft": first - started, "pieces": pieces, "decode_s": last - first, "total_s": last - started}
+    return {
+        "ttft": first - started,
+        "pieces": pieces,
+        "decode_s": last - first,
+        "total_s": last - started,
+        "cached_tokens": cached,
+        "text": "".join(text),
+    }
 
 
 async def single_stream(server: Server, tokens: int, runs: int) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=300) as client:
-        await stream_completion(client, server, STORY, 8)  # warm-up: load the model
         results = [await stream_completion(client, server, STORY + f" Day {i}.", tokens) for i in range(runs)]
     return {
         "ttft_s": median([r["ttft"] for r in results]),
@@ -216,27 +226,95 @@ async def concurrent(server: Server, clients: int, tokens: int) -> dict[str, flo
     return {"aggregate_tok_s": sum(r["pieces"] for r in ok) / wall, "failed": len(failed), "cut_off": cut}
 
 
-async def interleaved_conversations(server: Server, turns: int, tokens: int) -> dict[str, float]:
-    """Four conversations taking turns; returns median TTFT at turn 1 and at the last turn."""
-    transcripts = [f"Conversation {c}. {STORY}\n" for c in range(4)]
-    ttft: dict[int, list[float]] = {}
+async def interleaved_conversations(servers: list[Server], turns: int, tokens: int) -> dict[str, dict[str, float]]:
+    """Four conversations taking turns on every server, request by request in rotating server order.
+
+    Each server keeps its own four transcripts, its replies included (as chat clients send them back);
+    the same request goes to each server back to back, so the TTFTs compared at a turn were measured
+    seconds apart. Returns, per server, the median TTFT at
+    turn 1 and at the last turn, and the median number of prompt tokens it reported as cached then.
+    """
+    transcripts = {s.name: [f"Conversation {c}. {STORY}\n" for c in range(4)] for s in servers}
+    ttft: dict[tuple[str, int], list[float]] = {}
+    cached: dict[str, list[float]] = {}
     async with httpx.AsyncClient(timeout=600) as client:
         for turn in range(1, turns + 1):
             for c in range(4):
-                transcripts[c] += f"\nUser: And then, part {turn}?\nAssistant:"
-                result = await stream_completion(client, server, transcripts[c], tokens)
-                ttft.setdefault(turn, []).append(result["ttft"])
-                transcripts[c] += " The story went on."
-    return {"turn1_ttft_s": median(ttft[1]), f"turn{turns}_ttft_s": median(ttft[turns])}
+                for server in rotated(servers, turn * 4 + c):
+                    transcript = transcripts[server.name]
+                    transcript[c] += f"\nUser: And then, part {turn}?\nAssistant:"
+                    result = await stream_completion(client, server, transcript[c], tokens)
+                    ttft.setdefault((server.name, turn), []).append(result["ttft"])
+                    if turn == turns and result["cached_tokens"] >= 0:
+                        cached.setdefault(server.name, []).append(result["cached_tokens"])
+                    transcript[c] += result["text"]  # the reply goes back, as chat clients send it
+    out: dict[str, dict[str, float]] = {}
+    for server in servers:
+        out[server.name] = {
+            "turn1_ttft_s": median(ttft[(server.name, 1)]),
+            f"turn{turns}_ttft_s": median(ttft[(server.name, turns)]),
+        }
+        if server.name in cached:
+            out[server.name][f"turn{turns}_cached_prompt_tokens"] = median(cached[server.name])
+    return out
 
 
-def measure(server: Server, quick: bool) -> dict[str, Any]:
+def rotated(servers: list[Server], shift: int) -> list[Server]:
+    """`servers` starting at a different one each time, so no server always goes first (or last)."""
+    k = shift % len(servers)
+    return servers[k:] + servers[:k]
+
+
+PHASES = ("single", "concurrent1", "concurrent4", "concurrent8")
+
+
+def measure_phase(server: Server, phase: str, tokens: int) -> dict[str, float]:
+    if phase == "single":
+        return asyncio.run(single_stream(server, tokens, 2))
+    return asyncio.run(concurrent(server, int(phase.removeprefix("concurrent")), tokens))
+
+
+def measure(servers: list[Server], rounds: int, quick: bool) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Every phase on every server, in `rounds` rounds with the servers in rotating order.
+
+    This machine's speed drifts by tens of percent over seconds (shared host), so measuring one server
+    after the other would compare different machines. Interleaving phase by phase and taking medians
+    over rounds (and ratios as the median of per-round ratios) keeps the comparison side by side.
+    """
     tokens = 32 if quick else 96
-    result: dict[str, Any] = {"single": asyncio.run(single_stream(server, tokens, 2 if quick else 3))}
-    for clients in (1, 4, 8):
-        result[f"concurrent{clients}"] = asyncio.run(concurrent(server, clients, tokens))
-    result["conversations"] = asyncio.run(interleaved_conversations(server, 10, 8))
-    return result
+    for server in servers:  # warm-up: load the model, fill caches, first-request costs
+        asyncio.run(single_stream(server, 8, 1))
+    per_round: dict[str, dict[str, list[dict[str, float]]]] = {s.name: {p: [] for p in PHASES} for s in servers}
+    for round_ in range(rounds):
+        for index, phase in enumerate(PHASES):
+            for server in rotated(servers, round_ + index):
+                print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
+                per_round[server.name][phase].append(measure_phase(server, phase, tokens))
+    results: dict[str, dict[str, Any]] = {}
+    for server in servers:
+        runs = per_round[server.name]
+        results[server.name] = {
+            "single": {
+                "ttft_s": median([r["ttft_s"] for r in runs["single"]]),
+                "decode_tok_s": median([r["decode_tok_s"] for r in runs["single"]]),
+            }
+        }
+        for phase in PHASES[1:]:
+            results[server.name][phase] = {
+                "aggregate_tok_s": median([r["aggregate_tok_s"] for r in runs[phase]]),
+                "failed": int(sum(r["failed"] for r in runs[phase])),
+                "cut_off": int(sum(r["cut_off"] for r in runs[phase])),
+            }
+    conversations = asyncio.run(interleaved_conversations(servers, 10, 8))
+    for name, conv in conversations.items():
+        results[name]["conversations"] = conv
+    return results, per_round
+
+
+def paired_ratio(per_round: dict[str, Any], ours: str, theirs: str, phase: str, field_: str) -> float:
+    """Median over rounds of ours/theirs, each ratio from one round (measured minutes apart at most)."""
+    pairs = zip(per_round[ours][phase], per_round[theirs][phase], strict=True)
+    return median([a[field_] / b[field_] for a, b in pairs if b[field_] > 0])
 
 
 def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
@@ -248,6 +326,7 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
     except ImportError:
         return False
     names = list(results)
+    labels = [name.replace(" ", "\n", 1) for name in names]  # two lines: long names overlap otherwise
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
     for offset, clients in enumerate((1, 4, 8)):
         axes[0].bar(
@@ -256,12 +335,12 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
             0.25,
             label=f"{clients} clients",
         )
-    axes[0].set_xticks(range(len(names)), names, fontsize=7)
+    axes[0].set_xticks([i + 0.25 for i in range(len(names))], labels, fontsize=8)
     axes[0].set_title("aggregate decode tokens/s")
     axes[0].legend(fontsize=7)
-    axes[1].bar(names, [results[n]["single"]["decode_tok_s"] for n in names])
+    axes[1].bar(range(len(names)), [results[n]["single"]["decode_tok_s"] for n in names])
+    axes[1].set_xticks(range(len(names)), labels, fontsize=8)
     axes[1].set_title("single-stream tokens/s")
-    axes[1].tick_params(axis="x", labelsize=7)
     for i, n in enumerate(names):
         conv = results[n]["conversations"]
         axes[2].bar(
@@ -270,7 +349,7 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
             0.4,
             color=["#7aa6c2", "#2c5d7c"],
         )
-    axes[2].set_xticks(range(len(names)), names, fontsize=7)
+    axes[2].set_xticks(range(len(names)), labels, fontsize=8)
     axes[2].set_title("TTFT ms: turn 1 (light) vs turn 10 (dark)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -279,7 +358,8 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="fewer tokens and runs")
+    parser.add_argument("--quick", action="store_true", help="fewer tokens, one round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are taken over them)")
     parser.add_argument(
         "--skip", action="append", default=[], help="server to skip: enclave, llama-cpp-python, llama-server"
     )
@@ -304,15 +384,13 @@ def main() -> None:
             starters["llama-server"] = lambda: start_llama_server(binary, model_path, threads)
         else:
             print("llama-server could not be built:", built.stderr[-500:], file=sys.stderr)
-    results: dict[str, dict[str, Any]] = {}
-    for key, start in starters.items():
-        if key in args.skip:
-            continue
-        with running(start()) as server:
-            print(f"measuring {server.name} …", file=sys.stderr, flush=True)
-            results[server.name] = measure(server, args.quick)
+    rounds = 1 if args.quick else args.rounds
+    with ExitStack() as stack:
+        servers = [stack.enter_context(running(start())) for key, start in starters.items() if key not in args.skip]
+        results, per_round = measure(servers, rounds, args.quick)
 
-    print(f"\nModel: {model_path.name}, {threads} threads, parallel {PARALLEL}; {machine()['cpu']}\n")
+    print(f"\nModel: {model_path.name}, {threads} threads, parallel {PARALLEL}, median of {rounds} interleaved rounds;")
+    print(f"{machine()['cpu']}\n")
     print(
         "| server | single tok/s | TTFT ms | 1 client tok/s | 4 clients tok/s | 8 clients tok/s | "
         "turn-1 TTFT ms | turn-10 TTFT ms | failed/cut at 8 |"
@@ -327,24 +405,22 @@ def main() -> None:
             f"{r['concurrent8']['failed']}/{r['concurrent8']['cut_off']} |"
         )
 
-    ours = results.get("Enclave")
-    server = results.get("llama.cpp llama-server")
-    lcp = results.get("llama-cpp-python server")
+    ours, server, lcp = "Enclave", "llama.cpp llama-server", "llama-cpp-python server"
     ratios: dict[str, float] = {}
-    if ours:
-        conv = ours["conversations"]
+    if ours in results:
+        conv = results[ours]["conversations"]
         ratios["turn10_vs_turn1_ttft"] = conv["turn10_ttft_s"] / conv["turn1_ttft_s"]
-    if ours and server:
-        ratios["single_stream_vs_llama_server"] = ours["single"]["decode_tok_s"] / server["single"]["decode_tok_s"]
-        ratios["concurrent4_vs_llama_server"] = (
-            ours["concurrent4"]["aggregate_tok_s"] / server["concurrent4"]["aggregate_tok_s"]
-        )
+    if ours in results and server in results:
+        ratios["single_stream_vs_llama_server"] = paired_ratio(per_round, ours, server, "single", "decode_tok_s")
+        ratios["concurrent4_vs_llama_server"] = paired_ratio(per_round, ours, server, "concurrent4", "aggregate_tok_s")
+        ratios["concurrent8_vs_llama_server"] = paired_ratio(per_round, ours, server, "concurrent8", "aggregate_tok_s")
         ratios["turn10_ttft_vs_llama_server"] = (
-            ours["conversations"]["turn10_ttft_s"] / server["conversations"]["turn10_ttft_s"]
+            results[ours]["conversations"]["turn10_ttft_s"] / results[server]["conversations"]["turn10_ttft_s"]
         )
-    if ours and lcp:
-        ratios["concurrent4_vs_llama_cpp_python"] = (
-            ours["concurrent4"]["aggregate_tok_s"] / lcp["concurrent4"]["aggregate_tok_s"]
+    if ours in results and lcp in results:
+        ratios["concurrent4_vs_llama_cpp_python"] = paired_ratio(per_round, ours, lcp, "concurrent4", "aggregate_tok_s")
+        ratios["turn10_ttft_vs_llama_cpp_python"] = (
+            results[ours]["conversations"]["turn10_ttft_s"] / results[lcp]["conversations"]["turn10_ttft_s"]
         )
     print("\nratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     out = ROOT / "bench" / "results"
@@ -355,8 +431,14 @@ def main() -> None:
         "threads": threads,
         "parallel": PARALLEL,
         "model": model_path.name,
+        "method": (
+            f"all servers up at once; {rounds} rounds, each running every phase on every server in rotating "
+            "order; figures are medians over rounds, throughput ratios medians of per-round ratios; "
+            "conversations interleave servers request by request"
+        ),
         "results": results,
         "ratios": ratios,
+        "per_round": per_round,
     }
     (out / "serving.json").write_text(json.dumps(payload, indent=2))
     if plot(results, out / "serving.png"):
