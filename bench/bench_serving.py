@@ -151,7 +151,8 @@ def start_llama_server(binary: Path, model_path: Path, threads: int) -> Server:
 
 
 async def stream_completion(client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int) -> dict[str, Any]:
-    """One streaming /v1/completions request: time to first token, token count, decode time.
+    """One streaming /v1/completions request: time to first token, token count, decode time, the
+    prompt tokens the server reported as cached (-1 if it does not say) and the reply's text.
 
     Each request on its own connection: llama-server closes kept-alive connections after a stream.
     Tokens are counted as the chunks that carry text, the same way for every server.
@@ -231,8 +232,8 @@ async def interleaved_conversations(servers: list[Server], turns: int, tokens: i
 
     Each server keeps its own four transcripts, its replies included (as chat clients send them back);
     the same request goes to each server back to back, so the TTFTs compared at a turn were measured
-    seconds apart. Returns, per server, the median TTFT at
-    turn 1 and at the last turn, and the median number of prompt tokens it reported as cached then.
+    seconds apart. Returns, per server, the median TTFT at turn 1 and at the last turn, and the median
+    number of prompt tokens it reported as cached then.
     """
     transcripts = {s.name: [f"Conversation {c}. {STORY}\n" for c in range(4)] for s in servers}
     ttft: dict[tuple[str, int], list[float]] = {}
