@@ -11,6 +11,7 @@ import pytest
 from engine.models import ModelRegistry
 from engine.models.templates import TemplateError
 from engine.runtime import CancelToken, GenerationParams, PromptTooLong, Runtime
+from engine.runtime import worker as worker_module
 from tests.tiny_gguf import write_tiny_gguf
 
 LONG = GenerationParams(max_tokens=60, temperature=0.0, ignore_eos=True)
@@ -268,3 +269,47 @@ def test_logit_bias_forces_and_forbids_tokens(runtime: Runtime, tiny_model) -> N
     assert runtime.complete("xyz", forced).text().replace(" ", "") == "a" * 6
     with pytest.raises(UserError, match="vocabulary"):
         runtime.complete("xyz", GenerationParams(logit_bias=((10**6, 1.0),))).text()
+
+
+def test_the_model_waits_for_the_first_chunk_to_be_handled_before_decoding_on(  # type: ignore[no-untyped-def]
+    runtime: Runtime, tiny_model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tiny model decodes a token in well under a millisecond: without the hand-over the second chunk
+    # would be out long before the consumer says it has delivered the first.
+    monkeypatch.setattr(worker_module, "FIRST_CHUNK_HANDOFF_S", 5.0)
+    generation = runtime.chat([{"role": "user", "content": "Hello"}], GenerationParams(max_tokens=5, ignore_eos=True))
+    arrivals: list[float] = []
+    items, ended = _listen(generation)
+    while not items:
+        time.sleep(0.001)
+    arrivals.append(time.perf_counter())
+    time.sleep(0.2)  # delivering the first chunk takes a while
+    handled_at = time.perf_counter()
+    assert len(items) == 1  # nothing decoded meanwhile
+    generation.handled()
+    assert ended.wait(30)
+    assert items[-1] is None and items[-2].usage.completion_tokens == 5  # type: ignore[attr-defined]
+    assert time.perf_counter() - handled_at < 4.0  # went on when told, not at the time limit
+
+
+def test_a_consumer_that_never_says_handled_costs_only_the_time_limit(  # type: ignore[no-untyped-def]
+    runtime: Runtime, tiny_model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "FIRST_CHUNK_HANDOFF_S", 0.3)
+    started = time.perf_counter()
+    generation = runtime.chat([{"role": "user", "content": "Hi"}], GenerationParams(max_tokens=5, ignore_eos=True))
+    items, ended = _listen(generation)
+    assert ended.wait(30)
+    assert 0.3 <= time.perf_counter() - started < 3.0
+    assert items[-1] is None and items[-2].usage.completion_tokens == 5  # type: ignore[attr-defined]
+
+
+def test_iterating_counts_as_handling_each_chunk(  # type: ignore[no-untyped-def]
+    runtime: Runtime, tiny_model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(worker_module, "FIRST_CHUNK_HANDOFF_S", 5.0)
+    started = time.perf_counter()
+    chunks = list(runtime.chat([{"role": "user", "content": "Hi"}], GenerationParams(max_tokens=5, ignore_eos=True)))
+    assert chunks[-1].finish_reason == "length" and chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 5
+    assert time.perf_counter() - started < 4.0  # the iterator came back for more: no wait for the limit

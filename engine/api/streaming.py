@@ -25,6 +25,7 @@ class ChunkPump:
         self.generation = generation
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._given = 0
         generation.listen(self._put)
 
     def _put(self, item: Chunk | BaseException | None) -> None:
@@ -34,6 +35,9 @@ class ChunkPump:
 
     async def next(self) -> Chunk | None:
         """The next chunk, None at the end; re-raises an engine error."""
+        if self._given == 1:  # the first chunk is out: the model may decode on
+            self.generation.handled()
+        self._given += 1
         item = await self._queue.get()
         if item is _END:
             return None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import numpy as np
 import openai
 import pytest
 
 from engine.api.grammar import schema_grammar
+from engine.runtime import worker as worker_module
 from tests.api.conftest import Api
 
 SCHEMA = {
@@ -227,3 +229,22 @@ def test_unknown_model_is_404(client: openai.OpenAI) -> None:
         client.chat.completions.create(model="missing", messages=HELLO)
     assert caught.value.code == "model_not_found"
     assert caught.value.body["param"] == "model"  # type: ignore[index]
+
+
+def test_streams_tell_the_model_when_the_first_chunk_is_out(
+    client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The model holds its next step until the first chunk is delivered, up to this limit: a stream that
+    # never said so would take the whole five seconds.
+    monkeypatch.setattr(worker_module, "FIRST_CHUNK_HANDOFF_S", 5.0)
+    started = time.perf_counter()
+    usage = {"include_usage": True}
+    chat = client.chat.completions.create(
+        model="tiny", messages=HELLO, max_tokens=5, stream=True, logit_bias=NO_EOS, stream_options=usage
+    )
+    assert list(chat)[-1].usage.completion_tokens == 5  # type: ignore[union-attr]
+    text = client.completions.create(model="tiny", prompt="Once", max_tokens=5, stream=True, logit_bias=NO_EOS)
+    assert any(c.choices and c.choices[0].finish_reason == "length" for c in text)
+    whole = client.completions.create(model="tiny", prompt="Once", max_tokens=5, logit_bias=NO_EOS)
+    assert whole.usage is not None and whole.usage.completion_tokens == 5
+    assert time.perf_counter() - started < 4.0
