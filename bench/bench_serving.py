@@ -1,11 +1,12 @@
 """Serving benchmark (issue 8): Enclave's endpoint vs llama-cpp-python's server vs llama.cpp's llama-server.
 
 Side by side in one run: the same GGUF (the bundled demo model), the same thread count, on loopback,
-one server at a time. Measures single-stream decode tokens/s and time to first token, aggregate tokens/s
-with 1, 4 and 8 concurrent streaming clients, and time to first token at turn 1 and turn 10 of four
-interleaved conversations. Prints a Markdown table; writes bench/results/serving.json and serving.png.
+all servers up at once and measured in interleaved rounds. Measures single-stream decode tokens/s and
+time to first token, aggregate tokens/s with 1, 4 and 8 concurrent streaming clients, and time to first
+token at turn 1 and turn 10 of four interleaved conversations (new ones every round). Prints a Markdown
+table; writes bench/results/serving.json and serving.png.
 
-Run: python bench/bench_serving.py [--quick]
+Run: python bench/bench_serving.py [--quick] [--rounds N]
 """
 
 from __future__ import annotations
@@ -227,15 +228,16 @@ async def concurrent(server: Server, clients: int, tokens: int) -> dict[str, flo
     return {"aggregate_tok_s": sum(r["pieces"] for r in ok) / wall, "failed": len(failed), "cut_off": cut}
 
 
-async def interleaved_conversations(servers: list[Server], turns: int, tokens: int) -> dict[str, dict[str, float]]:
+async def interleaved_conversations(servers: list[Server], turns: int, tokens: int, tag: int = 0) -> dict[str, Any]:
     """Four conversations taking turns on every server, request by request in rotating server order.
 
     Each server keeps its own four transcripts, its replies included (as chat clients send them back);
     the same request goes to each server back to back, so the TTFTs compared at a turn were measured
-    seconds apart. Returns, per server, the median TTFT at turn 1 and at the last turn, and the median
-    number of prompt tokens it reported as cached then.
+    seconds apart. `tag` makes the conversations new ones (nothing cached from an earlier pass).
+    Returns, per server, the median TTFT at turn 1 and at the last turn, and the median number of
+    prompt tokens it reported as cached then.
     """
-    transcripts = {s.name: [f"Conversation {c}. {STORY}\n" for c in range(4)] for s in servers}
+    transcripts = {s.name: [f"Conversation {c} of pass {tag}. {STORY}\n" for c in range(4)] for s in servers}
     ttft: dict[tuple[str, int], list[float]] = {}
     cached: dict[str, list[float]] = {}
     async with httpx.AsyncClient(timeout=600) as client:
@@ -267,6 +269,8 @@ def rotated(servers: list[Server], shift: int) -> list[Server]:
 
 
 PHASES = ("single", "concurrent1", "concurrent4", "concurrent8")
+CONVERSATION_TURNS = 10
+CONVERSATION_REPLY_TOKENS = 8
 
 
 def measure_phase(server: Server, phase: str, tokens: int) -> dict[str, float]:
@@ -285,12 +289,19 @@ def measure(servers: list[Server], rounds: int, quick: bool) -> tuple[dict[str, 
     tokens = 32 if quick else 96
     for server in servers:  # warm-up: load the model, fill caches, first-request costs
         asyncio.run(single_stream(server, 8, 1))
-    per_round: dict[str, dict[str, list[dict[str, float]]]] = {s.name: {p: [] for p in PHASES} for s in servers}
+    phases = (*PHASES, "conversations")
+    per_round: dict[str, dict[str, list[dict[str, float]]]] = {s.name: {p: [] for p in phases} for s in servers}
     for round_ in range(rounds):
         for index, phase in enumerate(PHASES):
             for server in rotated(servers, round_ + index):
                 print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
                 per_round[server.name][phase].append(measure_phase(server, phase, tokens))
+        print(f"round {round_ + 1}/{rounds}: conversations on every server …", file=sys.stderr, flush=True)
+        passes = asyncio.run(
+            interleaved_conversations(servers, CONVERSATION_TURNS, CONVERSATION_REPLY_TOKENS, tag=round_)
+        )
+        for name, conv in passes.items():
+            per_round[name]["conversations"].append(conv)
     results: dict[str, dict[str, Any]] = {}
     for server in servers:
         runs = per_round[server.name]
@@ -306,16 +317,20 @@ def measure(servers: list[Server], rounds: int, quick: bool) -> tuple[dict[str, 
                 "failed": int(sum(r["failed"] for r in runs[phase])),
                 "cut_off": int(sum(r["cut_off"] for r in runs[phase])),
             }
-    conversations = asyncio.run(interleaved_conversations(servers, 10, 8))
-    for name, conv in conversations.items():
-        results[name]["conversations"] = conv
+        convs = runs["conversations"]
+        results[server.name]["conversations"] = {key: median([c[key] for c in convs]) for key in convs[0]}
     return results, per_round
 
 
-def paired_ratio(per_round: dict[str, Any], ours: str, theirs: str, phase: str, field_: str) -> float:
-    """Median over rounds of ours/theirs, each ratio from one round (measured minutes apart at most)."""
+def paired_ratio(
+    per_round: dict[str, Any], ours: str, theirs: str, phase: str, field_: str, their_field: str | None = None
+) -> float:
+    """Median over rounds of ours/theirs, each ratio from one round (measured minutes apart at most).
+
+    `theirs` may be `ours` with another field: the ratio of two figures of one server within each round.
+    """
     pairs = zip(per_round[ours][phase], per_round[theirs][phase], strict=True)
-    return median([a[field_] / b[field_] for a, b in pairs if b[field_] > 0])
+    return median([a[field_] / b[their_field or field_] for a, b in pairs if b[their_field or field_] > 0])
 
 
 def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
@@ -409,20 +424,17 @@ def main() -> None:
     ours, server, lcp = "Enclave", "llama.cpp llama-server", "llama-cpp-python server"
     ratios: dict[str, float] = {}
     if ours in results:
-        conv = results[ours]["conversations"]
-        ratios["turn10_vs_turn1_ttft"] = conv["turn10_ttft_s"] / conv["turn1_ttft_s"]
+        ratios["turn10_vs_turn1_ttft"] = paired_ratio(
+            per_round, ours, ours, "conversations", "turn10_ttft_s", "turn1_ttft_s"
+        )
     if ours in results and server in results:
         ratios["single_stream_vs_llama_server"] = paired_ratio(per_round, ours, server, "single", "decode_tok_s")
         ratios["concurrent4_vs_llama_server"] = paired_ratio(per_round, ours, server, "concurrent4", "aggregate_tok_s")
         ratios["concurrent8_vs_llama_server"] = paired_ratio(per_round, ours, server, "concurrent8", "aggregate_tok_s")
-        ratios["turn10_ttft_vs_llama_server"] = (
-            results[ours]["conversations"]["turn10_ttft_s"] / results[server]["conversations"]["turn10_ttft_s"]
-        )
+        ratios["turn10_ttft_vs_llama_server"] = paired_ratio(per_round, ours, server, "conversations", "turn10_ttft_s")
     if ours in results and lcp in results:
         ratios["concurrent4_vs_llama_cpp_python"] = paired_ratio(per_round, ours, lcp, "concurrent4", "aggregate_tok_s")
-        ratios["turn10_ttft_vs_llama_cpp_python"] = (
-            results[ours]["conversations"]["turn10_ttft_s"] / results[lcp]["conversations"]["turn10_ttft_s"]
-        )
+        ratios["turn10_ttft_vs_llama_cpp_python"] = paired_ratio(per_round, ours, lcp, "conversations", "turn10_ttft_s")
     print("\nratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
@@ -434,8 +446,8 @@ def main() -> None:
         "model": model_path.name,
         "method": (
             f"all servers up at once; {rounds} rounds, each running every phase on every server in rotating "
-            "order; figures are medians over rounds, throughput ratios medians of per-round ratios; "
-            "conversations interleave servers request by request"
+            "order, then four new conversations of 10 turns interleaved over all servers request by request; "
+            "figures are medians over rounds, ratios medians of per-round ratios"
         ),
         "results": results,
         "ratios": ratios,
