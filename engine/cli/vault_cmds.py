@@ -168,20 +168,20 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    """Crypto-shred one conversation or all of them."""
+    """Crypto-shred one conversation, a subject's, a search's or all of them (with the API texts they cover)."""
     if (args.all or args.subject is not None or args.match is not None) and not args.yes:
         if not sys.stdin.isatty():
             raise UserError("erase --all, --subject and --match need --yes when not run on a terminal")
-        if input("This destroys the chosen conversations for good. Type ERASE to go on: ").strip() != "ERASE":
+        prompt = "This destroys the chosen conversations (and the API request texts they cover) for good."
+        if input(f"{prompt} Type ERASE to go on: ").strip() != "ERASE":
             raise UserError("nothing was erased")
     with open_vault(args) as vault:
-        if args.subject is not None or args.match is not None:
-            selection = subjects.Selection(subject=args.subject, match=args.match)
-            count = subjects.erase(vault, selection, actor=ACTOR)
-            print(f"erased {count} conversation(s); their keys are destroyed")
-        elif args.all:
-            count = vault.conversations.erase_all(actor=ACTOR)
-            print(f"erased {count} conversation(s); their keys are destroyed")
+        if args.subject is not None or args.match is not None or args.all:
+            selection = subjects.Selection(subject=args.subject, match=args.match, all=args.all)
+            erased = subjects.erase(vault, selection, actor=ACTOR)
+            print(f"erased {erased.conversations} conversation(s); their keys are destroyed")
+            if args.subject is None:
+                print(f"erased the prompt and reply texts of {erased.api_requests} logged API request(s)")
         else:
             vault.conversations.erase(args.conversation, actor=ACTOR)
             print(f"erased conversation {args.conversation}; its key is destroyed")
@@ -273,9 +273,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     erase = subparsers.add_parser("erase", parents=[common], help="destroy conversations and their keys")
     target = erase.add_mutually_exclusive_group(required=True)
     target.add_argument("--conversation", metavar="ID", help="erase this conversation")
-    target.add_argument("--all", action="store_true", help="erase every conversation")
+    target.add_argument("--all", action="store_true", help="erase every conversation and all logged API texts")
     target.add_argument("--subject", metavar="LABEL", help="erase every conversation tagged with this data subject")
-    target.add_argument("--match", metavar="TEXT", help="erase every conversation whose text contains TEXT")
+    target.add_argument(
+        "--match", metavar="TEXT", help="erase every conversation, and every logged API text, that contains TEXT"
+    )
     erase.add_argument("--yes", action="store_true", help="skip the typed confirmation")
     erase.set_defaults(handler=cmd_erase)
 

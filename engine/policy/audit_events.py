@@ -37,6 +37,7 @@ EVENTS: dict[str, str] = {
     "restore": "vault restored from a backup",
     "export": "conversations exported as plaintext",
     "erase": "conversations crypto-shredded",
+    "api_content_erase": "prompt and reply texts of logged API requests erased (matching a search, or all)",
     "import": "conversations imported from an export bundle",
     "retention_purge": "expired data purged (counts per category)",
     "api_key_create": "API key created (with its rules)",

@@ -217,8 +217,25 @@ def import_bundle(vault: Vault, folder: Path, *, actor: str) -> list[Conversatio
     return created
 
 
-def erase(vault: Vault, selection: Selection, *, actor: str) -> int:
-    """Crypto-shred every selected conversation together; one audit event; returns how many."""
+@dataclass(frozen=True)
+class Erased:
+    """What an erasure removed."""
+
+    conversations: int
+    api_requests: int  # logged API requests whose prompt and reply texts were erased
+
+
+def erase(vault: Vault, selection: Selection, *, actor: str) -> Erased:
+    """Crypto-shred the selected conversations together, and erase the texts of the API requests the
+    selection covers: those containing the search match, or all of them. API requests carry no subject
+    label, so a selection by label leaves the request log alone. One audit event for each part.
+    """
     require_admin_actor(actor)
     ids = [c.id for c in select(vault, selection)]
-    return vault.conversations.erase_many(ids, actor=actor, details=selection.describe())
+    api_requests = 0
+    if selection.subject is None:
+        # The person's words sent through the API are theirs too; the request metadata stays.
+        api_requests = vault.request_log.erase_texts(None if selection.all else selection.match)
+        record(vault, "api_content_erase", actor=actor, details={**selection.describe(), "count": api_requests})
+    conversations = vault.conversations.erase_many(ids, actor=actor, details=selection.describe())
+    return Erased(conversations, api_requests)

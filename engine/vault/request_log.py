@@ -17,6 +17,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from engine.vault import crypto
+from engine.vault.conversations import scrub
 from engine.vault.records import RequestLogEntry
 from engine.vault.store import Store, iso, now, parse_time, wrap_data_key
 
@@ -124,12 +125,43 @@ class RequestLog:
                 data = self._store.open_json(db, "request_log", "body", row_id, body, stream_key)
                 if data.get("content") is None and not any(data.get(name) for name in _TEXTS):
                     continue
-                kept = {k: v for k, v in data.items() if k != "content" and k not in _TEXTS}
-                sealed = self._store.seal_json(db, "request_log", "body", row_id, stream_key, kept)
-                db.execute("UPDATE request_log SET body = ? WHERE id = ?", [sealed, row_id])
+                self._strip_texts(db, row_id, data, stream_key)
                 shredded += 1
             self._drop_day_keys(db, days)
         return shredded
+
+    def erase_texts(self, match: str | None) -> int:
+        """Erase the prompt and reply texts of every logged request, or only of those whose texts contain
+        `match` (case-insensitive, as conversation search); returns how many.
+
+        The rest of each record (key, model, tokens, status, time) stays: token budgets and usage
+        reports still add up. The freed bytes are scrubbed.
+        """
+        needle = match.casefold().strip() if match is not None else None
+        if needle == "":
+            return 0
+
+        def task(db: Database) -> int:
+            stream_key = self._store.stream_keys["request_log"]
+            erased = 0
+            with db.atomic():
+                for row_id, body in db.execute("SELECT id, body FROM request_log").fetchall():
+                    data = self._store.open_json(db, "request_log", "body", row_id, body, stream_key)
+                    texts = [text for text in self._texts(db, row_id, data).values() if text]
+                    if not texts or (needle is not None and not any(needle in t.casefold() for t in texts)):
+                        continue
+                    self._strip_texts(db, row_id, data, stream_key)
+                    erased += 1
+            scrub(db)
+            return erased
+
+        return self._store.run(task)
+
+    def _strip_texts(self, db: Database, row_id: str, data: dict[str, Any], stream_key: str) -> None:
+        """Seal the row again without its texts (inner sealed content or plain fields of older rows)."""
+        kept = {k: v for k, v in data.items() if k != "content" and k not in _TEXTS}
+        sealed = self._store.seal_json(db, "request_log", "body", row_id, stream_key, kept)
+        db.execute("UPDATE request_log SET body = ? WHERE id = ?", [sealed, row_id])
 
     def _drop_day_keys(self, db: Database, days: set[str]) -> None:
         for day in days:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.vault import FLOOR, Vault
+from engine.vault import FLOOR, RequestLogEntry, Vault
 from tests.policy.conftest import PASSPHRASE, raw
 
 
@@ -132,10 +132,21 @@ def test_export_subject_bundle_and_erase_subject(
     code, _, err = _run(capsys, "erase", "--subject", "Jane Roe")
     assert code == 1 and "--yes" in err
     code, out, _ = _run(capsys, "erase", "--subject", "Jane Roe", "--yes")
-    assert code == 0 and "erased 1 conversation(s)" in out
+    assert code == 0 and "erased 1 conversation(s)" in out and "API" not in out  # requests carry no label
     assert _run(capsys, "import", str(tmp_path / "jane"))[1].strip() == "imported 1 conversation(s)"
     code, out, _ = _run(capsys, "export", "--all", "--out", str(tmp_path / "all"))
     assert code == 0 and "exported 2 conversation(s)" in out
+
+    with Vault.unlock(cli_home, PASSPHRASE) as vault:
+        vault.request_log.append(RequestLogEntry("hr", "tiny", 200, request_text="Jane's payslip", response_text="ok"))
+        vault.request_log.append(RequestLogEntry("hr", "tiny", 200, request_text="the weather", response_text="rain"))
+    code, out, _ = _run(capsys, "erase", "--match", "JANE", "--yes")
+    assert code == 0 and "erased 1 conversation(s)" in out  # the imported copy of Jane's conversation
+    assert "erased the prompt and reply texts of 1 logged API request(s)" in out
+    code, out, _ = _run(capsys, "erase", "--all", "--yes")
+    assert code == 0 and "erased 1 conversation(s)" in out and "texts of 1 logged API request(s)" in out
+    with Vault.unlock(cli_home, PASSPHRASE) as vault:
+        assert [e.request_text for e in vault.request_log.recent()] == [None, None]
 
 
 def test_retention_commands(cli_home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,8 +11,8 @@ import pytest
 from engine.errors import IntegrityError, UserError
 from engine.policy import subjects
 from engine.policy.subjects import Selection
-from engine.vault import FLOOR, Vault
-from tests.policy.conftest import vault_bytes
+from engine.vault import FLOOR, RequestLogEntry, Vault
+from tests.policy.conftest import raw, vault_bytes
 
 LABEL = {
     "ai_generated": True,
@@ -73,7 +73,7 @@ def test_export_manifest_erase_and_import_round_trip(vault: Vault, home: Path, t
     assert reply["label"]["text"] == "AI-generated" and reply["label"]["model_sha256"] == "ab" * 32
     assert vault.audit.entries()[-1].event == "export"
 
-    assert subjects.erase(vault, Selection(match="Jane Roe"), actor="cli") == 2
+    assert subjects.erase(vault, Selection(match="Jane Roe"), actor="cli").conversations == 2
     assert {c.id for c in vault.conversations.list()}.isdisjoint({jane, other})
     erase_event = vault.audit.entries()[-1]
     assert (erase_event.event, erase_event.details) == ("erase", {"match": "Jane Roe", "count": 2})
@@ -118,3 +118,67 @@ def test_plain_export_carries_the_explicit_label(vault: Vault, tmp_path: Path) -
     labels = [d.get("label") for c in document["conversations"] for d in c["message_metadata"]]
     assert [label["text"] for label in labels if label] == ["AI-generated"]
     assert [label["content_id"] for label in labels if label] == ["c0ffee"]
+
+
+def _api_requests(vault: Vault) -> dict[str, RequestLogEntry]:
+    vault.request_log.append(
+        RequestLogEntry(
+            "hr-tool",
+            "tiny",
+            200,
+            12,
+            5,
+            request_text="Summarise JANE ROE's file",
+            response_text="She asked for leave.",
+        )
+    )
+    vault.request_log.append(
+        RequestLogEntry(
+            "hr-tool", "tiny", 200, 7, 3, request_text="Hello", response_text="Jane Roe was mentioned in the reply"
+        )
+    )
+    vault.request_log.append(
+        RequestLogEntry("crm", "tiny", 200, 9, 4, request_text="pizza order", response_text="Margherita.")
+    )
+    return {e.request_text or "": e for e in vault.request_log.recent()}
+
+
+def test_erasing_a_search_match_erases_the_api_texts_that_contain_it(vault: Vault) -> None:
+    _person(vault)
+    before = _api_requests(vault)
+    erased = subjects.erase(vault, Selection(match="jane roe"), actor="cli")
+    assert (erased.conversations, erased.api_requests) == (2, 2)  # a match in the prompt or in the reply
+    after = {e.id: e for e in vault.request_log.recent()}
+    for text in ("Summarise JANE ROE's file", "Hello"):
+        gone = after[before[text].id]
+        assert gone.request_text is None and gone.response_text is None
+        # What budgets and usage reports need stays.
+        assert (gone.key_name, gone.prompt_tokens, gone.completion_tokens) == (
+            before[text].key_name,
+            before[text].prompt_tokens,
+            before[text].completion_tokens,
+        )
+    kept = after[before["pizza order"].id]
+    assert (kept.request_text, kept.response_text) == ("pizza order", "Margherita.")
+    events = [(e.event, e.details) for e in vault.audit.entries()[-2:]]
+    assert events == [
+        ("api_content_erase", {"match": "jane roe", "count": 2}),
+        ("erase", {"match": "jane roe", "count": 2}),
+    ]
+
+
+def test_erasing_everything_erases_every_api_text_and_a_subject_label_none(vault: Vault, home: Path) -> None:
+    _person(vault)
+    _api_requests(vault)
+    erased = subjects.erase(vault, Selection(subject="Jane Roe"), actor="cli")
+    assert (erased.conversations, erased.api_requests) == (1, 0)  # API requests carry no subject label
+    assert sum(1 for e in vault.request_log.recent() if e.request_text) == 3
+    sealed_before = [body for (body,) in raw(home, "SELECT body FROM request_log")]
+    erased = subjects.erase(vault, Selection(all=True), actor="cli")
+    assert (erased.conversations, erased.api_requests) == (2, 3)
+    assert all(e.request_text is None and e.response_text is None for e in vault.request_log.recent())
+    assert vault.request_log.count() == 3
+    # The rows' old ciphertext (readable again with the key, e.g. with a stolen passphrase) is gone from
+    # the database and its WAL at once, not only replaced (closing the vault would checkpoint anyway).
+    on_disk = vault_bytes(home)
+    assert sealed_before and not any(bytes(body) in on_disk for body in sealed_before)  # type: ignore[arg-type]

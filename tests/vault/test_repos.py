@@ -140,6 +140,22 @@ def test_request_log(vault: Vault) -> None:
     assert vault.request_log.delete_before(t0 + dt.timedelta(milliseconds=500)) == 1
 
 
+def test_request_log_texts_are_erased_by_match_and_their_old_ciphertext_scrubbed(vault: Vault, home: Path) -> None:
+    vault.request_log.append(RequestLogEntry("k", "m", 200, 5, 7, request_text="About Jane", response_text="ok"))
+    vault.request_log.append(RequestLogEntry("k", "m", 200, 3, 2, request_text="weather", response_text="rain"))
+    vault.request_log.append(RequestLogEntry("nostore", "m", 200, 1, 1))
+    wal = home / "vault.db-wal"
+    assert wal.stat().st_size > 0  # the sealed texts are in the WAL now
+    assert vault.request_log.erase_texts("  ") == 0  # an empty match selects nothing
+    assert vault.request_log.erase_texts("jane") == 1
+    by_key = {(e.key_name, e.prompt_tokens): e for e in vault.request_log.recent()}
+    assert by_key[("k", 5)].request_text is None and by_key[("k", 5)].completion_tokens == 7
+    assert by_key[("k", 3)].request_text == "weather"
+    assert not wal.exists() or wal.stat().st_size == 0  # the frames holding the old ciphertext are gone
+    assert vault.request_log.erase_texts(None) == 1  # all that still has texts: the weather request
+    assert all(e.request_text is None and e.response_text is None for e in vault.request_log.recent())
+
+
 def test_audit_chain_records_and_verifies(vault: Vault) -> None:
     vault.audit.append("custom", actor="tester", details={"n": 1, "text": "ü"})
     entries = vault.audit.entries()
