@@ -22,6 +22,7 @@ def event_label(event: str) -> str:
         "restore": QCoreApplication.translate("AuditEvents", "Restored from a backup"),
         "export": QCoreApplication.translate("AuditEvents", "Exported (not encrypted)"),
         "erase": QCoreApplication.translate("AuditEvents", "Conversations erased"),
+        "api_content_erase": QCoreApplication.translate("AuditEvents", "API request texts erased"),
         "import": QCoreApplication.translate("AuditEvents", "Conversations imported"),
         "retention_purge": QCoreApplication.translate("AuditEvents", "Expired data purged"),
         "api_key_create": QCoreApplication.translate("AuditEvents", "API key created"),

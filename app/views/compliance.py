@@ -346,8 +346,8 @@ class CompliancePanel(QWidget):
         return run_task(self, lambda ctx: subjects.erase(vault, Selection(subject=label), actor=ACTOR),
                         self._erased, self._erase_failed)
 
-    def _erased(self, count: int) -> None:
-        self.subject_status.setText(self.tr("%n conversation(s) erased.", "", int(count)))
+    def _erased(self, erased: subjects.Erased) -> None:
+        self.subject_status.setText(self.tr("%n conversation(s) erased.", "", erased.conversations))
         self.refresh()
         self.history_changed.emit()
 

@@ -37,7 +37,7 @@ from app.session import ACTOR, Session
 from app.views.compliance import CompliancePanel
 from app.widgets import error_text, human_time, muted, named
 from app.workers import Task, run_task
-from engine.policy import retention
+from engine.policy import retention, subjects
 from engine.vault import remember
 from engine.vault.core import BACKUP_DIR, db_path
 
@@ -372,7 +372,10 @@ class PrivacyView(QWidget):
         """Erase every conversation once its confirmation words are typed."""
         dialog = TypedConfirmDialog(
             self.tr("Erase everything"),
-            self.tr("All {count} conversations will be erased for good. This cannot be undone.").format(
+            self.tr(
+                "All {count} conversations, and the texts of the API request log, will be erased for good. "
+                "This cannot be undone."
+            ).format(
                 count=self.conversation.count()
             ),
             self.tr("ERASE ALL"), self.tr("Erase everything"), self,
@@ -380,18 +383,32 @@ class PrivacyView(QWidget):
         if dialog.exec():
             self.erase(None)
 
-    def erase(self, conversation_id: str | None) -> None:
-        """Crypto-shred one conversation, or all of them."""
-        conversations = self.session.vault.conversations
+    def erase(self, conversation_id: str | None) -> Task | None:
+        """Crypto-shred one conversation, or (in the background) all of them and the API request log's texts."""
+        vault = self.session.vault
+        if conversation_id is None:
+            self.history_status.setText(self.tr("Erasing…"))
+            everything = subjects.Selection(all=True)
+            return run_task(self, lambda ctx: subjects.erase(vault, everything, actor=ACTOR),
+                            self._erased_all, self._erase_failed)
         try:
-            if conversation_id is None:
-                count = conversations.erase_all(actor=ACTOR)
-                self.history_status.setText(self.tr("%n conversation(s) erased.", "", count))
-            else:
-                conversations.erase(conversation_id, actor=ACTOR)
-                self.history_status.setText(self.tr("Conversation erased."))
+            vault.conversations.erase(conversation_id, actor=ACTOR)
+            self.history_status.setText(self.tr("Conversation erased."))
         except Exception as exc:  # noqa: BLE001 (shown to the person)
-            QMessageBox.warning(self, self.tr("Erase failed"), error_text(exc))
+            self._erase_failed(exc)
+            return None
+        self.refresh()
+        self.history_changed.emit()
+        return None
+
+    def _erased_all(self, erased: subjects.Erased) -> None:
+        self.history_status.setText(self.tr("%n conversation(s) erased.", "", erased.conversations))
+        self.refresh()
+        self.history_changed.emit()
+
+    def _erase_failed(self, exc: BaseException) -> None:
+        self.history_status.setText("")
+        QMessageBox.warning(self, self.tr("Erase failed"), error_text(exc))
         self.refresh()
         self.history_changed.emit()
 

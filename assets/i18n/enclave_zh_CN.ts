@@ -40,6 +40,10 @@
         <translation>清除对话</translation>
     </message>
     <message>
+        <source>API request texts erased</source>
+        <translation>清除 API 请求文本</translation>
+    </message>
+    <message>
         <source>Conversations imported</source>
         <translation>导入对话</translation>
     </message>
@@ -1764,10 +1768,6 @@ Last message: {time}</source>
         <translation>全部清除</translation>
     </message>
     <message>
-        <source>All {count} conversations will be erased for good. This cannot be undone.</source>
-        <translation>全部 {count} 个对话将被永久清除，此操作无法撤销。</translation>
-    </message>
-    <message>
         <source>ERASE ALL</source>
         <translation>全部清除</translation>
     </message>
@@ -1780,6 +1780,14 @@ Last message: {time}</source>
     <message>
         <source>Conversation erased.</source>
         <translation>对话已清除。</translation>
+    </message>
+    <message>
+        <source>All {count} conversations, and the texts of the API request log, will be erased for good. This cannot be undone.</source>
+        <translation>全部 {count} 个对话以及 API 请求日志中的文本将被永久清除，此操作无法撤销。</translation>
+    </message>
+    <message>
+        <source>Erasing…</source>
+        <translation>正在清除…</translation>
     </message>
     <message>
         <source>Erase failed</source>

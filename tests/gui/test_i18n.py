@@ -125,6 +125,14 @@ def test_the_ai_label_in_both_languages(zh) -> None:  # type: ignore[no-untyped-
     assert QCoreApplication.translate("MessageWidget", "AI-generated") == "内容由人工智能生成"
 
 
+def test_every_audit_event_has_a_name_in_the_privacy_view(zh) -> None:  # type: ignore[no-untyped-def]
+    from app.audit_names import event_label
+    from engine.policy.audit_events import EVENTS
+
+    # Shown by name, in the person's language (an unnamed event would show its code, in English).
+    assert [event for event in EVENTS if event_label(event) == event] == []
+
+
 # -- the running app ---------------------------------------------------------------------------------
 
 

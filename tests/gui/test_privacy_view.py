@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog, strength
-from engine.vault import Vault
+from engine.vault import RequestLogEntry, Vault
 from tests.gui.conftest import PASSPHRASE
 
 
@@ -52,10 +52,13 @@ def test_erase_one_and_all(qtbot, window, session, monkeypatch) -> None:  # type
     assert window.chat.sidebar.model.row_of(second) == -1
     assert any(e.event == "erase" for e in session.vault.audit.entries())
 
+    session.vault.request_log.append(RequestLogEntry("tool", "tiny", 200, 4, 2, request_text="q", response_text="a"))
     with qtbot.waitSignal(view.history_changed):
-        view.confirm_erase_all()
+        view.confirm_erase_all()  # in the background: the GUI stays responsive on a long request log
     assert session.vault.conversations.list() == []
     assert view.conversation.count() == 0 and not view.erase_all.isEnabled()
+    logged = session.vault.request_log.recent()
+    assert [(e.request_text, e.response_text, e.prompt_tokens) for e in logged] == [(None, None, 4)]
 
 
 def test_export_and_verify_audit(qtbot, window, session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
