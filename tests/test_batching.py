@@ -5,8 +5,12 @@ from __future__ import annotations
 import threading
 import time
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from engine.models import ModelRegistry
 from engine.runtime import GenerationParams, Runtime
+from engine.runtime.loaded import longest_prefix
 
 GREEDY = GenerationParams(max_tokens=40, temperature=0.0, ignore_eos=True)
 
@@ -236,3 +240,27 @@ def test_one_graph_per_step_whatever_sequences_are_running(tiny_model, monkeypat
         assert evaluations == 5
     finally:
         model.close()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    shared=st.lists(st.integers(0, 3), max_size=400),
+    tail_a=st.lists(st.integers(0, 3), max_size=300),
+    tail_b=st.lists(st.integers(0, 3), max_size=300),
+)
+def test_longest_prefix_is_the_count_of_leading_equal_tokens(
+    shared: list[int], tail_a: list[int], tail_b: list[int]
+) -> None:
+    # Small alphabets and long shared runs reach every branch: chunk doubling, bisection, the last steps.
+    a, b = shared + tail_a, shared + tail_b
+    expected = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+    assert longest_prefix(a, b) == longest_prefix(b, a) == expected
+
+
+def test_longest_prefix_finds_the_first_difference_wherever_it_is() -> None:
+    for length in (1, 31, 32, 33, 64, 65, 192, 1000):
+        cached = list(range(length))
+        assert longest_prefix(cached, [*cached, 7]) == longest_prefix([*cached, 7], cached) == length
+        for at in range(length):  # every position: chunk edges, bisection midpoints, the last steps
+            changed = [*cached[:at], -1, *cached[at + 1 :]]
+            assert longest_prefix(cached, changed) == at, (length, at)
