@@ -221,25 +221,27 @@ class BatchedModel:
         slot.tokens = saved.tokens
         return True
 
-    def _choose_slot(self, prompt: list[int]) -> _Slot:
-        """The free slot whose cache best matches `prompt`, restoring a saved state if that is better."""
+    def _choose_slot(self, prompt: list[int]) -> tuple[_Slot, int]:
+        """The free slot whose cache best matches `prompt` (restoring a saved state if that is better),
+        and how many of the prompt's tokens it holds."""
         free = [slot for slot in self.slots if not slot.busy]
-        best = max(free, key=lambda s: (longest_prefix(s.tokens, prompt), -s.last_used))
-        best_match = longest_prefix(best.tokens, prompt)
+        match = {slot.seq_id: longest_prefix(slot.tokens, prompt) for slot in free}
+        best = max(free, key=lambda s: (match[s.seq_id], -s.last_used))
+        best_match = match[best.seq_id]
         saved_key, saved_match = None, 0
         for key, saved in self.saved.items():
-            match = longest_prefix(saved.tokens, prompt)
-            if match > saved_match:
-                saved_key, saved_match = key, match
+            shared = longest_prefix(saved.tokens, prompt)
+            if shared > saved_match:
+                saved_key, saved_match = key, shared
         if saved_key is not None and saved_match > best_match + MIN_TOKENS_WORTH_SAVING // 2:
             # Overwrite the free slot that matters least: least recently used among the worst matches.
-            target = min(free, key=lambda s: (longest_prefix(s.tokens, prompt), s.last_used))
+            target = min(free, key=lambda s: (match[s.seq_id], s.last_used))
             self._save(target)
-            self._restore(saved_key, target)  # on refusal the slot is simply empty
-            return target
+            restored = self._restore(saved_key, target)  # on refusal the slot is simply empty
+            return target, saved_match if restored else 0
         if best_match == 0:
             best = min(free, key=lambda s: s.last_used)  # nothing shared: take the least recently used
-        return best
+        return best, best_match
 
     def admit(
         self, prompt: list[int], params: GenerationParams, cancel: CancelToken, emit: Emit, queued_s: float
@@ -256,8 +258,8 @@ class BatchedModel:
             raise UserError(f"logit_bias names a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
         # First: a bad grammar must not leave a slot half taken.
         sampler = None if plain_greedy(params) else self._sampler(params, prompt)
-        slot = self._choose_slot(prompt)
-        reuse = min(longest_prefix(slot.tokens, prompt), len(prompt) - 1)
+        slot, shared = self._choose_slot(prompt)
+        reuse = min(shared, len(prompt) - 1)
         if len(slot.tokens) - reuse >= MIN_TOKENS_WORTH_SAVING and reuse < len(slot.tokens):
             self._save(slot)  # the tail about to be dropped may be another conversation's
         if not self.ctx.kv_cache_seq_rm(slot.seq_id, reuse, -1):
