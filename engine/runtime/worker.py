@@ -269,9 +269,11 @@ class ModelWorker:
         deadline = time.perf_counter() + FIRST_CHUNK_HANDOFF_S
         still: list[_Job] = []
         for job in starting:
-            if not job.out.started and not job.cancel.cancelled:
+            if job.cancel.cancelled:  # nobody is waiting for it any more
+                continue
+            if not job.out.started:
                 still.append(job)
-            elif job.out.streaming and not job.cancel.cancelled:
+            elif job.out.streaming:
                 job.out.wait_handled(max(0.0, deadline - time.perf_counter()))
         return still
 
