@@ -82,3 +82,15 @@ def test_override_beats_embedded_and_embedded_beats_fallback() -> None:
     )
     custom = resolve_template(override="{{ messages[-1].content }}!", embedded=embedded, architecture="x")
     assert custom.origin == "override" and render_chat(custom, MESSAGES) == "Hi!"
+
+
+def test_a_template_is_compiled_once_then_only_rendered() -> None:
+    from engine.models import templates
+
+    template = ChatTemplate(BUILTIN_TEMPLATES["chatml"] + "{# only this test's #}", "override", ())
+    before = templates._compiled.cache_info()
+    first = render_chat(template, MESSAGES)
+    second = render_chat(template, [{"role": "user", "content": "Another"}])
+    after = templates._compiled.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    assert "Be brief." in first and "Another" in second and "Be brief." not in second

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -94,6 +95,14 @@ def _environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
+@lru_cache(maxsize=32)
+def _compiled(source: str) -> jinja2.Template:
+    # Compiling is most of the cost of rendering (the builtin Gemma template: ~4 ms compiled each time,
+    # on the model's thread, for every chat request); a compiled template renders in a fraction of that.
+    # Failures raise and so are not cached.
+    return _environment().from_string(source)
+
+
 def fallback_name(architecture: str, vocab_tokens_hint: str | None = None) -> str:
     """The builtin template for a model without one, chosen by architecture."""
     if architecture in _ARCH_FALLBACK:
@@ -135,7 +144,7 @@ def render_chat(
     if len(template.source) > MAX_TEMPLATE_CHARS:
         raise TemplateError("the chat template is implausibly large; refusing to render it")
     try:
-        compiled = _environment().from_string(template.source)
+        compiled = _compiled(template.source)
         text = compiled.render(
             messages=[dict(m) for m in messages],
             bos_token=bos_token,
@@ -156,3 +165,4 @@ def render_chat(
     if len(text) > MAX_RENDERED_CHARS:
         raise TemplateError("the chat template produced an implausibly long prompt")
     return text
+
