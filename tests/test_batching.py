@@ -264,3 +264,22 @@ def test_longest_prefix_finds_the_first_difference_wherever_it_is() -> None:
         for at in range(length):  # every position: chunk edges, bisection midpoints, the last steps
             changed = [*cached[:at], -1, *cached[at + 1 :]]
             assert longest_prefix(cached, changed) == at, (length, at)
+
+
+def test_a_newcomer_sharing_only_the_opening_keeps_off_a_cached_conversation(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from engine.runtime import CancelToken
+    from engine.runtime.batch import BatchedModel
+
+    model = BatchedModel(tiny_model)
+    try:
+        params = GenerationParams(max_tokens=3, temperature=0.0, ignore_eos=True)
+        for text in ("A conversation that will come back", "Something else entirely"):
+            model.admit(model.tokenize(text), params, CancelToken(), lambda _chunk: None, 0.0)
+            while model.active:
+                model.step()
+        kept = model.tokenize("A conversation that will come back")
+        cached = [slot.tokens for slot in model.slots if slot.tokens]
+        # Both share the BOS token, and that is all: the newcomer took an empty sequence.
+        assert len(cached) == 2 and any(tokens[: len(kept)] == kept for tokens in cached)
+    finally:
+        model.close()

@@ -239,9 +239,11 @@ class BatchedModel:
             self._save(target)
             restored = self._restore(saved_key, target)  # on refusal the slot is simply empty
             return target, saved_match if restored else 0
-        if best_match == 0:
-            best = min(free, key=lambda s: s.last_used)  # nothing shared: take the least recently used
-        return best, best_match
+        if best_match < MIN_TOKENS_WORTH_SAVING // 2:
+            # Sharing a few tokens (the BOS, a common opening) is not worth another conversation's cache:
+            # take an empty sequence, else the least recently used.
+            best = min(free, key=lambda s: (bool(s.tokens), s.last_used))
+        return best, match[best.seq_id]
 
     def admit(
         self, prompt: list[int], params: GenerationParams, cancel: CancelToken, emit: Emit, queued_s: float
