@@ -166,3 +166,32 @@ def render_chat(
         raise TemplateError("the chat template produced an implausibly long prompt")
     return text
 
+
+# Stand-ins for a reply and the next message: private-use characters that no real conversation holds.
+_REPLY_MARK = "\ue000"
+_NEXT_MARK = "\ue001"
+
+
+def turn_change(
+    template: ChatTemplate,
+    messages: Sequence[Mapping[str, Any]],
+    prompt: str,
+    *,
+    bos_token: str = "",
+    eos_token: str = "",
+) -> str:
+    """What the template writes between the reply to `messages` and the user's next message ("" if unsure).
+
+    `prompt` is the rendered prompt of `messages`. A template that renders the history differently once
+    a reply follows (some drop earlier reasoning) gives "": the next prompt would not continue this one.
+    """
+    probe = [*messages, {"role": "assistant", "content": _REPLY_MARK}, {"role": "user", "content": _NEXT_MARK}]
+    try:
+        text = render_chat(template, probe, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=False)
+    except TemplateError:
+        return ""
+    reply_at = text.find(_REPLY_MARK)
+    next_at = text.find(_NEXT_MARK, reply_at + 1)
+    if reply_at < 0 or next_at < 0 or text[:reply_at] != prompt:
+        return ""
+    return text[reply_at + 1 : next_at]

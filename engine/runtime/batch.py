@@ -5,7 +5,9 @@ next token of each running sequence plus a chunk of a newcomer's prompt, so runn
 flowing while a new prompt is processed. Each request has its own sequence id and its own native
 sampler chain. When a request ends, its sequence keeps its KV state: a returning conversation is routed
 back to the sequence whose tokens share the longest prefix with its prompt (or to a state saved in RAM,
-LRU within a budget) and evaluates only what is new.
+LRU within a budget) and evaluates only what is new. What such a conversation will send after the reply
+(the reply's last token, the chat template's change of turn) is evaluated ahead, when the model has
+nothing else to do.
 
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
@@ -18,7 +20,7 @@ import math
 import os
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -69,6 +71,7 @@ class _Slot:
     tokens: list[int] = field(default_factory=list)
     last_used: float = 0.0
     busy: bool = False
+    ahead: list[int] = field(default_factory=list)  # expected to follow `tokens`; evaluated when idle
 
 
 @dataclass
@@ -91,6 +94,7 @@ class _Request:
     reused: int
     sampler: LlamaSampler | None  # None: plain greedy, taken straight from the logits
     queued_s: float
+    turn_change: tuple[int, ...] = ()  # see Prompt.turn_change
     started: float = field(default_factory=time.perf_counter)
     prefilled: int = 0  # prompt tokens already in the KV cache (reused ones included)
     next_token: int | None = None  # sampled but not yet evaluated
@@ -192,6 +196,11 @@ class BatchedModel:
         """Whether another request can start now."""
         return any(not slot.busy for slot in self.slots)
 
+    @property
+    def has_work_ahead(self) -> bool:
+        """Whether an idle sequence has an expected continuation left to evaluate."""
+        return any(slot.ahead and not slot.busy for slot in self.slots)
+
     # -- admission: slot choice and prefix reuse ----------------------------------------------
 
     def _save(self, slot: _Slot) -> None:
@@ -215,6 +224,7 @@ class BatchedModel:
         saved = self.saved.pop(key)
         buffer = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
         self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
+        slot.ahead = []
         if C.llama_state_seq_set_data(self.ctx.ctx, buffer, len(saved.state), slot.seq_id) == 0:
             slot.tokens = []
             return False
@@ -246,9 +256,19 @@ class BatchedModel:
         return best, match[best.seq_id]
 
     def admit(
-        self, prompt: list[int], params: GenerationParams, cancel: CancelToken, emit: Emit, queued_s: float
+        self,
+        prompt: list[int],
+        params: GenerationParams,
+        cancel: CancelToken,
+        emit: Emit,
+        queued_s: float,
+        *,
+        turn_change: Sequence[int] = (),
     ) -> None:
-        """Start serving a request in a free slot (the caller checked `has_free_slot`)."""
+        """Start serving a request in a free slot (the caller checked `has_free_slot`).
+
+        `turn_change`: the tokens a returning conversation sends after the reply (see `Prompt`).
+        """
         if not prompt:
             raise UserError("the prompt is empty")
         if len(prompt) >= self.n_ctx_seq:
@@ -268,8 +288,11 @@ class BatchedModel:
             reuse = 0
             self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
         slot.tokens = slot.tokens[:reuse]
+        slot.ahead = []
         slot.busy = True
-        request = _Request(params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse)
+        request = _Request(
+            params, cancel, emit, slot, prompt, reuse, sampler, queued_s, tuple(turn_change), prefilled=reuse
+        )
         request.stop_filter = StopFilter(params.stop)
         self.active.append(request)
 
@@ -308,52 +331,69 @@ class BatchedModel:
 
     # -- one decoding step ---------------------------------------------------------------------
 
-    def _fill_batch(self) -> None:
-        """Next token of every decoding request, then prompt chunks of newcomers, up to n_batch."""
+    def _fill_batch(self) -> list[_Slot]:
+        """Next token of every decoding request, then prompt chunks of newcomers, up to n_batch; then, if
+        no prompt is in progress, idle sequences' expected continuations. Returns the idle slots added."""
         batch = self.batch.batch
         n = 0
 
-        def add(request: _Request, token: int, want_logits: bool) -> None:
+        def add(slot: _Slot, token: int, logits_for: _Request | None = None) -> None:
             nonlocal n
             batch.token[n] = token
-            batch.pos[n] = len(request.slot.tokens)
+            batch.pos[n] = len(slot.tokens)
             batch.n_seq_id[n] = 1
-            batch.seq_id[n][0] = request.slot.seq_id
-            batch.logits[n] = want_logits
-            if want_logits:
-                request.batch_index = n
-            request.slot.tokens.append(token)
+            batch.seq_id[n][0] = slot.seq_id
+            batch.logits[n] = logits_for is not None
+            if logits_for is not None:
+                logits_for.batch_index = n
+            slot.tokens.append(token)
             n += 1
 
         for request in self.active:
             request.batch_index = -1
             if not request.prefilling and request.next_token is not None:
-                add(request, request.next_token, True)
+                add(request.slot, request.next_token, request)
                 request.next_token = None
         # While streams are decoding, a newcomer's prompt goes in smaller chunks: each step then stays
         # short and running streams keep their pace; alone, a prompt takes the whole batch.
         limit = self.n_batch if n == 0 else min(self.n_batch, n + PREFILL_CHUNK_WHILE_DECODING)
+        prompting = any(request.prefilling for request in self.active)
         for request in self.active:
             while request.prefilling and n < limit:
                 last = request.prefilled == len(request.prompt) - 1
-                add(request, request.prompt[request.prefilled], last)
+                add(request.slot, request.prompt[request.prefilled], request if last else None)
                 request.prefilled += 1
+        # Work ahead only goes into steps without a prompt: it could be wasted (the conversation may never
+        # come back); the time to a newcomer's first token is not.
+        ahead: list[_Slot] = []
+        if not prompting:
+            for slot in self.slots:
+                if slot.busy or not slot.ahead or n >= limit:
+                    continue
+                taken = slot.ahead[: limit - n]
+                del slot.ahead[: len(taken)]
+                for token in taken:
+                    add(slot, token)
+                ahead.append(slot)
         batch.n_tokens = n
+        return ahead
 
     def step(self) -> None:
         """Run one llama_decode over all active requests and hand each its next token."""
         for request in list(self.active):
             if request.cancel.cancelled:
                 self._finish(request, "cancelled")
-        if not self.active:
+        if not self.active and not self.has_work_ahead:
             return
-        self._fill_batch()
+        ahead = self._fill_batch()
         if self.batch.batch.n_tokens:
             code = C.llama_decode(self.ctx.ctx, self.batch.batch)
             if code != 0:
                 for request in list(self.active):
                     request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
                     self._release(request, keep_cache=False)
+                for slot in ahead:  # their tokens no longer say what the cache holds
+                    self._forget(slot)
                 return
         now = time.perf_counter()
         for request in list(self.active):
@@ -382,7 +422,7 @@ class BatchedModel:
         if stopped:
             self._finish(request, "stop", hit_stop_string=True)
         elif request.generated >= min(request.params.max_tokens, self.n_ctx_seq - len(request.prompt)):
-            self._finish(request, "length")
+            self._finish(request, "length", unevaluated=token)
         else:
             request.next_token = token
 
@@ -429,7 +469,11 @@ class BatchedModel:
             top = tuple((self.token_text(int(t)), float(log_probs[t])) for t in best)
         return TokenLogprob(self.token_text(token), float(log_probs[token]), top)
 
-    def _finish(self, request: _Request, reason: str, *, hit_stop_string: bool = False) -> None:
+    def _finish(
+        self, request: _Request, reason: str, *, hit_stop_string: bool = False, unevaluated: int | None = None
+    ) -> None:
+        """Send the final chunk and free the sequence. `unevaluated`: the reply's last token, sampled but
+        not yet in the cache."""
         assert request.stop_filter is not None
         tail = "" if hit_stop_string else request.stop_filter.flush() + request.decoder.decode(b"", final=True)
         finished = time.perf_counter()
@@ -454,9 +498,17 @@ class BatchedModel:
                 tokens_per_s=request.generated / decode_s if decode_s > 0 and request.generated else None,
             )
         )
-        self._release(request, keep_cache=True)
+        # What the client sends back next time: the reply as text (its last token included, when the
+        # length cut it), then the template's change of turn. After a stop string the reply's text ends
+        # before the tokens that made it, so nothing can be expected.
+        ahead: list[int] = []
+        if reason == "length" and unevaluated is not None:
+            ahead = [unevaluated, *request.turn_change]
+        elif reason == "stop" and not hit_stop_string:
+            ahead = list(request.turn_change)
+        self._release(request, keep_cache=True, ahead=ahead)
 
-    def _release(self, request: _Request, *, keep_cache: bool) -> None:
+    def _release(self, request: _Request, *, keep_cache: bool, ahead: Sequence[int] = ()) -> None:
         request.emit(None)
         self.active.remove(request)
         if request.sampler is not None:
@@ -465,9 +517,16 @@ class BatchedModel:
         slot.busy = False
         slot.last_used = time.monotonic()
         if not keep_cache:
-            self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
-            slot.tokens = []
+            self._forget(slot)
         # A request cut short mid-prompt leaves a partial prefix: still valid, still reusable.
+        elif len(slot.tokens) + len(ahead) < self.n_ctx_seq:
+            slot.ahead = list(ahead)
+
+    def _forget(self, slot: _Slot) -> None:
+        """Empty a sequence's cache."""
+        self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
+        slot.tokens = []
+        slot.ahead = []
 
     def close(self) -> None:
         """Free the context and model now rather than at garbage collection."""

@@ -15,10 +15,10 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.models.registry import ModelRecord, ModelRegistry
-from engine.models.templates import ChatTemplate, render_chat, resolve_template
+from engine.models.templates import ChatTemplate, render_chat, resolve_template, turn_change
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
-from engine.runtime.types import CancelToken, GenerationParams
+from engine.runtime.types import CancelToken, GenerationParams, Prompt
 from engine.runtime.worker import Generation, ModelWorker, ServingModel
 
 DEFAULT_IDLE_TTL_S = 15 * 60
@@ -173,13 +173,15 @@ class Runtime:
         record = worker.record
         params = params or GenerationParams()
 
-        def build(loaded: ServingModel) -> list[int]:
+        def build(loaded: ServingModel) -> Prompt:
             assert isinstance(loaded, BatchedModel)  # generation workers always host a BatchedModel
             template = self.template_for(record, loaded)
             bos, eos = loaded.special_text()
             text = render_chat(template, messages, bos_token=bos, eos_token=eos)
             # Templates that write the BOS token themselves must not get a second one.
-            return loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
+            tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
+            change = turn_change(template, messages, text, bos_token=bos, eos_token=eos)
+            return Prompt(tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else ())
 
         # The template's turn markers end the reply even when the model does not emit EOS.
         stops = tuple(dict.fromkeys(params.stop + self._template_stops(worker)))
@@ -201,7 +203,7 @@ class Runtime:
     ) -> Generation:
         """Stream a plain continuation of `prompt` (no chat template)."""
         worker = self.load(model)
-        return worker.submit(lambda m: m.tokenize(prompt), params or GenerationParams(), cancel)
+        return worker.submit(lambda m: Prompt(m.tokenize(prompt)), params or GenerationParams(), cancel)
 
     def embed(self, texts: list[str], *, model: str | None = None) -> tuple[list[list[float]], int]:
         """Embeddings of `texts` and the number of tokens they took."""

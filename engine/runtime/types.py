@@ -61,6 +61,19 @@ class GenerationParams:
 
 
 @dataclass(frozen=True)
+class Prompt:
+    """The tokens of a request's prompt, and those a returning conversation will send after the reply.
+
+    `turn_change` is what the chat template writes between the reply and the user's next message (Gemma:
+    end of turn, start of the user's turn). The model evaluates it, and the reply's last token, while
+    the user reads the reply, so that the next turn has less to evaluate before its first token.
+    """
+
+    tokens: list[int]
+    turn_change: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class TokenLogprob:
     """The log-probability of a generated token and of its best alternatives."""
 

@@ -21,18 +21,22 @@ from engine.errors import EnclaveError, UserError
 from engine.models.registry import ModelRecord
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
-from engine.runtime.types import CancelToken, Chunk, GenerationParams, RuntimeBusy
+from engine.runtime.types import CancelToken, Chunk, GenerationParams, Prompt, RuntimeBusy
 
 _DONE = object()
 _NOTHING = object()
 ServingModel = BatchedModel | LoadedModel
-PromptBuilder = Callable[[ServingModel], list[int]]
+PromptBuilder = Callable[[ServingModel], Prompt]
 # After a step that started a reply, the model waits at most this long for the reply's consumer to have
 # handled its first chunk before decoding on. On a machine whose cores all decode, the next step would
 # otherwise make the thread that delivers the first token (the event loop, the GUI) fight the decoding
 # threads for a core. Measured on 2 cores at turn 10 of the serving bench, from the token sampled to the
 # client holding it: 2.4–9.4 ms (median ~6) without the hand-over, 3.7–4.3 ms with it.
 FIRST_CHUNK_HANDOFF_S = 0.005
+# Work ahead (a finished conversation's expected continuation) starts only after the model has been idle
+# this long: the replies that just ended reach their readers first, and a request that arrives meanwhile
+# goes first.
+IDLE_BEFORE_WORK_AHEAD_S = 0.01
 
 
 class _Outbox:
@@ -235,10 +239,15 @@ class ModelWorker:
                 self._busy.set()
             else:
                 self._busy.clear()
-            # Block only when there is nothing to decode; otherwise take what has arrived and go on.
+            # Block only when there is nothing to do; otherwise take what has arrived and go on.
             item: object
             try:
-                item = self._queue.get(block=not busy and not stopping)
+                if busy or stopping:
+                    item = self._queue.get_nowait()
+                elif model.has_work_ahead:
+                    item = self._queue.get(timeout=IDLE_BEFORE_WORK_AHEAD_S)
+                else:
+                    item = self._queue.get()
             except queue.Empty:
                 item = _NOTHING
             while item is not _NOTHING:
@@ -256,7 +265,7 @@ class ModelWorker:
                 job = waiting.popleft()
                 self._admit(model, job)
                 starting.append(job)
-            if model.active:
+            if model.active or (model.has_work_ahead and not stopping):
                 model.step()
             if starting:
                 starting = self._hand_over_first_chunks(starting)
@@ -284,8 +293,8 @@ class ModelWorker:
             return
         queued = time.perf_counter() - job.enqueued_at
         try:
-            tokens = job.build_prompt(model)
-            model.admit(tokens, job.params, job.cancel, job.out.put, queued)
+            prompt = job.build_prompt(model)
+            model.admit(prompt.tokens, job.params, job.cancel, job.out.put, queued, turn_change=prompt.turn_change)
         except EnclaveError as exc:
             job.out.put(exc)
             job.out.put(_DONE)
