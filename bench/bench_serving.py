@@ -35,6 +35,11 @@ sys.path.insert(0, str(ROOT))
 from bench.common import free_port, machine, median, wait_ready  # noqa: E402
 
 PARALLEL = 4
+# Before every measured request (or burst of concurrent ones) the servers get this long with nothing to
+# do: a person or a tool takes at least that long between turns, and work a server does after a reply
+# (Enclave evaluates what a conversation is expected to send next) then stays out of the next server's
+# measurement. All three servers run on the same cores.
+SETTLE_S = 0.1
 CONTEXT_PER_SEQUENCE = 4096
 PASSPHRASE = "bench-passphrase-not-secret"
 STORY = (
@@ -207,7 +212,10 @@ async def stream_completion(client: httpx.AsyncClient, server: Server, prompt: s
 
 async def single_stream(server: Server, tokens: int, runs: int) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=300) as client:
-        results = [await stream_completion(client, server, STORY + f" Day {i}.", tokens) for i in range(runs)]
+        results = []
+        for i in range(runs):
+            await asyncio.sleep(SETTLE_S)
+            results.append(await stream_completion(client, server, STORY + f" Day {i}.", tokens))
     return {
         "ttft_s": median([r["ttft"] for r in results]),
         "decode_tok_s": median([(r["pieces"] - 1) / r["decode_s"] for r in results if r["decode_s"] > 0]),
@@ -216,6 +224,7 @@ async def single_stream(server: Server, tokens: int, runs: int) -> dict[str, flo
 
 async def concurrent(server: Server, clients: int, tokens: int) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=clients + 2)) as client:
+        await asyncio.sleep(SETTLE_S)
         started = time.perf_counter()
         results = await asyncio.gather(
             *(stream_completion(client, server, f"{STORY} Chapter {i}: ", tokens) for i in range(clients)),
@@ -232,8 +241,8 @@ async def interleaved_conversations(servers: list[Server], turns: int, tokens: i
     """Four conversations taking turns on every server, request by request in rotating server order.
 
     Each server keeps its own four transcripts, its replies included (as chat clients send them back);
-    the same request goes to each server back to back, so the TTFTs compared at a turn were measured
-    seconds apart. `tag` makes the conversations new ones (nothing cached from an earlier pass).
+    the same request goes to each server in turn, `SETTLE_S` apart, so the TTFTs compared at a turn were
+    measured seconds apart. `tag` makes the conversations new ones (nothing cached from an earlier pass).
     Returns, per server, the median TTFT at turn 1 and at the last turn, and the median number of
     prompt tokens it reported as cached then.
     """
@@ -246,6 +255,7 @@ async def interleaved_conversations(servers: list[Server], turns: int, tokens: i
                 for server in rotated(servers, turn * 4 + c):
                     transcript = transcripts[server.name]
                     transcript[c] += f"\nUser: And then, part {turn}?\nAssistant:"
+                    await asyncio.sleep(SETTLE_S)
                     result = await stream_completion(client, server, transcript[c], tokens)
                     ttft.setdefault((server.name, turn), []).append(result["ttft"])
                     if turn == turns and result["cached_tokens"] >= 0:
