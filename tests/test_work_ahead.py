@@ -207,3 +207,19 @@ def test_turn_change_is_empty_when_the_history_would_render_differently() -> Non
         (),
     )
     assert turn_change(strict, messages, render_chat(strict, messages)) == ""
+
+
+def test_a_long_turn_change_is_evaluated_a_few_tokens_per_step(tiny_model: ModelRecord) -> None:
+    from engine.runtime.batch import AHEAD_PER_STEP
+
+    model = BatchedModel(tiny_model)
+    try:
+        change = tuple(range(300, 300 + AHEAD_PER_STEP + 5))
+        _reply(model, model.tokenize("Hello"), CUT, turn_change=change)
+        slot = next(s for s in model.slots if s.tokens)
+        model.step()  # a request arriving now waits for no more than AHEAD_PER_STEP tokens
+        assert len(slot.ahead) == 1 + len(change) - AHEAD_PER_STEP
+        model.step()
+        assert slot.ahead == [] and slot.tokens[-len(change) :] == list(change)
+    finally:
+        model.close()

@@ -45,6 +45,9 @@ Emit = Callable[[Chunk | BaseException | None], None]
 MIN_TOKENS_WORTH_SAVING = 32
 DEFAULT_RAM_CACHE_BYTES = 512 * 1024**2
 PREFILL_CHUNK_WHILE_DECODING = 128
+# Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
+# turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
+AHEAD_PER_STEP = 16
 
 
 def plain_greedy(params: GenerationParams) -> bool:
@@ -367,6 +370,7 @@ class BatchedModel:
         # come back); the time to a newcomer's first token is not.
         ahead: list[_Slot] = []
         if not prompting:
+            limit = min(limit, n + AHEAD_PER_STEP)
             for slot in self.slots:
                 if slot.busy or not slot.ahead or n >= limit:
                     continue
@@ -518,8 +522,8 @@ class BatchedModel:
         slot.last_used = time.monotonic()
         if not keep_cache:
             self._forget(slot)
-        # A request cut short mid-prompt leaves a partial prefix: still valid, still reusable.
         elif len(slot.tokens) + len(ahead) < self.n_ctx_seq:
+            # (A request cut short mid-prompt leaves a partial prefix: still valid, still reusable.)
             slot.ahead = list(ahead)
 
     def _forget(self, slot: _Slot) -> None:
