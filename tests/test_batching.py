@@ -283,3 +283,17 @@ def test_a_newcomer_sharing_only_the_opening_keeps_off_a_cached_conversation(tin
         assert len(cached) == 2 and any(tokens[: len(kept)] == kept for tokens in cached)
     finally:
         model.close()
+
+
+def test_end_of_generation_tokens_are_listed_only_when_a_request_needs_them(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    from engine.runtime import CancelToken
+    from engine.runtime.batch import BatchedModel
+
+    model = BatchedModel(tiny_model)
+    try:
+        assert "_eog" not in vars(model)  # asking llama.cpp about 262k tokens costs a real model ~0.3 s to load
+        sampled = GenerationParams(max_tokens=2, temperature=0.7, ignore_eos=True)  # its bias lists them
+        model.admit(model.tokenize("hi"), sampled, CancelToken(), lambda _chunk: None, 0.0)
+        assert "_eog" in vars(model) and model.model.token_eos() in model._eog
+    finally:
+        model.close()

@@ -22,6 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from llama_cpp import llama_cpp as C
@@ -158,8 +159,16 @@ class BatchedModel:
         self.active: list[_Request] = []
         memory = self.model.size() + self.ctx.get_state_size()
         self.report = LoadReport(time.perf_counter() - started, memory, self.n_ctx_seq, gpu_layers, threads)
-        self._eog = [t for t in range(self.n_vocab) if C.llama_vocab_is_eog(self.vocab, t)]
-        self._eog_set = frozenset(self._eog)
+
+    @cached_property
+    def _eog(self) -> list[int]:
+        """Every end-of-generation token. Only `ignore_eos` needs the list, and finding it asks llama.cpp
+        about each token of the vocabulary (262k for Gemma: ~0.3 s), so it waits for the first such request."""
+        return [t for t in range(self.n_vocab) if C.llama_vocab_is_eog(self.vocab, t)]
+
+    @cached_property
+    def _eog_set(self) -> frozenset[int]:
+        return frozenset(self._eog)
 
     # -- text ↔ tokens ------------------------------------------------------------------------
 
