@@ -117,6 +117,19 @@ def client(api: Api, key: str | None = None) -> openai.OpenAI:
     return openai.OpenAI(base_url=api.base, api_key=key or api.key, max_retries=0, timeout=60)
 
 
+def log_count(api: Api, quiet_s: float = 0.2) -> int:
+    """Rows in the request log once it has stopped growing. A row is written just after its reply, so
+    right after another test's request a plain count can miss that row, which `logged_after` would then
+    take for the next request's."""
+    count = api.vault.request_log.count()
+    while True:
+        time.sleep(quiet_s)
+        now = api.vault.request_log.count()
+        if now == count:
+            return count
+        count = now
+
+
 def logged_after(api: Api, count: int, timeout_s: float = 10.0) -> RequestLogEntry:
     """The newest request-log entry once there are more than `count` (the row is written after the reply)."""
     deadline = time.monotonic() + timeout_s

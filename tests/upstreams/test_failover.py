@@ -13,7 +13,7 @@ import pytest
 
 from engine.upstreams import add_upstream
 from tests.api.conftest import Api
-from tests.upstreams.conftest import LlamaServer, client, free_port, logged_after
+from tests.upstreams.conftest import LlamaServer, client, free_port, log_count, logged_after
 
 HELLO = [{"role": "user", "content": "Hello"}]
 
@@ -47,7 +47,7 @@ def _secrets(enclave: Api, *servers: LlamaServer) -> list[str]:
 
 def _chat(enclave: Api, model: str, stream: bool = False) -> str:
     api = client(enclave)
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     if stream:
         chunks = api.chat.completions.create(model=model, messages=HELLO, max_tokens=3, stream=True)  # type: ignore[arg-type]
         assert any(c.choices and c.choices[0].finish_reason for c in chunks)
@@ -66,7 +66,7 @@ def test_the_second_upstream_answers_when_the_first_is_stopped(enclave: Api, vic
 
 
 def test_no_reachable_upstream_is_a_503_naming_no_address(enclave: Api) -> None:
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     with httpx.Client(base_url=enclave.server.url, headers={"Authorization": f"Bearer {enclave.key}"}) as http:
         response = http.post("/v1/chat/completions", json={"model": "gone", "messages": HELLO}, timeout=30)
     assert response.status_code == 503

@@ -12,7 +12,7 @@ from engine.policy.keys import issue_key
 from engine.policy.offline import is_local_host
 from engine.upstreams import add_upstream, list_with_health, remove_upstream
 from tests.api.conftest import Api
-from tests.upstreams.conftest import LlamaServer, client, logged_after
+from tests.upstreams.conftest import LlamaServer, client, log_count, logged_after
 
 # Random tiny-model weights: forbid the end-of-generation tokens (</s>, <|im_end|>) so a reply has tokens.
 NO_EOS = {"2": -100, "4": -100}
@@ -43,7 +43,7 @@ def test_a_key_only_sees_the_models_it_may_use(enclave: Api) -> None:
 
 
 def test_plain_chat_is_forwarded_and_logged_with_its_upstream(enclave: Api) -> None:
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     reply = client(enclave).chat.completions.create(
         model=MODEL, messages=HELLO, max_tokens=5, logit_bias=NO_EOS  # type: ignore[arg-type]
     )
@@ -59,7 +59,7 @@ def test_plain_chat_is_forwarded_and_logged_with_its_upstream(enclave: Api) -> N
 
 
 def test_streamed_chat_passes_through_chunk_by_chunk(enclave: Api) -> None:
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     stream = client(enclave).chat.completions.create(
         model=MODEL, messages=HELLO, max_tokens=6, stream=True,  # type: ignore[arg-type]
         stream_options={"include_usage": True}, logit_bias=NO_EOS,
@@ -79,7 +79,7 @@ def test_streamed_chat_passes_through_chunk_by_chunk(enclave: Api) -> None:
 
 def test_completions_and_embeddings_are_forwarded(enclave: Api) -> None:
     api = client(enclave)
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     completion = api.completions.create(model=MODEL, prompt="Once", max_tokens=3)
     assert completion.model == MODEL and isinstance(completion.choices[0].text, str)
     assert logged_after(enclave, before).upstream == "a"
@@ -92,7 +92,7 @@ def test_completions_and_embeddings_are_forwarded(enclave: Api) -> None:
 
 
 def test_local_models_are_still_served_locally(enclave: Api) -> None:
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     reply = client(enclave).chat.completions.create(model="tiny", messages=HELLO, max_tokens=2)  # type: ignore[arg-type]
     assert reply.model == "tiny"
     assert logged_after(enclave, before).upstream is None
@@ -100,7 +100,7 @@ def test_local_models_are_still_served_locally(enclave: Api) -> None:
 
 def test_a_key_not_allowed_the_model_gets_403_before_forwarding(enclave: Api) -> None:
     _, secret = issue_key(enclave.vault, "tiny-only", models=["tiny"], actor="test")
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     with pytest.raises(openai.PermissionDeniedError) as caught:
         client(enclave, secret).chat.completions.create(model=MODEL, messages=HELLO)  # type: ignore[arg-type]
     assert caught.value.code == "model_not_allowed"

@@ -12,7 +12,7 @@ import pytest
 
 from engine.upstreams import add_upstream, list_with_health
 from tests.api.conftest import Api
-from tests.upstreams.conftest import client, logged_after
+from tests.upstreams.conftest import client, log_count, logged_after
 from tests.upstreams.fake import FakeUpstream, self_signed
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -48,7 +48,7 @@ def _reset(fake: FakeUpstream) -> None:
 
 def test_events_reach_the_client_before_the_upstream_has_finished(enclave: Api, fake: FakeUpstream) -> None:
     _reset(fake)
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     stream = client(enclave).chat.completions.create(model="fake", messages=HELLO, stream=True)  # type: ignore[arg-type]
     texts = []
     for chunk in stream:
@@ -66,7 +66,7 @@ def test_events_reach_the_client_before_the_upstream_has_finished(enclave: Api, 
 
 def test_a_client_that_leaves_stops_the_upstream_stream(enclave: Api, fake: FakeUpstream) -> None:
     _reset(fake)
-    before = enclave.vault.request_log.count()
+    before = log_count(enclave)
     stream = client(enclave).chat.completions.create(model="fake", messages=HELLO, stream=True)  # type: ignore[arg-type]
     for chunk in stream:
         if chunk.choices and chunk.choices[0].delta.content:
