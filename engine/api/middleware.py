@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.api.context import STATE_KEY, RequestContext
 from engine.api.errors import ApiError, error_body, from_exception
+from engine.api.services import on_vault_thread
 from engine.api.settings import ApiSettings
 from engine.errors import EnclaveError
 from engine.policy.keys import KeyPolicy
@@ -141,7 +142,8 @@ class KeyAuth:
         try:
             record = None
             if scheme.lower() == "bearer" and secret.strip():
-                record = await anyio.to_thread.run_sync(self.policy.authenticate, secret.strip())
+                presented = secret.strip()
+                record = await on_vault_thread(self.vault, lambda: self.policy.authenticate(presented))
         except EnclaveError as exc:  # e.g. the vault was locked from the GUI
             await send_error(send, from_exception(exc))
             return

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -22,6 +21,7 @@ from engine.policy.limits import ModelNotAllowed
 from engine.runtime import Chunk, Generation, Runtime
 
 FINAL_WAIT_S = 5.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,21 +47,30 @@ def context_of(request: Request) -> RequestContext:
     return context
 
 
+async def on_vault_thread(vault: Any, fn: Callable[[], T]) -> T:
+    """`fn()` run on the vault's own thread (`Vault.schedule`): a request's checks, however many vault
+    reads they make, cost one hand-over there and one back (a worker thread in between would add a pair)."""
+    return await asyncio.wrap_future(vault.schedule(fn))
+
+
 async def resolve_model(services: Services, context: RequestContext, name: str) -> ModelRecord:
     """The registered model `name` if this key may use it (404 unknown, 403 not allowed)."""
     context.model = name
-    record = await anyio.to_thread.run_sync(services.runtime.registry.get, name)
     actor = f"api:{context.key.name}"
-    try:
-        services.policy.check_model(context.key, record.name)
-    except ModelNotAllowed:
-        details = {"rule": "key_models", "key": context.key.name, "model": record.name}
-        violation = partial(record_event, services.vault, "policy_violation", actor=actor, details=details)
-        await anyio.to_thread.run_sync(violation)
-        raise
-    # The model allowlist (when an admin turned it on) applies to what the endpoint loads too.
-    await anyio.to_thread.run_sync(partial(allowlist.check_loadable, services.vault, record, actor=actor))
-    return record
+
+    def check() -> ModelRecord:
+        record = services.runtime.registry.get(name)
+        try:
+            services.policy.check_model(context.key, record.name)
+        except ModelNotAllowed:
+            details = {"rule": "key_models", "key": context.key.name, "model": record.name}
+            record_event(services.vault, "policy_violation", actor=actor, details=details)
+            raise
+        # The model allowlist (when an admin turned it on) applies to what the endpoint loads too.
+        allowlist.check_loadable(services.vault, record, actor=actor)
+        return record
+
+    return await on_vault_thread(services.vault, check)
 
 
 async def start_generation(services: Services, start: Callable[[], Generation]) -> tuple[ChunkPump, Chunk | None]:

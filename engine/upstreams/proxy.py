@@ -26,7 +26,7 @@ from engine.api.context import RequestContext
 from engine.api.convert import CHAT_DEFAULT_MAX_TOKENS, COMPLETION_DEFAULT_MAX_TOKENS
 from engine.api.errors import ApiError, error_body
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
-from engine.api.services import Services, context_of, services_of
+from engine.api.services import Services, context_of, on_vault_thread, services_of
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, sse
 from engine.chat import PRODUCER
 from engine.policy import labels
@@ -58,12 +58,16 @@ def _gateway(request: Request) -> Gateway | None:
 
 async def _targets(services: Services, model: str) -> list[Target]:
     """Where `model` can be forwarded, in failover order; empty when it is not an upstream model."""
-    upstreams = await anyio.to_thread.run_sync(UpstreamStore(services.vault).list)
-    targets = [Target(u, route) for u in upstreams if (route := u.route(model)) is not None]
-    if not targets:
-        return []
-    local = await anyio.to_thread.run_sync(services.runtime.registry.list)
-    return [] if any(record.name == model for record in local) else targets
+
+    def find() -> list[Target]:
+        upstreams = UpstreamStore(services.vault).list()
+        targets = [Target(u, route) for u in upstreams if (route := u.route(model)) is not None]
+        if not targets:
+            return []
+        local = services.runtime.registry.list()
+        return [] if any(record.name == model for record in local) else targets
+
+    return await on_vault_thread(services.vault, find)
 
 
 async def _check_model(services: Services, context: RequestContext, model: str) -> None:

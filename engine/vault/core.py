@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -278,6 +279,11 @@ class Vault:
                 db, self, cutoffs, actor=actor, details=dict(details or {}), record_empty=record_empty
             )
         )
+
+    def schedule(self, fn: Callable[[], T]) -> Future[T]:
+        """Run `fn()` on the vault's own thread, where the vault calls it makes need no hand-over;
+        returns at once with the future of its result (an event loop awaits it with wrap_future)."""
+        return self._store.schedule(fn)
 
     def run_raw(self, fn: Callable[[Database], T]) -> T:
         """Run `fn(db)` on the connection thread (tests and diagnostics only)."""

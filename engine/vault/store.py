@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +88,24 @@ class Store:
         if threading.get_ident() == self._thread_id:
             return fn()
         return self._executor.submit(fn).result()
+
+    def schedule(self, fn: Callable[[], T]) -> Future[T]:
+        """Start `fn()` on the connection's thread and return its future without waiting.
+
+        Vault calls made inside `fn` run there directly, so a caller with several to make (an HTTP
+        request's key, upstream and allowlist checks) pays one hand-over to this thread and one back
+        instead of a pair per call: on a 2-core machine each hand-over costs 0.1-0.3 ms.
+        """
+        if threading.get_ident() == self._thread_id:
+            future: Future[T] = Future()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+            return future
+        if self.closed:
+            raise VaultLockedError("vault is closed")
+        return self._executor.submit(fn)
 
     def run(self, fn: Callable[[Database], T]) -> T:
         """Run `fn(db)` on the connection's thread; VaultLockedError when locked or closed."""

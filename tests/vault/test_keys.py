@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import IntegrityError, UserError, VaultLockedError
+from engine.errors import IntegrityError, NotFoundError, UserError, VaultLockedError
 from engine.vault import FLOOR, KdfParams, Vault
 from engine.vault.errors import VaultExists, VaultInUse, VaultMissing, WrongPassphrase, WrongRecoveryKey
 from engine.vault.schema import sealed_columns
@@ -240,6 +240,29 @@ def test_vault_is_callable_from_many_threads(vault: Vault) -> None:
     assert errors == []
     messages = vault.conversations.messages(conv.id)
     assert len(messages) == 60 and [m.seq for m in messages] == list(range(1, 61))
+
+
+def test_schedule_runs_on_the_vault_thread_where_vault_calls_need_no_second_hand_over(vault: Vault) -> None:
+    ran_on: list[int] = []
+
+    def checks() -> object:
+        ran_on.append(threading.get_ident())
+        vault.settings.set("checked", 1)  # queued behind `checks` itself, this would never run
+        return vault.settings.get("checked")
+
+    assert vault.schedule(checks).result(timeout=10) == 1
+    assert ran_on == [vault._store._thread_id] and ran_on[0] != threading.get_ident()
+
+
+def test_schedule_reports_errors_and_a_locked_or_closed_vault(vault: Vault) -> None:
+    with pytest.raises(NotFoundError):
+        vault.schedule(lambda: vault.api_keys.get("nobody")).result(timeout=10)
+    vault.lock()
+    with pytest.raises(VaultLockedError):
+        vault.schedule(lambda: vault.settings.get("anything")).result(timeout=10)
+    vault.close()
+    with pytest.raises(VaultLockedError):
+        vault.schedule(lambda: None)
 
 
 def test_keys_and_passphrases_never_reach_a_log(home: Path, caplog: pytest.LogCaptureFixture) -> None:
