@@ -85,9 +85,7 @@ class Store:
         self._submit(opener)
 
     def _submit(self, fn: Callable[[], T]) -> T:
-        if threading.get_ident() == self._thread_id:
-            return fn()
-        return self._executor.submit(fn).result()
+        return self.schedule(fn).result()
 
     def schedule(self, fn: Callable[[], T]) -> Future[T]:
         """Start `fn()` on the connection's thread and return its future without waiting.
