@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
-import anyio
 from fastapi import FastAPI
 
 from engine import __version__
@@ -15,7 +15,7 @@ from engine.api import routes, routes_generate
 from engine.api.context import Admission
 from engine.api.errors import install_handlers
 from engine.api.middleware import BodyCap, HostOriginGuard, KeyAuth
-from engine.api.services import Services
+from engine.api.services import Services, on_vault_thread
 from engine.api.settings import ApiSettings
 from engine.policy.keys import KeyPolicy
 from engine.runtime import Runtime
@@ -35,7 +35,7 @@ def create_app(runtime: Runtime, vault: Any, settings: ApiSettings | None = None
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Today's token budgets survive a restart: count them again from the request log.
         try:
-            entries = await anyio.to_thread.run_sync(vault.request_log.recent, SEED_LOG_ROWS)
+            entries = await on_vault_thread(vault, partial(vault.request_log.recent, SEED_LOG_ROWS))
             policy.seed(entries)
         except Exception as exc:
             log.warning("token budgets not restored from the request log: %s", type(exc).__name__)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import anyio
@@ -191,7 +192,7 @@ class KeyAuth:
             upstream=context.upstream,
         )
         try:
-            await anyio.to_thread.run_sync(self.vault.request_log.append, entry)
+            await on_vault_thread(self.vault, partial(self.vault.request_log.append, entry))
         except Exception as exc:  # a locked vault must not turn a served request into an error
             log.warning("request not logged: %s", type(exc).__name__)
 

@@ -78,8 +78,9 @@ async def _check_model(services: Services, context: RequestContext, model: str) 
     except ModelNotAllowed:
         details = {"rule": "key_models", "key": context.key.name, "model": model}
         actor = f"api:{context.key.name}"
-        await anyio.to_thread.run_sync(partial(record_event, services.vault, "policy_violation", actor=actor,
-                                               details=details))
+        await on_vault_thread(
+            services.vault, partial(record_event, services.vault, "policy_violation", actor=actor, details=details)
+        )
         raise
 
 
@@ -334,7 +335,7 @@ async def model_cards(request: Request, local_names: set[str]) -> list[dict[str,
     if _gateway(request) is None:
         return []
     services, context = services_of(request), context_of(request)
-    upstreams = await anyio.to_thread.run_sync(UpstreamStore(services.vault).list)
+    upstreams = await on_vault_thread(services.vault, UpstreamStore(services.vault).list)
     seen = set(local_names)
     cards = []
     for upstream in upstreams:
