@@ -10,8 +10,12 @@ from engine.models.templates import (
     BUILTIN_TEMPLATES,
     ChatTemplate,
     TemplateError,
+    ToolOffer,
+    prepare_messages,
     render_chat,
     resolve_template,
+    turn_change,
+    uses_tools,
 )
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
@@ -94,3 +98,77 @@ def test_a_template_is_compiled_once_then_only_rendered() -> None:
     after = templates._compiled.cache_info()
     assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
     assert "Be brief." in first and "Another" in second and "Be brief." not in second
+
+
+TOOLS_SOURCE = (
+    "{% if tools %}<tools>{{ tools | tojson }}</tools>\n{% endif %}"
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{% for c in m.tool_calls or [] %}"
+    "<tool_call>{{ c.function | tojson }}</tool_call>{% endfor %}{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+OFFER = ToolOffer(({"type": "function", "function": {"name": "now"}},), note="Call now() as JSON.")
+CALL = {"id": "call_1", "type": "function", "function": {"name": "now", "arguments": '{"tz": "UTC"}'}}
+HISTORY = [{"role": "user", "content": "Time?"}, {"role": "assistant", "content": "", "tool_calls": [CALL]}]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (TOOLS_SOURCE, True),
+        ("{% for m in messages %}{{ m.content }}{% endfor %}{# tools: none #}tools", False),  # text, not a variable
+        ("{% set tools = [] %}{% for t in tools %}{{ t }}{% endfor %}", False),  # its own variable
+        ("{% if %}", False),  # broken: rendering says so, not this check
+        *((source, False) for source in BUILTIN_TEMPLATES.values()),
+    ],
+)
+def test_tool_syntax_is_a_template_reading_tools(source: str, expected: bool) -> None:
+    assert uses_tools(ChatTemplate(source, "gguf", ())) is expected
+
+
+def test_a_template_with_tool_syntax_gets_the_tools_and_calls_as_objects() -> None:
+    template = ChatTemplate(TOOLS_SOURCE, "gguf", ())
+    messages, extra = prepare_messages(template, HISTORY, OFFER)
+    text = render_chat(template, messages, extra=extra)
+    # As transformers writes JSON for templates: keys in order, nothing escaped.
+    assert text.startswith('<tools>[{"type": "function", "function": {"name": "now"}}]</tools>')
+    assert '<tool_call>{"name": "now", "arguments": {"tz": "UTC"}}</tool_call>' in text
+    assert "Call now()" not in text and HISTORY[1]["tool_calls"][0] is CALL  # the caller's messages untouched
+    # The turn change is found only if it is rendered with the same tools.
+    assert turn_change(template, messages, text, extra=extra) == "<|im_end|>\n<|im_start|>user\n"
+
+
+def test_other_templates_get_a_note_and_calls_as_json() -> None:
+    template = resolve_template(override="chatml", embedded=None, architecture="llama")
+    messages, extra = prepare_messages(template, [{"role": "system", "content": "Be brief."}, *HISTORY], OFFER)
+    assert extra == {}
+    assert messages[0] == {"role": "system", "content": "Be brief.\n\nCall now() as JSON."}
+    assert messages[2] == {"role": "assistant", "content": '[{"name": "now", "arguments": "{\\"tz\\": \\"UTC\\"}"}]'}
+    messages, _ = prepare_messages(template, HISTORY, ToolOffer(OFFER.specs))  # a forced call: no note
+    assert [m["role"] for m in messages] == ["user", "assistant"]
+
+
+def test_what_templates_from_transformers_use_renders() -> None:
+    source = (
+        "{% for m in messages %}{% generation %}{{ m.content | tojson(ensure_ascii=False, indent=None) }}"
+        "{% endgeneration %}{% endfor %}{{ {'b': '<', 'a': 1} | tojson(separators=(',', ':')) }}"
+    )
+    text = render_chat(ChatTemplate(source, "gguf", ()), [{"role": "user", "content": "你好"}])
+    assert text == '"你好"{"b":"<","a":1}'
+    huge = ChatTemplate("{{ {'a': 1} | tojson(indent=10**9) }}", "gguf", ())  # untrusted: no memory bomb
+    assert render_chat(huge, []) == '{\n        "a": 1\n}'
+
+
+def test_mistral_templates_get_nine_character_call_ids_that_still_pair() -> None:
+    source = (
+        "{% for m in messages %}{% for c in m.tool_calls or [] %}{% if c.id|length != 9 %}"
+        "{{ raise_exception('Tool call IDs should be alphanumeric strings with length 9!') }}{% endif %}"
+        "[CALL {{ c.id }}]{% endfor %}{% if m.tool_call_id %}[RESULT {{ m.tool_call_id }}]{% endif %}{% endfor %}"
+        "{% for t in tools or [] %}{% endfor %}"
+    )
+    template = ChatTemplate(source, "gguf", ())
+    history = [*HISTORY, {"role": "tool", "tool_call_id": "call_1", "content": "12:00"}]
+    messages, extra = prepare_messages(template, history, OFFER)
+    text = render_chat(template, messages, extra=extra)
+    call_id = text.removeprefix("[CALL ").split("]")[0]
+    assert len(call_id) == 9 and call_id.isalnum() and text == f"[CALL {call_id}][RESULT {call_id}]"
+    assert render_chat(template, prepare_messages(template, history, OFFER)[0], extra=extra) == text  # stable

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from engine.api.grammar import OutputPlan, tool_instructions
 from engine.api.schemas import ChatCompletionRequest, ChatMessage, CompletionRequest
 from engine.api.settings import ApiSettings
+from engine.models.templates import ToolOffer
 from engine.runtime import GenerationParams, TokenLogprob
 
 CHAT_DEFAULT_MAX_TOKENS = 2048
@@ -16,31 +16,32 @@ COMPLETION_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 
 def _engine_message(message: ChatMessage) -> dict[str, Any]:
     role = "system" if message.role == "developer" else message.role
-    content = message.text()
-    if message.role == "assistant" and message.tool_calls and not content:
-        # Templates without tool syntax still see what the assistant asked for.
-        content = json.dumps(
-            [{"name": c.function.name, "arguments": c.function.arguments} for c in message.tool_calls],
-            ensure_ascii=False,
-        )
-    result: dict[str, Any] = {"role": role, "content": content}
+    result: dict[str, Any] = {"role": role, "content": message.text()}
     if message.name:
         result["name"] = message.name
+    if message.tool_calls:
+        # How the model sees them depends on its template (engine.models.templates.prepare_messages).
+        result["tool_calls"] = [call.model_dump(exclude_none=True) for call in message.tool_calls]
     if message.tool_call_id:
         result["tool_call_id"] = message.tool_call_id
     return result
 
 
-def chat_messages(request: ChatCompletionRequest, plan: OutputPlan) -> list[dict[str, Any]]:
-    """The conversation as the engine's role/content dicts (tool offers as a system note)."""
-    messages = [_engine_message(m) for m in request.messages]
-    if plan.tools_offered:
-        note = tool_instructions(plan.tools_offered)
-        if messages and messages[0]["role"] == "system":
-            messages[0] = {**messages[0], "content": f"{messages[0]['content']}\n\n{note}"}
-        else:
-            messages.insert(0, {"role": "system", "content": note})
-    return messages
+def chat_messages(request: ChatCompletionRequest) -> list[dict[str, Any]]:
+    """The conversation as the engine's role/content dicts."""
+    return [_engine_message(m) for m in request.messages]
+
+
+def tool_offer(request: ChatCompletionRequest, plan: OutputPlan) -> ToolOffer | None:
+    """The tools the model is shown, unless `tool_choice` is "none".
+
+    A template with tool syntax shows them in every case (a forced call's arguments are better for it);
+    others get a system note only when the model may choose (a forced call is the grammar's business).
+    """
+    if not request.tools or request.tool_choice == "none":
+        return None
+    specs = tuple(tool.model_dump(exclude_none=True) for tool in request.tools)
+    return ToolOffer(specs, tool_instructions(plan.tools_offered) if plan.tools_offered else "")
 
 
 def _seed(seed: int | None) -> int | None:

@@ -9,7 +9,6 @@ refused before it runs.
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,30 +120,3 @@ def tool_instructions(tools: tuple[Tool, ...]) -> str:
         + json.dumps(specs, ensure_ascii=False)
         + '\nTo call one, reply with only a JSON object: {"name": <function name>, "arguments": {…}}.'
     )
-
-
-def new_call_id() -> str:
-    """An id for a tool call, in OpenAI's style."""
-    return "call_" + secrets.token_urlsafe(18)
-
-
-def read_tool_call(text: str, plan: OutputPlan) -> tuple[str, str] | None:
-    """(function name, arguments JSON) if the reply is a tool call under `plan`, else None."""
-    if plan.forced_tool is not None:
-        return plan.forced_tool, text.strip()
-    if not (plan.any_tool or plan.tools_offered):
-        return None
-    candidate = text.strip()
-    if candidate.startswith("<tool_call>") and candidate.endswith("</tool_call>"):  # Hermes/Qwen style
-        candidate = candidate[len("<tool_call>") : -len("</tool_call>")].strip()
-    try:
-        data = json.loads(candidate)
-    except ValueError:
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
-        return None
-    names = {t.function.name for t in plan.tools_offered} if plan.tools_offered else None
-    if names is not None and data["name"] not in names:
-        return None
-    arguments = data.get("arguments", data.get("parameters", {}))
-    return data["name"], arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)

@@ -14,8 +14,8 @@ from fastapi.security import HTTPBearer
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from engine.api.context import RequestContext
-from engine.api.convert import chat_logprobs, chat_messages, completion_logprobs, generation_params
-from engine.api.grammar import OutputPlan, new_call_id, plan_output, read_tool_call
+from engine.api.convert import chat_logprobs, chat_messages, completion_logprobs, generation_params, tool_offer
+from engine.api.grammar import OutputPlan, plan_output
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest
 from engine.api.services import (
     Services,
@@ -27,6 +27,7 @@ from engine.api.services import (
     start_generation,
 )
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
+from engine.api.tool_calls import new_call_id, read_tool_calls
 from engine.chat import content_label
 from engine.models.registry import ModelRecord
 from engine.policy import labels
@@ -133,24 +134,27 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     plan = plan_output(body)
     budget = services.policy.token_allowance(context.key)
     params = generation_params(body, services.settings, grammar=plan.grammar, budget=budget)
-    messages = chat_messages(body, plan)
+    messages = chat_messages(body)
     context.request_text = json.dumps(messages, ensure_ascii=False)
-    start = partial(services.runtime.chat, messages, params, model=record.name)
+    start = partial(services.runtime.chat, messages, params, model=record.name, tools=tool_offer(body, plan))
     pump, first = await start_generation(services, start)
     reply = _Reply(record, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = _stream_chat(services, context, reply, plan, pump, first, include_usage)
+        parallel = body.parallel_tool_calls is not False
+        stream = _stream_chat(services, context, reply, plan, pump, first, include_usage, parallel)
         headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
     chunks, final, text = await _collect_reply(request, services, context, pump, first)
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
     finish = _finish(final.finish_reason if final else None)
-    call = read_tool_call(text, plan)
-    if call is not None:
-        message["content"] = None
-        function = {"name": call[0], "arguments": call[1]}
-        message["tool_calls"] = [{"id": new_call_id(), "type": "function", "function": function}]
+    calls = read_tool_calls(text, plan, parallel=body.parallel_tool_calls is not False)
+    if calls is not None:
+        message["content"] = calls.content
+        message["tool_calls"] = [
+            {"id": new_call_id(), "type": "function", "function": {"name": name, "arguments": arguments}}
+            for name, arguments in calls.calls
+        ]
         finish = "tool_calls" if finish == "stop" else finish
     logprobs = [lp for c in chunks for lp in c.logprobs]
     choice = {
@@ -172,6 +176,7 @@ async def _stream_chat(
     pump: ChunkPump,
     first: Chunk | None,
     include_usage: bool,
+    parallel: bool,
 ) -> AsyncIterator[bytes]:
     usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
 
@@ -207,10 +212,20 @@ async def _stream_chat(
         text = "".join(parts)
         finish = _finish(final.finish_reason if final else None)
         if buffered:
-            call = read_tool_call(text, plan)
-            if call is not None:
-                fn = {"name": call[0], "arguments": call[1]}
-                yield event({"tool_calls": [{"index": 0, "id": call_id, "type": "function", "function": fn}]})
+            calls = read_tool_calls(text, plan, parallel=parallel)
+            if calls is not None:
+                if calls.content:
+                    yield event({"content": calls.content})
+                deltas = [
+                    {
+                        "index": i,
+                        "id": call_id if i == 0 else new_call_id(),
+                        "type": "function",
+                        "function": {"name": name, "arguments": arguments},
+                    }
+                    for i, (name, arguments) in enumerate(calls.calls)
+                ]
+                yield event({"tool_calls": deltas})
                 finish = "tool_calls" if finish == "stop" else finish
             elif text:
                 yield event({"content": text})

@@ -7,6 +7,8 @@ a builtin one is chosen by architecture; a per-model override (builtin name or J
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,12 +16,17 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import jinja2.ext
+import jinja2.meta
+import jinja2.nodes
+import jinja2.parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.errors import UserError
 
 MAX_TEMPLATE_CHARS = 200_000
 MAX_RENDERED_CHARS = 4_000_000
+MAX_JSON_INDENT = 8
 
 BUILTIN_TEMPLATES: dict[str, str] = {
     "chatml": (
@@ -86,12 +93,43 @@ def _strftime_now(fmt: str) -> str:
     return datetime.now().strftime(fmt)
 
 
+def _tojson(
+    value: Any,
+    ensure_ascii: bool = False,
+    indent: int | None = None,
+    separators: tuple[str, str] | None = None,
+    sort_keys: bool = False,
+) -> str:
+    # As transformers renders templates, so as models were trained: keys in their order and no HTML
+    # escaping (Jinja's own filter sorts keys and writes < as \u003c), and the keyword arguments that
+    # templates pass (GLM, MiniMax, Kimi and others use ensure_ascii=False). An indent is kept small: a
+    # template is untrusted, and a huge one would only fill memory.
+    if isinstance(indent, int):
+        indent = min(indent, MAX_JSON_INDENT)
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+class _GenerationBlock(jinja2.ext.Extension):
+    """`{% generation %}…{% endgeneration %}`, which transformers uses to mark the assistant's text for
+    training, renders as its body (LFM 2.5 and Laguna templates have it)."""
+
+    tags = {"generation"}
+
+    def parse(self, parser: jinja2.parser.Parser) -> list[jinja2.nodes.Node]:
+        next(parser.stream)
+        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+
 def _environment() -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
-        trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"], autoescape=False
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.loopcontrols", _GenerationBlock],
+        autoescape=False,
     )
     env.globals["raise_exception"] = _raise_exception
     env.globals["strftime_now"] = _strftime_now
+    env.filters["tojson"] = _tojson
     return env
 
 
@@ -101,6 +139,98 @@ def _compiled(source: str) -> jinja2.Template:
     # on the model's thread, for every chat request); a compiled template renders in a fraction of that.
     # Failures raise and so are not cached.
     return _environment().from_string(source)
+
+
+@lru_cache(maxsize=32)
+def _declares_tools(source: str) -> bool:
+    try:
+        return "tools" in jinja2.meta.find_undeclared_variables(_environment().parse(source))
+    except jinja2.TemplateError:
+        return False  # rendering will say what is wrong with it
+
+
+def uses_tools(template: ChatTemplate) -> bool:
+    """Whether the template has its own syntax for offered tools (it reads a `tools` variable).
+
+    Models trained on such a template (Qwen 2.5, Llama 3.1, Mistral, Hermes…) call tools far more
+    reliably when they see the tools written the way they were trained on than from a system note.
+    """
+    return len(template.source) <= MAX_TEMPLATE_CHARS and _declares_tools(template.source)
+
+
+@dataclass(frozen=True)
+class ToolOffer:
+    """The tools a chat request shows the model, and the system note for templates without tool syntax."""
+
+    specs: tuple[Mapping[str, Any], ...]  # OpenAI tool objects: {"type": "function", "function": {…}}
+    note: str = ""  # "" when the model is only to see tools in its template's own syntax
+
+
+def prepare_messages(
+    template: ChatTemplate, messages: Sequence[Mapping[str, Any]], tools: ToolOffer | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The messages and extra template variables for rendering, tool calls and offers included.
+
+    A template with tool syntax gets `tools` and each assistant message's `tool_calls` with their
+    arguments as objects (what such templates serialise). Any other template sees the calls as JSON in
+    the message's content and the offer as a system note.
+    """
+    native = uses_tools(template)
+    prepared = [_with_tool_calls(dict(m), native) for m in messages]
+    if native and _NINE_CHAR_IDS in template.source:
+        prepared = [_with_nine_char_ids(m) for m in prepared]
+    if tools is not None and tools.specs and native:
+        return prepared, {"tools": [dict(spec) for spec in tools.specs]}
+    if tools is not None and tools.note:
+        if prepared and prepared[0].get("role") == "system":
+            prepared[0]["content"] = f"{prepared[0].get('content') or ''}\n\n{tools.note}"
+        else:
+            prepared.insert(0, {"role": "system", "content": tools.note})
+    return prepared, {}
+
+
+def _with_tool_calls(message: dict[str, Any], native: bool) -> dict[str, Any]:
+    calls = message.pop("tool_calls", None)
+    if not calls:
+        return message
+    if native:
+        message["tool_calls"] = [
+            {**call, "function": {**call["function"], "arguments": _arguments_object(call["function"]["arguments"])}}
+            for call in calls
+        ]
+    elif not message.get("content"):
+        # Templates without tool syntax still see what the assistant asked for.
+        message["content"] = json.dumps(
+            [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in calls],
+            ensure_ascii=False,
+        )
+    return message
+
+
+# Mistral's templates refuse tool call ids other than nine letters or digits; OpenAI clients send back
+# the ids the server gave them ("call_…"). Each id maps to the same nine characters every time, so calls
+# still pair with their results and a conversation's prompt stays the same from turn to turn.
+_NINE_CHAR_IDS = "alphanumeric strings with length 9"
+
+
+def _nine_chars(call_id: str) -> str:
+    return hashlib.sha256(call_id.encode()).hexdigest()[:9]
+
+
+def _with_nine_char_ids(message: dict[str, Any]) -> dict[str, Any]:
+    if message.get("tool_calls"):
+        message["tool_calls"] = [{**call, "id": _nine_chars(str(call.get("id", "")))} for call in message["tool_calls"]]
+    if message.get("tool_call_id"):
+        message["tool_call_id"] = _nine_chars(str(message["tool_call_id"]))
+    return message
+
+
+def _arguments_object(arguments: str) -> Any:
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return arguments  # not JSON: the template gets the text as it came
+    return parsed if isinstance(parsed, dict) else arguments
 
 
 def fallback_name(architecture: str, vocab_tokens_hint: str | None = None) -> str:
@@ -179,6 +309,7 @@ def turn_change(
     *,
     bos_token: str = "",
     eos_token: str = "",
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     """What the template writes between the reply to `messages` and the user's next message ("" if unsure).
 
@@ -187,7 +318,9 @@ def turn_change(
     """
     probe = [*messages, {"role": "assistant", "content": _REPLY_MARK}, {"role": "user", "content": _NEXT_MARK}]
     try:
-        text = render_chat(template, probe, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=False)
+        text = render_chat(
+            template, probe, bos_token=bos_token, eos_token=eos_token, add_generation_prompt=False, extra=extra
+        )
     except TemplateError:
         return ""
     reply_at = text.find(_REPLY_MARK)

@@ -15,7 +15,14 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.models.registry import ModelRecord, ModelRegistry
-from engine.models.templates import ChatTemplate, render_chat, resolve_template, turn_change
+from engine.models.templates import (
+    ChatTemplate,
+    ToolOffer,
+    prepare_messages,
+    render_chat,
+    resolve_template,
+    turn_change,
+)
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.types import CancelToken, GenerationParams, Prompt
@@ -165,8 +172,10 @@ class Runtime:
         *,
         model: str | None = None,
         cancel: CancelToken | None = None,
+        tools: ToolOffer | None = None,
     ) -> Generation:
-        """Stream a reply to `messages` (OpenAI-style role/content dicts) from a model."""
+        """Stream a reply to `messages` (OpenAI-style role/content dicts, assistant `tool_calls` included)
+        from a model; `tools` are shown in the template's own syntax where it has one."""
         if not messages:
             raise UserError("a chat needs at least one message")
         worker = self.load(model)
@@ -177,10 +186,11 @@ class Runtime:
             assert isinstance(loaded, BatchedModel)  # generation workers always host a BatchedModel
             template = self.template_for(record, loaded)
             bos, eos = loaded.special_text()
-            text = render_chat(template, messages, bos_token=bos, eos_token=eos)
+            prepared, extra = prepare_messages(template, messages, tools)
+            text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
             # Templates that write the BOS token themselves must not get a second one.
             tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
-            change = turn_change(template, messages, text, bos_token=bos, eos_token=eos)
+            change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
             return Prompt(tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else ())
 
         # The template's turn markers end the reply even when the model does not emit EOS.
