@@ -6,12 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from engine.models.template_input import ToolOffer, prepare_messages
 from engine.models.templates import (
     BUILTIN_TEMPLATES,
     ChatTemplate,
     TemplateError,
-    ToolOffer,
-    prepare_messages,
     render_chat,
     resolve_template,
     turn_change,
@@ -162,7 +161,8 @@ def test_mistral_templates_get_nine_character_call_ids_that_still_pair() -> None
     source = (
         "{% for m in messages %}{% for c in m.tool_calls or [] %}{% if c.id|length != 9 %}"
         "{{ raise_exception('Tool call IDs should be alphanumeric strings with length 9!') }}{% endif %}"
-        "[CALL {{ c.id }}]{% endfor %}{% if m.tool_call_id %}[RESULT {{ m.tool_call_id }}]{% endif %}{% endfor %}"
+        "[CALL {{ c.id }}]{% endfor %}{% if m.tool_call_id %}[RESULT {{ m.tool_call_id }}: {{ m.content }}]"
+        "{% endif %}{% endfor %}"
         "{% for t in tools or [] %}{% endfor %}"
     )
     template = ChatTemplate(source, "gguf", ())
@@ -170,5 +170,48 @@ def test_mistral_templates_get_nine_character_call_ids_that_still_pair() -> None
     messages, extra = prepare_messages(template, history, OFFER)
     text = render_chat(template, messages, extra=extra)
     call_id = text.removeprefix("[CALL ").split("]")[0]
-    assert len(call_id) == 9 and call_id.isalnum() and text == f"[CALL {call_id}][RESULT {call_id}]"
+    assert len(call_id) == 9 and call_id.isalnum() and text == f"[CALL {call_id}][RESULT {call_id}: 12:00]"
     assert render_chat(template, prepare_messages(template, history, OFFER)[0], extra=extra) == text  # stable
+
+
+# Like Gemma 2's: no system role, and turns must alternate (so no tool messages either).
+STRICT_SOURCE = (
+    "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate') }}{% endif %}"
+    "<start_of_turn>{{ 'model' if m['role'] == 'assistant' else m['role'] }}\n{{ m['content'] }}<end_of_turn>\n"
+    "{% endfor %}{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def test_a_template_without_system_or_tool_turns_gets_their_text_in_the_users_turn() -> None:
+    template = ChatTemplate(STRICT_SOURCE, "gguf", ())
+    conversation = [
+        {"role": "system", "content": "Be brief."},
+        *HISTORY,
+        {"role": "tool", "tool_call_id": "call_1", "content": "12:00"},
+        {"role": "tool", "tool_call_id": "call_2", "content": "late"},
+    ]
+    with pytest.raises(TemplateError, match="System role not supported"):
+        render_chat(template, conversation)
+    messages, extra = prepare_messages(template, conversation, None)
+    text = render_chat(template, messages, extra=extra)
+    assert text == (
+        "<start_of_turn>user\nBe brief.\n\nTime?<end_of_turn>\n"
+        '<start_of_turn>model\n[{"name": "now", "arguments": "{\\"tz\\": \\"UTC\\"}"}]<end_of_turn>\n'
+        '<start_of_turn>user\n{"tool_response": {"tool": "now", "content": "12:00"}}\n\n'
+        '{"tool_response": {"tool": null, "content": "late"}}<end_of_turn>\n'
+        "<start_of_turn>model\n"
+    )
+
+
+def test_a_system_message_a_template_drops_is_still_shown() -> None:
+    template = ChatTemplate("{% for m in messages if m.role != 'system' %}{{ m.content }}|{% endfor %}", "gguf", ())
+    messages, _ = prepare_messages(template, MESSAGES, None)
+    assert render_chat(template, messages) == "Be brief.\n\nHi|"
+
+
+def test_templates_that_write_every_role_get_the_messages_as_they_are() -> None:
+    template = resolve_template(override="chatml", embedded=None, architecture="llama")
+    conversation = [*MESSAGES, {"role": "assistant", "content": "Hello"}, {"role": "tool", "content": "x"}]
+    assert prepare_messages(template, conversation, None) == (conversation, {})

@@ -7,7 +7,7 @@ from typing import Any
 from engine.api.grammar import OutputPlan, tool_instructions
 from engine.api.schemas import ChatCompletionRequest, ChatMessage, CompletionRequest
 from engine.api.settings import ApiSettings
-from engine.models.templates import ToolOffer
+from engine.models.template_input import ToolOffer
 from engine.runtime import GenerationParams, TokenLogprob
 
 CHAT_DEFAULT_MAX_TOKENS = 2048

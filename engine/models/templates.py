@@ -7,7 +7,6 @@ a builtin one is chosen by architecture; a per-model override (builtin name or J
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -156,81 +155,6 @@ def uses_tools(template: ChatTemplate) -> bool:
     reliably when they see the tools written the way they were trained on than from a system note.
     """
     return len(template.source) <= MAX_TEMPLATE_CHARS and _declares_tools(template.source)
-
-
-@dataclass(frozen=True)
-class ToolOffer:
-    """The tools a chat request shows the model, and the system note for templates without tool syntax."""
-
-    specs: tuple[Mapping[str, Any], ...]  # OpenAI tool objects: {"type": "function", "function": {…}}
-    note: str = ""  # "" when the model is only to see tools in its template's own syntax
-
-
-def prepare_messages(
-    template: ChatTemplate, messages: Sequence[Mapping[str, Any]], tools: ToolOffer | None
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The messages and extra template variables for rendering, tool calls and offers included.
-
-    A template with tool syntax gets `tools` and each assistant message's `tool_calls` with their
-    arguments as objects (what such templates serialise). Any other template sees the calls as JSON in
-    the message's content and the offer as a system note.
-    """
-    native = uses_tools(template)
-    prepared = [_with_tool_calls(dict(m), native) for m in messages]
-    if native and _NINE_CHAR_IDS in template.source:
-        prepared = [_with_nine_char_ids(m) for m in prepared]
-    if tools is not None and tools.specs and native:
-        return prepared, {"tools": [dict(spec) for spec in tools.specs]}
-    if tools is not None and tools.note:
-        if prepared and prepared[0].get("role") == "system":
-            prepared[0]["content"] = f"{prepared[0].get('content') or ''}\n\n{tools.note}"
-        else:
-            prepared.insert(0, {"role": "system", "content": tools.note})
-    return prepared, {}
-
-
-def _with_tool_calls(message: dict[str, Any], native: bool) -> dict[str, Any]:
-    calls = message.pop("tool_calls", None)
-    if not calls:
-        return message
-    if native:
-        message["tool_calls"] = [
-            {**call, "function": {**call["function"], "arguments": _arguments_object(call["function"]["arguments"])}}
-            for call in calls
-        ]
-    elif not message.get("content"):
-        # Templates without tool syntax still see what the assistant asked for.
-        message["content"] = json.dumps(
-            [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in calls],
-            ensure_ascii=False,
-        )
-    return message
-
-
-# Mistral's templates refuse tool call ids other than nine letters or digits; OpenAI clients send back
-# the ids the server gave them ("call_…"). Each id maps to the same nine characters every time, so calls
-# still pair with their results and a conversation's prompt stays the same from turn to turn.
-_NINE_CHAR_IDS = "alphanumeric strings with length 9"
-
-
-def _nine_chars(call_id: str) -> str:
-    return hashlib.sha256(call_id.encode()).hexdigest()[:9]
-
-
-def _with_nine_char_ids(message: dict[str, Any]) -> dict[str, Any]:
-    if message.get("tool_calls"):
-        message["tool_calls"] = [{**call, "id": _nine_chars(str(call.get("id", "")))} for call in message["tool_calls"]]
-    if message.get("tool_call_id"):
-        message["tool_call_id"] = _nine_chars(str(message["tool_call_id"]))
-    return message
-
-
-def _arguments_object(arguments: str) -> Any:
-    try:
-        parsed = json.loads(arguments)
-    except ValueError:
-        return arguments  # not JSON: the template gets the text as it came
-    return parsed if isinstance(parsed, dict) else arguments
 
 
 def fallback_name(architecture: str, vocab_tokens_hint: str | None = None) -> str:

@@ -15,14 +15,8 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.models.registry import ModelRecord, ModelRegistry
-from engine.models.templates import (
-    ChatTemplate,
-    ToolOffer,
-    prepare_messages,
-    render_chat,
-    resolve_template,
-    turn_change,
-)
+from engine.models.template_input import ToolOffer, prepare_messages
+from engine.models.templates import ChatTemplate, render_chat, resolve_template, turn_change
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.types import CancelToken, GenerationParams, Prompt

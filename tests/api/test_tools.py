@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from engine.api.grammar import OutputPlan
+from engine.api.grammar import OutputPlan, tool_instructions
 from engine.api.schemas import Tool
 from engine.api.tool_calls import ToolCalls, read_tool_calls
 from engine.models import ModelRegistry
@@ -35,6 +35,14 @@ TOOLS_TEMPLATE = (
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 ASK = [{"role": "user", "content": "Weather in Paris?"}]
+# Like Gemma 2's: no system role, and turns must alternate (so no tool messages either).
+STRICT_TEMPLATE = (
+    "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}"
+    "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+    "{{ raise_exception('Conversation roles must alternate') }}{% endif %}"
+    "<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def plan(*tools: dict[str, object]) -> OutputPlan:
@@ -104,9 +112,10 @@ def test_without_parallel_calls_only_the_first_is_kept() -> None:
 @pytest.fixture(scope="module")
 def client(api: Api, tmp_path_factory: pytest.TempPathFactory) -> Iterator[openai.OpenAI]:
     """The official client; the server also has "tiny-tools", a tiny model whose GGUF carries a template
-    with tool syntax (as Qwen 2.5's do)."""
-    path = write_tiny_gguf(tmp_path_factory.mktemp("models") / "tools.gguf", chat_template=TOOLS_TEMPLATE)
-    ModelRegistry().import_file(path, "tiny-tools")
+    with tool syntax (as Qwen 2.5's do), and "tiny-strict", whose template refuses system and tool turns."""
+    folder = tmp_path_factory.mktemp("models")
+    ModelRegistry().import_file(write_tiny_gguf(folder / "tools.gguf", chat_template=TOOLS_TEMPLATE), "tiny-tools")
+    ModelRegistry().import_file(write_tiny_gguf(folder / "strict.gguf", chat_template=STRICT_TEMPLATE), "tiny-strict")
     yield openai.OpenAI(base_url=api.base, api_key=api.key, max_retries=0, timeout=60)
 
 
@@ -223,3 +232,23 @@ def test_several_calls_streamed_and_parallel_calls_off(client: openai.OpenAI) ->
         parallel_tool_calls=False,
     )
     assert len(single.choices[0].message.tool_calls or []) == 1
+
+
+def test_system_and_tool_turns_reach_a_template_that_refuses_them(api: Api, client: openai.OpenAI) -> None:
+    call = {"id": "call_7", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}
+    conversation = [
+        {"role": "system", "content": "Answer in French."},
+        {"role": "user", "content": "What time is it?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_7", "content": "12:00"},
+    ]
+    reply = client.chat.completions.create(model="tiny-strict", messages=conversation, tools=[TIME], max_tokens=1)
+    folded = (
+        "<|im_start|>user\nAnswer in French.\n\n"
+        + tool_instructions((Tool.model_validate(TIME),))  # the offer, as templates without tool syntax get it
+        + "\n\nWhat time is it?<|im_end|>\n"
+        '<|im_start|>assistant\n[{"name": "get_time", "arguments": "{}"}]<|im_end|>\n'
+        '<|im_start|>user\n{"tool_response": {"tool": "get_time", "content": "12:00"}}<|im_end|>\n'
+        "<|im_start|>assistant\n"
+    )
+    assert reply.usage and reply.usage.prompt_tokens == api.runtime.count_tokens(folded, model="tiny-strict")
