@@ -27,7 +27,7 @@ from engine.api.services import (
     start_generation,
 )
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
-from engine.api.tool_calls import new_call_id, read_tool_calls
+from engine.api.tool_calls import AnswerGate, new_call_id, read_tool_calls
 from engine.chat import content_label
 from engine.models.registry import ModelRecord
 from engine.policy import labels
@@ -184,8 +184,9 @@ async def _stream_chat(
         choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return sse(reply.envelope(choices=[choice], **usage_field, **extra))
 
-    # Tool replies other than a forced one are only known at the end: buffer them.
-    buffered = bool(plan.any_tool or plan.tools_offered)
+    # Whether a reply is a tool call (other than a forced one) is known at its end; until then only the
+    # text that is surely an answer is sent.
+    gate = AnswerGate(t.function.name for t in plan.tools_offered) if plan.any_tool or plan.tools_offered else None
     call_id = new_call_id()
     done = False
     parts: list[str] = []
@@ -202,7 +203,10 @@ async def _stream_chat(
             if chunk.finish_reason is not None:
                 final = chunk
             parts.append(chunk.text)
-            if (chunk.text or chunk.logprobs) and not buffered:
+            if gate is not None:
+                if answer := gate.feed(chunk.text):
+                    yield event({"content": answer})
+            elif chunk.text or chunk.logprobs:
                 logprobs = chat_logprobs(list(chunk.logprobs)) if chunk.logprobs else None
                 if plan.forced_tool is not None:
                     yield event({"tool_calls": [{"index": 0, "function": {"arguments": chunk.text}}]})
@@ -211,11 +215,11 @@ async def _stream_chat(
             chunk = await pump.next()
         text = "".join(parts)
         finish = _finish(final.finish_reason if final else None)
-        if buffered:
+        if gate is not None:
             calls = read_tool_calls(text, plan, parallel=parallel)
+            if rest := gate.rest(calls):
+                yield event({"content": rest})
             if calls is not None:
-                if calls.content:
-                    yield event({"content": calls.content})
                 deltas = [
                     {
                         "index": i,
@@ -227,8 +231,6 @@ async def _stream_chat(
                 ]
                 yield event({"tool_calls": deltas})
                 finish = "tool_calls" if finish == "stop" else finish
-            elif text:
-                yield event({"content": text})
         elif plan.forced_tool is not None and finish == "stop":
             finish = "tool_calls"
         _account(context, final, text)

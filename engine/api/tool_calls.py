@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,3 +108,61 @@ def _call(value: Any, offered: set[str] | None) -> tuple[str, str] | None:
         return None
     arguments = value.get("arguments", value.get("parameters", {}))
     return value["name"], arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+
+
+_CALL_OPENINGS = ("<tool_call>", "[TOOL_CALLS]", "<|python_tag|>")
+_TAG = "<tool_call>"
+
+
+class AnswerGate:
+    """While a reply streams with tools offered: the text that is surely an answer, to send at once.
+
+    A reply that opens like a call (JSON, a call marker, an offered function's name) is held until it
+    ends and is read. One that opens as prose streams, except from a `<tool_call>` tag on (Qwen writes a
+    sentence, then its calls), and a tail that could be the start of that tag.
+    """
+
+    def __init__(self, offered: Iterable[str]) -> None:
+        self._names = tuple(offered)
+        self._text = ""
+        self._sent = 0  # characters of the reply sent as content
+        self._answer = False
+
+    def feed(self, piece: str) -> str:
+        """Add `piece` of the reply; return the content that may be sent now."""
+        self._text += piece
+        if not self._answer:
+            if self._may_open_call(self._text.lstrip()):
+                return ""
+            self._answer = True
+        end = self._text.find(_TAG, self._sent)
+        if end < 0:
+            end = len(self._text) - _tag_start_at_end(self._text)
+        out = self._text[self._sent : end] if end > self._sent else ""
+        self._sent += len(out)
+        return out
+
+    def rest(self, calls: ToolCalls | None) -> str:
+        """At the end, with the reply read: the content not sent yet (none of the calls' own text)."""
+        if calls is None:
+            return self._text[self._sent :]
+        sent = self._text[: self._sent].strip()
+        content = calls.content or ""
+        return content[len(sent) :] if content.startswith(sent) else ""
+
+    def _may_open_call(self, text: str) -> bool:
+        if not text or text[0] in "{[":
+            return True
+        if any(o.startswith(text) or text.startswith(o) for o in _CALL_OPENINGS):
+            return True
+        return any(
+            n.startswith(text) or (text.startswith(n) and text[len(n) : len(n) + 1] in ("", "{")) for n in self._names
+        )
+
+
+def _tag_start_at_end(text: str) -> int:
+    """How many characters at the end of `text` could begin a `<tool_call>` tag."""
+    for size in range(min(len(_TAG) - 1, len(text)), 0, -1):
+        if text.endswith(_TAG[:size]):
+            return size
+    return 0

@@ -11,7 +11,7 @@ import pytest
 
 from engine.api.grammar import OutputPlan, tool_instructions
 from engine.api.schemas import Tool
-from engine.api.tool_calls import ToolCalls, read_tool_calls
+from engine.api.tool_calls import AnswerGate, ToolCalls, read_tool_calls
 from engine.models import ModelRegistry
 from engine.models.templates import ChatTemplate, render_chat
 from tests.api.conftest import Api
@@ -104,6 +104,53 @@ def test_anything_else_is_an_answer(reply: str) -> None:
 def test_without_parallel_calls_only_the_first_is_kept() -> None:
     reply = '[{"name": "get_time", "arguments": {}}, {"name": "get_weather", "arguments": {"city": "Lima"}}]'
     assert read_tool_calls(reply, plan(WEATHER, TIME), parallel=False) == ToolCalls((("get_time", "{}"),))
+
+
+def stream_through(gate: AnswerGate, pieces: list[str]) -> list[str]:
+    return [gate.feed(piece) for piece in pieces]
+
+
+def test_an_answer_streams_while_tools_are_offered() -> None:
+    gate = AnswerGate(["get_time", "get_weather"])
+    assert stream_through(gate, ["Sun", "ny in ", "Paris", " a < b", ", x <", " y."]) == [
+        "Sun",
+        "ny in ",
+        "Paris",
+        " a < b",
+        ", x ",
+        "< y.",
+    ]
+    assert gate.rest(None) == ""
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ['  {"name": "get_time",', ' "arguments": {}}'],
+        ["[TOOL", '_CALLS] [{"name": "get_time", "arguments": {}}]'],
+        ["get_", "time{}"],
+    ],
+)
+def test_a_reply_that_opens_like_a_call_is_held_until_it_is_read(pieces: list[str]) -> None:
+    gate = AnswerGate(["get_time"])
+    assert stream_through(gate, pieces) == ["", ""]
+    calls = read_tool_calls("".join(pieces), plan(TIME))
+    assert calls == ToolCalls((("get_time", "{}"),)) and gate.rest(calls) == ""
+
+
+def test_text_before_calls_streams_and_the_calls_do_not() -> None:
+    gate = AnswerGate(["get_time"])
+    pieces = ["Let me check.\n<tool", '_call>\n{"name": "get_time", "arguments": {}}\n</tool_call>']
+    assert stream_through(gate, pieces) == ["Let me check.\n", ""]
+    calls = read_tool_calls("".join(pieces), plan(TIME))
+    assert calls == ToolCalls((("get_time", "{}"),), "Let me check.") and gate.rest(calls) == ""
+
+
+def test_held_text_that_is_no_call_after_all_comes_out_at_the_end() -> None:
+    gate = AnswerGate(["get_time"])
+    reply = ["get_", "ting late.", " <tool_call>oops"]
+    assert stream_through(gate, reply) == ["", "get_ting late.", " "]
+    assert read_tool_calls("".join(reply), plan(TIME)) is None and gate.rest(None) == "<tool_call>oops"
 
 
 # -- through the server ------------------------------------------------------------------------------
@@ -252,3 +299,12 @@ def test_system_and_tool_turns_reach_a_template_that_refuses_them(api: Api, clie
         "<|im_start|>assistant\n"
     )
     assert reply.usage and reply.usage.prompt_tokens == api.runtime.count_tokens(folded, model="tiny-strict")
+
+
+def test_an_answer_is_streamed_when_tools_are_offered(client: openai.OpenAI) -> None:
+    # The random model made to write "a" pieces (token 261): an answer, not a call.
+    stream = client.chat.completions.create(
+        model="tiny", messages=ASK, tools=[WEATHER, TIME], max_tokens=6, logit_bias={"261": 100}, stream=True
+    )
+    contents = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    assert len(contents) > 1 and "".join(contents).startswith("aa")
