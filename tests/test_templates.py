@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
 
-from engine.models.template_input import ToolOffer, prepare_messages
+from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
 from engine.models.templates import (
     BUILTIN_TEMPLATES,
     ChatTemplate,
@@ -126,12 +127,14 @@ def test_tool_syntax_is_a_template_reading_tools(source: str, expected: bool) ->
 
 def test_a_template_with_tool_syntax_gets_the_tools_and_calls_as_objects() -> None:
     template = ChatTemplate(TOOLS_SOURCE, "gguf", ())
+    before = copy.deepcopy(HISTORY)
     messages, extra = prepare_messages(template, HISTORY, OFFER)
+    assert before == HISTORY  # the caller's messages are left as they were
     text = render_chat(template, messages, extra=extra)
     # As transformers writes JSON for templates: keys in order, nothing escaped.
     assert text.startswith('<tools>[{"type": "function", "function": {"name": "now"}}]</tools>')
     assert '<tool_call>{"name": "now", "arguments": {"tz": "UTC"}}</tool_call>' in text
-    assert "Call now()" not in text and HISTORY[1]["tool_calls"][0] is CALL  # the caller's messages untouched
+    assert "Call now()" not in text
     # The turn change is found only if it is rendered with the same tools.
     assert turn_change(template, messages, text, extra=extra) == "<|im_end|>\n<|im_start|>user\n"
 
@@ -153,24 +156,41 @@ def test_what_templates_from_transformers_use_renders() -> None:
     )
     text = render_chat(ChatTemplate(source, "gguf", ()), [{"role": "user", "content": "你好"}])
     assert text == '"你好"{"b":"<","a":1}'
-    huge = ChatTemplate("{{ {'a': 1} | tojson(indent=10**9) }}", "gguf", ())  # untrusted: no memory bomb
-    assert render_chat(huge, []) == '{\n        "a": 1\n}'
+    # Templates are untrusted: nothing in them may build a value big enough to fill memory.
+    indented = ChatTemplate("{{ {'a': 1} | tojson(indent=10**9) }}{{ [1] | tojson(indent=' ' * 10**6) }}", "x", ())
+    assert render_chat(indented, []) == '{\n        "a": 1\n}[1]'
+    assert render_chat(ChatTemplate("{{ [2] | tojson(separators=(',' * 10**6, ':')) }}", "x", ()), []) == "[2]"
+    doubling = "{% set ns = namespace(s='xx') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}"
+    squaring = "{% set ns = namespace(x=10**60) %}{% for i in range(60) %}{% set ns.x = ns.x * ns.x %}{% endfor %}"
+    for bomb in (
+        "{{ 'x' * 10**9 }}",
+        "{{ [0] * 10**8 }}",
+        "{{ 10 ** (10 ** 7) }}",
+        "{{ 9 ** 999999 }}",
+        doubling,
+        squaring,
+    ):
+        with pytest.raises(TemplateError, match="implausibly"):
+            render_chat(ChatTemplate(bomb, "gguf", ()), [])
 
 
 def test_mistral_templates_get_nine_character_call_ids_that_still_pair() -> None:
     source = (
-        "{% for m in messages %}{% for c in m.tool_calls or [] %}{% if c.id|length != 9 %}"
+        "{% for t in tools or [] %}{% endfor %}{% for m in messages %}{% for c in m.tool_calls or [] %}"
+        "{% if c.id|length != 9 %}"
         "{{ raise_exception('Tool call IDs should be alphanumeric strings with length 9!') }}{% endif %}"
-        "[CALL {{ c.id }}]{% endfor %}{% if m.tool_call_id %}[RESULT {{ m.tool_call_id }}: {{ m.content }}]"
-        "{% endif %}{% endfor %}"
-        "{% for t in tools or [] %}{% endfor %}"
+        "[TOOL_CALLS]{{ c.function.name }}[CALL_ID]{{ c.id }}[ARGS]{{ c.function.arguments | tojson }}"
+        "{% endfor %}{% if m.tool_call_id %}[RESULT {{ m.tool_call_id }}: {{ m.content }}]{% endif %}{% endfor %}"
     )
     template = ChatTemplate(source, "gguf", ())
+    assert has_tool_syntax(template)
     history = [*HISTORY, {"role": "tool", "tool_call_id": "call_1", "content": "12:00"}]
     messages, extra = prepare_messages(template, history, OFFER)
     text = render_chat(template, messages, extra=extra)
-    call_id = text.removeprefix("[CALL ").split("]")[0]
-    assert len(call_id) == 9 and call_id.isalnum() and text == f"[CALL {call_id}][RESULT {call_id}: 12:00]"
+    call_id = text.split("[CALL_ID]")[1][:9]
+    assert (
+        call_id.isalnum() and text == f'[TOOL_CALLS]now[CALL_ID]{call_id}[ARGS]{{"tz": "UTC"}}[RESULT {call_id}: 12:00]'
+    )
     assert render_chat(template, prepare_messages(template, history, OFFER)[0], extra=extra) == text  # stable
 
 
@@ -215,3 +235,29 @@ def test_templates_that_write_every_role_get_the_messages_as_they_are() -> None:
     template = resolve_template(override="chatml", embedded=None, architecture="llama")
     conversation = [*MESSAGES, {"role": "assistant", "content": "Hello"}, {"role": "tool", "content": "x"}]
     assert prepare_messages(template, conversation, None) == (conversation, {})
+
+
+def test_a_template_whose_calls_would_not_read_back_gets_the_note() -> None:
+    # Tool syntax of its own, but calls in a shape the reply reader does not know (like gpt-oss's).
+    source = (
+        "{% for t in tools or [] %}<fn {{ t.function.name }}>{% endfor %}{% for m in messages %}{{ m.role }}: "
+        "{% for c in m.tool_calls or [] %}CALL {{ c.function.name }} WITH {{ c.function.arguments }}{% endfor %}"
+        "{{ m.content }}\n{% endfor %}"
+    )
+    template = ChatTemplate(source, "gguf", ())
+    assert uses_tools(template) and not has_tool_syntax(template)
+    messages, extra = prepare_messages(template, HISTORY, OFFER)
+    assert extra == {} and messages[0] == {"role": "system", "content": "Call now() as JSON."}
+    assert messages[2]["content"].startswith('[{"name": "now"')  # the past call as JSON text
+
+
+def test_a_template_that_writes_arguments_as_text_gets_text() -> None:
+    source = (
+        "{% for t in tools or [] %}{% endfor %}{% for m in messages %}{% for c in m.tool_calls or [] %}"
+        '{{ \'{"name": "\' + c.function.name + \'", "arguments": \' + c.function.arguments + "}" }}'
+        "{% endfor %}{{ m.content }}{% endfor %}"
+    )
+    template = ChatTemplate(source, "gguf", ())
+    assert has_tool_syntax(template)
+    messages, extra = prepare_messages(template, HISTORY, OFFER)
+    assert render_chat(template, messages, extra=extra) == 'Time?{"name": "now", "arguments": {"tz": "UTC"}}'

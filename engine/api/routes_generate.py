@@ -27,8 +27,9 @@ from engine.api.services import (
     start_generation,
 )
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
-from engine.api.tool_calls import AnswerGate, new_call_id, read_tool_calls
+from engine.api.tool_calls import new_call_id, read_tool_calls
 from engine.chat import content_label
+from engine.models.call_syntax import AnswerGate
 from engine.models.registry import ModelRecord
 from engine.policy import labels
 from engine.runtime import Chunk
@@ -217,7 +218,7 @@ async def _stream_chat(
         finish = _finish(final.finish_reason if final else None)
         if gate is not None:
             calls = read_tool_calls(text, plan, parallel=parallel)
-            if rest := gate.rest(calls):
+            if rest := gate.rest(None if calls is None else calls.content or ""):
                 yield event({"content": rest})
             if calls is not None:
                 deltas = [

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from engine.models.call_syntax import parse_calls
 from engine.models.templates import ChatTemplate, TemplateError, render_chat, uses_tools
 
 
@@ -27,21 +28,24 @@ class ToolOffer:
 
 
 def prepare_messages(
-    template: ChatTemplate, messages: Sequence[Mapping[str, Any]], tools: ToolOffer | None
+    template: ChatTemplate,
+    messages: Sequence[Mapping[str, Any]],
+    tools: ToolOffer | None,
+    *,
+    native: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The messages and extra template variables for rendering, tool calls and offers included.
 
-    A template with tool syntax gets `tools` and each assistant message's `tool_calls` with their
-    arguments as objects (what such templates serialise). Any other template sees the calls as JSON in
-    the message's content and the offer as a system note. A template that refuses (or drops) system or
-    tool messages gets their text in the user's turn instead, as llama.cpp's server does.
+    A template with tool syntax whose calls read back (see `_call_form`) gets `tools` and each assistant
+    message's `tool_calls`, arguments in the form it writes; `native=False` (or any other template) sees
+    the calls as JSON in the message's content and the offer as a system note. A template that refuses
+    (or drops) system or tool messages gets their text in the user's turn instead, as llama.cpp's server
+    does.
     """
-    native = uses_tools(template)
-    prepared = [_with_tool_calls(dict(m), native) for m in messages]
-    if native and _NINE_CHAR_IDS in template.source:
-        prepared = [_with_nine_char_ids(m) for m in prepared]
+    form = _call_form(template.source) if native else None
+    prepared = [_with_tool_calls(dict(m), form) for m in messages]
     extra: dict[str, Any] = {}
-    if tools is not None and tools.specs and native:
+    if tools is not None and tools.specs and form is not None:
         extra["tools"] = [dict(spec) for spec in tools.specs]
     elif tools is not None and tools.note:
         if prepared and prepared[0].get("role") == "system":
@@ -49,16 +53,91 @@ def prepare_messages(
         else:
             prepared.insert(0, {"role": "system", "content": tools.note})
     called = {call.get("id"): call["function"].get("name") for m in messages for call in m.get("tool_calls") or ()}
-    return _fit_roles(template, prepared, called), extra
+    prepared = _fit_roles(template, prepared, called)
+    if form is not None and _NINE_CHAR_IDS in template.source:
+        prepared = [_with_nine_char_ids(m) for m in prepared]
+    return prepared, extra
 
 
-def _with_tool_calls(message: dict[str, Any], native: bool) -> dict[str, Any]:
+def has_tool_syntax(template: ChatTemplate) -> bool:
+    """Whether `prepare_messages` shows this template the tools and calls in its own syntax."""
+    return _call_form(template.source) is not None
+
+
+_PROBE_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "probe_fn",
+            "description": "A probe.",
+            "parameters": {"type": "object", "properties": {"probe_arg": {"type": "string"}}},
+        },
+    }
+]
+
+
+@lru_cache(maxsize=32)
+def _call_form(source: str) -> str | None:
+    """How the template writes a past call so that it reads back as that call: with "object" arguments
+    (what transformers expects) or "string" ones (a few templates concatenate them as text). None if the
+    template has no tool syntax, or writes calls in a shape engine.models.call_syntax cannot read (the
+    model would answer in that shape, so it is better shown the tools as a note that asks for JSON)."""
+    template = ChatTemplate(source, "probe", ())
+    if not uses_tools(template):
+        return None
+    arguments = {"probe_arg": _PROBE_A}
+    expected = (("probe_fn", json.dumps(arguments, ensure_ascii=False)),)
+    asked = [{"role": "user", "content": _PROBE_B}]
+    for form, written in (("object", arguments), ("string", json.dumps(arguments, ensure_ascii=False))):
+        call = {"id": "a1b2c3d4e", "type": "function", "function": {"name": "probe_fn", "arguments": written}}
+        # The call against an empty reply, or against none (templates that refuse an empty reply),
+        # with the content beside the call empty or null (templates differ in which they take).
+        for content, empty_reply in (("", True), (None, True), ("", False), (None, False)):
+            try:
+                reply = [{"role": "assistant", "content": ""}] if empty_reply else []
+                without = render_chat(
+                    template, [*asked, *reply], add_generation_prompt=False, extra={"tools": _PROBE_TOOLS}
+                )
+                with_call = render_chat(
+                    template,
+                    [*asked, {"role": "assistant", "content": content, "tool_calls": [call]}],
+                    add_generation_prompt=False,
+                    extra={"tools": _PROBE_TOOLS},
+                )
+            except TemplateError:
+                continue
+            if _reads_back(without, with_call, expected):
+                return form
+    return None
+
+
+def _reads_back(without: str, with_call: str, expected: tuple[tuple[str, str], ...]) -> bool:
+    """Whether what `with_call` adds to `without` reads back as the `expected` call.
+
+    The added text sits between the two renders' common start and common end, give or take a few
+    characters the call's markup shares with what follows it (`<tool_call>` and `<|im_end|>` both
+    begin with "<"), so cuts up to eight characters either way are tried too."""
+    start = 0
+    while start < min(len(without), len(with_call)) and without[start] == with_call[start]:
+        start += 1
+    end = 0
+    while end < min(len(without), len(with_call)) - start and without[-1 - end] == with_call[-1 - end]:
+        end += 1
+    for back in range(-8, min(start, 8) + 1):
+        for forward in range(-8, min(end, 8) + 1):
+            parsed = parse_calls(with_call[start - back : len(with_call) - end + forward], {"probe_fn"})
+            if parsed is not None and parsed[1] == expected:
+                return True
+    return False
+
+
+def _with_tool_calls(message: dict[str, Any], form: str | None) -> dict[str, Any]:
     calls = message.pop("tool_calls", None)
     if not calls:
         return message
-    if native:
+    if form is not None:
         message["tool_calls"] = [
-            {**call, "function": {**call["function"], "arguments": _arguments_object(call["function"]["arguments"])}}
+            {**call, "function": {**call["function"], "arguments": _arguments(call["function"]["arguments"], form)}}
             for call in calls
         ]
     elif not message.get("content"):
@@ -88,7 +167,9 @@ def _with_nine_char_ids(message: dict[str, Any]) -> dict[str, Any]:
     return message
 
 
-def _arguments_object(arguments: str) -> Any:
+def _arguments(arguments: str, form: str) -> Any:
+    if form == "string":
+        return arguments
     try:
         parsed = json.loads(arguments)
     except ValueError:
@@ -107,9 +188,11 @@ def _writes_role(source: str, role: str) -> bool:
         probe = [{"role": "system", "content": _PROBE_A}, {"role": "user", "content": _PROBE_B}]
     else:
         call_id = "a1b2c3d4e"  # nine letters and digits, which Mistral's templates insist on
-        call = {"id": call_id, "type": "function", "function": {"name": "probe", "arguments": {}}}
+        form = _call_form(source)
+        arguments: Any = {} if form == "object" else "{}"
+        call = {"id": call_id, "type": "function", "function": {"name": "probe", "arguments": arguments}}
         asked: dict[str, Any] = {"role": "assistant", "content": "", "tool_calls": [call]}
-        if not uses_tools(ChatTemplate(source, "probe", ())):
+        if form is None:
             asked = {"role": "assistant", "content": _PROBE_C}
         probe = [
             {"role": "user", "content": _PROBE_B},

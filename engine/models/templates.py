@@ -8,7 +8,7 @@ a builtin one is chosen by architecture; a per-model override (builtin name or J
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -19,6 +19,7 @@ import jinja2.ext
 import jinja2.meta
 import jinja2.nodes
 import jinja2.parser
+import jinja2.runtime
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.errors import UserError
@@ -26,6 +27,8 @@ from engine.errors import UserError
 MAX_TEMPLATE_CHARS = 200_000
 MAX_RENDERED_CHARS = 4_000_000
 MAX_JSON_INDENT = 8
+MAX_EXPONENT = 64
+MAX_INT_BITS = 65_536
 
 BUILTIN_TEMPLATES: dict[str, str] = {
     "chatml": (
@@ -95,17 +98,55 @@ def _strftime_now(fmt: str) -> str:
 def _tojson(
     value: Any,
     ensure_ascii: bool = False,
-    indent: int | None = None,
-    separators: tuple[str, str] | None = None,
+    indent: Any = None,
+    separators: Any = None,
     sort_keys: bool = False,
 ) -> str:
     # As transformers renders templates, so as models were trained: keys in their order and no HTML
     # escaping (Jinja's own filter sorts keys and writes < as \u003c), and the keyword arguments that
-    # templates pass (GLM, MiniMax, Kimi and others use ensure_ascii=False). An indent is kept small: a
-    # template is untrusted, and a huge one would only fill memory.
-    if isinstance(indent, int):
-        indent = min(indent, MAX_JSON_INDENT)
+    # templates pass (GLM, MiniMax, Kimi and others use ensure_ascii=False). A template is untrusted:
+    # indentation is a small number of spaces and separators are short, so neither can fill memory.
+    if isinstance(value, Iterator):
+        value = list(value)  # `tools | map(...)` gives a generator; transformers' templates expect a list
+    indent = min(indent, MAX_JSON_INDENT) if isinstance(indent, int) and not isinstance(indent, bool) else None
+    if not (
+        isinstance(separators, (tuple, list))
+        and len(separators) == 2
+        and all(isinstance(part, str) and len(part) <= 4 for part in separators)
+    ):
+        separators = None
     return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, where arithmetic cannot build huge values either: `'x' * 10**9`, or a
+    text doubled in a loop, would fill memory before the rendered prompt's length is checked."""
+
+    intercepted_binops = frozenset({"*", "**", "+"})
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
+        if _too_big(operator, left, right):
+            raise TemplateError("the chat template builds an implausibly large value; refusing to render it")
+        return super().call_binop(context, operator, left, right)
+
+
+def _too_big(operator: str, left: Any, right: Any) -> bool:
+    numbers = all(isinstance(x, int) and not isinstance(x, bool) for x in (left, right))
+    if operator == "**":
+        if not isinstance(right, (int, float)):
+            return False
+        bits = abs(left).bit_length() if isinstance(left, int) else 64
+        return abs(right) > MAX_EXPONENT or bits * abs(right) > MAX_INT_BITS
+    if operator == "*" and numbers:
+        return bool(left.bit_length() + right.bit_length() > MAX_INT_BITS)
+    if operator == "*":
+        return any(
+            isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_RENDERED_CHARS
+            for seq, n in ((left, right), (right, left))
+        )
+    if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
+        return len(left) + len(right) > MAX_RENDERED_CHARS
+    return False
 
 
 class _GenerationBlock(jinja2.ext.Extension):
@@ -120,7 +161,7 @@ class _GenerationBlock(jinja2.ext.Extension):
 
 
 def _environment() -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.loopcontrols", _GenerationBlock],

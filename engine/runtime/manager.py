@@ -15,8 +15,8 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.models.registry import ModelRecord, ModelRegistry
-from engine.models.template_input import ToolOffer, prepare_messages
-from engine.models.templates import ChatTemplate, render_chat, resolve_template, turn_change
+from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
+from engine.models.templates import ChatTemplate, TemplateError, render_chat, resolve_template, turn_change
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.types import CancelToken, GenerationParams, Prompt
@@ -181,7 +181,14 @@ class Runtime:
             template = self.template_for(record, loaded)
             bos, eos = loaded.special_text()
             prepared, extra = prepare_messages(template, messages, tools)
-            text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
+            try:
+                text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
+            except TemplateError:
+                if not has_tool_syntax(template):
+                    raise
+                # Its own tool syntax failed on this conversation: show the tools and calls as text.
+                prepared, extra = prepare_messages(template, messages, tools, native=False)
+                text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
             # Templates that write the BOS token themselves must not get a second one.
             tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
             change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
