@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -258,17 +259,15 @@ TWO_CALLS = {
 }
 
 
+def ask_two_calls(client: openai.OpenAI, model: str = "tiny-tools", **options: Any) -> Any:
+    return client.chat.completions.create(
+        model=model, messages=ASK, tools=[WEATHER, TIME], response_format=TWO_CALLS, max_tokens=120, seed=2, **options
+    )
+
+
 @pytest.mark.parametrize("model", ["tiny", "tiny-tools"])
 def test_several_calls_in_one_reply(client: openai.OpenAI, model: str) -> None:
-    reply = client.chat.completions.create(
-        model=model,
-        messages=ASK,
-        tools=[WEATHER, TIME],
-        response_format=TWO_CALLS,
-        max_tokens=120,
-        seed=2,
-    )
-    choice = reply.choices[0]
+    choice = ask_two_calls(client, model).choices[0]
     assert choice.finish_reason == "tool_calls" and choice.message.content is None
     calls = choice.message.tool_calls or []
     assert [c.function.name for c in calls] == ["get_time", "get_time"]
@@ -276,28 +275,11 @@ def test_several_calls_in_one_reply(client: openai.OpenAI, model: str) -> None:
 
 
 def test_several_calls_streamed_and_parallel_calls_off(client: openai.OpenAI) -> None:
-    stream = client.chat.completions.create(
-        model="tiny-tools",
-        messages=ASK,
-        tools=[WEATHER, TIME],
-        response_format=TWO_CALLS,
-        max_tokens=120,
-        seed=2,
-        stream=True,
-    )
-    chunks = list(stream)
+    chunks = list(ask_two_calls(client, stream=True))
     deltas = [d for c in chunks if c.choices for d in (c.choices[0].delta.tool_calls or [])]
     assert [(d.index, d.function.name if d.function else None) for d in deltas] == [(0, "get_time"), (1, "get_time")]
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
-    single = client.chat.completions.create(
-        model="tiny-tools",
-        messages=ASK,
-        tools=[WEATHER, TIME],
-        response_format=TWO_CALLS,
-        max_tokens=120,
-        seed=2,
-        parallel_tool_calls=False,
-    )
+    single = ask_two_calls(client, parallel_tool_calls=False)
     assert len(single.choices[0].message.tool_calls or []) == 1
 
 
