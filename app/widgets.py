@@ -61,7 +61,8 @@ class CopyButton(QToolButton):
         text = self._source() if callable(self._source) else str(self._source)
         copy_text(text)
         self.setText(self.tr("Copied"))
-        QTimer.singleShot(1500, lambda: self.setText(self._label))
+        # With the button as context, the timer dies with it (a message closed within the 1.5 s).
+        QTimer.singleShot(1500, self, lambda: self.setText(self._label))
 
 
 def shake(widget: QWidget) -> QPropertyAnimation:
