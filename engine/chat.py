@@ -10,11 +10,12 @@ import argparse
 import contextlib
 import secrets
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine import paths
+from engine.models.reasoning import THINK_OPEN
 from engine.models.registry import ModelRecord
 from engine.policy import allowlist, audit_events
 from engine.runtime import Chunk, Generation, GenerationParams, Runtime
@@ -70,6 +71,11 @@ class Turn:
 
     def __iter__(self) -> Iterator[Chunk]:
         for chunk in self.generation:
+            if not self._parts and self.generation.opens_thinking:
+                # The template opened the model's thinking block: the reply, as shown and stored, opens it
+                # too, so it reads the same as one where the model wrote the tag (and templates that drop
+                # past thinking from the history still find it).
+                chunk = replace(chunk, text=THINK_OPEN + "\n" + chunk.text)
             self._parts.append(chunk.text)
             yield chunk
 

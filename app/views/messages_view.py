@@ -20,6 +20,7 @@ from app import theme
 from app.models.messages import MessageItem, MessageListModel
 from app.views.markdown import MarkdownView
 from app.widgets import CopyButton, human_number, human_time_of_day, muted, named
+from engine.models.reasoning import THINK_OPEN, split_reply
 
 RENDER_INTERVAL_MS = 60  # re-render a streaming reply at most this often: smooth, and cheap
 
@@ -68,7 +69,7 @@ class MessageWidget(QFrame):
         self.badge.setToolTip(self.tr("This text was produced by an AI model and may be wrong."))
         named(self.badge, self.tr("AI-generated content"))
         self.badge.setVisible(item.ai_generated)
-        self.copy = CopyButton(lambda: self.item.content, self.tr("Copy"))
+        self.copy = CopyButton(lambda: _answer_of(self.item), self.tr("Copy"))
         self.copy.setAutoRaise(True)
         named(self.copy, self.tr("Copy message"))
         self.edit = self._tool("edit", self.tr("Edit and resend"))
@@ -86,11 +87,26 @@ class MessageWidget(QFrame):
         header.addWidget(self.edit)
         header.addWidget(self.regenerate)
         header.addWidget(self.copy)
+        # A reasoning model's thinking: dimmed, above the answer, folded away once the answer is there.
+        self.thinking_toggle = QToolButton()
+        self.thinking_toggle.setText(self.tr("Thinking"))
+        self.thinking_toggle.setToolTip(self.tr("Show or hide the model's thinking"))
+        self.thinking_toggle.setCheckable(True)
+        self.thinking_toggle.setAutoRaise(True)
+        self.thinking_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        named(self.thinking_toggle, self.tr("Show or hide the model's thinking"))
+        self.thinking = muted("")
+        self.thinking.setTextFormat(Qt.TextFormat.PlainText)
+        self.thinking.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.thinking_toggle.toggled.connect(self._show_thinking)
+        self._thinking_seen = False
         self.body = MarkdownView()
         self.stats = muted("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addLayout(header)
+        layout.addWidget(self.thinking_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.thinking)
         layout.addWidget(self.body)
         layout.addWidget(self.stats)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -106,15 +122,26 @@ class MessageWidget(QFrame):
     def update_item(self, item: MessageItem) -> None:
         """Show the row's current content and state."""
         self.item = item
-        if self.body.text != item.content or not item.content:
-            if item.content:
-                self.body.set_text(item.content)
-            elif item.streaming:
-                self.body.set_text(self.tr("_Thinking…_"))
+        thinking, answer = _split(item)
+        if item.streaming and not answer:
+            answer = self.tr("_Thinking…_")
+        if self.body.text != answer:
+            self.body.set_text(answer)
+        if thinking and not self._thinking_seen:
+            # Open while it streams in; folded when a finished reply is shown (a stored conversation).
+            self._thinking_seen = True
+            self.thinking_toggle.setChecked(item.streaming)
+        self.thinking_toggle.setVisible(bool(thinking))
+        self.thinking.setText(thinking)
+        self._show_thinking(self.thinking_toggle.isChecked())
         self.edit.setVisible(item.role == "user" and item.id is not None and not item.streaming)
         self.copy.setEnabled(not item.streaming)
         self.stats.setText(self._stats(item))
         self.stats.setVisible(bool(self.stats.text()))
+
+    def _show_thinking(self, shown: bool) -> None:
+        self.thinking.setVisible(shown and bool(self.thinking.text()))
+        self.thinking_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _stats(self, item: MessageItem) -> str:
         if item.role != "assistant":
@@ -139,6 +166,17 @@ class MessageWidget(QFrame):
         elif meta.get("finish_reason") == "length":
             parts.append(self.tr("cut at the token limit"))
         return " · ".join(parts)
+
+
+def _split(item: MessageItem) -> tuple[str, str]:
+    """(thinking, answer) of a message; only a reply can think."""
+    if item.role != "assistant" or not item.content.lstrip().startswith(THINK_OPEN):
+        return "", item.content
+    return split_reply(item.content)
+
+
+def _answer_of(item: MessageItem) -> str:
+    return _split(item)[1]
 
 
 def _escape(text: str) -> str:

@@ -980,6 +980,14 @@ Last message: {time}</source>
         <translation>重新生成</translation>
     </message>
     <message>
+        <source>Thinking</source>
+        <translation>思考过程</translation>
+    </message>
+    <message>
+        <source>Show or hide the model&apos;s thinking</source>
+        <translation>显示或隐藏模型的思考过程</translation>
+    </message>
+    <message>
         <source>_Thinking…_</source>
         <translation>_思考中…_</translation>
     </message>

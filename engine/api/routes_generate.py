@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,7 @@ from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
 from engine.api.tool_calls import new_call_id, read_tool_calls
 from engine.chat import content_label
 from engine.models.call_syntax import AnswerGate
+from engine.models.reasoning import ReasoningSplitter, split_reply
 from engine.models.registry import ModelRecord
 from engine.policy import labels
 from engine.runtime import Chunk
@@ -147,7 +148,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
         headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
     chunks, final, text = await _collect_reply(request, services, context, pump, first)
+    thinking, text = split_reply(text, pump.generation.opens_thinking) if plan.grammar is None else ("", text)
     message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if thinking:
+        message["reasoning_content"] = thinking
     finish = _finish(final.finish_reason if final else None)
     calls = read_tool_calls(text, plan, parallel=body.parallel_tool_calls is not False)
     if calls is not None:
@@ -188,10 +192,24 @@ async def _stream_chat(
     # Whether a reply is a tool call (other than a forced one) is known at its end; until then only the
     # text that is surely an answer is sent.
     gate = AnswerGate(t.function.name for t in plan.tools_offered) if plan.any_tool or plan.tools_offered else None
+    # A reasoning model's thinking goes out as reasoning_content (not under a grammar: that admits no tags).
+    splitter = ReasoningSplitter(pump.generation.opens_thinking) if plan.grammar is None else None
     call_id = new_call_id()
     done = False
-    parts: list[str] = []
+    parts: list[str] = []  # the reply as generated, thinking included (for the request log)
+    answer: list[str] = []
     final: Chunk | None = None
+
+    def answer_events(piece: str, logprobs: Any = None) -> Iterator[bytes]:
+        answer.append(piece)
+        if gate is not None:
+            if sure := gate.feed(piece):
+                yield event({"content": sure})
+        elif plan.forced_tool is not None:
+            if piece:
+                yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+        elif piece or logprobs:
+            yield event({"content": piece}, logprobs=logprobs)
     try:
         if plan.forced_tool is not None:
             function = {"name": plan.forced_tool, "arguments": ""}
@@ -204,17 +222,19 @@ async def _stream_chat(
             if chunk.finish_reason is not None:
                 final = chunk
             parts.append(chunk.text)
-            if gate is not None:
-                if answer := gate.feed(chunk.text):
-                    yield event({"content": answer})
-            elif chunk.text or chunk.logprobs:
-                logprobs = chat_logprobs(list(chunk.logprobs)) if chunk.logprobs else None
-                if plan.forced_tool is not None:
-                    yield event({"tool_calls": [{"index": 0, "function": {"arguments": chunk.text}}]})
+            piece = chunk.text
+            if splitter is not None:
+                if chunk.finish_reason:  # the last chunk's own text, then whatever was held back
+                    thought, piece = _joined(splitter.feed(piece), splitter.finish())
                 else:
-                    yield event({"content": chunk.text}, logprobs=logprobs)
+                    thought, piece = splitter.feed(piece)
+                if thought:
+                    yield event({"reasoning_content": thought})
+            logprobs = chat_logprobs(list(chunk.logprobs)) if chunk.logprobs else None
+            for data in answer_events(piece, logprobs):
+                yield data
             chunk = await pump.next()
-        text = "".join(parts)
+        text = "".join(answer)
         finish = _finish(final.finish_reason if final else None)
         if gate is not None:
             calls = read_tool_calls(text, plan, parallel=parallel)
@@ -234,7 +254,7 @@ async def _stream_chat(
                 finish = "tool_calls" if finish == "stop" else finish
         elif plan.forced_tool is not None and finish == "stop":
             finish = "tool_calls"
-        _account(context, final, text)
+        _account(context, final, "".join(parts))
         yield event({}, finish, **labels.api_field(context.key, reply.label(final)))
         if include_usage:
             yield sse(reply.envelope(choices=[], usage=_usage(final)))
@@ -317,3 +337,7 @@ async def _stream_completion(
         await _release_on_exit(services, context, pump, done)
         if not done:
             context.response_text = "".join(parts)
+
+
+def _joined(first: tuple[str, str], then: tuple[str, str]) -> tuple[str, str]:
+    return first[0] + then[0], first[1] + then[1]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.errors import UserError
+from engine.models.reasoning import opens_thinking
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
 from engine.models.templates import ChatTemplate, TemplateError, render_chat, resolve_template, turn_change
@@ -192,7 +193,9 @@ class Runtime:
             # Templates that write the BOS token themselves must not get a second one.
             tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
             change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
-            return Prompt(tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else ())
+            return Prompt(
+                tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text)
+            )
 
         # The template's turn markers end the reply even when the model does not emit EOS.
         stops = tuple(dict.fromkeys(params.stop + self._template_stops(worker)))

@@ -71,6 +71,7 @@ class Prompt:
 
     tokens: list[int]
     turn_change: tuple[int, ...] = ()
+    opens_thinking: bool = False  # the prompt ends inside a <think> block (engine.models.reasoning)
 
 
 @dataclass(frozen=True)

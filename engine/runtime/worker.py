@@ -92,6 +92,7 @@ class _Job:
     cancel: CancelToken
     out: _Outbox = field(default_factory=_Outbox)
     enqueued_at: float = field(default_factory=time.perf_counter)
+    opens_thinking: bool = False  # set from the built prompt before its first chunk is out
 
 
 @dataclass
@@ -109,6 +110,11 @@ class Generation:
         self._job = job
         self.model_name = model_name
         self.final: Chunk | None = None
+
+    @property
+    def opens_thinking(self) -> bool:
+        """Whether the reply starts inside a thinking block its prompt opened (known once a chunk is out)."""
+        return self._job.opens_thinking
 
     def cancel(self) -> None:
         """Stop the generation before its next token (or drop it from the queue)."""
@@ -294,6 +300,7 @@ class ModelWorker:
         queued = time.perf_counter() - job.enqueued_at
         try:
             prompt = job.build_prompt(model)
+            job.opens_thinking = prompt.opens_thinking
             model.admit(prompt.tokens, job.params, job.cancel, job.out.put, queued, turn_change=prompt.turn_change)
         except EnclaveError as exc:
             job.out.put(exc)

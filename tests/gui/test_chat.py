@@ -132,3 +132,32 @@ def test_conversation_list_new_rename_delete_search(qtbot, window, session, monk
     sidebar.delete_current()
     assert [c.id for c in vault.conversations.list()] == [newer.id]
     assert chat.conversation_id == newer.id
+
+
+def test_a_reasoning_models_thinking_shows_apart_from_the_answer(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QGuiApplication
+
+    from app.models.messages import MessageItem
+    from app.views.messages_view import MessageWidget
+
+    streaming = MessageItem("assistant", "<think>\nStill weighing", streaming=True)
+    widget = MessageWidget(streaming, "Model", "reply")
+    qtbot.addWidget(widget)
+    widget.show()
+    assert widget.body.text == "_Thinking…_" and widget.thinking.text() == "Still weighing"
+    assert widget.thinking.isVisible()  # open while it streams in
+    done = MessageItem("assistant", "<think>\nFirst this.\n\nThen that.\n</think>\n\nThe answer.")
+    widget.update_item(done)
+    assert widget.body.text == "The answer." and widget.thinking.text() == "First this.\n\nThen that."
+    qtbot.mouseClick(widget.copy, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == "The answer."  # the answer, not the thinking
+    stored = MessageWidget(done, "Model", "reply")  # a finished reply, shown again: folded, opens on a click
+    qtbot.addWidget(stored)
+    stored.show()
+    assert stored.thinking_toggle.isVisible() and not stored.thinking.isVisible()
+    qtbot.mouseClick(stored.thinking_toggle, Qt.MouseButton.LeftButton)
+    assert stored.thinking.isVisible()
+    plain = MessageWidget(MessageItem("user", "<think>I typed this</think>"), "Me", "message")  # only replies think
+    qtbot.addWidget(plain)
+    plain.show()
+    assert plain.body.text == "<think>I typed this</think>" and not plain.thinking_toggle.isVisible()
