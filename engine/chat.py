@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from engine import paths
-from engine.models.reasoning import THINK_OPEN
+from engine.models.reasoning import THINK_OPEN, split_reply
 from engine.models.registry import ModelRecord
 from engine.policy import allowlist, audit_events
 from engine.runtime import Chunk, Generation, GenerationParams, Runtime
@@ -70,12 +70,14 @@ class Turn:
     _parts: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Chunk]:
+        opened = False
         for chunk in self.generation:
-            if not self._parts and self.generation.opens_thinking:
-                # The template opened the model's thinking block: the reply, as shown and stored, opens it
-                # too, so it reads the same as one where the model wrote the tag (and templates that drop
-                # past thinking from the history still find it).
-                chunk = replace(chunk, text=THINK_OPEN + "\n" + chunk.text)
+            if not opened and chunk.text and self.generation.opens_thinking:
+                opened = True
+                if not chunk.text.lstrip().startswith(THINK_OPEN):  # unless the model wrote it again itself
+                    # The template opened the model's thinking block: the reply, as shown and stored, opens
+                    # it too, so it reads the same as one where the model wrote the tag.
+                    chunk = replace(chunk, text=THINK_OPEN + "\n" + chunk.text)
             self._parts.append(chunk.text)
             yield chunk
 
@@ -119,7 +121,12 @@ class ChatService:
     def _history(self, conversation_id: str) -> list[dict[str, str]]:
         assert self.vault is not None
         conversation = self.vault.conversations.get(conversation_id)
-        messages = [{"role": m.role, "content": m.content} for m in self.vault.conversations.messages(conversation_id)]
+        # Past replies go back without their thinking, as API clients send them (most reasoning models'
+        # templates drop it anyway; the rest would otherwise get it back in every turn).
+        messages = [
+            {"role": m.role, "content": split_reply(m.content)[1] if m.role == "assistant" else m.content}
+            for m in self.vault.conversations.messages(conversation_id)
+        ]
         if conversation.system_prompt:
             messages.insert(0, {"role": "system", "content": conversation.system_prompt})
         return messages

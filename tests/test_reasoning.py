@@ -7,6 +7,7 @@ import random
 import pytest
 
 from engine.models.reasoning import ReasoningSplitter, opens_thinking, split_reply
+from tests.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
 
 
 def streamed(text: str, cuts: list[int], thinking: bool = False) -> tuple[str, str]:
@@ -27,13 +28,14 @@ def streamed(text: str, cuts: list[int], thinking: bool = False) -> tuple[str, s
         ("Hello <think>not at the start</think>", False, ("", "Hello <think>not at the start</think>")),
         ("<thinking is a word here", False, ("", "<thinking is a word here")),
         ("\n\nPlain answer.", False, ("", "\n\nPlain answer.")),
+        ("<think>The tag again.</think>Hi", True, ("The tag again.", "Hi")),  # opened twice: no tag shown
+        ("", True, ("", "")),
     ],
 )
 def test_thinking_and_answer(reply: str, thinking: bool, expected: tuple[str, str]) -> None:
     assert split_reply(reply, thinking) == expected
     for cuts in ([], list(range(1, len(reply))), [3, 9, 17]):  # whole, character by character, a few pieces
-        shown = streamed(reply, [c for c in cuts if c < len(reply)], thinking)
-        assert (shown[0].rstrip(), shown[1]) == expected
+        assert streamed(reply, [c for c in cuts if c < len(reply)], thinking) == expected
 
 
 def test_no_tag_reaches_either_side_however_the_reply_is_cut() -> None:
@@ -41,8 +43,7 @@ def test_no_tag_reaches_either_side_however_the_reply_is_cut() -> None:
     reply = "<think>\nWeigh <b>both</b> options: 3 < 4.\n</think>\n\nTake the <think> option."
     for _ in range(300):
         cuts = sorted(rng.sample(range(1, len(reply)), rng.randint(1, 12)))
-        thinking, answer = streamed(reply, cuts)
-        assert thinking.rstrip() == "Weigh <b>both</b> options: 3 < 4." and answer == "Take the <think> option."
+        assert streamed(reply, cuts) == ("Weigh <b>both</b> options: 3 < 4.", "Take the <think> option.")
 
 
 def test_a_prompt_that_opens_the_thinking() -> None:
@@ -52,7 +53,6 @@ def test_a_prompt_that_opens_the_thinking() -> None:
 def test_a_reply_whose_template_opened_the_thinking_is_stored_opening_it(registry, runtime, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from engine.chat import ChatService
     from engine.runtime import GenerationParams
-    from tests.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
 
     opened = CHATML_TEMPLATE.replace("<|im_start|>assistant\n", "<|im_start|>assistant\n<think>\n")
     assert opened != CHATML_TEMPLATE
@@ -65,3 +65,30 @@ def test_a_reply_whose_template_opened_the_thinking_is_stored_opening_it(registr
     # The app then shows it as thinking, and so does anything reading it back.
     thinking, answer = split_reply(result.text)
     assert thinking and answer == ""
+    # A reply with no text at all (end of turn at once, or stopped before a token) stays empty.
+    silent = ChatService(runtime).send("Why?", model="thinker", params=GenerationParams(logit_bias=((2, 100.0),)))
+    assert "".join(chunk.text for chunk in silent) == "" and silent.finish().text == ""
+
+
+def test_past_replies_go_back_to_the_model_without_their_thinking(registry, runtime, enclave_home) -> None:  # type: ignore[no-untyped-def]
+    from engine.chat import ChatService
+    from engine.vault import FLOOR, Vault
+
+    registry.import_file(write_tiny_gguf(enclave_home / "t.gguf"), "tiny")
+    vault, _ = Vault.init(enclave_home, "correct horse battery staple", kdf=FLOOR)
+    try:
+        service = ChatService(runtime, vault)
+        conversation = vault.conversations.create("c", model="tiny").id
+        vault.conversations.add_message(conversation, "user", "Why?")
+        vault.conversations.add_message(conversation, "assistant", "<think>\nBecause.\n</think>\n\nIt is so.")
+        assert service._history(conversation) == [
+            {"role": "user", "content": "Why?"},
+            {"role": "assistant", "content": "It is so."},
+        ]
+    finally:
+        vault.close()
+
+
+def test_a_reply_still_streaming_shows_no_partial_tag() -> None:
+    assert split_reply("<think>\nweighing 3 </thi", complete=False) == ("weighing 3", "")
+    assert split_reply("<think>\nweighing 3 </thi") == ("weighing 3 </thi", "")  # the end: it was text

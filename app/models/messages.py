@@ -9,6 +9,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QByteArray, QModelIndex, QPersistentModelIndex, Qt
 
 from app.widgets import human_time
+from engine.models.reasoning import THINK_OPEN, split_reply
 from engine.vault.records import Message
 
 Index = QModelIndex | QPersistentModelIndex
@@ -38,6 +39,12 @@ class MessageItem:
     def ai_generated(self) -> bool:
         """True for model output (every assistant message carries the engine's AI label)."""
         return self.role == "assistant" or bool((self.metadata or {}).get("ai_generated"))
+
+    def thinking_and_answer(self) -> tuple[str, str]:
+        """A reasoning model's reply as (thinking, answer); any other message is all answer."""
+        if self.role != "assistant" or not self.content.lstrip().startswith(THINK_OPEN):
+            return "", self.content
+        return split_reply(self.content, complete=not self.streaming)
 
 
 class MessageListModel(QAbstractListModel):
@@ -124,13 +131,14 @@ class MessageListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return item.content
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            # A screen reader hears author and time before the text, as in a list of messages.
+            # A screen reader hears author and time before the text (the answer, not the thinking).
+            text = item.thinking_and_answer()[1]
             if item.ai_generated:  # the label is heard as well as seen
                 return self.tr("{author}, AI-generated, {time}: {text}").format(
-                    author=self.author(item), time=human_time(item.created_at), text=item.content
+                    author=self.author(item), time=human_time(item.created_at), text=text
                 )
             return self.tr("{author}, {time}: {text}").format(
-                author=self.author(item), time=human_time(item.created_at), text=item.content
+                author=self.author(item), time=human_time(item.created_at), text=text
             )
         if role == self.RoleRole:
             return item.role

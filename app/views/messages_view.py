@@ -20,7 +20,10 @@ from app import theme
 from app.models.messages import MessageItem, MessageListModel
 from app.views.markdown import MarkdownView
 from app.widgets import CopyButton, human_number, human_time_of_day, muted, named
-from engine.models.reasoning import THINK_OPEN, split_reply
+
+# While a long thinking streams in, only its latest part is shown: a label of tens of thousands of characters
+# takes over 100 ms to lay out on every chunk (measured at 40k).
+STREAMING_THINKING_CHARS = 4000
 
 RENDER_INTERVAL_MS = 60  # re-render a streaming reply at most this often: smooth, and cheap
 
@@ -69,7 +72,7 @@ class MessageWidget(QFrame):
         self.badge.setToolTip(self.tr("This text was produced by an AI model and may be wrong."))
         named(self.badge, self.tr("AI-generated content"))
         self.badge.setVisible(item.ai_generated)
-        self.copy = CopyButton(lambda: _answer_of(self.item), self.tr("Copy"))
+        self.copy = CopyButton(lambda: self.item.thinking_and_answer()[1], self.tr("Copy"))
         self.copy.setAutoRaise(True)
         named(self.copy, self.tr("Copy message"))
         self.edit = self._tool("edit", self.tr("Edit and resend"))
@@ -87,7 +90,8 @@ class MessageWidget(QFrame):
         header.addWidget(self.edit)
         header.addWidget(self.regenerate)
         header.addWidget(self.copy)
-        # A reasoning model's thinking: dimmed, above the answer, folded away once the answer is there.
+        # A reasoning model's thinking: dimmed, above the answer; open while it streams in, folded when a
+        # finished reply is shown again.
         self.thinking_toggle = QToolButton()
         self.thinking_toggle.setText(self.tr("Thinking"))
         self.thinking_toggle.setToolTip(self.tr("Show or hide the model's thinking"))
@@ -100,6 +104,7 @@ class MessageWidget(QFrame):
         self.thinking.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.thinking_toggle.toggled.connect(self._show_thinking)
         self._thinking_seen = False
+        self._thinking_text = ""
         self.body = MarkdownView()
         self.stats = muted("")
         layout = QVBoxLayout(self)
@@ -122,17 +127,16 @@ class MessageWidget(QFrame):
     def update_item(self, item: MessageItem) -> None:
         """Show the row's current content and state."""
         self.item = item
-        thinking, answer = _split(item)
-        if item.streaming and not answer:
+        thinking, answer = item.thinking_and_answer()
+        if item.streaming and not answer and not thinking:
             answer = self.tr("_Thinking…_")
         if self.body.text != answer:
             self.body.set_text(answer)
         if thinking and not self._thinking_seen:
-            # Open while it streams in; folded when a finished reply is shown (a stored conversation).
             self._thinking_seen = True
             self.thinking_toggle.setChecked(item.streaming)
+        self._thinking_text = thinking
         self.thinking_toggle.setVisible(bool(thinking))
-        self.thinking.setText(thinking)
         self._show_thinking(self.thinking_toggle.isChecked())
         self.edit.setVisible(item.role == "user" and item.id is not None and not item.streaming)
         self.copy.setEnabled(not item.streaming)
@@ -140,7 +144,12 @@ class MessageWidget(QFrame):
         self.stats.setVisible(bool(self.stats.text()))
 
     def _show_thinking(self, shown: bool) -> None:
-        self.thinking.setVisible(shown and bool(self.thinking.text()))
+        text = self._thinking_text if shown else ""  # folded: no label work at all (long thinking is slow)
+        if self.item.streaming and len(text) > STREAMING_THINKING_CHARS:
+            text = "…" + text[-STREAMING_THINKING_CHARS:]  # while it streams, its latest part
+        if self.thinking.text() != text:
+            self.thinking.setText(text)
+        self.thinking.setVisible(bool(text))
         self.thinking_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def _stats(self, item: MessageItem) -> str:
@@ -166,17 +175,6 @@ class MessageWidget(QFrame):
         elif meta.get("finish_reason") == "length":
             parts.append(self.tr("cut at the token limit"))
         return " · ".join(parts)
-
-
-def _split(item: MessageItem) -> tuple[str, str]:
-    """(thinking, answer) of a message; only a reply can think."""
-    if item.role != "assistant" or not item.content.lstrip().startswith(THINK_OPEN):
-        return "", item.content
-    return split_reply(item.content)
-
-
-def _answer_of(item: MessageItem) -> str:
-    return _split(item)[1]
 
 
 def _escape(text: str) -> str:

@@ -161,7 +161,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
             for name, arguments in calls.calls
         ]
         finish = "tool_calls" if finish == "stop" else finish
-    logprobs = [lp for c in chunks for lp in c.logprobs]
+    logprobs = [lp for c in _answer_chunks(chunks, len(text)) for lp in c.logprobs]
     choice = {
         "index": 0,
         "message": message,
@@ -230,7 +230,9 @@ async def _stream_chat(
                     thought, piece = splitter.feed(piece)
                 if thought:
                     yield event({"reasoning_content": thought})
-            logprobs = chat_logprobs(list(chunk.logprobs)) if chunk.logprobs else None
+            # A token's logprob goes with the answer only if its text did (thinking has none in OpenAI's shape).
+            answered = splitter is None or bool(piece)
+            logprobs = chat_logprobs(list(chunk.logprobs)) if chunk.logprobs and answered else None
             for data in answer_events(piece, logprobs):
                 yield data
             chunk = await pump.next()
@@ -341,3 +343,15 @@ async def _stream_completion(
 
 def _joined(first: tuple[str, str], then: tuple[str, str]) -> tuple[str, str]:
     return first[0] + then[0], first[1] + then[1]
+
+
+def _answer_chunks(chunks: list[Chunk], answer_chars: int) -> list[Chunk]:
+    """The chunks whose text is part of the answer, the last `answer_chars` characters of the reply
+    (thinking comes before it)."""
+    answer_from = sum(len(c.text) for c in chunks) - answer_chars
+    kept, at = [], 0
+    for chunk in chunks:
+        at += len(chunk.text)
+        if at > answer_from:
+            kept.append(chunk)
+    return kept

@@ -42,13 +42,20 @@ class ReasoningSplitter:
                     return thinking, answer  # nothing yet, or maybe the tag's start: wait
                 self._state = "answer"
             if self._state == "thinking":
+                if not self._thought:  # a model may write the tag its template already opened
+                    text = self._held.lstrip()
+                    if text.startswith(THINK_OPEN):
+                        self._held = text[len(THINK_OPEN) :]
+                    elif text and THINK_OPEN.startswith(text):
+                        return thinking, answer  # maybe that tag: wait
                 end = self._held.find(THINK_CLOSE)
                 if end < 0:
-                    keep = _tag_start_at_end(self._held, THINK_CLOSE)
-                    thinking += self._thinking(self._held[: len(self._held) - keep])
-                    self._held = self._held[len(self._held) - keep :]
+                    # Held back: what may begin the closing tag, and blank space that may end the thinking.
+                    shown = self._held[: len(self._held) - _tag_start_at_end(self._held, THINK_CLOSE)].rstrip()
+                    thinking += self._thinking(shown)
+                    self._held = self._held[len(shown) :]
                     return thinking, answer
-                thinking += self._thinking(self._held[:end])
+                thinking += self._thinking(self._held[:end].rstrip())
                 self._held, self._state = self._held[end + len(THINK_CLOSE) :], "after"
             if self._state == "after":  # the blank lines between thinking and answer are neither
                 self._held = self._held.lstrip()
@@ -69,16 +76,17 @@ class ReasoningSplitter:
         """What is still held at the end of the reply, as (thinking, answer)."""
         held, self._held = self._held, ""
         if self._state == "thinking":
-            return self._thinking(held), ""
+            return self._thinking(held.rstrip()), ""
         return "", held if self._state != "after" else held.lstrip()
 
 
-def split_reply(text: str, thinking: bool = False) -> tuple[str, str]:
-    """A whole reply as (thinking, answer)."""
+def split_reply(text: str, thinking: bool = False, *, complete: bool = True) -> tuple[str, str]:
+    """A reply as (thinking, answer); `complete=False` for one still streaming in (a partial tag at its
+    end is not shown yet)."""
     splitter = ReasoningSplitter(thinking)
     first = splitter.feed(text)
-    last = splitter.finish()
-    return (first[0] + last[0]).rstrip(), first[1] + last[1]
+    last = splitter.finish() if complete else ("", "")
+    return first[0] + last[0], first[1] + last[1]
 
 
 def _tag_start_at_end(text: str, tag: str) -> int:

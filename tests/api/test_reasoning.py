@@ -49,9 +49,7 @@ def test_thinking_streams_as_reasoning_content(client: openai.OpenAI) -> None:
     assert len([t for t in thoughts if t]) > 1  # streamed, piece by piece
     assert not "".join(d.content or "" for d in deltas)
     whole = client.chat.completions.create(model="tiny-thinker", messages=ASK, max_tokens=12, seed=1, logit_bias=NO_EOS)
-    assert (
-        "".join(t or "" for t in thoughts).rstrip() == (whole.choices[0].message.model_extra or {})["reasoning_content"]
-    )
+    assert "".join(t or "" for t in thoughts) == (whole.choices[0].message.model_extra or {})["reasoning_content"]
 
 
 def test_under_a_grammar_there_is_no_thinking(client: openai.OpenAI) -> None:
@@ -61,3 +59,18 @@ def test_under_a_grammar_there_is_no_thinking(client: openai.OpenAI) -> None:
     message = reply.choices[0].message
     assert message.content and message.content.lstrip().startswith("{")
     assert not (message.model_extra or {}).get("reasoning_content")
+
+
+def test_logprobs_are_the_answers_only(client: openai.OpenAI) -> None:
+    reply = client.chat.completions.create(
+        model="tiny-thinker", messages=ASK, max_tokens=6, seed=1, logit_bias=NO_EOS, logprobs=True
+    )
+    assert reply.choices[0].message.content == "" and not (reply.choices[0].logprobs.content or [])
+    plain = client.chat.completions.create(
+        model="tiny", messages=ASK, max_tokens=6, seed=1, logit_bias=NO_EOS, logprobs=True
+    )
+    assert len(plain.choices[0].logprobs.content or []) == 6
+    stream = client.chat.completions.create(
+        model="tiny-thinker", messages=ASK, max_tokens=6, seed=1, logit_bias=NO_EOS, logprobs=True, stream=True
+    )
+    assert not [c for c in stream if c.choices and c.choices[0].logprobs and c.choices[0].logprobs.content]

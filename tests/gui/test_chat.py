@@ -144,7 +144,12 @@ def test_a_reasoning_models_thinking_shows_apart_from_the_answer(qtbot) -> None:
     widget = MessageWidget(streaming, "Model", "reply")
     qtbot.addWidget(widget)
     widget.show()
-    assert widget.body.text == "_Thinking…_" and widget.thinking.text() == "Still weighing"
+    assert widget.body.text == "" and widget.thinking.text() == "Still weighing"  # no half tag, no placeholder
+    widget.update_item(MessageItem("assistant", "<think>\nStill weighing </thi", streaming=True))
+    assert widget.thinking.text() == "Still weighing"
+    widget.update_item(MessageItem("assistant", "<think>\n" + "word " * 2000 + "end", streaming=True))
+    assert widget.thinking.text().startswith("…") and widget.thinking.text().endswith("word end")
+    assert len(widget.thinking.text()) <= 4001  # a long thinking: only its latest part while it streams
     assert widget.thinking.isVisible()  # open while it streams in
     done = MessageItem("assistant", "<think>\nFirst this.\n\nThen that.\n</think>\n\nThe answer.")
     widget.update_item(done)
@@ -156,7 +161,14 @@ def test_a_reasoning_models_thinking_shows_apart_from_the_answer(qtbot) -> None:
     stored.show()
     assert stored.thinking_toggle.isVisible() and not stored.thinking.isVisible()
     qtbot.mouseClick(stored.thinking_toggle, Qt.MouseButton.LeftButton)
-    assert stored.thinking.isVisible()
+    assert stored.thinking.isVisible() and stored.thinking.text() == "First this.\n\nThen that."
+    # A screen reader hears the answer, not the thinking.
+    from app.models.messages import MessageListModel
+
+    model = MessageListModel()
+    model.append(done)
+    spoken = model.data(model.index(0), Qt.ItemDataRole.AccessibleTextRole)
+    assert spoken.endswith(": The answer.") and "First this" not in spoken
     plain = MessageWidget(MessageItem("user", "<think>I typed this</think>"), "Me", "message")  # only replies think
     qtbot.addWidget(plain)
     plain.show()
