@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QVBox
 from app.widgets import CopyButton, muted, named
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})\s*([\w+#.-]*)\s*$")
+_LIST_ITEM = re.compile(r"^([-*+]|\d{1,9}[.)])(\s|$)")
 MAX_CODE_LINES = 24
 
 
@@ -29,8 +30,22 @@ def _closes(match: re.Match[str], fence: str) -> bool:
     return marker[0] == fence[0] and len(marker) >= len(fence) and not match.group(2)
 
 
+def _starts_own_block(line: str, previous: str) -> bool:
+    """Whether prose can be cut before `line` without changing how it renders: after a blank line, at a
+    line that continues nothing (not indented, no list item, quote or table row)."""
+    return (
+        not previous.strip()
+        and bool(line.strip())
+        and not line[0].isspace()
+        and not line.startswith((">", "|"))
+        and not _LIST_ITEM.match(line)
+    )
+
+
 def split_segments(text: str) -> list[Segment]:
-    """Split Markdown into prose and fenced code; an unclosed fence (still streaming) runs to the end."""
+    """Split Markdown into prose paragraphs and fenced code; an unclosed fence (still streaming) runs to
+    the end. Prose is cut between paragraphs so that a streaming reply re-renders only its last one (a
+    10,000-character answer as one label took ~60 ms to lay out again on every chunk)."""
     segments: list[Segment] = []
     prose: list[str] = []
     code: list[str] = []
@@ -38,6 +53,10 @@ def split_segments(text: str) -> list[Segment]:
     language = ""
     for line in text.split("\n"):
         match = _FENCE.match(line)
+        if fence is None and not match and prose and _starts_own_block(line, prose[-1]):
+            if any(p.strip() for p in prose):
+                segments.append(Segment("\n".join(prose).strip("\n")))
+            prose = []
         if fence is None and match:
             if prose:
                 segments.append(Segment("\n".join(prose)))
