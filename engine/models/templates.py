@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 import jinja2
+import jinja2.compiler
 import jinja2.ext
 import jinja2.meta
 import jinja2.nodes
@@ -118,16 +119,35 @@ def _tojson(
     return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
+class _CappedConcat(jinja2.compiler.CodeGenerator):
+    """Compiles `a ~ b` to the sandbox's `capped_join` instead of a plain join."""
+
+    def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
+        self.write("environment.capped_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
 class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, where arithmetic cannot build huge values either: `'x' * 10**9`, or a
-    text doubled in a loop, would fill memory before the rendered prompt's length is checked."""
+    """Jinja's immutable sandbox, where operators cannot build huge values either: `'x' * 10**9`, or a
+    text doubled in a loop (with `+` or `~`), would fill memory before the rendered prompt's length is
+    checked. (Filters that pad to a width, such as `center`, are not capped.)"""
 
     intercepted_binops = frozenset({"*", "**", "+"})
+    code_generator_class = _CappedConcat
 
     def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
         if _too_big(operator, left, right):
             raise TemplateError("the chat template builds an implausibly large value; refusing to render it")
         return super().call_binop(context, operator, left, right)
+
+    def capped_join(self, parts: tuple[Any, ...]) -> str:
+        text = "".join(map(str, parts))
+        if len(text) > MAX_RENDERED_CHARS:
+            raise TemplateError("the chat template builds an implausibly large value; refusing to render it")
+        return text
 
 
 def _too_big(operator: str, left: Any, right: Any) -> bool:
