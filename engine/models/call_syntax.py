@@ -20,6 +20,8 @@ import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
+from engine.models.reasoning import tag_start_at_end
+
 # Markers before the calls, and between a name and its arguments (Mistral's [ARGS]): special tokens in
 # the models that use them, so replies rarely show them, but rendered prompts do.
 LEADING_MARKERS = ("[TOOL_CALLS]", "<|python_tag|>", "<|tool_call|>")
@@ -184,7 +186,7 @@ class AnswerGate:
             self._answer = True
         end = self._text.find(_OPEN, self._sent)
         if end < 0:
-            end = len(self._text) - _tag_start_at_end(self._text)
+            end = len(self._text) - tag_start_at_end(self._text, _OPEN)
         out = self._text[self._sent : end] if end > self._sent else ""
         self._sent += len(out)
         return out
@@ -205,11 +207,3 @@ class AnswerGate:
         return any(
             n.startswith(text) or (text.startswith(n) and text[len(n) : len(n) + 1] in ("", "{")) for n in self._names
         )
-
-
-def _tag_start_at_end(text: str) -> int:
-    """How many characters at the end of `text` could begin a `<tool_call>` tag."""
-    for size in range(min(len(_OPEN) - 1, len(text)), 0, -1):
-        if text.endswith(_OPEN[:size]):
-            return size
-    return 0

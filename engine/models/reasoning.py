@@ -51,7 +51,7 @@ class ReasoningSplitter:
                 end = self._held.find(THINK_CLOSE)
                 if end < 0:
                     # Held back: what may begin the closing tag, and blank space that may end the thinking.
-                    shown = self._held[: len(self._held) - _tag_start_at_end(self._held, THINK_CLOSE)].rstrip()
+                    shown = self._held[: len(self._held) - tag_start_at_end(self._held, THINK_CLOSE)].rstrip()
                     thinking += self._thinking(shown)
                     self._held = self._held[len(shown) :]
                     return thinking, answer
@@ -89,7 +89,8 @@ def split_reply(text: str, thinking: bool = False, *, complete: bool = True) -> 
     return first[0] + last[0], first[1] + last[1]
 
 
-def _tag_start_at_end(text: str, tag: str) -> int:
+def tag_start_at_end(text: str, tag: str) -> int:
+    """How many characters at the end of `text` could begin `tag` (to hold back while text streams)."""
     for size in range(min(len(tag) - 1, len(text)), 0, -1):
         if text.endswith(tag[:size]):
             return size

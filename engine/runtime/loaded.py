@@ -18,6 +18,7 @@ from llama_cpp import llama_cpp as C
 
 from engine.errors import UserError
 from engine.models.gguf_header import read_header
+from engine.models.reasoning import tag_start_at_end
 from engine.models.registry import ModelRecord
 
 DEFAULT_CONTEXT = 4096
@@ -88,12 +89,7 @@ class StopFilter:
             if index >= 0:
                 out, self.pending = self.pending[:index], ""
                 return out, True
-        hold = 0
-        for stop in self.stops:
-            for size in range(min(len(stop) - 1, len(self.pending)), 0, -1):
-                if self.pending.endswith(stop[:size]):
-                    hold = max(hold, size)
-                    break
+        hold = max((tag_start_at_end(self.pending, stop) for stop in self.stops), default=0)
         out = self.pending[: len(self.pending) - hold] if hold else self.pending
         self.pending = self.pending[len(out) :]
         return out, False
