@@ -1,5 +1,6 @@
 """Work ahead: while a finished conversation waits for its next turn, the model evaluates what that turn
-will start with (the reply's last token, the chat template's change of turn)."""
+will start with (the reply's last token, the chat template's change of turn, or the framing a raw
+transcript's own turns began with)."""
 
 from __future__ import annotations
 
@@ -93,6 +94,127 @@ def test_after_end_of_turn_only_the_turn_change_is_ahead(tiny_model: ModelRecord
         model.close()
 
 
+def _sent_back(model: BatchedModel, prompt: list[int]) -> list[int]:
+    """`prompt` and the reply the model has just given to it, as a client keeping a transcript sends it
+    back (token for token: the tiny model's random replies rarely survive a round trip through text)."""
+    slot = next(s for s in model.slots if s.tokens[: len(prompt)] == prompt)
+    reply = slot.tokens[len(prompt) :]
+    evaluated = slot.turns.reply_end - (slot.turns.last_token >= 0)
+    del reply[evaluated - len(prompt) :]  # tokens evaluated ahead beyond the reply
+    if slot.turns.last_token >= 0:
+        reply.append(slot.turns.last_token)
+    return prompt + reply
+
+
+def _raw_turn(model: BatchedModel, transcript: list[int], message: list[int], params: GenerationParams) -> Chunk:
+    """Send `message` after the transcript's last reply; let the model work ahead; the final chunk."""
+    out = _reply(model, transcript + message, params)
+    while model.has_work_ahead:
+        model.step()
+    final = [c for c in out if isinstance(c, Chunk) and c.usage]
+    assert len(final) == 1 and final[0].usage is not None
+    return final[0]
+
+
+def test_a_raw_transcript_framing_is_learnt_from_two_turns_and_evaluated_ahead(tiny_model: ModelRecord) -> None:
+    model = BatchedModel(tiny_model)
+    try:
+        framing = model.tokenize("\nUser: ", add_bos=False)
+        questions = [model.tokenize(f"{q}?\nBot:", add_bos=False) for q in ("Why", "Ask", "Can", "Do")]
+        assert len({q[0] for q in questions}) == len(questions)  # they share nothing after the framing
+        transcript = model.tokenize("A transcript.")
+        evaluated = []
+        for question in questions:
+            final = _raw_turn(model, transcript, framing + question, CUT)
+            assert final.usage is not None
+            evaluated.append(final.usage.evaluated_prompt_tokens)
+            transcript = _sent_back(model, transcript + framing + question)
+        slot = next(s for s in model.slots if s.tokens)
+        assert slot.turns.framing == tuple(framing)
+        # Turn 1 is new; turns 2 and 3 evaluate their whole message (the reply's last token was ahead);
+        # from turn 4 the framing was evaluated ahead too.
+        assert evaluated[1:3] == [len(framing) + len(questions[1]), len(framing) + len(questions[2])]
+        assert evaluated[3] == len(questions[3])
+        assert slot.tokens[-len(framing) :] == framing  # and for turn 5 again
+        # What was evaluated ahead answers as a cold model does.
+        cold = BatchedModel(tiny_model)
+        try:
+            prompt = transcript + framing + questions[0]
+            assert _greedy_answer(model, prompt)[0] == _greedy_answer(cold, prompt)[0]
+        finally:
+            cold.close()
+    finally:
+        model.close()
+
+
+def test_a_learnt_framing_survives_the_conversation_being_saved_to_ram(
+    registry: ModelRegistry, tiny_model: ModelRecord
+) -> None:
+    registry.update_settings("tiny", parallel=1)
+    model = BatchedModel(registry.get("tiny"))
+    try:
+        framing = model.tokenize("\nUser: ", add_bos=False)
+        questions = [model.tokenize(f"{q}?\nBot:", add_bos=False) for q in ("Why", "Ask", "Can", "Do")]
+        transcript = model.tokenize("A transcript.")
+        for question in questions[:3]:
+            _raw_turn(model, transcript, framing + question, CUT)
+            transcript = _sent_back(model, transcript + framing + question)
+        # Another conversation takes the only sequence: this one goes to RAM, framing evaluated and all.
+        _raw_turn(model, model.tokenize("Something else entirely, " * 4), [], CUT)
+        assert len(model.saved) == 1
+        final = _raw_turn(model, transcript, framing + questions[3], CUT)
+        assert final.usage is not None and final.usage.evaluated_prompt_tokens == len(questions[3])
+        assert model.slots[0].turns.framing == tuple(framing)  # and it keeps learning
+    finally:
+        model.close()
+
+
+def test_a_transcript_that_does_not_send_the_reply_back_is_not_framed(tiny_model: ModelRecord) -> None:
+    model = BatchedModel(tiny_model)
+    try:
+        framing = model.tokenize("\nUser:", add_bos=False)
+        transcript = model.tokenize("A transcript.")
+        for q in ("Why", "Where"):
+            message = framing + model.tokenize(f" {q}?", add_bos=False)
+            _raw_turn(model, transcript, message, CUT)
+            transcript = _sent_back(model, transcript + message)
+        slot = next(s for s in model.slots if s.tokens)
+        assert slot.turns.last_sent and slot.turns.framing == ()
+        # The client edits the last reply: what it sends is no longer "what came after the reply".
+        edited = transcript[:-1] + [transcript[-1] + 1] + framing + model.tokenize(" When?", add_bos=False)
+        _reply(model, edited, CUT)
+        slot = next(s for s in model.slots if s.tokens)
+        assert slot.turns.last_sent == () and slot.turns.framing == ()
+        assert slot.ahead == [slot.turns.last_token]  # the reply's last token, and no framing
+    finally:
+        model.close()
+
+
+def test_after_a_stop_string_the_stop_is_ahead_once_the_transcript_has_sent_it_back(
+    tiny_model: ModelRecord,
+) -> None:
+    model = BatchedModel(tiny_model)
+    try:
+        transcript = model.tokenize("Count with me, one number per turn, as far as you can go.")
+        (bang,) = model.tokenize("!", add_bos=False)
+        # Every reply is "!", and "!" is the stop string: the reply's text is empty, its token sampled.
+        stop = GenerationParams(max_tokens=5, temperature=0.0, logit_bias=((bang, 100.0),), stop=("!",))
+        message = model.tokenize(" and?", add_bos=False)
+        _raw_turn(model, transcript, [], stop)
+        slot = next(s for s in model.slots if s.tokens)
+        assert not model.has_work_ahead  # the first stop: nothing says the client will send it back
+        for _ in range(2):
+            transcript = _sent_back(model, transcript)  # the stop string's tokens come back with the reply
+            out = _reply(model, transcript + message, stop)
+            assert [c.finish_reason for c in out if isinstance(c, Chunk) and c.finish_reason] == ["stop"]
+            transcript += message
+        slot = next(s for s in model.slots if s.tokens)
+        assert slot.turns.framing == tuple(message)
+        assert slot.ahead == [slot.turns.last_token, *message]
+    finally:
+        model.close()
+
+
 def test_after_a_stop_string_nothing_is_ahead(tiny_model: ModelRecord) -> None:
     model = BatchedModel(tiny_model)
     try:
@@ -132,6 +254,7 @@ def test_a_returning_chat_turn_skips_the_turn_change(  # type: ignore[no-untyped
     The reply is the end of turn at once: the tiny model's random replies are rarely valid UTF-8, and
     their text would not tokenise back to the same tokens.
     """
+
     def second_turn_evaluated(runtime: Runtime) -> int:
         worker = runtime.load("tiny")
         end_now = GenerationParams(max_tokens=5, temperature=0.0, logit_bias=((worker.call(_eos_id), 100.0),))

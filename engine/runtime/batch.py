@@ -6,8 +6,8 @@ flowing while a new prompt is processed. Each request has its own sequence id an
 sampler chain. When a request ends, its sequence keeps its KV state: a returning conversation is routed
 back to the sequence whose tokens share the longest prefix with its prompt (or to a state saved in RAM,
 LRU within a budget) and evaluates only what is new. What such a conversation will send after the reply
-(the reply's last token, the chat template's change of turn) is evaluated ahead, when the model has
-nothing else to do.
+(the reply's last token, the chat template's change of turn, or for a raw transcript the framing its
+own earlier turns began with) is evaluated ahead, when the model has nothing else to do.
 
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
@@ -21,7 +21,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
@@ -49,6 +49,9 @@ PREFILL_CHUNK_WHILE_DECODING = 128
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
 # turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
 AHEAD_PER_STEP = 16
+# A raw transcript's learnt framing, at most: "\nUser:" is 3 tokens, "### Instruction:\n" 6; a longer
+# common start of two turns is more likely a repeated message than a framing.
+MAX_LEARNT_FRAMING = 16
 
 
 def plain_greedy(params: GenerationParams) -> bool:
@@ -67,6 +70,37 @@ def plain_greedy(params: GenerationParams) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class _Turns:
+    """What a conversation has sent after its replies, for a prompt without a chat template's turn change.
+
+    A client that keeps a raw transcript ("...reply\nUser: question\nAssistant:") frames every turn the
+    same way. Once two turns have come back after a reply exactly as it was produced, the tokens they
+    both start with are that framing, and are evaluated ahead like a template's change of turn.
+    """
+
+    reply_end: int = -1  # where the last reply's text ends in the sequence (-1: unknown)
+    last_token: int = -1  # the reply's last token when it was sampled but not evaluated
+    last_sent: tuple[int, ...] = ()  # what the conversation sent after its previous reply
+    framing: tuple[int, ...] = ()  # the start its last two turns share
+
+    def after(self, tokens: list[int], prompt: list[int]) -> _Turns:
+        """This memory once `prompt` arrives for a sequence holding `tokens`. A prompt that does not
+        continue the last reply exactly is another conversation, or an edited one: nothing is known."""
+        end = self.reply_end
+        evaluated = end - 1 if self.last_token >= 0 else end
+        if (
+            end <= 0
+            or len(prompt) <= end
+            or longest_prefix(tokens[:evaluated], prompt) < evaluated
+            or (self.last_token >= 0 and prompt[evaluated] != self.last_token)
+        ):
+            return _Turns()
+        sent = prompt[end:]
+        shared = longest_prefix(list(self.last_sent), sent)
+        return _Turns(last_sent=tuple(sent), framing=tuple(sent[: min(shared, MAX_LEARNT_FRAMING)]))
+
+
 @dataclass
 class _Slot:
     """One llama.cpp sequence id and the tokens whose KV state it holds."""
@@ -76,6 +110,7 @@ class _Slot:
     last_used: float = 0.0
     busy: bool = False
     ahead: list[int] = field(default_factory=list)  # expected to follow `tokens`; evaluated when idle
+    turns: _Turns = field(default_factory=_Turns)
 
 
 @dataclass
@@ -84,6 +119,8 @@ class _Saved:
 
     tokens: list[int]
     state: bytes
+    ahead: list[int]
+    turns: _Turns
 
 
 @dataclass
@@ -227,7 +264,7 @@ class BatchedModel:
         if written != size:
             return
         self._saved_ids += 1
-        self.saved[self._saved_ids] = _Saved(list(slot.tokens), bytes(buffer))
+        self.saved[self._saved_ids] = _Saved(list(slot.tokens), bytes(buffer), list(slot.ahead), slot.turns)
         while sum(len(s.state) for s in self.saved.values()) > self.ram_cache_bytes:
             self.saved.popitem(last=False)
 
@@ -235,12 +272,10 @@ class BatchedModel:
         """Load a RAM-saved state into `slot`; False if llama.cpp refused it."""
         saved = self.saved.pop(key)
         buffer = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
-        self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
-        slot.ahead = []
+        self._forget(slot)
         if C.llama_state_seq_set_data(self.ctx.ctx, buffer, len(saved.state), slot.seq_id) == 0:
-            slot.tokens = []
             return False
-        slot.tokens = saved.tokens
+        slot.tokens, slot.ahead, slot.turns = saved.tokens, saved.ahead, saved.turns
         return True
 
     def _choose_slot(self, prompt: list[int]) -> tuple[_Slot, int]:
@@ -296,6 +331,7 @@ class BatchedModel:
         reuse = min(shared, len(prompt) - 1)
         if len(slot.tokens) - reuse >= MIN_TOKENS_WORTH_SAVING and reuse < len(slot.tokens):
             self._save(slot)  # the tail about to be dropped may be another conversation's
+        slot.turns = slot.turns.after(slot.tokens, prompt)
         if not self.ctx.kv_cache_seq_rm(slot.seq_id, reuse, -1):
             reuse = 0
             self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
@@ -433,7 +469,7 @@ class BatchedModel:
         if text or logprob:
             request.emit(Chunk(text=text, logprobs=(logprob,) if logprob else ()))
         if stopped:
-            self._finish(request, "stop", hit_stop_string=True)
+            self._finish(request, "stop", hit_stop_string=True, unevaluated=token)
         elif request.generated >= min(request.params.max_tokens, self.n_ctx_seq - len(request.prompt)):
             self._finish(request, "length", unevaluated=token)
         else:
@@ -512,13 +548,22 @@ class BatchedModel:
             )
         )
         # What the client sends back next time: the reply as text (its last token included, when the
-        # length cut it), then the template's change of turn. After a stop string the reply's text ends
-        # before the tokens that made it, so nothing can be expected.
+        # length cut it), then the template's change of turn or the framing the conversation's own turns
+        # began with. After a stop string the reply's text ends before the tokens that made it: only a
+        # conversation that has sent them back before is expected to do so again.
+        slot = request.slot
+        change = request.turn_change or slot.turns.framing
         ahead: list[int] = []
+        end, last = -1, -1
         if reason == "length" and unevaluated is not None:
-            ahead = [unevaluated, *request.turn_change]
+            ahead, end, last = [unevaluated, *change], len(slot.tokens) + 1, unevaluated
         elif reason == "stop" and not hit_stop_string:
-            ahead = list(request.turn_change)
+            ahead, end = list(change), len(slot.tokens)  # the end-of-generation token is not text
+        elif hit_stop_string and unevaluated is not None:
+            end, last = len(slot.tokens) + 1, unevaluated
+            if slot.turns.last_sent:
+                ahead = [unevaluated, *change]
+        slot.turns = replace(slot.turns, reply_end=end, last_token=last)
         self._release(request, keep_cache=True, ahead=ahead)
 
     def _release(self, request: _Request, *, keep_cache: bool, ahead: Sequence[int] = ()) -> None:
@@ -540,6 +585,7 @@ class BatchedModel:
         self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
         slot.tokens = []
         slot.ahead = []
+        slot.turns = _Turns()
 
     def close(self) -> None:
         """Free the context and model now rather than at garbage collection."""
