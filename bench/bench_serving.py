@@ -42,6 +42,20 @@ PARALLEL = 4
 SETTLE_S = 0.1
 CONTEXT_PER_SEQUENCE = 4096
 PASSPHRASE = "bench-passphrase-not-secret"
+# The conversations' questions: different words each turn (a server that learns a transcript's framing
+# must learn "\nUser:", not a repeated question), 14 tokens each with that framing on the demo model.
+QUESTIONS = (
+    "What did the fishermen catch that day?",
+    "Who opened the bakery first that morning?",
+    "Where did the keeper sleep after watching?",
+    "How cold was the harbour water then?",
+    "Which boat left the harbour before dawn?",
+    "Did anyone see the storm coming in?",
+    "Was the lighthouse still burning at sunrise?",
+    "Can you describe the market there today?",
+    "Why were the nets torn this time?",
+    "Tell me about the keeper and dog.",
+)
 STORY = (
     "The harbour town woke slowly. Fishermen checked their nets, the baker opened his shutters, and "
     "the lighthouse keeper climbed down the long spiral stairs after another night of watching the sea."
@@ -254,7 +268,7 @@ async def interleaved_conversations(servers: list[Server], turns: int, tokens: i
             for c in range(4):
                 for server in rotated(servers, turn * 4 + c):
                     transcript = transcripts[server.name]
-                    transcript[c] += f"\nUser: And then, part {turn}?\nAssistant:"
+                    transcript[c] += f"\nUser: {QUESTIONS[(turn + 3 * c) % len(QUESTIONS)]}\nAssistant:"
                     await asyncio.sleep(SETTLE_S)
                     result = await stream_completion(client, server, transcript[c], tokens)
                     ttft.setdefault((server.name, turn), []).append(result["ttft"])
