@@ -99,10 +99,11 @@ def _sent_back(model: BatchedModel, prompt: list[int]) -> list[int]:
     back (token for token: the tiny model's random replies rarely survive a round trip through text)."""
     slot = next(s for s in model.slots if s.tokens[: len(prompt)] == prompt)
     reply = slot.tokens[len(prompt) :]
-    evaluated = slot.turns.reply_end - (slot.turns.last_token >= 0)
+    last = slot.turns.last_token
+    evaluated = slot.turns.reply_end - 1 if last >= 0 else slot.turns.reply_end
     del reply[evaluated - len(prompt) :]  # tokens evaluated ahead beyond the reply
-    if slot.turns.last_token >= 0:
-        reply.append(slot.turns.last_token)
+    if last >= 0:
+        reply.append(last)
     return prompt + reply
 
 
