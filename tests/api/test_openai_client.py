@@ -248,3 +248,31 @@ def test_streams_tell_the_model_when_the_first_chunk_is_out(
     whole = client.completions.create(model="tiny", prompt="Once", max_tokens=5, logit_bias=NO_EOS)
     assert whole.usage is not None and whole.usage.completion_tokens == 5
     assert time.perf_counter() - started < 4.0
+
+
+def test_a_raw_transcript_has_its_framing_evaluated_between_turns(api: Api, client: openai.OpenAI) -> None:
+    """A client keeping a /v1/completions transcript: once two turns have come back after a reply as it
+    was produced, the framing they began with ("\\nUser: ") is evaluated while the client is away.
+
+    Every reply is the end of turn at once: the tiny model's random text would not survive a round trip.
+    """
+    worker = api.runtime.load("tiny")
+    transcript = "A transcript kept by the client, long enough for its cache to be kept too."
+    evaluated = []
+    for question in ("Why?", "Ask?", "Can?", "Did?"):  # the same length, nothing in common
+        transcript += f"\nUser: {question}\nBot:"
+        reply = client.completions.create(
+            model="tiny", prompt=transcript, max_tokens=4, temperature=0, logit_bias={"2": 100}
+        )
+        assert reply.choices[0].text == "" and reply.choices[0].finish_reason == "stop"
+        usage = reply.usage
+        assert usage is not None and usage.prompt_tokens_details is not None
+        evaluated.append(usage.prompt_tokens - (usage.prompt_tokens_details.cached_tokens or 0))
+        deadline = time.monotonic() + 10
+        while worker.call(lambda m: m.has_work_ahead) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        transcript += reply.choices[0].text
+    # The framing's tokens where it stands (a space before a word is part of the word's token).
+    before, after = (len(worker.call(lambda m, t=t: m.tokenize(t))) for t in ("Bot:", "Bot:\nUser:"))
+    assert evaluated[1] == evaluated[2]  # the whole new turn, framing included
+    assert evaluated[2] - evaluated[3] == after - before > 0
