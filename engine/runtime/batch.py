@@ -5,7 +5,9 @@ next token of each running sequence plus a chunk of a newcomer's prompt, so runn
 flowing while a new prompt is processed. Each request has its own sequence id and its own native
 sampler chain. When a request ends, its sequence keeps its KV state: a returning conversation is routed
 back to the sequence whose tokens share the longest prefix with its prompt (or to a state saved in RAM,
-LRU within a budget) and evaluates only what is new. What such a conversation will send after the reply
+LRU within a budget) and evaluates only what is new. A new prompt that starts like one another sequence
+holds or is evaluating (a shared system prompt) shares those cells instead of evaluating them again.
+What a returning conversation will send after the reply
 (the reply's last token, the chat template's change of turn, or for a raw transcript the framing its
 own earlier turns began with) is evaluated ahead, when the model has nothing else to do.
 
@@ -44,6 +46,9 @@ from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptToo
 Emit = Callable[[Chunk | BaseException | None], None]
 # A saved state is only worth its memory when it spares evaluating at least this many tokens.
 MIN_TOKENS_WORTH_SAVING = 32
+# A prompt shares at least this many leading tokens with another sequence's before it copies them from it
+# (or waits a step for them, when the other is evaluating them now) instead of evaluating them itself.
+MIN_TOKENS_WORTH_SHARING = 16
 DEFAULT_RAM_CACHE_BYTES = 512 * 1024**2
 PREFILL_CHUNK_WHILE_DECODING = 128
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
@@ -138,6 +143,10 @@ class _Request:
     turn_change: tuple[int, ...] = ()  # see Prompt.turn_change
     started: float = field(default_factory=time.perf_counter)
     prefilled: int = 0  # prompt tokens already in the KV cache (reused ones included)
+    # Another request evaluating the same leading tokens now, and how many: they are copied from its
+    # sequence once it has them, instead of being evaluated twice.
+    leader: _Request | None = None
+    shared_with_leader: int = 0
     next_token: int | None = None  # sampled but not yet evaluated
     generated: int = 0
     first_token_at: float | None = None
@@ -296,10 +305,15 @@ class BatchedModel:
             self._save(target)
             restored = self._restore(saved_key, target)  # on refusal the slot is simply empty
             return target, saved_match if restored else 0
+        empty = [slot for slot in free if not slot.tokens]
         if best_match < MIN_TOKENS_WORTH_SAVING // 2:
             # Sharing a few tokens (the BOS, a common opening) is not worth another conversation's cache:
             # take an empty sequence, else the least recently used.
             best = min(free, key=lambda s: (bool(s.tokens), s.last_used))
+        elif empty and len(best.tokens) - best_match >= MIN_TOKENS_WORTH_SHARING:
+            # Only the start is shared (a system prompt, say): leave the other conversation where it is
+            # and share that start with an empty sequence (see `_copy_shared_prefix`).
+            best = empty[0]
         return best, match[best.seq_id]
 
     def admit(
@@ -338,11 +352,47 @@ class BatchedModel:
         slot.tokens = slot.tokens[:reuse]
         slot.ahead = []
         slot.busy = True
+        reuse = self._copy_shared_prefix(slot, prompt, reuse)
         request = _Request(
             params, cancel, emit, slot, prompt, reuse, sampler, queued_s, tuple(turn_change), prefilled=reuse
         )
         request.stop_filter = StopFilter(params.stop)
+        # A request admitted with this one (or just before) may be evaluating the same start right now.
+        for other in self.active:
+            shared = min(longest_prefix(other.prompt, prompt), len(prompt) - 1)
+            if other.prefilling and shared - reuse >= MIN_TOKENS_WORTH_SHARING and shared > request.shared_with_leader:
+                request.leader, request.shared_with_leader = other, shared
         self.active.append(request)
+
+    def _copy_shared_prefix(self, slot: _Slot, prompt: list[int], reuse: int) -> int:
+        """Give `slot` the longest start of `prompt` that another sequence holds beyond its own `reuse`
+        tokens (a system prompt shared by many conversations, say). In llama.cpp's unified KV cache the
+        two sequences then share those cells: nothing is copied but the cells' sequence sets. Returns
+        how many of the prompt's tokens the slot now holds."""
+        donor, shared = None, reuse
+        for other in self.slots:
+            if other is not slot:
+                n = min(longest_prefix(other.tokens, prompt), len(prompt) - 1)
+                if n > shared:
+                    donor, shared = other, n
+        if donor is None or shared - reuse < MIN_TOKENS_WORTH_SHARING:
+            return reuse
+        self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, reuse, shared)
+        slot.tokens.extend(prompt[reuse:shared])
+        return shared
+
+    def _catch_up_with_leader(self, request: _Request) -> None:
+        """Once its leader has evaluated the tokens they share (or is gone), a follower takes them from
+        whichever sequence holds them; what no sequence holds, it evaluates itself. Called before a step
+        adds anything: every token a slot lists is then in the cache."""
+        leader = request.leader
+        assert leader is not None
+        if leader in self.active and leader.prefilled < request.shared_with_leader:
+            return  # not there yet: the follower waits this step out
+        request.leader = None
+        held = self._copy_shared_prefix(request.slot, request.prompt, request.prefilled)
+        request.reused += held - request.prefilled
+        request.prefilled = held
 
     def _sampler(self, params: GenerationParams, prompt: list[int]) -> LlamaSampler:
         """The request's native sampler chain: bias, penalties, grammar, then the sampling itself."""
@@ -398,6 +448,9 @@ class BatchedModel:
             n += 1
 
         for request in self.active:
+            if request.leader is not None:
+                self._catch_up_with_leader(request)
+        for request in self.active:
             request.batch_index = -1
             if not request.prefilling and request.next_token is not None:
                 add(request.slot, request.next_token, request)
@@ -407,7 +460,7 @@ class BatchedModel:
         limit = self.n_batch if n == 0 else min(self.n_batch, n + PREFILL_CHUNK_WHILE_DECODING)
         prompting = any(request.prefilling for request in self.active)
         for request in self.active:
-            while request.prefilling and n < limit:
+            while request.prefilling and n < limit and request.leader is None:
                 last = request.prefilled == len(request.prompt) - 1
                 add(request.slot, request.prompt[request.prefilled], request if last else None)
                 request.prefilled += 1
