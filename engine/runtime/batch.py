@@ -7,9 +7,9 @@ sampler chain. When a request ends, its sequence keeps its KV state: a returning
 back to the sequence whose tokens share the longest prefix with its prompt (or to a state saved in RAM,
 LRU within a budget) and evaluates only what is new. A new prompt that starts like one another sequence
 holds or is evaluating (a shared system prompt) shares those cells instead of evaluating them again.
-What a returning conversation will send after the reply
-(the reply's last token, the chat template's change of turn, or for a raw transcript the framing its
-own earlier turns began with) is evaluated ahead, when the model has nothing else to do.
+What a returning conversation will send after the reply (the reply's last token, the chat template's
+change of turn, or for a raw transcript the framing its own earlier turns began with) is evaluated
+ahead, when the model has nothing else to do.
 
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
