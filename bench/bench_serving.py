@@ -396,6 +396,25 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
     return True
 
 
+def start_servers(stack: ExitStack, model_path: Path, threads: int, skip: list[str]) -> list[Server]:
+    """Enclave, llama-cpp-python's server and llama-server (built first, if need be) on `model_path`, each
+    stopped when `stack` closes; `skip` names servers to leave out."""
+    starters = {
+        "enclave": lambda: start_enclave(model_path, threads),
+        "llama-cpp-python": lambda: start_llama_cpp_python(model_path, threads),
+    }
+    if "llama-server" not in skip:
+        built = subprocess.run(
+            ["bash", str(ROOT / "bench" / "build_llama_server.sh")], cwd=ROOT, capture_output=True, text=True
+        )
+        if built.returncode == 0:
+            binary = Path(built.stdout.strip().splitlines()[-1])
+            starters["llama-server"] = lambda: start_llama_server(binary, model_path, threads)
+        else:
+            print("llama-server could not be built:", built.stderr[-500:], file=sys.stderr)
+    return [stack.enter_context(running(start())) for key, start in starters.items() if key not in skip]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer tokens, one round")
@@ -411,22 +430,9 @@ def main() -> None:
 
     demo_home()
     model_path = ModelRegistry().resolve(None).path
-    starters = {
-        "enclave": lambda: start_enclave(model_path, threads),
-        "llama-cpp-python": lambda: start_llama_cpp_python(model_path, threads),
-    }
-    if "llama-server" not in args.skip:
-        built = subprocess.run(
-            ["bash", str(ROOT / "bench" / "build_llama_server.sh")], cwd=ROOT, capture_output=True, text=True
-        )
-        if built.returncode == 0:
-            binary = Path(built.stdout.strip().splitlines()[-1])
-            starters["llama-server"] = lambda: start_llama_server(binary, model_path, threads)
-        else:
-            print("llama-server could not be built:", built.stderr[-500:], file=sys.stderr)
     rounds = 1 if args.quick else args.rounds
     with ExitStack() as stack:
-        servers = [stack.enter_context(running(start())) for key, start in starters.items() if key not in args.skip]
+        servers = start_servers(stack, model_path, threads, args.skip)
         results, per_round = measure(servers, rounds, args.quick)
 
     print(f"\nModel: {model_path.name}, {threads} threads, parallel {PARALLEL}, median of {rounds} interleaved rounds;")

@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -29,16 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_serving import (  # noqa: E402
-    SETTLE_S,
-    Server,
-    rotated,
-    running,
-    start_enclave,
-    start_llama_cpp_python,
-    start_llama_server,
-    stream_completion,
-)
+from bench.bench_serving import SETTLE_S, Server, rotated, start_servers, stream_completion  # noqa: E402
 from bench.common import demo_home, machine, median  # noqa: E402
 
 CLIENTS = 4
@@ -88,22 +78,9 @@ def main() -> None:
 
     demo_home()
     model_path = ModelRegistry().resolve(None).path
-    starters = {
-        "enclave": lambda: start_enclave(model_path, threads),
-        "llama-cpp-python": lambda: start_llama_cpp_python(model_path, threads),
-    }
-    if "llama-server" not in args.skip:
-        built = subprocess.run(
-            ["bash", str(ROOT / "bench" / "build_llama_server.sh")], cwd=ROOT, capture_output=True, text=True
-        )
-        if built.returncode == 0:
-            binary = Path(built.stdout.strip().splitlines()[-1])
-            starters["llama-server"] = lambda: start_llama_server(binary, model_path, threads)
-        else:
-            print("llama-server could not be built:", built.stderr[-500:], file=sys.stderr)
     per_round: dict[str, list[dict[str, float]]] = {}
     with ExitStack() as stack:
-        servers = [stack.enter_context(running(start())) for key, start in starters.items() if key not in args.skip]
+        servers = start_servers(stack, model_path, threads, args.skip)
         for index, server in enumerate(servers):  # warm-up: load the model, first-request costs
             asyncio.run(burst(server, seed=1000 + index))
             per_round[server.name] = []
