@@ -101,3 +101,23 @@ def test_a_follower_whose_leader_is_cancelled_evaluates_the_start_itself(models:
     usage = _final(out).usage
     assert usage is not None and usage.evaluated_prompt_tokens == len(follower_prompt)
     assert _answer(out)[0] == _answer(_reply(cold, follower_prompt))[0]
+
+
+def test_a_model_with_a_recurrent_state_shares_nothing(models: Any) -> None:
+    """Mamba, RWKV and hybrids keep one state per sequence, not a cell per position: the first n tokens
+    cannot be taken from another sequence. (The tiny model is a transformer: told otherwise here.)"""
+    warm, _cold = models
+    assert warm.shares_prefixes
+    warm.shares_prefixes = False
+    system = warm.tokenize(SYSTEM)
+    _reply(warm, system + warm.tokenize("Q: one", add_bos=False))
+    second = system + warm.tokenize("Q: another one entirely, long enough to leave its own tail", add_bos=False)
+    out: list[Any] = []
+    warm.admit(system + warm.tokenize("Q: two", add_bos=False), REPLY, CancelToken(), out.append, 0.0)
+    follower: list[Any] = []
+    warm.admit(second, REPLY, CancelToken(), follower.append, 0.0)
+    assert all(r.leader is None for r in warm.active)
+    while warm.active:
+        warm.step()
+    usage = _final(follower).usage
+    assert usage is not None and usage.cached_prompt_tokens < len(system)

@@ -194,6 +194,11 @@ class BatchedModel:
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"llama.cpp could not load model {record.name!r}: {exc}") from None
         self.n_ctx_seq = self.ctx.n_ctx() // self.parallel
+        # A recurrent state (Mamba, RWKV, hybrids) is not one cell per position: a sequence cannot take
+        # another's first n tokens from it.
+        self.shares_prefixes = not (
+            C.llama_model_is_recurrent(self.model.model) or C.llama_model_is_hybrid(self.model.model)
+        )
         self.batch = LlamaBatch(n_tokens=self.n_batch, embd=0, n_seq_max=1, verbose=False)
         self.vocab = self.model.vocab
         self.n_vocab = self.model.n_vocab()
@@ -358,7 +363,7 @@ class BatchedModel:
         )
         request.stop_filter = StopFilter(params.stop)
         # A request admitted with this one (or just before) may be evaluating the same start right now.
-        for other in self.active:
+        for other in self.active if self.shares_prefixes else ():
             shared = min(longest_prefix(other.prompt, prompt), len(prompt) - 1)
             if other.prefilling and shared - reuse >= MIN_TOKENS_WORTH_SHARING and shared > request.shared_with_leader:
                 request.leader, request.shared_with_leader = other, shared
@@ -369,6 +374,8 @@ class BatchedModel:
         tokens (a system prompt shared by many conversations, say). In llama.cpp's unified KV cache the
         two sequences then share those cells: nothing is copied but the cells' sequence sets. Returns
         how many of the prompt's tokens the slot now holds."""
+        if not self.shares_prefixes:
+            return reuse
         donor, shared = None, reuse
         for other in self.slots:
             if other is not slot:
