@@ -150,6 +150,7 @@ class ServerView(QWidget):
             Column(self.tr("Model"), lambda r: r.model or "—"),
             Column(self.tr("Status"), lambda r: str(r.status), True),
             Column(self.tr("Tokens in/out"), lambda r: f"{r.prompt_tokens} / {r.completion_tokens}", True),
+            Column(self.tr("Cached"), lambda r: str(r.cached_prompt_tokens), True),
             Column(self.tr("Latency"), lambda r: human_duration_ms(r.latency_ms), True),
         ], self)
         self.requests_table = self._table(self.requests, self.tr("Recent requests"))

@@ -2127,6 +2127,10 @@ Keep it safe and apart from this computer.
         <translation>输入/输出 Token</translation>
     </message>
     <message>
+        <source>Cached</source>
+        <translation>已缓存</translation>
+    </message>
+    <message>
         <source>Latency</source>
         <translation>延迟</translation>
     </message>

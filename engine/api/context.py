@@ -19,6 +19,7 @@ class RequestContext:
     model: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
     request_text: str | None = None
     response_text: str | None = None
     disconnected: bool = False  # the client left before the reply was complete

@@ -186,6 +186,7 @@ class KeyAuth:
             status=CLIENT_CLOSED if context.disconnected else status,
             prompt_tokens=context.prompt_tokens,
             completion_tokens=context.completion_tokens,
+            cached_prompt_tokens=context.cached_prompt_tokens,
             latency_ms=round(seconds * 1000, 1),
             request_text=context.request_text if keep else None,
             response_text=context.response_text if keep else None,

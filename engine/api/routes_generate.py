@@ -65,10 +65,16 @@ def _usage(final: Chunk | None) -> dict[str, Any]:
 
 
 def _account(context: RequestContext, final: Chunk | None, text: str) -> None:
+    _count_tokens(context, final)
+    context.response_text = text
+
+
+def _count_tokens(context: RequestContext, final: Chunk | None) -> None:
+    """What the request log and the key's token budget count."""
     if final is not None and final.usage is not None:
         context.prompt_tokens = final.usage.prompt_tokens
         context.completion_tokens = final.usage.completion_tokens
-    context.response_text = text
+        context.cached_prompt_tokens = final.usage.cached_prompt_tokens
 
 
 async def _collect_reply(
@@ -117,9 +123,7 @@ async def _release_on_exit(services: Services, context: RequestContext, pump: Ch
             final = await drain_after_cancel(pump)
         except Exception:
             final = None
-        if final is not None and final.usage is not None:
-            context.prompt_tokens = final.usage.prompt_tokens
-            context.completion_tokens = final.usage.completion_tokens
+        _count_tokens(context, final)
     services.admission.leave()
 
 

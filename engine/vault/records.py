@@ -90,6 +90,7 @@ class RequestLogEntry:
     time: dt.datetime = field(default_factory=_now)
     id: str = field(default_factory=new_id)
     upstream: str | None = None  # the upstream that served it (None: this machine)
+    cached_prompt_tokens: int = 0  # of prompt_tokens, those taken from a cache instead of evaluated
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,8 @@ class RequestLog:
                 data = self._store.open_json(
                     db, "request_log", "body", row_id, body, self._store.stream_keys["request_log"]
                 )
-                fields = {k: data.get(k) for k in _FIELDS if k not in _TEXTS} | self._texts(db, row_id, data)
+                # A field newer than the row (cached_prompt_tokens) takes its default.
+                fields = {k: data[k] for k in _FIELDS if k not in _TEXTS and k in data} | self._texts(db, row_id, data)
                 result.append(RequestLogEntry(**fields, time=parse_time(time), id=row_id))
             return result
 

@@ -70,13 +70,21 @@ def test_start_the_server_call_it_and_stop_it(qtbot, window, session) -> None:  
     try:
         headers = {"Authorization": f"Bearer {secret}"}
         assert httpx.get(f"{url}/v1/models", headers=headers, timeout=10).status_code == 200
-        reply = httpx.post(f"{url}/v1/chat/completions", headers=headers, timeout=60,
-                           json={"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
-        assert reply.status_code == 200
+        for _ in range(2):  # the second time, the prompt comes from the cache
+            reply = httpx.post(f"{url}/v1/chat/completions", headers=headers, timeout=60,
+                               json={"model": "tiny", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
+            assert reply.status_code == 200
+        cached = reply.json()["usage"]["prompt_tokens_details"]["cached_tokens"]
+        assert cached > 0
         assert httpx.get(f"{url}/v1/models", timeout=10).status_code == 401
-        view.refresh_requests()
-        qtbot.waitUntil(lambda: view.requests.rowCount() >= 1, timeout=10_000)
+        for _ in range(50):  # each request is logged just after its reply
+            view.refresh_requests()
+            qtbot.wait(200)
+            if view.requests.rowCount() >= 3:
+                break
         assert view.requests.data(view.requests.index(0, 1)) == "test"
+        columns = [view.requests.headerData(c, Qt.Orientation.Horizontal) for c in range(view.requests.columnCount())]
+        assert view.requests.data(view.requests.index(0, columns.index("Cached"))) == str(cached)
         window.check_idle()  # a running server holds off the auto-lock
         assert not window.is_locked
     finally:

@@ -140,6 +140,21 @@ def test_request_log(vault: Vault) -> None:
     assert vault.request_log.delete_before(t0 + dt.timedelta(milliseconds=500)) == 1
 
 
+def test_request_log_rows_written_before_cached_tokens_read_as_none_cached(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import engine.vault.request_log as request_log
+
+    # A row as an earlier version wrote it: its body has no cached_prompt_tokens.
+    monkeypatch.setattr(request_log, "_FIELDS", [f for f in request_log._FIELDS if f != "cached_prompt_tokens"])
+    vault.request_log.append(RequestLogEntry("old", "m", 200, 5, 7))
+    monkeypatch.undo()
+    vault.request_log.append(RequestLogEntry("new", "m", 200, 5, 7, cached_prompt_tokens=4))
+    entries = {e.key_name: e for e in vault.request_log.recent(10)}
+    assert entries["old"].cached_prompt_tokens == 0 and entries["new"].cached_prompt_tokens == 4
+    assert entries["old"].prompt_tokens == 5
+
+
 def test_request_log_texts_are_erased_by_match_and_their_old_ciphertext_scrubbed(vault: Vault, home: Path) -> None:
     vault.request_log.append(RequestLogEntry("k", "m", 200, 5, 7, request_text="About Jane", response_text="ok"))
     vault.request_log.append(RequestLogEntry("k", "m", 200, 3, 2, request_text="weather", response_text="rain"))
