@@ -164,12 +164,16 @@ class MessageWidget(QFrame):
             rate = QLocale().toString(float(meta["tokens_per_s"]), "f", 1)
             parts.append(self.tr("{rate} tokens/s").format(rate=rate))
         if usage:
-            parts.append(
-                self.tr("{prompt} prompt + {completion} reply tokens").format(
-                    prompt=human_number(int(usage.get("prompt_tokens", 0))),
-                    completion=human_number(int(usage.get("completion_tokens", 0))),
-                )
-            )
+            counts = {
+                "prompt": human_number(int(usage.get("prompt_tokens", 0))),
+                "completion": human_number(int(usage.get("completion_tokens", 0))),
+            }
+            cached = int(usage.get("cached_prompt_tokens") or 0)  # evaluated earlier, not for this reply
+            if cached:
+                text = self.tr("{prompt} prompt ({cached} cached) + {completion} reply tokens")
+                parts.append(text.format(cached=human_number(cached), **counts))
+            else:
+                parts.append(self.tr("{prompt} prompt + {completion} reply tokens").format(**counts))
         if meta.get("finish_reason") == "cancelled":
             parts.append(self.tr("stopped"))
         elif meta.get("finish_reason") == "length":

@@ -1000,6 +1000,10 @@ Last message: {time}</source>
         <translation>{rate} Token/秒</translation>
     </message>
     <message>
+        <source>{prompt} prompt ({cached} cached) + {completion} reply tokens</source>
+        <translation>提示 {prompt}（已缓存 {cached}）+ 回复 {completion} 个 Token</translation>
+    </message>
+    <message>
         <source>{prompt} prompt + {completion} reply tokens</source>
         <translation>提示 {prompt} + 回复 {completion} 个 Token</translation>
     </message>

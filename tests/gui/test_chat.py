@@ -173,3 +173,21 @@ def test_a_reasoning_models_thinking_shows_apart_from_the_answer(qtbot) -> None:
     qtbot.addWidget(plain)
     plain.show()
     assert plain.body.text == "<think>I typed this</think>" and not plain.thinking_toggle.isVisible()
+
+
+def test_a_replys_statistics_say_how_much_of_the_prompt_came_from_the_cache(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from app.models.messages import MessageItem
+    from app.views.messages_view import MessageWidget
+
+    def stats(usage: dict[str, int]) -> str:
+        widget = MessageWidget(MessageItem("assistant", "Hi", "m1", {"usage": usage}), "Model", "reply")
+        qtbot.addWidget(widget)
+        return widget.stats.text()
+
+    assert stats({"prompt_tokens": 106, "completion_tokens": 70, "cached_prompt_tokens": 95}) == (
+        "106 prompt (95 cached) + 70 reply tokens"
+    )
+    assert stats({"prompt_tokens": 11, "completion_tokens": 70, "cached_prompt_tokens": 0}) == (
+        "11 prompt + 70 reply tokens"
+    )
+    assert stats({"prompt_tokens": 11, "completion_tokens": 70}) == "11 prompt + 70 reply tokens"  # older replies
