@@ -93,6 +93,19 @@ class Turn:
         return TurnResult(self.conversation_id, text, self.generation.final, label)
 
 
+def continued_document(messages: list[dict[str, str]]) -> str:
+    """A conversation as a base model continues it: a system prompt opens the document, each reply follows
+    its prompt directly (it was written as that text's continuation), and each message starts a new
+    paragraph."""
+    text = ""
+    for message in messages:
+        if message["role"] == "assistant":
+            text += message["content"]
+        else:
+            text += ("\n\n" if text else "") + message["content"]
+    return text
+
+
 class ChatService:
     """Sends chat turns, keeping history in the vault when one is open."""
 
@@ -191,10 +204,11 @@ class ChatService:
         record: ModelRecord,
         params: GenerationParams | None,
     ) -> Turn:
-        user_turns = [m for m in messages if m["role"] != "system"]
-        if record.is_base_model and not record.settings.chat_template and len(user_turns) == 1:
-            # A base model has no chat format: it continues the text it is given.
-            generation = self.runtime.complete(user_turns[0]["content"], params, model=record.name)
+        if record.is_base_model and not record.settings.chat_template:
+            # A base model has no chat format: it continues the text it is given, and a conversation is
+            # one document that grows by turns. Each prompt then starts with the one before it and its
+            # reply, exactly as the model produced it, so the model's cache carries over between turns.
+            generation = self.runtime.complete(continued_document(messages), params, model=record.name)
         else:
             generation = self.runtime.chat(messages, params, model=record.name)
         return Turn(generation, record, conversation_id, self.vault)
