@@ -177,7 +177,6 @@ class BatchedModel:
         set_llama_verbose(False)  # llama.cpp logs every graph reservation to stderr otherwise
         model_params = C.llama_model_default_params()
         model_params.n_gpu_layers = gpu_layers
-        model_params.use_mmap = True
         ctx_params = C.llama_context_default_params()
         ctx_params.n_ctx = self.n_ctx_seq * self.parallel
         ctx_params.n_batch = self.n_batch
