@@ -286,10 +286,23 @@ async def interleaved_conversations(servers: list[Server], turns: int, tokens: i
     return out
 
 
+OURS = "Enclave"
+CLOSEST_PEER = "llama.cpp llama-server"
+
+
 def rotated(servers: list[Server], shift: int) -> list[Server]:
-    """`servers` starting at a different one each time, so no server always goes first (or last)."""
-    k = shift % len(servers)
-    return servers[k:] + servers[:k]
+    """The order to measure `servers` in this time: no server always first (or last), and Enclave right
+    next to llama-server, in alternating order. This machine's speed drifts within seconds: the pair whose
+    ratios the targets are about is measured back to back, not with another server's phase in between.
+    """
+    pair = [s for s in servers if s.name in (OURS, CLOSEST_PEER)]
+    if len(pair) < 2:
+        k = shift % len(servers)
+        return servers[k:] + servers[:k]
+    others = [s for s in servers if s.name not in (OURS, CLOSEST_PEER)]
+    if shift % 2:
+        pair.reverse()
+    return pair + others if shift // 2 % 2 == 0 else others + pair
 
 
 PHASES = ("single", "concurrent1", "concurrent4", "concurrent8")
@@ -451,7 +464,7 @@ def main() -> None:
             f"{r['concurrent8']['failed']}/{r['concurrent8']['cut_off']} |"
         )
 
-    ours, server, lcp = "Enclave", "llama.cpp llama-server", "llama-cpp-python server"
+    ours, server, lcp = OURS, CLOSEST_PEER, "llama-cpp-python server"
     ratios: dict[str, float] = {}
     if ours in results:
         ratios["turn10_vs_turn1_ttft"] = paired_ratio(
@@ -476,8 +489,9 @@ def main() -> None:
         "model": model_path.name,
         "method": (
             f"all servers up at once; {rounds} rounds, each running every phase on every server in rotating "
-            "order, then four new conversations of 10 turns interleaved over all servers request by request; "
-            "figures are medians over rounds, ratios medians of per-round ratios"
+            "order (Enclave and llama-server back to back), then four new conversations of 10 turns "
+            "interleaved over all servers request by request; figures are medians over rounds, ratios "
+            "medians of per-round ratios"
         ),
         "results": results,
         "ratios": ratios,
