@@ -291,7 +291,7 @@ CLOSEST_PEER = "llama.cpp llama-server"
 
 
 def rotated(servers: list[Server], shift: int) -> list[Server]:
-    """The order to measure `servers` in this time: no server always first (or last), and Enclave right
+    """The order to measure `servers` in, this time: no server always first (or last), and Enclave right
     next to llama-server, in alternating order. This machine's speed drifts within seconds: the pair whose
     ratios the targets are about is measured back to back, not with another server's phase in between.
     """
