@@ -6,7 +6,9 @@ time to first token, aggregate tokens/s with 1, 4 and 8 concurrent streaming cli
 token at turn 1 and turn 10 of four interleaved conversations (new ones every round). Prints a Markdown
 table; writes bench/results/serving.json and serving.png.
 
-Run: python bench/bench_serving.py [--quick] [--rounds N]
+Run: python bench/bench_serving.py [--quick] [--rounds N] [--model PATH]
+
+With --model, any GGUF stands in for the demo model and the results go to serving-<file name>.json/.png.
 """
 
 from __future__ import annotations
@@ -435,6 +437,7 @@ def main() -> None:
     parser.add_argument(
         "--skip", action="append", default=[], help="server to skip: enclave, llama-cpp-python, llama-server"
     )
+    parser.add_argument("--model", type=Path, help="a GGUF to serve instead of the bundled demo model")
     args = parser.parse_args()
     threads = os.cpu_count() or 1
 
@@ -442,7 +445,10 @@ def main() -> None:
     from engine.models import ModelRegistry
 
     demo_home()
-    model_path = ModelRegistry().resolve(None).path
+    model_path = args.model.resolve() if args.model else ModelRegistry().resolve(None).path
+    if not model_path.is_file():
+        raise SystemExit(f"no such model file: {model_path}")
+    stem = "serving" if args.model is None else f"serving-{model_path.stem}"
     rounds = 1 if args.quick else args.rounds
     with ExitStack() as stack:
         servers = start_servers(stack, model_path, threads, args.skip)
@@ -497,9 +503,9 @@ def main() -> None:
         "ratios": ratios,
         "per_round": per_round,
     }
-    (out / "serving.json").write_text(json.dumps(payload, indent=2))
-    if plot(results, out / "serving.png"):
-        print(f"plot: {out / 'serving.png'}")
+    (out / f"{stem}.json").write_text(json.dumps(payload, indent=2))
+    if plot(results, out / f"{stem}.png"):
+        print(f"plot: {out / f'{stem}.png'}")
     shutil.rmtree(os.environ["ENCLAVE_HOME"], ignore_errors=True)
 
 
