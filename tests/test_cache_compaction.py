@@ -13,6 +13,7 @@ from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, Chunk, GenerationParams
 from engine.runtime import batch as batch_module
 from engine.runtime.batch import COMPACT_AFTER_TOKENS, MIN_TOKENS_WORTH_SAVING, BatchedModel
+from tests.test_prefix_sharing import _answer
 
 SHORT = GenerationParams(max_tokens=6, temperature=0.0, ignore_eos=True, logprobs=0)
 LONG = GenerationParams(max_tokens=COMPACT_AFTER_TOKENS + 24, temperature=0.0, ignore_eos=True, logprobs=0)
@@ -27,11 +28,6 @@ def _run(model: BatchedModel, prompts: list[list[int]], params: GenerationParams
     while model.active:
         model.step()
     return outs
-
-
-def _answer(out: list[Any]) -> tuple[str, list[float]]:
-    chunks = [c for c in out if isinstance(c, Chunk)]
-    return "".join(c.text for c in chunks), [lp.logprob for c in chunks for lp in c.logprobs]
 
 
 def _cached(out: list[Any]) -> int:
