@@ -9,9 +9,7 @@ LRU within a budget) and evaluates only what is new. A new prompt that starts li
 holds or is evaluating (a shared system prompt) shares those cells instead of evaluating them again.
 What a returning conversation will send after the reply (the reply's last token, the chat template's
 change of turn, or for a raw transcript the framing its own earlier turns began with) is evaluated
-ahead, when the model has nothing else to do. Once the running requests have settled, idle sequences'
-states move to RAM and the running ones to the start of the cache, since attention visits every
-occupied cell up to the last (see `_compact`).
+ahead, when the model has nothing else to do.
 
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
@@ -130,7 +128,7 @@ class _Saved:
     """A sequence's KV state copied to RAM, with the tokens it stands for."""
 
     tokens: list[int]
-    state: ctypes.Array[ctypes.c_uint8]  # as llama.cpp wrote it: no copy on the way out or back in
+    state: bytes
     ahead: list[int]
     turns: _Turns
 
@@ -285,7 +283,7 @@ class BatchedModel:
         if buffer is None:
             return False
         self._saved_ids += 1
-        self.saved[self._saved_ids] = _Saved(list(slot.tokens), buffer, list(slot.ahead), slot.turns)
+        self.saved[self._saved_ids] = _Saved(list(slot.tokens), bytes(buffer), list(slot.ahead), slot.turns)
         while sum(len(s.state) for s in self.saved.values()) > self.ram_cache_bytes:
             self.saved.popitem(last=False)
         return True
@@ -303,8 +301,9 @@ class BatchedModel:
     def _restore(self, key: int, slot: _Slot) -> bool:
         """Load a RAM-saved state into `slot`; False if llama.cpp refused it."""
         saved = self.saved.pop(key)
+        buffer = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
         self._forget(slot)
-        if C.llama_state_seq_set_data(self.ctx.ctx, saved.state, len(saved.state), slot.seq_id) == 0:
+        if C.llama_state_seq_set_data(self.ctx.ctx, buffer, len(saved.state), slot.seq_id) == 0:
             return False
         slot.tokens, slot.ahead, slot.turns = saved.tokens, saved.ahead, saved.turns
         return True
