@@ -9,7 +9,9 @@ LRU within a budget) and evaluates only what is new. A new prompt that starts li
 holds or is evaluating (a shared system prompt) shares those cells instead of evaluating them again.
 What a returning conversation will send after the reply (the reply's last token, the chat template's
 change of turn, or for a raw transcript the framing its own earlier turns began with) is evaluated
-ahead, when the model has nothing else to do.
+ahead, when the model has nothing else to do. Once the running requests have settled, idle sequences'
+states move to RAM and the running ones to the start of the cache, since attention visits every
+occupied cell up to the last (see `_compact`).
 
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
