@@ -68,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     demo_home()
     from engine.models import ModelRegistry
-    from engine.runtime.loaded import DEFAULT_CONTEXT
+    from engine.models.memory import DEFAULT_CONTEXT
 
     record = ModelRegistry().resolve(None)
     threads = os.cpu_count() or 1

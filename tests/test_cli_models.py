@@ -49,9 +49,19 @@ def test_import_list_info_verify_default_remove(tiny_gguf: Path, capsys: pytest.
         "license",
         "has_chat_template",
         "parameter_count",
+        "kv_bytes_per_token",
     ):
         assert key in info["facts"]
     assert info["file_size"] == tiny_gguf.stat().st_size and len(info["sha256"]) == 64
+    memory = info["memory_when_loaded"]
+    assert memory["kv_cache_tokens"] == 4 * 512  # 4 parallel requests × the tiny model's context
+    assert memory["kv_cache_bytes"] == 4 * 512 * info["facts"]["kv_bytes_per_token"]
+    assert main(["models", "set", "tiny", "--parallel", "2"]) == 0
+    capsys.readouterr()
+    assert main(["models", "info", "tiny"]) == 0
+    assert f"KV cache of {2 * 512 * info['facts']['kv_bytes_per_token'] / 1e6:,.0f} MB for 1,024 tokens" in (
+        capsys.readouterr().out
+    )
     assert main(["models", "verify", "tiny"]) == 0
     assert "OK" in capsys.readouterr().out
     assert main(["models", "list"]) == 0

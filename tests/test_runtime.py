@@ -12,6 +12,7 @@ from engine.models import ModelRegistry
 from engine.models.templates import TemplateError
 from engine.runtime import CancelToken, GenerationParams, PromptTooLong, Runtime
 from engine.runtime import worker as worker_module
+from engine.runtime.manager import estimated_memory
 from tests.tiny_gguf import write_tiny_gguf
 
 LONG = GenerationParams(max_tokens=60, temperature=0.0, ignore_eos=True)
@@ -201,7 +202,7 @@ def test_idle_model_is_unloaded_after_ttl(registry: ModelRegistry, tiny_model) -
 
 def test_memory_budget_unloads_the_least_recently_used(registry: ModelRegistry, tiny_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     registry.import_file(write_tiny_gguf(tmp_path / "other.gguf", seed=7), "other")
-    one_model = int(tiny_model.file_size * 1.2) + 64 * 1024**2
+    one_model = estimated_memory(tiny_model)
     rt = Runtime(registry, memory_budget_bytes=one_model + 1000)
     try:
         rt.load("tiny")

@@ -48,6 +48,7 @@ def write_tiny_gguf(
     n_embd: int = 64,
     n_layers: int = 2,
     n_heads: int = 4,
+    n_kv_heads: int | None = None,
     n_ff: int = 128,
     name: str = "tiny-test",
 ) -> Path:
@@ -64,7 +65,9 @@ def write_tiny_gguf(
     writer.add_block_count(n_layers)
     writer.add_feed_forward_length(n_ff)
     writer.add_head_count(n_heads)
-    writer.add_head_count_kv(n_heads)
+    n_kv_heads = n_kv_heads or n_heads
+    kv_width = n_kv_heads * (n_embd // n_heads)
+    writer.add_head_count_kv(n_kv_heads)
     writer.add_rope_dimension_count(n_embd // n_heads)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_tokenizer_model("llama")
@@ -88,7 +91,8 @@ def write_tiny_gguf(
         prefix = f"blk.{layer}."
         writer.add_tensor(prefix + "attn_norm.weight", np.ones(n_embd, dtype=np.float32))
         for part in ("attn_q", "attn_k", "attn_v", "attn_output"):
-            writer.add_tensor(prefix + part + ".weight", weight(n_embd, n_embd))
+            rows = kv_width if part in ("attn_k", "attn_v") else n_embd
+            writer.add_tensor(prefix + part + ".weight", weight(rows, n_embd))
         writer.add_tensor(prefix + "ffn_norm.weight", np.ones(n_embd, dtype=np.float32))
         writer.add_tensor(prefix + "ffn_gate.weight", weight(n_ff, n_embd))
         writer.add_tensor(prefix + "ffn_up.weight", weight(n_ff, n_embd))

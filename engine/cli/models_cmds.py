@@ -10,6 +10,7 @@ from engine.cli.policy_cmds import admin_vault
 from engine.cli.progress import ProgressBar
 from engine.models import ModelRecord, ModelRegistry
 from engine.models.demo import DEMO_NOTE, ensure_demo_model
+from engine.models.memory import estimate_memory
 from engine.paths import enclave_home
 from engine.policy import allowlist
 from engine.policy.audit_events import record_or_defer
@@ -64,6 +65,13 @@ def _registry() -> ModelRegistry:
 def _describe(record: ModelRecord, default: str | None) -> dict[str, object]:
     data = record.to_json()
     data["default"] = record.name == default
+    estimate = estimate_memory(record)
+    data["memory_when_loaded"] = {
+        "total_bytes": estimate.total,
+        "weights_bytes": estimate.weights,
+        "kv_cache_bytes": estimate.kv_cache,
+        "kv_cache_tokens": estimate.cells,
+    }
     if record.source == "demo":
         data["note"] = DEMO_NOTE
     elif record.is_base_model:
@@ -117,9 +125,15 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2))
         return 0
     facts = data.pop("facts")
-    assert isinstance(facts, dict)
+    memory = data.pop("memory_when_loaded")
+    assert isinstance(facts, dict) and isinstance(memory, dict)
     for key, value in {**facts, **{k: v for k, v in data.items() if k != "settings"}}.items():
         print(f"{key.replace('_', ' '):>20}: {value}")
+    print(
+        f"{'memory when loaded':>20}: about {memory['total_bytes'] / 1e6:,.0f} MB, of which a KV cache of "
+        f"{memory['kv_cache_bytes'] / 1e6:,.0f} MB for {memory['kv_cache_tokens']:,} tokens "
+        "(context × parallel requests)"
+    )
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -25,6 +26,9 @@ class ModelFacts:
     vocab_size: int
     license: str | None
     has_chat_template: bool
+    # Bytes of KV cache one token takes in every layer together (f16 K and V); 0 when not known (records
+    # registered before it was recorded, or models without separate K and V projections).
+    kv_bytes_per_token: int = 0
 
 
 def format_parameter_count(count: int) -> str:
@@ -59,6 +63,18 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
+KV_CACHE_ELEMENT_BYTES = 2  # llama.cpp caches K and V as f16 unless told otherwise
+_KV_PROJECTION = re.compile(r"blk\.\d+\.attn_[kv]\.weight")
+
+
+def _kv_bytes_per_token(header: GGUFHeader) -> int:
+    """The KV cache a token takes, from the K and V projections' output widths (n_kv_heads × head size in
+    each layer). The shapes say it for grouped-query attention, per-layer head counts and odd head sizes
+    alike, where the metadata keys differ between architectures."""
+    width = sum(t.shape[1] for t in header.tensors if len(t.shape) == 2 and _KV_PROJECTION.fullmatch(t.name))
+    return width * KV_CACHE_ELEMENT_BYTES
+
+
 def facts_from_header(header: GGUFHeader) -> ModelFacts:
     """Summarise a parsed header into the facts the registry, CLI and GUI show."""
     meta = header.metadata
@@ -78,4 +94,5 @@ def facts_from_header(header: GGUFHeader) -> ModelFacts:
         vocab_size=vocab,
         license=str(license_name) if license_name else None,
         has_chat_template=isinstance(meta.get("tokenizer.chat_template"), str),
+        kv_bytes_per_token=_kv_bytes_per_token(header),
     )

@@ -34,9 +34,9 @@ from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSamp
 from llama_cpp._logger import set_verbose as set_llama_verbose
 
 from engine.errors import UserError
+from engine.models.memory import context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.loaded import (
-    DEFAULT_CONTEXT,
     PENALTY_WINDOW,
     LoadReport,
     StopFilter,
@@ -175,7 +175,7 @@ class BatchedModel:
         settings = record.settings
         self.record = record
         self.parallel = settings.parallel
-        self.n_ctx_seq = settings.context_size or min(record.facts.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+        self.n_ctx_seq = context_per_sequence(record)
         threads = settings.threads or max(1, os.cpu_count() or 1)
         gpu_layers = resolve_gpu_layers(settings.gpu_layers)
         self.n_batch = max(32, min(settings.batch_size, self.n_ctx_seq))

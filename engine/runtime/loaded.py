@@ -18,10 +18,10 @@ from llama_cpp import llama_cpp as C
 
 from engine.errors import UserError
 from engine.models.gguf_header import read_header
+from engine.models.memory import context_per_sequence
 from engine.models.reasoning import tag_start_at_end
 from engine.models.registry import ModelRecord
 
-DEFAULT_CONTEXT = 4096
 PENALTY_WINDOW = 64
 
 
@@ -106,7 +106,7 @@ class LoadedModel:
     def __init__(self, record: ModelRecord, *, embedding: bool = False) -> None:
         settings = record.settings
         self.record = record
-        n_ctx = settings.context_size or min(record.facts.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+        n_ctx = context_per_sequence(record)
         threads = settings.threads or max(1, os.cpu_count() or 1)
         gpu_layers = resolve_gpu_layers(settings.gpu_layers)
         started = time.perf_counter()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.errors import UserError
+from engine.models.memory import estimate_memory
 from engine.models.reasoning import opens_thinking
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
@@ -35,9 +36,9 @@ def total_memory_bytes() -> int:
         return 8 * 1024**3
 
 
-def estimated_memory(record: ModelRecord) -> int:
-    """A load-time memory estimate: the weights plus a margin for the KV cache and buffers."""
-    return int(record.file_size * 1.2) + 64 * 1024**2
+def estimated_memory(record: ModelRecord, *, embedding: bool = False) -> int:
+    """What loading `record` takes: weights, a KV cache for every parallel sequence, buffers."""
+    return estimate_memory(record, sequences=1 if embedding else None).total
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ class Runtime:
             if worker is None or worker.record != record:  # settings changed: reload
                 if worker is not None:
                     self._workers.pop(key).stop()
-                self._make_room(estimated_memory(record))
+                self._make_room(estimated_memory(record, embedding=embedding))
                 worker = ModelWorker(record, max_queue=self.max_queue, embedding=embedding)
                 self._workers[key] = worker
         try:
@@ -99,7 +100,7 @@ class Runtime:
         """Unload idle models, least recently used first, until `needed` bytes fit the budget."""
 
         def used() -> int:
-            return sum(estimated_memory(w.record) for w in self._workers.values())
+            return sum(estimated_memory(w.record, embedding=key[1]) for key, w in self._workers.items())
 
         for key, worker in sorted(self._workers.items(), key=lambda kv: kv[1].last_used):
             if used() + needed <= self.memory_budget:

@@ -1,0 +1,52 @@
+"""How much memory a model takes once loaded, from its registry record alone (nothing is loaded).
+
+The runtime keeps loaded models within a memory budget with it, and the GUI says whether a model fits and
+what its settings cost. Measured on this project's build machine, a model loaded with 4 sequences of
+4,096 tokens, after four 500-token prompts: the demo model's process grew by 621 MiB against an estimate
+of 622 (its KV cache is exactly the 288 MiB estimated). A 1.1B Q4_K_M model grew by 1,502 MiB against
+1,117: llama.cpp repacks Q4_K weights for AVX2 into memory of its own, and the file pages it read them
+from stay resident only until the system needs the memory (without them: about 1,045 MiB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engine.models.registry import ModelRecord
+
+DEFAULT_CONTEXT = 4096  # tokens per sequence when neither the settings nor the model say otherwise
+COMPUTE_BYTES = 64 * 1024**2  # llama.cpp's graph buffers for a 512-token batch, as used (not as reserved)
+LOGIT_BYTES = 4  # one float per vocabulary entry for every sequence's next token
+
+
+def context_per_sequence(record: ModelRecord) -> int:
+    """Tokens of context each parallel sequence gets: the setting, else the model's own up to 4,096."""
+    trained = record.facts.context_length or DEFAULT_CONTEXT
+    return record.settings.context_size or min(trained, DEFAULT_CONTEXT)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """A loaded model's memory, in bytes, by what it is for."""
+
+    weights: int  # the file, mapped, plus a tenth for what loading builds from it (vocabulary, repacks)
+    kv_cache: int  # every parallel sequence's full context
+    buffers: int  # compute graph and logits
+    cells: int  # tokens the KV cache holds: parallel × context per sequence
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.buffers
+
+
+def estimate_memory(record: ModelRecord, *, sequences: int | None = None) -> MemoryEstimate:
+    """What loading `record` with its current settings will take, for `sequences` parallel sequences
+    (default: its `parallel` setting; an embedding host has one)."""
+    facts = record.facts
+    sequences = sequences or record.settings.parallel
+    cells = sequences * context_per_sequence(record)
+    # Records from before the KV width was recorded: assume K and V as wide as the embedding in every
+    # layer (no grouped-query attention), which errs on the side of "does not fit".
+    per_token = facts.kv_bytes_per_token or facts.layer_count * 2 * facts.embedding_length * 2
+    buffers = COMPUTE_BYTES + sequences * facts.vocab_size * LOGIT_BYTES
+    return MemoryEstimate(record.file_size + record.file_size // 10, per_token * cells, buffers, cells)

@@ -1,0 +1,85 @@
+"""A model's memory, estimated from its registry record before it is loaded: the KV cache a token takes is
+read from the file and matches what llama.cpp keeps, and the estimate follows the settings that cost memory
+(parallel sequences, context) and the host that loads the model."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from llama_cpp import llama_cpp as C
+
+from engine.models import ModelRegistry
+from engine.models.memory import context_per_sequence, estimate_memory
+from engine.models.registry import ModelRecord
+from engine.runtime import CancelToken, GenerationParams
+from engine.runtime.batch import BatchedModel
+from engine.runtime.manager import estimated_memory
+from tests.tiny_gguf import write_tiny_gguf
+
+LAYERS, HEADS, KV_HEADS, EMBEDDING = 2, 4, 2, 64
+HEAD_SIZE = EMBEDDING // HEADS
+
+
+@pytest.fixture()
+def gqa_model(registry: ModelRegistry, tmp_path: Path) -> ModelRecord:
+    """A tiny model with grouped-query attention: 4 query heads share 2 K/V heads."""
+    path = write_tiny_gguf(tmp_path / "gqa.gguf", n_layers=LAYERS, n_heads=HEADS, n_kv_heads=KV_HEADS, seed=5)
+    return registry.import_file(path, "gqa")
+
+
+def test_kv_bytes_per_token_count_only_the_kv_heads(gqa_model: ModelRecord, tiny_model: ModelRecord) -> None:
+    f16 = 2
+    assert gqa_model.facts.kv_bytes_per_token == LAYERS * 2 * KV_HEADS * HEAD_SIZE * f16  # K and V
+    assert tiny_model.facts.kv_bytes_per_token == 2 * gqa_model.facts.kv_bytes_per_token  # a K/V head per head
+
+
+@pytest.mark.parametrize("name", ["gqa", "tiny"])
+def test_llama_cpp_keeps_that_many_bytes_a_token(name: str, gqa_model: ModelRecord, tiny_model: ModelRecord) -> None:
+    record = {"gqa": gqa_model, "tiny": tiny_model}[name]
+    model = BatchedModel(record)
+    try:
+        sizes = {}
+        for n_tokens in (100, 300):
+            model.admit([1] + [40 + i % 50 for i in range(n_tokens - 1)], GenerationParams(max_tokens=1),
+                        CancelToken(), lambda chunk: None, 0.0)
+            while model.active:
+                model.step()
+            (slot,) = [s for s in model.slots if s.tokens]
+            sizes[len(slot.tokens)] = C.llama_state_seq_get_size(model.ctx.ctx, slot.seq_id)
+            model._forget(slot)
+        (short, small), (long, large) = sorted(sizes.items())
+        per_cell = (large - small) / (long - short)
+        # llama.cpp stores each cell's K and V rows, plus its position, sequence count and sequence id.
+        assert per_cell == record.facts.kv_bytes_per_token + 12
+    finally:
+        model.close()
+
+
+def test_the_estimate_grows_with_parallel_sequences_and_context(tiny_model: ModelRecord) -> None:
+    base = estimate_memory(tiny_model)
+    assert base.cells == tiny_model.settings.parallel * 512  # the tiny model was trained for 512 tokens
+    assert base.kv_cache == base.cells * tiny_model.facts.kv_bytes_per_token
+    assert base.weights >= tiny_model.file_size
+    wider = dataclasses.replace(tiny_model, settings=dataclasses.replace(tiny_model.settings, parallel=8))
+    assert estimate_memory(wider).kv_cache == 2 * estimate_memory(dataclasses.replace(
+        tiny_model, settings=dataclasses.replace(tiny_model.settings, parallel=4))).kv_cache
+    longer = dataclasses.replace(tiny_model, settings=dataclasses.replace(tiny_model.settings, context_size=2048))
+    assert context_per_sequence(longer) == 2048
+    assert estimate_memory(longer).kv_cache == 4 * base.kv_cache
+    assert estimated_memory(tiny_model) == base.total
+
+
+def test_an_embedding_host_holds_one_sequence(tiny_model: ModelRecord) -> None:
+    one = estimate_memory(tiny_model, sequences=1)
+    assert estimated_memory(tiny_model, embedding=True) == one.total
+    assert one.kv_cache * tiny_model.settings.parallel == estimate_memory(tiny_model).kv_cache
+
+
+def test_a_record_from_before_the_kv_width_was_recorded_gets_a_generous_guess(tiny_model: ModelRecord) -> None:
+    old = dataclasses.replace(tiny_model, facts=dataclasses.replace(tiny_model.facts, kv_bytes_per_token=0))
+    data = old.to_json()
+    del data["facts"]["kv_bytes_per_token"]
+    assert ModelRecord.from_json(data) == old  # such records still load
+    assert estimate_memory(old).kv_cache >= estimate_memory(tiny_model).kv_cache
