@@ -1,7 +1,9 @@
-"""Per-model load settings: context size, threads, GPU layers, chat template override."""
+"""Per-model load settings: context size, parallel requests, threads, GPU layers, chat template override,
+with the memory they will take."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -17,8 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.widgets import error_text, muted, named
+from app.widgets import error_text, human_number, human_size, muted, named
 from engine.models import ModelRecord, ModelRegistry
+from engine.models.memory import estimate_memory
 from engine.models.templates import BUILTIN_TEMPLATES
 
 
@@ -37,6 +40,9 @@ class ModelSettingsDialog(QDialog):
         self.context.setSingleStep(1024)
         self.context.setSpecialValueText(self.tr("automatic"))
         self.context.setValue(settings.context_size or 0)
+        self.parallel = named(QSpinBox(), self.tr("Parallel requests"))
+        self.parallel.setRange(1, 64)
+        self.parallel.setValue(settings.parallel)
         self.threads = named(QSpinBox(), self.tr("CPU threads"))
         self.threads.setRange(0, 512)
         self.threads.setSpecialValueText(self.tr("automatic"))
@@ -71,6 +77,7 @@ class ModelSettingsDialog(QDialog):
         else:
             self.template.setCurrentIndex(self.template.findData("custom"))
             self.custom.setPlainText(current)
+        self.memory = muted("")
         self.message = QLabel()
         self.message.setObjectName("errorLabel")
         self.message.setWordWrap(True)
@@ -81,6 +88,9 @@ class ModelSettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow(self.tr("Context:"), self.context)
         form.addRow("", muted(self.tr("The model was trained for {n} tokens.").format(n=record.facts.context_length)))
+        form.addRow(self.tr("Parallel requests:"), self.parallel)
+        form.addRow("", muted(self.tr("Requests answered at the same time, each with the whole context.")))
+        form.addRow("", self.memory)
         form.addRow(self.tr("Threads:"), self.threads)
         form.addRow(self.tr("GPU layers:"), gpu_row)
         form.addRow(self.tr("Chat template:"), self.template)
@@ -97,11 +107,28 @@ class ModelSettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.gpu_mode.currentIndexChanged.connect(self._update)
         self.template.currentIndexChanged.connect(self._update)
+        self.context.valueChanged.connect(self._show_memory)
+        self.parallel.valueChanged.connect(self._show_memory)
         self._update()
+        self._show_memory()
 
     def _update(self) -> None:
         self.gpu_layers.setVisible(self.gpu_mode.currentData() == "number")
         self.custom.setVisible(self.template.currentData() == "custom")
+
+    def _show_memory(self) -> None:
+        """What the model will take with the context and parallel requests as they stand in the form."""
+        settings = dataclasses.replace(
+            self.record.settings, context_size=self.context.value() or None, parallel=self.parallel.value()
+        )
+        estimate = estimate_memory(dataclasses.replace(self.record, settings=settings))
+        self.memory.setText(
+            self.tr("Memory when loaded: about {total} ({weights} weights, {cache} context cache for {tokens} tokens)")
+            .format(
+                total=human_size(estimate.total), weights=human_size(estimate.weights),
+                cache=human_size(estimate.kv_cache), tokens=human_number(estimate.cells),
+            )
+        )
 
     def changes(self) -> dict[str, Any]:
         """The settings as `ModelRegistry.update_settings` takes them."""
@@ -109,6 +136,7 @@ class ModelSettingsDialog(QDialog):
         template = self.template.currentData()
         return {
             "context_size": self.context.value() or None,
+            "parallel": self.parallel.value(),
             "threads": self.threads.value() or None,
             "gpu_layers": self.gpu_layers.value() if mode == "number" else mode,
             "chat_template": (self.custom.toPlainText().strip() or None) if template == "custom" else template,

@@ -1094,6 +1094,10 @@ Last message: {time}</source>
         <translation>自动</translation>
     </message>
     <message>
+        <source>Parallel requests</source>
+        <translation>并行请求数</translation>
+    </message>
+    <message>
         <source>CPU threads</source>
         <translation>CPU 线程数</translation>
     </message>
@@ -1150,6 +1154,14 @@ Last message: {time}</source>
         <translation>该模型的训练上下文为 {n} 个 Token。</translation>
     </message>
     <message>
+        <source>Parallel requests:</source>
+        <translation>并行请求：</translation>
+    </message>
+    <message>
+        <source>Requests answered at the same time, each with the whole context.</source>
+        <translation>同时应答的请求数，每个请求都拥有完整的上下文。</translation>
+    </message>
+    <message>
         <source>Threads:</source>
         <translation>线程数：</translation>
     </message>
@@ -1172,6 +1184,10 @@ Last message: {time}</source>
     <message>
         <source>Changes apply the next time the model loads.</source>
         <translation>更改将在下次加载模型时生效。</translation>
+    </message>
+    <message>
+        <source>Memory when loaded: about {total} ({weights} weights, {cache} context cache for {tokens} tokens)</source>
+        <translation>加载后占用内存：约 {total}（权重 {weights}，{tokens} 个 Token 的上下文缓存 {cache}）</translation>
     </message>
 </context>
 <context>

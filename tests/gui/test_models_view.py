@@ -10,6 +10,7 @@ from PySide6.QtGui import QDropEvent
 
 from app.dialogs.model_settings import ModelSettingsDialog
 from app.models.model_table import Col, HashState
+from app.widgets import human_number, human_size
 from engine.models import ImportCancelled, ModelRegistry
 
 
@@ -100,14 +101,33 @@ def test_model_settings_dialog(qtbot, session) -> None:  # type: ignore[no-untyp
     dialog.gpu_mode.setCurrentIndex(dialog.gpu_mode.findData("number"))
     dialog.gpu_layers.setValue(3)
     dialog.template.setCurrentIndex(dialog.template.findData("chatml"))
+    dialog.parallel.setValue(2)
     dialog.save()
     settings = session.registry.get("tiny").settings
     assert (settings.context_size, settings.gpu_layers, settings.chat_template) == (1024, 3, "chatml")
+    assert settings.parallel == 2
     dialog = ModelSettingsDialog(session.registry, session.registry.get("tiny"))
     qtbot.addWidget(dialog)
     dialog.context.setValue(10)  # below the engine's minimum: explained, not saved
     dialog.save()
     assert dialog.message.text() and session.registry.get("tiny").settings.context_size == 1024
+
+
+def test_model_settings_show_what_parallel_requests_and_context_cost(qtbot, session) -> None:  # type: ignore[no-untyped-def]
+    record = session.registry.get("tiny")
+    dialog = ModelSettingsDialog(session.registry, record)
+    qtbot.addWidget(dialog)
+    per_token = record.facts.kv_bytes_per_token
+
+    def shows(tokens: int) -> bool:
+        text = dialog.memory.text()
+        return f"{human_number(tokens)} tokens" in text and human_size(tokens * per_token) in text
+
+    assert shows(4 * 512)  # 4 parallel requests × the 512 tokens the model was trained for
+    dialog.parallel.setValue(8)
+    assert shows(8 * 512)
+    dialog.context.setValue(1024)
+    assert shows(8 * 1024)
 
 
 def test_hardware_panel(qtbot, window) -> None:  # type: ignore[no-untyped-def]
