@@ -70,13 +70,16 @@ class HardwarePanel(QGroupBox):
         else:
             self.gpu.setText(self.tr("None found; models run on the CPU"))
 
-    def show_fit(self, record: ModelRecord | None) -> None:
-        """Say whether a model fits in memory."""
+    def show_fit(self, record: ModelRecord | None, *, loaded: bool = False) -> None:
+        """Say whether a model fits in memory (a loaded one is already in what is not free)."""
         if record is None or self.info is None:
             self.fit.setText("")
             return
         needed = human_size(estimated_memory(record))
-        if self.info.fits(record):
+        if loaded:
+            self.fit.setObjectName("okLabel")
+            self.fit.setText(self.tr("{name} is loaded (about {size})").format(name=record.name, size=needed))
+        elif self.info.fits(record):
             self.fit.setObjectName("okLabel")
             self.fit.setText(self.tr("{name} fits (needs about {size})").format(name=record.name, size=needed))
         else:
@@ -224,7 +227,7 @@ class ModelsView(QWidget):
         self.load_button.setText(
             self.tr("Unload") if record and record.name in self._loaded_names() else self.tr("Load")
         )
-        self.hardware.show_fit(record)
+        self._show_fit()
         if record is None:
             self.details.setText(self.tr("No model selected."))
             return
@@ -245,7 +248,11 @@ class ModelsView(QWidget):
 
     def _hardware_ready(self, info: hardware.Hardware) -> None:
         self.hardware.show_info(info)
-        self.hardware.show_fit(self.selected())
+        self._show_fit()
+
+    def _show_fit(self) -> None:
+        record = self.selected()
+        self.hardware.show_fit(record, loaded=record is not None and record.name in self._loaded_names())
 
     # -- import ------------------------------------------------------------------------------------
 

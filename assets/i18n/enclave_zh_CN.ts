@@ -880,6 +880,10 @@ Last message: {time}</source>
         <translation>未检测到；模型将在 CPU 上运行</translation>
     </message>
     <message>
+        <source>{name} is loaded (about {size})</source>
+        <translation>{name} 已加载（约占 {size}）</translation>
+    </message>
+    <message>
         <source>{name} fits (needs about {size})</source>
         <translation>{name} 可以运行（约需 {size}）</translation>
     </message>

@@ -3,8 +3,8 @@
 The runtime keeps loaded models within a memory budget with it, and the GUI says whether a model fits and
 what its settings cost. Measured on this project's build machine, a model loaded with 4 sequences of
 4,096 tokens, after four 500-token prompts: the demo model's process grew by 621 MiB against an estimate
-of 622 (its KV cache is exactly the 288 MiB estimated). A 1.1B Q4_K_M model grew by 1,502 MiB against
-1,117: llama.cpp repacks Q4_K weights for AVX2 into memory of its own, and the file pages it read them
+of 622 (its KV cache is exactly the 288 MiB estimated). The bench's 1.1B Q4_K_M model grew by 1,502 MiB
+against 1,117: llama.cpp repacks Q4_K weights for AVX2 into memory of its own, and the file pages it read them
 from stay resident only until the system needs the memory (without them: about 1,045 MiB).
 """
 

@@ -137,6 +137,25 @@ def test_hardware_panel(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     assert "fits" in panel.fit.text()
 
 
+def test_hardware_panel_measures_the_selected_settings_against_free_memory(qtbot, session) -> None:  # type: ignore[no-untyped-def]
+    from app.hardware import Hardware
+    from app.views.models import HardwarePanel
+    from engine.runtime.manager import estimated_memory
+
+    panel = HardwarePanel()
+    qtbot.addWidget(panel)
+    record = session.registry.get("tiny")
+    needed = estimated_memory(record)
+    panel.show_info(Hardware("CPU", 2, 4 * needed, needed, (), False))  # free memory: exactly what it needs
+    panel.show_fit(record)
+    assert "fits" in panel.fit.text()
+    wider = session.registry.update_settings("tiny", parallel=record.settings.parallel + 1)  # a bigger KV cache
+    panel.show_fit(wider)
+    assert "may not fit" in panel.fit.text()
+    panel.show_fit(wider, loaded=True)  # what it takes is already out of the free memory
+    assert "is loaded" in panel.fit.text()
+
+
 def test_imports_are_audited_and_the_allowlist_is_enforced(qtbot, window, session, tiny_gguf_no_template) -> None:  # type: ignore[no-untyped-def]
     from engine.policy import allowlist
     from engine.policy.allowlist import ModelNotApproved
