@@ -21,9 +21,12 @@ _DEMO_LOCK = threading.Lock()
 
 
 def prepare_demo(registry: ModelRegistry, progress: Any = None) -> ModelRecord | None:
-    """Assemble the bundled demo model once (call from a worker: it takes seconds)."""
+    """Assemble the bundled demo model once, and complete older records' facts (call from a worker: it
+    takes seconds)."""
     with _DEMO_LOCK:
-        return ensure_demo_model(registry, progress)
+        record = ensure_demo_model(registry, progress)
+    registry.complete_facts()
+    return record
 
 
 @dataclass

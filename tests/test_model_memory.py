@@ -5,13 +5,18 @@ read from the file and matches what llama.cpp keeps, and the estimate follows th
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
+import gguf
+import numpy as np
 import pytest
 from llama_cpp import llama_cpp as C
 
 from engine.models import ModelRegistry
-from engine.models.memory import context_per_sequence, estimate_memory
+from engine.models.gguf_header import read_header
+from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence, estimate_memory
+from engine.models.metadata import facts_from_header
 from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, GenerationParams
 from engine.runtime.batch import BatchedModel
@@ -77,9 +82,60 @@ def test_an_embedding_host_holds_one_sequence(tiny_model: ModelRecord) -> None:
     assert one.kv_cache * tiny_model.settings.parallel == estimate_memory(tiny_model).kv_cache
 
 
-def test_a_record_from_before_the_kv_width_was_recorded_gets_a_generous_guess(tiny_model: ModelRecord) -> None:
-    old = dataclasses.replace(tiny_model, facts=dataclasses.replace(tiny_model.facts, kv_bytes_per_token=0))
-    data = old.to_json()
-    del data["facts"]["kv_bytes_per_token"]
-    assert ModelRecord.from_json(data) == old  # such records still load
-    assert estimate_memory(old).kv_cache >= estimate_memory(tiny_model).kv_cache
+def test_an_unknown_kv_width_gets_a_generous_guess(gqa_model: ModelRecord) -> None:
+    unknown = dataclasses.replace(gqa_model, facts=dataclasses.replace(gqa_model.facts, kv_bytes_per_token=None))
+    assert estimate_memory(unknown).kv_cache > estimate_memory(gqa_model).kv_cache  # as if every head had K/V
+
+
+def test_idle_conversations_budget_counts_for_generation_only(tiny_model: ModelRecord) -> None:
+    generation, embedding = estimate_memory(tiny_model), estimate_memory(tiny_model, sequences=1)
+    assert generation.saved_conversations == DEFAULT_RAM_CACHE_BYTES and embedding.saved_conversations == 0
+    assert generation.total == (
+        generation.weights + generation.kv_cache + generation.buffers + generation.saved_conversations
+    )
+
+
+def test_records_from_an_older_version_get_their_facts_completed(
+    registry: ModelRegistry, gqa_model: ModelRecord
+) -> None:
+    manifest = json.loads(registry.manifest.read_text())
+    del manifest["models"]["gqa"]["facts"]["kv_bytes_per_token"]  # as an older version wrote it
+    registry.manifest.write_text(json.dumps(manifest))
+    old = registry.get("gqa")
+    assert old.facts.kv_bytes_per_token is None  # such records still load, and get the guess meanwhile
+    assert registry.complete_facts() == ("gqa",)
+    assert registry.get("gqa") == gqa_model
+    assert registry.complete_facts() == ()  # once
+
+
+def _header_only(path: Path, arch: str, tensors: dict[str, tuple[int, int]], heads: int = 4, kv_heads: int = 2) -> Path:
+    """A GGUF with the given 2-D tensors (rows, columns) and head counts; enough for its header's facts."""
+    writer = gguf.GGUFWriter(str(path), arch)
+    writer.add_block_count(1)
+    writer.add_embedding_length(EMBEDDING)
+    writer.add_head_count(heads)
+    writer.add_head_count_kv(kv_heads)
+    for name, shape in tensors.items():
+        writer.add_tensor(name, np.zeros(shape, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("arch", "tensors", "expected"),
+    [
+        # A fused projection of 4 query heads and 2 K and 2 V heads of 16: K and V are half of its width.
+        ("phi3", {"blk.0.attn_qkv.weight": ((4 + 2 + 2) * HEAD_SIZE, EMBEDDING)}, 2 * 2 * HEAD_SIZE * 2),
+        ("mamba", {"blk.0.attn_norm.weight": (1, EMBEDDING), "blk.0.ssm_in.weight": (128, EMBEDDING)}, 0),
+        # Compressed attention (DeepSeek's MLA) caches something else: not known, so the estimate guesses.
+        ("deepseek2", {"blk.0.attn_q_a.weight": (32, EMBEDDING), "blk.0.attn_kv_a_mqa.weight": (48, EMBEDDING)}, None),
+    ],
+)
+def test_kv_width_of_other_attention_layouts(
+    tmp_path: Path, arch: str, tensors: dict[str, tuple[int, int]], expected: int | None
+) -> None:
+    facts = facts_from_header(read_header(_header_only(tmp_path / f"{arch}.gguf", arch, tensors)))
+    assert facts.kv_bytes_per_token == expected

@@ -29,6 +29,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     registry = ModelRegistry()
     ensure_demo_model(registry)
+    registry.complete_facts()
     runtime = Runtime(registry)
     try:
         with ChatService.open_for_cli(args, runtime) as service:

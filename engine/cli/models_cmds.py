@@ -59,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def _registry() -> ModelRegistry:
     registry = ModelRegistry()
     ensure_demo_model(registry, ProgressBar("Preparing the bundled demo model"))
+    registry.complete_facts()
     return registry
 
 
@@ -71,6 +72,7 @@ def _describe(record: ModelRecord, default: str | None) -> dict[str, object]:
         "weights_bytes": estimate.weights,
         "kv_cache_bytes": estimate.kv_cache,
         "kv_cache_tokens": estimate.cells,
+        "saved_conversations_bytes": estimate.saved_conversations,
     }
     if record.source == "demo":
         data["note"] = DEMO_NOTE
@@ -130,9 +132,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     for key, value in {**facts, **{k: v for k, v in data.items() if k != "settings"}}.items():
         print(f"{key.replace('_', ' '):>20}: {value}")
     print(
-        f"{'memory when loaded':>20}: about {memory['total_bytes'] / 1e6:,.0f} MB, of which a KV cache of "
+        f"{'memory when loaded':>20}: up to about {memory['total_bytes'] / 1e6:,.0f} MB, of which a KV cache of "
         f"{memory['kv_cache_bytes'] / 1e6:,.0f} MB for {memory['kv_cache_tokens']:,} tokens "
-        "(context × parallel requests)"
+        f"(context × parallel requests) and {memory['saved_conversations_bytes'] / 1e6:,.0f} MB for "
+        "conversations waiting in RAM"
     )
     return 0
 

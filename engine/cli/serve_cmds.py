@@ -52,6 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     disable_core_dumps()
     registry = ModelRegistry()
     ensure_demo_model(registry)
+    registry.complete_facts()
     settings = ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin))
     stop = threading.Event()
 

@@ -3,9 +3,10 @@
 The runtime keeps loaded models within a memory budget with it, and the GUI says whether a model fits and
 what its settings cost. Measured on this project's build machine, a model loaded with 4 sequences of
 4,096 tokens, after four 500-token prompts: the demo model's process grew by 621 MiB against an estimate
-of 622 (its KV cache is exactly the 288 MiB estimated). The bench's 1.1B Q4_K_M model grew by 1,502 MiB
-against 1,117: llama.cpp repacks Q4_K weights for AVX2 into memory of its own, and the file pages it read them
-from stay resident only until the system needs the memory (without them: about 1,045 MiB).
+of 622 for weights, KV cache and buffers (its KV cache is exactly the 288 MiB estimated). The bench's 1.1B
+Q4_K_M model grew by 1,502 MiB against 1,117: llama.cpp repacks Q4_K weights for AVX2 into memory of its
+own, and the file pages it read them from stay resident only until the system needs the memory (without
+them: about 1,045 MiB). On top comes what idle conversations' saved caches take, up to a fixed budget.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from engine.models.registry import ModelRecord
 DEFAULT_CONTEXT = 4096  # tokens per sequence when neither the settings nor the model say otherwise
 COMPUTE_BYTES = 64 * 1024**2  # llama.cpp's graph buffers for a 512-token batch, as used (not as reserved)
 LOGIT_BYTES = 4  # one float per vocabulary entry for every sequence's next token
+DEFAULT_RAM_CACHE_BYTES = 512 * 1024**2  # idle conversations' KV states saved to RAM, per generation host
 
 
 def context_per_sequence(record: ModelRecord) -> int:
@@ -32,21 +34,26 @@ class MemoryEstimate:
     weights: int  # the file, mapped, plus a tenth for what loading builds from it (vocabulary, repacks)
     kv_cache: int  # every parallel sequence's full context
     buffers: int  # compute graph and logits
+    saved_conversations: int  # the most idle conversations' caches take in RAM
     cells: int  # tokens the KV cache holds: parallel × context per sequence
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.buffers
+        return self.weights + self.kv_cache + self.buffers + self.saved_conversations
 
 
 def estimate_memory(record: ModelRecord, *, sequences: int | None = None) -> MemoryEstimate:
     """What loading `record` with its current settings will take, for `sequences` parallel sequences
-    (default: its `parallel` setting; an embedding host has one)."""
+    (default: its `parallel` setting, for generation; an embedding host has one and saves nothing)."""
     facts = record.facts
+    generation = sequences is None
     sequences = sequences or record.settings.parallel
     cells = sequences * context_per_sequence(record)
-    # Records from before the KV width was recorded: assume K and V as wide as the embedding in every
-    # layer (no grouped-query attention), which errs on the side of "does not fit".
-    per_token = facts.kv_bytes_per_token or facts.layer_count * 2 * facts.embedding_length * 2
+    per_token = facts.kv_bytes_per_token
+    if per_token is None:
+        # Not known (see ModelFacts): K and V as wide as the embedding in every layer, as without
+        # grouped-query attention, which errs on the side of "does not fit".
+        per_token = facts.layer_count * 2 * facts.embedding_length * 2
     buffers = COMPUTE_BYTES + sequences * facts.vocab_size * LOGIT_BYTES
-    return MemoryEstimate(record.file_size + record.file_size // 10, per_token * cells, buffers, cells)
+    saved = DEFAULT_RAM_CACHE_BYTES if generation else 0
+    return MemoryEstimate(record.file_size + record.file_size // 10, per_token * cells, buffers, saved, cells)

@@ -26,9 +26,10 @@ class ModelFacts:
     vocab_size: int
     license: str | None
     has_chat_template: bool
-    # Bytes of KV cache one token takes in every layer together (f16 K and V); 0 when not known (records
-    # registered before it was recorded, or models without separate K and V projections).
-    kv_bytes_per_token: int = 0
+    # Bytes of KV cache one token takes in all layers together (f16 K and V): 0 for a model without
+    # attention (Mamba, RWKV), None where the header does not say it in a form read here (compressed
+    # attention such as DeepSeek's) or for a record registered before it was recorded.
+    kv_bytes_per_token: int | None = None
 
 
 def format_parameter_count(count: int) -> str:
@@ -64,14 +65,34 @@ def _int(value: object) -> int:
 
 
 KV_CACHE_ELEMENT_BYTES = 2  # llama.cpp caches K and V as f16 unless told otherwise
-_KV_PROJECTION = re.compile(r"blk\.\d+\.attn_[kv]\.weight")
+_ATTENTION = re.compile(r"blk\.\d+\.attn_(k|v|qkv)\.weight")
+_ANY_ATTENTION = re.compile(r"blk\.\d+\.attn_(q|output)")  # attn_norm: recurrent models have it too
 
 
-def _kv_bytes_per_token(header: GGUFHeader) -> int:
+def _kv_bytes_per_token(header: GGUFHeader) -> int | None:
     """The KV cache a token takes, from the K and V projections' output widths (n_kv_heads × head size in
-    each layer). The shapes say it for grouped-query attention, per-layer head counts and odd head sizes
-    alike, where the metadata keys differ between architectures."""
-    width = sum(t.shape[1] for t in header.tensors if len(t.shape) == 2 and _KV_PROJECTION.fullmatch(t.name))
+    each layer): the shapes say it for grouped-query attention, per-layer head counts and odd head sizes
+    alike. A fused QKV projection is split by the head counts."""
+    meta = header.metadata
+    arch = str(meta.get("general.architecture") or "")
+    heads = _int(meta.get(f"{arch}.attention.head_count"))
+    kv_heads = _int(meta.get(f"{arch}.attention.head_count_kv")) or heads
+    width = 0
+    found = False
+    for tensor in header.tensors:
+        match = _ATTENTION.fullmatch(tensor.name)
+        if match is None or len(tensor.shape) != 2:
+            continue
+        found = True
+        if match.group(1) != "qkv":
+            width += tensor.shape[1]
+        elif heads:
+            width += tensor.shape[1] * 2 * kv_heads // (heads + 2 * kv_heads)
+        else:
+            return None  # per-layer head counts (an array) and a fused projection: not split here
+    if not found:
+        attends = any(_ANY_ATTENTION.match(tensor.name) for tensor in header.tensors)
+        return None if attends else 0
     return width * KV_CACHE_ELEMENT_BYTES
 
 

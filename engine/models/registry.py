@@ -16,7 +16,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from typing import Any
 from engine import paths
 from engine.errors import IntegrityError, NotFoundError, UserError
 from engine.fileio import fsync_dir, part_path, write_atomic
-from engine.models.gguf_header import read_header
+from engine.models.gguf_header import GGUFError, read_header
 from engine.models.metadata import ModelFacts, facts_from_header
 from engine.models.names import contained_path, suggest_model_name, validate_model_name
 
@@ -287,6 +287,29 @@ class ModelRegistry:
         except BaseException:
             part.unlink(missing_ok=True)
             raise
+
+    def complete_facts(self) -> tuple[str, ...]:
+        """Add the facts an older version did not record (the KV cache a token takes) to the records that
+        lack them, from their files' headers; the names completed. Once per model, ever, but a header with
+        a large vocabulary takes up to a second to read: call it off the GUI thread."""
+        known = {f.name for f in fields(ModelFacts)}
+        stale = [name for name, entry in self._load()["models"].items() if known - entry["facts"].keys()]
+        if not stale:
+            return ()
+        completed: tuple[str, ...] = ()
+        with self._locked() as data:
+            for name in stale:
+                entry = data["models"].get(name)
+                if entry is None or not known - entry["facts"].keys():
+                    continue  # removed, or completed by another process meanwhile
+                try:
+                    facts = facts_from_header(read_header(self.folder / entry["file_name"]))
+                except (GGUFError, OSError):
+                    continue  # a missing or damaged file: `verify` says so, and estimates guess meanwhile
+                for key, value in asdict(facts).items():
+                    entry["facts"].setdefault(key, value)
+                completed += (name,)
+        return completed
 
     def verify(self, name: str, progress: ProgressCallback | None = None) -> ModelRecord:
         """Recompute the file's SHA-256; IntegrityError if it differs from the registry."""

@@ -34,7 +34,7 @@ from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSamp
 from llama_cpp._logger import set_verbose as set_llama_verbose
 
 from engine.errors import UserError
-from engine.models.memory import context_per_sequence
+from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.loaded import (
     PENALTY_WINDOW,
@@ -51,7 +51,6 @@ MIN_TOKENS_WORTH_SAVING = 32
 # A prompt shares at least this many leading tokens with another sequence's before it copies them from it
 # (or waits a step for them, when the other is evaluating them now) instead of evaluating them itself.
 MIN_TOKENS_WORTH_SHARING = 16
-DEFAULT_RAM_CACHE_BYTES = 512 * 1024**2
 PREFILL_CHUNK_WHILE_DECODING = 128
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
 # turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
