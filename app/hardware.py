@@ -36,9 +36,10 @@ class Hardware:
     gpus: tuple[Gpu, ...]
     gpu_offload: bool  # llama.cpp was built with a GPU backend
 
-    def fits(self, record: ModelRecord) -> bool:
-        """True when the model's estimated load size fits in free RAM (plus VRAM when offloading)."""
-        room = self.memory_available
+    def fits(self, record: ModelRecord, *, freed: int = 0) -> bool:
+        """True when the model's estimated load size fits in free RAM (plus VRAM when offloading), with
+        `freed` bytes more that loading it frees (the same model loaded with other settings)."""
+        room = self.memory_available + freed
         if self.gpu_offload:
             room += sum(gpu.memory_bytes for gpu in self.gpus)
         return estimated_memory(record) <= room

@@ -204,8 +204,8 @@ class MainWindow(QMainWindow):
             self.privacy.refresh()
 
     def _demo_ready(self, record: object) -> None:
+        self.models.refresh()  # older records' facts may have been completed too
         if record is not None:
-            self.models.refresh()
             self.chat.refresh_models()
             self.server.refresh_models()
 

@@ -35,6 +35,7 @@ class ModelSettingsDialog(QDialog):
         self.saved: ModelRecord | None = None
         settings = record.settings
         self.setWindowTitle(self.tr("Settings for {name}").format(name=record.name))
+        self.setMinimumWidth(480)  # room for the memory line in a few lines rather than five
         self.context = named(QSpinBox(), self.tr("Context size in tokens"))
         self.context.setRange(0, 1_048_576)
         self.context.setSingleStep(1024)
@@ -123,10 +124,13 @@ class ModelSettingsDialog(QDialog):
         )
         estimate = estimate_memory(dataclasses.replace(self.record, settings=settings))
         self.memory.setText(
-            self.tr("Memory when loaded: about {total} ({weights} weights, {cache} context cache for {tokens} tokens)")
-            .format(
+            self.tr(
+                "Memory when loaded: up to about {total} ({weights} weights, {cache} context cache for {tokens} "
+                "tokens, {saved} for conversations waiting in RAM)"
+            ).format(
                 total=human_size(estimate.total), weights=human_size(estimate.weights),
                 cache=human_size(estimate.kv_cache), tokens=human_number(estimate.cells),
+                saved=human_size(estimate.saved_conversations),
             )
         )
 

@@ -26,12 +26,13 @@ from app import hardware, theme
 from app.dialogs.model_settings import ModelSettingsDialog
 from app.models.model_table import HashState, ModelTableModel
 from app.session import ACTOR, Session
-from app.widgets import error_text, human_size, muted, named
+from app.widgets import error_text, human_number, human_size, muted, named
 from app.workers import Task, TaskContext, run_task
 from engine.errors import IntegrityError
 from engine.models import ModelRecord
+from engine.models.memory import context_per_sequence
 from engine.policy import allowlist, audit_events
-from engine.runtime.manager import estimated_memory
+from engine.runtime.manager import LoadedInfo, estimated_memory
 
 
 class HardwarePanel(QGroupBox):
@@ -70,16 +71,18 @@ class HardwarePanel(QGroupBox):
         else:
             self.gpu.setText(self.tr("None found; models run on the CPU"))
 
-    def show_fit(self, record: ModelRecord | None, *, loaded: bool = False) -> None:
-        """Say whether a model fits in memory (a loaded one is already in what is not free)."""
+    def show_fit(self, record: ModelRecord | None, *, loaded_as: ModelRecord | None = None) -> None:
+        """Say whether a model fits in memory. `loaded_as`: the record it is loaded with now, whose memory is
+        already out of the free memory (and is freed when it reloads with other settings)."""
         if record is None or self.info is None:
             self.fit.setText("")
             return
         needed = human_size(estimated_memory(record))
-        if loaded:
+        freed = estimated_memory(loaded_as) if loaded_as is not None else 0
+        if loaded_as == record:
             self.fit.setObjectName("okLabel")
             self.fit.setText(self.tr("{name} is loaded (about {size})").format(name=record.name, size=needed))
-        elif self.info.fits(record):
+        elif self.info.fits(record, freed=freed):
             self.fit.setObjectName("okLabel")
             self.fit.setText(self.tr("{name} fits (needs about {size})").format(name=record.name, size=needed))
         else:
@@ -100,7 +103,7 @@ class ModelsView(QWidget):
         super().__init__(parent)
         self.session = session
         self.import_task: Task | None = None
-        self._loaded: set[str] = set()
+        self._loaded: list[LoadedInfo] = []
         self.setAcceptDrops(True)
         self.model = ModelTableModel(self)
 
@@ -186,16 +189,16 @@ class ModelsView(QWidget):
             self.table.selectRow(0)
         self._selection_changed()
         # Runtime.loaded() waits for a model still loading: never on the GUI thread.
-        run_task(self, lambda ctx: {info.name for info in runtime.loaded()}, self._loaded_ready, lambda _e: None)
+        run_task(self, lambda ctx: runtime.loaded(), self._loaded_ready, lambda _e: None)
 
     def _loaded_names(self) -> set[str]:
-        return set(self._loaded)
+        return {info.name for info in self._loaded}
 
-    def _loaded_ready(self, names: set[str]) -> None:
-        self._loaded = names
+    def _loaded_ready(self, loaded: list[LoadedInfo]) -> None:
+        self._loaded = loaded
         registry = self.session.registry
         selected = self.selected()
-        self.model.set_records(registry.list(), registry.default_name(), names)
+        self.model.set_records(registry.list(), registry.default_name(), self._loaded_names())
         if selected is not None:
             self.select(selected.name)
         self._selection_changed()
@@ -237,6 +240,9 @@ class ModelsView(QWidget):
                 name=record.name, model_name=facts.model_name or facts.architecture,
                 params=facts.size_label, layers=facts.layer_count,
             ),
+            self.tr("Loads with {parallel} parallel requests of {context} tokens each (Settings… changes this)").format(
+                parallel=record.settings.parallel, context=human_number(context_per_sequence(record))
+            ),
             self.tr("File: {path}").format(path=record.path),
             self.tr("SHA-256: {sha}").format(sha=record.sha256),
         ]
@@ -252,7 +258,8 @@ class ModelsView(QWidget):
 
     def _show_fit(self) -> None:
         record = self.selected()
-        self.hardware.show_fit(record, loaded=record is not None and record.name in self._loaded_names())
+        generating = [i.record for i in self._loaded if record and i.name == record.name and not i.embedding]
+        self.hardware.show_fit(record, loaded_as=generating[0] if generating else None)
 
     # -- import ------------------------------------------------------------------------------------
 

@@ -1190,8 +1190,8 @@ Last message: {time}</source>
         <translation>更改将在下次加载模型时生效。</translation>
     </message>
     <message>
-        <source>Memory when loaded: about {total} ({weights} weights, {cache} context cache for {tokens} tokens)</source>
-        <translation>加载后占用内存：约 {total}（权重 {weights}，{tokens} 个 Token 的上下文缓存 {cache}）</translation>
+        <source>Memory when loaded: up to about {total} ({weights} weights, {cache} context cache for {tokens} tokens, {saved} for conversations waiting in RAM)</source>
+        <translation>加载后最多占用内存约 {total}（权重 {weights}，{tokens} 个 Token 的上下文缓存 {cache}，在内存中等待的对话 {saved}）</translation>
     </message>
 </context>
 <context>
@@ -1358,6 +1358,10 @@ Last message: {time}</source>
     <message>
         <source>{name}: {model_name}, {params} parameters, {layers} layers</source>
         <translation>{name}：{model_name}，{params} 参数，{layers} 层</translation>
+    </message>
+    <message>
+        <source>Loads with {parallel} parallel requests of {context} tokens each (Settings… changes this)</source>
+        <translation>加载时可并行处理 {parallel} 个请求，每个请求 {context} 个 Token（可在“设置…”中更改）</translation>
     </message>
     <message>
         <source>File: {path}</source>

@@ -48,6 +48,8 @@ class LoadedInfo:
     name: str
     report: LoadReport
     idle_s: float
+    record: ModelRecord  # as it was loaded: its settings may have changed since
+    embedding: bool  # an embedding host (one sequence) rather than a generation one
 
 
 class Runtime:
@@ -127,8 +129,11 @@ class Runtime:
         """Models in memory now."""
         now = time.monotonic()
         with self._lock:
-            workers = list(self._workers.values())
-        return [LoadedInfo(w.record.name, w.wait_loaded(), now - w.last_used) for w in workers]
+            workers = list(self._workers.items())
+        return [
+            LoadedInfo(w.record.name, w.wait_loaded(), now - w.last_used, w.record, embedding)
+            for (_, embedding), w in workers
+        ]
 
     def _reap_idle(self) -> None:
         while not self._closed.wait(min(5.0, max(self.idle_ttl_s / 4, 0.05))):

@@ -130,6 +130,17 @@ def test_model_settings_show_what_parallel_requests_and_context_cost(qtbot, sess
     assert shows(8 * 1024)
 
 
+def test_details_say_how_the_model_loads(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+    view = window.models
+    view.refresh()
+    view.select("tiny")
+    assert "4 parallel requests of 512 tokens each" in view.details.text()
+    session.registry.update_settings("tiny", parallel=2, context_size=256)
+    view.refresh()
+    view.select("tiny")
+    assert "2 parallel requests of 256 tokens each" in view.details.text()
+
+
 def test_hardware_panel(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     panel = window.models.hardware
     qtbot.waitUntil(lambda: panel.info is not None, timeout=10_000)
@@ -152,9 +163,27 @@ def test_hardware_panel_measures_the_selected_settings_against_free_memory(qtbot
     wider = session.registry.update_settings("tiny", parallel=record.settings.parallel + 1)  # a bigger KV cache
     panel.show_fit(wider)
     assert "may not fit" in panel.fit.text()
-    panel.show_fit(wider, loaded=True)  # what it takes is already out of the free memory
+    panel.show_fit(wider, loaded_as=wider)  # what it takes is already out of the free memory
     assert "is loaded" in panel.fit.text()
+    # Loaded with the old settings: reloading with the new ones frees the old copy first.
+    panel.show_fit(wider, loaded_as=record)
+    assert "fits" in panel.fit.text()
+    panel.show_info(Hardware("CPU", 2, 4 * needed, 0, (), False))
+    panel.show_fit(wider, loaded_as=record)
+    assert "may not fit" in panel.fit.text()  # not "is loaded": it will load again, bigger
 
+
+def test_the_selected_model_is_loaded_only_as_it_was_loaded(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+    view = window.models
+    qtbot.waitUntil(lambda: view.hardware.info is not None, timeout=10_000)
+    session.runtime.load("tiny")
+    view.refresh()
+    view.select("tiny")
+    qtbot.waitUntil(lambda: "is loaded" in view.hardware.fit.text(), timeout=10_000)
+    session.registry.update_settings("tiny", parallel=2)
+    view.refresh()
+    view.select("tiny")
+    qtbot.waitUntil(lambda: "fits" in view.hardware.fit.text(), timeout=10_000)  # reloads with new settings
 
 def test_imports_are_audited_and_the_allowlist_is_enforced(qtbot, window, session, tiny_gguf_no_template) -> None:  # type: ignore[no-untyped-def]
     from engine.policy import allowlist
