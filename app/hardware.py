@@ -55,7 +55,8 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _available_memory() -> int:
+def available_memory() -> int:
+    """Memory free for a new model now (MemAvailable: free plus what the kernel can reclaim)."""
     try:
         for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("MemAvailable:"):
@@ -104,7 +105,7 @@ def probe() -> Hardware:
         cpu=_cpu_name(),
         cores=os.cpu_count() or 1,
         memory_total=total_memory_bytes(),
-        memory_available=_available_memory(),
+        memory_available=available_memory(),
         gpus=_nvidia_gpus(),
         gpu_offload=_gpu_offload(),
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from engine.chat import ChatService
+from engine.errors import UserError
 from engine.models import ModelRecord, ModelRegistry
 from engine.models.demo import ensure_demo_model
 from engine.runtime import Runtime
@@ -25,7 +27,9 @@ def prepare_demo(registry: ModelRegistry, progress: Any = None) -> ModelRecord |
     takes seconds)."""
     with _DEMO_LOCK:
         record = ensure_demo_model(registry, progress)
-    registry.complete_facts()
+    # A registry that cannot be written now: estimates guess the KV cache until it can.
+    with contextlib.suppress(UserError, OSError):
+        registry.complete_facts()
     return record
 
 

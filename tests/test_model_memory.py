@@ -18,7 +18,7 @@ from engine.models.gguf_header import read_header
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence, estimate_memory
 from engine.models.metadata import facts_from_header
 from engine.models.registry import ModelRecord
-from engine.runtime import CancelToken, GenerationParams
+from engine.runtime import CancelToken, GenerationParams, Runtime
 from engine.runtime.batch import BatchedModel
 from engine.runtime.manager import estimated_memory
 from tests.tiny_gguf import write_tiny_gguf
@@ -108,6 +108,31 @@ def test_records_from_an_older_version_get_their_facts_completed(
     assert registry.complete_facts() == ()  # once
 
 
+def test_a_record_whose_file_is_gone_is_left_as_it_is(registry: ModelRegistry, gqa_model: ModelRecord) -> None:
+    manifest = json.loads(registry.manifest.read_text())
+    del manifest["models"]["gqa"]["facts"]["kv_bytes_per_token"]
+    registry.manifest.write_text(json.dumps(manifest))
+    written = registry.manifest.read_bytes()
+    gqa_model.path.unlink()
+    assert registry.complete_facts() == ()
+    assert registry.manifest.read_bytes() == written  # not rewritten at every start-up
+
+
+def test_completed_facts_do_not_reload_a_loaded_model(registry: ModelRegistry, gqa_model: ModelRecord) -> None:
+    manifest = json.loads(registry.manifest.read_text())
+    del manifest["models"]["gqa"]["facts"]["kv_bytes_per_token"]
+    registry.manifest.write_text(json.dumps(manifest))
+    runtime = Runtime(registry)
+    try:
+        worker = runtime.load("gqa")
+        assert registry.complete_facts() == ("gqa",)
+        assert runtime.load("gqa") is worker  # the same file and settings: nothing to reload
+        registry.update_settings("gqa", parallel=2)
+        assert runtime.load("gqa") is not worker
+    finally:
+        runtime.close()
+
+
 def _header_only(path: Path, arch: str, tensors: dict[str, tuple[int, int]], heads: int = 4, kv_heads: int = 2) -> Path:
     """A GGUF with the given 2-D tensors (rows, columns) and head counts; enough for its header's facts."""
     writer = gguf.GGUFWriter(str(path), arch)
@@ -130,6 +155,8 @@ def _header_only(path: Path, arch: str, tensors: dict[str, tuple[int, int]], hea
         # A fused projection of 4 query heads and 2 K and 2 V heads of 16: K and V are half of its width.
         ("phi3", {"blk.0.attn_qkv.weight": ((4 + 2 + 2) * HEAD_SIZE, EMBEDDING)}, 2 * 2 * HEAD_SIZE * 2),
         ("mamba", {"blk.0.attn_norm.weight": (1, EMBEDDING), "blk.0.ssm_in.weight": (128, EMBEDDING)}, 0),
+        # An encoder-decoder model's blocks are prefixed.
+        ("t5", {"dec.blk.0.attn_k.weight": (32, EMBEDDING), "dec.blk.0.attn_v.weight": (32, EMBEDDING)}, 64 * 2),
         # Compressed attention (DeepSeek's MLA) caches something else: not known, so the estimate guesses.
         ("deepseek2", {"blk.0.attn_q_a.weight": (32, EMBEDDING), "blk.0.attn_kv_a_mqa.weight": (48, EMBEDDING)}, None),
     ],

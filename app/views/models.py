@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -79,7 +80,7 @@ class HardwarePanel(QGroupBox):
             return
         needed = human_size(estimated_memory(record))
         freed = estimated_memory(loaded_as) if loaded_as is not None else 0
-        if loaded_as == record:
+        if loaded_as is not None and loaded_as.loads_like(record):
             self.fit.setObjectName("okLabel")
             self.fit.setText(self.tr("{name} is loaded (about {size})").format(name=record.name, size=needed))
         elif self.info.fits(record, freed=freed):
@@ -189,13 +190,16 @@ class ModelsView(QWidget):
             self.table.selectRow(0)
         self._selection_changed()
         # Runtime.loaded() waits for a model still loading: never on the GUI thread.
-        run_task(self, lambda ctx: runtime.loaded(), self._loaded_ready, lambda _e: None)
+        run_task(self, lambda ctx: (runtime.loaded(), hardware.available_memory()), self._loaded_ready,
+                 lambda _e: None)
 
     def _loaded_names(self) -> set[str]:
         return {info.name for info in self._loaded}
 
-    def _loaded_ready(self, loaded: list[LoadedInfo]) -> None:
-        self._loaded = loaded
+    def _loaded_ready(self, state: tuple[list[LoadedInfo], int]) -> None:
+        self._loaded, available = state
+        if self.hardware.info is not None:  # what the loaded models take is out of it now
+            self.hardware.show_info(replace(self.hardware.info, memory_available=available))
         registry = self.session.registry
         selected = self.selected()
         self.model.set_records(registry.list(), registry.default_name(), self._loaded_names())

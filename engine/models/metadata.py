@@ -65,8 +65,9 @@ def _int(value: object) -> int:
 
 
 KV_CACHE_ELEMENT_BYTES = 2  # llama.cpp caches K and V as f16 unless told otherwise
-_ATTENTION = re.compile(r"blk\.\d+\.attn_(k|v|qkv)\.weight")
-_ANY_ATTENTION = re.compile(r"blk\.\d+\.attn_(q|output)")  # attn_norm: recurrent models have it too
+# Optionally prefixed: encoder-decoder models name their blocks enc.blk.N and dec.blk.N.
+_ATTENTION = re.compile(r"(?:\w+\.)?blk\.\d+\.attn_(k|v|qkv)\.weight")
+_ANY_ATTENTION = re.compile(r"(?:\w+\.)?blk\.\d+\.attn_(q|output)")  # not attn_norm: recurrent models have it
 
 
 def _kv_bytes_per_token(header: GGUFHeader) -> int | None:

@@ -24,7 +24,7 @@ from typing import Any
 from engine import paths
 from engine.errors import IntegrityError, NotFoundError, UserError
 from engine.fileio import fsync_dir, part_path, write_atomic
-from engine.models.gguf_header import GGUFError, read_header
+from engine.models.gguf_header import read_header
 from engine.models.metadata import ModelFacts, facts_from_header
 from engine.models.names import contained_path, suggest_model_name, validate_model_name
 
@@ -82,6 +82,11 @@ class ModelRecord:
     def path(self) -> Path:
         """Absolute path of the GGUF file inside the models folder."""
         return contained_path(paths.models_dir(), self.file_name)
+
+    def loads_like(self, other: ModelRecord) -> bool:
+        """True when loading either gives the same model in memory: the same file with the same settings
+        (facts completed later do not count)."""
+        return (self.file_name, self.sha256, self.settings) == (other.file_name, other.sha256, other.settings)
 
     @property
     def is_base_model(self) -> bool:
@@ -293,23 +298,23 @@ class ModelRegistry:
         lack them, from their files' headers; the names completed. Once per model, ever, but a header with
         a large vocabulary takes up to a second to read: call it off the GUI thread."""
         known = {f.name for f in fields(ModelFacts)}
-        stale = [name for name, entry in self._load()["models"].items() if known - entry["facts"].keys()]
-        if not stale:
+        stale = {name: entry for name, entry in self._load()["models"].items() if known - entry["facts"].keys()}
+        read: dict[str, dict[str, Any]] = {}
+        for name, entry in stale.items():  # before taking the lock: other processes need not wait for this
+            try:
+                read[name] = asdict(facts_from_header(read_header(self.folder / entry["file_name"])))
+            except (UserError, OSError):
+                continue  # a missing or damaged file: `verify` says so, and estimates guess meanwhile
+        if not read:
             return ()
-        completed: tuple[str, ...] = ()
         with self._locked() as data:
-            for name in stale:
+            for name, facts in read.items():
                 entry = data["models"].get(name)
-                if entry is None or not known - entry["facts"].keys():
-                    continue  # removed, or completed by another process meanwhile
-                try:
-                    facts = facts_from_header(read_header(self.folder / entry["file_name"]))
-                except (GGUFError, OSError):
-                    continue  # a missing or damaged file: `verify` says so, and estimates guess meanwhile
-                for key, value in asdict(facts).items():
+                if entry is None or entry["sha256"] != stale[name]["sha256"]:
+                    continue  # removed or replaced meanwhile
+                for key, value in facts.items():
                     entry["facts"].setdefault(key, value)
-                completed += (name,)
-        return completed
+        return tuple(read)
 
     def verify(self, name: str, progress: ProgressCallback | None = None) -> ModelRecord:
         """Recompute the file's SHA-256; IntegrityError if it differs from the registry."""

@@ -83,7 +83,7 @@ class Runtime:
         key = (record.name, embedding)
         with self._lock:
             worker = self._workers.get(key)
-            if worker is None or worker.record != record:  # settings changed: reload
+            if worker is None or not worker.record.loads_like(record):  # settings changed: reload
                 if worker is not None:
                     self._workers.pop(key).stop()
                 self._make_room(estimated_memory(record, embedding=embedding))

@@ -173,13 +173,17 @@ def test_hardware_panel_measures_the_selected_settings_against_free_memory(qtbot
     assert "may not fit" in panel.fit.text()  # not "is loaded": it will load again, bigger
 
 
-def test_the_selected_model_is_loaded_only_as_it_was_loaded(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+def test_the_selected_model_is_loaded_only_as_it_was_loaded(qtbot, window, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from app import hardware
+
     view = window.models
     qtbot.waitUntil(lambda: view.hardware.info is not None, timeout=10_000)
     session.runtime.load("tiny")
+    monkeypatch.setattr(hardware, "available_memory", lambda: 123_456_789_000)  # measured after the load
     view.refresh()
     view.select("tiny")
     qtbot.waitUntil(lambda: "is loaded" in view.hardware.fit.text(), timeout=10_000)
+    assert view.hardware.info.memory_available == 123_456_789_000  # free memory is read again
     session.registry.update_settings("tiny", parallel=2)
     view.refresh()
     view.select("tiny")
