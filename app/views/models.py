@@ -262,8 +262,10 @@ class ModelsView(QWidget):
 
     def _show_fit(self) -> None:
         record = self.selected()
-        generating = [i.record for i in self._loaded if record and i.name == record.name and not i.embedding]
-        self.hardware.show_fit(record, loaded_as=generating[0] if generating else None)
+        loaded_as = next(
+            (i.record for i in self._loaded if record and i.name == record.name and not i.embedding), None
+        )
+        self.hardware.show_fit(record, loaded_as=loaded_as)
 
     # -- import ------------------------------------------------------------------------------------
 

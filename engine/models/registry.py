@@ -302,7 +302,8 @@ class ModelRegistry:
         read: dict[str, dict[str, Any]] = {}
         for name, entry in stale.items():  # before taking the lock: other processes need not wait for this
             try:
-                read[name] = asdict(facts_from_header(read_header(self.folder / entry["file_name"])))
+                path = contained_path(self.folder, entry["file_name"])  # as ModelRecord.path: never outside
+                read[name] = asdict(facts_from_header(read_header(path)))
             except (UserError, OSError):
                 continue  # a missing or damaged file: `verify` says so, and estimates guess meanwhile
         if not read:
