@@ -15,8 +15,8 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QMessageBox, QToolButton, QWidget
+from PySide6.QtGui import QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import QLabel, QMessageBox, QSizePolicy, QToolButton, QWidget
 
 from app import theme
 
@@ -37,6 +37,39 @@ def muted(text: str) -> QLabel:
     label.setObjectName("mutedLabel")
     label.setWordWrap(True)
     return label
+
+
+class ElidedLabel(QLabel):
+    """One line of text cut with "…" to the width it is given, the whole text in its tooltip: it never
+    widens its layout or causes a horizontal scroll bar."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setMinimumWidth(24)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        """Show `text`, elided when it does not fit."""
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        """The text before eliding."""
+        return self._full
+
+    def is_elided(self) -> bool:
+        """True when the text shown is cut."""
+        return self.text() != self._full
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(24, self.width())))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
 
 
 def copy_text(text: str) -> None:

@@ -166,19 +166,25 @@ def run_task(
 class StreamTask(QObject):
     """Start a chat turn in the background, stream its chunks as `chunk(str)`, then store it.
 
-    `start_turn` runs on the pool thread (it may load a model and writes the prompt to the vault);
-    it returns an `engine.chat.Turn`. `stop()` cancels within one token, even before the first one.
+    `start_turn(on_load)` runs on the pool thread (it may load a model, reporting to `on_load`, and writes
+    the prompt to the vault); it returns an `engine.chat.Turn`. `stop()` cancels within one token, even
+    before the first one. Before the first chunk: `loading(model, fraction)` while the model loads, then
+    `started(turn)` once the reply is under way.
     """
 
     chunk = Signal(str)
+    loading = Signal(str, float)  # model name, 0…1
+    started = Signal(object)  # engine.chat.Turn (read its conversation_id and thinks on the GUI thread)
     succeeded = Signal(object)  # engine.chat.TurnResult
     failed = Signal(object)
     finished = Signal()
     _chunk_out = Signal(str)
+    _loading_out = Signal(str, float)
+    _started_out = Signal(object)
     _result_out = Signal(object)
     _error_out = Signal(object)
 
-    def __init__(self, start_turn: Callable[[], Any], owner: QObject | None = None) -> None:
+    def __init__(self, start_turn: Callable[[Callable[[Any], None]], Any], owner: QObject | None = None) -> None:
         super().__init__(_keeper())
         self._start_turn = start_turn
         self._owner = owner
@@ -186,6 +192,8 @@ class StreamTask(QObject):
         self._turn: Any = None
         self.running = False
         self._chunk_out.connect(self._deliver_chunk)
+        self._loading_out.connect(self._deliver_loading)
+        self._started_out.connect(self._deliver_started)
         self._result_out.connect(self._deliver_result)
         self._error_out.connect(self._deliver_error)
 
@@ -209,8 +217,9 @@ class StreamTask(QObject):
 
     def _body(self) -> None:
         try:
-            turn = self._start_turn()
+            turn = self._start_turn(lambda progress: self._loading_out.emit(progress.model, progress.fraction))
             self._turn = turn
+            self._started_out.emit(turn)
             # stop() may have run before the turn existed: it could not cancel it then.
             if self._stop.is_set():
                 turn.generation.cancel()
@@ -230,6 +239,16 @@ class StreamTask(QObject):
     def _deliver_chunk(self, text: str) -> None:
         if self._owner_alive():
             self.chunk.emit(text)
+
+    @Slot(str, float)
+    def _deliver_loading(self, model: str, fraction: float) -> None:
+        if self.running and self._owner_alive():
+            self.loading.emit(model, fraction)
+
+    @Slot(object)
+    def _deliver_started(self, turn: Any) -> None:
+        if self.running and self._owner_alive():
+            self.started.emit(turn)
 
     @Slot(object)
     def _deliver_result(self, result: Any) -> None:

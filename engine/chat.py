@@ -18,13 +18,18 @@ from engine import paths
 from engine.models.reasoning import THINK_OPEN, split_reply
 from engine.models.registry import ModelRecord
 from engine.policy import allowlist, audit_events
-from engine.runtime import Chunk, Generation, GenerationParams, Runtime
+from engine.runtime import Chunk, Generation, GenerationParams, LoadListener, Runtime
 
 if TYPE_CHECKING:
     from engine.vault import Vault
 
 PRODUCER = "Enclave"
 TITLE_CHARS = 60
+
+
+def title_for(prompt: str) -> str:
+    """The title a conversation gets from its first message."""
+    return " ".join(prompt.split())[:TITLE_CHARS] or "New chat"
 
 
 def content_label(record: ModelRecord, final: Chunk | None) -> dict[str, Any]:
@@ -67,6 +72,8 @@ class Turn:
     record: ModelRecord
     conversation_id: str | None
     _vault: Vault | None
+    thinks: bool = False  # a reasoning model: it thinks before it answers
+    replaces: str | None = None  # regenerate: the reply this one becomes another version of
     _parts: list[str] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[Chunk]:
@@ -89,7 +96,10 @@ class Turn:
         text = "".join(self._parts) if self._parts else ""
         label = content_label(self.record, self.generation.final)
         if self._vault is not None and self.conversation_id is not None:
-            self._vault.conversations.add_message(self.conversation_id, "assistant", text, metadata=label)
+            if self.replaces is not None:  # the earlier version stays, to switch back to
+                self._vault.conversations.add_alternative(self.conversation_id, self.replaces, text, metadata=label)
+            else:
+                self._vault.conversations.add_message(self.conversation_id, "assistant", text, metadata=label)
         return TurnResult(self.conversation_id, text, self.generation.final, label)
 
 
@@ -131,14 +141,18 @@ class ChatService:
         finally:
             vault.close()
 
-    def _history(self, conversation_id: str) -> list[dict[str, str]]:
+    def _history(self, conversation_id: str, *, before: str | None = None) -> list[dict[str, str]]:
+        """The conversation as the model gets it (the chosen version of each reply), up to message `before`."""
         assert self.vault is not None
         conversation = self.vault.conversations.get(conversation_id)
+        stored = self.vault.conversations.messages(conversation_id)
+        if before is not None:
+            stored = stored[: next((i for i, m in enumerate(stored) if m.id == before), len(stored))]
         # Past replies go back without their thinking, as API clients send them (most reasoning models'
         # templates drop it anyway; the rest would otherwise get it back in every turn).
         messages = [
             {"role": m.role, "content": split_reply(m.content)[1] if m.role == "assistant" else m.content}
-            for m in self.vault.conversations.messages(conversation_id)
+            for m in stored
         ]
         if conversation.system_prompt:
             messages.insert(0, {"role": "system", "content": conversation.system_prompt})
@@ -152,43 +166,64 @@ class ChatService:
         model: str | None = None,
         params: GenerationParams | None = None,
         system_prompt: str | None = None,
+        on_load: LoadListener | None = None,
     ) -> Turn:
-        """Store the user's message (if a vault is open) and start the reply."""
+        """Store the user's message (if a vault is open) and start the reply; `on_load` hears how far the
+        model has loaded when it is not in memory yet."""
         history: list[dict[str, str]] = []
         if self.vault is not None and conversation_id is not None:
             model = model or self.vault.conversations.get(conversation_id).model
         record = self._usable_model(model)  # refuse before anything is stored
         if self.vault is not None:
             if conversation_id is None:
-                title = " ".join(prompt.split())[:TITLE_CHARS] or "New chat"
                 conversation_id = self.vault.conversations.create(
-                    title, model=record.name, system_prompt=system_prompt
+                    title_for(prompt), model=record.name, system_prompt=system_prompt
                 ).id
             history = self._history(conversation_id)
             self.vault.conversations.add_message(conversation_id, "user", prompt)
         elif system_prompt:
             history = [{"role": "system", "content": system_prompt}]
-        return self._reply(history + [{"role": "user", "content": prompt}], conversation_id, record, params)
+        messages = history + [{"role": "user", "content": prompt}]
+        return self._reply(messages, conversation_id, record, params, on_load)
 
     def regenerate(
-        self, conversation_id: str, *, model: str | None = None, params: GenerationParams | None = None
+        self,
+        conversation_id: str,
+        *,
+        model: str | None = None,
+        params: GenerationParams | None = None,
+        on_load: LoadListener | None = None,
     ) -> Turn:
-        """Drop the last assistant reply and generate it again."""
+        """Write the last reply again; the new version is added to it and chosen, the earlier ones kept."""
         assert self.vault is not None, "regenerate needs the vault"
         stored = self.vault.conversations.messages(conversation_id)
-        if stored and stored[-1].role == "assistant":
-            self.vault.conversations.delete_messages_from(conversation_id, stored[-1].id)
+        last = stored[-1].id if stored and stored[-1].role == "assistant" else None
         conversation = self.vault.conversations.get(conversation_id)
         record = self._usable_model(model or conversation.model)
-        return self._reply(self._history(conversation_id), conversation_id, record, params)
+        turn = self._reply(self._history(conversation_id, before=last), conversation_id, record, params, on_load)
+        turn.replaces = last
+        return turn
 
     def edit_and_resend(
-        self, conversation_id: str, message_id: str, new_text: str, *, params: GenerationParams | None = None
+        self,
+        conversation_id: str,
+        message_id: str,
+        new_text: str,
+        *,
+        params: GenerationParams | None = None,
+        on_load: LoadListener | None = None,
     ) -> Turn:
-        """Replace a user message (and everything after it) with `new_text`, then reply again."""
+        """Replace a user message (and everything after it) with `new_text`, then reply again. Editing the
+        first message renames a conversation still titled after it."""
         assert self.vault is not None, "editing needs the vault"
-        self.vault.conversations.delete_messages_from(conversation_id, message_id)
-        return self.send(new_text, conversation_id=conversation_id, params=params)
+        conversations = self.vault.conversations
+        stored = conversations.messages(conversation_id)
+        first = next((m for m in stored if m.role == "user"), None)
+        renamed_by_hand = first is None or conversations.get(conversation_id).title != title_for(first.content)
+        if first is not None and first.id == message_id and not renamed_by_hand:
+            conversations.rename(conversation_id, title_for(new_text))
+        conversations.delete_messages_from(conversation_id, message_id)
+        return self.send(new_text, conversation_id=conversation_id, params=params, on_load=on_load)
 
     def _usable_model(self, model: str | None) -> ModelRecord:
         """The named (or default) model, refused if an admin requires approved models and it is not."""
@@ -203,12 +238,17 @@ class ChatService:
         conversation_id: str | None,
         record: ModelRecord,
         params: GenerationParams | None,
+        on_load: LoadListener | None = None,
     ) -> Turn:
+        thinks = False
         if record.is_base_model and not record.settings.chat_template:
             # A base model has no chat format: it continues the text it is given, and a conversation is
             # one document that grows by turns. Each prompt then starts with the one before it and its
             # reply, exactly as the model produced it, so the model's cache carries over between turns.
-            generation = self.runtime.complete(continued_document(messages), params, model=record.name)
+            generation = self.runtime.complete(
+                continued_document(messages), params, model=record.name, on_load=on_load
+            )
         else:
-            generation = self.runtime.chat(messages, params, model=record.name)
-        return Turn(generation, record, conversation_id, self.vault)
+            generation = self.runtime.chat(messages, params, model=record.name, on_load=on_load)
+            thinks = self.runtime.thinks(record.name)
+        return Turn(generation, record, conversation_id, self.vault, thinks=thinks)

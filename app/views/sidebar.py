@@ -55,6 +55,11 @@ class ConversationSidebar(QWidget):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.setUniformItemSizes(True)
         self.list.setSpacing(1)
+        # Long titles are elided to the list's width (whole in the tooltip); never a horizontal scroll bar.
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.streaming_id: str | None = None  # the conversation a reply is being written in (not deletable)
         self.hits = named(QListWidget(), self.tr("Search results"))
         self.hits.setWordWrap(True)
         self.hits.hide()
@@ -162,6 +167,11 @@ class ConversationSidebar(QWidget):
         """Erase the highlighted conversation after a confirmation."""
         conversation_id = self.current_id()
         if conversation_id is None:
+            return
+        if conversation_id == self.streaming_id:
+            QMessageBox.information(
+                self, self.tr("Delete chat"), self.tr("A reply is being written in this chat. Stop it first.")
+            )
             return
         current = self.model.conversation(self.model.row_of(conversation_id))
         answer = QMessageBox.question(

@@ -15,16 +15,17 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.models.memory import estimate_memory
-from engine.models.reasoning import opens_thinking
+from engine.models.reasoning import opens_thinking, thinks
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
 from engine.models.templates import ChatTemplate, TemplateError, render_chat, resolve_template, turn_change
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
-from engine.runtime.types import CancelToken, GenerationParams, Prompt
+from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt
 from engine.runtime.worker import Generation, ModelWorker, ServingModel
 
 DEFAULT_IDLE_TTL_S = 15 * 60
+LOAD_REPORT_INTERVAL_S = 0.1  # how often a waiting caller hears how far a load has come
 Message = Mapping[str, Any]
 
 
@@ -70,6 +71,7 @@ class Runtime:
         self._workers: dict[tuple[str, bool], ModelWorker] = {}
         # Turn-end markers per model record: resolving them needs a trip to the model's thread.
         self._stops: dict[ModelRecord, tuple[str, ...]] = {}
+        self._thinks: dict[ModelRecord, bool] = {}
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap_idle, name="model-reaper", daemon=True)
@@ -77,8 +79,11 @@ class Runtime:
 
     # -- loading -------------------------------------------------------------------------------
 
-    def load(self, name: str | None = None, *, embedding: bool = False) -> ModelWorker:
-        """The worker of `name` (default model if None), loading the model if needed."""
+    def load(
+        self, name: str | None = None, *, embedding: bool = False, on_load: LoadListener | None = None
+    ) -> ModelWorker:
+        """The worker of `name` (default model if None), loading the model if needed; `on_load` hears how
+        far a load has come (every 0.1 s, on the caller's thread, then once at 1.0) if this call waits for one."""
         record = self.registry.resolve(name)
         key = (record.name, embedding)
         with self._lock:
@@ -90,6 +95,8 @@ class Runtime:
                 worker = ModelWorker(record, max_queue=self.max_queue, embedding=embedding)
                 self._workers[key] = worker
         try:
+            if on_load is not None and worker.loading:
+                self._report_load(worker, on_load)
             worker.wait_loaded()
         except BaseException:
             with self._lock:
@@ -97,6 +104,21 @@ class Runtime:
                     del self._workers[key]
             raise
         return worker
+
+    @staticmethod
+    def _report_load(worker: ModelWorker, on_load: LoadListener) -> None:
+        name = worker.record.name
+        on_load(LoadProgress(name, worker.load_fraction))
+        while True:
+            try:
+                worker.wait_loaded(LOAD_REPORT_INTERVAL_S)
+            except TimeoutError:
+                on_load(LoadProgress(name, worker.load_fraction))
+                continue
+            except BaseException:
+                return  # the caller re-raises the load's failure
+            on_load(LoadProgress(name, 1.0))
+            return
 
     def _make_room(self, needed: int) -> None:
         """Unload idle models, least recently used first, until `needed` bytes fit the budget."""
@@ -174,12 +196,13 @@ class Runtime:
         model: str | None = None,
         cancel: CancelToken | None = None,
         tools: ToolOffer | None = None,
+        on_load: LoadListener | None = None,
     ) -> Generation:
         """Stream a reply to `messages` (OpenAI-style role/content dicts, assistant `tool_calls` included)
-        from a model; `tools` are shown in the template's own syntax where it has one."""
+        from a model; `tools` are shown in the template's own syntax where it has one. `on_load`: see `load`."""
         if not messages:
             raise UserError("a chat needs at least one message")
-        worker = self.load(model)
+        worker = self.load(model, on_load=on_load)
         record = worker.record
         params = params or GenerationParams()
 
@@ -207,6 +230,16 @@ class Runtime:
         stops = tuple(dict.fromkeys(params.stop + self._template_stops(worker)))
         return worker.submit(build, replace(params, stop=stops), cancel)
 
+    def thinks(self, name: str | None = None) -> bool:
+        """Whether a (loaded) model reasons before it answers, as its chat template says."""
+        worker = self.load(name)
+        record = worker.record
+        if record.is_base_model and not record.settings.chat_template:
+            return False  # continued as plain text: no template, no thinking block
+        if record not in self._thinks:
+            self._thinks[record] = bool(worker.call(lambda m: thinks(self.template_for(record, m).source)))
+        return self._thinks[record]
+
     def _template_stops(self, worker: ModelWorker) -> tuple[str, ...]:
         record = worker.record
         if record not in self._stops:
@@ -220,9 +253,10 @@ class Runtime:
         *,
         model: str | None = None,
         cancel: CancelToken | None = None,
+        on_load: LoadListener | None = None,
     ) -> Generation:
-        """Stream a plain continuation of `prompt` (no chat template)."""
-        worker = self.load(model)
+        """Stream a plain continuation of `prompt` (no chat template). `on_load`: see `load`."""
+        worker = self.load(model, on_load=on_load)
         return worker.submit(lambda m: Prompt(m.tokenize(prompt)), params or GenerationParams(), cancel)
 
     def embed(self, texts: list[str], *, model: str | None = None) -> tuple[list[list[float]], int]:
