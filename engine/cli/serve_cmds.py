@@ -34,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "--cors-origin", action="append", default=[], metavar="URL",
         help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeatable)",
     )
+    p.add_argument(
+        "--verbose", action="store_true",
+        help="also log llama.cpp's own messages (model loading, context set-up) to stderr",
+    )
     p.set_defaults(handler=cmd_serve)
 
 
@@ -46,9 +50,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Unlock the vault, listen until SIGINT/SIGTERM, then stop cleanly (exit 0)."""
     # Imported here: the web stack and llama.cpp are heavy, and other commands should not wait for them.
     from engine.api.server import ApiServer
-    from engine.runtime import Runtime
+    from engine.runtime import Runtime, llama_log
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    llama_log.install(verbose=args.verbose)
     disable_core_dumps()
     registry = ModelRegistry()
     ensure_demo_model(registry)

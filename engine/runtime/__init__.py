@@ -1,5 +1,6 @@
 """llama.cpp inference: one worker thread per loaded model, chunks streamed with a cancel handle."""
 
+from engine.runtime import llama_log
 from engine.runtime.manager import LoadedInfo, Runtime
 from engine.runtime.types import (
     CancelToken,
@@ -14,6 +15,8 @@ from engine.runtime.types import (
     Usage,
 )
 from engine.runtime.worker import Generation
+
+llama_log.install()  # llama.cpp's loader chatter goes to logging, quiet unless a command asks for it
 
 __all__ = [
     "CancelToken",

@@ -31,7 +31,6 @@ from functools import cached_property
 import numpy as np
 from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
-from llama_cpp._logger import set_verbose as set_llama_verbose
 
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
@@ -185,7 +184,6 @@ class BatchedModel:
         gpu_layers = resolve_gpu_layers(settings.gpu_layers)
         self.n_batch = max(32, min(settings.batch_size, self.n_ctx_seq))
         started = time.perf_counter()
-        set_llama_verbose(False)  # llama.cpp logs every graph reservation to stderr otherwise
         model_params = C.llama_model_default_params()
         model_params.n_gpu_layers = gpu_layers
         if on_progress is not None:
