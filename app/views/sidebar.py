@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QLineEdit,
     QListView,
     QListWidget,
@@ -23,7 +27,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.models.conversations import ConversationListModel
 from app.session import ACTOR, Session
-from app.widgets import error_text, muted, named, show_error
+from app.widgets import ElidedLabel, error_text, muted, named, show_error
 from app.workers import run_task
 from engine.vault.records import SearchHit
 
@@ -62,6 +66,8 @@ class ConversationSidebar(QWidget):
         self.streaming_id: str | None = None  # the conversation a reply is being written in (not deletable)
         self.hits = named(QListWidget(), self.tr("Search results"))
         self.hits.setWordWrap(True)
+        self.hits.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hits.setResizeMode(QListView.ResizeMode.Adjust)
         self.hits.hide()
         self.empty = muted(self.tr("No conversations yet."))
         self.rename_button = self._tool("edit", self.tr("Rename chat"))
@@ -226,15 +232,60 @@ class ConversationSidebar(QWidget):
         self.list.hide()
         self.hits.show()
         for hit in hits:
-            snippet = " ".join(hit.snippet.split())
-            item = QListWidgetItem(f"{hit.title}\n{snippet}" if hit.message_id else hit.title)
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, hit.conversation_id)
-            item.setToolTip(snippet)
+            card = self._hit_card(hit)
+            item.setToolTip(hit.snippet)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, card.accessibleName())
             self.hits.addItem(item)
+            self.hits.setItemWidget(item, card)
+            item.setSizeHint(card.sizeHint())
         if not hits:
             item = QListWidgetItem(error or self.tr("Nothing found for “{query}”.").format(query=query))
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.hits.addItem(item)
+
+    def _hit_card(self, hit: SearchHit) -> QFrame:
+        """One search result: the conversation, where the match is, and the text around it, match in bold."""
+        if hit.message_id is None:
+            where = self.tr("in the title")
+        elif hit.role == "user":
+            where = self.tr("in your message")
+        else:
+            where = self.tr("in a reply")
+        snippet = hit.snippet
+        if hit.match_at >= 0:
+            end = hit.match_at + hit.match_length
+            parts = (snippet[: hit.match_at], snippet[hit.match_at : end], snippet[end:])
+        else:
+            parts = (snippet, "", "")
+        before, match, after = (html.escape(" ".join(p.split()) if p.strip() else p) for p in parts)
+        colors = self.palette()
+        mark = (
+            f"<span style='background-color:{colors.color(QPalette.ColorRole.Highlight).name()};"
+            f" color:{colors.color(QPalette.ColorRole.HighlightedText).name()}; font-weight:600'>"
+        )
+        marked = f"{before}{mark}{match}</span>{after}" if match else before
+        card = QFrame()
+        card.setObjectName("searchHit")
+        title = ElidedLabel(hit.title)
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        place = muted(where)
+        text = QLabel(marked)
+        text.setTextFormat(Qt.TextFormat.RichText)
+        text.setWordWrap(True)
+        text.setObjectName("searchSnippet")
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.setSpacing(1)
+        layout.addWidget(title)
+        layout.addWidget(place)
+        layout.addWidget(text)
+        card.setToolTip(hit.snippet)
+        named(card, self.tr("{title}, {where}: {text}").format(title=hit.title, where=where, text=hit.snippet))
+        return card
 
     def _open_hit(self, item: QListWidgetItem) -> None:
         conversation_id = item.data(Qt.ItemDataRole.UserRole)
