@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     QTimer,
 )
 from PySide6.QtGui import QGuiApplication, QResizeEvent
-from PySide6.QtWidgets import QLabel, QMessageBox, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QSizePolicy, QToolButton, QWidget
 
 from app import theme
 
@@ -43,9 +43,12 @@ class ElidedLabel(QLabel):
     """One line of text cut with "…" to the width it is given, the whole text in its tooltip: it never
     widens its layout or causes a horizontal scroll bar."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(
+        self, text: str = "", parent: QWidget | None = None, *, mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight
+    ) -> None:
         super().__init__(parent)
         self._full = ""
+        self._mode = mode
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setMinimumWidth(24)
         self.set_full_text(text)
@@ -65,11 +68,20 @@ class ElidedLabel(QLabel):
         return self.text() != self._full
 
     def _elide(self) -> None:
-        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(24, self.width())))
+        self.setText(self.fontMetrics().elidedText(self._full, self._mode, max(24, self.width())))
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)
         self._elide()
+
+
+def shrinkable(combo: QComboBox, characters: int = 16) -> QComboBox:
+    """A combo box whose width does not follow its longest item (a long conversation title would widen
+    the whole column and bring a horizontal scroll bar): the current item is elided, the list shows it all."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(characters)
+    combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
+    return combo
 
 
 def copy_text(text: str) -> None:

@@ -31,7 +31,7 @@ from app.widgets import error_text, human_number, human_size, muted, named
 from app.workers import Task, TaskContext, run_task
 from engine.errors import IntegrityError
 from engine.models import ModelRecord
-from engine.models.memory import context_per_sequence
+from engine.models.memory import context_per_sequence, estimate_memory
 from engine.policy import allowlist, audit_events
 from engine.runtime.manager import LoadedInfo, estimated_memory
 
@@ -46,7 +46,9 @@ class HardwarePanel(QGroupBox):
         self.memory = QLabel("…")
         self.gpu = QLabel("…")
         self.fit = QLabel("")
-        for label in (self.cpu, self.memory, self.gpu, self.fit):
+        self.fit_parts = muted("")
+        named(self.fit_parts, self.tr("What the model's memory is made of"))
+        for label in (self.cpu, self.memory, self.gpu, self.fit, self.fit_parts):
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout(self)
@@ -54,6 +56,7 @@ class HardwarePanel(QGroupBox):
         form.addRow(self.tr("Memory:"), self.memory)
         form.addRow(self.tr("GPU:"), self.gpu)
         form.addRow(self.tr("Selected model:"), self.fit)
+        form.addRow("", self.fit_parts)
         named(self, self.tr("Hardware"))
 
     def show_info(self, info: hardware.Hardware) -> None:
@@ -77,8 +80,21 @@ class HardwarePanel(QGroupBox):
         already out of the free memory (and is freed when it reloads with other settings)."""
         if record is None or self.info is None:
             self.fit.setText("")
+            self.fit_parts.setText("")
             return
         needed = human_size(estimated_memory(record))
+        # What the figure is made of: for a small model the fixed parts (working buffers, the RAM kept for
+        # paused conversations) are most of it, which a bare total leaves unexplained.
+        parts = estimate_memory(record)
+        self.fit.setToolTip(self.tr(
+            "Up to about {total}: the model file {weights}, its context cache {cache}, working buffers {buffers}, "
+            "and up to {saved} to keep paused conversations ready (used only as conversations pause)."
+        ).format(total=needed, weights=human_size(parts.weights), cache=human_size(parts.kv_cache),
+                 buffers=human_size(parts.buffers), saved=human_size(parts.saved_conversations)))
+        self.fit_parts.setText(self.tr(
+            "Model {weights} + context {cache} + buffers {buffers} + up to {saved} for paused conversations"
+        ).format(weights=human_size(parts.weights), cache=human_size(parts.kv_cache),
+                 buffers=human_size(parts.buffers), saved=human_size(parts.saved_conversations)))
         freed = estimated_memory(loaded_as) if loaded_as is not None else 0
         if loaded_as is not None and loaded_as.loads_like(record):
             self.fit.setObjectName("okLabel")
@@ -231,9 +247,7 @@ class ModelsView(QWidget):
         for button in (self.verify_button, self.default_button, self.settings_button, self.load_button,
                        self.remove_button):
             button.setEnabled(record is not None)
-        self.load_button.setText(
-            self.tr("Unload") if record and record.name in self._loaded_names() else self.tr("Load")
-        )
+        self._show_load_action(record)
         self._show_fit()
         if record is None:
             self.details.setText(self.tr("No model selected."))
@@ -437,9 +451,16 @@ class ModelsView(QWidget):
         self.refresh()
         self.models_changed.emit()
 
+    def _show_load_action(self, record: ModelRecord | None) -> None:
+        # Unloading ejects the model from memory: its own icon, not the play symbol of loading.
+        unload = record is not None and record.name in self._loaded_names()
+        self.load_button.setText(self.tr("Unload") if unload else self.tr("Load"))
+        self.load_button.setIcon(theme.icon("unload" if unload else "play"))
+
     def apply_icons(self) -> None:
         """Re-tint icons after a light/dark switch."""
         for button, icon in ((self.import_button, "import"), (self.verify_button, "check"),
                              (self.default_button, "star"), (self.settings_button, "settings"),
-                             (self.load_button, "play"), (self.remove_button, "trash")):
+                             (self.remove_button, "trash")):
             button.setIcon(theme.icon(icon))
+        self._show_load_action(self.selected())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -32,6 +34,19 @@ from app.workers import run_task
 from engine.vault.records import SearchHit
 
 SEARCH_DELAY_MS = 250
+
+
+class _FitWidthDelegate(QStyledItemDelegate):
+    """Rows as wide as the list, not as their text: a long title is then elided ("…") where the list ends
+    (its tooltip has all of it) instead of widening the rows behind a horizontal scroll bar."""
+
+    def __init__(self, view: QListView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        return QSize(min(hint.width(), max(1, self._view.viewport().width() - 2 * self._view.spacing())), hint.height())
 
 
 class ConversationSidebar(QWidget):
@@ -63,6 +78,7 @@ class ConversationSidebar(QWidget):
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setItemDelegate(_FitWidthDelegate(self.list))
         self.streaming_id: str | None = None  # the conversation a reply is being written in (not deletable)
         self.hits = named(QListWidget(), self.tr("Search results"))
         self.hits.setWordWrap(True)
