@@ -291,9 +291,15 @@ class MessageListView(QScrollArea):
         widget.version_requested.connect(self.version_requested)
         return widget
 
+    def _drop(self, widget: MessageWidget) -> None:
+        # Out of the layout now: deleted later, it would still count for the rows inserted meanwhile.
+        self._layout.removeWidget(widget)
+        widget.hide()
+        widget.deleteLater()
+
     def _rebuild(self) -> None:
         for widget in self._widgets:
-            widget.deleteLater()
+            self._drop(widget)
         self._widgets = []
         for row in range(self.model.rowCount()):
             widget = self._make(row)
@@ -312,7 +318,7 @@ class MessageListView(QScrollArea):
 
     def _removed(self, _parent: QModelIndex, first: int, last: int) -> None:
         for widget in self._widgets[first : last + 1]:
-            widget.deleteLater()
+            self._drop(widget)
         del self._widgets[first : last + 1]
         self._mark_last()
 

@@ -86,6 +86,9 @@ def test_conversations_stay_usable_while_a_reply_streams(qtbot, window, session)
         assert chat.conversation_id == streaming_id
         shown = chat.messages.items()
         assert [i.role for i in shown] == ["user", "assistant"] and shown[-1].streaming
+        bubbles = chat.view.widgets()  # in the same order on screen, the reply last
+        assert [b.item.role for b in bubbles] == ["user", "assistant"]
+        assert 0 <= chat.view._layout.indexOf(bubbles[0]) < chat.view._layout.indexOf(bubbles[1])
         before = len(shown[-1].content)
         qtbot.waitUntil(lambda: len(chat.messages.items()[-1].content) > before, timeout=10_000)
         assert chat.stop_button.isVisibleTo(chat)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtWidgets import QAbstractScrollArea, QHeaderView, QScrollArea, QTableView, QWidget
 
-LONG_TITLE = "Quarterly staffing plan for the cardiology and oncology wards including night shifts and on-call rotations"
+LONG_TITLE = "Quarterly staffing plan for the cardiology and oncology wards, night shifts and on-call rotations"
 LONG_TITLE_ZH = "心内科与肿瘤科病房季度人员排班计划，包括夜班与值班轮换以及节假日安排的详细说明和补充材料"
 SIZE = (1280, 800)
 
