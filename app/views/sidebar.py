@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
@@ -275,7 +276,7 @@ class ConversationSidebar(QWidget):
             parts = (snippet[: hit.match_at], snippet[hit.match_at : end], snippet[end:])
         else:
             parts = (snippet, "", "")
-        before, match, after = (html.escape(" ".join(p.split()) if p.strip() else p) for p in parts)
+        before, match, after = (html.escape(re.sub(r"\s+", " ", p)) for p in parts)  # spaces kept around the match
         colors = self.palette()
         mark = (
             f"<span style='background-color:{colors.color(QPalette.ColorRole.Highlight).name()};"

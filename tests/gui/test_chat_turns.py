@@ -154,5 +154,5 @@ def test_search_results_are_cards_that_show_where_the_match_is(qtbot, window, se
     texts = [" ".join(label.text() for label in card.findChildren(type(sidebar.empty))) for card in cards]
     assert any("in your message" in t for t in texts) and any("in a reply" in t for t in texts)
     snippet = cards[0].findChild(type(sidebar.empty), "searchSnippet").text()
-    assert "font-weight:600'>night</span>" in snippet  # the match is highlighted
+    assert "font-weight:600'>night</span> shift" in snippet  # the match is highlighted, spaces kept
     assert sidebar.hits.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
