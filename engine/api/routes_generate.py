@@ -27,14 +27,14 @@ from engine.api.services import (
     start_generation,
 )
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
-from engine.api.tool_calls import new_call_id, read_tool_calls
+from engine.api.tool_calls import ToolCalls, new_call_id, read_tool_calls
+from engine.backends import ChatRequest, ModelRef
+from engine.backends import CompletionRequest as BackendCompletion
 from engine.chat import content_label
 from engine.models.call_syntax import AnswerGate
 from engine.models.reasoning import ReasoningSplitter, split_reply
-from engine.models.registry import ModelRecord
 from engine.policy import labels
 from engine.runtime import Chunk
-from engine.upstreams import proxy as upstream_proxy
 
 bearer = HTTPBearer(auto_error=False, description="An Enclave API key from `enclave keys create`.")
 router = APIRouter(dependencies=[Security(bearer)])
@@ -95,10 +95,10 @@ async def _collect_reply(
 class _Reply:
     """The fixed fields of one reply (id, time, model) and how it is labelled."""
 
-    def __init__(self, record: ModelRecord, prefix: str, obj: str) -> None:
+    def __init__(self, model: ModelRef, prefix: str, obj: str) -> None:
         self.id = f"{prefix}-{secrets.token_hex(12)}"
         self.created = int(time.time())
-        self.record = record
+        self.model = model
         self.object = obj
 
     def envelope(self, **fields: Any) -> dict[str, Any]:
@@ -106,13 +106,25 @@ class _Reply:
             "id": self.id,
             "object": self.object,
             "created": self.created,
-            "model": self.record.name,
-            "system_fingerprint": f"fp_{self.record.sha256[:12]}",
+            "model": self.model.name,
+            "system_fingerprint": f"fp_{self.model.sha256[:12]}" if self.model.sha256 else None,
             **fields,
         }
 
     def label(self, final: Chunk | None) -> dict[str, Any]:
-        return content_label(self.record, final)
+        return content_label(self.model, final)
+
+
+def _openai(body: ChatCompletionRequest | CompletionRequest, model: ModelRef) -> dict[str, Any] | None:
+    """The request as the client sent it, for a backend that speaks OpenAI itself (None: a local model)."""
+    return None if model.is_local else body.model_dump(exclude_unset=True, exclude_none=True, by_alias=True)
+
+
+def _tool_calls(text: str, final: Chunk | None, plan: OutputPlan, parallel: bool) -> ToolCalls | None:
+    """The reply's tool calls: as a remote backend reported them, else read from the text."""
+    if final is not None and final.tool_calls:
+        return ToolCalls(final.tool_calls if parallel else final.tool_calls[:1], text or None)
+    return read_tool_calls(text, plan, parallel=parallel)
 
 
 async def _release_on_exit(services: Services, context: RequestContext, pump: ChunkPump, done: bool) -> None:
@@ -133,18 +145,16 @@ async def _release_on_exit(services: Services, context: RequestContext, pump: Ch
 @router.post("/v1/chat/completions", response_model=None, responses=ERRORS, tags=["openai"])
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     """Create a chat completion (OpenAI-compatible)."""
-    if (forwarded := await upstream_proxy.forward_chat(request, body)) is not None:
-        return forwarded
     services, context = services_of(request), context_of(request)
-    record = await resolve_model(services, context, body.model)
+    backend, model = await resolve_model(services, context, body.model)
     plan = plan_output(body)
     budget = services.policy.token_allowance(context.key)
     params = generation_params(body, services.settings, grammar=plan.grammar, budget=budget)
     messages = chat_messages(body)
     context.request_text = json.dumps(messages, ensure_ascii=False)
-    start = partial(services.runtime.chat, messages, params, model=record.name, tools=tool_offer(body, plan))
-    pump, first = await start_generation(services, start)
-    reply = _Reply(record, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
+    chat = ChatRequest(messages, params, tools=tool_offer(body, plan), openai=_openai(body, model))
+    pump, first = await start_generation(services, context, partial(backend.chat, model, chat))
+    reply = _Reply(model, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         parallel = body.parallel_tool_calls is not False
@@ -157,7 +167,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     if thinking:
         message["reasoning_content"] = thinking
     finish = _finish(final.finish_reason if final else None)
-    calls = read_tool_calls(text, plan, parallel=body.parallel_tool_calls is not False)
+    calls = _tool_calls(text, final, plan, body.parallel_tool_calls is not False)
     if calls is not None:
         message["content"] = calls.content
         message["tool_calls"] = [
@@ -242,8 +252,11 @@ async def _stream_chat(
             chunk = await pump.next()
         text = "".join(answer)
         finish = _finish(final.finish_reason if final else None)
+        if final is not None and final.tool_calls and gate is None:  # a remote's calls, under a forced tool
+            _, arguments = final.tool_calls[0]
+            yield event({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]})
         if gate is not None:
-            calls = read_tool_calls(text, plan, parallel=parallel)
+            calls = _tool_calls(text, final, plan, parallel)
             if rest := gate.rest(None if calls is None else calls.content or ""):
                 yield event({"content": rest})
             if calls is not None:
@@ -278,16 +291,14 @@ async def _stream_chat(
 @router.post("/v1/completions", response_model=None, responses=ERRORS, tags=["openai"])
 async def completions(body: CompletionRequest, request: Request) -> Response:
     """Create a text completion (OpenAI-compatible, legacy)."""
-    if (forwarded := await upstream_proxy.forward_completion(request, body)) is not None:
-        return forwarded
     services, context = services_of(request), context_of(request)
-    record = await resolve_model(services, context, body.model)
+    backend, model = await resolve_model(services, context, body.model)
     params = generation_params(body, services.settings, budget=services.policy.token_allowance(context.key))
     prompt = body.prompt_text()
     context.request_text = prompt
-    start = partial(services.runtime.complete, prompt, params, model=record.name)
-    pump, first = await start_generation(services, start)
-    reply = _Reply(record, "cmpl", "text_completion")
+    completion = BackendCompletion(prompt, params, openai=_openai(body, model))
+    pump, first = await start_generation(services, context, partial(backend.complete, model, completion))
+    reply = _Reply(model, "cmpl", "text_completion")
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stream = _stream_completion(services, context, reply, pump, first, include_usage, body.logprobs is not None)
