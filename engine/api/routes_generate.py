@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from engine.api.context import RequestContext
 from engine.api.convert import chat_logprobs, chat_messages, completion_logprobs, generation_params, tool_offer
-from engine.api.grammar import OutputPlan, plan_output
+from engine.api.grammar import plan_output
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest
 from engine.api.services import (
     Services,
@@ -27,13 +27,12 @@ from engine.api.services import (
     start_generation,
 )
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
-from engine.api.tool_calls import ToolCalls, new_call_id, read_tool_calls
+from engine.api.tool_calls import new_call_id, reply_rules
 from engine.backends import ChatRequest, ModelRef
 from engine.backends import CompletionRequest as BackendCompletion
 from engine.chat import content_label
-from engine.models.call_syntax import AnswerGate
-from engine.models.reasoning import ReasoningSplitter, split_reply
 from engine.policy import labels
+from engine.replies import ReplyReader, ReplyRules, finish_reason
 from engine.runtime import Chunk
 
 bearer = HTTPBearer(auto_error=False, description="An Enclave API key from `enclave keys create`.")
@@ -45,11 +44,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "Unknown model", 413: "Body too large", 429: "Rate limit or queue full",
     }.items()
 }
-
-
-def _finish(reason: str | None) -> str:
-    # "cancelled" only happens when the client left; OpenAI clients know "stop" and "length".
-    return "length" if reason == "length" else "stop"
 
 
 def _usage(final: Chunk | None) -> dict[str, Any]:
@@ -120,13 +114,6 @@ def _openai(body: ChatCompletionRequest | CompletionRequest, model: ModelRef) ->
     return None if model.is_local else body.model_dump(exclude_unset=True, exclude_none=True, by_alias=True)
 
 
-def _tool_calls(text: str, final: Chunk | None, plan: OutputPlan, parallel: bool) -> ToolCalls | None:
-    """The reply's tool calls: as a remote backend reported them, else read from the text."""
-    if final is not None and final.tool_calls:
-        return ToolCalls(final.tool_calls if parallel else final.tool_calls[:1], text or None)
-    return read_tool_calls(text, plan, parallel=parallel)
-
-
 async def _release_on_exit(services: Services, context: RequestContext, pump: ChunkPump, done: bool) -> None:
     if not done:  # the client left (or the server stops): cancel, and log what was generated
         pump.cancel()
@@ -157,30 +144,28 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     reply = _Reply(model, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        parallel = body.parallel_tool_calls is not False
-        stream = _stream_chat(services, context, reply, plan, pump, first, include_usage, parallel)
+        stream = _stream_chat(services, context, reply, reply_rules(body, plan), pump, first, include_usage)
         headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
-    chunks, final, text = await _collect_reply(request, services, context, pump, first)
-    thinking, text = split_reply(text, pump.generation.opens_thinking) if plan.grammar is None else ("", text)
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
-    if thinking:
-        message["reasoning_content"] = thinking
-    finish = _finish(final.finish_reason if final else None)
-    calls = _tool_calls(text, final, plan, body.parallel_tool_calls is not False)
-    if calls is not None:
-        message["content"] = calls.content
+    rules = reply_rules(body, plan)
+    chunks, final, _ = await _collect_reply(request, services, context, pump, first)
+    reader = ReplyReader(rules, pump.generation.opens_thinking)
+    for chunk in chunks:
+        reader.feed(chunk)
+    read = reader.finish()
+    message: dict[str, Any] = {"role": "assistant", "content": read.content, "refusal": None}
+    if read.thinking:
+        message["reasoning_content"] = read.thinking
+    if read.calls:
         message["tool_calls"] = [
             {"id": new_call_id(), "type": "function", "function": {"name": name, "arguments": arguments}}
-            for name, arguments in calls.calls
+            for name, arguments in read.calls
         ]
-        finish = "tool_calls" if finish == "stop" else finish
-    logprobs = [lp for c in _answer_chunks(chunks, len(text)) for lp in c.logprobs]
     choice = {
         "index": 0,
         "message": message,
-        "logprobs": chat_logprobs(logprobs) if body.logprobs else None,
-        "finish_reason": finish,
+        "logprobs": chat_logprobs(list(read.logprobs)) if body.logprobs else None,
+        "finish_reason": read.finish_reason,
     }
     label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
     content = reply.envelope(choices=[choice], usage=_usage(final), **label)
@@ -191,11 +176,10 @@ async def _stream_chat(
     services: Services,
     context: RequestContext,
     reply: _Reply,
-    plan: OutputPlan,
+    rules: ReplyRules,
     pump: ChunkPump,
     first: Chunk | None,
     include_usage: bool,
-    parallel: bool,
 ) -> AsyncIterator[bytes]:
     usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
 
@@ -203,86 +187,56 @@ async def _stream_chat(
         choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return sse(reply.envelope(choices=[choice], **usage_field, **extra))
 
-    # Whether a reply is a tool call (other than a forced one) is known at its end; until then only the
-    # text that is surely an answer is sent.
-    gate = AnswerGate(t.function.name for t in plan.tools_offered) if plan.any_tool or plan.tools_offered else None
-    # A reasoning model's thinking goes out as reasoning_content (not under a grammar: that admits no tags).
-    splitter = ReasoningSplitter(pump.generation.opens_thinking) if plan.grammar is None else None
+    # The engine reads the reply (engine.replies): thinking, the answer as far as it is surely one, a
+    # forced call's arguments; the calls at the end. This only turns that into OpenAI's events.
+    reader = ReplyReader(rules, pump.generation.opens_thinking)
     call_id = new_call_id()
     done = False
-    parts: list[str] = []  # the reply as generated, thinking included (for the request log)
-    answer: list[str] = []
-    final: Chunk | None = None
-
-    def answer_events(piece: str, logprobs: Any = None) -> Iterator[bytes]:
-        answer.append(piece)
-        if gate is not None:
-            if sure := gate.feed(piece):
-                yield event({"content": sure})
-        elif plan.forced_tool is not None:
-            if piece:
-                yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-        elif piece or logprobs:
-            yield event({"content": piece}, logprobs=logprobs)
     try:
-        if plan.forced_tool is not None:
-            function = {"name": plan.forced_tool, "arguments": ""}
+        if rules.forced_tool is not None:
+            function = {"name": rules.forced_tool, "arguments": ""}
             opening = {"index": 0, "id": call_id, "type": "function", "function": function}
             yield event({"role": "assistant", "content": None, "tool_calls": [opening]})
         else:
             yield event({"role": "assistant", "content": ""})
         chunk = first
         while chunk is not None:
-            if chunk.finish_reason is not None:
-                final = chunk
-            parts.append(chunk.text)
-            piece = chunk.text
-            if splitter is not None:
-                if chunk.finish_reason:  # the last chunk's own text, then whatever was held back
-                    thought, piece = _joined(splitter.feed(piece), splitter.finish())
-                else:
-                    thought, piece = splitter.feed(piece)
-                if thought:
-                    yield event({"reasoning_content": thought})
-            # A token's logprob goes with the answer only if its text did (thinking has none in OpenAI's shape).
-            answered = splitter is None or bool(piece)
-            logprobs = chat_logprobs(list(chunk.logprobs)) if chunk.logprobs and answered else None
-            for data in answer_events(piece, logprobs):
-                yield data
+            piece = reader.feed(chunk)
+            if piece.thinking:
+                yield event({"reasoning_content": piece.thinking})
+            if piece.arguments:
+                yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]})
+            if piece.answer or piece.logprobs:
+                logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
+                yield event({"content": piece.answer}, logprobs=logprobs)
             chunk = await pump.next()
-        text = "".join(answer)
-        finish = _finish(final.finish_reason if final else None)
-        if final is not None and final.tool_calls and gate is None:  # a remote's calls, under a forced tool
-            _, arguments = final.tool_calls[0]
-            yield event({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]})
-        if gate is not None:
-            calls = _tool_calls(text, final, plan, parallel)
-            if rest := gate.rest(None if calls is None else calls.content or ""):
-                yield event({"content": rest})
-            if calls is not None:
-                deltas = [
-                    {
-                        "index": i,
-                        "id": call_id if i == 0 else new_call_id(),
-                        "type": "function",
-                        "function": {"name": name, "arguments": arguments},
-                    }
-                    for i, (name, arguments) in enumerate(calls.calls)
-                ]
-                yield event({"tool_calls": deltas})
-                finish = "tool_calls" if finish == "stop" else finish
-        elif plan.forced_tool is not None and finish == "stop":
-            finish = "tool_calls"
-        _account(context, final, "".join(parts))
-        yield event({}, finish, **labels.api_field(context.key, reply.label(final)))
+        read = reader.finish()
+        if read.rest:
+            yield event({"content": read.rest})
+        if rules.forced_tool is not None:
+            if read.calls and not read.arguments_streamed:  # a remote backend reported the call whole
+                yield event({"tool_calls": [{"index": 0, "function": {"arguments": read.calls[0][1]}}]})
+        elif read.calls:
+            deltas = [
+                {
+                    "index": i,
+                    "id": call_id if i == 0 else new_call_id(),
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+                for i, (name, arguments) in enumerate(read.calls)
+            ]
+            yield event({"tool_calls": deltas})
+        _account(context, read.final, read.text)
+        yield event({}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)))
         if include_usage:
-            yield sse(reply.envelope(choices=[], usage=_usage(final)))
+            yield sse(reply.envelope(choices=[], usage=_usage(read.final)))
         yield SSE_DONE
         done = True
     finally:
         await _release_on_exit(services, context, pump, done)
         if not done:
-            context.response_text = "".join(parts)
+            context.response_text = reader.text
 
 
 # -- text completions --------------------------------------------------------------------------------
@@ -310,7 +264,7 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
         "text": text,
         "index": 0,
         "logprobs": completion_logprobs(logprobs) if body.logprobs is not None else None,
-        "finish_reason": _finish(final.finish_reason if final else None),
+        "finish_reason": finish_reason(final),
     }
     label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
     content = reply.envelope(choices=[choice], usage=_usage(final), **label)
@@ -338,7 +292,7 @@ async def _stream_completion(
                 final = chunk
             if chunk.text or chunk.logprobs or chunk.finish_reason:
                 logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
-                finish = _finish(chunk.finish_reason) if chunk.finish_reason else None
+                finish = finish_reason(chunk) if chunk.finish_reason else None
                 choice = {"text": chunk.text, "index": 0, "logprobs": logprobs, "finish_reason": finish}
                 extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
                 yield sse(reply.envelope(choices=[choice], **usage_field, **extra))
@@ -354,19 +308,3 @@ async def _stream_completion(
         await _release_on_exit(services, context, pump, done)
         if not done:
             context.response_text = "".join(parts)
-
-
-def _joined(first: tuple[str, str], then: tuple[str, str]) -> tuple[str, str]:
-    return first[0] + then[0], first[1] + then[1]
-
-
-def _answer_chunks(chunks: list[Chunk], answer_chars: int) -> list[Chunk]:
-    """The chunks whose text is part of the answer, the last `answer_chars` characters of the reply
-    (thinking comes before it)."""
-    answer_from = sum(len(c.text) for c in chunks) - answer_chars
-    kept, at = [], 0
-    for chunk in chunks:
-        at += len(chunk.text)
-        if at > answer_from:
-            kept.append(chunk)
-    return kept
