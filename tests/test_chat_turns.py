@@ -11,11 +11,16 @@ from pathlib import Path
 import pytest
 
 from engine.chat import ChatService, title_for
+from engine.handle import COMMAND_LINE, Engine
 from engine.models import ModelRegistry
 from engine.runtime import GenerationParams, LoadProgress, Runtime
 from engine.vault import FLOOR, Vault
 from engine.vault.core import db_path
 from tests.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
+
+
+def _chat(runtime: Runtime, vault: Vault | None = None) -> ChatService:
+    return Engine(runtime, vault, actor=COMMAND_LINE, owns=False).chat
 
 
 @pytest.fixture()
@@ -68,10 +73,10 @@ def test_only_a_reasoning_template_counts_as_thinking(registry: ModelRegistry, r
     opened = CHATML_TEMPLATE.replace("<|im_start|>assistant\n", "<|im_start|>assistant\n<think>\n")
     registry.import_file(write_tiny_gguf(tmp_path / "thinker.gguf", chat_template=opened), "thinker")
     assert runtime.thinks("thinker")
-    turn = ChatService(runtime).send("Why?", model="thinker", params=GenerationParams(max_tokens=2))
+    turn = _chat(runtime).send("Why?", model="thinker", params=GenerationParams(max_tokens=2))
     assert turn.thinks
     turn.finish()
-    assert not ChatService(runtime).send("Hi", model="tiny", params=GenerationParams(max_tokens=2)).thinks
+    assert not _chat(runtime).send("Hi", model="tiny", params=GenerationParams(max_tokens=2)).thinks
 
 
 def test_tokens_per_s_is_counted_from_the_first_token(registry: ModelRegistry, tiny_model) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +101,7 @@ def test_tokens_per_s_is_counted_from_the_first_token(registry: ModelRegistry, t
 
 
 def test_regenerate_keeps_the_earlier_reply_as_a_version(vault, runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
-    chat = ChatService(runtime, vault)
+    chat = _chat(runtime, vault)
     params = GenerationParams(max_tokens=6, seed=1, temperature=1.0)
     first = chat.send("Tell me something", params=params).finish()
     conversation = first.conversation_id
@@ -122,7 +127,7 @@ def test_regenerate_keeps_the_earlier_reply_as_a_version(vault, runtime: Runtime
 
 
 def test_editing_the_first_message_renames_the_conversation_and_its_search(vault, runtime: Runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
-    chat = ChatService(runtime, vault)
+    chat = _chat(runtime, vault)
     params = GenerationParams(max_tokens=3)
     conversation = chat.send("Budget for the cardiology ward", params=params).finish().conversation_id
     assert conversation is not None

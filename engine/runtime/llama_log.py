@@ -16,19 +16,25 @@ LOGGER = logging.getLogger("llama.cpp")
 # ggml_log_level (ggml.h): 0 none, 1 debug, 2 info, 3 warn, 4 error, 5 continues the previous message.
 # (llama-cpp-python's own mapping predates that order and shows warnings as errors.)
 _LEVELS = {0: logging.CRITICAL, 1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
-_state = {"level": logging.INFO, "line": ""}
 
 
-@C.llama_log_callback  # type: ignore[misc]
+class _Line:
+    """The message being assembled from llama.cpp's pieces, and its level."""
+
+    level = logging.INFO
+    text = ""
+
+
+@C.llama_log_callback  # type: ignore[untyped-decorator]
 def _route(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
     # Messages arrive in pieces (level 5 continues one); a line is logged once it is complete.
     if level != 5:
-        _state["level"] = _LEVELS.get(level, logging.DEBUG)
-    _state["line"] = str(_state["line"]) + text.decode("utf-8", "replace")
-    if _state["line"].endswith("\n"):
-        line, _state["line"] = str(_state["line"]).rstrip(), ""
-        if line and LOGGER.isEnabledFor(int(_state["level"])):
-            LOGGER.log(int(_state["level"]), "%s", line)
+        _Line.level = _LEVELS.get(level, logging.DEBUG)
+    _Line.text += text.decode("utf-8", "replace")
+    if _Line.text.endswith("\n"):
+        line, _Line.text = _Line.text.rstrip(), ""
+        if line and LOGGER.isEnabledFor(_Line.level):
+            LOGGER.log(_Line.level, "%s", line)
 
 
 def install(*, verbose: bool = False) -> None:
