@@ -12,6 +12,7 @@ from PySide6.QtCore import (
     QLocale,
     QPoint,
     QPropertyAnimation,
+    QSize,
     Qt,
     QTimer,
 )
@@ -49,8 +50,7 @@ class ElidedLabel(QLabel):
         super().__init__(parent)
         self._full = ""
         self._mode = mode
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setMinimumWidth(24)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.set_full_text(text)
 
     def set_full_text(self, text: str) -> None:
@@ -67,8 +67,18 @@ class ElidedLabel(QLabel):
         """True when the text shown is cut."""
         return self.text() != self._full
 
+    def sizeHint(self) -> QSize:  # noqa: N802
+        # As wide as the whole text when there is room; as narrow as a few characters when there is not.
+        margins = self.contentsMargins()
+        width = self.fontMetrics().horizontalAdvance(self._full) + margins.left() + margins.right() + 2
+        return QSize(width, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(min(self.sizeHint().width(), self.fontMetrics().horizontalAdvance("M…") * 2),
+                     super().minimumSizeHint().height())
+
     def _elide(self) -> None:
-        self.setText(self.fontMetrics().elidedText(self._full, self._mode, max(24, self.width())))
+        self.setText(self.fontMetrics().elidedText(self._full, self._mode, max(1, self.contentsRect().width())))
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(event)

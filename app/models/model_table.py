@@ -111,8 +111,11 @@ class ModelTableModel(QAbstractTableModel):
                 return self.tr(
                     "SHA-256 {sha256}\nThe file last matched it {when}. Verify reads the whole file again and compares."
                 ).format(sha256=record.sha256, when=_when(record.last_checked))
-            if column == Col.NAME and record.is_base_model:
-                return self.tr("A base model: it continues text rather than following instructions.")
+            if column == Col.NAME:  # the name may be elided in the table: whole here
+                name = self._display(record, column)
+                if record.is_base_model:
+                    return name + "\n" + self.tr("A base model: it continues text rather than following instructions.")
+                return name
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (Col.CONTEXT, Col.FILE_SIZE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

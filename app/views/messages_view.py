@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.models.messages import MessageItem, MessageListModel
 from app.views.markdown import MarkdownView
-from app.widgets import CopyButton, human_number, human_time_of_day, muted, named
+from app.widgets import CopyButton, ElidedLabel, human_number, human_time_of_day, muted, named
 
 # While a long thinking streams in, only its latest part is shown: a label of tens of thousands of characters
 # takes over 100 ms to lay out on every chunk (measured at 40k).
@@ -67,7 +67,11 @@ class MessageWidget(QFrame):
         self.setObjectName("userBubble" if item.role == "user" else "assistantBubble")
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.setAccessibleName(accessible[:300])
-        self.author = QLabel(f"<b>{_escape(author)}</b>")
+        # A long model name is elided (whole in the tooltip): the bubble never outgrows the message column.
+        self.author = ElidedLabel(author)
+        author_font = self.author.font()
+        author_font.setBold(True)
+        self.author.setFont(author_font)
         self.time = muted(human_time_of_day(item.created_at))
         self.badge = QLabel(self.tr("AI-generated"))
         self.badge.setObjectName("aiBadge")
@@ -233,10 +237,6 @@ class MessageWidget(QFrame):
         elif meta.get("finish_reason") == "length":
             parts.append(self.tr("cut at the token limit"))
         return " · ".join(parts)
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class MessageListView(QScrollArea):

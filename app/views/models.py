@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app import hardware, theme
 from app.dialogs.model_settings import ModelSettingsDialog
-from app.models.model_table import HashState, ModelTableModel
+from app.models.model_table import Col, HashState, ModelTableModel
 from app.session import ACTOR, Session
 from app.widgets import error_text, human_number, human_size, muted, named
 from app.workers import Task, TaskContext, run_task
@@ -144,8 +144,11 @@ class ModelsView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The name takes the room left and is elided (whole in the tooltip) when it is short; the other
+        # columns fit their contents: the table does not scroll sideways over a long model name.
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(Col.NAME, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.doubleClicked.connect(lambda _: self.edit_settings())
 
         self.progress_label = muted("")
