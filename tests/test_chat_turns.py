@@ -4,6 +4,7 @@ versions of a reply, and renaming when the first message is edited."""
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,6 +120,11 @@ def test_regenerate_keeps_the_earlier_reply_as_a_version(vault, runtime: Runtime
     assert chosen.content == first.text and chosen.metadata == first.label
     history = chat._history(conversation)
     assert history[-1] == {"role": "assistant", "content": first.text}
+    # An export (access and portability requests) carries every version, and says which one was chosen.
+    exported = json.loads(vault.export_json(vault.home / "export.json", conversation).read_text())
+    details = exported["conversations"][0]["message_metadata"][1]
+    assert [v["content"] for v in details["versions"]] == [first.text, second.text]
+    assert details["chosen_version"] == 0
     # Stored only encrypted: no version's text in the database file.
     raw = db_path(vault.home).read_bytes()
     for text in (first.text, second.text):
