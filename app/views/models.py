@@ -413,11 +413,16 @@ class ModelsView(QWidget):
             self.status.setText(self.tr("Loading {name}…").format(name=name))
             vault = self.session.vault
 
-            def load(_ctx: object) -> None:
+            def load(ctx: TaskContext) -> None:
                 allowlist.check_loadable(vault, record, actor=ACTOR)
-                runtime.load(name)
+                runtime.load(name, on_load=lambda p: ctx.progress(round(p.fraction * 100), 100))
 
-            run_task(self, load, lambda _r: self._load_done(name), self._load_failed)
+            task = Task(load, self).on_progress(
+                lambda done, _total: self.status.setText(
+                    self.tr("Loading {name}… {percent}%").format(name=name, percent=done)
+                )
+            )
+            task.on_success(lambda _r: self._load_done(name)).on_failure(self._load_failed).start()
 
     def _load_done(self, name: str) -> None:
         self.status.setText(self.tr("{name} is loaded.").format(name=name) if name else self.tr("Unloaded."))

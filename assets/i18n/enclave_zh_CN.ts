@@ -1741,6 +1741,10 @@ The file last matched it {when}. Verify reads the whole file again and compares.
         <translation>正在加载 {name}…</translation>
     </message>
     <message>
+        <source>Loading {name}… {percent}%</source>
+        <translation>正在加载 {name}… {percent}%</translation>
+    </message>
+    <message>
         <source>{name} is loaded.</source>
         <translation>{name} 已加载。</translation>
     </message>

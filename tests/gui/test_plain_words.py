@@ -85,7 +85,10 @@ def test_unload_has_its_own_icon(qtbot, window, session) -> None:  # type: ignor
     view.select("tiny")
     assert view.load_button.text() == "Load"
     assert view.load_button.icon().cacheKey() == theme.icon("play").cacheKey()
-    session.runtime.load("tiny")
-    view.refresh()  # asks the runtime in the background
+    said: list[str] = []
+    show = view.status.setText
+    view.status.setText = lambda text: (said.append(text), show(text))  # type: ignore[method-assign]
+    view.toggle_load()
     qtbot.waitUntil(lambda: view.load_button.text() == "Unload", timeout=10_000)
+    assert any(text.startswith("Loading tiny… ") and text.endswith("%") for text in said)  # the engine's progress
     assert view.load_button.icon().cacheKey() == theme.icon("unload").cacheKey()
