@@ -135,7 +135,8 @@ class _Canonical:
             return self.reference(node["$ref"], depth)
         for bound in BOUNDS:
             value = node.get(bound)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_BOUND):
+            valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_BOUND
+            if value is not None and not valid:
                 raise SchemaRefused(f"{bound} must be an integer from 0 to {MAX_BOUND}")
         out: dict[str, Any] = {}
         for key, value in node.items():
@@ -143,9 +144,7 @@ class _Canonical:
                 continue  # reached through references, under generated names
             if key == "properties" and isinstance(value, dict):
                 out[key] = {name: self.walk(child, depth + 1) for name, child in value.items()}
-            elif key in _SCHEMA_LISTS and isinstance(value, list):
-                out[key] = [self.walk(child, depth + 1) for child in value]
-            elif key in _SCHEMA_VALUES and isinstance(value, list):
+            elif key in _SCHEMA_LISTS and isinstance(value, list) or key in _SCHEMA_VALUES and isinstance(value, list):
                 out[key] = [self.walk(child, depth + 1) for child in value]
             elif key in _SCHEMA_VALUES:
                 out[key] = self.walk(value, depth + 1)
@@ -199,7 +198,8 @@ class _Estimate:
         elif kind in (None, "object") and (
             "properties" in node or ("additionalProperties" in node and node["additionalProperties"] is not True)
         ):
-            properties = node.get("properties") if isinstance(node.get("properties"), dict) else {}
+            given = node.get("properties")
+            properties: dict[str, Any] = given if isinstance(given, dict) else {}
             self._object(properties, node.get("additionalProperties"), name, depth)
         elif kind in (None, "object") and "allOf" in node:
             merged: dict[str, Any] = {}
@@ -308,7 +308,8 @@ def _pattern_cost(pattern: str, name: int) -> int:
                     break  # the converter refuses it
                 low, high = _quantifier(text[at + 1 : end])
                 if max(low, high or 0) > MAX_BOUND or low < 0:
-                    raise SchemaRefused(f"a regex quantifier in a JSON schema pattern may repeat at most {MAX_BOUND} times")
+                    message = f"a regex quantifier in a JSON schema pattern may repeat at most {MAX_BOUND} times"
+                    raise SchemaRefused(message)
                 at = end + 1
                 if not items:
                     continue

@@ -8,6 +8,7 @@ ever cut off by a later one.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -211,10 +212,8 @@ class ModelWorker:
     def abort(self) -> None:
         """Cancel every request running or waiting now (server shutdown); the worker stays usable."""
         self._abort.set()
-        try:
-            self._queue.put_nowait(_Call(lambda _: None))  # wakes an idle scheduler; a full queue means busy
-        except queue.Full:
-            pass
+        with contextlib.suppress(queue.Full):  # a full queue means a busy scheduler, which looks anyway
+            self._queue.put_nowait(_Call(lambda _: None))  # wakes an idle scheduler
 
     def stop(self) -> None:
         """Finish queued work, free the model and end the thread."""

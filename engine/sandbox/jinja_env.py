@@ -202,7 +202,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         text = "".join(map(str, parts))
         return str(_check(text))
 
-    def concat(self, parts: Iterable[str]) -> str:  # type: ignore[override]
+    def concat(self, parts: Iterable[str]) -> str:
         """Output of the template, a macro, a block or `{% set %}…{% endset %}`, stopped once too long."""
         pieces, total = [], 0
         for piece in parts:

@@ -10,6 +10,7 @@ get no environment from the server (no passphrase), no inherited files, and stde
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import logging
 import os
@@ -137,14 +138,10 @@ class _Child:
 
     def kill(self) -> None:
         """Kill the child now and reap it."""
-        try:
+        with contextlib.suppress(OSError):
             self.process.kill()
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
         for stream in (self.process.stdin, self.process.stdout):
             try:
                 if stream is not None:
@@ -245,10 +242,8 @@ class SandboxPool:
         """Start one child now (in the background), so the first request does not wait for it."""
 
         def start() -> None:
-            try:
+            with contextlib.suppress(SandboxError):
                 self.run("ping")
-            except SandboxError:
-                pass
 
         threading.Thread(target=start, name="sandbox-warm", daemon=True).start()
 
