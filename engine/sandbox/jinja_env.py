@@ -198,6 +198,19 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             _pre_check(getattr(__obj, "__name__", ""), owner, args, kwargs)
         return _check(super().call(__context, __obj, *args, **kwargs))
 
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """`s.format(…)` and `s.format_map(…)`, which Jinja wraps when they are looked up: widths checked first."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        owner, name = value.__self__, value.__name__
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            _pre_check(name, owner, args, kwargs)
+            return str(_check(wrapped(*args, **kwargs)))
+
+        return checked
+
     def capped_join(self, parts: tuple[Any, ...]) -> str:
         text = "".join(map(str, parts))
         return str(_check(text))
