@@ -98,12 +98,13 @@ def time_budget(seconds: float | None = None) -> Iterator[None]:
         _deadline.reset(token)
 
 
-def _sandboxed(op: str, *args: Any) -> Any:
+def _sandboxed(op: str, source: str, *args: Any) -> Any:
     deadline = _deadline.get()
     pool = default_pool()
     timeout = pool.limits.timeout_s if deadline is None else deadline - time.monotonic()
     try:
-        return pool.run(op, *args, timeout=timeout)
+        # Keyed by the template: one hostile template never holds every sandbox process.
+        return pool.run(op, source, *args, timeout=timeout, key=source)
     except SandboxTimeout:
         limit = pool.limits.timeout_s
         raise TemplateTimeout(f"the model's chat template took too long to render (limit {limit:g} s)") from None

@@ -2,7 +2,7 @@
 
 A caller takes an idle child (starting one if fewer than the cap are alive), sends its request and
 waits for the answer until the request's deadline plus a short grace. A child that does not answer by
-then, answers that it ran out of memory, or dies, is killed and replaced on the next request. Children
+then, answers that it ran out of memory, or dies, is killed and replaced. Children
 get no environment from the server (no passphrase), no inherited files, and stderr goes nowhere
 (a failure must not copy prompt text into a plaintext log).
 """
@@ -158,22 +158,29 @@ class SandboxPool:
         self._idle: list[_Child] = []
         self._busy: set[_Child] = set()
         self._starting = 0
+        self._by_key: dict[str, int] = {}  # children busy for each key (a template's source)
         self._closed = False
         self._cond = threading.Condition()
 
-    def run(self, op: str, *args: Any, timeout: float | None = None) -> Any:
-        """`op(*args)` in a child within `timeout` seconds (default: the limit); SandboxError otherwise."""
+    def run(self, op: str, *args: Any, timeout: float | None = None, key: str | None = None) -> Any:
+        """`op(*args)` in a child within `timeout` seconds (default: the limit); SandboxError otherwise.
+
+        Requests with the same `key` (one template's source) never hold every child: while one hostile
+        template runs to its time limit, others (other models, schemas) still get a child.
+        """
         timeout = self.limits.timeout_s if timeout is None else min(timeout, self.limits.timeout_s)
         if timeout <= 0:
             raise SandboxTimeout("took too long")
         deadline = time.monotonic() + timeout
-        child = self._acquire(deadline)
+        child = self._acquire(deadline, key)
         answer = None
         try:
             answer = child.call(op, args, max(0.001, deadline - time.monotonic()))
         finally:
-            healthy = isinstance(answer, dict) and answer.get("error") not in ("timeout", "memory")
-            self._release(child, healthy and child.alive)
+            # A child that stopped its own work at the deadline is fine; one that ran out of memory is
+            # replaced, so that the memory goes back to the system.
+            healthy = isinstance(answer, dict) and answer.get("error") != "memory"
+            self._release(child, healthy and child.alive, key)
         if answer is None:
             if self._closed:
                 raise SandboxError("the server is stopping")
@@ -191,21 +198,26 @@ class SandboxPool:
             raise SandboxError("used too much memory")
         raise SandboxError(f"failed ({message})")
 
-    def _acquire(self, deadline: float) -> _Child:
+    def _acquire(self, deadline: float, key: str | None) -> _Child:
+        per_key = max(1, self.limits.processes - 1)
         with self._cond:
             while True:
                 if self._closed:
                     raise SandboxError("the server is stopping")
-                if self._idle:
+                if key is not None and self._by_key.get(key, 0) >= per_key:
+                    pass  # wait for this key's turn
+                elif self._idle:
+                    self._take(key)
                     child = self._idle.pop()
                     self._busy.add(child)
                     return child
-                if len(self._busy) + self._starting < self.limits.processes:
+                elif len(self._busy) + self._starting < self.limits.processes:
                     self._starting += 1
+                    self._take(key)
                     break
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise SandboxTimeout("waited too long for a free sandbox process")
+                    raise SandboxTimeout("waited too long for a sandbox process")
                 self._cond.wait(remaining)
         try:
             child = _Child(self.limits.memory_mb)
@@ -213,6 +225,7 @@ class SandboxPool:
             log.error("could not start a sandbox process: %s", type(exc).__name__)
             with self._cond:
                 self._starting -= 1
+                self._give(key)
                 self._cond.notify()
             raise SandboxError("the sandbox process did not start") from None
         with self._cond:
@@ -220,15 +233,27 @@ class SandboxPool:
             self._busy.add(child)
             if self._closed:
                 self._busy.discard(child)
+                self._give(key)
                 child.kill()
                 raise SandboxError("the server is stopping")
         return child
 
-    def _release(self, child: _Child, healthy: bool) -> None:
+    def _take(self, key: str | None) -> None:
+        if key is not None:
+            self._by_key[key] = self._by_key.get(key, 0) + 1
+
+    def _give(self, key: str | None) -> None:
+        if key is not None:
+            self._by_key[key] -= 1
+            if not self._by_key[key]:
+                del self._by_key[key]
+
+    def _release(self, child: _Child, healthy: bool, key: str | None = None) -> None:
         if not healthy:
             child.kill()  # its memory goes back to the system; a fresh child replaces it
         with self._cond:
             self._busy.discard(child)
+            self._give(key)
             if healthy and not self._closed:
                 self._idle.append(child)
             elif healthy:
