@@ -104,7 +104,7 @@ class _Child:
         ready = self._wait(START_TIMEOUT_S)
         if ready != {"ok": "ready"}:
             self.kill()
-            raise SandboxError("the sandbox process did not start")
+            raise SandboxError("could not start its sandbox process")
 
     def _read(self, stream: IO[bytes]) -> None:
         try:
@@ -183,7 +183,7 @@ class SandboxPool:
             self._release(child, healthy and child.alive, key)
         if answer is None:
             if self._closed:
-                raise SandboxError("the server is stopping")
+                raise SandboxError("was stopped (the server is stopping)")
             if time.monotonic() >= deadline:
                 raise SandboxTimeout("took too long")
             raise SandboxError("crashed (out of memory?)")
@@ -203,7 +203,7 @@ class SandboxPool:
         with self._cond:
             while True:
                 if self._closed:
-                    raise SandboxError("the server is stopping")
+                    raise SandboxError("was stopped (the server is stopping)")
                 if key is not None and self._by_key.get(key, 0) >= per_key:
                     pass  # wait for this key's turn
                 elif self._idle:
@@ -222,12 +222,12 @@ class SandboxPool:
         try:
             child = _Child(self.limits.memory_mb)
         except (OSError, SandboxError) as exc:
-            log.error("could not start a sandbox process: %s", type(exc).__name__)
+            log.error("could not start a sandbox process: %s", type(exc).__name__)  # no detail: no prompt text
             with self._cond:
                 self._starting -= 1
                 self._give(key)
                 self._cond.notify()
-            raise SandboxError("the sandbox process did not start") from None
+            raise SandboxError("could not start its sandbox process") from None
         with self._cond:
             self._starting -= 1
             self._busy.add(child)
@@ -235,7 +235,7 @@ class SandboxPool:
                 self._busy.discard(child)
                 self._give(key)
                 child.kill()
-                raise SandboxError("the server is stopping")
+                raise SandboxError("was stopped (the server is stopping)")
         return child
 
     def _take(self, key: str | None) -> None:
@@ -291,15 +291,13 @@ def default_pool() -> SandboxPool:
     """The process's pool (made on first use, with the limits from the environment)."""
     global _default
     with _default_lock:
-        if _default is None or _default._closed:
+        if _default is None:
             _default = SandboxPool()
             atexit.register(_default.close)
         return _default
 
 
 def shutdown_default_pool() -> None:
-    """Kill the process's sandbox children now (server shutdown); a later request starts new ones."""
-    with _default_lock:
-        pool = _default
-    if pool is not None:
-        pool.close()
+    """Kill the process's sandbox children now, for good (server shutdown): work in flight or still to
+    come fails at once instead of starting new children."""
+    default_pool().close()
