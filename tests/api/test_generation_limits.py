@@ -198,7 +198,8 @@ def test_a_recursive_schema_constrains_a_real_reply(served: Served) -> None:
     chain: dict[str, Any] = {f"d{i}": {"type": "object", "properties": {"x": {"$ref": f"#/$defs/d{i + 1}"}}}
                              for i in range(40)} | {"d40": {"type": "integer"}}
     deep = {"$ref": "#/$defs/d0", "$defs": chain}
-    response = chat(served, "tiny", "deep", response_format={"type": "json_schema", "json_schema": {"name": "d", "schema": deep}})
+    fmt = {"type": "json_schema", "json_schema": {"name": "d", "schema": deep}}
+    response = chat(served, "tiny", "deep", response_format=fmt)
     assert response.status_code == 400 and "nested too deeply" in response.json()["error"]["message"]
 
 
