@@ -63,7 +63,10 @@ def write_frame(stream: BinaryIO, value: Any) -> None:
 
 
 def _limit_memory() -> None:
-    import resource
+    try:
+        import resource
+    except ImportError:  # Windows: the time limit and the value caps still hold
+        return
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash must not write prompts to a core file
     megabytes = int(os.environ.get("ENCLAVE_SANDBOX_CHILD_MEMORY_MB", "0") or 0)
