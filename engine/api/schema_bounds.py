@@ -80,6 +80,10 @@ class _Canonical:
             top = {"$ref": f"#/$defs/{self.names['#']}"}
         if "$ref" in top:  # the converter only follows references below a node without one
             top = {"anyOf": [top]}
+        if _left_recursive(self.defs):
+            # `a: {anyOf: [{$ref: a}, …]}`: a grammar rule that starts with itself, which llama.cpp
+            # refuses (left recursion); a node that nests itself inside an object or array is fine.
+            raise SchemaRefused("a JSON schema reference refers back to itself before any content")
         if self.defs:
             top["$defs"] = self.defs
         return top
@@ -107,24 +111,8 @@ class _Canonical:
         if name is None:
             name = self.names[key] = f"{self.prefix}{len(self.names)}"
             self.defs[name] = {}  # taken before walking the target: a reference back to it is recursion
-            target = self.resolve(key)
-            if isinstance(target, dict) and set(target) == {"$ref"} and self._aliases_back(target["$ref"], key):
-                raise SchemaRefused("a JSON schema reference refers only to itself")
-            self.defs[name] = self.walk(target, depth + 1)
+            self.defs[name] = self.walk(self.resolve(key), depth + 1)
         return {"$ref": f"#/$defs/{name}"}
-
-    def _aliases_back(self, ref: Any, start: str) -> bool:
-        seen = {start}
-        while isinstance(ref, str) and ref.startswith("#"):
-            key = "#" if ref in ("#", "#/") else ref
-            if key in seen:
-                return True
-            seen.add(key)
-            target = self.resolve(key)
-            if not (isinstance(target, dict) and set(target) == {"$ref"}):
-                return False
-            ref = target["$ref"]
-        return False
 
     def walk(self, node: Any, depth: int) -> Any:
         if depth > MAX_DEPTH:
@@ -151,6 +139,41 @@ class _Canonical:
             else:
                 out[key] = value
         return out
+
+
+def _leading_refs(node: Any) -> set[str]:
+    """The definitions `node` starts with directly: itself a reference, or one among its alternatives."""
+    if not isinstance(node, dict):
+        return set()
+    if "$ref" in node:
+        return {str(node["$ref"]).rsplit("/", 1)[-1]}
+    alternatives = node.get("oneOf") or node.get("anyOf")
+    if isinstance(alternatives, list):
+        return set().union(*(_leading_refs(a) for a in alternatives))
+    return set()
+
+
+def _left_recursive(defs: dict[str, Any]) -> bool:
+    """Whether some definition can start with itself (a cycle of leading references), in linear time."""
+    edges = {name: _leading_refs(node) for name, node in defs.items()}
+    state: dict[str, int] = {}  # 1: on the path, 2: done
+    for start in edges:
+        if start in state:
+            continue
+        stack = [(start, iter(edges[start]))]
+        state[start] = 1
+        while stack:
+            name, pending = stack[-1]
+            following = next(pending, None)
+            if following is None:
+                state[name] = 2
+                stack.pop()
+            elif state.get(following) == 1:
+                return True
+            elif following not in state and following in edges:
+                state[following] = 1
+                stack.append((following, iter(edges[following])))
+    return False
 
 
 class _Estimate:

@@ -103,7 +103,10 @@ def test_an_over_deep_chain_of_references_is_refused() -> None:
 
 def test_references_that_cannot_work_are_refused_clearly() -> None:
     aliases = {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}
-    assert "refers only to itself" in refused({"$ref": "#/$defs/a", "$defs": aliases})
+    assert "before any content" in refused({"$ref": "#/$defs/a", "$defs": aliases})
+    assert "before any content" in refused({"anyOf": [{"$ref": "#"}, {"type": "string"}]})
+    assert "before any content" in refused({"$ref": "#/$defs/a", "$defs": {"a": {"oneOf": [
+        {"type": "integer"}, {"anyOf": [{"$ref": "#/$defs/b"}]}]}, "b": {"$ref": "#/$defs/a"}}})
     assert "points at nothing" in refused({"$ref": "#/$defs/missing"})
     assert "only local references" in refused({"$ref": "https://example.com/s.json"})
     assert "JSON-pointer" in refused({"$ref": "#anchor"})
