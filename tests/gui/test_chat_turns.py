@@ -43,7 +43,13 @@ def test_an_empty_reply_says_loading_thinking_or_writing(qtbot) -> None:  # type
     assert "Thinking…" in widget.body.text
 
 
-def test_the_first_reply_shows_the_model_loading(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+def test_the_first_reply_shows_the_model_loading(qtbot, window, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    from engine.runtime.worker import ModelWorker
+
+    original = ModelWorker._progress  # each of llama.cpp's load reports 20 ms slower: the load is seen
+    monkeypatch.setattr(ModelWorker, "_progress", lambda self, f: (time.sleep(0.02), original(self, f)))
     chat = window.chat
     chat.sheet.max_tokens.setValue(4)
     loads: list[tuple[str, float]] = []
