@@ -91,9 +91,11 @@ class Runtime:
         self, name: str | None = None, *, embedding: bool = False, on_load: LoadListener | None = None
     ) -> ModelWorker:
         """The worker of `name` (default model if None), loading the model if needed; `on_load` hears how
-        far a load has come (every 0.1 s, on the caller's thread, then once at 1.0) if this call waits for one."""
+        far a load has come (every 0.1 s, on the caller's thread, then once at 1.0) if this call starts or
+        waits for one."""
         record = self.registry.resolve(name)
         key = (record.name, embedding)
+        started = False
         with self._lock:
             worker = self._workers.get(key)
             if worker is None or not worker.record.loads_like(record):  # settings changed: reload
@@ -102,8 +104,10 @@ class Runtime:
                 self._make_room(estimated_memory(record, embedding=embedding))
                 worker = ModelWorker(record, max_queue=self.max_queue, embedding=embedding)
                 self._workers[key] = worker
+                started = True
         try:
-            if on_load is not None and worker.loading:
+            # A load this call started is reported even when it was over before the first look (a tiny model).
+            if on_load is not None and (started or worker.loading):
                 self._report_load(worker, on_load)
             worker.wait_loaded()
         except BaseException:
@@ -116,7 +120,8 @@ class Runtime:
     @staticmethod
     def _report_load(worker: ModelWorker, on_load: LoadListener) -> None:
         name = worker.record.name
-        on_load(LoadProgress(name, worker.load_fraction))
+        if worker.loading:
+            on_load(LoadProgress(name, worker.load_fraction))
         while True:
             try:
                 worker.wait_loaded(LOAD_REPORT_INTERVAL_S)
