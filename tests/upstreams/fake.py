@@ -124,7 +124,15 @@ class FakeUpstream:
                                   "finish_reason": "stop"}],
                      "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
             return JSONResponse(reply)
+        if body["messages"][0].get("content") == "break":
+            return StreamingResponse(self._broken_stream(), media_type="text/event-stream")
         return StreamingResponse(self._gated_stream(), media_type="text/event-stream")
+
+    async def _broken_stream(self) -> AsyncIterator[bytes]:
+        """One event, then an error that quotes the upstream's own URL and key."""
+        yield _chunk("first")
+        error = {"error": {"message": f"worker at {self.url} (key {self.api_key}) ran out of memory"}}
+        yield b"data: " + json.dumps(error).encode() + b"\n\n"
 
     async def _gated_stream(self) -> AsyncIterator[bytes]:
         try:
