@@ -167,6 +167,9 @@ class Engine:
     def with_vault(self, vault: Vault) -> None:
         """Use a vault reopened (the recovery flow) in place of the current one."""
         self.vault = vault
+        for backend in self.backends:
+            if backend.name != LocalBackend.name:  # those reading the old vault; the runtime stays
+                backend.close()
         self.backends = Backends(LocalBackend(self.runtime), UpstreamBackend(vault))
         for cached in ("policy", "keys", "upstreams"):
             self.__dict__.pop(cached, None)

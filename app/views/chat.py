@@ -359,11 +359,16 @@ class ChatView(QWidget):
         if self.session.vault.is_locked:
             return  # locked (or quitting) while the reply finished: it is stored, show it after unlock
         if 0 <= self._stream_row < self.messages.rowCount():
-            self.messages.finish(self._stream_row, result.label)
+            # The rows get the ids the engine stored them under (edit, regenerate need them): no reload
+            # and decryption of the whole conversation.
+            self.messages.finish(self._stream_row, result.label, result.message_id)
+            if result.user_message_id is not None:
+                self.messages.set_id(self._stream_row - 1, result.user_message_id)
         self.status.setText("")
-        # Reload from the vault: rows get their stored ids (edit, regenerate) and the list its order.
-        self.sidebar.refresh(self.conversation_id)
-        self.open_conversation(self.conversation_id)
+        self.sidebar.refresh(self.conversation_id)  # the list's order (the conversation moves to the top)
+        if self.conversation_id is not None:
+            self.title.setText(self.session.vault.conversations.get(self.conversation_id).title)
+            self.sidebar.select(self.conversation_id)
         if QAccessible.isActive():  # a screen reader user hears that the reply is there to read
             QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, self.tr("The reply is complete.")))
         self.reply_finished.emit(result)
