@@ -11,8 +11,9 @@ across requests), and the chat service. Policy operations are bound to the actor
 applies the key's model rule (for an API key's view, `engine.for_key(record)`), the model allowlist,
 and audits refusals in the actor's name.
 
-Operations bound to the actor: `engine.keys` (create / revoke / list API keys) and `engine.upstreams`
-(add / remove / list / with_health), audited in the actor's name; an API key's view may not use them.
+Operations bound to the actor: `engine.keys` (create / revoke / list API keys), `engine.upstreams`
+(add / remove / list / with_health) and `engine.model_admin` (load / unload / remove / set_default),
+audited in the actor's name; an API key's view may not use them.
 
 Rooms attach as attributes built from the engine (`engine.documents`, `engine.training`,
 `engine.remotes`): a room is a class whose constructor takes the `Engine`, exposed here as a
@@ -159,7 +160,7 @@ class Engine:
         view = Engine.__new__(Engine)
         view.__dict__.update(self.__dict__)
         view.actor, view.key, view._owns = Actor.api_key(key.name), key, False
-        for bound in ("keys", "upstreams"):  # operations bound to the owner's actor
+        for bound in ("keys", "upstreams", "model_admin"):  # operations bound to the owner's actor
             view.__dict__.pop(bound, None)
         view.chat = ChatService(view)
         return view
@@ -171,7 +172,7 @@ class Engine:
             if backend.name != LocalBackend.name:  # those reading the old vault; the runtime stays
                 backend.close()
         self.backends = Backends(LocalBackend(self.runtime), UpstreamBackend(vault))
-        for cached in ("policy", "keys", "upstreams"):
+        for cached in ("policy", "keys", "upstreams", "model_admin"):
             self.__dict__.pop(cached, None)
         self.chat = ChatService(self)
 
@@ -213,6 +214,11 @@ class Engine:
     def keys(self) -> KeyAdmin:
         """API keys, created and revoked in this actor's name."""
         return KeyAdmin(self)
+
+    @cached_property
+    def model_admin(self) -> ModelAdmin:
+        """Local models loaded, unloaded, removed and made the default in this actor's name."""
+        return ModelAdmin(self)
 
     @cached_property
     def upstreams(self) -> UpstreamAdmin:
@@ -287,3 +293,34 @@ class UpstreamAdmin:
     def list(self) -> list[Upstream]:
         """Every upstream, in failover order."""
         return list_upstreams(self._engine.require_vault())
+
+
+class ModelAdmin:
+    """Local-model operations of one engine's actor (`engine.model_admin`): blocking, audited in its name."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def load(self, name: str) -> None:
+        """Load model `name` into memory (the allowlist applies); blocks until it is loaded."""
+        _, ref = self._engine.resolve(name)
+        if not ref.is_local:
+            raise UserError(f"model {name!r} runs elsewhere; there is nothing to load here")
+        self._engine.runtime.load(ref.name)
+
+    def unload(self, name: str) -> bool:
+        """Free the memory of model `name`; False if it was not loaded."""
+        return self._engine.runtime.unload(name)
+
+    def remove(self, name: str) -> None:
+        """Unload model `name`, delete its file and record, and audit it."""
+        require_admin_actor(self._engine.actor.audit_name)
+        self._engine.runtime.unload(name)  # joins the model's thread
+        self._engine.registry.remove(name)
+        self._engine.audit("model_remove", {"name": name})
+
+    def set_default(self, name: str) -> None:
+        """Make `name` the model used when none is named, and audit it."""
+        require_admin_actor(self._engine.actor.audit_name)
+        self._engine.registry.set_default(name)
+        self._engine.audit("model_default", {"name": name})
