@@ -17,7 +17,7 @@ import json
 import math
 import struct
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, TypeVar
@@ -27,7 +27,7 @@ import httpx
 from engine.backends.base import ChatRequest, CompletionRequest, Embeddings, ModelRef, Stream
 from engine.backends.stream import QueueStream
 from engine.runtime import Chunk, GenerationParams, Usage
-from engine.upstreams.config import UpstreamStore
+from engine.upstreams.config import Upstream, UpstreamStore
 from engine.upstreams.errors import UpstreamError, UpstreamTimeout, scrub
 from engine.upstreams.transport import Gateway, Opened, Target
 from engine.vault.ports import SettingsVault
@@ -111,12 +111,25 @@ class _Calls:
 
 
 class UpstreamBackend:
-    """The models of every registered upstream, forwarded with failover (engine.upstreams.transport)."""
+    """The models of every registered upstream, forwarded with failover (engine.upstreams.transport).
 
-    name = NAME
+    By default the upstreams are those an administrator registered (`UpstreamStore`). Another source of
+    OpenAI-compatible servers (a paired appliance) can reuse the whole forwarding path: pass its own
+    `name`, `served_by` (what reply labels say) and `source` (the definitions, read on each request).
+    """
 
-    def __init__(self, vault: SettingsVault) -> None:
+    def __init__(
+        self,
+        vault: SettingsVault,
+        *,
+        name: str = NAME,
+        served_by: str = "upstream",
+        source: Callable[[], list[Upstream]] | None = None,
+    ) -> None:
         self.vault = vault
+        self.name = name
+        self.served_by = served_by
+        self._source = source or UpstreamStore(vault).list
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._gateway: Gateway | None = None
@@ -126,17 +139,16 @@ class UpstreamBackend:
 
     def targets(self, model: str) -> list[Target]:
         """Where `model` can be forwarded, in failover order (empty: not an upstream model)."""
-        upstreams = UpstreamStore(self.vault).list()
-        return [Target(u, route) for u in upstreams if (route := u.route(model)) is not None]
+        return [Target(u, route) for u in self._source() if (route := u.route(model)) is not None]
 
     def models(self) -> list[ModelRef]:
         """Every routed model id, once (the first upstream serving it names it)."""
         seen: dict[str, ModelRef] = {}
-        for upstream in UpstreamStore(self.vault).list():
+        for upstream in self._source():
             for route in upstream.models:
                 if route.id not in seen:
-                    seen[route.id] = ModelRef(route.id, NAME, "upstream", created=_created(upstream.added_at),
-                                              origin=upstream.name)
+                    seen[route.id] = ModelRef(route.id, self.name, self.served_by,
+                                              created=_created(upstream.added_at), origin=upstream.name)
         return list(seen.values())
 
     def find(self, name: str) -> ModelRef | None:
@@ -145,7 +157,7 @@ class UpstreamBackend:
         if not targets:
             return None
         first = targets[0].upstream
-        return ModelRef(name, NAME, "upstream", created=_created(first.added_at), origin=first.name)
+        return ModelRef(name, self.name, self.served_by, created=_created(first.added_at), origin=first.name)
 
     # -- the loop that owns the connections -----------------------------------------------------------
 
