@@ -90,10 +90,16 @@ class Engine:
         self.actor = actor
         self.key: ApiKeyRecord | None = None  # set on an API key's view (for_key)
         self._owns = owns  # False: a view of another engine, which closes the shared parts
-        self.backends = Backends(LocalBackend(runtime))
-        if vault is not None:
-            self.backends.add(UpstreamBackend(vault))
+        self.backends = self._backends(vault)
         self.chat = ChatService(self)
+
+    def _backends(self, vault: Vault | None) -> Backends:
+        """Local models first (a local name wins), then those the vault defines: upstreams (and a new
+        remote kind, such as a paired server, is added here)."""
+        backends = Backends(LocalBackend(self.runtime))
+        if vault is not None:
+            backends.add(UpstreamBackend(vault))
+        return backends
 
     # -- opening and closing ------------------------------------------------------------------------
 
@@ -171,7 +177,7 @@ class Engine:
         for backend in self.backends:
             if backend.name != LocalBackend.name:  # those reading the old vault; the runtime stays
                 backend.close()
-        self.backends = Backends(LocalBackend(self.runtime), UpstreamBackend(vault))
+        self.backends = self._backends(vault)
         for cached in ("policy", "keys", "upstreams", "model_admin"):
             self.__dict__.pop(cached, None)
         self.chat = ChatService(self)
