@@ -26,6 +26,7 @@ import httpx
 
 from engine.backends.base import ChatRequest, CompletionRequest, Embeddings, ModelRef, Stream
 from engine.backends.stream import QueueStream
+from engine.models.reasoning import THINK_CLOSE, THINK_OPEN
 from engine.runtime import Chunk, GenerationParams, Usage
 from engine.upstreams.config import Upstream, UpstreamStore
 from engine.upstreams.errors import UpstreamError, UpstreamTimeout, scrub
@@ -108,6 +109,30 @@ class _Calls:
 
     def result(self) -> tuple[tuple[str, str], ...]:
         return tuple((name, args) for _, (name, args) in sorted(self._calls.items()) if name)
+
+
+class _Thinking:
+    """An upstream's separate reasoning deltas (`reasoning_content`) put back in `<think>` tags, the way
+    replies are kept and read here (engine.models.reasoning), so the engine splits them out as for a local
+    reasoning model."""
+
+    def __init__(self) -> None:
+        self._open = False
+
+    def feed(self, reasoning: Any, text: Any) -> list[str]:
+        pieces = []
+        if isinstance(reasoning, str) and reasoning:
+            pieces.append(reasoning if self._open else THINK_OPEN + reasoning)
+            self._open = True
+        if isinstance(text, str) and text:
+            pieces.append(self.close() + text)
+        return pieces
+
+    def close(self) -> str:
+        if not self._open:
+            return ""
+        self._open = False
+        return THINK_CLOSE + "\n\n"
 
 
 class UpstreamBackend:
@@ -230,6 +255,7 @@ class UpstreamBackend:
         usage: Any = None
         finish: str | None = None
         calls = _Calls()
+        thinking = _Thinking()
         try:
             opened = await self._gateway.post(targets, path, payload)
             stream.served_by = opened.target.upstream.name
@@ -260,14 +286,15 @@ class UpstreamBackend:
                     delta: dict[str, Any] = choice["delta"] if isinstance(choice.get("delta"), dict) else {}
                     text = delta.get("content", choice.get("text"))
                     calls.feed(delta.get("tool_calls"))
-                    if isinstance(text, str) and text:
+                    for piece in thinking.feed(delta.get("reasoning_content", delta.get("reasoning")), text):
                         events += 1
-                        stream.put(Chunk(text))
+                        stream.put(Chunk(piece))
                     if choice.get("finish_reason"):
                         finish = str(choice["finish_reason"])
             if finish is None:
                 raise UpstreamError("the serving backend ended the reply early", code="upstream_failed")
-            stream.put(Chunk("", finish, _usage(usage, prompt_estimate, events), tool_calls=calls.result()))
+            reported = _usage(usage, prompt_estimate, events)
+            stream.put(Chunk(thinking.close(), finish, reported, tool_calls=calls.result()))
         except asyncio.CancelledError:
             # The consumer left: what was generated still counts (request log, tokens per day).
             stream.put(Chunk("", "cancelled", _usage(usage, prompt_estimate, events)))

@@ -15,6 +15,7 @@ import pytest
 from engine.errors import EnclaveError
 from engine.handle import DESKTOP, Engine
 from engine.models import ModelRegistry
+from engine.models.reasoning import split_reply
 from engine.runtime import GenerationParams, Runtime
 from engine.upstreams import add_upstream
 from engine.vault import FLOOR, Vault
@@ -85,6 +86,12 @@ def test_the_chat_service_streams_an_upstream_model_and_stores_the_reply(desktop
     fake.gate.set()
     again = desktop.chat.send("More", conversation_id=result.conversation_id).finish()
     assert again.text == "first second" and again.label["served_by"] == "upstream"
+
+
+def test_an_upstreams_separate_thinking_is_kept_as_thinking(desktop: Engine) -> None:
+    result = desktop.chat.send("think", model="fake").finish()
+    assert result.text == "<think>Let me see. Yes.</think>\n\nIt is so."  # as a local reasoning model's reply
+    assert split_reply(result.text) == ("Let me see. Yes.", "It is so.")
 
 
 def test_stopping_a_reply_closes_the_upstream_stream_and_keeps_the_part(desktop: Engine, fake: FakeUpstream) -> None:

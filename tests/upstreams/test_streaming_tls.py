@@ -112,3 +112,14 @@ def test_an_upstream_failing_mid_stream_ends_the_stream_with_a_scrubbed_error(en
         assert secret not in "".join(events)
     entry = logged_after(enclave, before)
     assert (entry.upstream, entry.response_text) == ("fake", "first")
+
+
+def test_an_upstreams_separate_thinking_reaches_the_client_as_reasoning_content(enclave: Api) -> None:
+    think = [{"role": "user", "content": "think"}]
+    stream = client(enclave).chat.completions.create(model="fake", messages=think, stream=True)  # type: ignore[arg-type]
+    deltas = [c.choices[0].delta for c in stream if c.choices]
+    thoughts = "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas)
+    assert thoughts == "Let me see. Yes." and "".join(d.content or "" for d in deltas) == "It is so."
+    whole = client(enclave).chat.completions.create(model="fake", messages=think)  # type: ignore[arg-type]
+    message = whole.choices[0].message
+    assert message.content == "It is so." and (message.model_extra or {})["reasoning_content"] == "Let me see. Yes."
