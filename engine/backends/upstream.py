@@ -27,7 +27,7 @@ import httpx
 from engine.backends.base import ChatRequest, CompletionRequest, Embeddings, ModelRef, Stream
 from engine.backends.stream import QueueStream
 from engine.models.reasoning import THINK_CLOSE, THINK_OPEN
-from engine.runtime import Chunk, GenerationParams, Usage
+from engine.runtime import Chunk, GenerationParams, TokenLogprob, Usage
 from engine.upstreams.config import Upstream, UpstreamStore
 from engine.upstreams.errors import UpstreamError, UpstreamTimeout, scrub
 from engine.upstreams.transport import Gateway, Opened, Target
@@ -109,6 +109,26 @@ class _Calls:
 
     def result(self) -> tuple[tuple[str, str], ...]:
         return tuple((name, args) for _, (name, args) in sorted(self._calls.items()) if name)
+
+
+def _logprobs(value: Any) -> tuple[TokenLogprob, ...]:
+    """An event's logprobs, in either of OpenAI's shapes (chat: `content` items; completions: lists)."""
+    try:
+        if isinstance(value, dict) and isinstance(value.get("content"), list):
+            return tuple(
+                TokenLogprob(str(item["token"]), float(item["logprob"]),
+                             tuple((str(t["token"]), float(t["logprob"])) for t in item.get("top_logprobs") or ()))
+                for item in value["content"]
+            )
+        if isinstance(value, dict) and isinstance(value.get("tokens"), list):
+            tops = value.get("top_logprobs") or [None] * len(value["tokens"])
+            return tuple(
+                TokenLogprob(str(token), float(logprob), tuple((str(k), float(v)) for k, v in (top or {}).items()))
+                for token, logprob, top in zip(value["tokens"], value["token_logprobs"], tops, strict=False)
+            )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass  # an upstream's odd logprobs are dropped rather than failing the reply
+    return ()
 
 
 class _Thinking:
@@ -286,9 +306,11 @@ class UpstreamBackend:
                     delta: dict[str, Any] = choice["delta"] if isinstance(choice.get("delta"), dict) else {}
                     text = delta.get("content", choice.get("text"))
                     calls.feed(delta.get("tool_calls"))
+                    logprobs = _logprobs(choice.get("logprobs"))
                     for piece in thinking.feed(delta.get("reasoning_content", delta.get("reasoning")), text):
                         events += 1
-                        stream.put(Chunk(piece))
+                        stream.put(Chunk(piece, logprobs=logprobs))
+                        logprobs = ()
                     if choice.get("finish_reason"):
                         finish = str(choice["finish_reason"])
             if finish is None:
