@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.models.messages import MessageItem, MessageListModel
+from app.operations import chat as chat_ops
 from app.session import Session
 from app.views.chat_settings import SETTINGS_KEY, ChatSettingsSheet
 from app.views.messages_view import MessageListView
@@ -312,26 +312,21 @@ class ChatView(QWidget):
         if not self.model_picker.count():
             self.status.setText(self.tr("Import a model first (Models page)."))
             return
-        chat, params, model = self.session.chat, self.sheet.params(), self.model_picker.currentData()
+        params, model = self.sheet.params(), self.model_picker.currentData()
         conversation_id = self.conversation_id
-        start: Callable[[], Any]
         if self._editing is not None and conversation_id is not None and self._editing.id:
             message_id = self._editing.id
             row = next((i for i, m in enumerate(self.messages.items()) if m.id == message_id), -1)
             self.messages.remove_from(row)
-            start = lambda on_load: chat.edit_and_resend(  # noqa: E731
-                conversation_id, message_id, text, params=params, on_load=on_load
-            )
+            stream = chat_ops.edit_and_resend(self, self.session, conversation_id, message_id, text, params)
         else:
             system = self.sheet.system_prompt_text() if conversation_id is None else None
-            start = lambda on_load: chat.send(  # noqa: E731
-                text, conversation_id=conversation_id, model=model, params=params, system_prompt=system,
-                on_load=on_load,
-            )
+            stream = chat_ops.send(self, self.session, text, conversation_id=conversation_id, model=model,
+                                   params=params, system_prompt=system)
         self._end_edit()
         self.composer.clear()
         self.messages.append(MessageItem("user", text))
-        self._start_stream(start, model)
+        self._start_stream(stream, model)
 
     def regenerate(self) -> None:
         """Replace the last reply with a new one."""
@@ -340,12 +335,10 @@ class ChatView(QWidget):
         items = self.messages.items()
         if not items or items[-1].role != "assistant":
             return
-        chat, params, model = self.session.chat, self.sheet.params(), self.model_picker.currentData()
-        conversation_id = self.conversation_id
+        params, model = self.sheet.params(), self.model_picker.currentData()
         self.messages.remove_from(len(items) - 1)
         self._start_stream(
-            lambda on_load: chat.regenerate(conversation_id, model=model, params=params, on_load=on_load),
-            model,
+            chat_ops.regenerate(self, self.session, self.conversation_id, model, params), model,
             replaces=items[-1].id,
         )
 
@@ -360,14 +353,13 @@ class ChatView(QWidget):
             return
         self.open_conversation(self.conversation_id)
 
-    def _start_stream(self, start: Callable[[Any], Any], model: str | None, *, replaces: str | None = None) -> None:
+    def _start_stream(self, stream: StreamTask, model: str | None, *, replaces: str | None = None) -> None:
         self._stream_item = MessageItem("assistant", "", metadata={"model": model} if model else None, streaming=True)
         self._stream_row = self.messages.append(self._stream_item)
         self._stream_conversation = self.conversation_id
         self._stream_replaces = replaces
         self._show_placeholder()
         self.status.setText("")
-        stream = StreamTask(start, self)
         stream.chunk.connect(self._chunk)
         stream.loading.connect(self._loading)
         stream.started.connect(self._started)
@@ -428,19 +420,28 @@ class ChatView(QWidget):
         return shown
 
     def _finished(self, result: Any) -> None:
+        row, regenerated = self._stream_row, self._stream_replaces is not None
         shown = self._end_stream()
         if shown:
             self.conversation_id = result.conversation_id
         if self.session.vault.is_locked:
             return  # locked (or quitting) while the reply finished: it is stored, show it after unlock
         self.status.setText("")
+        self.sidebar.refresh(self.conversation_id)  # the list's order (the conversation moves to the top)
         if not shown:  # the person is reading another conversation: the reply is stored, the list says so
-            self.sidebar.refresh(self.conversation_id)
             self.reply_finished.emit(result)
             return
-        # Reload from the vault: rows get their stored ids (edit, regenerate) and the list its order.
-        self.sidebar.refresh(self.conversation_id)
-        self.open_conversation(self.conversation_id)
+        if regenerated:
+            self.open_conversation(self.conversation_id)  # the reply now shows its versions, ‹ n/n ›
+        elif 0 <= row < self.messages.rowCount():
+            # The rows get the ids the engine stored them under (edit, regenerate need them): no reload
+            # and decryption of the whole conversation.
+            self.messages.finish(row, result.label, result.message_id)
+            if result.user_message_id is not None:
+                self.messages.set_id(row - 1, result.user_message_id)
+        if self.conversation_id is not None:
+            self._set_title(self.session.vault.conversations.get(self.conversation_id).title)
+            self.sidebar.select(self.conversation_id)
         if QAccessible.isActive():  # a screen reader user hears that the reply is there to read
             QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, self.tr("The reply is complete.")))
         self.reply_finished.emit(result)
