@@ -417,6 +417,7 @@ class ModelsView(QWidget):
                     self.tr("Loading {name}… {percent}%").format(name=name, percent=done)
                 )
             )
+        task.on_failure(self._load_failed).start()
 
     def _load_done(self, name: str) -> None:
         self.status.setText(self.tr("{name} is loaded.").format(name=name) if name else self.tr("Unloaded."))
