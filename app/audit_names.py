@@ -43,6 +43,10 @@ def event_label(event: str) -> str:
         "report": QCoreApplication.translate("AuditEvents", "Processing report generated"),
         "upstream_add": QCoreApplication.translate("AuditEvents", "Upstream server added"),
         "upstream_remove": QCoreApplication.translate("AuditEvents", "Upstream server removed"),
+        "tool_server_add": QCoreApplication.translate("AuditEvents", "Tool server added"),
+        "tool_server_remove": QCoreApplication.translate("AuditEvents", "Tool server removed"),
+        "tool_rule": QCoreApplication.translate("AuditEvents", "Tool rule changed"),
+        "tool_call": QCoreApplication.translate("AuditEvents", "Tool called"),
     }
     return labels.get(event, event)
 

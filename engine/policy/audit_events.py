@@ -56,6 +56,10 @@ EVENTS: dict[str, str] = {
     "report": "a processing report was generated",
     "upstream_add": "upstream serving engine registered (name, URL, models; never its key)",
     "upstream_remove": "upstream serving engine removed",
+    "tool_server_add": "MCP tool server registered (name, stdio or http, how many tools)",
+    "tool_server_remove": "MCP tool server removed",
+    "tool_rule": "an MCP tool allowed or no longer allowed (server, tool, always)",
+    "tool_call": "a model's tool call: tool, decision, SHA-256 of its arguments and result (never their text)",
 }
 
 
