@@ -31,7 +31,6 @@ from app.views.tool_approval import ToolApproval
 from app.widgets import ElidedLabel, error_text, muted, named
 from app.workers import StreamTask, Task
 
-
 MAX_TOOL_ROUNDS = 4  # replies of tool calls in a row, per message sent
 
 

@@ -75,3 +75,25 @@ def test_no_allowed_tool_means_no_offer(qtbot, window, session, mcp_target) -> N
         qtbot.mouseClick(chat.send_button, Qt.MouseButton.LeftButton)
     assert finished.args[0].calls == () and chat.approval is None
     assert mcp_target.calls() == [] and [i.role for i in chat.messages.items()] == ["user", "assistant"]
+
+
+def test_the_admin_registers_a_server_and_allows_a_tool_in_the_dialog(qtbot, session, mcp_target) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from app.dialogs.tools import ALLOWED, ALWAYS, ToolsDialog
+
+    dialog = ToolsDialog(session.engine.tools)
+    qtbot.addWidget(dialog)
+    dialog.name.setText("corp")
+    dialog.kind.setCurrentIndex(dialog.kind.findData("command" if mcp_target.command else "url"))
+    dialog.target.setText(mcp_target.command or mcp_target.url)
+    qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=30_000)
+    server = dialog.tree.topLevelItem(0)
+    assert [server.child(i).text(0) for i in range(server.childCount())] == ["lookup", "wipe_disk"]
+    assert server.child(0).checkState(ALLOWED) == Qt.CheckState.Unchecked
+    server.child(0).setCheckState(ALLOWED, Qt.CheckState.Checked)
+    [(_, rule)] = session.engine.tools.allowed()
+    assert rule.name == "lookup" and not rule.always
+    dialog.tree.topLevelItem(0).child(0).setCheckState(ALWAYS, Qt.CheckState.Checked)
+    assert session.engine.tools.allowed()[0][1].always
+    assert [e.event for e in session.vault.audit.entries() if e.event.startswith("tool_")] == [
+        "tool_server_add", "tool_rule", "tool_rule"]
