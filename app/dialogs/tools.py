@@ -52,7 +52,11 @@ class ToolsDialog(QDialog):
         self.tree = named(QTreeWidget(), self.tr("Servers and their tools"))
         self.tree.setHeaderLabels([self.tr("Server / tool"), self.tr("Description"), self.tr("Allowed"),
                                    self.tr("Without asking")])
-        self.tree.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        for column in (0, ALLOWED, ALWAYS):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.tree.itemChanged.connect(self._rule_changed)
         self.remove_button = named(QPushButton(self.tr("Remove server")), self.tr("Forget the selected server"))
         self.remove_button.clicked.connect(self.remove_selected)
@@ -81,6 +85,7 @@ class ToolsDialog(QDialog):
         for server in self.tools.servers():
             top = QTreeWidgetItem([server.name, server.target])
             top.setData(0, Qt.ItemDataRole.UserRole, server.name)
+            top.setToolTip(1, server.target)
             self.tree.addTopLevelItem(top)
             for tool in server.tools:
                 item = QTreeWidgetItem([tool.name, tool.description])

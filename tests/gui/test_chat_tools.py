@@ -21,7 +21,7 @@ def _prepare(window, session, target: McpTarget):  # type: ignore[no-untyped-def
     session.engine.tools.add("corp", command=target.command, url=target.url, timeout_s=30)
     session.engine.tools.allow("corp", "lookup")
     chat = window.chat
-    chat.sheet.max_tokens.setValue(64)
+    chat.sheet.max_tokens.setValue(128)  # a forced call ends within ~60 tokens (the grammar bounds whitespace)
     chat.tool_choice = "required"
     chat.composer.setPlainText("Look up X1 please")
     return chat
