@@ -70,10 +70,11 @@ def test_a_denied_call_never_runs(qtbot, window, session, mcp_target) -> None:  
 def test_no_allowed_tool_means_no_offer(qtbot, window, session, mcp_target) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     chat = _prepare(window, session, mcp_target)
     session.engine.tools.deny("corp", "lookup")  # registered, listed, but nothing allowed
-    chat.sheet.max_tokens.setValue(8)
+    # Tool choice stays "required": were any tool offered, the reply would have to be its call.
     with qtbot.waitSignal(chat.reply_finished, timeout=60_000) as finished:
         qtbot.mouseClick(chat.send_button, Qt.MouseButton.LeftButton)
     assert finished.args[0].calls == () and chat.approval is None
+    assert "corp__" not in finished.args[0].text  # no grammar forced a call: nothing was offered
     assert mcp_target.calls() == [] and [i.role for i in chat.messages.items()] == ["user", "assistant"]
 
 
