@@ -222,7 +222,7 @@ class Erased:
     """What an erasure removed."""
 
     conversations: int
-    api_requests: int  # logged API requests whose prompt and reply texts were erased
+    api_requests: int  # logged API requests whose texts were erased, and stored Responses deleted
 
 
 def erase(vault: Vault, selection: Selection, *, actor: str) -> Erased:

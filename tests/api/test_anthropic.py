@@ -21,6 +21,7 @@ WEATHER = {
         "required": ["city", "days"],
     },
 }
+FORCED: Any = {"type": "tool", "name": "get_weather"}
 HELLO: list[Any] = [{"role": "user", "content": "Say hello"}]
 
 
@@ -103,7 +104,7 @@ def test_streaming_event_sequence(api: Api, client: anthropic.Anthropic) -> None
 def test_tool_round_trip(client: anthropic.Anthropic) -> None:
     asked: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
     first = client.messages.create(
-        model="tiny", max_tokens=60, messages=asked, tools=[WEATHER], tool_choice={"type": "tool", "name": "get_weather"}
+        model="tiny", max_tokens=60, messages=asked, tools=[WEATHER], tool_choice=FORCED
     )
     assert first.stop_reason == "tool_use"  # the grammar bounds the call well within 60 tokens
     (call,) = first.content
@@ -125,7 +126,7 @@ def test_tool_round_trip(client: anthropic.Anthropic) -> None:
 def test_streamed_tool_use(client: anthropic.Anthropic) -> None:
     kinds = []
     with client.messages.stream(
-        model="tiny", max_tokens=60, messages=HELLO, tools=[WEATHER], tool_choice={"type": "tool", "name": "get_weather"}
+        model="tiny", max_tokens=60, messages=HELLO, tools=[WEATHER], tool_choice=FORCED
     ) as stream:
         for event in stream:
             if event.type == "content_block_delta":
@@ -150,7 +151,9 @@ def test_errors_in_anthropic_shape(api: Api, client: anthropic.Anthropic) -> Non
     with pytest.raises(anthropic.AuthenticationError) as caught:
         wrong.messages.create(model="tiny", max_tokens=5, messages=HELLO)
     assert caught.value.status_code == 401
-    assert caught.value.body == {"type": "error", "error": {"type": "authentication_error", "message": caught.value.body["error"]["message"]}}  # type: ignore[index]
+    error: Any = caught.value.body
+    assert error["type"] == "error" and set(error["error"]) == {"type", "message"}
+    assert error["error"]["type"] == "authentication_error" and "x-api-key" in error["error"]["message"]
     with pytest.raises(anthropic.BadRequestError) as bad:
         client.messages.create(model="tiny", max_tokens=0, messages=HELLO)
     body: Any = bad.value.body
