@@ -268,6 +268,7 @@ async def _stream(
             yield event
         reply.done = True
     except EnclaveError as exc:  # a backend failed mid-stream: Anthropic's error event ends the stream
+        context.response_text = reply.reader.text
         error = from_exception(exc)
         yield _event("error", {"error": anthropic_error(error.status, error.message)["error"]})
         reply.done = True

@@ -441,6 +441,7 @@ async def _stream(
         yield event(f"response.{status}", response={**response, **label})
         reply.done = True
     except EnclaveError as exc:  # a backend failed mid-stream: the Responses error event ends the stream
+        context.response_text = reply.reader.text
         error = from_exception(exc)
         yield event("error", code=error.code, message=error.message, param=error.param)
         reply.done = True
