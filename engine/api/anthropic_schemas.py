@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from engine.api.schemas import FunctionName, MaxTokens, Name, StopText, Text, _Body
+from engine.api.schemas import FunctionName, MaxTokens, Name, StopText, Text, ToolDescription, _Body
 
 Blocks = 256
 
@@ -77,7 +77,7 @@ class ToolDef(_Body):
 
     type: Literal["custom"] | None = None
     name: FunctionName
-    description: Annotated[StrictStr, Field(max_length=8192)] | None = None
+    description: ToolDescription | None = None
     input_schema: dict[str, Any]
 
 

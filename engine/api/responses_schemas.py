@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictStr, model_validator
 
-from engine.api.schemas import FunctionName, MaxTokens, Name, Temperature, Text, TopP, _Body
+from engine.api.schemas import FunctionName, MaxTokens, Name, Temperature, Text, ToolDescription, TopP, _Body
 
 Parts = 256
 
@@ -81,7 +81,7 @@ class FunctionTool(_Body):
 
     type: Literal["function"]
     name: FunctionName
-    description: Annotated[StrictStr, Field(max_length=8192)] | None = None
+    description: ToolDescription | None = None
     parameters: dict[str, Any] | None = None
     strict: StrictBool | None = None
 

@@ -177,7 +177,9 @@ def test_stored_continued_retrieved_deleted(api: Api, client: openai.OpenAI) -> 
     )
     assert follow.previous_response_id == first.id
     assert follow.usage is not None and first.usage is not None
-    assert follow.usage.input_tokens > first.usage.input_tokens  # the earlier turn went to the model again
+    alone = client.responses.create(model="tiny", input="What is my name?", max_output_tokens=1, store=False)
+    assert alone.usage is not None
+    assert follow.usage.input_tokens > alone.usage.input_tokens  # the earlier turn went to the model again
     # Another key sees none of it.
     other = openai.OpenAI(base_url=api.base, api_key=api.vault.api_keys.create("other")[1], max_retries=0)
     with pytest.raises(openai.NotFoundError):
