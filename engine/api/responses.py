@@ -311,7 +311,7 @@ async def delete_response(response_id: str, request: Request) -> dict[str, Any]:
     )
     if not deleted:
         raise ApiError(404, f"No response found with id '{response_id}'.", param="response_id", code="not_found")
-    return {"id": response_id, "object": "response.deleted", "deleted": True}
+    return {"id": response_id, "object": "response", "deleted": True}
 
 
 # -- streaming --------------------------------------------------------------------------------------

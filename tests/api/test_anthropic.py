@@ -174,3 +174,17 @@ def test_errors_in_anthropic_shape(api: Api, client: anthropic.Anthropic) -> Non
     with httpx.Client(base_url=api.server.url, timeout=30) as http:
         openai_shape = http.post("/v1/chat/completions", json={})
     assert set(openai_shape.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_rate_limit_and_body_cap_in_anthropic_shape(api: Api) -> None:
+    _, secret = api.vault.api_keys.create("anthropic-rpm", rpm=1)
+    limited = anthropic.Anthropic(base_url=api.server.url, api_key=secret, max_retries=0)
+    limited.messages.count_tokens(model="tiny", messages=HELLO)
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        limited.messages.count_tokens(model="tiny", messages=HELLO)
+    assert caught.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    huge = {"model": "tiny", "max_tokens": 1, "messages": [{"role": "user", "content": "x" * (5 * 1024 * 1024)}]}
+    with httpx.Client(base_url=api.server.url, headers={"x-api-key": api.key}, timeout=30) as http:
+        response = http.post("/v1/messages", json=huge)
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "request_too_large"
