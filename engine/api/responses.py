@@ -280,7 +280,9 @@ async def create_response(body: ResponsesRequest, request: Request) -> Response:
     history = await _history(services, context, body)
     converted = chat_request(_converted(body, history))
     run = await start_chat(services, context, converted)
-    envelope = _Envelope(body, run, stored=body.store and context.key.store_content)
+    # A key that stores no content (or a server that logs none) keeps no response either.
+    keeps = context.key.store_content and services.settings.log_content
+    envelope = _Envelope(body, run, stored=body.store and keeps)
     headers = labels.api_headers(context.key)
     if body.stream:
         events = _stream(services, context, envelope, history)
