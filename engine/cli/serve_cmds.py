@@ -1,4 +1,8 @@
-"""`enclave serve [--host 127.0.0.1] [--port 8765] [--model NAME]`: the headless OpenAI-compatible server."""
+"""`enclave serve [--host 127.0.0.1] [--port 8765] [--model NAME] [--tls auto | --tls-cert F --tls-key F]`.
+
+The headless OpenAI-compatible server; with TLS, the certificate's SHA-256 fingerprint is printed at
+start (paired desktops pin it).
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,16 @@ import resource
 import signal
 import sys
 import threading
+from dataclasses import replace
+from pathlib import Path
 from types import FrameType
 
 from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
 from engine.cli.keys_cmds import open_vault
 from engine.models import ModelRegistry
+from engine.errors import UserError
 from engine.models.demo import ensure_demo_model
+from engine.pairing import tls as tls_files
 from engine.policy import allowlist
 from engine.policy.retention import RetentionTimer
 
@@ -34,7 +42,29 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "--cors-origin", action="append", default=[], metavar="URL",
         help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeatable)",
     )
+    p.add_argument(
+        "--tls", choices=["auto"],
+        help="auto: HTTPS with a self-signed certificate made once in the data folder (paired desktops pin it)",
+    )
+    p.add_argument("--tls-cert", metavar="F", type=Path, help="HTTPS with this PEM certificate (with --tls-key)")
+    p.add_argument("--tls-key", metavar="F", type=Path, help="the PEM private key of --tls-cert")
     p.set_defaults(handler=cmd_serve)
+
+
+def tls_from_args(args: argparse.Namespace) -> tls_files.TlsFiles | None:
+    """The TLS files `serve` was asked for (made on first use with --tls auto), or None for plain HTTP."""
+    if args.tls and (args.tls_cert or args.tls_key):
+        raise UserError("give either --tls auto or --tls-cert F --tls-key F, not both")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UserError("--tls-cert and --tls-key go together")
+    if args.tls_cert:
+        return tls_files.check_files(args.tls_cert, args.tls_key)
+    if args.tls == "auto":
+        files, made = tls_files.ensure_auto(args.host)
+        if made:
+            print(f"made a self-signed TLS certificate: {files.cert}", file=sys.stderr)
+        return files
+    return None
 
 
 def disable_core_dumps() -> None:
@@ -54,6 +84,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ensure_demo_model(registry)
     registry.complete_facts()
     settings = ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin))
+    tls = tls_from_args(args)
+    if tls is not None and args.tls == "auto":
+        # The names the certificate was made for are names this server answers to (the Host check).
+        settings = replace(settings, allowed_hosts=(*settings.allowed_hosts, *tls_files.default_names(args.host)))
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -69,8 +103,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.model:
             allowlist.check_loadable(vault, registry.resolve(args.model), actor=ACTOR)
             runtime.load(args.model)
-        server = ApiServer(runtime, vault, host=args.host, port=args.port, settings=settings)
+        server = ApiServer(runtime, vault, host=args.host, port=args.port, settings=settings, tls=tls)
         server.start()
+        if tls is not None:
+            print(f"TLS certificate SHA-256 fingerprint: {tls.fingerprint}", file=sys.stderr, flush=True)
         print(f"Enclave API on {server.url}/v1 — Ctrl-C to stop", file=sys.stderr, flush=True)
         try:
             while not stop.wait(0.5):
