@@ -8,11 +8,10 @@ import sys
 from pathlib import Path
 
 from engine.cli.vault_cmds import ACTOR, open_vault
-from engine.errors import UserError
+from engine.errors import EnclaveError, UserError
 from engine.pairing import tls
 from engine.pairing.appliance import create_pairing, default_url, list_pairings, revoke_pairing
 from engine.pairing.remotes import add_remote, list_remotes, refresh_models, remove_remote
-from engine.pairing.client import RemoteError
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -137,19 +136,21 @@ def cmd_remote_add(args: argparse.Namespace) -> int:
 def cmd_remote_list(args: argparse.Namespace) -> int:
     """Print the paired servers (with --check: ask each for its models now; exit 1 if one is down)."""
     problems: dict[str, str] = {}
+    worst = 0
     with open_vault(args) as vault:
         remotes = list_remotes(vault)
         if args.check:
             for i, remote in enumerate(remotes):
                 try:
                     remotes[i] = refresh_models(vault, remote.name)
-                except (RemoteError, UserError) as exc:
+                except EnclaveError as exc:  # one server down or changed must not hide the others
                     problems[remote.name] = str(exc)
+                    worst = max(worst, exc.exit_code)  # 2 for a changed certificate
     if args.json:
         print(json.dumps([{"name": r.name, "url": r.url, "fingerprint": r.fingerprint, "server": r.server,
                            "device": r.device, "models": r.model_ids(), "added_at": r.added_at,
                            "problem": problems.get(r.name)} for r in remotes], indent=2))
-        return 1 if problems else 0
+        return worst
     if not remotes:
         print("no organisation servers; add one with `enclave remote add NAME CODE`", file=sys.stderr)
         return 0
@@ -158,7 +159,7 @@ def cmd_remote_list(args: argparse.Namespace) -> int:
         print(f"    models: {', '.join(r.model_ids()) or 'none'}")
         if r.name in problems:
             print(f"    problem: {problems[r.name]}")
-    return 1 if problems else 0
+    return worst
 
 
 def cmd_remote_remove(args: argparse.Namespace) -> int:

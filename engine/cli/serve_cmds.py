@@ -18,8 +18,8 @@ from types import FrameType
 
 from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
 from engine.cli.keys_cmds import open_vault
-from engine.models import ModelRegistry
 from engine.errors import UserError
+from engine.models import ModelRegistry
 from engine.models.demo import ensure_demo_model
 from engine.pairing import tls as tls_files
 from engine.policy import allowlist

@@ -24,6 +24,8 @@ VERSION = 1
 CHECKSUM_BYTES = 4
 MAX_CODE_CHARS = 2048  # what a person pastes is bounded before it is decoded
 _JUNK = re.compile(r"[\s-]+")
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+INCOMPLETE = "the pairing code is incomplete or mistyped (its checksum does not match); copy it again"
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,12 @@ def decode(text: str) -> PairingCode:
     try:
         raw = base64.b32decode(letters + "=" * (-len(letters) % 8))
     except ValueError:
+        if set(letters) <= set(_ALPHABET):  # only the length is wrong: a code cut short
+            raise UserError(INCOMPLETE) from None
         raise UserError("the pairing code is damaged: it holds characters a code never has") from None
     body, checksum = raw[:-CHECKSUM_BYTES], raw[-CHECKSUM_BYTES:]
     if len(body) < 34 or hashlib.sha256(body).digest()[:CHECKSUM_BYTES] != checksum:
-        raise UserError("the pairing code is incomplete or mistyped (its checksum does not match); copy it again")
+        raise UserError(INCOMPLETE)
     if body[0] != VERSION:
         raise UserError(f"this pairing code has version {body[0]}; this Enclave reads version {VERSION}: update it")
     try:
