@@ -37,6 +37,10 @@ USER_AGENT = "Enclave desktop"
 class RemoteError(UserError):
     """A paired server could not serve a request; the message says which server and why."""
 
+    def __init__(self, message: str, server: str = "") -> None:
+        super().__init__(message)
+        self.server = server  # the desktop's name for it (the GUI words its own sentence with it)
+
 
 class RemoteUnreachable(RemoteError):
     """The server did not answer at all (down, wrong address, network)."""
@@ -48,6 +52,10 @@ class KeyRefused(RemoteError):
 
 class CertificateChanged(IntegrityError):
     """The server presented a certificate other than the pinned one."""
+
+    def __init__(self, message: str, *, url: str, shown: str, pinned: str) -> None:
+        super().__init__(message)
+        self.url, self.shown, self.pinned = url, shown, pinned
 
 
 def fetch_certificate(url: str, timeout_s: float = CONNECT_TIMEOUT_S) -> bytes:
@@ -93,6 +101,20 @@ def pinned_context(cert_pem: str) -> ssl.SSLContext:
     return context
 
 
+def payload(params: GenerationParams) -> dict[str, Any]:
+    """Sampling settings in OpenAI's names."""
+    body: dict[str, Any] = {"max_tokens": params.max_tokens, "temperature": params.temperature, "top_p": params.top_p}
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if params.presence_penalty:
+        body["presence_penalty"] = params.presence_penalty
+    if params.frequency_penalty:
+        body["frequency_penalty"] = params.frequency_penalty
+    return body
+
+
 class RemoteClient:
     """Requests to one paired server, each on a fresh pinned connection pool; close() when done."""
 
@@ -119,6 +141,9 @@ class RemoteClient:
 
     # -- failures ------------------------------------------------------------------------------------
 
+    def _error(self, what: str) -> RemoteError:
+        return RemoteError(f"the server {self.name!r} {what}", self.name)
+
     def _connect_failure(self, exc: httpx.HTTPError) -> EnclaveError:
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, ssl.SSLCertVerificationError):
@@ -132,13 +157,15 @@ class RemoteClient:
             return CertificateChanged(
                 f"refused: the server {self.name!r} at {self.url} presented certificate {shown}, but this "
                 f"desktop was paired with certificate {self.fingerprint}. Someone may be intercepting the "
-                "connection, or the server got a new certificate: ask its administrator for a new pairing code"
+                "connection, or the server got a new certificate: ask its administrator for a new pairing code",
+                url=self.url, shown=shown, pinned=self.fingerprint,
             )
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
-            return RemoteError(f"the server {self.name!r} stopped answering (timed out)")
+            return self._error("stopped answering (timed out)")
         reason = _why(exc.__cause__ or exc) if isinstance(exc, httpx.ConnectError) else "the connection broke"
         return RemoteUnreachable(
-            f"the server {self.name!r} ({self.url}) cannot be reached: {reason}. Local models keep working"
+            f"the server {self.name!r} ({self.url}) cannot be reached: {reason}. Local models keep working",
+            self.name,
         )
 
     def _refusal(self, response: httpx.Response) -> RemoteError:
@@ -151,13 +178,14 @@ class RemoteClient:
         if status == 401:
             return KeyRefused(
                 f"the server {self.name!r} refused this desktop's key: the pairing was revoked (or the server "
-                "was reset). Ask its administrator for a new pairing code"
+                "was reset). Ask its administrator for a new pairing code",
+                self.name,
             )
         if status == 403:
-            return RemoteError(f"the server {self.name!r} refused: {message or 'not allowed for this key'}")
+            return self._error(f"refused: {message or 'not allowed for this key'}")
         if status == 429:
-            return RemoteError(f"the server {self.name!r} is busy or this key's limit is reached: {message}")
-        return RemoteError(f"the server {self.name!r} answered HTTP {status}{': ' + message if message else ''}")
+            return self._error(f"is busy or this key's limit is reached: {message}")
+        return self._error(f"answered HTTP {status}{': ' + message if message else ''}")
 
     def _send(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
         request = self._client.build_request(method, path, json=body)
@@ -182,35 +210,47 @@ class RemoteClient:
             for part in response.iter_bytes():
                 body += part
                 if len(body) > MAX_MODELS_BODY:
-                    raise RemoteError(f"the server {self.name!r} sent a model list larger than Enclave accepts")
+                    raise self._error("sent a model list larger than Enclave accepts")
             return [str(m["id"]) for m in json.loads(body)["data"]]
         except (ValueError, KeyError, TypeError):
-            raise RemoteError(f"the server {self.name!r} did not send an OpenAI model list") from None
+            raise self._error("did not send an OpenAI model list") from None
         except httpx.HTTPError as exc:
             raise self._connect_failure(exc) from None
         finally:
             response.close()
 
+    def stream(self, path: str, body: dict[str, Any], cancel: CancelToken) -> Iterator[Chunk]:
+        """POST an OpenAI request (`chat/completions` or `completions`) streamed; the last chunk has
+        finish_reason and usage. Errors before the first byte raise here; cancel closes the connection."""
+        body = {**body, "stream": True, "stream_options": {"include_usage": True}}
+        started = time.monotonic()
+        response = self._send("POST", path, body)
+        return self._events(response, cancel, started)
+
     def chat(
         self, messages: list[dict[str, str]], params: GenerationParams, model: str, cancel: CancelToken
     ) -> Iterator[Chunk]:
-        """Stream a chat reply; the last chunk has finish_reason and usage. Cancel closes the connection."""
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": messages,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "max_tokens": params.max_tokens,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-        }
-        if params.stop:
-            body["stop"] = list(params.stop)
-        if params.seed is not None:
-            body["seed"] = params.seed
-        started = time.monotonic()
-        response = self._send("POST", "chat/completions", body)
-        return self._events(response, cancel, started)
+        """Stream a chat reply with these sampling settings."""
+        return self.stream("chat/completions", {"model": model, "messages": messages, **payload(params)}, cancel)
+
+    def embed(self, model: str, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Embeddings of `texts` and the prompt tokens the server counted."""
+        response = self._send("POST", "embeddings", {"model": model, "input": texts})
+        try:
+            body = b""
+            for part in response.iter_bytes():
+                body += part
+                if len(body) > MAX_REPLY_BYTES:
+                    raise self._error("sent a reply larger than Enclave accepts")
+            data = json.loads(body)
+            vectors = [[float(x) for x in item["embedding"]] for item in sorted(data["data"], key=lambda i: i["index"])]
+            return vectors, int((data.get("usage") or {}).get("prompt_tokens") or 0)
+        except (ValueError, KeyError, TypeError):
+            raise self._error("sent malformed embeddings") from None
+        except httpx.HTTPError as exc:
+            raise self._connect_failure(exc) from None
+        finally:
+            response.close()
 
     def _events(self, response: httpx.Response, cancel: CancelToken, started: float) -> Iterator[Chunk]:
         finish: str | None = None
@@ -224,7 +264,7 @@ class RemoteClient:
                     break
                 size += len(line)
                 if len(line) > MAX_LINE or size > MAX_REPLY_BYTES:
-                    raise RemoteError(f"the server {self.name!r} sent a reply larger than Enclave accepts")
+                    raise self._error("sent a reply larger than Enclave accepts")
                 if not line.startswith("data:"):
                     continue
                 data = line[5:].strip()
@@ -232,13 +272,13 @@ class RemoteClient:
                     break
                 event = json.loads(data)
                 if "error" in event:
-                    raise RemoteError(f"the server {self.name!r} failed: {str(event['error'].get('message'))[:300]}")
+                    raise self._error(f"failed: {str(event['error'].get('message'))[:300]}")
                 if isinstance(event.get("usage"), dict):
                     u = event["usage"]
                     prompt, completion = int(u.get("prompt_tokens") or 0), int(u.get("completion_tokens") or 0)
                     usage = Usage(prompt, completion, 0, prompt)
                 for choice in event.get("choices") or []:
-                    delta = choice.get("delta") or {}
+                    delta = choice.get("delta") or {"content": choice.get("text")}  # chat, or a completion
                     text = ""
                     if delta.get("reasoning_content"):
                         # Stored as local replies are: the thinking inside its tags, before the answer.
@@ -253,7 +293,7 @@ class RemoteClient:
         except httpx.HTTPError as exc:
             raise self._connect_failure(exc) from None
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise RemoteError(f"the server {self.name!r} sent a malformed stream") from None
+            raise self._error("sent a malformed stream") from None
         finally:
             response.close()  # on cancel too: the server sees the disconnect and stops generating
         elapsed = time.monotonic() - started

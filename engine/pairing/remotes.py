@@ -109,7 +109,8 @@ def pin(code: PairingCode) -> str:
         raise CertificateChanged(
             f"refused: the server at {code.url} presented certificate {shown}, but the pairing code names "
             f"certificate {code.fingerprint}. Someone may be intercepting the connection, or the code is for "
-            "another server"
+            "another server",
+            url=code.url, shown=shown, pinned=code.fingerprint,
         )
     return ssl.DER_cert_to_PEM_cert(der)
 
