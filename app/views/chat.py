@@ -28,6 +28,7 @@ from app.views.messages_view import MessageListView
 from app.views.sidebar import ConversationSidebar
 from app.widgets import error_text, muted, named
 from app.workers import StreamTask
+from engine.pairing.remotes import list_remotes
 
 
 class Composer(QPlainTextEdit):
@@ -190,6 +191,10 @@ class ChatView(QWidget):
         for record in self.session.registry.list():
             label = record.name + (self.tr(" (default)") if record.name == default else "")
             self.model_picker.addItem(label, record.name)
+        for remote in list_remotes(self.session.vault):  # the servers' last model lists: nothing is contacted
+            for model in remote.models:
+                label = self.tr("{model} — on {server}").format(model=model, server=remote.name)
+                self.model_picker.addItem(label, remote.model_id(model))
         self._pick_model(current or default)
         self.model_picker.setEnabled(self.model_picker.count() > 0)
 

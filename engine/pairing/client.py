@@ -130,7 +130,7 @@ class RemoteClient:
         )
 
     def close(self) -> None:
-        """Close the connections."""
+        """Close the connections (from any thread: a reply being read then ends at once)."""
         self._client.close()
 
     def __enter__(self) -> RemoteClient:
@@ -290,10 +290,12 @@ class RemoteClient:
                     if text:
                         yield Chunk(text)
                     finish = choice.get("finish_reason") or finish
-        except httpx.HTTPError as exc:
-            raise self._connect_failure(exc) from None
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise self._error("sent a malformed stream") from None
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+            if not cancel.cancelled:
+                if isinstance(exc, httpx.HTTPError):
+                    raise self._connect_failure(exc) from None
+                raise self._error("sent a malformed stream") from None
+            finish = "cancelled"  # the connection was closed under us to stop the reply at once
         finally:
             response.close()  # on cancel too: the server sees the disconnect and stops generating
         elapsed = time.monotonic() - started
