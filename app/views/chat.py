@@ -28,7 +28,6 @@ from app.views.messages_view import MessageListView
 from app.views.sidebar import ConversationSidebar
 from app.widgets import error_text, muted, named
 from app.workers import StreamTask
-from engine.pairing.remotes import list_remotes
 
 
 class Composer(QPlainTextEdit):
@@ -184,17 +183,20 @@ class ChatView(QWidget):
             self.new_chat()
 
     def refresh_models(self) -> None:
-        """Fill the model picker from the registry, keeping the choice when it still exists."""
+        """Fill the model picker with every model the engine offers (local ones first, then those of
+        upstreams and servers, marked with where they run), keeping the choice when it still exists."""
         current = self.model_picker.currentData()
         self.model_picker.clear()
         default = self.session.registry.default_name()
-        for record in self.session.registry.list():
-            label = record.name + (self.tr(" (default)") if record.name == default else "")
-            self.model_picker.addItem(label, record.name)
-        for remote in list_remotes(self.session.vault):  # the servers' last model lists: nothing is contacted
-            for model in remote.models:
-                label = self.tr("{model} — on {server}").format(model=model, server=remote.name)
-                self.model_picker.addItem(label, remote.model_id(model))
+        for model in self.session.engine.models():
+            if model.served_by == "remote":  # a paired server's: `SERVER/MODEL`, shown as “MODEL — on SERVER”
+                short = model.name.partition("/")[2]
+                label = self.tr("{model} — on {server}").format(model=short, server=model.origin)
+            elif not model.is_local:
+                label = self.tr("{model} (on {server})").format(model=model.name, server=model.origin)
+            else:
+                label = model.name + (self.tr(" (default)") if model.name == default else "")
+            self.model_picker.addItem(label, model.name)
         self._pick_model(current or default)
         self.model_picker.setEnabled(self.model_picker.count() > 0)
 

@@ -72,11 +72,11 @@ def server_available() -> bool:
         return False
 
 
-def _make_server(runtime: Any, vault: Any, host: str, port: int, tls: Any = None) -> Any:
+def _make_server(engine: Any, host: str, port: int, tls: Any = None) -> Any:
     """Import the endpoint (a second or more: call it in a worker) and build the server."""
     from engine.api.server import ApiServer
 
-    return ApiServer(runtime, vault, host=host, port=port, tls=tls)
+    return ApiServer(engine, host=host, port=port, tls=tls)
 
 
 class ServerView(QWidget):
@@ -369,11 +369,11 @@ class ServerView(QWidget):
         host, port = self.host.text().strip() or DEFAULT_HOST, self.port.value()
         config = {"host": host, "port": port, **self.tls_box.config()}
         self.session.vault.settings.set(SETTINGS_KEY, config)
-        runtime, vault = self.session.runtime, self.session.vault
+        engine = self.session.engine
         self._set_busy(self.tr("Starting…"))
 
         def start(_ctx: object) -> Any:
-            server = _make_server(runtime, vault, host, port, resolve_tls(config, host))
+            server = _make_server(engine, host, port, resolve_tls(config, host))
             server.start()
             return server
 

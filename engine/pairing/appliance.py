@@ -19,6 +19,7 @@ from engine.pairing.code import PairingCode, check_url
 from engine.policy.audit_events import record as record_event
 from engine.policy.keys import issue_key, revoke_key
 from engine.upstreams.config import check_name
+from engine.vault import Vault
 from engine.vault.records import ApiKeyRecord
 
 SETTINGS_KEY = "pairings"
@@ -45,13 +46,13 @@ def default_url(port: int = 8765) -> str:
     return f"https://{socket.gethostname()}:{port}"
 
 
-def _stored(vault: Any) -> list[dict[str, Any]]:
+def _stored(vault: Vault) -> list[dict[str, Any]]:
     value = vault.settings.get(SETTINGS_KEY, [])
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def create_pairing(
-    vault: Any,
+    vault: Vault,
     name: str,
     *,
     url: str,
@@ -82,7 +83,7 @@ def create_pairing(
     return Pairing(name, url, fingerprint, created, record), code.encode()
 
 
-def list_pairings(vault: Any) -> list[Pairing]:
+def list_pairings(vault: Vault) -> list[Pairing]:
     """Every pairing, newest last, with its key's state."""
     keys = {k.id: k for k in vault.api_keys.list()}
     return [
@@ -92,7 +93,7 @@ def list_pairings(vault: Any) -> list[Pairing]:
     ]
 
 
-def revoke_pairing(vault: Any, name: str, *, actor: str = "local") -> Pairing:
+def revoke_pairing(vault: Vault, name: str, *, actor: str = "local") -> Pairing:
     """Revoke the device's key (its next request gets 401) and audit it."""
     pairing = next((p for p in list_pairings(vault) if p.name == name), None)
     if pairing is None:

@@ -20,6 +20,8 @@ from engine.pairing.code import PairingCode, decode
 from engine.pairing.tls import fingerprint_of_der
 from engine.policy.audit_events import record as record_event
 from engine.upstreams.config import check_name
+from engine.vault import Vault
+from engine.vault.ports import SettingsVault
 
 SETTINGS_KEY = "remotes"
 SEPARATOR = "/"
@@ -74,7 +76,7 @@ def split_model_id(model: str) -> tuple[str, str] | None:
 class RemoteStore:
     """Paired servers in the vault's encrypted settings."""
 
-    def __init__(self, vault: Any) -> None:
+    def __init__(self, vault: SettingsVault) -> None:
         self.vault = vault
 
     def list(self) -> list[RemoteServer]:
@@ -115,7 +117,7 @@ def pin(code: PairingCode) -> str:
     return ssl.DER_cert_to_PEM_cert(der)
 
 
-def add_remote(vault: Any, name: str, code_text: str, *, actor: str = "local") -> RemoteServer:
+def add_remote(vault: Vault, name: str, code_text: str, *, actor: str = "local") -> RemoteServer:
     """Pair this desktop with a server from its code: pin, list its models, store encrypted, audit."""
     check_name(name)
     store = RemoteStore(vault)
@@ -133,7 +135,7 @@ def add_remote(vault: Any, name: str, code_text: str, *, actor: str = "local") -
     return remote
 
 
-def remove_remote(vault: Any, name: str, *, actor: str = "local") -> RemoteServer:
+def remove_remote(vault: Vault, name: str, *, actor: str = "local") -> RemoteServer:
     """Forget a server (its key with it) and audit it; conversations with its models stay."""
     store = RemoteStore(vault)
     remote = store.get(name)
@@ -142,12 +144,12 @@ def remove_remote(vault: Any, name: str, *, actor: str = "local") -> RemoteServe
     return remote
 
 
-def list_remotes(vault: Any) -> list[RemoteServer]:
+def list_remotes(vault: SettingsVault) -> list[RemoteServer]:
     """Every paired server (from the vault; nothing is contacted)."""
     return RemoteStore(vault).list()
 
 
-def refresh_models(vault: Any, name: str) -> RemoteServer:
+def refresh_models(vault: SettingsVault, name: str) -> RemoteServer:
     """Ask the server for its models now and keep the list; RemoteError when it cannot be asked."""
     store = RemoteStore(vault)
     remote = store.get(name)
