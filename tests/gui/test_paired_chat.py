@@ -19,7 +19,9 @@ from tests.pairing.conftest import Appliance, make_home
 @pytest.fixture(scope="module")
 def appliance(tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path) -> Iterator[Appliance]:
     """A running appliance for this module."""
-    server = Appliance(make_home(tmp_path_factory.mktemp("appliance"), tiny_gguf)).start()
+    server = Appliance(make_home(tmp_path_factory.mktemp("appliance"), tiny_gguf))
+    server.pair_ahead("alice-laptop")
+    server.start()
     yield server
     server.stop()
 

@@ -5,6 +5,7 @@ and a desktop data folder beside it, each with its own vault; the CLI runs in-pr
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import signal
@@ -72,6 +73,7 @@ class Appliance:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     log: str = ""
+    codes: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -104,12 +106,25 @@ class Appliance:
             self.log += self.process.stderr.read() if self.process.stderr else ""
         self.process = None
 
-    def pair(self, name: str, capsys: pytest.CaptureFixture[str], *extra: str) -> str:
+    def pair_ahead(self, *names: str) -> None:
+        """Pair these devices now (before `start`: saves a restart per test); `pair(name)` returns their codes."""
+        for name in names:
+            self.codes[name] = self.pair(name, None)
+
+    def pair(self, name: str, capsys: pytest.CaptureFixture[str] | None, *extra: str) -> str:
         """`enclave pair create` on the appliance (serve stopped: one writer at a time); the code."""
+        if name in self.codes and not extra:
+            return self.codes.pop(name)  # one-time: a second call pairs again
         running = self.process is not None
         self.stop()
-        code, out, err = cli(self.home, "pair", "create", "--name", name, "--url", self.url, "--no-qr", *extra,
-                             capsys=capsys)
+        argv = ["pair", "create", "--name", name, "--url", self.url, "--no-qr", *extra]
+        if capsys is None:
+            out_buffer = io.StringIO()
+            with contextlib.redirect_stdout(out_buffer):
+                code, _, err = cli(self.home, *argv)
+            out = out_buffer.getvalue()
+        else:
+            code, out, err = cli(self.home, *argv, capsys=capsys)
         assert code == 0, err
         if running:
             self.start()
@@ -130,7 +145,9 @@ class Appliance:
 def appliance(tmp_path_factory: pytest.TempPathFactory, tiny_gguf: Path) -> Iterator[Appliance]:
     """A running appliance for the module (its own data folder, the tiny model)."""
     home = make_home(tmp_path_factory.mktemp("appliance"), tiny_gguf)
-    server = Appliance(home).start()
+    server = Appliance(home)
+    server.pair_ahead("alice-laptop", "bob-laptop", "carol-laptop", "dave-laptop", "erin-laptop", "frank-laptop")
+    server.start()
     yield server
     server.stop()
 
