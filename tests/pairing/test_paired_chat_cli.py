@@ -43,3 +43,25 @@ def test_cli_chat_with_a_paired_server(appliance: Appliance, desktop: Path, caps
         assert status == 1 and "cannot be reached" in err and "Traceback" not in err
     finally:
         appliance.start()
+
+
+def test_stop_ends_a_remote_reply_at_once(appliance: Appliance, desktop: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.backends import ChatRequest, RemoteBackend
+    from engine.runtime import GenerationParams
+
+    code = appliance.pair("grace-laptop", capsys)
+    assert cli(desktop, "remote", "add", "hospital-gpu", code, capsys=capsys)[0] == 0
+    with Vault.unlock(desktop, PASSPHRASE) as vault:
+        backend = RemoteBackend(vault)
+        assert [m.name for m in backend.models()] == ["hospital-gpu/tiny"]
+        ref = backend.find("hospital-gpu/tiny")
+        assert ref is not None and ref.origin == "hospital-gpu" and backend.find("elsewhere/tiny") is None
+        request = ChatRequest([{"role": "user", "content": "tell me a long story"}], GenerationParams(max_tokens=400))
+        stream = backend.chat(ref, request)
+        chunks = iter(stream)
+        first = next(chunks)
+        assert first.text and stream.served_by == "hospital-gpu"
+        stream.cancel()
+        rest = list(chunks)
+    # Left alone, this reply ends with "stop" after some tokens; cancelled, it ends at once, marked so.
+    assert stream.final is not None and stream.final.finish_reason == "cancelled" and len(rest) <= 2
