@@ -45,7 +45,9 @@ def test_cli_chat_with_a_paired_server(appliance: Appliance, desktop: Path, caps
         appliance.start()
 
 
-def test_stop_ends_a_remote_reply_at_once(appliance: Appliance, desktop: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_stop_ends_a_remote_reply_at_once(
+    appliance: Appliance, desktop: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from engine.backends import ChatRequest, RemoteBackend
     from engine.runtime import GenerationParams
 
