@@ -42,7 +42,7 @@ class ConnectServerDialog(QDialog):
         self.remote: RemoteServer | None = None
         self.task: Task | None = None
         self.setWindowTitle(self.tr("Connect to your organisation's server"))
-        self.setMinimumWidth(620)
+        self.setMinimumWidth(720)
         intro = muted(self.tr(
             "Your administrator creates a pairing code on the server (enclave pair create). Paste it here: "
             "this computer then uses the server's models, and your conversations stay here, encrypted."
