@@ -204,10 +204,10 @@ class ServerView(QWidget):
         columns = QHBoxLayout()
         left = QVBoxLayout()
         left.addWidget(endpoint)
-        left.addWidget(self.tls_box)
         left.addWidget(keys_box, 1)
         left.addWidget(upstreams_box)
         right = QVBoxLayout()
+        right.addWidget(self.tls_box)
         right.addWidget(snippets_box)
         right.addWidget(requests_box, 1)
         columns.addLayout(left, 1)
@@ -251,7 +251,7 @@ class ServerView(QWidget):
         editor.setReadOnly(True)
         editor.setFont(font)
         editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        editor.setMinimumHeight(120)
+        editor.setMinimumHeight(72)  # room for the HTTPS panel above; it grows with the window
         return editor
 
     def _with_copy(self, editor: QPlainTextEdit) -> QWidget:

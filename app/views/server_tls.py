@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.pair_device import PairDeviceDialog
-from app.widgets import CopyButton, error_text, muted, named
+from app.widgets import CopyButton, error_text, named
 from engine.errors import UserError
 from engine.pairing import tls
 from engine.pairing.appliance import default_url
@@ -57,36 +56,41 @@ class TlsBox(QGroupBox):
         self.setTitle(self.tr("HTTPS and pairing"))
         self.session = session
         self._port = port  # () -> int: the port the endpoint listens on
-        self.enabled = named(QCheckBox(self.tr("Use HTTPS (TLS)")), self.tr("Use HTTPS"))
+        self.enabled = named(QCheckBox(self.tr("HTTPS (TLS)")), self.tr("Use HTTPS"))
         self.mode = named(QComboBox(), self.tr("Certificate"))
-        self.mode.addItem(self.tr("Made by Enclave (self-signed, pinned by paired devices)"), AUTO)
-        self.mode.addItem(self.tr("My certificate and key files"), FILES)
+        self.mode.addItem(self.tr("Self-signed, made by Enclave"), AUTO)
+        self.mode.addItem(self.tr("My certificate files"), FILES)
+        self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode.setMinimumContentsLength(12)
         self.cert = named(QLineEdit(), self.tr("Certificate file (PEM)"))
         self.key = named(QLineEdit(), self.tr("Key file (PEM)"))
         self.cert_browse = named(QPushButton(theme.icon("folder"), self.tr("Browse…")), self.tr("Choose certificate"))
         self.key_browse = named(QPushButton(theme.icon("folder"), self.tr("Browse…")), self.tr("Choose key"))
-        self.fingerprint = named(QLineEdit(), self.tr("Certificate fingerprint (SHA-256)"))
-        self.fingerprint.setReadOnly(True)
+        # Two lines of 16 bytes: the whole fingerprint is readable (to compare by phone, say) without scrolling.
+        self.fingerprint = named(QLabel(), self.tr("Certificate fingerprint (SHA-256)"))
         self.fingerprint.setFont(QFont("monospace"))
-        self.copy = CopyButton(self.fingerprint.text, self.tr("Copy"))
+        self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._fingerprint = ""
+        self.copy = CopyButton(lambda: self._fingerprint, self.tr("Copy"))
         self.pair = named(QPushButton(theme.icon("key"), self.tr("Pair a device…")), self.tr("Pair a device"))
-        self.note = muted("")
+        # The file rows show only for "my files", so the panel stays short (it shares a column).
+        self.files_box = QWidget()
+        files = QGridLayout(self.files_box)
+        files.setContentsMargins(0, 0, 0, 0)
+        files.addWidget(QLabel(self.tr("Certificate:")), 0, 0)
+        files.addWidget(self.cert, 0, 1)
+        files.addWidget(self.cert_browse, 0, 2)
+        files.addWidget(QLabel(self.tr("Key:")), 1, 0)
+        files.addWidget(self.key, 1, 1)
+        files.addWidget(self.key_browse, 1, 2)
+        files.setColumnStretch(1, 1)
         grid = QGridLayout(self)
         grid.addWidget(self.enabled, 0, 0)
-        grid.addWidget(self.mode, 0, 1, 1, 2)
-        grid.addWidget(QLabel(self.tr("Certificate:")), 1, 0)
-        grid.addWidget(self.cert, 1, 1)
-        grid.addWidget(self.cert_browse, 1, 2)
-        grid.addWidget(QLabel(self.tr("Key:")), 2, 0)
-        grid.addWidget(self.key, 2, 1)
-        grid.addWidget(self.key_browse, 2, 2)
-        grid.addWidget(QLabel(self.tr("Fingerprint:")), 3, 0)
-        grid.addWidget(self.fingerprint, 3, 1)
-        grid.addWidget(self.copy, 3, 2)
-        row = QHBoxLayout()
-        row.addWidget(self.note, 1)
-        row.addWidget(self.pair)
-        grid.addLayout(row, 4, 0, 1, 3)
+        grid.addWidget(self.mode, 0, 1, 1, 3)
+        grid.addWidget(self.files_box, 1, 0, 1, 4)
+        grid.addWidget(self.fingerprint, 2, 0, 1, 2)
+        grid.addWidget(self.copy, 2, 2, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.pair, 2, 3, Qt.AlignmentFlag.AlignTop)
         grid.setColumnStretch(1, 1)
         self.enabled.toggled.connect(lambda _: self._changed())
         self.mode.currentIndexChanged.connect(lambda _: self._changed())
@@ -153,23 +157,27 @@ class TlsBox(QGroupBox):
         self.mode.setEnabled(on and editable)
         for widget in (self.cert, self.key, self.cert_browse, self.key_browse):
             widget.setEnabled(files and editable)
+        self.files_box.setVisible(files)
         fingerprint = self.current_fingerprint()
-        self.fingerprint.setText(fingerprint or "")
+        self._fingerprint = fingerprint or ""
         self.copy.setEnabled(bool(fingerprint))
         self.pair.setEnabled(on and (fingerprint is not None or self.mode.currentData() == AUTO))
-        if not on:
-            self.note.setText(self.tr("Devices can pair with this server only over HTTPS."))
-        elif fingerprint is None and self.mode.currentData() == AUTO:
-            self.note.setText(self.tr("The certificate is made when the server first starts with HTTPS."))
+        if fingerprint:
+            # A break opportunity after each byte: the label wraps to the column's width, never clips.
+            self.fingerprint.setText(self.tr("SHA-256:") + " " + fingerprint.replace(":", ":\u200b"))
+            self.fingerprint.setToolTip(self.tr("Paired devices check this fingerprint on every connection."))
+        elif not on:
+            self.fingerprint.setText(self.tr("Devices can pair with this server only over HTTPS."))
         else:
-            self.note.setText(self.tr("Paired devices check this fingerprint on every connection."))
+            self.fingerprint.setText(self.tr("The certificate is made when the server first starts with HTTPS."))
+        self.fingerprint.setWordWrap(True)
 
     def pair_dialog(self) -> PairDeviceDialog | None:
         """Pair a device: a key with its rules and a one-time code (text and QR)."""
         try:
             files = resolve(self.config(), "")  # the self-signed certificate is made now if needed
         except UserError as exc:
-            self.note.setText(error_text(exc))
+            self.fingerprint.setText(error_text(exc))
             return None
         if files is None:
             return None

@@ -2585,24 +2585,24 @@ Keep it safe and apart from this computer.
         <translation>HTTPS 与配对</translation>
     </message>
     <message>
-        <source>Use HTTPS (TLS)</source>
-        <translation>使用 HTTPS（TLS）</translation>
-    </message>
-    <message>
         <source>Use HTTPS</source>
         <translation>使用 HTTPS</translation>
+    </message>
+    <message>
+        <source>HTTPS (TLS)</source>
+        <translation>HTTPS（TLS）</translation>
     </message>
     <message>
         <source>Certificate</source>
         <translation>证书</translation>
     </message>
     <message>
-        <source>Made by Enclave (self-signed, pinned by paired devices)</source>
-        <translation>由 Enclave 生成（自签名，由已配对设备固定）</translation>
+        <source>Self-signed, made by Enclave</source>
+        <translation>自签名，由 Enclave 生成</translation>
     </message>
     <message>
-        <source>My certificate and key files</source>
-        <translation>我自己的证书和密钥文件</translation>
+        <source>My certificate files</source>
+        <translation>我自己的证书文件</translation>
     </message>
     <message>
         <source>Certificate file (PEM)</source>
@@ -2649,10 +2649,6 @@ Keep it safe and apart from this computer.
         <translation>密钥：</translation>
     </message>
     <message>
-        <source>Fingerprint:</source>
-        <translation>指纹：</translation>
-    </message>
-    <message>
         <source>Choose the certificate</source>
         <translation>选择证书</translation>
     </message>
@@ -2663,6 +2659,10 @@ Keep it safe and apart from this computer.
     <message>
         <source>PEM files (*.pem *.crt *.key);;All files (*)</source>
         <translation>PEM 文件 (*.pem *.crt *.key);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>SHA-256:</source>
+        <translation>SHA-256：</translation>
     </message>
     <message>
         <source>Devices can pair with this server only over HTTPS.</source>
