@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request, Security
 from fastapi.security import HTTPBearer
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -134,7 +135,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     """Create a chat completion (OpenAI-compatible)."""
     services, context = services_of(request), context_of(request)
     backend, model = await resolve_model(services, context, body.model)
-    plan = plan_output(body)
+    plan = await anyio.to_thread.run_sync(plan_output, body)  # schema conversion: never on the event loop
     budget = services.policy.token_allowance(context.key)
     params = generation_params(body, services.settings, grammar=plan.grammar, budget=budget)
     messages = chat_messages(body)
