@@ -22,6 +22,7 @@ from engine.cli.passphrase import read_passphrase
 from engine.errors import UserError
 from engine.handle import SERVER, Engine
 from engine.pairing import tls as tls_files
+from engine.pairing.appliance import pairing_hosts
 from engine.policy.retention import RetentionTimer
 
 # After SIGTERM/SIGINT the process is gone within this many seconds, whatever is still running (a long
@@ -108,6 +109,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     engine = Engine.open(actor=SERVER, passphrase=lambda: read_passphrase(args))
     assert engine.vault is not None  # Engine.open requires one by default
+    # A paired device reaches the server by the name its code gave (`pair create --url`): answer to it.
+    settings = replace(settings, allowed_hosts=(*settings.allowed_hosts, *pairing_hosts(engine.vault)))
     # Retention runs at start and then daily while the server is up (engine.policy.retention).
     purger = RetentionTimer(engine.vault, actor=SERVER.audit_name)
     try:

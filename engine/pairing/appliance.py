@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+
 from engine.errors import NotFoundError, UserError
 from engine.pairing.code import PairingCode, check_url
 from engine.policy.audit_events import record as record_event
@@ -91,6 +93,12 @@ def list_pairings(vault: Vault) -> list[Pairing]:
                 keys.get(str(i.get("key_id"))))
         for i in _stored(vault)
     ]
+
+
+def pairing_hosts(vault: Vault) -> list[str]:
+    """The host names that active pairings' codes told devices to use (the server answers to them)."""
+    hosts = {httpx.URL(p.url).host for p in list_pairings(vault) if p.active}
+    return sorted(h for h in hosts if h)
 
 
 def revoke_pairing(vault: Vault, name: str, *, actor: str = "local") -> Pairing:

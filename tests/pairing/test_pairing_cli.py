@@ -119,3 +119,24 @@ def test_the_appliance_down_is_a_clear_message(
         appliance.start()
     with remote.client() as client:
         assert client.models() == ["tiny"]  # back up: the same pairing works again
+
+
+def test_the_server_answers_to_the_name_its_codes_give(
+    appliance: Appliance, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import httpx
+
+    from engine.pairing.client import pinned_context
+    from engine.pairing.code import decode
+    from engine.pairing.tls import auto_files
+
+    code = decode(appliance.pair("henry-laptop", capsys, "--url", f"https://gpu.example.org:{appliance.port}"))
+    assert code.url == f"https://gpu.example.org:{appliance.port}"
+    verify = pinned_context(auto_files(appliance.home).cert.read_text())
+
+    def status(host: str) -> int:
+        headers = {"Host": f"{host}:{appliance.port}", "Authorization": f"Bearer {code.key}"}
+        return httpx.get(f"{appliance.url}/v1/models", headers=headers, verify=verify, timeout=10).status_code
+
+    assert status("gpu.example.org") == 200  # the name in the code: added to the allowed Host names
+    assert status("rebind.attacker.example") == 403  # any other name is still refused
