@@ -45,6 +45,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeatable)",
     )
     p.add_argument(
+        "--verbose", action="store_true",
+        help="also log llama.cpp's own messages (model loading, context set-up) to stderr",
+    )
+    p.add_argument(
         "--tls", choices=["auto"],
         help="auto: HTTPS with a self-signed certificate made once in the data folder (paired desktops pin it)",
     )
@@ -90,9 +94,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Unlock the vault, listen until SIGINT/SIGTERM, then stop cleanly (exit 0)."""
     # Imported here: the web stack and llama.cpp are heavy, and other commands should not wait for them.
     from engine.api.server import ApiServer
+    from engine.runtime import llama_log
     from engine.sandbox import default_pool, shutdown_default_pool
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    llama_log.install(verbose=args.verbose)
     disable_core_dumps()
     settings = ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin))
     tls = tls_from_args(args)
