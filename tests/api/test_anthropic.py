@@ -188,3 +188,15 @@ def test_rate_limit_and_body_cap_in_anthropic_shape(api: Api) -> None:
         response = http.post("/v1/messages", json=huge)
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "request_too_large"
+
+
+def test_a_full_queue_is_overloaded_on_anthropic_routes_only() -> None:
+    from engine.api.errors import ApiError, for_path
+
+    busy = ApiError(429, "the server has too many requests in progress", code="server_busy")
+    status, body = for_path(busy, "/v1/messages")
+    assert status == 529 and json.loads(body)["error"]["type"] == "overloaded_error"
+    status, body = for_path(busy, "/v1/chat/completions")
+    assert status == 429 and json.loads(body)["error"]["code"] == "server_busy"
+    limited = ApiError(429, "over this key's requests per minute", code="rate_limited")
+    assert for_path(limited, "/v1/messages/count_tokens")[0] == 429
