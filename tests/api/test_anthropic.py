@@ -183,6 +183,12 @@ def test_rate_limit_and_body_cap_in_anthropic_shape(api: Api) -> None:
     with pytest.raises(anthropic.RateLimitError) as caught:
         limited.messages.count_tokens(model="tiny", messages=HELLO)
     assert caught.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    _, narrow = api.vault.api_keys.create("anthropic-narrow", models=["other"])
+    with pytest.raises(anthropic.PermissionDeniedError) as refused:  # the key's model rule holds here too
+        anthropic.Anthropic(base_url=api.server.url, api_key=narrow, max_retries=0).messages.create(
+            model="tiny", max_tokens=1, messages=HELLO
+        )
+    assert refused.value.body["error"]["type"] == "permission_error"  # type: ignore[index]
     huge = {"model": "tiny", "max_tokens": 1, "messages": [{"role": "user", "content": "x" * (5 * 1024 * 1024)}]}
     with httpx.Client(base_url=api.server.url, headers={"x-api-key": api.key}, timeout=30) as http:
         response = http.post("/v1/messages", json=huge)
