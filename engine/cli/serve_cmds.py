@@ -10,8 +10,9 @@ import sys
 import threading
 from types import FrameType
 
-from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
+from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, LIMIT_FIELDS, ApiSettings
 from engine.cli.keys_cmds import open_vault
+from engine.errors import UserError
 from engine.models import ModelRegistry
 from engine.models.demo import ensure_demo_model
 from engine.policy import allowlist
@@ -34,7 +35,34 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "--cors-origin", action="append", default=[], metavar="URL",
         help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeatable)",
     )
+    p.add_argument(
+        "--limit", action="append", default=[], metavar="NAME=VALUE", type=parse_limit,
+        help="change one endpoint limit, e.g. max_connections=256 or header_timeout_s=5 (repeatable; "
+        "names and defaults in the README's Resource limits)",
+    )
     p.set_defaults(handler=cmd_serve)
+
+
+def parse_limit(text: str) -> tuple[str, float]:
+    """`NAME=VALUE` for one numeric ApiSettings field (argparse turns ValueError into a usage error)."""
+    name, _, value = text.partition("=")
+    if name.strip() not in LIMIT_FIELDS:
+        raise argparse.ArgumentTypeError(f"unknown limit {name!r}; known: {', '.join(sorted(LIMIT_FIELDS))}")
+    kind = LIMIT_FIELDS[name.strip()]
+    try:
+        number = kind(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name} needs a number, not {value!r}") from None
+    return name.strip(), number
+
+
+def settings_from(args: argparse.Namespace) -> ApiSettings:
+    """The endpoint settings the command line asks for (a bad combination is a user error)."""
+    limits = dict(args.limit)
+    try:
+        return ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin), **limits)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def disable_core_dumps() -> None:
@@ -53,7 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     registry = ModelRegistry()
     ensure_demo_model(registry)
     registry.complete_facts()
-    settings = ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin))
+    settings = settings_from(args)
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
