@@ -25,6 +25,7 @@ from engine.vault.api_keys import ApiKeys
 from engine.vault.audit import GENESIS, AuditLog, head_mac
 from engine.vault.conversations import Conversations
 from engine.vault.errors import VaultExists, VaultMissing
+from engine.vault.hardening import disable_core_dumps
 from engine.vault.header import (
     DEFAULT_KDF,
     HEADER_FORMAT,
@@ -143,6 +144,11 @@ class Vault:
 
     @classmethod
     def _open(cls, home: Path, lock: VaultLock, master: bytearray, migrations: Migrations | None = None) -> Vault:
+        # Every process that holds the master key (server, CLI commands, the GUI) writes no core file:
+        # one would hold keys and decrypted text in plaintext. The soft limit is the one the kernel
+        # applies; the ceiling stays for the caller (a shell, a test runner) and its later children.
+        if not disable_core_dumps(hard=False):
+            log.warning("core dumps could not be disabled")
         store = Store(db_path(home))
 
         def on_open(db: Database) -> None:
