@@ -16,6 +16,7 @@ from engine.api.routes_generate import ERRORS, bearer
 from engine.api.schemas import EmbeddingRequest
 from engine.api.services import context_of, resolve_model, services_of
 from engine.models.registry import ModelRecord
+from engine.runtime import PromptTooLong
 from engine.upstreams import proxy as upstream_proxy
 
 OWNER = "enclave"
@@ -70,6 +71,8 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
     services.admission.enter()
     try:
         vectors, tokens = await anyio.to_thread.run_sync(lambda: services.runtime.embed(texts, model=record.name))
+    except PromptTooLong as exc:  # the same 400 as generation's, naming this route's parameter
+        raise ApiError(400, str(exc), param="input", code="context_length_exceeded") from None
     finally:
         services.admission.leave()
     context.prompt_tokens = tokens
