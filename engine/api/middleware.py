@@ -10,7 +10,6 @@ import asyncio
 import logging
 import time
 from functools import partial
-from typing import Any
 
 import anyio
 from starlette.datastructures import Headers
@@ -22,6 +21,7 @@ from engine.api.services import on_vault_thread
 from engine.api.settings import ApiSettings
 from engine.errors import EnclaveError
 from engine.policy.keys import KeyPolicy
+from engine.vault.ports import ServingVault
 from engine.vault.records import PENDING_STATUS, RequestLogEntry
 
 log = logging.getLogger("enclave.api")
@@ -128,7 +128,7 @@ class HostOriginGuard:
 class KeyAuth:
     """Every /v1 request needs a live API key; its rate rule applies, and the request is logged."""
 
-    def __init__(self, app: ASGIApp, policy: KeyPolicy, vault: Any, settings: ApiSettings) -> None:
+    def __init__(self, app: ASGIApp, policy: KeyPolicy, vault: ServingVault, settings: ApiSettings) -> None:
         self.app = app
         self.policy = policy
         self.vault = vault
