@@ -112,6 +112,18 @@ def test_connections_over_the_cap_are_refused_at_once(served: Served) -> None:
         time.sleep(0.1)
 
 
+def test_an_oversized_request_head_is_refused(served: Served) -> None:
+    with connect(served) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        time.sleep(0.2)
+        with contextlib.suppress(OSError):  # a head that never ends: refused once 16 KiB are buffered
+            for _ in range(10):
+                sock.sendall(b"a" * 4096)
+                time.sleep(0.05)
+        waited, received = closed_after(sock, 5)
+    assert received.startswith(b"HTTP/1.1 400") and waited < 2
+
+
 def test_keep_alive_requests_still_work(served: Served) -> None:
     with httpx.Client(base_url=served.url, timeout=5) as client:
         for _ in range(3):
