@@ -1,7 +1,8 @@
 """The runtime: which models are in memory, loading them on demand and unloading idle ones.
 
 This is the engine API that the CLI, the HTTP routes and the GUI all call. Chat prompts are rendered
-with the model's resolved chat template (sandboxed) and tokenised on the model's own thread.
+with the model's resolved chat template on the caller's thread (in the sandbox, time-limited) and
+tokenised on the model's own thread.
 """
 
 from __future__ import annotations
@@ -15,16 +16,25 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.models.memory import estimate_memory
-from engine.models.reasoning import opens_thinking
+from engine.models.reasoning import opens_thinking, thinks
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
-from engine.models.templates import ChatTemplate, TemplateError, render_chat, resolve_template, turn_change
+from engine.models.templates import (
+    ChatTemplate,
+    TemplateError,
+    TemplateTimeout,
+    render_chat,
+    resolve_template,
+    time_budget,
+    turn_change,
+)
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
-from engine.runtime.types import CancelToken, GenerationParams, Prompt, PromptTooLong
+from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt, PromptTooLong
 from engine.runtime.worker import Generation, ModelWorker, ServingModel
 
 DEFAULT_IDLE_TTL_S = 15 * 60
+LOAD_REPORT_INTERVAL_S = 0.1  # how often a waiting caller hears how far a load has come
 Message = Mapping[str, Any]
 
 
@@ -68,8 +78,8 @@ class Runtime:
         self.memory_budget = memory_budget_bytes or int(total_memory_bytes() * 0.75)
         self.max_queue = max_queue
         self._workers: dict[tuple[str, bool], ModelWorker] = {}
-        # Turn-end markers per model record: resolving them needs a trip to the model's thread.
-        self._stops: dict[ModelRecord, tuple[str, ...]] = {}
+        # Chat template and BOS/EOS text per model record: reading them needs a trip to the model's thread.
+        self._templates: dict[ModelRecord, tuple[ChatTemplate, str, str]] = {}
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap_idle, name="model-reaper", daemon=True)
@@ -77,10 +87,15 @@ class Runtime:
 
     # -- loading -------------------------------------------------------------------------------
 
-    def load(self, name: str | None = None, *, embedding: bool = False) -> ModelWorker:
-        """The worker of `name` (default model if None), loading the model if needed."""
+    def load(
+        self, name: str | None = None, *, embedding: bool = False, on_load: LoadListener | None = None
+    ) -> ModelWorker:
+        """The worker of `name` (default model if None), loading the model if needed; `on_load` hears how
+        far a load has come (every 0.1 s, on the caller's thread, then once at 1.0) if this call starts or
+        waits for one."""
         record = self.registry.resolve(name)
         key = (record.name, embedding)
+        started = False
         with self._lock:
             worker = self._workers.get(key)
             if worker is None or not worker.record.loads_like(record):  # settings changed: reload
@@ -89,7 +104,11 @@ class Runtime:
                 self._make_room(estimated_memory(record, embedding=embedding))
                 worker = ModelWorker(record, max_queue=self.max_queue, embedding=embedding)
                 self._workers[key] = worker
+                started = True
         try:
+            # A load this call started is reported even when it was over before the first look (a tiny model).
+            if on_load is not None and (started or worker.loading):
+                self._report_load(worker, on_load)
             worker.wait_loaded()
         except BaseException:
             with self._lock:
@@ -97,6 +116,22 @@ class Runtime:
                     del self._workers[key]
             raise
         return worker
+
+    @staticmethod
+    def _report_load(worker: ModelWorker, on_load: LoadListener) -> None:
+        name = worker.record.name
+        if worker.loading:
+            on_load(LoadProgress(name, worker.load_fraction))
+        while True:
+            try:
+                worker.wait_loaded(LOAD_REPORT_INTERVAL_S)
+            except TimeoutError:
+                on_load(LoadProgress(name, worker.load_fraction))
+                continue
+            except BaseException:
+                return  # the caller re-raises the load's failure
+            on_load(LoadProgress(name, 1.0))
+            return
 
     def _make_room(self, needed: int) -> None:
         """Unload idle models, least recently used first, until `needed` bytes fit the budget."""
@@ -144,6 +179,13 @@ class Runtime:
             for worker in stopping:
                 worker.stop()
 
+    def abort(self) -> None:
+        """Cancel every generation running or waiting (server shutdown: replies end within a token)."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.abort()
+
     def close(self) -> None:
         """Unload everything and stop the reaper."""
         self._closed.set()
@@ -174,44 +216,63 @@ class Runtime:
         model: str | None = None,
         cancel: CancelToken | None = None,
         tools: ToolOffer | None = None,
+        on_load: LoadListener | None = None,
     ) -> Generation:
         """Stream a reply to `messages` (OpenAI-style role/content dicts, assistant `tool_calls` included)
-        from a model; `tools` are shown in the template's own syntax where it has one."""
+        from a model; `tools` are shown in the template's own syntax where it has one. `on_load`: see `load`."""
         if not messages:
             raise UserError("a chat needs at least one message")
-        worker = self.load(model)
-        record = worker.record
+        worker = self.load(model, on_load=on_load)
+        template, bos, eos = self._template_info(worker)
         params = params or GenerationParams()
-
-        def build(loaded: ServingModel) -> Prompt:
-            assert isinstance(loaded, BatchedModel)  # generation workers always host a BatchedModel
-            template = self.template_for(record, loaded)
-            bos, eos = loaded.special_text()
+        # The template runs here, on the caller's thread and in the sandbox, under one time limit for
+        # the request: an untrusted template never holds the model's thread, however long it runs.
+        with time_budget():
             prepared, extra = prepare_messages(template, messages, tools)
             try:
                 text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
+            except TemplateTimeout:
+                raise
             except TemplateError:
                 if not has_tool_syntax(template):
                     raise
                 # Its own tool syntax failed on this conversation: show the tools and calls as text.
                 prepared, extra = prepare_messages(template, messages, tools, native=False)
                 text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
+            change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
+
+        def build(loaded: ServingModel) -> Prompt:
             # Templates that write the BOS token themselves must not get a second one.
             tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
-            change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
             return Prompt(
                 tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text)
             )
 
         # The template's turn markers end the reply even when the model does not emit EOS.
-        stops = tuple(dict.fromkeys(params.stop + self._template_stops(worker)))
+        stops = tuple(dict.fromkeys(params.stop + template.stops))
         return worker.submit(build, replace(params, stop=stops), cancel)
 
-    def _template_stops(self, worker: ModelWorker) -> tuple[str, ...]:
+    def thinks(self, name: str | None = None) -> bool:
+        """Whether a (loaded) model reasons before it answers, as its chat template says."""
+        worker = self.load(name)
         record = worker.record
-        if record not in self._stops:
-            self._stops[record] = tuple(worker.call(lambda m: self.template_for(record, m).stops))
-        return self._stops[record]
+        if record.is_base_model and not record.settings.chat_template:
+            return False  # continued as plain text: no template, no thinking block
+        return thinks(self._template_info(worker)[0].source)
+
+    def _template_info(self, worker: ModelWorker) -> tuple[ChatTemplate, str, str]:
+        """The model's chat template and its BOS/EOS text (read once on the model's thread)."""
+        record = worker.record
+        info = self._templates.get(record)
+        if info is None:
+
+            def read(loaded: ServingModel) -> tuple[ChatTemplate, str, str]:
+                assert isinstance(loaded, BatchedModel)  # generation workers always host a BatchedModel
+                bos, eos = loaded.special_text()
+                return self.template_for(record, loaded), bos, eos
+
+            info = self._templates[record] = worker.call(read)
+        return info
 
     def complete(
         self,
@@ -220,9 +281,10 @@ class Runtime:
         *,
         model: str | None = None,
         cancel: CancelToken | None = None,
+        on_load: LoadListener | None = None,
     ) -> Generation:
-        """Stream a plain continuation of `prompt` (no chat template)."""
-        worker = self.load(model)
+        """Stream a plain continuation of `prompt` (no chat template). `on_load`: see `load`."""
+        worker = self.load(model, on_load=on_load)
         return worker.submit(lambda m: Prompt(m.tokenize(prompt)), params or GenerationParams(), cancel)
 
     def embed(self, texts: list[str], *, model: str | None = None) -> tuple[list[list[float]], int]:

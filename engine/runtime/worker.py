@@ -8,6 +8,7 @@ ever cut off by a later one.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -175,14 +176,24 @@ class ModelWorker:
         self._queue: queue.Queue[_Job | _Call | None] = queue.Queue(maxsize=max_queue)
         self._loaded: Future[LoadReport] = Future()
         self._busy = threading.Event()
+        self._abort = threading.Event()  # cancel everything admitted or waiting, once
         self.last_used = time.monotonic()
         self._embedding = embedding
+        self.load_fraction = 0.0  # how much of the file llama.cpp has read, while loading
         self._thread = threading.Thread(target=self._run, name=f"model-{record.name}", daemon=True)
         self._thread.start()
 
     def wait_loaded(self, timeout: float | None = None) -> LoadReport:
         """Block until the model is in memory; re-raises a load failure."""
         return self._loaded.result(timeout)
+
+    @property
+    def loading(self) -> bool:
+        """True until the model is in memory (or failed to load)."""
+        return not self._loaded.done()
+
+    def _progress(self, fraction: float) -> None:
+        self.load_fraction = max(self.load_fraction, min(1.0, fraction))
 
     @property
     def idle(self) -> bool:
@@ -208,6 +219,12 @@ class ModelWorker:
         self.last_used = time.monotonic()
         return request.future.result()
 
+    def abort(self) -> None:
+        """Cancel every request running or waiting now (server shutdown); the worker stays usable."""
+        self._abort.set()
+        with contextlib.suppress(queue.Full):  # a full queue means a busy scheduler, which looks anyway
+            self._queue.put_nowait(_Call(lambda _: None))  # wakes an idle scheduler
+
     def stop(self) -> None:
         """Finish queued work, free the model and end the thread."""
         self._queue.put(None)
@@ -216,7 +233,9 @@ class ModelWorker:
     def _run(self) -> None:
         try:
             model: ServingModel = (
-                LoadedModel(self.record, embedding=True) if self._embedding else BatchedModel(self.record)
+                LoadedModel(self.record, embedding=True)
+                if self._embedding
+                else BatchedModel(self.record, on_progress=self._progress)
             )
         except BaseException as exc:  # reported to whoever waits on the load
             self._loaded.set_exception(exc)
@@ -268,6 +287,12 @@ class ModelWorker:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     item = _NOTHING
+            if self._abort.is_set():
+                self._abort.clear()
+                for job in waiting:
+                    job.cancel.cancel()
+                for request in model.active:
+                    request.cancel.cancel()
             while waiting and model.has_free_slot:
                 job = waiting.popleft()
                 self._admit(model, job)
