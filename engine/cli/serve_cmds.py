@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import resource
 import signal
 import sys
 import threading
@@ -16,6 +15,7 @@ from engine.cli.passphrase import read_passphrase
 from engine.errors import UserError
 from engine.handle import SERVER, Engine
 from engine.policy.retention import RetentionTimer
+from engine.vault import hardening
 
 # After SIGTERM/SIGINT the process is gone within this many seconds, whatever is still running (a long
 # llama.cpp call cannot be interrupted): acknowledged writes are already durable in the vault.
@@ -71,8 +71,9 @@ def settings_from(args: argparse.Namespace) -> ApiSettings:
 
 
 def disable_core_dumps() -> None:
-    """A crash must not write decrypted memory (keys, prompts) to a core file."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    """A crash must not write decrypted memory (keys, prompts) to a core file (before anything is loaded)."""
+    # The soft limit is the one the kernel applies, as in every process that unlocks (engine.vault).
+    hardening.disable_core_dumps(hard=False)
 
 
 def _exit_by_deadline() -> None:
