@@ -47,6 +47,10 @@ def event_label(event: str) -> str:
         "tool_server_remove": QCoreApplication.translate("AuditEvents", "Tool server removed"),
         "tool_rule": QCoreApplication.translate("AuditEvents", "Tool rule changed"),
         "tool_call": QCoreApplication.translate("AuditEvents", "Tool called"),
+        "pair_create": QCoreApplication.translate("AuditEvents", "Device paired"),
+        "pair_revoke": QCoreApplication.translate("AuditEvents", "Paired device cut off"),
+        "remote_add": QCoreApplication.translate("AuditEvents", "Organisation server added"),
+        "remote_remove": QCoreApplication.translate("AuditEvents", "Organisation server removed"),
     }
     return labels.get(event, event)
 
