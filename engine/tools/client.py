@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -48,18 +48,21 @@ class ToolResult:
     truncated: bool = False
 
 
-def _transport(server: McpServer) -> Any:
+def _transport(server: McpServer, errlog: TextIO) -> Any:
     if server.url:
         return streamable_http_client(server.url, max_sse_event_size=MAX_SSE_EVENT_BYTES)
+    # A stdio server gets the SDK's minimal environment (PATH, HOME, …), not this process's.
     params = StdioServerParameters(command=server.command[0], args=list(server.command[1:]))
-    # The server's own log lines go nowhere: they are its business, and may hold what it was sent.
-    return stdio_client(params, errlog=open(os.devnull, "w"))  # noqa: SIM115 (closed with the process)
+    return stdio_client(params, errlog=errlog)
 
 
 def _run(server: McpServer, work: Callable[[Client], Awaitable[T]]) -> T:
     async def session() -> T:
-        async with Client(_transport(server), read_timeout_seconds=server.timeout_s, mode="legacy") as client:
-            return await work(client)
+        # The server's own log lines go nowhere: they are its business, and may hold what it was sent.
+        with open(os.devnull, "w") as errlog:
+            async with Client(_transport(server, errlog), read_timeout_seconds=server.timeout_s,
+                              mode="legacy") as client:
+                return await work(client)
 
     async def bounded() -> T:
         return await asyncio.wait_for(session(), timeout=server.timeout_s)
