@@ -89,7 +89,7 @@ def test_the_admin_registers_a_server_and_allows_a_tool_in_the_dialog(qtbot, ses
     qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.tree.topLevelItemCount() == 1, timeout=30_000)
     server = dialog.tree.topLevelItem(0)
-    assert [server.child(i).text(0) for i in range(server.childCount())] == ["lookup", "wipe_disk"]
+    assert [server.child(i).text(0) for i in range(server.childCount())] == ["lookup", "wipe_disk", "big", "slow"]
     assert server.child(0).checkState(ALLOWED) == Qt.CheckState.Unchecked
     server.child(0).setCheckState(ALLOWED, Qt.CheckState.Checked)
     [(_, rule)] = session.engine.tools.allowed()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -35,6 +36,21 @@ def wipe_disk(path: str) -> str:
     """A tool no admin allows."""
     _record("wipe_disk", {"path": path})
     return "wiped"
+
+
+@server.tool()
+def big(size: int) -> str:
+    """Answers with `size` characters."""
+    _record("big", {"size": size})
+    return "x" * size
+
+
+@server.tool()
+def slow(seconds: float) -> str:
+    """Answers after `seconds`."""
+    _record("slow", {"seconds": seconds})
+    time.sleep(seconds)
+    return "late"
 
 
 if __name__ == "__main__":

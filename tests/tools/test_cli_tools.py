@@ -26,7 +26,7 @@ def test_cli_registers_allows_and_removes(
     monkeypatch.setenv("ENCLAVE_PASSPHRASE", PASSPHRASE)
     command = shlex.join([sys.executable, str(SERVER), str(tmp_path / "calls"), "stdio"])
     assert main(["tools", "add", "corp", "--command", command]) == 0
-    assert "none allowed yet: lookup, wipe_disk" in capsys.readouterr().err
+    assert "none allowed yet: lookup, wipe_disk, big, slow" in capsys.readouterr().err
     assert main(["tools", "allow", "corp", "lookup", "--always"]) == 0
     assert main(["tools", "list"]) == 0
     out = capsys.readouterr().out
@@ -39,7 +39,8 @@ def test_cli_registers_allows_and_removes(
     assert main(["tools", "refresh", "corp"]) == 0
     assert main(["tools", "list", "--json"]) == 0
     [listed] = json.loads(capsys.readouterr().out)
-    assert [(t["name"], t["allowed"]) for t in listed["tools"]] == [("lookup", False), ("wipe_disk", False)]
+    assert [(t["name"], t["allowed"]) for t in listed["tools"]] == [
+        ("lookup", False), ("wipe_disk", False), ("big", False), ("slow", False)]
     assert main(["tools", "remove", "corp"]) == 0
     assert main(["tools", "remove", "corp"]) == 1
     assert not (tmp_path / "calls").exists()  # listing runs no tool

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def _files_hold(home: Path, needle: bytes) -> list[Path]:
 def test_an_approved_call_runs_is_stored_encrypted_and_audited(engine: Engine, mcp_target: McpTarget) -> None:
     _register(engine, mcp_target)
     server = engine.tools.servers()[0]
-    assert [t.name for t in server.tools] == ["lookup", "wipe_disk"]
+    assert [t.name for t in server.tools] == ["lookup", "wipe_disk", "big", "slow"]
     assert not any(t.allowed for t in server.tools)  # default: nothing allowed
     assert engine.tools.plan("required") is None  # nothing to offer
     engine.tools.allow("corp", "lookup")
@@ -136,3 +137,20 @@ def test_an_unreachable_server_is_one_clear_error(engine: Engine) -> None:
     with pytest.raises(ToolServerError, match="tool server 'gone'"):
         engine.tools.add("gone", url="http://127.0.0.1:9/mcp", timeout_s=5)
     assert engine.tools.servers() == []
+
+
+def test_results_are_capped_and_calls_time_out(engine: Engine, mcp_target: McpTarget) -> None:
+    from engine.tools.client import MAX_RESULT_CHARS
+
+    engine.tools.add("corp", command=mcp_target.command, url=mcp_target.url, timeout_s=3)
+    engine.tools.allow("corp", "big", always=True)
+    engine.tools.allow("corp", "slow", always=True)
+    big = engine.tools.run(None, ToolCallRequest("c1", "corp__big", '{"size": 200000}'), approved=True)
+    assert len(big.text) < MAX_RESULT_CHARS + 100 and big.text.endswith("[cut at 32 KiB]")
+    started = time.monotonic()
+    slow = engine.tools.run(None, ToolCallRequest("c2", "corp__slow", '{"seconds": 8}'), approved=True)
+    assert time.monotonic() - started < 7
+    assert slow.is_error and "did not answer within 3 s" in slow.text
+    bad = engine.tools.run(None, ToolCallRequest("c3", "corp__big", "not json"), approved=True)
+    assert bad.is_error and "not valid JSON" in bad.text
+    assert [d["is_error"] for d in _tool_calls(engine)] == [False, True, True]
