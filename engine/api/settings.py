@@ -33,6 +33,8 @@ class ApiSettings:
     max_embedding_inputs: int = 256
     log_content: bool = True  # store prompts/replies in the request log (a key can still opt out)
     extra_hosts: tuple[str, ...] = field(default=(), repr=False)  # added by the server (its bind address)
+    # Host names added while serving (a pairing created over the admin channel names its URL's host).
+    live_hosts: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if "*" in self.cors_origins:
