@@ -112,3 +112,25 @@ def test_without_a_server_the_commands_open_the_vault_themselves(tmp_path: Path,
     status, out, err = cli(home, "keys", "create", "--name", "local", capsys=capsys)
     assert status == 0 and out.strip(), err
     assert not socket_path(home).exists()
+
+
+def test_a_socket_deep_in_the_file_system_is_still_reachable(tmp_path: Path) -> None:
+    from engine.control import wire
+
+    folder = tmp_path / ("d" * 60) / ("e" * 60)
+    folder.mkdir(parents=True)
+    path = folder / "admin.sock"
+    assert len(str(path)) > 108  # longer than sockaddr_un holds
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        name, fd = wire.address(path)
+        server.bind(name)
+        os.close(fd)  # type: ignore[arg-type]
+        server.listen(1)
+        assert stat.S_ISSOCK(path.stat().st_mode)
+        name, fd = wire.address(path)
+        client.connect(name)
+        os.close(fd)  # type: ignore[arg-type]
+        conn, _ = server.accept()
+        with conn:
+            assert wire.peer(conn)[0] == os.getpid()
