@@ -32,7 +32,7 @@ from engine.api.context import RequestContext
 from engine.api.convert import chat_messages, tool_offer
 from engine.api.errors import ApiError, anthropic_error, from_exception
 from engine.api.grammar import plan_output
-from engine.api.routes_generate import ERRORS, bearer
+from engine.api.routes_generate import ERRORS, JSON_OR_EVENTS, bearer
 from engine.api.services import Services, context_of, resolve_model, services_of
 from engine.api.streaming import SSE_HEADERS
 from engine.backends import ChatRequest
@@ -49,23 +49,19 @@ STOP_REASONS = {"length": "max_tokens", "tool_calls": "tool_use"}
 def _history(messages: list[Message]) -> list[dict[str, Any]]:
     """Anthropic's turns as OpenAI chat messages: tool_use -> tool_calls, tool_result -> tool messages."""
     result: list[dict[str, Any]] = []
-    for turn, message in enumerate(messages):
+    for message in messages:
         if isinstance(message.content, str):
             result.append({"role": message.role, "content": message.content})
             continue
         texts: list[str] = []
         calls: list[dict[str, Any]] = []
         for block in message.content:
-            if isinstance(block, ToolUseBlock):
-                if message.role != "assistant":
-                    raise ApiError(400, f"messages.{turn}: tool_use blocks belong to assistant turns", param="messages")
+            if isinstance(block, ToolUseBlock):  # assistant turns only (the schema says so)
                 arguments = json.dumps(block.input, ensure_ascii=False)
                 calls.append(
                     {"id": block.id, "type": "function", "function": {"name": block.name, "arguments": arguments}}
                 )
-            elif isinstance(block, ToolResultBlock):
-                if message.role != "user":
-                    raise ApiError(400, f"messages.{turn}: tool_result blocks belong to user turns", param="messages")
+            elif isinstance(block, ToolResultBlock):  # user turns only
                 content = ("Error: " if block.is_error else "") + block.text()
                 result.append({"role": "tool", "tool_call_id": block.tool_use_id, "content": content})
             elif block.type == "text":
@@ -154,7 +150,9 @@ def _content(read: Reply, thinking: bool) -> list[dict[str, Any]]:
     return blocks
 
 
-@router.post("/v1/messages", response_model=None, responses=ANTHROPIC_ERRORS, tags=["anthropic"])
+@router.post(
+    "/v1/messages", response_model=None, responses={**ANTHROPIC_ERRORS, 200: JSON_OR_EVENTS}, tags=["anthropic"]
+)
 async def create_message(body: MessagesRequest, request: Request) -> Response:
     """Create a message (Anthropic's Messages API)."""
     services, context = services_of(request), context_of(request)

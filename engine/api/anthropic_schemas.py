@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
-from engine.api.schemas import FunctionName, MaxTokens, Name, StopText, Text, ToolDescription, _Body
+from engine.api.schemas import WHOLE, FunctionName, MaxTokens, Name, StopText, Text, ToolDescription, _Body
 
 Blocks = 256
 
@@ -60,16 +60,29 @@ class RedactedThinkingBlock(_Body):
     data: Annotated[StrictStr, Field(max_length=1024 * 1024)]
 
 
-Block = Annotated[
-    TextBlock | ToolUseBlock | ToolResultBlock | ThinkingBlock | RedactedThinkingBlock, Field(discriminator="type")
+# Which blocks a turn may hold is part of the schema (a tool_result in an assistant turn is not valid data),
+# so the published OpenAPI document and the server agree on it.
+UserBlock = Annotated[TextBlock | ToolResultBlock, Field(discriminator="type")]
+AssistantBlock = Annotated[
+    TextBlock | ToolUseBlock | ThinkingBlock | RedactedThinkingBlock, Field(discriminator="type")
 ]
 
 
-class Message(_Body):
-    """One turn of the conversation."""
+class UserMessage(_Body):
+    """A turn of the person (or of the tools' results)."""
 
-    role: Literal["user", "assistant"]
-    content: Text | Annotated[list[Block], Field(max_length=Blocks)]
+    role: Literal["user"]
+    content: Text | Annotated[list[UserBlock], Field(max_length=Blocks)]
+
+
+class AssistantMessage(_Body):
+    """A turn of the model."""
+
+    role: Literal["assistant"]
+    content: Text | Annotated[list[AssistantBlock], Field(max_length=Blocks)]
+
+
+Message = Annotated[UserMessage | AssistantMessage, Field(discriminator="role")]
 
 
 class ToolDef(_Body):
@@ -93,7 +106,7 @@ class ThinkingConfig(_Body):
     """`thinking`: show a reasoning model's thinking blocks, or not."""
 
     type: Literal["enabled", "disabled", "adaptive"]
-    budget_tokens: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
+    budget_tokens: Annotated[StrictInt, Field(ge=0, le=1_000_000), WHOLE] | None = None
 
 
 class OutputFormat(_Body):
@@ -135,6 +148,6 @@ class MessagesRequest(CountTokensRequest):
     stop_sequences: Annotated[list[StopText], Field(max_length=8)] | None = None
     temperature: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = None
     top_p: Annotated[StrictFloat, Field(gt=0.0, le=1.0)] | None = None
-    top_k: Annotated[StrictInt, Field(ge=0, le=1000)] | None = None
+    top_k: Annotated[StrictInt, Field(ge=0, le=1000), WHOLE] | None = None
     stream: StrictBool = False
     metadata: dict[str, Any] | None = None

@@ -105,10 +105,19 @@ def for_path(error: ApiError, path: str) -> tuple[int, bytes]:
     return status, json.dumps(anthropic_error(status, error.message)).encode()
 
 
+CODE_HEADER = "x-enclave-error-code"
+
+
 def error_response(error: ApiError, path: str = "") -> Response:
-    """An ApiError as a response, shaped for the API of `path`."""
+    """An ApiError as a response, shaped for the API of `path`.
+
+    The machine-readable code also travels in a header: Anthropic's error shape has no field for it,
+    and a client or monitor of any route can tell, say, a prompt too long from a bad parameter."""
     status, body = for_path(error, path)
-    return Response(body, status_code=status, media_type="application/json", headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.code:
+        headers[CODE_HEADER] = error.code
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
 def from_exception(exc: BaseException) -> ApiError:

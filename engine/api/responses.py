@@ -34,7 +34,7 @@ from engine.api.responses_schemas import (
     ResponsesRequest,
     ToolChoiceNamed,
 )
-from engine.api.routes_generate import ERRORS, bearer
+from engine.api.routes_generate import ERRORS, JSON_OR_EVENTS, bearer
 from engine.api.services import Services, context_of, on_vault_thread, services_of
 from engine.api.streaming import SSE_HEADERS
 from engine.errors import EnclaveError
@@ -272,7 +272,7 @@ async def _stored(services: Services, context: RequestContext, response_id: str)
 # -- routes -----------------------------------------------------------------------------------------
 
 
-@router.post("/v1/responses", response_model=None, responses=ERRORS, tags=["openai"])
+@router.post("/v1/responses", response_model=None, responses={**ERRORS, 200: JSON_OR_EVENTS}, tags=["openai"])
 async def create_response(body: ResponsesRequest, request: Request) -> Response:
     """Create a model response (OpenAI's Responses API)."""
     services, context = services_of(request), context_of(request)

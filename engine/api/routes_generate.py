@@ -47,24 +47,23 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "Unknown model", 413: "Body too large", 429: "Rate limit or queue full",
     }.items()
 }
-# A generation answers JSON, or with `stream: true` server-sent events: the schema says both.
-GENERATED: dict[int | str, dict[str, Any]] = {
-    **ERRORS,
-    200: {
-        "description": "The completion (JSON), or its chunks as server-sent events when `stream` is true",
-        "content": {
-            "application/json": {"schema": {"type": "object"}},
-            # Before OpenAPI 3.2 the schema of an event stream describes one event: JSON chunks, then [DONE].
-            "text/event-stream": {
-                "schema": {
-                    "type": "object",
-                    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
-                    "required": ["data"],
-                }
-            },
+# A generation answers JSON, or with `stream: true` server-sent events: the schema says both (every
+# generating route, in OpenAI's and Anthropic's shapes alike, uses this 200 entry).
+JSON_OR_EVENTS: dict[str, Any] = {
+    "description": "The completion (JSON), or its chunks as server-sent events when `stream` is true",
+    "content": {
+        "application/json": {"schema": {"type": "object"}},
+        # Before OpenAPI 3.2 the schema of an event stream describes one event: JSON chunks, then [DONE].
+        "text/event-stream": {
+            "schema": {
+                "type": "object",
+                "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+                "required": ["data"],
+            }
         },
     },
 }
+GENERATED: dict[int | str, dict[str, Any]] = {**ERRORS, 200: JSON_OR_EVENTS}
 
 
 def _usage(final: Chunk | None) -> dict[str, Any]:
