@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from engine.errors import EnclaveError, IntegrityError, NotFoundError, UserError, VaultLockedError
 from engine.models.templates import TemplateError
+from engine.policy.keys import KeyExpired
 from engine.policy.limits import ModelNotAllowed, RateLimited
 from engine.runtime import PromptTooLong, RuntimeBusy
 
@@ -83,6 +84,8 @@ def from_exception(exc: BaseException) -> ApiError:
     """Map an engine or API exception to its HTTP error (most specific class first)."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, KeyExpired):
+        return ApiError(401, str(exc), code="api_key_expired", headers={"WWW-Authenticate": "Bearer"})
     if isinstance(exc, RateLimited):
         return ApiError(429, str(exc), code=exc.code, headers={"Retry-After": str(exc.retry_after_s)})
     if isinstance(exc, RuntimeBusy):

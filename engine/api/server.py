@@ -11,8 +11,9 @@ from typing import Any
 import uvicorn
 
 from engine.api.app import create_app
-from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings, is_loopback
+from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings, bind_refusal, is_loopback
 from engine.errors import UserError
+from engine.policy import audit_events
 from engine.policy.keys import KeyPolicy
 from engine.runtime import Runtime
 
@@ -31,12 +32,15 @@ class ApiServer:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         settings: ApiSettings | None = None,
+        *,
+        actor: str = "local",
     ) -> None:
         self.runtime = runtime
         self.vault = vault
         self.host = host
         self.port = port
         self.settings = settings or ApiSettings()
+        self.actor = actor  # who started it, as the audit log names them (cli, serve, gui)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -58,11 +62,10 @@ class ApiServer:
 
     def check_bind_policy(self) -> None:
         """Refuse a non-loopback bind unless at least one live API key exists."""
-        if not is_loopback(self.host) and not KeyPolicy(self.vault.api_keys).has_live_keys():
-            raise UserError(
-                f"refusing to listen on {self.host}: other machines could reach it and no API key exists; "
-                "create one with `enclave keys create --name NAME` first"
-            )
+        if not is_loopback(self.host):
+            refusal = bind_refusal(self.host, KeyPolicy(self.vault.api_keys).has_live_keys())
+            if refusal is not None:
+                raise UserError(refusal)
 
     def start(self) -> None:
         """Listen (a background thread); raise UserError if the policy or the port forbids it."""
@@ -96,7 +99,8 @@ class ApiServer:
         self._server, self._thread = server, thread
         if server.servers and server.servers[0].sockets:
             self.port = int(server.servers[0].sockets[0].getsockname()[1])  # port 0: the one picked
-        self.vault.audit.append("server_start", actor="local", details={"bind": self.bind_address})
+        audit_events.record_or_queue(self.vault, "server_start", actor=self.actor,
+                                     details={"bind": self.bind_address})
         log.info("API server listening on %s", self.url)
 
     def stop(self) -> None:
@@ -110,7 +114,10 @@ class ApiServer:
             server.force_exit = True
             thread.join(STOP_TIMEOUT_S)
         self._server = self._thread = None
+        # Also when the vault is locked (quitting from the lock screen): then it waits in the queue
+        # that the next unlock chains.
         try:
-            self.vault.audit.append("server_stop", actor="local", details={"bind": self.bind_address})
-        except Exception as exc:  # a vault already closed must not hide that the server stopped
-            log.warning("server stop not audited: %s", type(exc).__name__)
+            audit_events.record_or_queue(self.vault, "server_stop", actor=self.actor,
+                                         details={"bind": self.bind_address})
+        except OSError as exc:  # the data folder cannot be written: say so, the server is down anyway
+            log.error("server stop could not be recorded: %s", exc)

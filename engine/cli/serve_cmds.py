@@ -10,8 +10,9 @@ import sys
 import threading
 from types import FrameType
 
-from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
+from engine.api.settings import DEFAULT_HOST, DEFAULT_MAX_TOKENS, DEFAULT_PORT, ApiSettings
 from engine.cli.keys_cmds import open_vault
+from engine.errors import UserError
 from engine.models import ModelRegistry
 from engine.models.demo import ensure_demo_model
 from engine.policy import allowlist
@@ -34,6 +35,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "--cors-origin", action="append", default=[], metavar="URL",
         help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeatable)",
     )
+    p.add_argument(
+        "--default-max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N",
+        help=f"reply length for a chat request that sets no max_tokens (default: {DEFAULT_MAX_TOKENS})",
+    )
     p.set_defaults(handler=cmd_serve)
 
 
@@ -53,7 +58,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     registry = ModelRegistry()
     ensure_demo_model(registry)
     registry.complete_facts()
-    settings = ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin))
+    if not 1 <= args.default_max_tokens <= ApiSettings.max_tokens_cap:
+        raise UserError(f"--default-max-tokens must be between 1 and {ApiSettings.max_tokens_cap}")
+    settings = ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin),
+                           default_max_tokens=args.default_max_tokens)
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -69,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if args.model:
             allowlist.check_loadable(vault, registry.resolve(args.model), actor=ACTOR)
             runtime.load(args.model)
-        server = ApiServer(runtime, vault, host=args.host, port=args.port, settings=settings)
+        server = ApiServer(runtime, vault, host=args.host, port=args.port, settings=settings, actor=ACTOR)
         server.start()
         print(f"Enclave API on {server.url}/v1 — Ctrl-C to stop", file=sys.stderr, flush=True)
         try:

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UserError
+from engine.errors import UserError, VaultLockedError
 from engine.vault import AuditEntry, Vault
 from engine.vault.errors import WrongPassphrase
 
@@ -131,6 +131,28 @@ def unlock(home: Path, passphrase: str, *, actor: str) -> Vault:
         vault.close()
         raise
     return vault
+
+
+def resume(vault: Vault, passphrase: str, *, actor: str) -> None:
+    """`Vault.resume` (after a lock) that also records a failed attempt and chains what was queued while locked."""
+    try:
+        vault.resume(passphrase)
+    except WrongPassphrase:
+        with contextlib.suppress(OSError):
+            defer(vault.home, "unlock_failed", actor=actor)
+        raise
+    flush_pending(vault)
+
+
+def record_or_queue(vault: Vault, event: str, *, actor: str, details: dict[str, Any] | None = None) -> None:
+    """Record in the open vault's chain; while it is locked (or closed), queue it for the next unlock."""
+    if not vault.is_locked:
+        try:
+            record(vault, event, actor=actor, details=details)
+            return
+        except VaultLockedError:  # locked between the check and the write
+            pass
+    defer(vault.home, event, actor=actor, details=details)
 
 
 def require_admin_actor(actor: str) -> None:

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from engine.api.context import RequestContext
-from engine.api.convert import CHAT_DEFAULT_MAX_TOKENS, COMPLETION_DEFAULT_MAX_TOKENS
+from engine.api.convert import COMPLETION_DEFAULT_MAX_TOKENS
 from engine.api.errors import ApiError, error_body
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from engine.api.services import Services, context_of, on_vault_thread, services_of
@@ -175,7 +175,7 @@ async def forward_chat(request: Request, body: ChatCompletionRequest) -> Respons
     payload = body.model_dump(exclude_unset=True, exclude_none=True, by_alias=True)
     payload.pop("max_completion_tokens", None)
     asked = body.max_completion_tokens or body.max_tokens
-    payload["max_tokens"] = _max_tokens(asked, CHAT_DEFAULT_MAX_TOKENS, services, budget)
+    payload["max_tokens"] = _max_tokens(asked, services.settings.default_max_tokens, services, budget)
     context.request_text = json.dumps(payload["messages"], ensure_ascii=False)
     return await _generate(request, context, targets, "chat/completions", payload, body.stream, body.stream_options)
 

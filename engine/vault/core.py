@@ -280,6 +280,10 @@ class Vault:
             )
         )
 
+    def purge_preview(self, cutoffs: retention.Cutoffs) -> dict[str, int]:
+        """Counts per category that `purge(cutoffs)` would delete now; changes nothing (a dry run)."""
+        return self._store.run(lambda db: retention.preview_in(db, self, cutoffs))
+
     def schedule(self, fn: Callable[[], T]) -> Future[T]:
         """Run `fn()` on the vault's own thread, where the vault calls it makes need no hand-over;
         returns at once with the future of its result (an event loop awaits it with wrap_future)."""
