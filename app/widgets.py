@@ -16,7 +16,7 @@ from PySide6.QtCore import (
     QTimer,
 )
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QWheelEvent
-from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QToolButton, QWidget
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QMessageBox, QToolButton, QWidget
 
 from app import theme
 
@@ -195,3 +195,35 @@ class DeliberateComboBox(QComboBox):
             event.ignore()  # typing would jump to a matching item: no change without the list open
             return
         super().keyPressEvent(event)
+
+
+class Banner(QFrame):
+    """A result shown at the top of a view, where the eye is, until closed or replaced."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        named(self.label, QCoreApplication.translate("Banner", "Result"))
+        self.close_button = named(QToolButton(), QCoreApplication.translate("Banner", "Dismiss"))
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.clicked.connect(self.hide)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 6, 6, 6)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        """Show `text` (in the error colour when `error`)."""
+        self.label.setText(text)
+        self.label.setObjectName("errorLabel" if error else "okLabel")
+        self.label.style().polish(self.label)
+        self.show()
+
+    def text(self) -> str:
+        """The message shown (empty when hidden)."""
+        return "" if self.isHidden() else self.label.text()

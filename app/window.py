@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         self.privacy.history_changed.connect(self.chat.reload)
         self.privacy.autolock_changed.connect(self._autolock_changed)
         self.privacy.language_chosen.connect(self.change_language)
+        self.privacy.backup.restored.connect(lambda _vault: self._reload_views())
 
     def _nav_button(self, icon: str, text: str) -> QToolButton:
         button = QToolButton()
@@ -331,6 +332,11 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(self._unlock_finished)
         dialog.open()  # window-modal, without a nested event loop
 
+    def _reload_views(self) -> None:
+        """Every view reads the vault again (after an unlock, or a restore replaced it)."""
+        for view in self.views.values():
+            getattr(view, "reload", lambda: None)()
+
     def _unlock_finished(self, code: int) -> None:
         dialog = self.unlock_dialog
         if code == QDialog.DialogCode.Accepted and dialog.vault is not None:
@@ -339,8 +345,7 @@ class MainWindow(QMainWindow):
             self.is_locked = False
             self.activity.last_input = time.monotonic()
             self.central.show()
-            for view in self.views.values():
-                getattr(view, "reload", lambda: None)()
+            self._reload_views()
             self.unlocked.emit()
         else:
             self.close()

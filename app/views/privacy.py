@@ -34,8 +34,9 @@ from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
 from app.session import ACTOR, Session
+from app.views.backup import BackupPanel
 from app.views.compliance import CompliancePanel
-from app.widgets import DeliberateComboBox, error_text, human_time, muted, named
+from app.widgets import Banner, DeliberateComboBox, error_text, human_time, muted, named
 from app.workers import Task, run_task
 from engine.policy import retention, subjects
 from engine.vault import remember
@@ -207,7 +208,8 @@ class PrivacyView(QWidget):
         left_widget = QWidget()
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
-        for box in (statement, language_box, places, security, history, self.compliance):
+        self.backup = BackupPanel(session)
+        for box in (statement, language_box, places, self.backup, security, history, self.compliance):
             left.addWidget(box)
         left.addStretch(1)
         scroll = QScrollArea()
@@ -220,6 +222,9 @@ class PrivacyView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.addWidget(title)
+        # Results of export, backup, restore, a passphrase change: up here, not below the fold.
+        self.banner = Banner()
+        layout.addWidget(self.banner)
         layout.addLayout(columns, 1)
 
         self.open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(home))))
@@ -233,6 +238,7 @@ class PrivacyView(QWidget):
         self.verify.clicked.connect(self.verify_audit)
         self.language.activated.connect(lambda _: self.language_chosen.emit(str(self.language.currentData())))
         self.forget_device.clicked.connect(self.forget_this_device)
+        self.backup.notice.connect(lambda text, error: self.banner.show_message(text, error=error))
         self.compliance.history_changed.connect(self.refresh)
         self.compliance.history_changed.connect(self.history_changed)
         self.reload()
@@ -277,7 +283,8 @@ class PrivacyView(QWidget):
     def _change_passphrase(self) -> None:
         dialog = ChangePassphraseDialog(self.session.vault, self, kdf=self.session.kdf, home=self.session.home)
         if dialog.exec():
-            self.history_status.setText(self.tr("Passphrase changed."))
+            self.banner.show_message(self.tr(
+                "✔ Passphrase changed. Use the new one from now on; your recovery key stays the same."))
             self.refresh()
 
     def show_device_state(self) -> None:
@@ -401,12 +408,16 @@ class PrivacyView(QWidget):
                         self._export_failed)
 
     def _exported(self, path: Path) -> None:
-        self.history_status.setText(self.tr("Exported to {path} (not encrypted).").format(path=path))
+        text = self.tr("Exported to {path}. The file is not encrypted: keep it somewhere safe.").format(path=path)
+        self.history_status.setText(text)
+        self.banner.show_message(text)
         self.refresh()
         self.export_finished.emit(path)
 
     def _export_failed(self, exc: BaseException) -> None:
-        self.history_status.setText(self.tr("Export failed: {error}").format(error=error_text(exc)))
+        text = self.tr("Export failed: {error}").format(error=error_text(exc))
+        self.history_status.setText(text)
+        self.banner.show_message(text, error=True)
         self.export_finished.emit(exc)
 
     # -- erase -------------------------------------------------------------------------------------
@@ -473,21 +484,32 @@ class PrivacyView(QWidget):
     # -- audit -------------------------------------------------------------------------------------
 
     def verify_audit(self) -> Task:
-        """Check every link of the audit chain in the background."""
+        """Check every link of the audit chain in the background; the table then shows exactly what was checked."""
         audit = self.session.vault.audit
         self.audit_status.setObjectName("mutedLabel")
         self.audit_status.setText(self.tr("Verifying…"))
-        return run_task(self, lambda ctx: audit.verify(), lambda _r: self._verified(None), self._verified)
+        return run_task(self, lambda ctx: audit.verified_entries(), self._verified_entries, self._verified)
 
-    def _verified(self, exc: BaseException | None) -> None:
+    def _verified_entries(self, entries: list[Any]) -> None:
+        # The count and the table come from one read of the chain, so they agree.
+        self.audit.set_records(list(reversed(entries)))
+        self._verified(None, entries)
+
+    def _verified(self, exc: BaseException | None, entries: list[Any] | None = None) -> None:
         if exc is None:
+            entries = entries or []
             self.audit_status.setObjectName("okLabel")
-            self.audit_status.setText(self.tr("✔ The audit chain is intact ({count} entries).").format(
-                count=self.audit.rowCount()))
+            text = self.tr("✔ The audit chain is intact: all %n entries shown are linked and unaltered.", "",
+                           len(entries))
+            if entries and entries[0].seq > 1:
+                text += " " + self.tr("Entries #1 to #{last} were removed by the retention rule; the chain "
+                                      "records where it now starts.").format(last=entries[0].seq - 1)
+            self.audit_status.setText(text)
         else:
             self.audit_status.setObjectName("errorLabel")
             self.audit_status.setText(self.tr("✘ {error}").format(error=error_text(exc)))
         self.audit_status.style().polish(self.audit_status)
+        self.audit_status.setWordWrap(True)
         self.audit_verified.emit(exc is None)
 
     def apply_icons(self) -> None:
@@ -497,4 +519,5 @@ class PrivacyView(QWidget):
                              (self.export_all, "export"), (self.erase_all, "trash"), (self.verify, "check"),
                              (self.forget_device, "trash")):
             button.setIcon(theme.icon(icon))
+        self.backup.apply_icons()
         self.compliance.apply_icons()
