@@ -55,12 +55,11 @@ def server_available() -> bool:
         return False
 
 
-def _make_server(runtime: Any, vault: Any, host: str, port: int, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> Any:
+def _make_server(engine: Any, host: str, port: int, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> Any:
     """Import the endpoint (a second or more: call it in a worker) and build the server."""
     from engine.api.server import ApiServer
 
-    settings = ApiSettings(default_max_tokens=default_max_tokens)
-    return ApiServer(runtime, vault, host=host, port=port, settings=settings, actor=ACTOR)
+    return ApiServer(engine, host=host, port=port, settings=ApiSettings(default_max_tokens=default_max_tokens))
 
 
 class ServerView(QWidget):
@@ -388,11 +387,11 @@ class ServerView(QWidget):
             return
         host, port, tokens = self.host_text(), self.port.value(), self.default_tokens.value()
         self.session.vault.settings.set(SETTINGS_KEY, {"host": host, "port": port, "default_max_tokens": tokens})
-        runtime, vault = self.session.runtime, self.session.vault
+        engine = self.session.engine
         self._set_busy(self.tr("Starting…"))
 
         def start(_ctx: object) -> Any:
-            server = _make_server(runtime, vault, host, port, tokens)
+            server = _make_server(engine, host, port, tokens)
             server.start()
             return server
 

@@ -22,6 +22,7 @@ from engine.models.templates import TemplateError
 from engine.policy.keys import KeyExpired
 from engine.policy.limits import ModelNotAllowed, RateLimited
 from engine.runtime import PromptTooLong, RuntimeBusy
+from engine.upstreams.errors import UpstreamError
 
 log = logging.getLogger("enclave.api")
 
@@ -86,6 +87,9 @@ def from_exception(exc: BaseException) -> ApiError:
         return exc
     if isinstance(exc, KeyExpired):
         return ApiError(401, str(exc), code="api_key_expired", headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, UpstreamError):  # its message names no address and no key (engine.upstreams.errors)
+        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+        return ApiError(exc.status, str(exc), code=exc.code, headers=headers)
     if isinstance(exc, RateLimited):
         return ApiError(429, str(exc), code=exc.code, headers={"Retry-After": str(exc.retry_after_s)})
     if isinstance(exc, RuntimeBusy):

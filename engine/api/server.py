@@ -6,16 +6,15 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from typing import Any
 
 import uvicorn
 
 from engine.api.app import create_app
 from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings, bind_refusal, is_loopback
 from engine.errors import UserError
+from engine.handle import Engine
 from engine.policy import audit_events
-from engine.policy.keys import KeyPolicy
-from engine.runtime import Runtime
+from engine.vault import Vault
 
 log = logging.getLogger("enclave.api")
 START_TIMEOUT_S = 30.0
@@ -27,20 +26,19 @@ class ApiServer:
 
     def __init__(
         self,
-        runtime: Runtime,
-        vault: Any,
+        engine: Engine,
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         settings: ApiSettings | None = None,
-        *,
-        actor: str = "local",
     ) -> None:
-        self.runtime = runtime
-        self.vault = vault
+        if engine.vault is None:
+            raise UserError("the API server needs the vault; run `enclave init` first")
+        self.engine = engine
+        self.vault: Vault = engine.vault
         self.host = host
         self.port = port
         self.settings = settings or ApiSettings()
-        self.actor = actor  # who started it, as the audit log names them (cli, serve, gui)
+        self.actor = engine.actor.audit_name  # who started it, as the audit log names them (serve, gui)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -63,7 +61,7 @@ class ApiServer:
     def check_bind_policy(self) -> None:
         """Refuse a non-loopback bind unless at least one live API key exists."""
         if not is_loopback(self.host):
-            refusal = bind_refusal(self.host, KeyPolicy(self.vault.api_keys).has_live_keys())
+            refusal = bind_refusal(self.host, self.engine.policy.has_live_keys())
             if refusal is not None:
                 raise UserError(refusal)
 
@@ -76,7 +74,7 @@ class ApiServer:
         if not is_loopback(self.host) and self.host not in ("0.0.0.0", "::"):
             settings = replace(settings, extra_hosts=(*settings.extra_hosts, self.host))
         config = uvicorn.Config(
-            create_app(self.runtime, self.vault, settings),
+            create_app(self.engine, settings),
             host=self.host,
             port=self.port,
             log_level="warning",

@@ -10,10 +10,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from engine.errors import UserError
 from engine.policy.limits import DailyTokens, ModelNotAllowed, RateLimited, RequestWindow
+from engine.vault import Vault
 from engine.vault.records import ApiKeyRecord, RequestLogEntry
 
 MAX_EXPIRY_DAYS = 3660  # about ten years: a longer "expiry" is a typo
@@ -137,7 +138,7 @@ def expiry_after(day: date, now: datetime | None = None) -> datetime:
 
 
 def issue_key(
-    vault: Any,
+    vault: Vault,
     name: str,
     *,
     models: list[str] | None = None,
@@ -162,7 +163,7 @@ def issue_key(
     return record, secret
 
 
-def revoke_key(vault: Any, name: str, *, actor: str = "local") -> ApiKeyRecord:
+def revoke_key(vault: Vault, name: str, *, actor: str = "local") -> ApiKeyRecord:
     """Revoke the live key named `name` and audit it."""
     record: ApiKeyRecord = vault.api_keys.revoke(name)
     vault.audit.append("api_key_revoke", actor=actor, details={"name": name})

@@ -173,7 +173,7 @@ def test_a_server_stopped_while_locked_is_audited(qtbot, session, enclave_home: 
     from engine.api.server import ApiServer
     from engine.policy import audit_events
 
-    server = ApiServer(session.runtime, session.vault, port=0, actor="gui")
+    server = ApiServer(session.engine, port=0)
     server.start()
     session.vault.lock()
     server.stop()  # quitting from the lock screen: the vault cannot be written now
