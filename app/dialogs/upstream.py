@@ -38,7 +38,7 @@ class AddUpstreamDialog(QDialog):
         self.name = named(QLineEdit(), self.tr("Upstream name"))
         self.name.setPlaceholderText(self.tr("e.g. gpu-cluster"))
         self.url = named(QLineEdit(), self.tr("Upstream URL"))
-        self.url.setPlaceholderText("https://vllm.example.org:8000/v1")
+        self.url.setPlaceholderText(self.tr("e.g. https://vllm.example.org:8000/v1"))
         self.api_key = named(QLineEdit(), self.tr("Upstream API key"))
         self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
         self.api_key.setPlaceholderText(self.tr("optional; stored encrypted"))
