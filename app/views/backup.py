@@ -41,6 +41,7 @@ class RestoreDialog(TypedConfirmDialog):
         super().__init__(QCoreApplication.translate("RestoreDialog", "Restore from a backup"), message,
                          QCoreApplication.translate("RestoreDialog", "RESTORE"),
                          QCoreApplication.translate("RestoreDialog", "Restore"), parent)
+        self.setMinimumWidth(460)
         self.passphrase = named(QLineEdit(), self.tr("Passphrase of the backup"))
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase.setPlaceholderText(self.tr("Passphrase of the backup"))

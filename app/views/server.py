@@ -131,7 +131,7 @@ class ServerView(QWidget):
                    else self.tr("Only time, model, status and token counts are kept.")),
             Column(self.tr("Expires"), lambda r: human_date(r.expires_at - ONE_SECOND) if r.expires_at
                    else self.tr("never")),
-            Column(self.tr("Status"), lambda r: self._key_status(r)),
+            Column(self.tr("Status"), lambda r: self._key_status(r), tooltip=lambda r: self._key_status(r, long=True)),
         ], self)
         self.keys_table = self._table(self.keys, self.tr("API keys"), stretch=1)
         self.create_key = named(QPushButton(theme.icon("key"), self.tr("Create key…")), self.tr("Create API key"))
@@ -440,12 +440,13 @@ class ServerView(QWidget):
         self.revoke_key.setEnabled(bool(records))
         self._update_state()  # a first (or last) key allows (or forbids) a network address
 
-    def _key_status(self, record: ApiKeyRecord) -> str:
+    def _key_status(self, record: ApiKeyRecord, *, long: bool = False) -> str:
+        # Short in the table (it has seven columns), with the dates in the tooltip.
         if record.revoked_at is not None:
-            return self.tr("revoked {date}").format(date=human_date(record.revoked_at))
+            return self.tr("revoked {date}").format(date=human_date(record.revoked_at)) if long else self.tr("revoked")
         if record.expired():
             return self.tr("expired")
-        return self.tr("active since {date}").format(date=human_date(record.created_at))
+        return self.tr("active since {date}").format(date=human_date(record.created_at)) if long else self.tr("active")
 
     def selected_key(self) -> ApiKeyRecord | None:
         """The key selected in the table."""

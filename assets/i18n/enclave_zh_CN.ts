@@ -2422,7 +2422,7 @@ Keep it safe and apart from this computer.
     </message>
     <message>
         <source> tokens</source>
-        <translation>  Token</translation>
+        <translation> Token</translation>
     </message>
     <message>
         <source>The most a reply may run when a request sets no max_tokens (requests may ask for up to {cap}).</source>
@@ -2673,12 +2673,20 @@ Keep it safe and apart from this computer.
         <translation>已于 {date} 吊销</translation>
     </message>
     <message>
+        <source>revoked</source>
+        <translation>已吊销</translation>
+    </message>
+    <message>
         <source>expired</source>
         <translation>已到期</translation>
     </message>
     <message>
         <source>active since {date}</source>
         <translation>自 {date} 起有效</translation>
+    </message>
+    <message>
+        <source>active</source>
+        <translation>有效</translation>
     </message>
     <message>
         <source>Revoke key</source>
