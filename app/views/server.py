@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableView,
     QTabWidget,
@@ -190,14 +191,22 @@ class ServerView(QWidget):
         self.upstreams_panel.checked.connect(self.upstreams_checked)
 
         columns = QHBoxLayout()
-        left = QVBoxLayout()
+        # Network, keys and upstreams together are taller than a small screen: that column scrolls.
+        left_widget = QWidget()
+        left = QVBoxLayout(left_widget)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(endpoint)
         left.addWidget(keys_box, 1)
         left.addWidget(self.upstreams_panel)
+        left_scroll = QScrollArea()
+        left_scroll.setWidgetResizable(True)
+        left_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left_scroll.setWidget(left_widget)
         right = QVBoxLayout()
         right.addWidget(snippets_box)
         right.addWidget(requests_box, 1)
-        columns.addLayout(left, 1)
+        columns.addWidget(left_scroll, 1)
         columns.addLayout(right, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
