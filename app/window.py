@@ -224,6 +224,12 @@ class MainWindow(QMainWindow):
             self.session.vault.settings.set(GEOMETRY_KEY, base64.b64encode(data).decode("ascii"))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The window's close box while locked is a quit from the lock screen: ask, as its Quit button does.
+        # (Closing from code — a confirmed Quit, SIGTERM — is not spontaneous and goes ahead.)
+        dialog = getattr(self, "unlock_dialog", None)
+        if self.is_locked and event.spontaneous() and dialog is not None and not dialog.confirm_quit():
+            event.ignore()
+            return
         if self.chat.stream is not None:
             self.chat.stream.stop()
         self.save_geometry()

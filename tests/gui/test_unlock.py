@@ -184,3 +184,23 @@ def test_a_server_stopped_while_locked_is_audited(qtbot, session, enclave_home: 
     assert len(stops) == 1 and stops[0].actor == "gui" and "at" in stops[0].details
     assert stops[0].details["bind"] == server.bind_address
     assert not (enclave_home / audit_events.PENDING).exists()
+
+
+def test_closing_the_locked_window_asks_too(qtbot, window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QCloseEvent
+    from PySide6.QtWidgets import QMessageBox
+
+    class ByTheUser(QCloseEvent):
+        def spontaneous(self) -> bool:  # as the window manager's close box sends it
+            return True
+
+    window.lock()
+    qtbot.waitUntil(lambda: getattr(window, "unlock_dialog", None) is not None)
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: answers.pop(0))
+    declined = ByTheUser()
+    window.closeEvent(declined)
+    assert not declined.isAccepted() and len(answers) == 1
+    confirmed = ByTheUser()
+    window.closeEvent(confirmed)
+    assert confirmed.isAccepted() and not answers
