@@ -12,11 +12,12 @@ from PySide6.QtCore import (
     QLocale,
     QPoint,
     QPropertyAnimation,
+    QSize,
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QWheelEvent
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QMessageBox, QToolButton, QWidget
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QToolButton, QWidget
 
 from app import theme
 
@@ -37,6 +38,60 @@ def muted(text: str) -> QLabel:
     label.setObjectName("mutedLabel")
     label.setWordWrap(True)
     return label
+
+
+class ElidedLabel(QLabel):
+    """One line of text cut with "…" to the width it is given, the whole text in its tooltip: it never
+    widens its layout or causes a horizontal scroll bar."""
+
+    def __init__(
+        self, text: str = "", parent: QWidget | None = None, *, mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight
+    ) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self._mode = mode
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        """Show `text`, elided when it does not fit."""
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        """The text before eliding."""
+        return self._full
+
+    def is_elided(self) -> bool:
+        """True when the text shown is cut."""
+        return self.text() != self._full
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        # As wide as the whole text when there is room; as narrow as a few characters when there is not.
+        margins = self.contentsMargins()
+        width = self.fontMetrics().horizontalAdvance(self._full) + margins.left() + margins.right() + 2
+        return QSize(width, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(min(self.sizeHint().width(), self.fontMetrics().horizontalAdvance("M…") * 2),
+                     super().minimumSizeHint().height())
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self._full, self._mode, max(1, self.contentsRect().width())))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+
+def shrinkable(combo: QComboBox, characters: int = 16) -> QComboBox:
+    """A combo box whose width does not follow its longest item (a long conversation title would widen
+    the whole column and bring a horizontal scroll bar): the current item is elided, the list shows it all."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(characters)
+    combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
+    return combo
 
 
 def copy_text(text: str) -> None:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.session import ACTOR
 from app.widgets import error_text, muted, named
 from app.workers import run_task
 
@@ -29,9 +28,9 @@ MAX_CA_BYTES = 1024 * 1024  # a CA bundle is a few kB; anything larger is not on
 class AddUpstreamDialog(QDialog):
     """Name, URL, optional key and CA, and the models it serves (listed, or asked from it)."""
 
-    def __init__(self, vault: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, engine: Any, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.vault = vault
+        self.engine = engine  # the desktop's engine: `engine.upstreams` audits in its actor's name
         self.upstream: Any = None
         self.setWindowTitle(self.tr("Add an upstream"))
         self.setMinimumWidth(520)
@@ -117,14 +116,12 @@ class AddUpstreamDialog(QDialog):
 
     def add(self) -> None:
         """Register it in the background (discovering the models contacts the upstream)."""
-        from engine.upstreams import add_upstream
-
         try:
             tls_ca = self._read_ca()
         except ValueError as exc:
             self.message.setText(str(exc))
             return
-        vault, name, url = self.vault, self.name.text().strip(), self.url.text().strip()
+        admin, name, url = self.engine.upstreams, self.name.text().strip(), self.url.text().strip()
         key = self.api_key.text().strip() or None
         discover = self.discover.isChecked()
         models = None if discover else self.model_list()
@@ -134,8 +131,9 @@ class AddUpstreamDialog(QDialog):
         self.message.setText(self.tr("Contacting the upstream…") if discover else self.tr("Adding…"))
 
         def register(_ctx: object) -> Any:
-            return add_upstream(vault, name, url, api_key=key, models=models, discover=discover, prefix=prefix,
-                                tls_ca=tls_ca, allow_plain_http=plain, actor=ACTOR)
+            # The same operation as `enclave upstreams add`.
+            return admin.add(name, url, api_key=key, models=models, discover=discover, prefix=prefix,
+                             tls_ca=tls_ca, allow_plain_http=plain)
 
         run_task(self, register, self._added, self._failed)
 

@@ -25,13 +25,14 @@ from PySide6.QtWidgets import (
 
 from app import hardware, theme
 from app.dialogs.model_settings import ModelSettingsDialog
-from app.models.model_table import HashState, ModelTableModel
+from app.models.model_table import Col, HashState, ModelTableModel
+from app.operations import models as model_ops
 from app.session import ACTOR, Session
 from app.widgets import error_text, human_number, human_size, muted, named
 from app.workers import Task, TaskContext, run_task
 from engine.errors import IntegrityError
 from engine.models import ModelRecord
-from engine.models.memory import context_per_sequence
+from engine.models.memory import context_per_sequence, estimate_memory
 from engine.policy import allowlist, audit_events
 from engine.runtime.manager import LoadedInfo, estimated_memory
 
@@ -46,7 +47,9 @@ class HardwarePanel(QGroupBox):
         self.memory = QLabel("…")
         self.gpu = QLabel("…")
         self.fit = QLabel("")
-        for label in (self.cpu, self.memory, self.gpu, self.fit):
+        self.fit_parts = muted("")
+        named(self.fit_parts, self.tr("What the model's memory is made of"))
+        for label in (self.cpu, self.memory, self.gpu, self.fit, self.fit_parts):
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout(self)
@@ -54,6 +57,7 @@ class HardwarePanel(QGroupBox):
         form.addRow(self.tr("Memory:"), self.memory)
         form.addRow(self.tr("GPU:"), self.gpu)
         form.addRow(self.tr("Selected model:"), self.fit)
+        form.addRow("", self.fit_parts)
         named(self, self.tr("Hardware"))
 
     def show_info(self, info: hardware.Hardware) -> None:
@@ -77,8 +81,21 @@ class HardwarePanel(QGroupBox):
         already out of the free memory (and is freed when it reloads with other settings)."""
         if record is None or self.info is None:
             self.fit.setText("")
+            self.fit_parts.setText("")
             return
         needed = human_size(estimated_memory(record))
+        # What the figure is made of: for a small model the fixed parts (working buffers, the RAM kept for
+        # paused conversations) are most of it, which a bare total leaves unexplained.
+        parts = estimate_memory(record)
+        self.fit.setToolTip(self.tr(
+            "Up to about {total}: the model file {weights}, its context cache {cache}, working buffers {buffers}, "
+            "and up to {saved} to keep paused conversations ready (used only as conversations pause)."
+        ).format(total=needed, weights=human_size(parts.weights), cache=human_size(parts.kv_cache),
+                 buffers=human_size(parts.buffers), saved=human_size(parts.saved_conversations)))
+        self.fit_parts.setText(self.tr(
+            "Model {weights} + context {cache} + buffers {buffers} + up to {saved} for paused conversations"
+        ).format(weights=human_size(parts.weights), cache=human_size(parts.kv_cache),
+                 buffers=human_size(parts.buffers), saved=human_size(parts.saved_conversations)))
         freed = estimated_memory(loaded_as) if loaded_as is not None else 0
         if loaded_as is not None and loaded_as.loads_like(record):
             self.fit.setObjectName("okLabel")
@@ -128,8 +145,11 @@ class ModelsView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The name takes the room left and is elided (whole in the tooltip) when it is short; the other
+        # columns fit their contents: the table does not scroll sideways over a long model name.
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(Col.NAME, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.doubleClicked.connect(lambda _: self.edit_settings())
 
         self.progress_label = muted("")
@@ -231,9 +251,7 @@ class ModelsView(QWidget):
         for button in (self.verify_button, self.default_button, self.settings_button, self.load_button,
                        self.remove_button):
             button.setEnabled(record is not None)
-        self.load_button.setText(
-            self.tr("Unload") if record and record.name in self._loaded_names() else self.tr("Load")
-        )
+        self._show_load_action(record)
         self._show_fit()
         if record is None:
             self.details.setText(self.tr("No model selected."))
@@ -371,8 +389,7 @@ class ModelsView(QWidget):
         """Make the selected model the default."""
         record = self.selected()
         if record is not None:
-            self.session.registry.set_default(record.name)
-            audit_events.record(self.session.vault, "model_default", actor=ACTOR, details={"name": record.name})
+            self.session.engine.model_admin.set_default(record.name)  # quick: a small JSON file and one audit row
             self.refresh()
             self.models_changed.emit()
 
@@ -387,20 +404,20 @@ class ModelsView(QWidget):
         record = self.selected()
         if record is None:
             return
-        runtime, name = self.session.runtime, record.name
+        name = record.name
         self.load_button.setEnabled(False)
         if name in self._loaded_names():
             self.status.setText(self.tr("Unloading {name}…").format(name=name))
-            run_task(self, lambda ctx: runtime.unload(name), lambda _r: self._load_done(""), self._load_failed)
+            task = model_ops.unload(self, self.session, name).on_success(lambda _r: self._load_done(""))
         else:
             self.status.setText(self.tr("Loading {name}…").format(name=name))
-            vault = self.session.vault
-
-            def load(_ctx: object) -> None:
-                allowlist.check_loadable(vault, record, actor=ACTOR)
-                runtime.load(name)
-
-            run_task(self, load, lambda _r: self._load_done(name), self._load_failed)
+            task = model_ops.load(self, self.session, name).on_success(lambda _r: self._load_done(name))
+            task.on_progress(
+                lambda done, _total: self.status.setText(
+                    self.tr("Loading {name}… {percent}%").format(name=name, percent=done)
+                )
+            )
+        task.on_failure(self._load_failed).start()
 
     def _load_done(self, name: str) -> None:
         self.status.setText(self.tr("{name} is loaded.").format(name=name) if name else self.tr("Unloaded."))
@@ -423,23 +440,25 @@ class ModelsView(QWidget):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
         ) != QMessageBox.StandardButton.Yes:
             return
-        runtime, registry, vault, name = self.session.runtime, self.session.registry, self.session.vault, record.name
-
-        def remove(_ctx: object) -> None:
-            runtime.unload(name)  # joins the model's thread: not on the GUI thread
-            registry.remove(name)
-            audit_events.record(vault, "model_remove", actor=ACTOR, details={"name": name})
-
-        run_task(self, remove, lambda _r: self._removed(name), lambda exc: self.status.setText(error_text(exc)))
+        name = record.name
+        task = model_ops.remove(self, self.session, name).on_success(lambda _r: self._removed(name))
+        task.on_failure(lambda exc: self.status.setText(error_text(exc))).start()
 
     def _removed(self, name: str) -> None:
         self.status.setText(self.tr("Removed {name}.").format(name=name))
         self.refresh()
         self.models_changed.emit()
 
+    def _show_load_action(self, record: ModelRecord | None) -> None:
+        # Unloading ejects the model from memory: its own icon, not the play symbol of loading.
+        unload = record is not None and record.name in self._loaded_names()
+        self.load_button.setText(self.tr("Unload") if unload else self.tr("Load"))
+        self.load_button.setIcon(theme.icon("unload" if unload else "play"))
+
     def apply_icons(self) -> None:
         """Re-tint icons after a light/dark switch."""
         for button, icon in ((self.import_button, "import"), (self.verify_button, "check"),
                              (self.default_button, "star"), (self.settings_button, "settings"),
-                             (self.load_button, "play"), (self.remove_button, "trash")):
+                             (self.remove_button, "trash")):
             button.setIcon(theme.icon(icon))
+        self._show_load_action(self.selected())

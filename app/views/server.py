@@ -167,6 +167,7 @@ class ServerView(QWidget):
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.curl = self._code(mono, self.tr("curl example"))
+        self.curl.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # a long command wraps, never scrolls
         self.python = self._code(mono, self.tr("Python example"))
         tabs = QTabWidget()
         tabs.addTab(self._with_copy(self.curl), self.tr("curl"))

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.dialogs.upstream import AddUpstreamDialog
 from app.models.records import Column, RecordTableModel
-from app.session import ACTOR, Session
+from app.session import Session
 from app.widgets import error_text, muted, named
 from app.workers import Task, run_task
 
@@ -76,14 +76,12 @@ class UpstreamsPanel(QGroupBox):
 
     def refresh(self) -> Task | None:
         """Check every registered upstream in the background (each check waits up to about 5 s)."""
-        from engine.upstreams import list_with_health
-
-        vault = self.session.vault
-        if vault.is_locked or not self.refresh_button.isEnabled():
+        admin = self.session.engine.upstreams
+        if self.session.vault.is_locked or not self.refresh_button.isEnabled():
             return None
         self.refresh_button.setEnabled(False)
         self.state.setText(self.tr("Checking…"))
-        return run_task(self, lambda ctx: list_with_health(vault), self._show, self._failed)
+        return run_task(self, lambda ctx: admin.with_health(), self._show, self._failed)
 
     def _show(self, statuses: list[Any]) -> None:
         self.refresh_button.setEnabled(True)
@@ -116,7 +114,7 @@ class UpstreamsPanel(QGroupBox):
 
     def add_dialog(self) -> None:
         """Register an upstream from the dialog's answers, then check them all again."""
-        dialog = AddUpstreamDialog(self.session.vault, self)
+        dialog = AddUpstreamDialog(self.session.engine, self)
         if dialog.exec() and dialog.upstream is not None:
             self.state.setText(self.tr("Upstream “{name}” added.").format(name=dialog.upstream.name))
             self.changed.emit()
@@ -130,8 +128,6 @@ class UpstreamsPanel(QGroupBox):
 
     def remove_selected(self, *, confirm: bool = True) -> bool:
         """Forget the selected upstream (and its key) after a confirmation; True when it was removed."""
-        from engine.upstreams import remove_upstream
-
         name = self.selected_name()
         if name is None:
             self.state.setText(self.tr("Select an upstream to remove."))
@@ -144,7 +140,7 @@ class UpstreamsPanel(QGroupBox):
         ) != QMessageBox.StandardButton.Yes:
             return False
         try:
-            remove_upstream(self.session.vault, name, actor=ACTOR)
+            self.session.engine.upstreams.remove(name)  # as `enclave upstreams remove`
         except Exception as exc:  # noqa: BLE001 (shown to the person)
             self.state.setText(error_text(exc))
             return False

@@ -137,6 +137,237 @@
     </message>
 </context>
 <context>
+    <name>AuditDetails</name>
+    <message>
+        <source>“{name}”</source>
+        <translation>“{name}”</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <translation>、</translation>
+    </message>
+    <message>
+        <source>conversations</source>
+        <translation>对话</translation>
+    </message>
+    <message>
+        <source>API request texts</source>
+        <translation>API 请求文本</translation>
+    </message>
+    <message>
+        <source>API request records</source>
+        <translation>API 请求记录</translation>
+    </message>
+    <message>
+        <source>audit log entries</source>
+        <translation>审计日志条目</translation>
+    </message>
+    <message>
+        <source>forever</source>
+        <translation>永久</translation>
+    </message>
+    <message>
+        <source>{n} day</source>
+        <translation>{n} 天</translation>
+    </message>
+    <message>
+        <source>{n} days</source>
+        <translation>{n} 天</translation>
+    </message>
+    <message>
+        <source>{category} {days}</source>
+        <translation>{category}保留 {days}</translation>
+    </message>
+    <message>
+        <source>Retention set: keep {rules}.</source>
+        <translation>保留期限已设置：{rules}。</translation>
+    </message>
+    <message>
+        <source>Legal hold on: nothing expires.</source>
+        <translation>已开启法律保留：任何数据都不会过期。</translation>
+    </message>
+    <message>
+        <source>Held data subjects: {subjects}.</source>
+        <translation>受法律保留的数据主体：{subjects}。</translation>
+    </message>
+    <message>
+        <source>Only approved models may be loaded.</source>
+        <translation>只能加载已批准的模型。</translation>
+    </message>
+    <message>
+        <source>Any imported model may be loaded.</source>
+        <translation>可以加载任何已导入的模型。</translation>
+    </message>
+    <message>
+        <source>Controller named in the processing record: {name}.</source>
+        <translation>处理活动记录中的数据控制者：{name}。</translation>
+    </message>
+    <message>
+        <source>on</source>
+        <translation>开启</translation>
+    </message>
+    <message>
+        <source>off</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Setting {name} changed to {value}.</source>
+        <translation>设置 {name} 已改为 {value}。</translation>
+    </message>
+    <message>
+        <source>listening on {address}</source>
+        <translation>监听地址 {address}</translation>
+    </message>
+    <message>
+        <source>file {name}</source>
+        <translation>文件 {name}</translation>
+    </message>
+    <message>
+        <source>from folder {name}</source>
+        <translation>来自文件夹 {name}</translation>
+    </message>
+    <message>
+        <source>data subject {name}</source>
+        <translation>数据主体 {name}</translation>
+    </message>
+    <message>
+        <source>matching {text}</source>
+        <translation>匹配 {text}</translation>
+    </message>
+    <message>
+        <source>SHA-256 {digest}…</source>
+        <translation>SHA-256 {digest}…</translation>
+    </message>
+    <message>
+        <source>at {url}</source>
+        <translation>地址 {url}</translation>
+    </message>
+    <message>
+        <source>model {name}</source>
+        <translation>模型 {name}</translation>
+    </message>
+    <message>
+        <source>API key {name}</source>
+        <translation>API 密钥 {name}</translation>
+    </message>
+    <message>
+        <source>models: {names}</source>
+        <translation>模型：{names}</translation>
+    </message>
+    <message>
+        <source>one conversation</source>
+        <translation>一个对话</translation>
+    </message>
+    <message>
+        <source>happened at {time}, while the vault was locked</source>
+        <translation>发生于 {time}（当时保险库已锁定）</translation>
+    </message>
+    <message>
+        <source>everything</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>at most {n} request a minute</source>
+        <translation>每分钟最多 {n} 个请求</translation>
+    </message>
+    <message>
+        <source>at most {n} requests a minute</source>
+        <translation>每分钟最多 {n} 个请求</translation>
+    </message>
+    <message>
+        <source>at most {n} token a day</source>
+        <translation>每天最多 {n} 个 Token</translation>
+    </message>
+    <message>
+        <source>at most {n} tokens a day</source>
+        <translation>每天最多 {n} 个 Token</translation>
+    </message>
+    <message>
+        <source>{n} API request</source>
+        <translation>{n} 个 API 请求</translation>
+    </message>
+    <message>
+        <source>{n} API requests</source>
+        <translation>{n} 个 API 请求</translation>
+    </message>
+    <message>
+        <source>{n} conversation</source>
+        <translation>{n} 个对话</translation>
+    </message>
+    <message>
+        <source>{n} conversations</source>
+        <translation>{n} 个对话</translation>
+    </message>
+    <message>
+        <source>nothing had expired</source>
+        <translation>没有过期的数据</translation>
+    </message>
+    <message>
+        <source>removed {counts}</source>
+        <translation>已删除 {counts}</translation>
+    </message>
+    <message>
+        <source>record of processing (Art. 30)</source>
+        <translation>处理活动记录（第 30 条）</translation>
+    </message>
+    <message>
+        <source>the key may not use this model</source>
+        <translation>该密钥无权使用此模型</translation>
+    </message>
+    <message>
+        <source>the model is not approved</source>
+        <translation>该模型未获批准</translation>
+    </message>
+    <message>
+        <source>prompts and replies are logged</source>
+        <translation>记录提示词和回复全文</translation>
+    </message>
+    <message>
+        <source>only metadata is logged, no texts</source>
+        <translation>只记录元数据，不记录文本</translation>
+    </message>
+    <message>
+        <source>replies carry the AI label</source>
+        <translation>回复带有 AI 标识</translation>
+    </message>
+    <message>
+        <source>replies carry no AI label</source>
+        <translation>回复不带 AI 标识</translation>
+    </message>
+    <message>
+        <source>encrypted (TLS)</source>
+        <translation>已加密（TLS）</translation>
+    </message>
+    <message>
+        <source>not encrypted</source>
+        <translation>未加密</translation>
+    </message>
+    <message>
+        <source>own certificate authority</source>
+        <translation>自有证书颁发机构</translation>
+    </message>
+    <message>
+        <source>plain HTTP allowed</source>
+        <translation>允许明文 HTTP</translation>
+    </message>
+    <message>
+        <source>with an API key</source>
+        <translation>使用 API 密钥</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>否</translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+</context>
+<context>
     <name>AuditEvents</name>
     <message>
         <source>Vault created</source>
@@ -566,6 +797,10 @@
         <translation>{name} 是基础模型：它会续写你的文字，而不是按指令作答。</translation>
     </message>
     <message>
+        <source>Wait until the reply being written has finished, or stop it.</source>
+        <translation>请等正在生成的回复完成，或先停止它。</translation>
+    </message>
+    <message>
         <source>Import a model first (Models page).</source>
         <translation>请先导入模型（在“模型”页）。</translation>
     </message>
@@ -580,6 +815,10 @@
     <message>
         <source>The reply failed: {error}</source>
         <translation>回复失败：{error}</translation>
+    </message>
+    <message>
+        <source>A reply is being written in another chat; send when it has finished.</source>
+        <translation>另一个对话正在生成回复；请在它完成后再发送。</translation>
     </message>
     <message>
         <source>Editing a message: sending replaces it and the replies after it.</source>
@@ -914,12 +1153,32 @@ Last message: {time}</source>
         <translation>标题：</translation>
     </message>
     <message>
+        <source>A reply is being written in this chat. Stop it first.</source>
+        <translation>此对话正在生成回复，请先停止。</translation>
+    </message>
+    <message>
         <source>Delete “{title}”? Its messages are erased for good and cannot be recovered.</source>
         <translation>要删除“{title}”吗？其中的消息将被永久清除，无法恢复。</translation>
     </message>
     <message>
         <source>Nothing found for “{query}”.</source>
         <translation>没有找到与“{query}”相关的内容。</translation>
+    </message>
+    <message>
+        <source>in the title</source>
+        <translation>位于标题</translation>
+    </message>
+    <message>
+        <source>in your message</source>
+        <translation>位于你的消息</translation>
+    </message>
+    <message>
+        <source>in a reply</source>
+        <translation>位于回复</translation>
+    </message>
+    <message>
+        <source>{title}, {where}: {text}</source>
+        <translation>{title}，{where}：{text}</translation>
     </message>
 </context>
 <context>
@@ -1101,6 +1360,10 @@ Last message: {time}</source>
         <translation>本机</translation>
     </message>
     <message>
+        <source>What the model&apos;s memory is made of</source>
+        <translation>模型内存的组成</translation>
+    </message>
+    <message>
         <source>Processor:</source>
         <translation>处理器：</translation>
     </message>
@@ -1139,6 +1402,14 @@ Last message: {time}</source>
     <message>
         <source>None found; models run on the CPU</source>
         <translation>未检测到；模型将在 CPU 上运行</translation>
+    </message>
+    <message>
+        <source>Up to about {total}: the model file {weights}, its context cache {cache}, working buffers {buffers}, and up to {saved} to keep paused conversations ready (used only as conversations pause).</source>
+        <translation>最多约 {total}：模型文件 {weights}、上下文缓存 {cache}、工作缓冲区 {buffers}，以及最多 {saved} 用于保留暂停中的对话（只在对话暂停时才会占用）。</translation>
+    </message>
+    <message>
+        <source>Model {weights} + context {cache} + buffers {buffers} + up to {saved} for paused conversations</source>
+        <translation>模型 {weights} + 上下文 {cache} + 缓冲区 {buffers} + 暂停对话最多 {saved}</translation>
     </message>
     <message>
         <source>{name} is loaded (about {size})</source>
@@ -1245,6 +1516,14 @@ Last message: {time}</source>
         <translation>重新生成</translation>
     </message>
     <message>
+        <source>Previous version of this reply</source>
+        <translation>此回复的上一个版本</translation>
+    </message>
+    <message>
+        <source>Next version of this reply</source>
+        <translation>此回复的下一个版本</translation>
+    </message>
+    <message>
         <source>Thinking</source>
         <translation>思考过程</translation>
     </message>
@@ -1253,8 +1532,32 @@ Last message: {time}</source>
         <translation>显示或隐藏模型的思考过程</translation>
     </message>
     <message>
+        <source>Model loading progress</source>
+        <translation>模型加载进度</translation>
+    </message>
+    <message>
+        <source>Loading {model}…</source>
+        <translation>正在加载 {model}…</translation>
+    </message>
+    <message>
         <source>_Thinking…_</source>
         <translation>_思考中…_</translation>
+    </message>
+    <message>
+        <source>_Writing…_</source>
+        <translation>_正在撰写…_</translation>
+    </message>
+    <message>
+        <source>{current}/{count}</source>
+        <translation>{current}/{count}</translation>
+    </message>
+    <message>
+        <source>Version {current} of {count} of this reply</source>
+        <translation>此回复的第 {current} 个版本，共 {count} 个</translation>
+    </message>
+    <message>
+        <source>Loading the model into memory… (Esc to stop)</source>
+        <translation>正在将模型载入内存…（按 Esc 停止）</translation>
     </message>
     <message>
         <source>Generating… (Esc to stop)</source>
@@ -1494,6 +1797,12 @@ Last message: {time}</source>
         <translation>状态</translation>
     </message>
     <message>
+        <source>SHA-256 {sha256}
+The file last matched it {when}. Verify reads the whole file again and compares.</source>
+        <translation>SHA-256 {sha256}
+文件上次与之相符的时间：{when}。“校验”会重新读取整个文件并比对。</translation>
+    </message>
+    <message>
         <source>A base model: it continues text rather than following instructions.</source>
         <translation>基础模型：它会续写文字，而不是按指令作答。</translation>
     </message>
@@ -1506,16 +1815,20 @@ Last message: {time}</source>
         <translation>未注明</translation>
     </message>
     <message>
-        <source>recorded {short}…</source>
-        <translation>已记录 {short}…</translation>
+        <source>verified {when}</source>
+        <translation>已校验 {when}</translation>
+    </message>
+    <message>
+        <source>checked at import, {when}</source>
+        <translation>导入时已核对，{when}</translation>
+    </message>
+    <message>
+        <source>verified just now</source>
+        <translation>刚刚校验通过</translation>
     </message>
     <message>
         <source>checking…</source>
         <translation>校验中…</translation>
-    </message>
-    <message>
-        <source>verified</source>
-        <translation>已校验</translation>
     </message>
     <message>
         <source>CHANGED — do not use</source>
@@ -1683,6 +1996,10 @@ Last message: {time}</source>
     <message>
         <source>Loading {name}…</source>
         <translation>正在加载 {name}…</translation>
+    </message>
+    <message>
+        <source>Loading {name}… {percent}%</source>
+        <translation>正在加载 {name}… {percent}%</translation>
     </message>
     <message>
         <source>{name} is loaded.</source>

@@ -40,6 +40,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "--default-max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N",
         help=f"reply length for a chat request that sets no max_tokens (default: {DEFAULT_MAX_TOKENS})",
     )
+    p.add_argument(
+        "--verbose", action="store_true",
+        help="also log llama.cpp's own messages (model loading, context set-up) to stderr",
+    )
     p.set_defaults(handler=cmd_serve)
 
 
@@ -64,9 +68,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Unlock the vault, listen until SIGINT/SIGTERM, then stop cleanly (exit 0)."""
     # Imported here: the web stack and llama.cpp are heavy, and other commands should not wait for them.
     from engine.api.server import ApiServer
+    from engine.runtime import llama_log
     from engine.sandbox import default_pool, shutdown_default_pool
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    llama_log.install(verbose=args.verbose)
     disable_core_dumps()
     if not 1 <= args.default_max_tokens <= ApiSettings.max_tokens_cap:
         raise UserError(f"--default-max-tokens must be between 1 and {ApiSettings.max_tokens_cap}")

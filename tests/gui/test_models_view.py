@@ -39,7 +39,7 @@ def test_import_and_manage_a_model(qtbot, window, session, tiny_gguf_no_template
     assert done.args[0].name == "base"
     assert _names(view) == ["base", "tiny"] and not view.progress_box.isVisibleTo(view)
     assert window.chat.model_picker.findData("base") >= 0  # the chat view heard about it
-    assert view.model.data(view.model.index(0, Col.NAME), Qt.ItemDataRole.ToolTipRole)  # base-model note
+    assert "base model" in view.model.data(view.model.index(0, Col.NAME), Qt.ItemDataRole.ToolTipRole)  # the note
 
     view.select("base")
     view.set_default()
@@ -49,6 +49,8 @@ def test_import_and_manage_a_model(qtbot, window, session, tiny_gguf_no_template
     with qtbot.waitSignal(view.models_changed, timeout=10_000):
         view.remove_selected(confirm=False)
     assert _names(view) == ["tiny"] and not (session.registry.folder / "base.gguf").exists()
+    events = [(e.event, e.actor) for e in session.vault.audit.entries()]
+    assert ("model_default", "gui") in events and ("model_remove", "gui") in events  # the engine audits them
 
 
 def test_drop_a_file_to_import_it(qtbot, window, tiny_gguf_no_template: Path) -> None:  # type: ignore[no-untyped-def]

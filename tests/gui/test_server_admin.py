@@ -175,7 +175,7 @@ def test_add_and_remove_an_upstream(qtbot, window, session, monkeypatch) -> None
 
 
 def test_a_bad_upstream_is_explained_in_the_dialog(qtbot, session) -> None:  # type: ignore[no-untyped-def]
-    dialog = AddUpstreamDialog(session.vault)
+    dialog = AddUpstreamDialog(session.engine)
     qtbot.addWidget(dialog)
     dialog.name.setText("Bad Name!")
     dialog.url.setText("http://127.0.0.1:9/v1")

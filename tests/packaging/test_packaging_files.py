@@ -135,3 +135,15 @@ def test_checksums_file_verifies_with_sha256sum(tmp_path: Path) -> None:
     )
     if shutil.which("sha256sum"):
         subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path, check=True, capture_output=True)
+
+
+def test_deb_depends_on_what_the_gui_checks_for() -> None:
+    """The .deb pulls in every library `enclave gui` checks for (app/system_check.py) and recommends a CJK font."""
+    from app import system_check
+
+    control = (LINUX / "build_deb.sh").read_text()
+    depends = next(line for line in control.splitlines() if line.startswith("Depends:"))
+    recommends = next(line for line in control.splitlines() if line.startswith("Recommends:"))
+    for requirement in system_check.XCB_LIBRARIES:
+        assert requirement.debian in depends, requirement
+    assert system_check.CJK_FONT.debian in recommends
