@@ -43,6 +43,10 @@ def event_label(event: str) -> str:
         "report": QCoreApplication.translate("AuditEvents", "Processing report generated"),
         "upstream_add": QCoreApplication.translate("AuditEvents", "Upstream server added"),
         "upstream_remove": QCoreApplication.translate("AuditEvents", "Upstream server removed"),
+        "pair_create": QCoreApplication.translate("AuditEvents", "Device paired"),
+        "pair_revoke": QCoreApplication.translate("AuditEvents", "Paired device cut off"),
+        "remote_add": QCoreApplication.translate("AuditEvents", "Organisation server added"),
+        "remote_remove": QCoreApplication.translate("AuditEvents", "Organisation server removed"),
     }
     return labels.get(event, event)
 

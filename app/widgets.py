@@ -185,6 +185,7 @@ def _known_error(exc: BaseException) -> str | None:
     """A translated sentence for the engine errors a person meets most, chosen by class (never by text)."""
     from engine.errors import IntegrityError
     from engine.models.registry import ImportCancelled
+    from engine.pairing.client import CertificateChanged, KeyRefused, RemoteUnreachable
     from engine.runtime.types import PromptTooLong, RuntimeBusy
     from engine.vault.errors import VaultInUse, VaultMissing, WrongPassphrase, WrongRecoveryKey
 
@@ -205,6 +206,22 @@ def _known_error(exc: BaseException) -> str | None:
             "Errors", "The conversation no longer fits the model's context. Start a new chat, or give the model "
             "a larger context in its settings."
         )
+    if isinstance(exc, CertificateChanged):
+        return QCoreApplication.translate(
+            "Errors", "Refused: the server at {url} presented certificate {shown}, but this computer was paired "
+            "with certificate {pinned}. Someone may be intercepting the connection, or the server has a new "
+            "certificate: ask its administrator for a new pairing code."
+        ).format(url=exc.url, shown=exc.shown, pinned=exc.pinned)
+    if isinstance(exc, RemoteUnreachable) and exc.server:
+        return QCoreApplication.translate(
+            "Errors", "Cannot reach the server “{name}”: is it running, and is this computer on its network? "
+            "Models on this computer keep working."
+        ).format(name=exc.server)
+    if isinstance(exc, KeyRefused):
+        return QCoreApplication.translate(
+            "Errors", "The server “{name}” no longer accepts this computer: its pairing was revoked. Ask its "
+            "administrator for a new pairing code."
+        ).format(name=exc.server)
     if isinstance(exc, IntegrityError):
         return QCoreApplication.translate(
             "Errors", "Stored data failed its integrity check (it was changed or damaged): {detail}"

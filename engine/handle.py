@@ -32,7 +32,7 @@ from types import TracebackType
 from typing import Any
 
 from engine import paths
-from engine.backends import Backend, Backends, LocalBackend, ModelRef, UpstreamBackend
+from engine.backends import Backend, Backends, LocalBackend, ModelRef, RemoteBackend, UpstreamBackend
 from engine.chat import ChatService
 from engine.errors import UserError
 from engine.models.registry import ModelRegistry
@@ -100,6 +100,7 @@ class Engine:
         backends = Backends(LocalBackend(self.runtime))
         if vault is not None:
             backends.add(UpstreamBackend(vault))
+            backends.add(RemoteBackend(vault))  # the organisation's paired servers (SERVER/MODEL)
         return backends
 
     # -- opening and closing ------------------------------------------------------------------------

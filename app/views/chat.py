@@ -196,7 +196,10 @@ class ChatView(QWidget):
         self.model_picker.clear()
         default = self.session.registry.default_name()
         for model in self.session.engine.models():
-            if not model.is_local:
+            if model.served_by == "remote":  # a paired server's: `SERVER/MODEL`, shown as “MODEL — on SERVER”
+                short = model.name.partition("/")[2]
+                label = self.tr("{model} — on {server}").format(model=short, server=model.origin)
+            elif not model.is_local:
                 label = self.tr("{model} (on {server})").format(model=model.name, server=model.origin)
             else:
                 label = model.name + (self.tr(" (default)") if model.name == default else "")

@@ -28,6 +28,7 @@ from app.dialogs.model_settings import ModelSettingsDialog
 from app.models.model_table import Col, HashState, ModelTableModel
 from app.operations import models as model_ops
 from app.session import ACTOR, Session
+from app.views.remotes import RemotesBox
 from app.widgets import error_text, human_number, human_size, muted, named
 from app.workers import Task, TaskContext, run_task
 from engine.errors import IntegrityError
@@ -169,6 +170,8 @@ class ModelsView(QWidget):
         self.status = muted(self.tr("Drop a .gguf file here to import it."))
         named(self.status, self.tr("Models status"))
         self.hardware = HardwarePanel()
+        self.remotes = RemotesBox(session, self)
+        self.remotes.remotes_changed.connect(self.models_changed)
         lower = QHBoxLayout()
         lower.addWidget(self.details, 1, Qt.AlignmentFlag.AlignTop)
         lower.addWidget(self.hardware, 1)
@@ -181,6 +184,7 @@ class ModelsView(QWidget):
         layout.addWidget(self.progress_box)
         layout.addWidget(self.status)
         layout.addLayout(lower)
+        layout.addWidget(self.remotes)
 
         self.import_button.clicked.connect(self.choose_file)
         self.verify_button.clicked.connect(self.verify_selected)
@@ -234,6 +238,7 @@ class ModelsView(QWidget):
     def reload(self) -> None:
         """After unlock."""
         self.refresh()
+        self.remotes.refresh()
 
     def selected(self) -> ModelRecord | None:
         """The record of the selected row."""

@@ -34,6 +34,8 @@ from app import theme
 from app.dialogs.api_key import CreateKeyDialog, SecretDialog
 from app.models.records import Column, RecordTableModel
 from app.session import ACTOR, Session
+from app.views.server_tls import TlsBox
+from app.views.server_tls import resolve as resolve_tls
 from app.views.server_upstreams import UpstreamsPanel
 from app.views.snippets import client_url, snippets
 from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
@@ -56,11 +58,14 @@ def server_available() -> bool:
         return False
 
 
-def _make_server(engine: Any, host: str, port: int, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> Any:
+def _make_server(
+    engine: Any, host: str, port: int, tls: Any = None, default_max_tokens: int = DEFAULT_MAX_TOKENS
+) -> Any:
     """Import the endpoint (a second or more: call it in a worker) and build the server."""
     from engine.api.server import ApiServer
 
-    return ApiServer(engine, host=host, port=port, settings=ApiSettings(default_max_tokens=default_max_tokens))
+    settings = ApiSettings(default_max_tokens=default_max_tokens)
+    return ApiServer(engine, host=host, port=port, settings=settings, tls=tls)
 
 
 class ServerView(QWidget):
@@ -120,6 +125,8 @@ class ServerView(QWidget):
         grid.addWidget(self.copy_url, 2, 4)
         grid.addWidget(self.bind_warning, 3, 0, 1, 5)
         grid.setColumnStretch(1, 1)
+
+        self.tls_box = TlsBox(session, self.port.value, self)
 
         # -- keys
         self.keys = RecordTableModel([
@@ -205,6 +212,7 @@ class ServerView(QWidget):
         left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left_scroll.setWidget(left_widget)
         right = QVBoxLayout()
+        right.addWidget(self.tls_box)
         right.addWidget(snippets_box)
         right.addWidget(requests_box, 1)
         columns.addWidget(left_scroll, 1)
@@ -216,6 +224,8 @@ class ServerView(QWidget):
         layout.addLayout(columns, 1)
 
         self.start_button.clicked.connect(self.toggle)
+        self.tls_box.changed.connect(self.refresh_keys)  # a pairing is a key
+        self.tls_box.changed.connect(self._update_state)
         self.create_key.clicked.connect(self.create_key_dialog)
         self.revoke_key.clicked.connect(self.revoke_selected)
         self.show_revoked.toggled.connect(lambda _: self.refresh_keys())
@@ -245,7 +255,7 @@ class ServerView(QWidget):
         editor.setReadOnly(True)
         editor.setFont(font)
         editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        editor.setMinimumHeight(120)
+        editor.setMinimumHeight(72)  # room for the HTTPS panel above; it grows with the window
         return editor
 
     def _with_copy(self, editor: QPlainTextEdit) -> QWidget:
@@ -264,6 +274,7 @@ class ServerView(QWidget):
         self.host.setCurrentText(str(stored.get("host", DEFAULT_HOST)))
         self.port.setValue(int(stored.get("port", DEFAULT_PORT)))
         self.default_tokens.setValue(int(stored.get("default_max_tokens", DEFAULT_MAX_TOKENS)))
+        self.tls_box.load(stored)
         self.refresh_models()
         self.refresh_keys()
         self.refresh_requests()
@@ -308,7 +319,8 @@ class ServerView(QWidget):
             return str(server.url)
         host = self.host_text()
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port.value()}"
+        scheme = "https" if self.tls_box.config()["tls"] else "http"
+        return f"{scheme}://{host}:{self.port.value()}"
 
     def bind_problem(self) -> str | None:
         """Why the server would refuse the chosen host now (the engine's rule), or None."""
@@ -329,6 +341,7 @@ class ServerView(QWidget):
         self.host.setEnabled(not running and not self._busy)
         self.port.setEnabled(not running and not self._busy)
         self.default_tokens.setEnabled(not running and not self._busy)
+        self.tls_box.set_running(running or self._busy)
         if not available:
             self.state.setText(self.tr("This build has no HTTP endpoint."))
         elif running:
@@ -396,12 +409,13 @@ class ServerView(QWidget):
         if not server_available():
             return
         host, port, tokens = self.host_text(), self.port.value(), self.default_tokens.value()
-        self.session.vault.settings.set(SETTINGS_KEY, {"host": host, "port": port, "default_max_tokens": tokens})
+        config = {"host": host, "port": port, "default_max_tokens": tokens, **self.tls_box.config()}
+        self.session.vault.settings.set(SETTINGS_KEY, config)
         engine = self.session.engine
         self._set_busy(self.tr("Starting…"))
 
         def start(_ctx: object) -> Any:
-            server = _make_server(engine, host, port, tokens)
+            server = _make_server(engine, host, port, resolve_tls(config, host), tokens)
             server.start()
             return server
 

@@ -482,6 +482,22 @@
         <translation>移除上游服务</translation>
     </message>
     <message>
+        <source>Device paired</source>
+        <translation>已配对设备</translation>
+    </message>
+    <message>
+        <source>Paired device cut off</source>
+        <translation>已切断配对设备</translation>
+    </message>
+    <message>
+        <source>Organisation server added</source>
+        <translation>已添加机构服务器</translation>
+    </message>
+    <message>
+        <source>Organisation server removed</source>
+        <translation>已移除机构服务器</translation>
+    </message>
+    <message>
         <source>desktop app</source>
         <translation>桌面应用</translation>
     </message>
@@ -779,6 +795,10 @@
     <message>
         <source> (default)</source>
         <translation>（默认）</translation>
+    </message>
+    <message>
+        <source>{model} — on {server}</source>
+        <translation>{model} — 位于 {server}</translation>
     </message>
     <message>
         <source>New chat</source>
@@ -1090,6 +1110,93 @@
     </message>
 </context>
 <context>
+    <name>ConnectServerDialog</name>
+    <message>
+        <source>Connect to your organisation&apos;s server</source>
+        <translation>连接到贵机构的服务器</translation>
+    </message>
+    <message>
+        <source>Your administrator creates a pairing code on the server (enclave pair create). Paste it here: this computer then uses the server&apos;s models, and your conversations stay here, encrypted.</source>
+        <translation>管理员在服务器上创建配对码（enclave pair create）。将其粘贴到这里：这台电脑即可使用服务器上的模型，而您的对话仍加密保存在本机。</translation>
+    </message>
+    <message>
+        <source>Pairing code</source>
+        <translation>配对码</translation>
+    </message>
+    <message>
+        <source>EP1-…</source>
+        <translation>EP1-…</translation>
+    </message>
+    <message>
+        <source>Name for this server</source>
+        <translation>此服务器的名称</translation>
+    </message>
+    <message>
+        <source>e.g. hospital-gpu</source>
+        <translation>例如 hospital-gpu</translation>
+    </message>
+    <message>
+        <source>Server</source>
+        <translation>服务器</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <source>Certificate fingerprint (SHA-256)</source>
+        <translation>证书指纹（SHA-256）</translation>
+    </message>
+    <message>
+        <source>This computer is paired as</source>
+        <translation>本机的配对名称</translation>
+    </message>
+    <message>
+        <source>Pairing code:</source>
+        <translation>配对码：</translation>
+    </message>
+    <message>
+        <source>Server:</source>
+        <translation>服务器：</translation>
+    </message>
+    <message>
+        <source>Address:</source>
+        <translation>地址：</translation>
+    </message>
+    <message>
+        <source>Certificate:</source>
+        <translation>证书：</translation>
+    </message>
+    <message>
+        <source>Paired as:</source>
+        <translation>配对名称：</translation>
+    </message>
+    <message>
+        <source>Name here:</source>
+        <translation>本机中的名称：</translation>
+    </message>
+    <message>
+        <source>Connection status</source>
+        <translation>连接状态</translation>
+    </message>
+    <message>
+        <source>Enclave remembers this certificate: if the server ever presents another one, it refuses to connect and tells you.</source>
+        <translation>Enclave 会记住这个证书：如果服务器日后出示其他证书，Enclave 将拒绝连接并告诉您。</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>连接</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation>正在连接…</translation>
+    </message>
+</context>
+<context>
     <name>ConversationListModel</name>
     <message>
         <source>{title}
@@ -1320,6 +1427,18 @@ Last message: {time}</source>
     <message>
         <source>The conversation no longer fits the model&apos;s context. Start a new chat, or give the model a larger context in its settings.</source>
         <translation>对话已超出模型的上下文长度。请新建对话，或在模型设置中调大上下文。</translation>
+    </message>
+    <message>
+        <source>Refused: the server at {url} presented certificate {shown}, but this computer was paired with certificate {pinned}. Someone may be intercepting the connection, or the server has a new certificate: ask its administrator for a new pairing code.</source>
+        <translation>已拒绝：{url} 上的服务器出示的证书是 {shown}，但本机配对时记录的证书是 {pinned}。可能有人在拦截连接，或服务器换了新证书：请向管理员索取新的配对码。</translation>
+    </message>
+    <message>
+        <source>Cannot reach the server “{name}”: is it running, and is this computer on its network? Models on this computer keep working.</source>
+        <translation>无法连接服务器“{name}”：它是否在运行？本机是否在它的网络中？本机上的模型仍可照常使用。</translation>
+    </message>
+    <message>
+        <source>The server “{name}” no longer accepts this computer: its pairing was revoked. Ask its administrator for a new pairing code.</source>
+        <translation>服务器“{name}”已不再接受本机：配对已被撤销。请向管理员索取新的配对码。</translation>
     </message>
     <message>
         <source>Stored data failed its integrity check (it was changed or damaged): {detail}</source>
@@ -2023,6 +2142,85 @@ The file last matched it {when}. Verify reads the whole file again and compares.
     </message>
 </context>
 <context>
+    <name>PairDeviceDialog</name>
+    <message>
+        <source>Pair a device</source>
+        <translation>配对设备</translation>
+    </message>
+    <message>
+        <source>Device name</source>
+        <translation>设备名称</translation>
+    </message>
+    <message>
+        <source>e.g. alice-laptop</source>
+        <translation>例如 alice-laptop</translation>
+    </message>
+    <message>
+        <source>Address devices reach this server at</source>
+        <translation>设备访问此服务器所用的地址</translation>
+    </message>
+    <message>
+        <source>Models this device may use</source>
+        <translation>此设备可使用的模型</translation>
+    </message>
+    <message>
+        <source>Keep the device&apos;s prompts and replies in the request log</source>
+        <translation>在请求日志中保存此设备的提示词和回复</translation>
+    </message>
+    <message>
+        <source>Log request content</source>
+        <translation>记录请求内容</translation>
+    </message>
+    <message>
+        <source>Device:</source>
+        <translation>设备：</translation>
+    </message>
+    <message>
+        <source>Address:</source>
+        <translation>地址：</translation>
+    </message>
+    <message>
+        <source>Models:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <source>Check none to allow every model.</source>
+        <translation>全部不勾选即允许使用所有模型。</translation>
+    </message>
+    <message>
+        <source>Off by default: the server then logs who asked what model when, never the text.</source>
+        <translation>默认关闭：服务器只记录谁在何时使用了哪个模型，从不记录文本。</translation>
+    </message>
+    <message>
+        <source>Pairing code</source>
+        <translation>配对码</translation>
+    </message>
+    <message>
+        <source>Pairing code as a QR code</source>
+        <translation>配对码二维码</translation>
+    </message>
+    <message>
+        <source>Copy code</source>
+        <translation>复制配对码</translation>
+    </message>
+    <message>
+        <source>Enter this code on the device (“Connect to your organisation&apos;s server”). It holds the device&apos;s key and is shown only this once.</source>
+        <translation>在设备上输入此配对码（“连接到贵机构的服务器”）。它包含该设备的密钥，只显示这一次。</translation>
+    </message>
+    <message>
+        <source>Create code</source>
+        <translation>生成配对码</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>完成</translation>
+    </message>
+</context>
+<context>
     <name>Passphrase</name>
     <message>
         <source>Too short: use at least 8 characters</source>
@@ -2607,6 +2805,81 @@ Keep it safe and apart from this computer.
     </message>
 </context>
 <context>
+    <name>RemotesBox</name>
+    <message>
+        <source>Organisation servers</source>
+        <translation>机构服务器</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Connect to your organisation&apos;s server…</source>
+        <translation>连接到贵机构的服务器…</translation>
+    </message>
+    <message>
+        <source>Connect to your organisation&apos;s server</source>
+        <translation>连接到贵机构的服务器</translation>
+    </message>
+    <message>
+        <source>Check</source>
+        <translation>检查</translation>
+    </message>
+    <message>
+        <source>Ask the servers for their models now</source>
+        <translation>立即向服务器查询其模型</translation>
+    </message>
+    <message>
+        <source>Remove…</source>
+        <translation>移除…</translation>
+    </message>
+    <message>
+        <source>Remove the organisation server</source>
+        <translation>移除机构服务器</translation>
+    </message>
+    <message>
+        <source>Models of a paired server appear in the chat&apos;s model picker with the server&apos;s name. Your conversations stay on this computer, encrypted.</source>
+        <translation>已配对服务器的模型会带着服务器名称出现在聊天的模型选择器中。您的对话仍加密保存在本机。</translation>
+    </message>
+    <message>
+        <source>Organisation servers status</source>
+        <translation>机构服务器状态</translation>
+    </message>
+    <message>
+        <source>paired as {device}</source>
+        <translation>配对名称 {device}</translation>
+    </message>
+    <message>
+        <source>Every server answered.</source>
+        <translation>所有服务器均已响应。</translation>
+    </message>
+    <message>
+        <source>Checking…</source>
+        <translation>正在检查…</translation>
+    </message>
+    <message>
+        <source>Remove “{name}”? This computer forgets its key; your conversations stay.</source>
+        <translation>移除“{name}”？本机将删除它的密钥；您的对话会保留。</translation>
+    </message>
+    <message>
+        <source>Remove server</source>
+        <translation>移除服务器</translation>
+    </message>
+</context>
+<context>
     <name>ReportDialog</name>
     <message>
         <source>Record of processing activities</source>
@@ -3012,6 +3285,105 @@ Keep it safe and apart from this computer.
     <message>
         <source>Revoke “{name}”? Programs using it are refused from now on.</source>
         <translation>要吊销“{name}”吗？此后使用它的程序都将被拒绝。</translation>
+    </message>
+</context>
+<context>
+    <name>TlsBox</name>
+    <message>
+        <source>HTTPS and pairing</source>
+        <translation>HTTPS 与配对</translation>
+    </message>
+    <message>
+        <source>Use HTTPS</source>
+        <translation>使用 HTTPS</translation>
+    </message>
+    <message>
+        <source>HTTPS (TLS)</source>
+        <translation>HTTPS（TLS）</translation>
+    </message>
+    <message>
+        <source>Certificate</source>
+        <translation>证书</translation>
+    </message>
+    <message>
+        <source>Self-signed, made by Enclave</source>
+        <translation>自签名，由 Enclave 生成</translation>
+    </message>
+    <message>
+        <source>My certificate files</source>
+        <translation>我自己的证书文件</translation>
+    </message>
+    <message>
+        <source>Certificate file (PEM)</source>
+        <translation>证书文件（PEM）</translation>
+    </message>
+    <message>
+        <source>Key file (PEM)</source>
+        <translation>密钥文件（PEM）</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>浏览…</translation>
+    </message>
+    <message>
+        <source>Choose certificate</source>
+        <translation>选择证书</translation>
+    </message>
+    <message>
+        <source>Choose key</source>
+        <translation>选择密钥</translation>
+    </message>
+    <message>
+        <source>Certificate fingerprint (SHA-256)</source>
+        <translation>证书指纹（SHA-256）</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Pair a device…</source>
+        <translation>配对设备…</translation>
+    </message>
+    <message>
+        <source>Pair a device</source>
+        <translation>配对设备</translation>
+    </message>
+    <message>
+        <source>Certificate:</source>
+        <translation>证书：</translation>
+    </message>
+    <message>
+        <source>Key:</source>
+        <translation>密钥：</translation>
+    </message>
+    <message>
+        <source>Choose the certificate</source>
+        <translation>选择证书</translation>
+    </message>
+    <message>
+        <source>Choose the private key</source>
+        <translation>选择私钥</translation>
+    </message>
+    <message>
+        <source>PEM files (*.pem *.crt *.key);;All files (*)</source>
+        <translation>PEM 文件 (*.pem *.crt *.key);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>SHA-256:</source>
+        <translation>SHA-256：</translation>
+    </message>
+    <message>
+        <source>Devices can pair with this server only over HTTPS.</source>
+        <translation>设备只能通过 HTTPS 与此服务器配对。</translation>
+    </message>
+    <message>
+        <source>The certificate is made when the server first starts with HTTPS.</source>
+        <translation>证书会在服务器首次以 HTTPS 启动时生成。</translation>
+    </message>
+    <message>
+        <source>Paired devices check this fingerprint on every connection.</source>
+        <translation>已配对设备每次连接时都会核对此指纹。</translation>
     </message>
 </context>
 <context>

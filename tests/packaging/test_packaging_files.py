@@ -56,6 +56,9 @@ def test_appliance_unit_hardening() -> None:
     assert unit["LoadCredential"] == ["passphrase:/etc/credstore/enclave.passphrase"]
     (exec_start,) = unit["ExecStart"]
     assert "--passphrase-file %d/passphrase" in exec_start and exec_start.startswith("/opt/enclave/enclave serve")
+    # HTTPS by default (issue 26): the unit passes $ENCLAVE_TLS, which is `--tls auto` unless changed.
+    assert "$ENCLAVE_TLS" in exec_start and "\"ENCLAVE_TLS=--tls auto\"" in unit["Environment"]
+    assert 'ENCLAVE_TLS="--tls auto"' in (LINUX / "default").read_text()
     assert "ENCLAVE_PASSPHRASE" not in (LINUX / "enclave.service").read_text().replace("# ", "")
 
 
