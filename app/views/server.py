@@ -68,6 +68,16 @@ def _make_server(
     return ApiServer(engine, host=host, port=port, settings=settings, tls=tls)
 
 
+def _scrolling(content: QWidget) -> QScrollArea:
+    """`content` in a frameless area that scrolls up and down (never sideways)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(content)
+    return area
+
+
 class ServerView(QWidget):
     """Start/stop the endpoint, manage keys, watch requests."""
 
@@ -199,24 +209,21 @@ class ServerView(QWidget):
         self.upstreams_panel.checked.connect(self.upstreams_checked)
 
         columns = QHBoxLayout()
-        # Network, keys and upstreams together are taller than a small screen: that column scrolls.
+        # Each column (network, keys, upstreams; TLS, examples, requests) is taller than a small screen: it scrolls.
         left_widget = QWidget()
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(endpoint)
         left.addWidget(keys_box, 1)
         left.addWidget(self.upstreams_panel)
-        left_scroll = QScrollArea()
-        left_scroll.setWidgetResizable(True)
-        left_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        left_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        left_scroll.setWidget(left_widget)
-        right = QVBoxLayout()
+        right_widget = QWidget()
+        right = QVBoxLayout(right_widget)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.tls_box)
         right.addWidget(snippets_box)
         right.addWidget(requests_box, 1)
-        columns.addWidget(left_scroll, 1)
-        columns.addLayout(right, 1)
+        columns.addWidget(_scrolling(left_widget), 1)
+        columns.addWidget(_scrolling(right_widget), 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.addWidget(title)
