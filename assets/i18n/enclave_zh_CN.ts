@@ -267,6 +267,10 @@
         <translation>全部</translation>
     </message>
     <message>
+        <source>expires {time}</source>
+        <translation>{time} 到期</translation>
+    </message>
+    <message>
         <source>at most {n} request a minute</source>
         <translation>每分钟最多 {n} 个请求</translation>
     </message>

@@ -117,6 +117,11 @@ def test_new_keys_log_metadata_only_and_can_expire(qtbot, window, session, monke
     assert record is not None and not record.store_content
     assert record.expires_at == dt.datetime.combine(last_day.toPython() + dt.timedelta(days=1), dt.time(),
                                                     tzinfo=dt.UTC)
+    from app.audit_names import describe_details
+
+    created = [e for e in session.vault.audit.entries() if e.event == "api_key_create"][-1]
+    said = describe_details(created.event, created.details)  # the audit log says it in words
+    assert "expires" in said and "expires_at" not in said and "only metadata" in said
     view.refresh_keys()
     headers = [view.keys.headerData(c, Qt.Orientation.Horizontal) for c in range(view.keys.columnCount())]
     row = [view.keys.index(0, c).data() for c in range(view.keys.columnCount())]
