@@ -41,7 +41,7 @@ from app.views.snippets import client_url, snippets
 from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
 from app.workers import Task, run_task
 from engine.api.settings import DEFAULT_MAX_TOKENS, ApiSettings, bind_refusal, is_loopback
-from engine.vault.records import ApiKeyRecord, RequestLogEntry
+from engine.vault.records import PENDING_STATUS, ApiKeyRecord, RequestLogEntry
 
 SETTINGS_KEY = "gui.server"
 DEFAULT_HOST = "127.0.0.1"
@@ -170,7 +170,7 @@ class ServerView(QWidget):
             Column(self.tr("Time"), lambda r: human_clock(r.time)),
             Column(self.tr("Key"), lambda r: r.key_name),
             Column(self.tr("Model"), lambda r: r.model or "—"),
-            Column(self.tr("Status"), lambda r: str(r.status), True),
+            Column(self.tr("Status"), self._status_text, True),
             Column(self.tr("Tokens in/out"), lambda r: f"{r.prompt_tokens} / {r.completion_tokens}", True),
             Column(self.tr("Cached"), lambda r: str(r.cached_prompt_tokens), True),
             Column(self.tr("Latency"), lambda r: human_duration_ms(r.latency_ms), True),
@@ -243,6 +243,10 @@ class ServerView(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh_requests)
         self.reload()
+
+    def _status_text(self, entry: RequestLogEntry) -> str:
+        # A request is logged before its reply starts; one still pending after a crash stays so.
+        return self.tr("pending") if entry.status == PENDING_STATUS else str(entry.status)
 
     def _table(self, model: RecordTableModel, name: str, stretch: int = 0) -> QTableView:
         table = named(QTableView(), name)

@@ -3223,6 +3223,10 @@ Keep it safe and apart from this computer.
         <translation>请先设置：export ENCLAVE_API_KEY=…（密钥对话框会显示这一行）</translation>
     </message>
     <message>
+        <source>pending</source>
+        <translation>处理中</translation>
+    </message>
+    <message>
         <source>Copy</source>
         <translation>复制</translation>
     </message>

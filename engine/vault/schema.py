@@ -75,6 +75,8 @@ COLUMNS: dict[str, dict[str, Kind]] = {
         "audit_base_seq": Kind.COUNT,
         "audit_base_prev": Kind.MAC,
         "audit_base_mac": Kind.MAC,
+        "pass_check": Kind.MAC,
+        "pass_sum": Kind.MAC,
     },
     "data_keys": {"id": Kind.ID, "created_at": Kind.TIME, "wrapped": Kind.SEALED},
     "conversations": {
@@ -173,8 +175,19 @@ def m003_stored_responses(db: Database) -> None:
     db.table("responses").create_index(["created_at"])
 
 
+def m004_pass_check(db: Database) -> None:
+    """A check value of the passphrase's KEK and a checksum of the passphrase fields (wrong vs damaged)."""
+    db.execute("ALTER TABLE header ADD COLUMN pass_check BLOB")
+    db.execute("ALTER TABLE header ADD COLUMN pass_sum BLOB")
+
+
 # Append new steps here; never edit or reorder an applied one.
-MIGRATION_STEPS: list[Callable[[Database], None]] = [m001_initial, m002_audit_base, m003_stored_responses]
+MIGRATION_STEPS: list[Callable[[Database], None]] = [
+    m001_initial,
+    m002_audit_base,
+    m003_stored_responses,
+    m004_pass_check,
+]
 
 
 def migration_set(steps: Sequence[Callable[[Database], None]] = MIGRATION_STEPS) -> Migrations:
