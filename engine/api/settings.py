@@ -58,8 +58,8 @@ class ApiSettings:
             raise ValueError("CORS origins must be listed exactly; '*' is not allowed")
         if self.max_body_bytes < 1024 or self.max_tokens_cap < 1 or self.max_pending < 1:
             raise ValueError("body cap, token cap and queue length must be positive")
-        if not 1 <= self.default_max_tokens <= self.max_tokens_cap:
-            raise ValueError(f"the default max_tokens must be between 1 and the cap ({self.max_tokens_cap})")
+        if self.default_max_tokens < 1:  # above the cap it is capped like any request's max_tokens
+            raise ValueError("the default max_tokens must be positive")
         if self.max_connections < 1 or self.max_embedding_inputs < 1:
             raise ValueError("the connection cap and the embedding input cap must be positive")
         if min(self.header_timeout_s, self.body_timeout_s, self.keep_alive_timeout_s) <= 0:
