@@ -200,13 +200,16 @@ class ServerView(QWidget):
             "paste an example into the same terminal.")))
         snippets_layout.addWidget(tabs)
 
-        # -- upstreams
+        # -- upstreams (and the MCP tools an administrator allows)
         self.upstreams_panel = UpstreamsPanel(session)
         self.upstreams = self.upstreams_panel.model
         self.upstreams_table = self.upstreams_panel.table
         self.refresh_upstreams_button = self.upstreams_panel.refresh_button
         self.upstreams_state = self.upstreams_panel.state
         self.upstreams_panel.checked.connect(self.upstreams_checked)
+        self.tools_button = named(QPushButton(self.tr("Tools…")),
+                                  self.tr("Register MCP tool servers and allow their tools"))
+        self.upstreams_panel.buttons.addWidget(self.tools_button)
 
         columns = QHBoxLayout()
         # Each column (network, keys, upstreams; TLS, examples, requests) is taller than a small screen: it scrolls.
@@ -235,6 +238,7 @@ class ServerView(QWidget):
         self.tls_box.changed.connect(self._update_state)
         self.create_key.clicked.connect(self.create_key_dialog)
         self.revoke_key.clicked.connect(self.revoke_selected)
+        self.tools_button.clicked.connect(self.open_tools)
         self.show_revoked.toggled.connect(lambda _: self.refresh_keys())
         self.snippet_model.currentIndexChanged.connect(lambda _: self._update_snippets())
         self.host.currentTextChanged.connect(lambda _: self._update_state())
@@ -243,6 +247,12 @@ class ServerView(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh_requests)
         self.reload()
+
+    def open_tools(self) -> None:
+        """The administrator's MCP tools dialog."""
+        from app.dialogs.tools import ToolsDialog
+
+        ToolsDialog(self.session.engine.tools, self).exec()
 
     def _status_text(self, entry: RequestLogEntry) -> str:
         # A request is logged before its reply starts; one still pending after a crash stays so.

@@ -59,7 +59,7 @@ class UpstreamsPanel(QGroupBox):
         top = QHBoxLayout()
         top.addWidget(muted(self.tr("Serving engines on your network (vLLM, llama.cpp server, Ollama) that "
                                     "model names are routed to; keys and logs stay here.")), 1)
-        buttons = QHBoxLayout()
+        buttons = self.buttons = QHBoxLayout()  # the Server view adds its Tools… button here
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)

@@ -486,6 +486,22 @@
         <translation>移除上游服务</translation>
     </message>
     <message>
+        <source>Tool server added</source>
+        <translation>添加工具服务</translation>
+    </message>
+    <message>
+        <source>Tool server removed</source>
+        <translation>移除工具服务</translation>
+    </message>
+    <message>
+        <source>Tool rule changed</source>
+        <translation>更改工具规则</translation>
+    </message>
+    <message>
+        <source>Tool called</source>
+        <translation>调用工具</translation>
+    </message>
+    <message>
         <source>Device paired</source>
         <translation>已配对设备</translation>
     </message>
@@ -825,6 +841,10 @@
         <translation>请等正在生成的回复完成，或先停止它。</translation>
     </message>
     <message>
+        <source>Approve or deny the tool call first.</source>
+        <translation>请先批准或拒绝这次工具调用。</translation>
+    </message>
+    <message>
         <source>Import a model first (Models page).</source>
         <translation>请先导入模型（在“模型”页）。</translation>
     </message>
@@ -835,6 +855,18 @@
     <message>
         <source>The reply is complete.</source>
         <translation>回复已完成。</translation>
+    </message>
+    <message>
+        <source>Running the tool…</source>
+        <translation>正在运行工具…</translation>
+    </message>
+    <message>
+        <source>The tool call failed: {error}</source>
+        <translation>工具调用失败：{error}</translation>
+    </message>
+    <message>
+        <source>Stopped after {count} rounds of tool calls.</source>
+        <translation>已在 {count} 轮工具调用后停止。</translation>
     </message>
     <message>
         <source>The reply failed: {error}</source>
@@ -1593,6 +1625,10 @@ Last message: {time}</source>
         <translation>助手</translation>
     </message>
     <message>
+        <source>Tool result: {tool}</source>
+        <translation>工具结果：{tool}</translation>
+    </message>
+    <message>
         <source>{author}, AI-generated, {time}: {text}</source>
         <translation>{author}，内容由人工智能生成，{time}：{text}</translation>
     </message>
@@ -1655,8 +1691,20 @@ Last message: {time}</source>
         <translation>显示或隐藏模型的思考过程</translation>
     </message>
     <message>
+        <source>Show the result</source>
+        <translation>显示结果</translation>
+    </message>
+    <message>
+        <source>Show or hide the tool&apos;s result</source>
+        <translation>显示或隐藏工具的结果</translation>
+    </message>
+    <message>
         <source>Model loading progress</source>
         <translation>模型加载进度</translation>
+    </message>
+    <message>
+        <source>Hide the result</source>
+        <translation>隐藏结果</translation>
     </message>
     <message>
         <source>Loading {model}…</source>
@@ -3223,6 +3271,14 @@ Keep it safe and apart from this computer.
         <translation>请先设置：export ENCLAVE_API_KEY=…（密钥对话框会显示这一行）</translation>
     </message>
     <message>
+        <source>Tools…</source>
+        <translation>工具…</translation>
+    </message>
+    <message>
+        <source>Register MCP tool servers and allow their tools</source>
+        <translation>注册 MCP 工具服务并允许其工具</translation>
+    </message>
+    <message>
         <source>pending</source>
         <translation>处理中</translation>
     </message>
@@ -3392,6 +3448,132 @@ Keep it safe and apart from this computer.
     <message>
         <source>Paired devices check this fingerprint on every connection.</source>
         <translation>已配对设备每次连接时都会核对此指纹。</translation>
+    </message>
+</context>
+<context>
+    <name>ToolApproval</name>
+    <message>
+        <source>{tool} (server {server})</source>
+        <translation>{tool}（服务 {server}）</translation>
+    </message>
+    <message>
+        <source>The model wants to call the tool {tool}.</source>
+        <translation>模型想要调用工具 {tool}。</translation>
+    </message>
+    <message>
+        <source>Arguments of the tool call</source>
+        <translation>工具调用的参数</translation>
+    </message>
+    <message>
+        <source>Approve</source>
+        <translation>批准</translation>
+    </message>
+    <message>
+        <source>Run the tool with these arguments</source>
+        <translation>用这些参数运行该工具</translation>
+    </message>
+    <message>
+        <source>Deny</source>
+        <translation>拒绝</translation>
+    </message>
+    <message>
+        <source>Do not run the tool; the model is told it was denied</source>
+        <translation>不运行该工具；模型会被告知调用已被拒绝</translation>
+    </message>
+    <message>
+        <source>Nothing runs until you approve.</source>
+        <translation>在你批准之前不会运行任何东西。</translation>
+    </message>
+</context>
+<context>
+    <name>ToolsDialog</name>
+    <message>
+        <source>Tools (MCP servers)</source>
+        <translation>工具（MCP 服务）</translation>
+    </message>
+    <message>
+        <source>Server name</source>
+        <translation>服务名称</translation>
+    </message>
+    <message>
+        <source>e.g. tickets</source>
+        <translation>例如：tickets</translation>
+    </message>
+    <message>
+        <source>How to reach the server</source>
+        <translation>连接服务的方式</translation>
+    </message>
+    <message>
+        <source>Command (stdio)</source>
+        <translation>命令（stdio）</translation>
+    </message>
+    <message>
+        <source>URL (Streamable HTTP)</source>
+        <translation>URL（Streamable HTTP）</translation>
+    </message>
+    <message>
+        <source>Command or URL</source>
+        <translation>命令或 URL</translation>
+    </message>
+    <message>
+        <source>e.g. /opt/tools/tickets-mcp --read-only</source>
+        <translation>例如：/opt/tools/tickets-mcp --read-only</translation>
+    </message>
+    <message>
+        <source>Add</source>
+        <translation>添加</translation>
+    </message>
+    <message>
+        <source>Register the server and list its tools</source>
+        <translation>注册该服务并列出其工具</translation>
+    </message>
+    <message>
+        <source>Servers and their tools</source>
+        <translation>服务及其工具</translation>
+    </message>
+    <message>
+        <source>Server / tool</source>
+        <translation>服务 / 工具</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>说明</translation>
+    </message>
+    <message>
+        <source>Allowed</source>
+        <translation>已允许</translation>
+    </message>
+    <message>
+        <source>Without asking</source>
+        <translation>无需询问</translation>
+    </message>
+    <message>
+        <source>Remove server</source>
+        <translation>移除服务器</translation>
+    </message>
+    <message>
+        <source>Forget the selected server</source>
+        <translation>移除所选服务</translation>
+    </message>
+    <message>
+        <source>Tools status</source>
+        <translation>工具状态</translation>
+    </message>
+    <message>
+        <source>Tools are not offered to any model until you allow them. Each call is shown to the person for approval unless you tick “Without asking”; every call is recorded in the audit log.</source>
+        <translation>在你允许之前，工具不会提供给任何模型。除非勾选“无需询问”，每次调用都会先交给使用者批准；每次调用都记录在审计日志中。</translation>
+    </message>
+    <message>
+        <source>Give the server a name and a command or URL.</source>
+        <translation>请为服务填写名称以及命令或 URL。</translation>
+    </message>
+    <message>
+        <source>Contacting the server…</source>
+        <translation>正在连接服务…</translation>
+    </message>
+    <message>
+        <source>{name}: {count} tools listed; none allowed yet.</source>
+        <translation>{name}：已列出 {count} 个工具，尚未允许任何工具。</translation>
     </message>
 </context>
 <context>
