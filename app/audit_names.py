@@ -49,6 +49,9 @@ def event_label(event: str) -> str:
         "tool_call": QCoreApplication.translate("AuditEvents", "Tool called"),
         "pair_create": QCoreApplication.translate("AuditEvents", "Device paired"),
         "pair_revoke": QCoreApplication.translate("AuditEvents", "Paired device cut off"),
+        "pair_redeem": QCoreApplication.translate("AuditEvents", "Pairing code used by its device"),
+        "pair_redeem_refused": QCoreApplication.translate("AuditEvents", "Used or expired pairing code refused"),
+        "admin_channel": QCoreApplication.translate("AuditEvents", "Command run through the server's admin channel"),
         "remote_add": QCoreApplication.translate("AuditEvents", "Organisation server added"),
         "remote_remove": QCoreApplication.translate("AuditEvents", "Organisation server removed"),
     }

@@ -176,6 +176,19 @@ class Engine:
         view.chat = ChatService(view)
         return view
 
+    def acting_as(self, actor: Actor) -> Engine:
+        """A view of this engine acting as `actor` (e.g. the command line through the server's admin
+        channel): the same resources, operations audited in its name, never closed itself."""
+        if actor.kind == "api":
+            raise ValueError("use for_key for an API key's view")
+        view = Engine.__new__(Engine)
+        view.__dict__.update(self.__dict__)
+        view.actor, view.key, view._owns = actor, None, False
+        for bound in ("keys", "upstreams", "model_admin"):  # operations bound to the owner's actor
+            view.__dict__.pop(bound, None)
+        view.chat = ChatService(view)
+        return view
+
     def with_vault(self, vault: Vault) -> None:
         """Use a vault reopened (the recovery flow) in place of the current one."""
         self.vault = vault

@@ -510,6 +510,18 @@
         <translation>已切断配对设备</translation>
     </message>
     <message>
+        <source>Pairing code used by its device</source>
+        <translation>配对码已被其设备使用</translation>
+    </message>
+    <message>
+        <source>Used or expired pairing code refused</source>
+        <translation>已拒绝已使用或已过期的配对码</translation>
+    </message>
+    <message>
+        <source>Command run through the server&apos;s admin channel</source>
+        <translation>通过服务器管理通道运行的命令</translation>
+    </message>
+    <message>
         <source>Organisation server added</source>
         <translation>已添加机构服务器</translation>
     </message>
@@ -1160,8 +1172,8 @@
         <translation>配对码</translation>
     </message>
     <message>
-        <source>EP1-…</source>
-        <translation>EP1-…</translation>
+        <source>EP2-…</source>
+        <translation>EP2-…</translation>
     </message>
     <message>
         <source>Name for this server</source>
@@ -1471,6 +1483,22 @@ Last message: {time}</source>
     <message>
         <source>Cannot reach the server “{name}”: is it running, and is this computer on its network? Models on this computer keep working.</source>
         <translation>无法连接服务器“{name}”：它是否在运行？本机是否在它的网络中？本机上的模型仍可照常使用。</translation>
+    </message>
+    <message>
+        <source>This pairing code was already used. Ask the server&apos;s administrator for a new one.</source>
+        <translation>此配对码已被使用。请向服务器管理员索取新的配对码。</translation>
+    </message>
+    <message>
+        <source>This pairing code has expired. Ask the server&apos;s administrator for a new one.</source>
+        <translation>此配对码已过期。请向服务器管理员索取新的配对码。</translation>
+    </message>
+    <message>
+        <source>This pairing code was revoked. Ask the server&apos;s administrator for a new one.</source>
+        <translation>此配对码已被撤销。请向服务器管理员索取新的配对码。</translation>
+    </message>
+    <message>
+        <source>The server does not know this pairing code. Is it meant for another server?</source>
+        <translation>服务器不认识此配对码。它是否属于另一台服务器？</translation>
     </message>
     <message>
         <source>The server “{name}” no longer accepts this computer: its pairing was revoked. Ask its administrator for a new pairing code.</source>
@@ -2256,8 +2284,8 @@ The file last matched it {when}. Verify reads the whole file again and compares.
         <translation>复制配对码</translation>
     </message>
     <message>
-        <source>Enter this code on the device (“Connect to your organisation&apos;s server”). It holds the device&apos;s key and is shown only this once.</source>
-        <translation>在设备上输入此配对码（“连接到贵机构的服务器”）。它包含该设备的密钥，只显示这一次。</translation>
+        <source>Enter this code on the device (“Connect to your organisation&apos;s server”) within 24 hours. It works only once: the device exchanges it for its own key.</source>
+        <translation>请在 24 小时内在该设备上输入此代码（“连接到您组织的服务器”）。它只能使用一次：设备会用它换取自己的密钥。</translation>
     </message>
     <message>
         <source>Create code</source>

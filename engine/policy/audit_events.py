@@ -59,7 +59,10 @@ EVENTS: dict[str, str] = {
     "tool_rule": "an MCP tool allowed or no longer allowed (server, tool, always)",
     "tool_call": "a model's tool call: tool, decision, SHA-256 of its arguments and result (never their text)",
     "pair_create": "device paired with this server (name, URL, certificate fingerprint, models; never its key)",
-    "pair_revoke": "paired device's key revoked",
+    "pair_revoke": "paired device's key (or its unused pairing code) revoked",
+    "pair_redeem": "a pairing code's one-time token redeemed for the device's key (device name, client address)",
+    "pair_redeem_refused": "a used, expired or revoked pairing code presented again (device name, client, reason)",
+    "admin_channel": "a command run through the server's admin socket (operation, peer uid and pid, outcome)",
     "remote_add": "organisation's server added on this desktop (name, URL, pinned fingerprint; never its key)",
     "remote_remove": "organisation's server removed from this desktop",
 }
