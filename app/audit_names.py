@@ -7,7 +7,7 @@ in the tooltip, so an auditor can match the two.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QLocale
+from PySide6.QtCore import QCoreApplication, QDateTime, QLocale, Qt
 
 translate = QCoreApplication.translate  # lupdate reads `translate("Context", "text")` calls too
 
@@ -162,6 +162,10 @@ def _phrase(event: str, key: str, value: object) -> str | None:
         return translate("AuditDetails", "happened at {time}, while the vault was locked").format(time=value)
     if key == "all":
         return translate("AuditDetails", "everything")
+    if key == "expires_at" and isinstance(value, str):
+        when = QDateTime.fromString(value, Qt.DateFormat.ISODate)
+        shown = QLocale().toString(when.toLocalTime(), QLocale.FormatType.ShortFormat) if when.isValid() else value
+        return translate("AuditDetails", "expires {time}").format(time=shown)
     if key == "rpm" and isinstance(value, int):
         return _count(translate("AuditDetails", "at most {n} request a minute"),
                       translate("AuditDetails", "at most {n} requests a minute"), value)

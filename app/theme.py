@@ -33,6 +33,7 @@ QFrame#searchHit { border: none; border-bottom: 1px solid palette(mid); }
 #bigStatement { font-size: 15px; font-weight: 600; }
 #errorLabel { color: #c62828; }
 #okLabel { color: #2e7d32; }
+#banner { border: 1px solid palette(mid); border-radius: 6px; background: palette(alternate-base); }
 QFocusFrame#focusRing { border: 2px solid palette(highlight); border-radius: 5px; }
 """
 

@@ -16,8 +16,8 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QGuiApplication, QResizeEvent
-from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QSizePolicy, QToolButton, QWidget
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QToolButton, QWidget
 
 from app import theme
 
@@ -250,3 +250,62 @@ def error_text(exc: BaseException) -> str:
         text = str(exc)
         return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
     return QCoreApplication.translate("Errors", "Unexpected error: {kind}").format(kind=type(exc).__name__)
+
+
+class DeliberateComboBox(QComboBox):
+    """A combo box that changes only by an explicit choice from its open list.
+
+    For settings with consequences (retention erases data): a wheel scrolling the page past it, or an
+    arrow key while it merely has focus, must not change it. Arrow keys open the list instead.
+    """
+
+    _STEP_KEYS = frozenset({Qt.Key.Key_Up, Qt.Key.Key_Down, Qt.Key.Key_PageUp, Qt.Key.Key_PageDown,
+                            Qt.Key.Key_Home, Qt.Key.Key_End, Qt.Key.Key_Left, Qt.Key.Key_Right})
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # not focused (and so not changed) by a wheel
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        event.ignore()  # the page around it scrolls instead
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if Qt.Key(event.key()) in self._STEP_KEYS and not event.modifiers():
+            self.showPopup()
+            return
+        if event.text().strip() and event.text().isprintable():
+            event.ignore()  # typing would jump to a matching item: no change without the list open
+            return
+        super().keyPressEvent(event)
+
+
+class Banner(QFrame):
+    """A result shown at the top of a view, where the eye is, until closed or replaced."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        named(self.label, QCoreApplication.translate("Banner", "Result"))
+        self.close_button = named(QToolButton(), QCoreApplication.translate("Banner", "Dismiss"))
+        self.close_button.setText("✕")
+        self.close_button.setAutoRaise(True)
+        self.close_button.clicked.connect(self.hide)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 6, 6, 6)
+        row.addWidget(self.label, 1)
+        row.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.hide()
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        """Show `text` (in the error colour when `error`)."""
+        self.label.setText(text)
+        self.label.setObjectName("errorLabel" if error else "okLabel")
+        self.label.style().polish(self.label)
+        self.show()
+
+    def text(self) -> str:
+        """The message shown (empty when hidden)."""
+        return "" if self.isHidden() else self.label.text()

@@ -156,6 +156,7 @@ class MainWindow(QMainWindow):
         self.privacy.history_changed.connect(self.chat.reload)
         self.privacy.autolock_changed.connect(self._autolock_changed)
         self.privacy.language_chosen.connect(self.change_language)
+        self.privacy.backup.restored.connect(lambda _vault: self._reload_views())
 
     def _nav_button(self, icon: str, text: str) -> QToolButton:
         button = QToolButton()
@@ -223,6 +224,12 @@ class MainWindow(QMainWindow):
             self.session.vault.settings.set(GEOMETRY_KEY, base64.b64encode(data).decode("ascii"))
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # The window's close box while locked is a quit from the lock screen: ask, as its Quit button does.
+        # (Closing from code — a confirmed Quit, SIGTERM — is not spontaneous and goes ahead.)
+        dialog = getattr(self, "unlock_dialog", None)
+        if self.is_locked and event.spontaneous() and dialog is not None and not dialog.confirm_quit():
+            event.ignore()
+            return
         if self.chat.stream is not None:
             self.chat.stream.stop()
         self.save_geometry()
@@ -331,6 +338,11 @@ class MainWindow(QMainWindow):
         dialog.finished.connect(self._unlock_finished)
         dialog.open()  # window-modal, without a nested event loop
 
+    def _reload_views(self) -> None:
+        """Every view reads the vault again (after an unlock, or a restore replaced it)."""
+        for view in self.views.values():
+            getattr(view, "reload", lambda: None)()
+
     def _unlock_finished(self, code: int) -> None:
         dialog = self.unlock_dialog
         if code == QDialog.DialogCode.Accepted and dialog.vault is not None:
@@ -339,8 +351,7 @@ class MainWindow(QMainWindow):
             self.is_locked = False
             self.activity.last_input = time.monotonic()
             self.central.show()
-            for view in self.views.values():
-                getattr(view, "reload", lambda: None)()
+            self._reload_views()
             self.unlocked.emit()
         else:
             self.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -283,12 +284,13 @@ class KeyAdmin:
         models: list[str] | None = None,
         rpm: int | None = None,
         tokens_per_day: int | None = None,
-        store_content: bool = True,
+        store_content: bool = False,
+        expires_at: datetime | None = None,
     ) -> tuple[ApiKeyRecord, str]:
-        """Create a key; its secret is returned this once."""
+        """Create a key; its secret is returned this once. It logs metadata only unless `store_content`."""
         require_admin_actor(self._engine.actor.audit_name)
         return issue_key(self._engine.require_vault(), name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
-                         store_content=store_content, actor=self._engine.actor.audit_name)
+                         store_content=store_content, expires_at=expires_at, actor=self._engine.actor.audit_name)
 
     def revoke(self, name: str) -> ApiKeyRecord:
         """Revoke the live key `name`: requests with it are refused from now on."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
+    QDateEdit,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -21,8 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.session import ACTOR
+from app.views.snippets import export_lines
 from app.widgets import CopyButton, error_text, muted, named
-from engine.policy.keys import issue_key
+from engine.policy.keys import MAX_EXPIRY_DAYS, expiry_after, issue_key
+
+DEFAULT_EXPIRY_DAYS = 90  # what the date picker suggests once expiry is ticked
 
 
 class CreateKeyDialog(QDialog):
@@ -50,9 +56,25 @@ class CreateKeyDialog(QDialog):
         self.tokens.setRange(0, 2_000_000_000)
         self.tokens.setSingleStep(10_000)
         self.tokens.setSpecialValueText(self.tr("no limit"))
-        self.store = named(QCheckBox(self.tr("Keep prompts and replies in the encrypted request log")),
+        # Off by default (privacy by design): the log keeps who, when, which model and token counts.
+        self.store = named(QCheckBox(self.tr("Also keep the full prompt and reply texts (encrypted)")),
                            self.tr("Store request content"))
-        self.store.setChecked(True)
+        self.store.setChecked(False)
+        self.store.setToolTip(self.tr(
+            "Without it the request log keeps only metadata: time, key, model, status and token counts."))
+        self.expires = named(QCheckBox(self.tr("Expires after")), self.tr("The key expires"))
+        self.expiry = named(QDateEdit(), self.tr("Last day the key works"))
+        self.expiry.setCalendarPopup(True)
+        today = QDate.currentDate()
+        self.expiry.setMinimumDate(today)
+        self.expiry.setMaximumDate(today.addDays(MAX_EXPIRY_DAYS - 1))
+        self.expiry.setDate(today.addDays(DEFAULT_EXPIRY_DAYS))
+        self.expiry.setEnabled(False)
+        self.expires.toggled.connect(self.expiry.setEnabled)
+        expiry_row = QHBoxLayout()
+        expiry_row.addWidget(self.expires)
+        expiry_row.addWidget(self.expiry)
+        expiry_row.addStretch(1)
         self.message = QLabel()
         self.message.setObjectName("errorLabel")
         self.message.setWordWrap(True)
@@ -62,7 +84,10 @@ class CreateKeyDialog(QDialog):
         form.addRow("", muted(self.tr("Check none to allow every model.")))
         form.addRow(self.tr("Requests/minute:"), self.rpm)
         form.addRow(self.tr("Tokens/day:"), self.tokens)
-        form.addRow("", self.store)
+        form.addRow(self.tr("Request log:"), self.store)
+        form.addRow(self.tr("Expiry:"), expiry_row)
+        form.addRow("", muted(self.tr("An expired key is refused with a message saying so; "
+                                      "it works through the chosen day (UTC).")))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok.setText(self.tr("Create key"))
@@ -83,6 +108,12 @@ class CreateKeyDialog(QDialog):
                  if self.models.item(i).checkState() == Qt.CheckState.Checked]
         return names or None
 
+    def expires_at(self) -> datetime | None:
+        """When the key stops working (the start of the day after the chosen one, UTC), or None."""
+        if not self.expires.isChecked():
+            return None
+        return expiry_after(self.expiry.date().toPython())
+
     def issue(self) -> None:
         """Issue the key (audited by the engine); the secret is kept only to show it once."""
         try:
@@ -93,6 +124,7 @@ class CreateKeyDialog(QDialog):
                 rpm=self.rpm.value() or None,
                 tokens_per_day=self.tokens.value() or None,
                 store_content=self.store.isChecked(),
+                expires_at=self.expires_at(),
                 actor=ACTOR,
             )
         except Exception as exc:  # noqa: BLE001 (a duplicate name etc. is explained in place)
@@ -126,4 +158,24 @@ class SecretDialog(QDialog):
         )))
         layout.addWidget(self.secret)
         layout.addWidget(self.copy, 0, Qt.AlignmentFlag.AlignLeft)
+        # The Server view's examples read the key from $ENCLAVE_API_KEY: these lines put it there.
+        layout.addWidget(muted(self.tr(
+            "To run the examples on the Server page, first run this line in the same terminal:")))
+        posix, powershell = export_lines(secret)
+        self.export_line = self._code_line(posix, self.tr("Command that sets the key (Linux, macOS)"))
+        self.powershell_line = self._code_line(powershell, self.tr("Command that sets the key (Windows PowerShell)"))
+        for label, line in ((self.tr("Linux, macOS:"), self.export_line),
+                            (self.tr("Windows PowerShell:"), self.powershell_line)):
+            row = QHBoxLayout()
+            row.addWidget(QLabel(label))
+            row.addWidget(line, 1)
+            row.addWidget(CopyButton(line.text, self.tr("Copy command")))
+            layout.addLayout(row)
         layout.addWidget(buttons)
+
+    def _code_line(self, text: str, name: str) -> QLineEdit:
+        line = named(QLineEdit(text), name)
+        line.setReadOnly(True)
+        line.setFont(QFont("monospace"))
+        line.setCursorPosition(0)
+        return line

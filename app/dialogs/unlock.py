@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -85,6 +86,11 @@ class UnlockDialog(QDialog):
         self.quit = named(QPushButton(self.tr("Quit")), self.tr("Quit"))
         self.unlock_button = named(QPushButton(self.tr("Unlock")), self.tr("Unlock"))
         self.unlock_button.setDefault(True)
+        # Enter disables the field while the key is derived, and Qt hands focus to the next button: an
+        # auto-default Quit would then take the very same Enter press and close the app.
+        for button in (self.forgot, self.quit):
+            button.setAutoDefault(False)
+            button.setDefault(False)
         self.unlock_button.setIcon(theme.icon("lock"))
 
         header = QHBoxLayout()
@@ -108,6 +114,23 @@ class UnlockDialog(QDialog):
         self.passphrase.returnPressed.connect(self.try_unlock)
         self.quit.clicked.connect(self.reject)
         self.forgot.clicked.connect(self._forgot)
+        self.locked_screen = vault is not None  # the lock screen of a running session, not the start
+
+    def reject(self) -> None:
+        """Quit (Quit, Escape, the window's close box); on the lock screen only once it is confirmed."""
+        if self.locked_screen and not self.confirm_quit():
+            return
+        super().reject()
+
+    def confirm_quit(self) -> bool:
+        """Ask before quitting from the lock screen: it closes the app and stops a running server."""
+        answer = QMessageBox.question(
+            self, self.tr("Quit Enclave?"),
+            self.tr("Quitting closes Enclave. A running API server stops too, and programs using it are "
+                    "refused until Enclave runs again."),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def try_unlock(self) -> None:
         """Derive the key from the typed passphrase in the background."""
@@ -122,7 +145,7 @@ class UnlockDialog(QDialog):
 
         def unlock(_ctx: object) -> Vault:
             if resume and vault is not None:
-                vault.resume(passphrase)
+                audit_events.resume(vault, passphrase, actor=ACTOR)  # chains what was queued while locked
                 opened = vault
             else:
                 opened = audit_events.unlock(home, passphrase, actor=ACTOR)
@@ -135,6 +158,9 @@ class UnlockDialog(QDialog):
         run_task(self, unlock, self._done, self._failed)
 
     def _busy(self, busy: bool) -> None:
+        if busy:
+            # Keep the keyboard on this dialog while its controls are disabled, not on Quit.
+            self.setFocus(Qt.FocusReason.OtherFocusReason)
         for control in (self.passphrase, self.unlock_button, self.forgot):
             control.setEnabled(not busy)
         self.remember.setEnabled(self._can_remember and not busy)

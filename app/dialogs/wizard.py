@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.passphrase import PassphraseFields
+from app.removable import same_drive, suggested_folder
 from app.session import prepare_demo
 from app.widgets import CopyButton, error_text, human_size, muted, named, show_error
 from app.workers import Task, run_task
@@ -105,10 +106,15 @@ class RecoveryPage(QWizardPage):
         actions.addWidget(self.save)
         actions.addWidget(self.print_button)
         actions.addStretch(1)
+        self.saved = QLabel()
+        self.saved.setWordWrap(True)
+        self.saved.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        named(self.saved, self.tr("Where the recovery key was saved"))
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.key_label)
         layout.addLayout(actions)
+        layout.addWidget(self.saved)
         layout.addSpacing(12)
         layout.addWidget(self.confirm)
         layout.addStretch(1)
@@ -138,17 +144,45 @@ class RecoveryPage(QWizardPage):
             key=self._wizard.recovery_key or ""
         )
 
+    def default_save_path(self) -> tuple[Path, bool]:
+        """Where the save dialog starts: a removable drive when one is plugged in (and whether it is)."""
+        folder, removable = suggested_folder()
+        return folder / "enclave-recovery-key.txt", removable
+
     def _save(self) -> None:
-        name, _ = QFileDialog.getSaveFileName(
-            self, self.tr("Save recovery key"), str(Path.home() / "enclave-recovery-key.txt"),
-            self.tr("Text files (*.txt)"),
-        )
+        path, removable = self.default_save_path()
+        if not removable:
+            self._show_saved(self.tr(
+                "No USB stick or other removable drive was found, so the dialog starts in your home folder. "
+                "A recovery key on the computer it protects is lost with it: prefer a USB stick, or print it."
+            ), "errorLabel")
+        name, _ = QFileDialog.getSaveFileName(self, self.tr("Save recovery key"), str(path),
+                                              self.tr("Text files (*.txt)"))
         if name:
-            try:
-                write_atomic(Path(name), self._key_text().encode("utf-8"))
-                os.chmod(name, 0o600)
-            except OSError as exc:
-                show_error(self, exc)
+            self.save_to(Path(name))
+
+    def save_to(self, path: Path) -> bool:
+        """Write the key to `path` (owner-only) and say where it went; True when it was written."""
+        try:
+            write_atomic(path, self._key_text().encode("utf-8"))
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            show_error(self, exc)
+            return False
+        if same_drive(path, self._wizard.home):
+            self._show_saved(self.tr(
+                "Saved to {path}. That is the same drive as your vault: copy it to a USB stick or print it, "
+                "then delete this copy."
+            ).format(path=path), "errorLabel")
+        else:
+            self._show_saved(self.tr("✔ Saved to {path}. Keep it apart from this computer.").format(path=path),
+                             "okLabel")
+        return True
+
+    def _show_saved(self, text: str, style: str) -> None:
+        self.saved.setText(text)
+        self.saved.setObjectName(style)
+        self.saved.style().polish(self.saved)
 
     def _print(self) -> None:
         from PySide6.QtGui import QTextDocument

@@ -34,8 +34,9 @@ from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
 from app.session import ACTOR, Session
+from app.views.backup import BackupPanel
 from app.views.compliance import CompliancePanel
-from app.widgets import ElidedLabel, error_text, human_time, muted, named, shrinkable
+from app.widgets import Banner, DeliberateComboBox, ElidedLabel, error_text, human_time, muted, named, shrinkable
 from app.workers import Task, run_task
 from engine.policy import retention, subjects
 from engine.vault import remember
@@ -111,7 +112,9 @@ class PrivacyView(QWidget):
         self.autolock.setRange(0, 24 * 60)
         self.autolock.setSpecialValueText(self.tr("never"))
         self.autolock.setSuffix(self.tr(" min"))
-        self.retention = named(QComboBox(), self.tr("Keep conversations and request logs for"))
+        # Changes only by a choice from its open list: a wheel or an arrow key passing over it must not
+        # set a rule that erases data.
+        self.retention = named(DeliberateComboBox(), self.tr("Keep conversations and request logs for"))
         for days in RETENTION_CHOICES:
             self.retention.addItem(self.tr("Forever") if not days else self.tr("%n day(s)", "", days), days)
         security_form = QFormLayout(security)
@@ -215,7 +218,8 @@ class PrivacyView(QWidget):
         left_widget = QWidget()
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
-        for box in (statement, language_box, places, security, history, self.compliance):
+        self.backup = BackupPanel(session)
+        for box in (statement, language_box, places, self.backup, security, history, self.compliance):
             left.addWidget(box)
         left.addStretch(1)
         scroll = QScrollArea()
@@ -229,6 +233,9 @@ class PrivacyView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.addWidget(title)
+        # Results of export, backup, restore, a passphrase change: up here, not below the fold.
+        self.banner = Banner()
+        layout.addWidget(self.banner)
         layout.addLayout(columns, 1)
 
         self.open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(home))))
@@ -242,6 +249,7 @@ class PrivacyView(QWidget):
         self.verify.clicked.connect(self.verify_audit)
         self.language.activated.connect(lambda _: self.language_chosen.emit(str(self.language.currentData())))
         self.forget_device.clicked.connect(self.forget_this_device)
+        self.backup.notice.connect(lambda text, error: self.banner.show_message(text, error=error))
         self.compliance.history_changed.connect(self.refresh)
         self.compliance.history_changed.connect(self.history_changed)
         self.reload()
@@ -255,12 +263,7 @@ class PrivacyView(QWidget):
         self.autolock.blockSignals(True)
         self.autolock.setValue(minutes if isinstance(minutes, int) else 15)
         self.autolock.blockSignals(False)
-        days = retention.get_policy(vault).conversations or 0
-        index = self.retention.findData(days)
-        if index < 0:  # set from the CLI to a value this list does not offer: show it as it is
-            self.retention.addItem(self.tr("%n day(s)", "", days), days)
-            index = self.retention.count() - 1
-        self.retention.setCurrentIndex(index)
+        self._show_retention(retention.get_policy(vault).conversations)
         language = i18n.chosen(vault.settings.get(i18n.LANGUAGE_KEY))
         self.language.setCurrentIndex(max(self.language.findData(language), 0))
         self.show_device_state()
@@ -291,7 +294,8 @@ class PrivacyView(QWidget):
     def _change_passphrase(self) -> None:
         dialog = ChangePassphraseDialog(self.session.vault, self, kdf=self.session.kdf, home=self.session.home)
         if dialog.exec():
-            self.history_status.setText(self.tr("Passphrase changed."))
+            self.banner.show_message(self.tr(
+                "✔ Passphrase changed. Use the new one from now on; your recovery key stays the same."))
             self.refresh()
 
     def show_device_state(self) -> None:
@@ -316,24 +320,85 @@ class PrivacyView(QWidget):
         self.session.vault.settings.set(AUTOLOCK_KEY, minutes)
         self.autolock_changed.emit(minutes)
 
-    def _retention_set(self) -> Task:
+    def retention_days(self) -> int | None:
+        """The rule in force for the categories this view sets (None: forever)."""
+        return retention.get_policy(self.session.vault).conversations
+
+    def _show_retention(self, days: int | None) -> None:
+        index = self.retention.findData(days or 0)
+        if index < 0:  # set from the CLI to a value this list does not offer: show it as it is
+            self.retention.addItem(self.tr("%n day(s)", "", days or 0), days or 0)
+            index = self.retention.count() - 1
+        self.retention.setCurrentIndex(index)
+
+    def _policy_for(self, days: int | None) -> retention.RetentionPolicy:
+        changes: dict[str, Any] = {category: days for category in RETENTION_CATEGORIES}
+        return replace(retention.get_policy(self.session.vault), **changes)
+
+    def _retention_set(self) -> Task | None:
+        """A new choice: count what it would erase now (a dry run); ask when that is anything; then apply."""
         days = int(self.retention.currentData()) or None
-        vault = self.session.vault
+        if days == self.retention_days():
+            return None
+        vault, policy = self.session.vault, self._policy_for(days)
+        self.retention.setEnabled(False)
+        return run_task(self, lambda ctx: retention.preview(vault, policy),
+                        lambda counts: self._retention_previewed(days, counts), self._retention_failed)
+
+    def _retention_previewed(self, days: int | None, counts: dict[str, int]) -> None:
+        if any(counts.get(c) for c in RETENTION_CATEGORIES) and not self.confirm_retention(days, counts):
+            self.retention.setEnabled(True)
+            self._show_retention(self.retention_days())
+            self.history_status.setText(self.tr("Retention unchanged; nothing was erased."))
+            return
+        vault, policy = self.session.vault, self._policy_for(days)
 
         def apply(_ctx: object) -> dict[str, int]:
-            policy = retention.get_policy(vault)
-            changes: dict[str, Any] = {category: days for category in RETENTION_CATEGORIES}
-            retention.set_policy(vault, replace(policy, **changes), actor=ACTOR)
+            retention.set_policy(vault, policy, actor=ACTOR)
             return retention.purge(vault, actor=ACTOR)
 
-        return run_task(self, apply, self._retention_done, lambda exc: self.history_status.setText(error_text(exc)))
+        run_task(self, apply, self._retention_done, self._retention_failed)
+
+    def _erased_items(self, counts: dict[str, int]) -> str:
+        """Counts per category in words: "3 conversations; 12 API request records"."""
+        parts = []
+        if counts.get("conversations"):
+            parts.append(self.tr("%n conversation(s)", "", counts["conversations"]))
+        if counts.get("api_metadata"):
+            parts.append(self.tr("%n API request record(s)", "", counts["api_metadata"]))
+        if counts.get("api_content"):
+            parts.append(self.tr("the prompt and reply texts of %n API request(s)", "", counts["api_content"]))
+        return self.tr("; ").join(parts)
+
+    def retention_question(self, days: int | None, counts: dict[str, int]) -> str:
+        """What a retention change will erase now, in words."""
+        period = self.tr("%n day(s)", "", days) if days else self.tr("forever")
+        return self.tr(
+            "Keeping history for {period} erases now, for good: {items}. This cannot be undone."
+        ).format(period=period, items=self._erased_items(counts))
+
+    def confirm_retention(self, days: int | None, counts: dict[str, int]) -> bool:
+        """Ask before a retention change that erases data; True to go ahead."""
+        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Erase old data?"),
+                          self.retention_question(days, counts), QMessageBox.StandardButton.Cancel, self)
+        erase = box.addButton(self.tr("Erase and apply"), QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is erase
 
     def _retention_done(self, counts: dict[str, int]) -> None:
-        removed = int(counts.get("conversations", 0))
-        if removed:
-            self.history_status.setText(self.tr("%n old conversation(s) erased.", "", removed))
+        self.retention.setEnabled(True)
+        if any(counts.get(c) for c in RETENTION_CATEGORIES):
+            self.history_status.setText(self.tr("Old data erased: {items}.").format(items=self._erased_items(counts)))
             self.history_changed.emit()
+        else:
+            self.history_status.setText(self.tr("Retention changed; nothing needed erasing yet."))
         self.refresh()
+
+    def _retention_failed(self, exc: BaseException) -> None:
+        self.retention.setEnabled(True)
+        self._show_retention(self.retention_days())
+        self.history_status.setText(error_text(exc))
 
     # -- export ------------------------------------------------------------------------------------
 
@@ -354,12 +419,16 @@ class PrivacyView(QWidget):
                         self._export_failed)
 
     def _exported(self, path: Path) -> None:
-        self.history_status.setText(self.tr("Exported to {path} (not encrypted).").format(path=path))
+        text = self.tr("Exported to {path}. The file is not encrypted: keep it somewhere safe.").format(path=path)
+        self.history_status.setText(text)
+        self.banner.show_message(text)
         self.refresh()
         self.export_finished.emit(path)
 
     def _export_failed(self, exc: BaseException) -> None:
-        self.history_status.setText(self.tr("Export failed: {error}").format(error=error_text(exc)))
+        text = self.tr("Export failed: {error}").format(error=error_text(exc))
+        self.history_status.setText(text)
+        self.banner.show_message(text, error=True)
         self.export_finished.emit(exc)
 
     # -- erase -------------------------------------------------------------------------------------
@@ -426,21 +495,32 @@ class PrivacyView(QWidget):
     # -- audit -------------------------------------------------------------------------------------
 
     def verify_audit(self) -> Task:
-        """Check every link of the audit chain in the background."""
+        """Check every link of the audit chain in the background; the table then shows exactly what was checked."""
         audit = self.session.vault.audit
         self.audit_status.setObjectName("mutedLabel")
         self.audit_status.setText(self.tr("Verifying…"))
-        return run_task(self, lambda ctx: audit.verify(), lambda _r: self._verified(None), self._verified)
+        return run_task(self, lambda ctx: audit.verified_entries(), self._verified_entries, self._verified)
 
-    def _verified(self, exc: BaseException | None) -> None:
+    def _verified_entries(self, entries: list[Any]) -> None:
+        # The count and the table come from one read of the chain, so they agree.
+        self.audit.set_records(list(reversed(entries)))
+        self._verified(None, entries)
+
+    def _verified(self, exc: BaseException | None, entries: list[Any] | None = None) -> None:
         if exc is None:
+            entries = entries or []
             self.audit_status.setObjectName("okLabel")
-            self.audit_status.setText(self.tr("✔ The audit chain is intact ({count} entries).").format(
-                count=self.audit.rowCount()))
+            text = self.tr("✔ The audit chain is intact: all %n entries shown are linked and unaltered.", "",
+                           len(entries))
+            if entries and entries[0].seq > 1:
+                text += " " + self.tr("Entries #1 to #{last} were removed by the retention rule; the chain "
+                                      "records where it now starts.").format(last=entries[0].seq - 1)
+            self.audit_status.setText(text)
         else:
             self.audit_status.setObjectName("errorLabel")
             self.audit_status.setText(self.tr("✘ {error}").format(error=error_text(exc)))
         self.audit_status.style().polish(self.audit_status)
+        self.audit_status.setWordWrap(True)
         self.audit_verified.emit(exc is None)
 
     def apply_icons(self) -> None:
@@ -450,4 +530,5 @@ class PrivacyView(QWidget):
                              (self.export_all, "export"), (self.erase_all, "trash"), (self.verify, "check"),
                              (self.forget_device, "trash")):
             button.setIcon(theme.icon(icon))
+        self.backup.apply_icons()
         self.compliance.apply_icons()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 from typing import Any
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontDatabase
+from PySide6.QtNetwork import QAbstractSocket, QNetworkInterface
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableView,
     QTabWidget,
@@ -33,35 +36,18 @@ from app.models.records import Column, RecordTableModel
 from app.session import ACTOR, Session
 from app.views.server_tls import TlsBox
 from app.views.server_tls import resolve as resolve_tls
+from app.views.server_upstreams import UpstreamsPanel
+from app.views.snippets import client_url, snippets
 from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
 from app.workers import Task, run_task
+from engine.api.settings import DEFAULT_MAX_TOKENS, ApiSettings, bind_refusal, is_loopback
 from engine.vault.records import PENDING_STATUS, ApiKeyRecord, RequestLogEntry
 
 SETTINGS_KEY = "gui.server"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 REFRESH_MS = 2000
-
-
-def snippets(url: str, model: str) -> tuple[str, str]:
-    """Ready-to-run curl and Python (openai client) examples for a model."""
-    curl = (
-        f"curl {url}/v1/chat/completions \\\n"
-        '  -H "Authorization: Bearer $ENCLAVE_API_KEY" \\\n'
-        '  -H "Content-Type: application/json" \\\n'
-        f'  -d \'{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello!"}}]}}\''
-    )
-    python = (
-        "import os\n"
-        "from openai import OpenAI\n\n"
-        f'client = OpenAI(base_url="{url}/v1", api_key=os.environ["ENCLAVE_API_KEY"])\n'
-        "reply = client.chat.completions.create(\n"
-        f'    model="{model}",\n'
-        '    messages=[{"role": "user", "content": "Hello!"}],\n'
-        ")\n"
-        "print(reply.choices[0].message.content)\n"
-    )
-    return curl, python
+ONE_SECOND = dt.timedelta(seconds=1)  # an expiry at midnight shows as the last day the key works
 
 
 def server_available() -> bool:
@@ -72,11 +58,24 @@ def server_available() -> bool:
         return False
 
 
-def _make_server(engine: Any, host: str, port: int, tls: Any = None) -> Any:
+def _make_server(
+    engine: Any, host: str, port: int, tls: Any = None, default_max_tokens: int = DEFAULT_MAX_TOKENS
+) -> Any:
     """Import the endpoint (a second or more: call it in a worker) and build the server."""
     from engine.api.server import ApiServer
 
-    return ApiServer(engine, host=host, port=port, tls=tls)
+    settings = ApiSettings(default_max_tokens=default_max_tokens)
+    return ApiServer(engine, host=host, port=port, settings=settings, tls=tls)
+
+
+def _scrolling(content: QWidget) -> QScrollArea:
+    """`content` in a frameless area that scrolls up and down (never sideways)."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(content)
+    return area
 
 
 class ServerView(QWidget):
@@ -96,10 +95,22 @@ class ServerView(QWidget):
             "Every request needs an API key, and is logged encrypted."
         ))
 
-        # -- endpoint
-        self.host = named(QLineEdit(), self.tr("Host to listen on"))
+        # -- network: where it listens, and how long a reply runs when a request does not say
+        self.host = named(QComboBox(), self.tr("Host to listen on"))
+        self.host.setEditable(True)
+        self.host.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        for address, note in self._host_choices():
+            self.host.addItem(address)
+            self.host.setItemData(self.host.count() - 1, note, Qt.ItemDataRole.ToolTipRole)
         self.port = named(QSpinBox(), self.tr("Port"))
         self.port.setRange(1, 65535)
+        self.default_tokens = named(QSpinBox(), self.tr("Default reply length in tokens"))
+        self.default_tokens.setRange(1, ApiSettings.max_tokens_cap)
+        self.default_tokens.setSingleStep(64)
+        self.default_tokens.setSuffix(self.tr(" tokens"))
+        self.default_tokens.setToolTip(self.tr(
+            "The most a reply may run when a request sets no max_tokens (requests may ask for up to {cap})."
+        ).format(cap=ApiSettings.max_tokens_cap))
         self.start_button = named(QPushButton(theme.icon("play"), self.tr("Start")),
                                   self.tr("Start or stop the server"))
         self.state = QLabel()
@@ -109,17 +120,20 @@ class ServerView(QWidget):
         named(self.url, self.tr("Server URL"))
         self.copy_url = CopyButton(self.url.text, self.tr("Copy URL"))
         self.bind_warning = muted("")
-        endpoint = QGroupBox(self.tr("Endpoint"))
+        named(self.bind_warning, self.tr("Network access"))
+        endpoint = QGroupBox(self.tr("Network"))
         grid = QGridLayout(endpoint)
         grid.addWidget(QLabel(self.tr("Host:")), 0, 0)
         grid.addWidget(self.host, 0, 1)
         grid.addWidget(QLabel(self.tr("Port:")), 0, 2)
         grid.addWidget(self.port, 0, 3)
         grid.addWidget(self.start_button, 0, 4)
-        grid.addWidget(self.state, 1, 0)
-        grid.addWidget(self.url, 1, 1, 1, 3)
-        grid.addWidget(self.copy_url, 1, 4)
-        grid.addWidget(self.bind_warning, 2, 0, 1, 5)
+        grid.addWidget(QLabel(self.tr("Default reply length:")), 1, 0)
+        grid.addWidget(self.default_tokens, 1, 1)
+        grid.addWidget(self.state, 2, 0)
+        grid.addWidget(self.url, 2, 1, 1, 3)
+        grid.addWidget(self.copy_url, 2, 4)
+        grid.addWidget(self.bind_warning, 3, 0, 1, 5)
         grid.setColumnStretch(1, 1)
 
         self.tls_box = TlsBox(session, self.port.value, self)
@@ -130,8 +144,12 @@ class ServerView(QWidget):
             Column(self.tr("Models"), lambda r: ", ".join(r.models) if r.models else self.tr("all")),
             Column(self.tr("Req./min"), lambda r: human_number(r.rpm) if r.rpm else "—", True),
             Column(self.tr("Tokens/day"), lambda r: human_number(r.tokens_per_day) if r.tokens_per_day else "—", True),
-            Column(self.tr("Logs text"), lambda r: self.tr("yes") if r.store_content else self.tr("no")),
-            Column(self.tr("Status"), lambda r: self._key_status(r)),
+            Column(self.tr("Logs"), lambda r: self.tr("full text") if r.store_content else self.tr("metadata only"),
+                   tooltip=lambda r: self.tr("Prompts and replies are kept, encrypted.") if r.store_content
+                   else self.tr("Only time, model, status and token counts are kept.")),
+            Column(self.tr("Expires"), lambda r: human_date(r.expires_at - ONE_SECOND) if r.expires_at
+                   else self.tr("never")),
+            Column(self.tr("Status"), lambda r: self._key_status(r), tooltip=lambda r: self._key_status(r, long=True)),
         ], self)
         self.keys_table = self._table(self.keys, self.tr("API keys"), stretch=1)
         self.create_key = named(QPushButton(theme.icon("key"), self.tr("Create key…")), self.tr("Create API key"))
@@ -177,45 +195,38 @@ class ServerView(QWidget):
         model_row.addWidget(QLabel(self.tr("Model:")))
         model_row.addWidget(self.snippet_model, 1)
         snippets_layout.addLayout(model_row)
+        snippets_layout.addWidget(muted(self.tr(
+            "They read the key from ENCLAVE_API_KEY: create a key, run the line its dialog shows, then "
+            "paste an example into the same terminal.")))
         snippets_layout.addWidget(tabs)
 
-        # -- upstreams (registered with `enclave upstreams add`; read-only here)
-        self.upstreams = RecordTableModel([
-            Column(self.tr("Name"), lambda s: s.upstream.name),
-            Column(self.tr("URL"), lambda s: s.upstream.url),
-            Column(self.tr("Models"), lambda s: ", ".join(r.id for r in s.upstream.models) or "—"),
-            Column(self.tr("Status"), self._upstream_status, tooltip=self._upstream_status),
-        ], self)
-        self.upstreams_table = self._table(self.upstreams, self.tr("Upstreams"), stretch=1)
-        self.upstreams_table.setMaximumHeight(160)
-        self.refresh_upstreams_button = named(QPushButton(self.tr("Refresh")),
-                                              self.tr("Check the upstreams again"))
-        self.upstreams_state = muted("")
-        named(self.upstreams_state, self.tr("Upstreams status"))
-        upstreams_box = QGroupBox(self.tr("Upstreams"))
-        upstreams_top = QHBoxLayout()
-        upstreams_top.addWidget(muted(self.tr(
-            "Serving engines that model names are routed to. Add one with `enclave upstreams add`.")), 1)
-        upstreams_top.addWidget(self.refresh_upstreams_button)
+        # -- upstreams (and the MCP tools an administrator allows)
+        self.upstreams_panel = UpstreamsPanel(session)
+        self.upstreams = self.upstreams_panel.model
+        self.upstreams_table = self.upstreams_panel.table
+        self.refresh_upstreams_button = self.upstreams_panel.refresh_button
+        self.upstreams_state = self.upstreams_panel.state
+        self.upstreams_panel.checked.connect(self.upstreams_checked)
         self.tools_button = named(QPushButton(self.tr("Tools…")),
                                   self.tr("Register MCP tool servers and allow their tools"))
-        upstreams_top.addWidget(self.tools_button)
-        upstreams_layout = QVBoxLayout(upstreams_box)
-        upstreams_layout.addLayout(upstreams_top)
-        upstreams_layout.addWidget(self.upstreams_table)
-        upstreams_layout.addWidget(self.upstreams_state)
+        self.upstreams_panel.buttons.addWidget(self.tools_button)
 
         columns = QHBoxLayout()
-        left = QVBoxLayout()
+        # Each column (network, keys, upstreams; TLS, examples, requests) is taller than a small screen: it scrolls.
+        left_widget = QWidget()
+        left = QVBoxLayout(left_widget)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addWidget(endpoint)
         left.addWidget(keys_box, 1)
-        left.addWidget(upstreams_box)
-        right = QVBoxLayout()
+        left.addWidget(self.upstreams_panel)
+        right_widget = QWidget()
+        right = QVBoxLayout(right_widget)
+        right.setContentsMargins(0, 0, 0, 0)
         right.addWidget(self.tls_box)
         right.addWidget(snippets_box)
         right.addWidget(requests_box, 1)
-        columns.addLayout(left, 1)
-        columns.addLayout(right, 1)
+        columns.addWidget(_scrolling(left_widget), 1)
+        columns.addWidget(_scrolling(right_widget), 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(16, 12, 16, 12)
         layout.addWidget(title)
@@ -227,11 +238,10 @@ class ServerView(QWidget):
         self.tls_box.changed.connect(self._update_state)
         self.create_key.clicked.connect(self.create_key_dialog)
         self.revoke_key.clicked.connect(self.revoke_selected)
-        self.refresh_upstreams_button.clicked.connect(self.refresh_upstreams)
         self.tools_button.clicked.connect(self.open_tools)
         self.show_revoked.toggled.connect(lambda _: self.refresh_keys())
         self.snippet_model.currentIndexChanged.connect(lambda _: self._update_snippets())
-        self.host.textChanged.connect(lambda _: self._update_state())
+        self.host.currentTextChanged.connect(lambda _: self._update_state())
         self.port.valueChanged.connect(lambda _: self._update_snippets())
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
@@ -282,8 +292,9 @@ class ServerView(QWidget):
     def reload(self) -> None:
         """Read stored settings and every list (also after unlock)."""
         stored = self.session.vault.settings.get(SETTINGS_KEY) or {}
-        self.host.setText(str(stored.get("host", DEFAULT_HOST)))
+        self.host.setCurrentText(str(stored.get("host", DEFAULT_HOST)))
         self.port.setValue(int(stored.get("port", DEFAULT_PORT)))
+        self.default_tokens.setValue(int(stored.get("default_max_tokens", DEFAULT_MAX_TOKENS)))
         self.tls_box.load(stored)
         self.refresh_models()
         self.refresh_keys()
@@ -310,23 +321,47 @@ class ServerView(QWidget):
         server = self.session.server
         return bool(server is not None and server.running)
 
+    def host_text(self) -> str:
+        """The address to listen on, as typed or picked."""
+        return self.host.currentText().strip() or DEFAULT_HOST
+
+    def _host_choices(self) -> list[tuple[str, str]]:
+        """Loopback, every interface, and this machine's own network addresses (with what each means)."""
+        choices = [(DEFAULT_HOST, self.tr("This computer only")),
+                   ("0.0.0.0", self.tr("Every network this computer is on"))]
+        for address in QNetworkInterface.allAddresses():
+            if address.protocol() == QAbstractSocket.NetworkLayerProtocol.IPv4Protocol and not address.isLoopback():
+                choices.append((address.toString(), self.tr("Only this network address")))
+        return choices
+
     def _url(self) -> str:
         server = self.session.server
         if server is not None and server.running:
             return str(server.url)
-        host = self.host.text().strip() or DEFAULT_HOST
+        host = self.host_text()
         host = f"[{host}]" if ":" in host else host
         scheme = "https" if self.tls_box.config()["tls"] else "http"
         return f"{scheme}://{host}:{self.port.value()}"
 
+    def bind_problem(self) -> str | None:
+        """Why the server would refuse the chosen host now (the engine's rule), or None."""
+        from engine.policy.keys import KeyPolicy
+
+        host = self.host_text()
+        if is_loopback(host):
+            return None
+        return bind_refusal(host, KeyPolicy(self.session.vault.api_keys).has_live_keys())
+
     def _update_state(self) -> None:
         available = server_available()
         running = self.running()
-        self.start_button.setEnabled(available and not self._busy)
+        refused = not running and not self.session.vault.is_locked and self.bind_problem() is not None
+        self.start_button.setEnabled(available and not self._busy and not refused)
         self.start_button.setText(self.tr("Stop") if running else self.tr("Start"))
         self.start_button.setIcon(theme.icon("stop" if running else "play"))
         self.host.setEnabled(not running and not self._busy)
         self.port.setEnabled(not running and not self._busy)
+        self.default_tokens.setEnabled(not running and not self._busy)
         self.tls_box.set_running(running or self._busy)
         if not available:
             self.state.setText(self.tr("This build has no HTTP endpoint."))
@@ -335,17 +370,30 @@ class ServerView(QWidget):
         elif not self._busy:
             self.state.setText(self.tr("○ Stopped"))
         self.url.setText(self._url())
-        host = self.host.text().strip()
-        self.bind_warning.setText(
-            "" if host in ("127.0.0.1", "localhost", "::1", "") else
-            self.tr("Other machines on your network can reach this address. Enclave refuses to listen "
-                    "there until at least one API key exists.")
-        )
+        self._show_bind_policy(refused)
         self._update_snippets()
+
+    def _show_bind_policy(self, refused: bool) -> None:
+        """Say who can reach the chosen address, and why Start is off when no key may be used there."""
+        if is_loopback(self.host_text()):
+            text, style = self.tr("Only programs on this computer can reach it."), "mutedLabel"
+        elif refused:
+            text, style = self.tr(
+                "Other machines on your network could reach this address, so Enclave listens there only "
+                "once an API key exists: create one under API keys first."), "errorLabel"
+        else:
+            text, style = self.tr(
+                "Other machines on your network can reach this address; each request needs one of the "
+                "API keys below."), "mutedLabel"
+        self.bind_warning.setText(text)
+        if self.bind_warning.objectName() != style:
+            self.bind_warning.setObjectName(style)
+            self.bind_warning.style().polish(self.bind_warning)
 
     def _update_snippets(self) -> None:
         model = self.snippet_model.currentText() or "MODEL"
-        curl, python = snippets(self._url(), model)
+        curl, python = snippets(client_url(self._url()), model,
+                                self.tr("set it first: export ENCLAVE_API_KEY=… (the key dialog shows the line)"))
         self.curl.setPlainText(curl)
         self.python.setPlainText(python)
 
@@ -381,14 +429,14 @@ class ServerView(QWidget):
         """Listen on host:port in the background (uvicorn starts on its own thread)."""
         if not server_available():
             return
-        host, port = self.host.text().strip() or DEFAULT_HOST, self.port.value()
-        config = {"host": host, "port": port, **self.tls_box.config()}
+        host, port, tokens = self.host_text(), self.port.value(), self.default_tokens.value()
+        config = {"host": host, "port": port, "default_max_tokens": tokens, **self.tls_box.config()}
         self.session.vault.settings.set(SETTINGS_KEY, config)
         engine = self.session.engine
         self._set_busy(self.tr("Starting…"))
 
         def start(_ctx: object) -> Any:
-            server = _make_server(engine, host, port, resolve_tls(config, host))
+            server = _make_server(engine, host, port, resolve_tls(config, host), tokens)
             server.start()
             return server
 
@@ -435,11 +483,15 @@ class ServerView(QWidget):
             records = [r for r in records if not r.revoked]
         self.keys.set_records(records)
         self.revoke_key.setEnabled(bool(records))
+        self._update_state()  # a first (or last) key allows (or forbids) a network address
 
-    def _key_status(self, record: ApiKeyRecord) -> str:
+    def _key_status(self, record: ApiKeyRecord, *, long: bool = False) -> str:
+        # Short in the table (it has seven columns), with the dates in the tooltip.
         if record.revoked_at is not None:
-            return self.tr("revoked {date}").format(date=human_date(record.revoked_at))
-        return self.tr("active since {date}").format(date=human_date(record.created_at))
+            return self.tr("revoked {date}").format(date=human_date(record.revoked_at)) if long else self.tr("revoked")
+        if record.expired():
+            return self.tr("expired")
+        return self.tr("active since {date}").format(date=human_date(record.created_at)) if long else self.tr("active")
 
     def selected_key(self) -> ApiKeyRecord | None:
         """The key selected in the table."""
@@ -489,44 +541,12 @@ class ServerView(QWidget):
     # -- upstreams ---------------------------------------------------------------------------------
 
     def refresh_upstreams(self) -> Task | None:
-        """Check every registered upstream in the background (each check waits up to about 5 s)."""
-        from engine.upstreams import list_with_health
-
-        vault = self.session.vault
-        if vault.is_locked or not self.refresh_upstreams_button.isEnabled():
-            return None
-        self.refresh_upstreams_button.setEnabled(False)
-        self.upstreams_state.setText(self.tr("Checking…"))
-        return run_task(self, lambda ctx: list_with_health(vault), self._show_upstreams, self._upstreams_failed)
-
-    def _show_upstreams(self, statuses: list[Any]) -> None:
-        self.refresh_upstreams_button.setEnabled(True)
-        self.upstreams.set_records(statuses)
-        down = sum(1 for s in statuses if not s.health.ok)
-        if not statuses:
-            self.upstreams_state.setText(self.tr("No upstream is registered."))
-        elif down:
-            self.upstreams_state.setText(self.tr("%n upstream(s) not reachable.", "", down))
-        else:
-            self.upstreams_state.setText(self.tr("All upstreams answer."))
-        self.upstreams_checked.emit(statuses)
-
-    def _upstreams_failed(self, exc: BaseException) -> None:
-        self.refresh_upstreams_button.setEnabled(True)
-        self.upstreams_state.setText(error_text(exc))
-        self.upstreams_checked.emit(exc)
-
-    def _upstream_status(self, status: Any) -> str:
-        health = status.health
-        if health.ok:
-            text = self.tr("ok ({latency} ms)").format(latency=f"{health.latency_ms:.0f}")
-            if status.missing_models:
-                text += self.tr("; missing: {models}").format(models=", ".join(status.missing_models))
-            return text
-        return self.tr("problem: {problem}").format(problem=health.problem or "?")
+        """Check every registered upstream in the background."""
+        return self.upstreams_panel.refresh()
 
     def apply_icons(self) -> None:
         """Re-tint icons after a light/dark switch."""
         self.create_key.setIcon(theme.icon("key"))
         self.revoke_key.setIcon(theme.icon("trash"))
+        self.upstreams_panel.apply_icons()
         self._update_state()

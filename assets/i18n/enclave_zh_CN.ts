@@ -2,6 +2,141 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
+    <name>AddUpstreamDialog</name>
+    <message>
+        <source>Add an upstream</source>
+        <translation>添加上游</translation>
+    </message>
+    <message>
+        <source>Upstream name</source>
+        <translation>上游名称</translation>
+    </message>
+    <message>
+        <source>e.g. gpu-cluster</source>
+        <translation>例如 gpu-cluster</translation>
+    </message>
+    <message>
+        <source>Upstream URL</source>
+        <translation>上游 URL</translation>
+    </message>
+    <message>
+        <source>e.g. https://vllm.example.org:8000/v1</source>
+        <translation>例如 https://vllm.example.org:8000/v1</translation>
+    </message>
+    <message>
+        <source>Upstream API key</source>
+        <translation>上游 API 密钥</translation>
+    </message>
+    <message>
+        <source>optional; stored encrypted</source>
+        <translation>可选；加密保存</translation>
+    </message>
+    <message>
+        <source>Ask the upstream which models it serves</source>
+        <translation>向上游查询它提供的模型</translation>
+    </message>
+    <message>
+        <source>Discover the models</source>
+        <translation>自动发现模型</translation>
+    </message>
+    <message>
+        <source>Models it serves</source>
+        <translation>它提供的模型</translation>
+    </message>
+    <message>
+        <source>e.g. llama-3.1-70b, qwen2.5-32b</source>
+        <translation>例如 llama-3.1-70b, qwen2.5-32b</translation>
+    </message>
+    <message>
+        <source>Prefix for model names</source>
+        <translation>模型名称前缀</translation>
+    </message>
+    <message>
+        <source>optional, e.g. cluster/</source>
+        <translation>可选，例如 cluster/</translation>
+    </message>
+    <message>
+        <source>CA certificate file</source>
+        <translation>CA 证书文件</translation>
+    </message>
+    <message>
+        <source>optional; else the system&apos;s certificates</source>
+        <translation>可选；否则使用系统证书</translation>
+    </message>
+    <message>
+        <source>Choose…</source>
+        <translation>选择…</translation>
+    </message>
+    <message>
+        <source>Choose a CA certificate file</source>
+        <translation>选择 CA 证书文件</translation>
+    </message>
+    <message>
+        <source>Allow unencrypted http:// to another machine</source>
+        <translation>允许以未加密的 http:// 连接其他机器</translation>
+    </message>
+    <message>
+        <source>Allow plain HTTP</source>
+        <translation>允许明文 HTTP</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>名称：</translation>
+    </message>
+    <message>
+        <source>URL:</source>
+        <translation>URL：</translation>
+    </message>
+    <message>
+        <source>API key:</source>
+        <translation>API 密钥：</translation>
+    </message>
+    <message>
+        <source>Models:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <source>Prefix:</source>
+        <translation>前缀：</translation>
+    </message>
+    <message>
+        <source>CA certificate:</source>
+        <translation>CA 证书：</translation>
+    </message>
+    <message>
+        <source>Add upstream</source>
+        <translation>添加上游</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Requests for these models are forwarded to the upstream; API keys, rules, the request log and the audit log stay on this machine. The same as `enclave upstreams add`.</source>
+        <translation>对这些模型的请求会转发到上游；API 密钥、规则、请求日志和审计日志都留在本机。与 `enclave upstreams add` 相同。</translation>
+    </message>
+    <message>
+        <source>CA certificate</source>
+        <translation>CA 证书</translation>
+    </message>
+    <message>
+        <source>PEM certificates (*.pem *.crt);;All files (*)</source>
+        <translation>PEM 证书 (*.pem *.crt);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Cannot read the CA certificate file “{name}”.</source>
+        <translation>无法读取 CA 证书文件“{name}”。</translation>
+    </message>
+    <message>
+        <source>Contacting the upstream…</source>
+        <translation>正在联系上游…</translation>
+    </message>
+    <message>
+        <source>Adding…</source>
+        <translation>正在添加…</translation>
+    </message>
+</context>
+<context>
     <name>AuditDetails</name>
     <message>
         <source>“{name}”</source>
@@ -130,6 +265,10 @@
     <message>
         <source>everything</source>
         <translation>全部</translation>
+    </message>
+    <message>
+        <source>expires {time}</source>
+        <translation>{time} 到期</translation>
     </message>
     <message>
         <source>at most {n} request a minute</source>
@@ -405,6 +544,100 @@
     <message>
         <source>this computer</source>
         <translation>本机</translation>
+    </message>
+</context>
+<context>
+    <name>BackupPanel</name>
+    <message>
+        <source>Backup</source>
+        <translation>备份</translation>
+    </message>
+    <message>
+        <source>Back up…</source>
+        <translation>备份…</translation>
+    </message>
+    <message>
+        <source>Write an encrypted backup</source>
+        <translation>写入加密备份</translation>
+    </message>
+    <message>
+        <source>Restore…</source>
+        <translation>恢复…</translation>
+    </message>
+    <message>
+        <source>Restore from a backup</source>
+        <translation>从备份恢复</translation>
+    </message>
+    <message>
+        <source>Backup progress</source>
+        <translation>备份进度</translation>
+    </message>
+    <message>
+        <source>Backup status</source>
+        <translation>备份状态</translation>
+    </message>
+    <message>
+        <source>A backup is one encrypted file: it opens with your passphrase or the recovery key. Keep it on a USB drive or another machine, not only here.</source>
+        <translation>备份是一个加密文件：用您的密码或恢复密钥即可打开。请把它放在 U 盘或另一台机器上，不要只留在这里。</translation>
+    </message>
+    <message>
+        <source>No removable drive found: choose a folder on another disk if you can.</source>
+        <translation>未找到可移动驱动器：如有可能，请选择另一块磁盘上的文件夹。</translation>
+    </message>
+    <message>
+        <source>Back up to folder</source>
+        <translation>备份到文件夹</translation>
+    </message>
+    <message>
+        <source>Backing up…</source>
+        <translation>正在备份…</translation>
+    </message>
+    <message>
+        <source>Backup written to {path} (encrypted, {size}).</source>
+        <translation>备份已写入 {path}（已加密，{size}）。</translation>
+    </message>
+    <message>
+        <source>It is on the same drive as the vault: copy it to another disk too.</source>
+        <translation>它与保险库在同一块磁盘上：请再复制一份到其他磁盘。</translation>
+    </message>
+    <message>
+        <source>Backup failed: {error}</source>
+        <translation>备份失败：{error}</translation>
+    </message>
+    <message>
+        <source>Enclave backups (*.db);;All files (*)</source>
+        <translation>Enclave 备份 (*.db);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Stop the server before restoring: its clients use the current vault.</source>
+        <translation>恢复前请先停止服务器：它的客户端正在使用当前保险库。</translation>
+    </message>
+    <message>
+        <source>Checking and restoring the backup…</source>
+        <translation>正在检查并恢复备份…</translation>
+    </message>
+    <message>
+        <source>Restored from {name}. The replaced vault was kept in the Backups folder.</source>
+        <translation>已从 {name} 恢复。被替换的保险库保存在备份文件夹中。</translation>
+    </message>
+    <message>
+        <source>That passphrase does not open the backup; nothing was changed.</source>
+        <translation>该密码无法打开此备份；未做任何更改。</translation>
+    </message>
+    <message>
+        <source>Restore failed: {error}</source>
+        <translation>恢复失败：{error}</translation>
+    </message>
+</context>
+<context>
+    <name>Banner</name>
+    <message>
+        <source>Result</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <source>Dismiss</source>
+        <translation>关闭</translation>
     </message>
 </context>
 <context>
@@ -1145,12 +1378,28 @@ Last message: {time}</source>
         <translation>每日 Token 数</translation>
     </message>
     <message>
-        <source>Keep prompts and replies in the encrypted request log</source>
-        <translation>在加密的请求日志中保存提示词和回复</translation>
+        <source>Also keep the full prompt and reply texts (encrypted)</source>
+        <translation>同时保存完整的提示词和回复文本（加密）</translation>
     </message>
     <message>
         <source>Store request content</source>
         <translation>保存请求内容</translation>
+    </message>
+    <message>
+        <source>Without it the request log keeps only metadata: time, key, model, status and token counts.</source>
+        <translation>不勾选时，请求日志只保存元数据：时间、密钥、模型、状态和Token 数。</translation>
+    </message>
+    <message>
+        <source>Expires after</source>
+        <translation>到期日期</translation>
+    </message>
+    <message>
+        <source>The key expires</source>
+        <translation>密钥会到期</translation>
+    </message>
+    <message>
+        <source>Last day the key works</source>
+        <translation>密钥可用的最后一天</translation>
     </message>
     <message>
         <source>Name:</source>
@@ -1171,6 +1420,18 @@ Last message: {time}</source>
     <message>
         <source>Tokens/day:</source>
         <translation>Token 数/天：</translation>
+    </message>
+    <message>
+        <source>Request log:</source>
+        <translation>请求日志：</translation>
+    </message>
+    <message>
+        <source>Expiry:</source>
+        <translation>到期：</translation>
+    </message>
+    <message>
+        <source>An expired key is refused with a message saying so; it works through the chosen day (UTC).</source>
+        <translation>到期的密钥会被拒绝并说明原因；在所选日期（UTC）当天仍可使用。</translation>
     </message>
     <message>
         <source>Create key</source>
@@ -2332,9 +2593,15 @@ The file last matched it {when}. Verify reads the whole file again and compares.
         <source>Every unlock, key change, export and erase, chained so edits show.</source>
         <translation>每次解锁、密钥变更、导出和清除都会记录，并逐条链接，任何改动都会暴露。</translation>
     </message>
+    <message numerus="yes">
+        <source>✔ The audit chain is intact: all %n entries shown are linked and unaltered.</source>
+        <translation>
+            <numerusform>✔ 审计链完整：显示的全部 %n 条记录环环相扣，未被改动。</numerusform>
+        </translation>
+    </message>
     <message>
-        <source>Passphrase changed.</source>
-        <translation>密码已更改。</translation>
+        <source>Entries #1 to #{last} were removed by the retention rule; the chain records where it now starts.</source>
+        <translation>第 1 至第 {last} 条记录已按保留规则删除；审计链记录了它现在的起点。</translation>
     </message>
     <message>
         <source>Remembers the passphrase in the system keyring: Enclave opens without asking.</source>
@@ -2352,12 +2619,6 @@ The file last matched it {when}. Verify reads the whole file again and compares.
         <source>This device no longer remembers the passphrase.</source>
         <translation>此设备已不再记住密码。</translation>
     </message>
-    <message numerus="yes">
-        <source>%n old conversation(s) erased.</source>
-        <translation>
-            <numerusform>已清除 %n 个过期对话。</numerusform>
-        </translation>
-    </message>
     <message>
         <source>Export conversations</source>
         <translation>导出对话</translation>
@@ -2369,10 +2630,6 @@ The file last matched it {when}. Verify reads the whole file again and compares.
     <message>
         <source>Exporting…</source>
         <translation>正在导出…</translation>
-    </message>
-    <message>
-        <source>Exported to {path} (not encrypted).</source>
-        <translation>已导出到 {path}（未加密）。</translation>
     </message>
     <message>
         <source>Export failed: {error}</source>
@@ -2413,6 +2670,64 @@ The file last matched it {when}. Verify reads the whole file again and compares.
         <translation>对话已清除。</translation>
     </message>
     <message>
+        <source>✔ Passphrase changed. Use the new one from now on; your recovery key stays the same.</source>
+        <translation>✔ 密码已更改。今后请使用新密码；恢复密钥保持不变。</translation>
+    </message>
+    <message>
+        <source>Retention unchanged; nothing was erased.</source>
+        <translation>保留期限未更改；未删除任何内容。</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n conversation(s)</source>
+        <translation>
+            <numerusform>%n 个对话</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>%n API request record(s)</source>
+        <translation>
+            <numerusform>%n 条 API 请求记录</numerusform>
+        </translation>
+    </message>
+    <message numerus="yes">
+        <source>the prompt and reply texts of %n API request(s)</source>
+        <translation>
+            <numerusform>%n 个 API 请求的提示词和回复文本</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+    <message>
+        <source>forever</source>
+        <translation>永久</translation>
+    </message>
+    <message>
+        <source>Keeping history for {period} erases now, for good: {items}. This cannot be undone.</source>
+        <translation>将历史保留期限设为 {period} 会立即永久删除：{items}。此操作无法撤销。</translation>
+    </message>
+    <message>
+        <source>Erase old data?</source>
+        <translation>删除旧数据？</translation>
+    </message>
+    <message>
+        <source>Erase and apply</source>
+        <translation>删除并应用</translation>
+    </message>
+    <message>
+        <source>Old data erased: {items}.</source>
+        <translation>旧数据已删除：{items}。</translation>
+    </message>
+    <message>
+        <source>Retention changed; nothing needed erasing yet.</source>
+        <translation>保留期限已更改；目前没有需要删除的内容。</translation>
+    </message>
+    <message>
+        <source>Exported to {path}. The file is not encrypted: keep it somewhere safe.</source>
+        <translation>已导出到 {path}。该文件未加密：请妥善保管。</translation>
+    </message>
+    <message>
         <source>All {count} conversations, and the texts of the API request log, will be erased for good. This cannot be undone.</source>
         <translation>全部 {count} 个对话以及 API 请求日志中的文本将被永久清除，此操作无法撤销。</translation>
     </message>
@@ -2427,10 +2742,6 @@ The file last matched it {when}. Verify reads the whole file again and compares.
     <message>
         <source>Verifying…</source>
         <translation>正在校验…</translation>
-    </message>
-    <message>
-        <source>✔ The audit chain is intact ({count} entries).</source>
-        <translation>✔ 审计日志链完整（共 {count} 条）。</translation>
     </message>
     <message>
         <source>✘ {error}</source>
@@ -2523,6 +2834,10 @@ The file last matched it {when}. Verify reads the whole file again and compares.
         <translation>我已记下恢复密钥</translation>
     </message>
     <message>
+        <source>Where the recovery key was saved</source>
+        <translation>恢复密钥的保存位置</translation>
+    </message>
+    <message>
         <source>Continue</source>
         <translation>继续</translation>
     </message>
@@ -2549,12 +2864,24 @@ Keep it safe and apart from this computer.
 </translation>
     </message>
     <message>
+        <source>No USB stick or other removable drive was found, so the dialog starts in your home folder. A recovery key on the computer it protects is lost with it: prefer a USB stick, or print it.</source>
+        <translation>未找到 U 盘或其他可移动驱动器，因此对话框从您的主文件夹开始。恢复密钥若保存在它所保护的电脑上，会与电脑一同丢失：最好存到 U 盘，或打印出来。</translation>
+    </message>
+    <message>
         <source>Save recovery key</source>
         <translation>保存恢复密钥</translation>
     </message>
     <message>
         <source>Text files (*.txt)</source>
         <translation>文本文件 (*.txt)</translation>
+    </message>
+    <message>
+        <source>Saved to {path}. That is the same drive as your vault: copy it to a USB stick or print it, then delete this copy.</source>
+        <translation>已保存到 {path}。它与保险库在同一块磁盘上：请复制到 U 盘或打印出来，然后删除这份副本。</translation>
+    </message>
+    <message>
+        <source>✔ Saved to {path}. Keep it apart from this computer.</source>
+        <translation>✔ 已保存到 {path}。请将它与这台电脑分开保管。</translation>
     </message>
 </context>
 <context>
@@ -2668,6 +2995,29 @@ Keep it safe and apart from this computer.
     </message>
 </context>
 <context>
+    <name>RestoreDialog</name>
+    <message>
+        <source>Everything in Enclave is replaced by the backup “{name}” ({size}, written {date}). Conversations and settings made since then are lost; a copy of the current vault is kept in the Backups folder.</source>
+        <translation>Enclave 中的全部内容将被备份“{name}”（{size}，写于 {date}）替换。此后产生的对话和设置将丢失；当前保险库的副本会保存在备份文件夹中。</translation>
+    </message>
+    <message>
+        <source>Restore from a backup</source>
+        <translation>从备份恢复</translation>
+    </message>
+    <message>
+        <source>RESTORE</source>
+        <translation>恢复</translation>
+    </message>
+    <message>
+        <source>Restore</source>
+        <translation>恢复</translation>
+    </message>
+    <message>
+        <source>Passphrase of the backup</source>
+        <translation>备份的密码</translation>
+    </message>
+</context>
+<context>
     <name>SecretDialog</name>
     <message>
         <source>Your new API key</source>
@@ -2693,6 +3043,30 @@ Keep it safe and apart from this computer.
         <source>Copy it now: this is the only time it is shown. Enclave keeps only a hash of it.</source>
         <translation>请立即复制：它只显示这一次。Enclave 只保存它的哈希值。</translation>
     </message>
+    <message>
+        <source>To run the examples on the Server page, first run this line in the same terminal:</source>
+        <translation>要运行“服务器”页上的示例，请先在同一个终端中运行这一行：</translation>
+    </message>
+    <message>
+        <source>Command that sets the key (Linux, macOS)</source>
+        <translation>设置密钥的命令（Linux、macOS）</translation>
+    </message>
+    <message>
+        <source>Command that sets the key (Windows PowerShell)</source>
+        <translation>设置密钥的命令（Windows PowerShell）</translation>
+    </message>
+    <message>
+        <source>Linux, macOS:</source>
+        <translation>Linux、macOS：</translation>
+    </message>
+    <message>
+        <source>Windows PowerShell:</source>
+        <translation>Windows PowerShell：</translation>
+    </message>
+    <message>
+        <source>Copy command</source>
+        <translation>复制命令</translation>
+    </message>
 </context>
 <context>
     <name>ServerView</name>
@@ -2713,6 +3087,18 @@ Keep it safe and apart from this computer.
         <translation>端口</translation>
     </message>
     <message>
+        <source>Default reply length in tokens</source>
+        <translation>默认回复长度（Token 数）</translation>
+    </message>
+    <message>
+        <source> tokens</source>
+        <translation> Token</translation>
+    </message>
+    <message>
+        <source>The most a reply may run when a request sets no max_tokens (requests may ask for up to {cap}).</source>
+        <translation>请求未设置 max_tokens 时回复的最大长度（请求最多可要求 {cap}）。</translation>
+    </message>
+    <message>
         <source>Start</source>
         <translation>启动</translation>
     </message>
@@ -2731,10 +3117,6 @@ Keep it safe and apart from this computer.
     <message>
         <source>Copy URL</source>
         <translation>复制地址</translation>
-    </message>
-    <message>
-        <source>Endpoint</source>
-        <translation>接口</translation>
     </message>
     <message>
         <source>Host:</source>
@@ -2765,16 +3147,44 @@ Keep it safe and apart from this computer.
         <translation>Token/天</translation>
     </message>
     <message>
-        <source>Logs text</source>
-        <translation>记录内容</translation>
+        <source>Network access</source>
+        <translation>网络访问</translation>
     </message>
     <message>
-        <source>yes</source>
-        <translation>是</translation>
+        <source>Network</source>
+        <translation>网络</translation>
     </message>
     <message>
-        <source>no</source>
-        <translation>否</translation>
+        <source>Default reply length:</source>
+        <translation>默认回复长度：</translation>
+    </message>
+    <message>
+        <source>Logs</source>
+        <translation>日志</translation>
+    </message>
+    <message>
+        <source>full text</source>
+        <translation>完整文本</translation>
+    </message>
+    <message>
+        <source>metadata only</source>
+        <translation>仅元数据</translation>
+    </message>
+    <message>
+        <source>Prompts and replies are kept, encrypted.</source>
+        <translation>提示词和回复会加密保存。</translation>
+    </message>
+    <message>
+        <source>Only time, model, status and token counts are kept.</source>
+        <translation>只保存时间、模型、状态和Token 数。</translation>
+    </message>
+    <message>
+        <source>Expires</source>
+        <translation>到期</translation>
+    </message>
+    <message>
+        <source>never</source>
+        <translation>永不</translation>
     </message>
     <message>
         <source>Status</source>
@@ -2869,28 +3279,24 @@ Keep it safe and apart from this computer.
         <translation>模型：</translation>
     </message>
     <message>
-        <source>URL</source>
-        <translation>URL</translation>
+        <source>They read the key from ENCLAVE_API_KEY: create a key, run the line its dialog shows, then paste an example into the same terminal.</source>
+        <translation>示例从 ENCLAVE_API_KEY 读取密钥：先创建密钥，运行其对话框显示的那一行，再把示例粘贴到同一个终端。</translation>
     </message>
     <message>
-        <source>Upstreams</source>
-        <translation>上游服务</translation>
+        <source>Only programs on this computer can reach it.</source>
+        <translation>只有本机上的程序可以访问。</translation>
     </message>
     <message>
-        <source>Refresh</source>
-        <translation>刷新</translation>
+        <source>Other machines on your network could reach this address, so Enclave listens there only once an API key exists: create one under API keys first.</source>
+        <translation>网络中的其他机器可以访问此地址，因此只有在存在 API 密钥后 Enclave 才会在此监听：请先在“API 密钥”中创建一个。</translation>
     </message>
     <message>
-        <source>Check the upstreams again</source>
-        <translation>重新检查上游服务</translation>
+        <source>Other machines on your network can reach this address; each request needs one of the API keys below.</source>
+        <translation>网络中的其他机器可以访问此地址；每个请求都需要下面的某个 API 密钥。</translation>
     </message>
     <message>
-        <source>Upstreams status</source>
-        <translation>上游服务状态</translation>
-    </message>
-    <message>
-        <source>Serving engines that model names are routed to. Add one with `enclave upstreams add`.</source>
-        <translation>模型名称所路由到的推理服务。可用 `enclave upstreams add` 添加。</translation>
+        <source>set it first: export ENCLAVE_API_KEY=… (the key dialog shows the line)</source>
+        <translation>请先设置：export ENCLAVE_API_KEY=…（密钥对话框会显示这一行）</translation>
     </message>
     <message>
         <source>Tools…</source>
@@ -2909,6 +3315,18 @@ Keep it safe and apart from this computer.
         <translation>复制</translation>
     </message>
     <message>
+        <source>This computer only</source>
+        <translation>仅本机</translation>
+    </message>
+    <message>
+        <source>Every network this computer is on</source>
+        <translation>本机所在的所有网络</translation>
+    </message>
+    <message>
+        <source>Only this network address</source>
+        <translation>仅此网络地址</translation>
+    </message>
+    <message>
         <source>Stop</source>
         <translation>停止</translation>
     </message>
@@ -2925,10 +3343,6 @@ Keep it safe and apart from this computer.
         <translation>○ 已停止</translation>
     </message>
     <message>
-        <source>Other machines on your network can reach this address. Enclave refuses to listen there until at least one API key exists.</source>
-        <translation>网络中的其他机器可以访问这个地址。在至少创建一个 API 密钥之前，Enclave 不会在此地址上监听。</translation>
-    </message>
-    <message>
         <source>Starting…</source>
         <translation>正在启动…</translation>
     </message>
@@ -2941,8 +3355,20 @@ Keep it safe and apart from this computer.
         <translation>已于 {date} 吊销</translation>
     </message>
     <message>
+        <source>revoked</source>
+        <translation>已吊销</translation>
+    </message>
+    <message>
+        <source>expired</source>
+        <translation>已到期</translation>
+    </message>
+    <message>
         <source>active since {date}</source>
         <translation>自 {date} 起有效</translation>
+    </message>
+    <message>
+        <source>active</source>
+        <translation>有效</translation>
     </message>
     <message>
         <source>Revoke key</source>
@@ -2951,36 +3377,6 @@ Keep it safe and apart from this computer.
     <message>
         <source>Revoke “{name}”? Programs using it are refused from now on.</source>
         <translation>要吊销“{name}”吗？此后使用它的程序都将被拒绝。</translation>
-    </message>
-    <message>
-        <source>Checking…</source>
-        <translation>正在检查…</translation>
-    </message>
-    <message>
-        <source>No upstream is registered.</source>
-        <translation>尚未注册上游服务。</translation>
-    </message>
-    <message numerus="yes">
-        <source>%n upstream(s) not reachable.</source>
-        <translation>
-            <numerusform>%n 个上游服务无法访问。</numerusform>
-        </translation>
-    </message>
-    <message>
-        <source>All upstreams answer.</source>
-        <translation>所有上游服务均有响应。</translation>
-    </message>
-    <message>
-        <source>ok ({latency} ms)</source>
-        <translation>正常（{latency} 毫秒）</translation>
-    </message>
-    <message>
-        <source>; missing: {models}</source>
-        <translation>；缺少：{models}</translation>
-    </message>
-    <message>
-        <source>problem: {problem}</source>
-        <translation>问题：{problem}</translation>
     </message>
 </context>
 <context>
@@ -3289,6 +3685,14 @@ Keep it safe and apart from this computer.
         <translation>解锁</translation>
     </message>
     <message>
+        <source>Quit Enclave?</source>
+        <translation>退出 Enclave？</translation>
+    </message>
+    <message>
+        <source>Quitting closes Enclave. A running API server stops too, and programs using it are refused until Enclave runs again.</source>
+        <translation>退出将关闭 Enclave。正在运行的 API 服务器也会停止，使用它的程序在 Enclave 再次运行前都会被拒绝。</translation>
+    </message>
+    <message>
         <source>Unlocking…</source>
         <translation>正在解锁…</translation>
     </message>
@@ -3299,6 +3703,111 @@ Keep it safe and apart from this computer.
     <message>
         <source>Enclave is already open in another window or program (process {pid}).</source>
         <translation>Enclave 已在另一个窗口或程序中打开（进程 {pid}）。</translation>
+    </message>
+</context>
+<context>
+    <name>UpstreamsPanel</name>
+    <message>
+        <source>Upstreams</source>
+        <translation>上游</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>URL</source>
+        <translation>URL</translation>
+    </message>
+    <message>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Add…</source>
+        <translation>添加…</translation>
+    </message>
+    <message>
+        <source>Add an upstream</source>
+        <translation>添加上游</translation>
+    </message>
+    <message>
+        <source>Remove…</source>
+        <translation>移除…</translation>
+    </message>
+    <message>
+        <source>Remove the selected upstream</source>
+        <translation>移除所选上游</translation>
+    </message>
+    <message>
+        <source>Refresh</source>
+        <translation>刷新</translation>
+    </message>
+    <message>
+        <source>Check the upstreams again</source>
+        <translation>重新检查上游</translation>
+    </message>
+    <message>
+        <source>Upstreams status</source>
+        <translation>上游状态</translation>
+    </message>
+    <message>
+        <source>Serving engines on your network (vLLM, llama.cpp server, Ollama) that model names are routed to; keys and logs stay here.</source>
+        <translation>网络中的推理服务（vLLM、llama.cpp server、Ollama），模型名称会被路由到它们；密钥和日志留在本机。</translation>
+    </message>
+    <message>
+        <source>Checking…</source>
+        <translation>正在检查…</translation>
+    </message>
+    <message>
+        <source>No upstream is registered.</source>
+        <translation>尚未注册上游。</translation>
+    </message>
+    <message numerus="yes">
+        <source>%n upstream(s) not reachable.</source>
+        <translation>
+            <numerusform>%n 个上游无法访问。</numerusform>
+        </translation>
+    </message>
+    <message>
+        <source>All upstreams answer.</source>
+        <translation>所有上游均有响应。</translation>
+    </message>
+    <message>
+        <source>ok ({latency} ms)</source>
+        <translation>正常（{latency} 毫秒）</translation>
+    </message>
+    <message>
+        <source>; missing: {models}</source>
+        <translation>；缺少：{models}</translation>
+    </message>
+    <message>
+        <source>problem: {problem}</source>
+        <translation>问题：{problem}</translation>
+    </message>
+    <message>
+        <source>Upstream “{name}” added.</source>
+        <translation>已添加上游“{name}”。</translation>
+    </message>
+    <message>
+        <source>Select an upstream to remove.</source>
+        <translation>请选择要移除的上游。</translation>
+    </message>
+    <message>
+        <source>Remove upstream</source>
+        <translation>移除上游</translation>
+    </message>
+    <message>
+        <source>Remove “{name}”? Its models are no longer offered, and its stored key is deleted.</source>
+        <translation>移除“{name}”？它的模型将不再提供，保存的密钥也会被删除。</translation>
+    </message>
+    <message>
+        <source>Upstream “{name}” removed.</source>
+        <translation>已移除上游“{name}”。</translation>
     </message>
 </context>
 <context>

@@ -10,7 +10,6 @@ from engine.api.settings import ApiSettings
 from engine.models.template_input import ToolOffer
 from engine.runtime import GenerationParams, TokenLogprob
 
-CHAT_DEFAULT_MAX_TOKENS = 2048
 COMPLETION_DEFAULT_MAX_TOKENS = 16  # OpenAI's default for /v1/completions
 
 
@@ -59,7 +58,7 @@ def generation_params(
     """Sampling settings of a request, `max_tokens` capped by the server and the key's budget."""
     defaults = GenerationParams()
     if isinstance(request, ChatCompletionRequest):
-        asked = request.max_completion_tokens or request.max_tokens or CHAT_DEFAULT_MAX_TOKENS
+        asked = request.max_completion_tokens or request.max_tokens or settings.default_max_tokens
         top = (request.top_logprobs or 0) if request.logprobs else None
     else:
         asked = request.max_tokens or COMPLETION_DEFAULT_MAX_TOKENS

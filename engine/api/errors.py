@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from engine.errors import EnclaveError, IntegrityError, NotFoundError, UserError, VaultLockedError
 from engine.models.templates import TemplateError
+from engine.policy.keys import KeyExpired
 from engine.policy.limits import ModelNotAllowed, RateLimited
 from engine.runtime import PromptTooLong, RuntimeBusy
 from engine.upstreams.errors import UpstreamError
@@ -124,6 +125,8 @@ def from_exception(exc: BaseException) -> ApiError:
     """Map an engine or API exception to its HTTP error (most specific class first)."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, KeyExpired):
+        return ApiError(401, str(exc), code="api_key_expired", headers={"WWW-Authenticate": "Bearer"})
     if isinstance(exc, UpstreamError):  # its message names no address and no key (engine.upstreams.errors)
         headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
         return ApiError(exc.status, str(exc), code=exc.code, headers=headers)

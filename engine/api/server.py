@@ -12,10 +12,11 @@ import uvicorn
 
 from engine.api.app import create_app
 from engine.api.connections import protocol_for
-from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings, is_loopback
+from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings, bind_refusal, is_loopback
 from engine.errors import UserError
 from engine.handle import Engine
 from engine.pairing.tls import TlsFiles
+from engine.policy import audit_events
 from engine.vault import Vault
 
 log = logging.getLogger("enclave.api")
@@ -42,6 +43,7 @@ class ApiServer:
         self.port = port
         self.settings = settings or ApiSettings()
         self.tls = tls
+        self.actor = engine.actor.audit_name  # who started it, as the audit log names them (serve, gui)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -63,11 +65,10 @@ class ApiServer:
 
     def check_bind_policy(self) -> None:
         """Refuse a non-loopback bind unless at least one live API key exists."""
-        if not is_loopback(self.host) and not self.engine.policy.has_live_keys():
-            raise UserError(
-                f"refusing to listen on {self.host}: other machines could reach it and no API key exists; "
-                "create one with `enclave keys create --name NAME` first"
-            )
+        if not is_loopback(self.host):
+            refusal = bind_refusal(self.host, self.engine.policy.has_live_keys())
+            if refusal is not None:
+                raise UserError(refusal)
 
     def start(self) -> None:
         """Listen (a background thread); raise UserError if the policy or the port forbids it."""
@@ -109,7 +110,7 @@ class ApiServer:
         details: dict[str, Any] = {"bind": self.bind_address, "tls": self.tls is not None}
         if self.tls is not None:
             details["fingerprint"] = self.tls.fingerprint
-        self.vault.audit.append("server_start", actor="local", details=details)
+        audit_events.record_or_queue(self.vault, "server_start", actor=self.actor, details=details)
         log.info("API server listening on %s", self.url)
 
     def stop(self) -> None:
@@ -123,7 +124,10 @@ class ApiServer:
             server.force_exit = True
             thread.join(STOP_TIMEOUT_S)
         self._server = self._thread = None
+        # Also when the vault is locked (quitting from the lock screen): then it waits in the queue
+        # that the next unlock chains.
         try:
-            self.vault.audit.append("server_stop", actor="local", details={"bind": self.bind_address})
-        except Exception as exc:  # a vault already closed must not hide that the server stopped
-            log.warning("server stop not audited: %s", type(exc).__name__)
+            audit_events.record_or_queue(self.vault, "server_stop", actor=self.actor,
+                                         details={"bind": self.bind_address})
+        except OSError as exc:  # the data folder cannot be written: say so, the server is down anyway
+            log.error("server stop could not be recorded: %s", exc)

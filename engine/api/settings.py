@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, fields
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+DEFAULT_MAX_TOKENS = 512
 
 
 def is_loopback(host: str) -> bool:
@@ -20,6 +21,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def bind_refusal(host: str, has_live_keys: bool) -> str | None:
+    """Why the server would refuse to listen on `host` (other machines could reach it and no API key
+    exists), or None when it may; the server enforces it, front-ends show it before trying."""
+    if is_loopback(host) or has_live_keys:
+        return None
+    return (
+        f"refusing to listen on {host}: other machines could reach it and no API key exists; "
+        "create one with `enclave keys create --name NAME` first"
+    )
+
+
 @dataclass(frozen=True)
 class ApiSettings:
     """Endpoint settings; the defaults are the locked-down ones."""
@@ -28,6 +40,9 @@ class ApiSettings:
     cors_origins: tuple[str, ...] = ()  # exact origins, e.g. "http://localhost:3000"; never "*"
     max_body_bytes: int = 4 * 1024 * 1024
     max_tokens_cap: int = 4096  # no request generates more than this, whatever it asks
+    # A chat request that names no max_tokens gets this many at most: a small model left to run
+    # on (it may never stop on its own) must not hold a client and the queue for minutes.
+    default_max_tokens: int = DEFAULT_MAX_TOKENS
     max_pending: int = 16  # generation requests in flight (running + waiting) before 429
     retry_after_s: int = 2  # what a 429 for a full queue tells clients
     max_embedding_inputs: int = 256
@@ -45,6 +60,8 @@ class ApiSettings:
             raise ValueError("CORS origins must be listed exactly; '*' is not allowed")
         if self.max_body_bytes < 1024 or self.max_tokens_cap < 1 or self.max_pending < 1:
             raise ValueError("body cap, token cap and queue length must be positive")
+        if self.default_max_tokens < 1:  # above the cap it is capped like any request's max_tokens
+            raise ValueError("the default max_tokens must be positive")
         if self.max_connections < 1 or self.max_embedding_inputs < 1:
             raise ValueError("the connection cap and the embedding input cap must be positive")
         if min(self.header_timeout_s, self.body_timeout_s, self.keep_alive_timeout_s) <= 0:

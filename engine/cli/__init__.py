@@ -9,9 +9,21 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from engine import __version__
 from engine.errors import EnclaveError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the house exit codes: a usage error is one line on stderr and exit 1, not argparse's 2.
+
+    Sub-command parsers are made by `add_subparsers` with the parent's class, so every level behaves alike.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line naming the command and the problem, then exit 1 (2 means tampering)."""
+        self.exit(1, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,14 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
         vault_cmds,
     )
 
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)
     common.add_argument(
         "--passphrase-file",
         metavar="PATH",
         default=argparse.SUPPRESS,
         help="read the vault passphrase from this file (else $ENCLAVE_PASSPHRASE, else a prompt)",
     )
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="enclave",
         description="Enclave: a private LLM workstation. Everything stays on this machine, encrypted.",
         parents=[common],

@@ -11,6 +11,7 @@ from engine.cli.passphrase import read_passphrase
 from engine.errors import UserError
 from engine.paths import enclave_home
 from engine.policy.audit_events import unlock
+from engine.policy.keys import parse_expiry
 from engine.vault import Vault
 from engine.vault.errors import VaultMissing
 
@@ -35,7 +36,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     create.add_argument("--models", metavar="M,…", help="comma-separated models it may use (default: all)")
     create.add_argument("--rpm", type=int, metavar="N", help="requests per minute")
     create.add_argument("--tokens-per-day", type=int, metavar="N", help="prompt + completion tokens per UTC day")
-    create.add_argument("--no-store", action="store_true", help="log no prompt or reply text for this key")
+    content = create.add_mutually_exclusive_group()
+    content.add_argument("--no-store", dest="store_content", action="store_false",
+                         help="log no prompt or reply text for this key (the default; metadata only)")
+    content.add_argument("--store-content", dest="store_content", action="store_true",
+                         help="also keep this key's prompt and reply texts in the encrypted request log")
+    create.set_defaults(store_content=False)
+    create.add_argument("--expires", metavar="DATE|DAYS",
+                        help="last day the key works (YYYY-MM-DD, UTC) or a number of days from now")
     create.set_defaults(handler=cmd_create)
 
     listing = actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
@@ -52,10 +60,17 @@ def cmd_create(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if args.models is not None and not models:
         raise UserError("--models needs at least one model name")
-    answer = run_admin(args, "keys.create", {"name": args.name, "models": models, "rpm": args.rpm,
-                                             "tokens_per_day": args.tokens_per_day, "store_content": not args.no_store})
+    expires_at = parse_expiry(args.expires) if args.expires is not None else None
+    answer = run_admin(args, "keys.create", {
+        "name": args.name, "models": models, "rpm": args.rpm, "tokens_per_day": args.tokens_per_day,
+        "store_content": args.store_content,
+        "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
+    })
     print(answer["secret"])
     print(f"API key {args.name!r} created. It is shown only this once: store it now.", file=sys.stderr)
+    print("It logs " + ("prompt and reply texts" if args.store_content else "request metadata only, no texts")
+          + (f"; it expires {expires_at:%Y-%m-%d %H:%M} UTC." if expires_at else "; it does not expire."),
+          file=sys.stderr)
     return 0
 
 
@@ -68,13 +83,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not records:
         print("no API keys; create one with `enclave keys create --name NAME`", file=sys.stderr)
         return 0
-    print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'RPM':>6} {'TOKENS/DAY':>11} {'CONTENT':<8} CREATED")
+    print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'RPM':>6} {'TOKENS/DAY':>11} {'CONTENT':<8} "
+          f"{'CREATED':<16} EXPIRES")
     for r in records:
         models = ",".join(r["models"]) if r["models"] is not None else "all"
         created = r["created_at"][:16].replace("T", " ")
+        status = "revoked" if r["revoked_at"] else "expired" if r["expired"] else "active"
+        expires = r["expires_at"][:16].replace("T", " ") if r["expires_at"] else "never"
         print(
-            f"{r['name']:<20} {'revoked' if r['revoked_at'] else 'active':<8} {models:<24} {r['rpm'] or '-':>6} "
-            f"{r['tokens_per_day'] or '-':>11} {'logged' if r['store_content'] else 'no-store':<8} {created}"
+            f"{r['name']:<20} {status:<8} {models:<24} {r['rpm'] or '-':>6} "
+            f"{r['tokens_per_day'] or '-':>11} {'logged' if r['store_content'] else 'no-store':<8} "
+            f"{created:<16} {expires}"
         )
     return 0
 

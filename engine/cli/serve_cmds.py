@@ -18,7 +18,7 @@ from types import FrameType
 
 import httpx
 
-from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, LIMIT_FIELDS, ApiSettings
+from engine.api.settings import DEFAULT_HOST, DEFAULT_MAX_TOKENS, DEFAULT_PORT, LIMIT_FIELDS, ApiSettings
 from engine.cli.passphrase import read_passphrase
 from engine.control.server import ControlServer
 from engine.errors import UserError
@@ -46,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument(
         "--cors-origin", action="append", default=[], metavar="URL",
         help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeatable)",
+    )
+    p.add_argument(
+        "--default-max-tokens", type=int, default=DEFAULT_MAX_TOKENS, metavar="N",
+        help=f"reply length for a chat request that sets no max_tokens (default: {DEFAULT_MAX_TOKENS})",
     )
     p.add_argument(
         "--verbose", action="store_true",
@@ -80,7 +84,7 @@ def parse_limit(text: str) -> tuple[str, float]:
 
 def settings_from(args: argparse.Namespace) -> ApiSettings:
     """The endpoint settings the command line asks for (a bad combination is a user error)."""
-    limits = dict(args.limit)
+    limits = {"default_max_tokens": args.default_max_tokens, **dict(args.limit)}  # --limit has the last word
     try:
         return ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin), **limits)
     except ValueError as exc:

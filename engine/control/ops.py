@@ -9,6 +9,7 @@ is a UserError with one clear sentence.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from engine.errors import UserError
@@ -52,6 +53,19 @@ class Args:
             raise UserError(f"the argument {name!r} must be true or false")
         return value
 
+    def moment(self, name: str) -> datetime | None:
+        """An ISO-8601 time with its offset, or None."""
+        value = self.text(name, required=False)
+        if value is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise UserError(f"the argument {name!r} must be an ISO-8601 time") from None
+        if moment.tzinfo is None:
+            raise UserError(f"the argument {name!r} needs a time zone offset")
+        return moment
+
     def names(self, name: str) -> list[str] | None:
         """A list of model names, or None (all models)."""
         value = self.values.get(name)
@@ -79,6 +93,8 @@ def key_json(record: ApiKeyRecord) -> dict[str, Any]:
         "store_content": record.store_content,
         "created_at": record.created_at.isoformat(timespec="seconds"),
         "revoked_at": record.revoked_at.isoformat(timespec="seconds") if record.revoked_at else None,
+        "expires_at": record.expires_at.isoformat(timespec="seconds") if record.expires_at else None,
+        "expired": record.expired(),
     }
 
 
@@ -96,6 +112,7 @@ def _keys_create(engine: Engine, args: Args) -> dict[str, Any]:
     record, secret = engine.keys.create(
         args.name(), models=args.names("models"), rpm=args.number("rpm"),
         tokens_per_day=args.number("tokens_per_day"), store_content=args.flag("store_content"),
+        expires_at=args.moment("expires_at"),
     )
     return {"secret": secret, "key": key_json(record)}
 

@@ -17,7 +17,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UserError
+from engine.errors import UserError, VaultLockedError
 from engine.policy import audit_queue
 from engine.vault import AuditEntry, Vault
 from engine.vault.errors import WrongPassphrase
@@ -96,6 +96,31 @@ def unlock(home: Path, passphrase: str, *, actor: str) -> Vault:
         vault.close()
         raise
     return vault
+
+
+def resume(vault: Vault, passphrase: str, *, actor: str) -> None:
+    """`Vault.resume` (after a lock) that also records a failed attempt and chains what was queued while locked."""
+    try:
+        vault.resume(passphrase)
+    except WrongPassphrase:
+        with contextlib.suppress(OSError):
+            audit_queue.defer(vault.home, "unlock_failed", actor=actor)
+        raise
+    audit_queue.flush(vault)
+
+
+def record_or_queue(vault: Vault, event: str, *, actor: str, details: dict[str, Any] | None = None) -> None:
+    """Record in the open vault's chain; while it is locked (or closed), queue it for the next unlock."""
+    if not vault.is_locked:
+        try:
+            record(vault, event, actor=actor, details=details)
+            return
+        except VaultLockedError:  # locked between the check and the write
+            pass
+    # The queue takes only the fields a locked-time event may carry (engine.policy.audit_queue).
+    allowed = audit_queue.LOCKED_EVENTS[event]
+    audit_queue.defer(vault.home, event, actor=actor,
+                      details={k: str(v) for k, v in (details or {}).items() if k in allowed})
 
 
 def require_admin_actor(actor: str) -> None:

@@ -41,6 +41,9 @@ LOCKED_EVENTS: dict[str, frozenset[str]] = {
     "model_import": frozenset({"name", "sha256"}),
     "model_remove": frozenset({"name"}),
     "model_default": frozenset({"name"}),
+    # A server stopped (or started) while the vault is locked: quitting from the lock screen.
+    "server_start": frozenset({"bind"}),
+    "server_stop": frozenset({"bind"}),
 }
 
 

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
+from engine.errors import UserError
 from engine.policy.limits import DailyTokens, ModelNotAllowed, RateLimited, RequestWindow
 from engine.vault import Vault
 from engine.vault.records import ApiKeyRecord, RequestLogEntry
+
+MAX_EXPIRY_DAYS = 3660  # about ten years: a longer "expiry" is a typo
 
 
 class KeyStore(Protocol):
@@ -42,14 +45,21 @@ class KeyPolicy:
         self.tokens = tokens or DailyTokens()
 
     def authenticate(self, secret: str) -> ApiKeyRecord | None:
-        """The live, unrevoked key this secret belongs to, else None."""
+        """The live key this secret belongs to, else None; KeyExpired for a right secret past its date."""
         if not secret or len(secret) > 256:
             return None
-        return self.keys.verify(secret)
+        record = self.keys.verify(secret)
+        if record is not None and record.expired():
+            assert record.expires_at is not None
+            raise KeyExpired(
+                f"API key {record.name!r} expired on {record.expires_at:%Y-%m-%d %H:%M} UTC; "
+                "ask the administrator for a new one"
+            )
+        return record
 
     def has_live_keys(self) -> bool:
-        """True when at least one key is not revoked (the condition for a non-loopback bind)."""
-        return any(not record.revoked for record in self.keys.list())
+        """True when at least one key is neither revoked nor expired (the condition for a non-loopback bind)."""
+        return any(record.live() for record in self.keys.list())
 
     def admit(self, record: ApiKeyRecord) -> None:
         """Count one request against the key's requests/minute; RateLimited when over."""
@@ -96,6 +106,37 @@ class KeyPolicy:
                 self.tokens.add(entry.key_name, entry.prompt_tokens + entry.completion_tokens, when=when)
 
 
+class KeyExpired(UserError):
+    """The secret is right but the key's expiry date has passed (a 401 that says so)."""
+
+
+def parse_expiry(text: str, now: datetime | None = None) -> datetime:
+    """`YYYY-MM-DD` (the key works through that day, UTC) or a number of days from now, as a UTC time."""
+    moment = now or datetime.now(UTC)
+    value = text.strip()
+    if value.isdigit():
+        days = int(value)
+        if not 1 <= days <= MAX_EXPIRY_DAYS:
+            raise UserError(f"an expiry in days must be between 1 and {MAX_EXPIRY_DAYS}")
+        return moment + timedelta(days=days)
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"cannot read the expiry {text!r}: give a date as YYYY-MM-DD or a number of days") from None
+    return expiry_after(day, moment)
+
+
+def expiry_after(day: date, now: datetime | None = None) -> datetime:
+    """The moment a key valid through `day` (UTC) expires: the start of the next day."""
+    moment = now or datetime.now(UTC)
+    expires = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+    if expires <= moment:
+        raise UserError(f"the expiry date {day.isoformat()} has already passed")
+    if expires - moment > timedelta(days=MAX_EXPIRY_DAYS + 1):
+        raise UserError(f"an expiry date can be at most {MAX_EXPIRY_DAYS} days ahead")
+    return expires
+
+
 def issue_key(
     vault: Vault,
     name: str,
@@ -103,15 +144,21 @@ def issue_key(
     models: list[str] | None = None,
     rpm: int | None = None,
     tokens_per_day: int | None = None,
-    store_content: bool = True,
+    store_content: bool = False,
+    expires_at: datetime | None = None,
     actor: str = "local",
 ) -> tuple[ApiKeyRecord, str]:
-    """Create an API key (the secret is returned once) and audit it."""
+    """Create an API key (the secret is returned once) and audit it.
+
+    Prompt and reply texts are logged only when `store_content` asks for it (privacy by default).
+    """
     record, secret = vault.api_keys.create(
-        name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content
+        name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content,
+        expires_at=expires_at,
     )
     details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
-               "tokens_per_day": tokens_per_day, "store_content": store_content}
+               "tokens_per_day": tokens_per_day, "store_content": store_content,
+               "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None}
     vault.audit.append("api_key_create", actor=actor, details=details)
     return record, secret
 

@@ -129,6 +129,11 @@ def set_legal_hold(vault: Vault, on: bool, *, actor: str, subject: str | None = 
     return set_policy(vault, replace(current, held_subjects=tuple(held)), actor=actor)
 
 
+def preview(vault: Vault, policy: RetentionPolicy, *, now: dt.datetime | None = None) -> dict[str, int]:
+    """A dry run: how much `policy` would delete if it were applied now (counts per category)."""
+    return vault.purge_preview(policy.validated().cutoffs(now or utc_now()))
+
+
 def purge(
     vault: Vault, *, now: dt.datetime | None = None, actor: str = "local", when: str = "manual"
 ) -> dict[str, int]:

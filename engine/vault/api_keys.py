@@ -6,6 +6,7 @@ slow hash here, and lookup by key id means one row is decrypted per request.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -39,10 +40,12 @@ class ApiKeys:
             tuple(models) if models is not None else None,
             data.get("rpm"),
             data.get("tokens_per_day"),
+            # Keys made before content logging became opt-in stored their choice; one without it logged.
             bool(data.get("store_content", True)),
             parse_time(created_at),
             parse_time(revoked_at) if revoked_at else None,
             bool(data.get("label_replies", True)),
+            parse_time(data["expires_at"]) if data.get("expires_at") else None,
         )
         return record, str(data["secret_sha256"])
 
@@ -57,11 +60,14 @@ class ApiKeys:
         models: list[str] | None = None,
         rpm: int | None = None,
         tokens_per_day: int | None = None,
-        store_content: bool = True,
+        store_content: bool = False,
+        expires_at: dt.datetime | None = None,
     ) -> tuple[ApiKeyRecord, str]:
-        """A new key and its secret (shown once, never stored)."""
+        """A new key and its secret (shown once, never stored); by default it logs no prompt or reply text."""
         if not name.strip():
             raise UserError("an API key needs a name")
+        if expires_at is not None and expires_at <= now():
+            raise UserError("the expiry date must be in the future")
         for label, limit in (("rpm", rpm), ("tokens per day", tokens_per_day)):
             if limit is not None and limit <= 0:
                 raise UserError(f"{label} must be a positive number")
@@ -77,6 +83,7 @@ class ApiKeys:
                 "rpm": rpm,
                 "tokens_per_day": tokens_per_day,
                 "store_content": store_content,
+                "expires_at": iso(expires_at) if expires_at is not None else None,
                 "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
             }
             sealed = self._store.seal_json(db, "api_keys", "body", key_id, self._store.stream_keys["api_keys"], body)
@@ -87,7 +94,8 @@ class ApiKeys:
         return self._store.run(task)
 
     def verify(self, secret: str) -> ApiKeyRecord | None:
-        """The live key this secret belongs to, else None (constant-time hash comparison)."""
+        """The unrevoked key this secret belongs to, else None (constant-time hash comparison); whether
+        it has expired is the caller's to say (engine.policy.keys), so the client hears why."""
         match = _SECRET.fullmatch(secret.strip())
         if match is None:
             return None

@@ -109,15 +109,25 @@ class AuditLog:
     def entries(self, since: dt.datetime | None = None) -> list[AuditEntry]:
         """Decrypted entries in chain order, optionally only those at or after `since`."""
 
+        return self._store.run(lambda db: self._entries_in(db, since))
+
+    def _entries_in(self, db: Database, since: dt.datetime | None) -> list[AuditEntry]:
+        result = []
+        for row_id, seq, time, body in db.execute("SELECT id, seq, time, body FROM audit ORDER BY seq"):
+            moment = parse_time(time)
+            if since is not None and moment < since:
+                continue
+            data = self._store.open_json(db, "audit", "body", row_id, body, self._store.stream_keys["audit"])
+            result.append(AuditEntry(row_id, seq, moment, data["event"], data["actor"], data["details"]))
+        return result
+
+    def verified_entries(self) -> list[AuditEntry]:
+        """Verify the chain and return its entries, both from one read (IntegrityError when broken)."""
+
         def task(db: Database) -> list[AuditEntry]:
-            result = []
-            for row_id, seq, time, body in db.execute("SELECT id, seq, time, body FROM audit ORDER BY seq"):
-                moment = parse_time(time)
-                if since is not None and moment < since:
-                    continue
-                data = self._store.open_json(db, "audit", "body", row_id, body, self._store.stream_keys["audit"])
-                result.append(AuditEntry(row_id, seq, moment, data["event"], data["actor"], data["details"]))
-            return result
+            # One task on the connection's thread: no entry can be appended between the two reads.
+            self.verify_in(db)
+            return self._entries_in(db, None)
 
         return self._store.run(task)
 

@@ -246,12 +246,14 @@ class Vault:
         """Problems found (SQLite integrity, every envelope, the audit chain); empty means sound."""
         return self._store.run(lambda db: operations.check_in(db, self._store, self.audit))
 
-    def backup(self, path: Path, *, actor: str = "local") -> Path:
-        """A consistent, still-encrypted single-file copy of the vault, written whole."""
+    def backup(
+        self, path: Path, *, actor: str = "local", progress: Callable[[int, int], None] | None = None
+    ) -> Path:
+        """A consistent, still-encrypted single-file copy of the vault, written whole (`progress(done, total)`)."""
         target = Path(path)
 
         def task(db: Database) -> None:
-            operations.backup_in(db, target)
+            operations.backup_in(db, target, progress)
             self.audit.append_in(db, "backup", actor=actor, details={"file": target.name})
 
         self._store.run(task)
@@ -281,6 +283,35 @@ class Vault:
         with vault:
             vault.audit.append("restore", actor="local", details={"file": Path(path).name})
 
+    def restore_from(self, path: Path, passphrase: str, *, actor: str = "local") -> Vault:
+        """Replace this open vault with a backup (checked as `restore` checks it); returns the restored
+        vault, open, and closes this one. Until the checks pass nothing changes and this vault stays open."""
+        source, target = Path(path), db_path(self.home)
+        part = part_path(target)
+        leftovers = (part, part.with_name(part.name + "-wal"), part.with_name(part.name + "-shm"))
+        try:
+            master = operations.restore_prepare(source, part, passphrase)
+            assert master is not None  # a passphrase was given
+            if problems := operations.check_file(part, master):
+                raise IntegrityError(f"the backup is damaged ({problems[0]}); nothing was changed")
+        except BaseException:
+            for leftover in leftovers:
+                leftover.unlink(missing_ok=True)
+            raise
+        # The swap: this connection closes while the process keeps the file lock, so nobody slips in.
+        lock = self._lock.hand_over()
+        self._store.close()
+        try:
+            operations.restore_commit(self.home, target, part)
+            restored = type(self)._open(self.home, lock, master)
+        except BaseException:
+            for leftover in leftovers:
+                leftover.unlink(missing_ok=True)
+            lock.release()
+            raise
+        restored.audit.append("restore", actor=actor, details={"file": source.name})
+        return restored
+
     def export_json(self, path: Path, conversation_id: str | None = None, *, actor: str = "local") -> Path:
         """Write conversations as plaintext JSON (OpenAI messages format plus metadata), whole."""
         return operations.export_json(self, Path(path), conversation_id, actor)
@@ -299,6 +330,10 @@ class Vault:
                 db, self, cutoffs, actor=actor, details=dict(details or {}), record_empty=record_empty
             )
         )
+
+    def purge_preview(self, cutoffs: retention.Cutoffs) -> dict[str, int]:
+        """Counts per category that `purge(cutoffs)` would delete now; changes nothing (a dry run)."""
+        return self._store.run(lambda db: retention.preview_in(db, self, cutoffs))
 
     def schedule(self, fn: Callable[[], T]) -> Future[T]:
         """Run `fn()` on the vault's own thread, where the vault calls it makes need no hand-over;

@@ -48,6 +48,15 @@ class VaultLock:
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, data, 0)
 
+    def hand_over(self) -> VaultLock:
+        """The same held lock as a new object; this one lets go of it without unlocking (a restore in
+        place hands the lock from the replaced vault to the restored one)."""
+        if self._fd is None:
+            raise ValueError("the vault lock is not held")
+        successor = VaultLock(self._fd, self.path, self.created)
+        self._fd = None
+        return successor
+
     def release(self, *, discard: bool = False) -> None:
         """Drop the lock; with `discard`, remove a lock file that this attempt created."""
         if self._fd is None:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -81,12 +82,12 @@ def _check_cell(db: Database, store: Store, table: str, column: str, row_id: str
         store.open_json(db, table, column, row_id, blob, expected)
 
 
-def backup_in(db: Database, target: Path) -> None:
-    """Copy the open database to `target`, consistently and whole."""
+def backup_in(db: Database, target: Path, progress: Callable[[int, int], None] | None = None) -> None:
+    """Copy the open database to `target`, consistently and whole (`progress(done, total)` in pages)."""
     if target.exists() and target.is_dir():
         raise UserError(f"{target} is a folder; give a file name for the backup")
     target.parent.mkdir(parents=True, exist_ok=True)
-    copy_database(db.conn, target)
+    copy_database(db.conn, target, progress)
 
 
 def _integrity_of(path: Path) -> str:

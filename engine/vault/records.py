@@ -77,11 +77,20 @@ class ApiKeyRecord:
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
     label_replies: bool = True  # AI-content label on replies (header + field); only an admin turns it off
+    expires_at: dt.datetime | None = None  # refused from this moment on; None: never expires
 
     @property
     def revoked(self) -> bool:
         """True once revoked."""
         return self.revoked_at is not None
+
+    def expired(self, at: dt.datetime | None = None) -> bool:
+        """True once the expiry time (if any) has passed."""
+        return self.expires_at is not None and (at or _now()) >= self.expires_at
+
+    def live(self, at: dt.datetime | None = None) -> bool:
+        """Neither revoked nor expired: requests with it are served."""
+        return not self.revoked and not self.expired(at)
 
     def allows_model(self, model: str) -> bool:
         """True when this key may use `model` (no list means every model)."""

@@ -32,6 +32,23 @@ class Cutoffs:
     held_subjects: frozenset[str] = field(default_factory=frozenset)
 
 
+def preview_in(db: Database, vault: Vault, cutoffs: Cutoffs) -> dict[str, int]:
+    """What `purge_in` would delete with these cutoffs, per category, without changing anything."""
+    counts = dict.fromkeys(CATEGORIES, 0)
+    if cutoffs.conversations is not None:
+        counts["conversations"] = vault.conversations.count_expired_in(
+            db, iso(cutoffs.conversations), cutoffs.held_subjects
+        )
+    if cutoffs.api_content is not None:
+        counts["api_content"] = vault.request_log.count_before_in(db, cutoffs.api_content, with_content=True)
+    if cutoffs.api_metadata is not None:
+        counts["api_metadata"] = vault.request_log.count_before_in(db, cutoffs.api_metadata)
+    if cutoffs.audit is not None:
+        older = db.execute("SELECT COUNT(*) FROM audit WHERE time < ?", [iso(cutoffs.audit)]).fetchone()
+        counts["audit"] = int(older[0])
+    return counts
+
+
 def purge_in(
     db: Database, vault: Vault, cutoffs: Cutoffs, *, actor: str, details: dict[str, Any], record_empty: bool
 ) -> dict[str, int]:

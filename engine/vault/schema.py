@@ -213,14 +213,24 @@ def migrate(db: Database, backup_dir: Path, migrations: Migrations | None = None
     return pending
 
 
-def copy_database(source: sqlite3.Connection, target: Path) -> None:
-    """A consistent single-file copy of an open database (still encrypted), written whole."""
+BACKUP_STEP_PAGES = 256  # pages copied between progress reports (1 MiB at SQLite's default page size)
+
+
+def copy_database(
+    source: sqlite3.Connection, target: Path, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """A consistent single-file copy of an open database (still encrypted), written whole;
+    `progress(pages_done, pages_total)` is called as it goes."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     part = part_path(target)
     part.unlink(missing_ok=True)
     dest = sqlite3.connect(str(part))
     try:
-        source.backup(dest)
+        if progress is None:
+            source.backup(dest)
+        else:
+            source.backup(dest, pages=BACKUP_STEP_PAGES,
+                          progress=lambda _status, remaining, total: progress(total - remaining, total))
         # The copy must stand alone: no -wal beside it.
         dest.execute("PRAGMA journal_mode=DELETE")
         dest.commit()

@@ -139,3 +139,16 @@ def test_full_queue_is_429_with_retry_after(api: Api) -> None:
 def test_runtime_queue_full_maps_to_429() -> None:
     error = from_exception(RuntimeBusy("model 'x' has too many requests waiting"))
     assert error.status == 429 and error.headers["Retry-After"]
+
+
+def test_a_chat_request_without_max_tokens_gets_the_default_cap() -> None:
+    from engine.api.convert import generation_params
+    from engine.api.schemas import ChatCompletionRequest, CompletionRequest
+
+    chat = ChatCompletionRequest.model_validate({"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+    assert generation_params(chat, ApiSettings()).max_tokens == 512
+    assert generation_params(chat, ApiSettings(default_max_tokens=64)).max_tokens == 64
+    asked = chat.model_copy(update={"max_tokens": 1000})
+    assert generation_params(asked, ApiSettings(default_max_tokens=64)).max_tokens == 1000  # asked: honoured
+    text = CompletionRequest.model_validate({"model": "m", "prompt": "hi"})
+    assert generation_params(text, ApiSettings()).max_tokens == 16  # OpenAI's default for completions

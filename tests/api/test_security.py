@@ -144,6 +144,24 @@ def test_revoked_key_is_refused_and_secrets_are_stored_hashed(api: Api, api_home
     assert secret.encode() not in stored and secret[-43:].encode() not in stored
 
 
+def test_an_expired_key_gets_401_saying_so(api: Api) -> None:
+    import datetime as dt
+
+    import openai
+
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    _, secret = api.vault.api_keys.create("expiring", expires_at=expires)
+    assert api.client(secret).get("/v1/models").status_code == 200
+    time.sleep(max(0.0, (expires - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    client = openai.OpenAI(base_url=f"{api.server.url}/v1", api_key=secret, max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as refused:
+        client.models.list()
+    assert "expired" in str(refused.value) and refused.value.code == "api_key_expired"
+    record = api.vault.api_keys.get("expiring")
+    assert record.expired() and not record.live()
+    api.vault.api_keys.revoke("expiring")
+
+
 def test_health_and_openapi_need_no_key_and_reveal_only_status(api: Api) -> None:
     health = httpx.get(f"{api.server.url}/health")
     assert health.status_code == 200 and health.json() == {"status": "ok"}

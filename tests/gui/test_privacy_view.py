@@ -109,9 +109,9 @@ def test_retention_setting_uses_the_engine_policy(qtbot, window, session) -> Non
     (kept,) = _conversations(session.vault, "recent")
     view = window.privacy
     view.retention.setCurrentIndex(view.retention.findData(30))
-    task = view._retention_set()
-    with qtbot.waitSignal(task.finished, timeout=10_000):
-        pass
+    view._retention_set()  # nothing is old enough to erase: applied without asking
+    qtbot.waitUntil(lambda: view.retention.isEnabled() and retention.get_policy(session.vault).conversations == 30,
+                    timeout=10_000)
     policy = retention.get_policy(session.vault)
     assert (policy.conversations, policy.api_content, policy.api_metadata) == (30, 30, 30)
     assert [c.id for c in session.vault.conversations.list()] == [kept]  # recent: kept
@@ -123,3 +123,58 @@ def test_retention_setting_uses_the_engine_policy(qtbot, window, session) -> Non
 def test_autolock_setting_reaches_the_window(window, session) -> None:  # type: ignore[no-untyped-def]
     window.privacy.autolock.setValue(5)
     assert session.vault.settings.get("gui.autolock_minutes") == 5 and window._autolock_minutes == 5
+
+
+def _age(vault, conversation_id: str, days: int) -> None:  # type: ignore[no-untyped-def]
+    old = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat(timespec="microseconds")
+    vault.run_raw(lambda db: db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [old, conversation_id]))
+
+
+def test_a_retention_change_that_erases_asks_first(qtbot, window, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from engine.policy import retention
+
+    old, recent = _conversations(session.vault, "old one", "recent one")
+    _age(session.vault, old, 20)
+    view = window.privacy
+    window.show_view("privacy")
+    combo = view.retention
+    forever = combo.currentIndex()
+    assert combo.currentData() == 0
+
+    # Passing over it changes nothing: a wheel turn, arrow keys (they open the list instead), typing.
+    wheel = QWheelEvent(QPointF(5, 5), QPointF(combo.mapToGlobal(QPoint(5, 5))), QPoint(0, -120), QPoint(0, -120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(combo, wheel)
+    combo.setFocus()
+    qtbot.keyClick(combo, Qt.Key.Key_Down)
+    combo.hidePopup()
+    qtbot.keyClick(combo, "7")
+    assert combo.currentIndex() == forever and retention.get_policy(session.vault).conversations is None
+
+    # An explicit choice that would erase: the question says how much, and Cancel keeps everything.
+    asked: list[str] = []
+
+    def decline(days, counts):  # type: ignore[no-untyped-def]
+        asked.append(view.retention_question(days, counts))
+        return False
+
+    monkeypatch.setattr(view, "confirm_retention", decline)
+    combo.setCurrentIndex(combo.findData(7))
+    combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: bool(asked) and combo.isEnabled(), timeout=10_000)
+    assert "1 conversation" in asked[0] and "7 day" in asked[0]
+    assert combo.currentData() == 0 and retention.get_policy(session.vault).conversations is None
+    assert {c.id for c in session.vault.conversations.list()} == {old, recent}
+
+    # Confirmed: applied, and the old conversation is gone.
+    monkeypatch.setattr(view, "confirm_retention", lambda days, counts: True)
+    combo.setCurrentIndex(combo.findData(7))
+    combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: [c.id for c in session.vault.conversations.list()] == [recent], timeout=10_000)
+    qtbot.waitUntil(combo.isEnabled, timeout=10_000)
+    assert retention.get_policy(session.vault).conversations == 7
+    assert "1 conversation" in view.history_status.text()

@@ -51,7 +51,7 @@ def test_create_and_revoke_a_key(qtbot, window, session, monkeypatch) -> None:  
     assert session.vault.api_keys.verify(shown[0]) is None
     assert view.keys.rowCount() == 0
     view.show_revoked.setChecked(True)
-    assert view.keys.rowCount() == 1 and view.keys.data(view.keys.index(0, 5)).startswith("revoked")
+    assert view.keys.rowCount() == 1 and view.keys.data(view.keys.index(0, 6)).startswith("revoked")
 
 
 def test_start_the_server_call_it_and_stop_it(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]

@@ -120,3 +120,87 @@ def test_idle_time_locks(qtbot, window, session) -> None:  # type: ignore[no-unt
     window.unlock_dialog.passphrase.setText(PASSPHRASE)
     with qtbot.waitSignal(window.unlocked, timeout=10_000):
         window.unlock_dialog.try_unlock()
+
+
+def _enter_in_focused_field(qtbot, dialog, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Type and press Enter as a person does: the window active and the field focused."""
+    dialog.activateWindow()
+    qtbot.waitActive(dialog)
+    dialog.passphrase.setFocus()
+    qtbot.waitUntil(dialog.passphrase.hasFocus)
+    dialog.passphrase.setText(text)
+    qtbot.keyClick(dialog.passphrase, Qt.Key.Key_Return)
+
+
+def test_enter_never_quits_the_unlock_dialog(qtbot, enclave_home: Path, vault) -> None:  # type: ignore[no-untyped-def]
+    vault.close()
+    dialog = UnlockDialog(enclave_home)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    rejected: list[int] = []
+    dialog.rejected.connect(lambda: rejected.append(1))
+    with qtbot.waitSignal(dialog.attempt_failed, timeout=10_000):
+        _enter_in_focused_field(qtbot, dialog, "wrong passphrase")
+    assert not rejected and dialog.isVisible() and dialog.passphrase.hasFocus()
+    with qtbot.waitSignal(dialog.unlocked, timeout=10_000):
+        _enter_in_focused_field(qtbot, dialog, PASSPHRASE)
+    assert not rejected and dialog.result() == dialog.DialogCode.Accepted
+    dialog.vault.close()
+
+
+def test_lock_screen_enter_unlocks_and_quit_asks(qtbot, window, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QMessageBox
+
+    window.lock()
+    qtbot.waitUntil(lambda: getattr(window, "unlock_dialog", None) is not None and window.unlock_dialog.isVisible())
+    dialog = window.unlock_dialog
+    asked: list[str] = []
+    monkeypatch.setattr(QMessageBox, "question",
+                        lambda *args, **kw: asked.append(args[1]) or QMessageBox.StandardButton.Cancel)
+    with qtbot.waitSignal(dialog.attempt_failed, timeout=10_000):
+        _enter_in_focused_field(qtbot, dialog, "wrong passphrase")
+    assert not asked and window.isVisible() and window.is_locked
+    # Quit (or Escape) asks first; cancelled, the lock screen stays.
+    dialog.quit.click()
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert len(asked) == 2 and dialog.isVisible() and window.isVisible()
+    with qtbot.waitSignal(window.unlocked, timeout=10_000):
+        _enter_in_focused_field(qtbot, dialog, PASSPHRASE)
+    assert not session.vault.is_locked and window.isVisible()
+
+
+def test_a_server_stopped_while_locked_is_audited(qtbot, session, enclave_home: Path) -> None:  # type: ignore[no-untyped-def]
+    from engine.api.server import ApiServer
+    from engine.policy import audit_events
+
+    server = ApiServer(session.engine, port=0)
+    server.start()
+    session.vault.lock()
+    server.stop()  # quitting from the lock screen: the vault cannot be written now
+    assert (enclave_home / audit_events.PENDING).exists()
+    audit_events.resume(session.vault, PASSPHRASE, actor="gui")
+    entries = session.vault.audit.entries()
+    stops = [e for e in entries if e.event == "server_stop"]
+    assert len(stops) == 1 and stops[0].actor == "gui" and "at" in stops[0].details
+    assert stops[0].details["bind"] == server.bind_address
+    assert not (enclave_home / audit_events.PENDING).exists()
+
+
+def test_closing_the_locked_window_asks_too(qtbot, window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtGui import QCloseEvent
+    from PySide6.QtWidgets import QMessageBox
+
+    class ByTheUser(QCloseEvent):
+        def spontaneous(self) -> bool:  # as the window manager's close box sends it
+            return True
+
+    window.lock()
+    qtbot.waitUntil(lambda: getattr(window, "unlock_dialog", None) is not None)
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: answers.pop(0))
+    declined = ByTheUser()
+    window.closeEvent(declined)
+    assert not declined.isAccepted() and len(answers) == 1
+    confirmed = ByTheUser()
+    window.closeEvent(confirmed)
+    assert confirmed.isAccepted() and not answers

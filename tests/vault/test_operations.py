@@ -156,3 +156,29 @@ def test_erase_all(vault: Vault, home: Path) -> None:
         # Only the four stream keys (audit, settings, api_keys, request_log) remain.
         assert conn.execute("SELECT COUNT(*) FROM data_keys").fetchone()[0] == 4
     assert vault.check() == []
+
+
+def test_restore_from_replaces_an_open_vault_and_keeps_the_lock(vault: Vault, home: Path, tmp_path: Path) -> None:
+    kept = vault.conversations.create("in the backup")
+    steps: list[tuple[int, int]] = []
+    backup = vault.backup(tmp_path / "b.db", actor="gui", progress=lambda done, total: steps.append((done, total)))
+    assert steps and steps[-1][0] == steps[-1][1]  # progress reached the end
+    later = vault.conversations.create("after the backup")
+    with pytest.raises(WrongPassphrase):
+        vault.restore_from(backup, "not the passphrase")
+    assert not vault.is_locked and {c.id for c in vault.conversations.list()} == {kept.id, later.id}
+    restored = vault.restore_from(backup, PASSPHRASE, actor="gui")
+    try:
+        assert vault.is_locked  # the old handle is closed
+        assert [c.id for c in restored.conversations.list()] == [kept.id]
+        last = restored.audit.entries()[-1]
+        assert (last.event, last.actor, last.details["file"]) == ("restore", "gui", "b.db")
+        with pytest.raises(VaultInUse):  # the lock passed to the restored vault, never let go
+            Vault.unlock(home, PASSPHRASE)
+        vault.close()  # closing the old handle must not release the restored vault's lock
+        with pytest.raises(VaultInUse):
+            Vault.unlock(home, PASSPHRASE)
+        assert list((home / "backups").glob("vault-before-restore-*.db"))
+    finally:
+        restored.close()
+    Vault.unlock(home, PASSPHRASE).close()

@@ -235,3 +235,22 @@ def test_audit_head_pins_the_chain_length(vault: Vault, home: Path) -> None:
         )
     with pytest.raises(IntegrityError, match="head was altered"):
         vault.audit.verify()
+
+
+def test_keys_made_before_the_private_default_keep_logging(vault: Vault) -> None:
+    """Content logging became opt-in: a key stored before (its body may lack the field) still logs."""
+    record, _ = vault.api_keys.create("legacy", store_content=True)
+    store = vault._store  # the repository's own sealing, to write a body as an older release did
+
+    def strip_field(db):  # type: ignore[no-untyped-def]
+        body = db.execute("SELECT body FROM api_keys WHERE id = ?", [record.id]).fetchone()[0]
+        data = store.open_json(db, "api_keys", "body", record.id, body, store.stream_keys["api_keys"])
+        del data["store_content"], data["expires_at"]
+        sealed = store.seal_json(db, "api_keys", "body", record.id, store.stream_keys["api_keys"], data)
+        db.execute("UPDATE api_keys SET body = ? WHERE id = ?", [sealed, record.id])
+
+    vault.run_raw(strip_field)
+    legacy = vault.api_keys.get("legacy")
+    assert legacy.store_content and legacy.expires_at is None and legacy.live()
+    fresh, _ = vault.api_keys.create("fresh")
+    assert not fresh.store_content  # new keys: metadata only unless asked

@@ -1,0 +1,77 @@
+"""Usage errors exit 1 with one line on stderr, for every command group (exit 2 means tampering only);
+`enclave keys create` logs metadata only unless --store-content, and takes an expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ENCLAVE = [sys.executable, "-m", "engine.cli"]
+PASSPHRASE = "usage errors passphrase"
+
+
+def run(*args: str, home: Path, passphrase: bool = False) -> subprocess.CompletedProcess[str]:
+    """`enclave ARGS` in a subprocess with ENCLAVE_HOME set (and the passphrase, if asked)."""
+    env = {**os.environ, "ENCLAVE_HOME": str(home)}
+    env.pop("ENCLAVE_PASSPHRASE", None)
+    if passphrase:
+        env["ENCLAVE_PASSPHRASE"] = PASSPHRASE
+    return subprocess.run([*ENCLAVE, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args", [
+    ["no-such-command"],
+    ["keys"],  # an action is required
+    ["keys", "create"],  # --name is required
+    ["keys", "create", "--name", "x", "--rpm", "many"],  # not a number
+    ["keys", "create", "--name", "x", "--store-content", "--no-store"],  # mutually exclusive
+    ["serve", "--port", "eighty"],
+    ["models", "import"],
+    ["vault", "backup"],
+    ["upstreams", "add", "lab"],
+    ["chat", "--unknown-flag", "hi"],
+])
+def test_usage_errors_exit_1_with_one_line(args: list[str], enclave_home: Path) -> None:
+    result = run(*args, home=enclave_home)
+    assert result.returncode == 1, (args, result.returncode, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("enclave") and "--help" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_help_and_version_still_exit_0(enclave_home: Path) -> None:
+    assert run("--version", home=enclave_home).returncode == 0
+    assert run("keys", "create", "--help", home=enclave_home).returncode == 0
+
+
+def test_keys_are_private_by_default_and_can_expire(enclave_home: Path) -> None:
+    from engine.vault import FLOOR, Vault
+
+    Vault.init(enclave_home, PASSPHRASE, kdf=FLOOR)[0].close()
+    plain = run("keys", "create", "--name", "plain", home=enclave_home, passphrase=True)
+    assert plain.returncode == 0 and "metadata only" in plain.stderr and "does not expire" in plain.stderr
+    kept = run("keys", "create", "--name", "kept", "--store-content", "--expires", "30",
+               home=enclave_home, passphrase=True)
+    assert kept.returncode == 0 and "prompt and reply texts" in kept.stderr
+    last_day = (dt.datetime.now(dt.UTC) + dt.timedelta(days=10)).date()
+    dated = run("keys", "create", "--name", "dated", "--no-store", "--expires", last_day.isoformat(),
+                home=enclave_home, passphrase=True)
+    assert dated.returncode == 0
+    for bad in ("2001-01-01", "someday", "0"):
+        refused = run("keys", "create", "--name", "bad", "--expires", bad, home=enclave_home, passphrase=True)
+        assert refused.returncode == 1 and len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    listed = {k["name"]: k for k in json.loads(run("keys", "list", "--json", home=enclave_home,
+                                                      passphrase=True).stdout)}
+    assert set(listed) == {"plain", "kept", "dated"}
+    assert (listed["plain"]["store_content"], listed["kept"]["store_content"], listed["dated"]["store_content"]) \
+        == (False, True, False)
+    assert listed["plain"]["expires_at"] is None
+    assert listed["dated"]["expires_at"].startswith((last_day + dt.timedelta(days=1)).isoformat())
+    table = run("keys", "list", home=enclave_home, passphrase=True).stdout
+    assert "EXPIRES" in table and "never" in table and "no-store" in table and "logged" in table
