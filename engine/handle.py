@@ -260,11 +260,12 @@ class KeyAdmin:
         rpm: int | None = None,
         tokens_per_day: int | None = None,
         store_content: bool = True,
+        reproducible: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
-        """Create a key; its secret is returned this once."""
+        """Create a key; its secret is returned this once. `reproducible`: every request deterministic."""
         require_admin_actor(self._engine.actor.audit_name)
         return issue_key(self._engine.require_vault(), name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
-                         store_content=store_content, actor=self._engine.actor.audit_name)
+                         store_content=store_content, reproducible=reproducible, actor=self._engine.actor.audit_name)
 
     def revoke(self, name: str) -> ApiKeyRecord:
         """Revoke the live key `name`: requests with it are refused from now on."""

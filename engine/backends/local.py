@@ -49,7 +49,14 @@ class LocalBackend:
 
     def complete(self, model: ModelRef, request: CompletionRequest) -> Stream:
         """A continuation from the model's worker."""
-        return self.runtime.complete(request.prompt, request.params, model=model.name)
+        return self.runtime.complete(
+            request.prompt,
+            request.params,
+            model=model.name,
+            tokens=request.tokens,
+            suffix=request.suffix,
+            echo=request.echo,
+        )
 
     def embed(self, model: ModelRef, texts: list[str]) -> Embeddings:
         """Embeddings from the model's embedding worker."""

@@ -35,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     create.add_argument("--rpm", type=int, metavar="N", help="requests per minute")
     create.add_argument("--tokens-per-day", type=int, metavar="N", help="prompt + completion tokens per UTC day")
     create.add_argument("--no-store", action="store_true", help="log no prompt or reply text for this key")
+    create.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="every request deterministic: the same request gives the same tokens (seed 0 unless it sends one)",
+    )
     create.set_defaults(handler=cmd_create)
 
     listing = actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
@@ -53,7 +58,12 @@ def cmd_create(args: argparse.Namespace) -> int:
         raise UserError("--models needs at least one model name")
     with open_engine(args) as engine:
         _, secret = engine.keys.create(
-            args.name, models=models, rpm=args.rpm, tokens_per_day=args.tokens_per_day, store_content=not args.no_store
+            args.name,
+            models=models,
+            rpm=args.rpm,
+            tokens_per_day=args.tokens_per_day,
+            store_content=not args.no_store,
+            reproducible=args.reproducible,
         )
     print(secret)
     print(f"API key {args.name!r} created. It is shown only this once: store it now.", file=sys.stderr)
@@ -67,6 +77,7 @@ def _as_json(record: ApiKeyRecord) -> dict[str, object]:
         "rpm": record.rpm,
         "tokens_per_day": record.tokens_per_day,
         "store_content": record.store_content,
+        "reproducible": record.reproducible,
         "created_at": record.created_at.isoformat(timespec="seconds"),
         "revoked_at": record.revoked_at.isoformat(timespec="seconds") if record.revoked_at else None,
     }
@@ -82,12 +93,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not records:
         print("no API keys; create one with `enclave keys create --name NAME`", file=sys.stderr)
         return 0
-    print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'RPM':>6} {'TOKENS/DAY':>11} {'CONTENT':<8} CREATED")
+    print(
+        f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'RPM':>6} {'TOKENS/DAY':>11} {'CONTENT':<8} "
+        f"{'SEEDING':<12} CREATED"
+    )
     for r in records:
         models = ",".join(r.models) if r.models is not None else "all"
         print(
             f"{r.name:<20} {'revoked' if r.revoked else 'active':<8} {models:<24} {r.rpm or '-':>6} "
             f"{r.tokens_per_day or '-':>11} {'logged' if r.store_content else 'no-store':<8} "
+            f"{'reproducible' if r.reproducible else '-':<12} "
             f"{r.created_at:%Y-%m-%d %H:%M}"
         )
     return 0

@@ -64,6 +64,7 @@ class ApiKeyRecord:
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
     label_replies: bool = True  # AI-content label on replies (header + field); only an admin turns it off
+    reproducible: bool = False  # every request deterministic (seed 0 unless it sends one); see engine.runtime.batch
 
     @property
     def revoked(self) -> bool:
