@@ -274,7 +274,15 @@ class BatchedModel:
         """The text of token ids (ids outside the vocabulary are refused)."""
         if any(token < 0 or token >= self.n_vocab for token in tokens):
             raise UserError(f"the prompt has a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
-        return b"".join(self.token_bytes(token) for token in tokens).decode("utf-8", errors="replace")
+        text = b"".join(self.token_bytes(token) for token in tokens).decode("utf-8", errors="replace")
+        # A SentencePiece vocabulary puts a space before the first word when it tokenises text: the text
+        # the tokens stand for starts without it.
+        return text[1:] if self._adds_space_prefix and text.startswith(" ") else text
+
+    @cached_property
+    def _adds_space_prefix(self) -> bool:
+        first = self.tokenize("a", add_bos=False)
+        return bool(first) and self.token_text(first[0]).startswith(" ")
 
     def fim_prompt(self, prefix: str | list[int], suffix: str) -> list[int]:
         """A fill-in-the-middle prompt in the model's own FIM tokens (prefix, suffix, then the middle to
