@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         gui_cmds,
         keys_cmds,
         models_cmds,
+        pair_cmds,
         policy_cmds,
         serve_cmds,
         upstreams_cmds,
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"enclave {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    groups = (gui_cmds, models_cmds, chat_cmds, vault_cmds, keys_cmds, serve_cmds, policy_cmds, upstreams_cmds)
+    groups = (gui_cmds, models_cmds, chat_cmds, vault_cmds, keys_cmds, serve_cmds, policy_cmds, upstreams_cmds,
+              pair_cmds)
     for group in groups:
         group.register(subparsers, common)
     return parser

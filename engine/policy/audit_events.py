@@ -56,6 +56,10 @@ EVENTS: dict[str, str] = {
     "report": "a processing report was generated",
     "upstream_add": "upstream serving engine registered (name, URL, models; never its key)",
     "upstream_remove": "upstream serving engine removed",
+    "pair_create": "device paired with this server (name, URL, certificate fingerprint, models; never its key)",
+    "pair_revoke": "paired device's key revoked",
+    "remote_add": "organisation's server added on this desktop (name, URL, pinned fingerprint; never its key)",
+    "remote_remove": "organisation's server removed from this desktop",
 }
 
 
