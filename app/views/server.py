@@ -35,7 +35,7 @@ from app.views.server_tls import TlsBox
 from app.views.server_tls import resolve as resolve_tls
 from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
 from app.workers import Task, run_task
-from engine.vault.records import ApiKeyRecord, RequestLogEntry
+from engine.vault.records import PENDING_STATUS, ApiKeyRecord, RequestLogEntry
 
 SETTINGS_KEY = "gui.server"
 DEFAULT_HOST = "127.0.0.1"
@@ -152,7 +152,7 @@ class ServerView(QWidget):
             Column(self.tr("Time"), lambda r: human_clock(r.time)),
             Column(self.tr("Key"), lambda r: r.key_name),
             Column(self.tr("Model"), lambda r: r.model or "—"),
-            Column(self.tr("Status"), lambda r: str(r.status), True),
+            Column(self.tr("Status"), self._status_text, True),
             Column(self.tr("Tokens in/out"), lambda r: f"{r.prompt_tokens} / {r.completion_tokens}", True),
             Column(self.tr("Cached"), lambda r: str(r.cached_prompt_tokens), True),
             Column(self.tr("Latency"), lambda r: human_duration_ms(r.latency_ms), True),
@@ -197,6 +197,9 @@ class ServerView(QWidget):
         upstreams_top.addWidget(muted(self.tr(
             "Serving engines that model names are routed to. Add one with `enclave upstreams add`.")), 1)
         upstreams_top.addWidget(self.refresh_upstreams_button)
+        self.tools_button = named(QPushButton(self.tr("Tools…")),
+                                  self.tr("Register MCP tool servers and allow their tools"))
+        upstreams_top.addWidget(self.tools_button)
         upstreams_layout = QVBoxLayout(upstreams_box)
         upstreams_layout.addLayout(upstreams_top)
         upstreams_layout.addWidget(self.upstreams_table)
@@ -225,6 +228,7 @@ class ServerView(QWidget):
         self.create_key.clicked.connect(self.create_key_dialog)
         self.revoke_key.clicked.connect(self.revoke_selected)
         self.refresh_upstreams_button.clicked.connect(self.refresh_upstreams)
+        self.tools_button.clicked.connect(self.open_tools)
         self.show_revoked.toggled.connect(lambda _: self.refresh_keys())
         self.snippet_model.currentIndexChanged.connect(lambda _: self._update_snippets())
         self.host.textChanged.connect(lambda _: self._update_state())
@@ -233,6 +237,16 @@ class ServerView(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh_requests)
         self.reload()
+
+    def open_tools(self) -> None:
+        """The administrator's MCP tools dialog."""
+        from app.dialogs.tools import ToolsDialog
+
+        ToolsDialog(self.session.engine.tools, self).exec()
+
+    def _status_text(self, entry: RequestLogEntry) -> str:
+        # A request is logged before its reply starts; one still pending after a crash stays so.
+        return self.tr("pending") if entry.status == PENDING_STATUS else str(entry.status)
 
     def _table(self, model: RecordTableModel, name: str, stretch: int = 0) -> QTableView:
         table = named(QTableView(), name)

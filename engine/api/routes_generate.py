@@ -34,8 +34,8 @@ from engine.api.convert import chat_logprobs, chat_messages, completion_logprobs
 from engine.api.errors import error_body, from_exception
 from engine.api.grammar import plan_output
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest
-from engine.api.services import Services, context_of, resolve_model, services_of
-from engine.api.streaming import SSE_DONE, SSE_HEADERS, sse
+from engine.api.services import Services, collect, context_of, drain_after_cancel, resolve_model, services_of
+from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
 from engine.api.tool_calls import new_call_id, reply_rules
 from engine.backends import ChatRequest, ModelRef
 from engine.backends import CompletionRequest as BackendCompletion
@@ -53,6 +53,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         400: "Invalid parameters", 401: "Missing or invalid API key", 403: "Model not allowed for this key",
         404: "Unknown model", 413: "Body too large", 429: "Rate limit or queue full",
     }.items()
+}
+# A generation answers JSON, or with `stream: true` server-sent events: the schema says both.
+GENERATED: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {
+        "description": "The completion (JSON), or its chunks as server-sent events when `stream` is true",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            # Before OpenAPI 3.2 the schema of an event stream describes one event: JSON chunks, then [DONE].
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+                    "required": ["data"],
+                }
+            },
+        },
+    },
 }
 
 
@@ -80,7 +98,10 @@ class _Reply:
 
 
 def _openai(
-    body: ChatCompletionRequest | CompletionRequest, model: ModelRef, params: GenerationParams, prompt: Any = None
+    body: ChatCompletionRequest | CompletionRequest,
+    model: ModelRef,
+    params: GenerationParams | None = None,
+    prompt: Any = None,
 ) -> dict[str, Any] | None:
     """One choice's request as the client sent it, for a backend that speaks OpenAI itself (None: a local
     model): one choice (`n` 1, its own seed), and for a batch of completion prompts, its own prompt."""
@@ -88,11 +109,50 @@ def _openai(
         return None
     sent = body.model_dump(exclude_unset=True, exclude_none=True, by_alias=True)
     sent.pop("n", None)
-    if params.seed is not None:
+    if params is not None and params.seed is not None:
         sent["seed"] = params.seed
     if prompt is not None:
         sent["prompt"] = prompt
     return sent
+
+
+# -- one generation (engine.api.chat_run: the Messages and Responses front doors) ----------------------
+
+
+def _count_tokens(context: RequestContext, final: Chunk | None) -> None:
+    """What the request log and the key's token budget count."""
+    if final is not None and final.usage is not None:
+        context.prompt_tokens = final.usage.prompt_tokens
+        context.completion_tokens = final.usage.completion_tokens
+        context.cached_prompt_tokens = final.usage.cached_prompt_tokens
+
+
+async def _collect_reply(
+    request: Request, services: Services, context: RequestContext, pump: ChunkPump, first: Chunk | None
+) -> tuple[list[Chunk], Chunk | None, str]:
+    """A reply that is not streamed: all its chunks, the final one, and the text (accounted and logged)."""
+    try:
+        chunks = await collect(request, pump, first)
+    finally:
+        services.admission.leave()
+    final = chunks[-1] if chunks and chunks[-1].finish_reason else None
+    text = "".join(c.text for c in chunks)
+    _count_tokens(context, final)
+    context.response_text = text
+    context.disconnected = final is not None and final.finish_reason == "cancelled"
+    return chunks, final, text
+
+
+async def _release_on_exit(services: Services, context: RequestContext, pump: ChunkPump, done: bool) -> None:
+    if not done:  # the client left (or the server stops): cancel, and log what was generated
+        pump.cancel()
+        context.disconnected = True
+        try:
+            final = await drain_after_cancel(pump)
+        except Exception:
+            final = None
+        _count_tokens(context, final)
+    services.admission.leave()
 
 
 def _error_event(exc: EnclaveError) -> bytes:
@@ -148,7 +208,7 @@ async def _stream(
 # -- chat --------------------------------------------------------------------------------------------
 
 
-@router.post("/v1/chat/completions", response_model=None, responses=ERRORS, tags=["openai"])
+@router.post("/v1/chat/completions", response_model=None, responses=GENERATED, tags=["openai"])
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     """Create a chat completion (OpenAI-compatible); `n` choices decode together."""
     services, context = services_of(request), context_of(request)
@@ -282,7 +342,7 @@ async def _chat_events(
 # -- text completions --------------------------------------------------------------------------------
 
 
-@router.post("/v1/completions", response_model=None, responses=ERRORS, tags=["openai"])
+@router.post("/v1/completions", response_model=None, responses=GENERATED, tags=["openai"])
 async def completions(body: CompletionRequest, request: Request) -> Response:
     """Create a text completion (OpenAI-compatible, legacy): text or token-id prompts, a batch of them,
     `n` choices each, `echo`, and `suffix` (fill-in-the-middle)."""

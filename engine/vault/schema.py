@@ -75,6 +75,8 @@ COLUMNS: dict[str, dict[str, Kind]] = {
         "audit_base_seq": Kind.COUNT,
         "audit_base_prev": Kind.MAC,
         "audit_base_mac": Kind.MAC,
+        "pass_check": Kind.MAC,
+        "pass_sum": Kind.MAC,
     },
     "data_keys": {"id": Kind.ID, "created_at": Kind.TIME, "wrapped": Kind.SEALED},
     "conversations": {
@@ -96,6 +98,7 @@ COLUMNS: dict[str, dict[str, Kind]] = {
     "api_keys": {"id": Kind.ID, "created_at": Kind.TIME, "revoked_at": Kind.TIME, "body": Kind.SEALED},
     "request_log": {"id": Kind.ID, "time": Kind.TIME, "body": Kind.SEALED},
     "audit": {"id": Kind.ID, "seq": Kind.COUNT, "time": Kind.TIME, "body": Kind.SEALED, "mac": Kind.MAC},
+    "responses": {"id": Kind.ID, "key_id": Kind.REF, "created_at": Kind.TIME, "body": Kind.SEALED},
     "_sqlite_migrations": {
         "id": Kind.MIGRATION,
         "migration_set": Kind.MIGRATION,
@@ -162,8 +165,29 @@ def m002_audit_base(db: Database) -> None:
     db.execute("ALTER TABLE header ADD COLUMN audit_base_mac BLOB")
 
 
+def m003_stored_responses(db: Database) -> None:
+    """Stored Responses API replies, each under its own data key (engine.vault.responses)."""
+    db.table("responses").create(
+        {"id": str, "key_id": str, "created_at": str, "body": bytes},
+        pk="id",
+        foreign_keys=[("key_id", "data_keys", "id")],
+    )
+    db.table("responses").create_index(["created_at"])
+
+
+def m004_pass_check(db: Database) -> None:
+    """A check value of the passphrase's KEK and a checksum of the passphrase fields (wrong vs damaged)."""
+    db.execute("ALTER TABLE header ADD COLUMN pass_check BLOB")
+    db.execute("ALTER TABLE header ADD COLUMN pass_sum BLOB")
+
+
 # Append new steps here; never edit or reorder an applied one.
-MIGRATION_STEPS: list[Callable[[Database], None]] = [m001_initial, m002_audit_base]
+MIGRATION_STEPS: list[Callable[[Database], None]] = [
+    m001_initial,
+    m002_audit_base,
+    m003_stored_responses,
+    m004_pass_check,
+]
 
 
 def migration_set(steps: Sequence[Callable[[Database], None]] = MIGRATION_STEPS) -> Migrations:
