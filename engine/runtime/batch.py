@@ -302,8 +302,8 @@ class BatchedModel:
         pre, suf, mid = (f(self.vocab) for f in (C.llama_vocab_fim_pre, C.llama_vocab_fim_suf, C.llama_vocab_fim_mid))
         if min(pre, suf, mid) < 0:
             raise UserError(
-                f"model {self.record.name!r} has no fill-in-the-middle tokens, so `suffix` cannot be used; "
-                "send the prompt without a suffix or use a code model trained for infilling"
+                f"suffix needs fill-in-the-middle tokens, which model {self.record.name!r} does not have: send the "
+                "prompt without a suffix, or use a code model trained for infilling"
             )
         head = prefix if isinstance(prefix, list) else self.tokenize(prefix, add_bos=False)
         tail = self.tokenize(suffix, add_bos=False)

@@ -120,7 +120,7 @@ def test_suffix_fills_in_the_middle_with_the_models_fim_tokens(
     assert reply.usage is not None and reply.usage.prompt_tokens == len(prefix) + len(suffix) + 2
     with pytest.raises(openai.BadRequestError) as caught:
         client.completions.create(model="tiny", prompt="def add(a, b):", suffix="return c", max_tokens=4)
-    assert "no fill-in-the-middle tokens" in caught.value.message
+    assert "suffix needs fill-in-the-middle tokens, which model 'tiny' does not have" in caught.value.message
 
 
 def test_required_tool_call_cut_by_max_tokens_stays_a_tool_call(client: openai.OpenAI) -> None:
