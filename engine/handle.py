@@ -286,11 +286,14 @@ class KeyAdmin:
         tokens_per_day: int | None = None,
         store_content: bool = False,
         expires_at: datetime | None = None,
+        reproducible: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
-        """Create a key; its secret is returned this once. It logs metadata only unless `store_content`."""
+        """Create a key; its secret is returned this once. It logs metadata only unless `store_content`;
+        `reproducible`: every request deterministic."""
         require_admin_actor(self._engine.actor.audit_name)
         return issue_key(self._engine.require_vault(), name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
-                         store_content=store_content, expires_at=expires_at, actor=self._engine.actor.audit_name)
+                         store_content=store_content, expires_at=expires_at, reproducible=reproducible,
+                         actor=self._engine.actor.audit_name)
 
     def revoke(self, name: str) -> ApiKeyRecord:
         """Revoke the live key `name`: requests with it are refused from now on."""

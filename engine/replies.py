@@ -8,6 +8,7 @@ turn out to be a tool call until the reply is read, reads the calls (in the mode
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from engine.models.call_syntax import AnswerGate, Call, parse_calls
@@ -50,6 +51,23 @@ def read_calls(text: str, rules: ReplyRules) -> ToolCalls | None:
         return None
     head, calls = parsed
     return ToolCalls(calls if rules.parallel else calls[:1], head or None)
+
+
+# The start of a `tool_choice: "required"` reply as its grammar writes it: {"name": "…", "arguments": …
+_REQUIRED_CALL = re.compile(r'\s*\{\s*"name"\s*:\s*"([A-Za-z0-9_-]{1,64})"\s*,\s*"arguments"\s*:\s*(.*)', re.DOTALL)
+
+
+def partial_call(text: str, rules: ReplyRules) -> Call | None:
+    """The call a required-tool reply cut off by max_tokens had begun: its function and the arguments
+    written so far (incomplete JSON, as OpenAI returns them with finish_reason "length")."""
+    if not rules.any_tool:
+        return None
+    match = _REQUIRED_CALL.match(text)
+    if match is not None:
+        return match.group(1), match.group(2)
+    if len(rules.offered) == 1:  # cut before the arguments: the only function it can be
+        return rules.offered[0], ""
+    return None
 
 
 def finish_reason(final: Chunk | None) -> str:
@@ -136,6 +154,8 @@ class ReplyReader:
             calls = ToolCalls(reported, answer or None)
         else:
             calls = read_calls(answer, self.rules)
+            if calls is None and finish == "length" and (cut := partial_call(answer, self.rules)) is not None:
+                calls = ToolCalls((cut,))
         rest = ""
         if self._gate is not None:
             rest = self._gate.rest(None if calls is None else calls.content or "")

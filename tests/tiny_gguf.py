@@ -51,10 +51,19 @@ def write_tiny_gguf(
     n_kv_heads: int | None = None,
     n_ff: int = 128,
     name: str = "tiny-test",
+    fim: bool = False,
 ) -> Path:
-    """Write the model to `path` and return it."""
+    """Write the model to `path` and return it; `fim`: with fill-in-the-middle tokens, as code models have."""
     rng = np.random.default_rng(seed)
     tokens, scores, types = _vocabulary()
+    fim_ids = {}
+    if fim:
+        for key, text in ((gguf.Keys.Tokenizer.FIM_PRE_ID, "<|fim_prefix|>"), (gguf.Keys.Tokenizer.FIM_SUF_ID,
+                          "<|fim_suffix|>"), (gguf.Keys.Tokenizer.FIM_MID_ID, "<|fim_middle|>")):
+            fim_ids[key] = len(tokens)
+            tokens.append(text.encode())
+            types.append(int(gguf.TokenType.CONTROL))
+            scores.append(0.0)
     n_vocab = len(tokens)
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name(name)
@@ -78,6 +87,8 @@ def write_tiny_gguf(
     writer.add_eos_token_id(2)
     writer.add_unk_token_id(0)
     writer.add_add_bos_token(True)
+    for key, token_id in fim_ids.items():
+        writer.add_uint32(key, token_id)
     if chat_template is not None:
         writer.add_chat_template(chat_template)
 

@@ -1,4 +1,7 @@
-"""`POST /v1/chat/completions` and `POST /v1/completions`, plain or streamed as OpenAI streams them."""
+"""`POST /v1/chat/completions` and `POST /v1/completions`, plain or streamed as OpenAI streams them.
+
+A request's choices (`n`, a batch of prompts) are generations of their own (engine.api.choices).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -14,20 +18,23 @@ from fastapi import APIRouter, Request, Security
 from fastapi.security import HTTPBearer
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from engine.api.choices import (
+    Started,
+    choice_params,
+    chunks_of,
+    collect_all,
+    count_usage,
+    joined,
+    merged,
+    release_all,
+    start_all,
+)
 from engine.api.context import RequestContext
 from engine.api.convert import chat_logprobs, chat_messages, completion_logprobs, generation_params, tool_offer
 from engine.api.errors import error_body, from_exception
 from engine.api.grammar import plan_output
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest
-from engine.api.services import (
-    Services,
-    collect,
-    context_of,
-    drain_after_cancel,
-    resolve_model,
-    services_of,
-    start_generation,
-)
+from engine.api.services import Services, collect, context_of, drain_after_cancel, resolve_model, services_of
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
 from engine.api.tool_calls import new_call_id, reply_rules
 from engine.backends import ChatRequest, ModelRef
@@ -35,8 +42,8 @@ from engine.backends import CompletionRequest as BackendCompletion
 from engine.chat import content_label
 from engine.errors import EnclaveError
 from engine.policy import labels
-from engine.replies import ReplyReader, ReplyRules, finish_reason
-from engine.runtime import Chunk
+from engine.replies import Reply, ReplyReader, ReplyRules, finish_reason
+from engine.runtime import Chunk, GenerationParams
 
 bearer = HTTPBearer(auto_error=False, description="An Enclave API key from `enclave keys create`.")
 router = APIRouter(dependencies=[Security(bearer)])
@@ -66,46 +73,6 @@ JSON_OR_EVENTS: dict[str, Any] = {
 GENERATED: dict[int | str, dict[str, Any]] = {**ERRORS, 200: JSON_OR_EVENTS}
 
 
-def _usage(final: Chunk | None) -> dict[str, Any]:
-    usage = final.usage if final is not None else None
-    if usage is None:
-        return {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    return {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.total_tokens,
-        "prompt_tokens_details": {"cached_tokens": usage.cached_prompt_tokens},
-    }
-
-
-def _account(context: RequestContext, final: Chunk | None, text: str) -> None:
-    _count_tokens(context, final)
-    context.response_text = text
-
-
-def _count_tokens(context: RequestContext, final: Chunk | None) -> None:
-    """What the request log and the key's token budget count."""
-    if final is not None and final.usage is not None:
-        context.prompt_tokens = final.usage.prompt_tokens
-        context.completion_tokens = final.usage.completion_tokens
-        context.cached_prompt_tokens = final.usage.cached_prompt_tokens
-
-
-async def _collect_reply(
-    request: Request, services: Services, context: RequestContext, pump: ChunkPump, first: Chunk | None
-) -> tuple[list[Chunk], Chunk | None, str]:
-    """A reply that is not streamed: all its chunks, the final one, and the text (accounted and logged)."""
-    try:
-        chunks = await collect(request, pump, first)
-    finally:
-        services.admission.leave()
-    final = chunks[-1] if chunks and chunks[-1].finish_reason else None
-    text = "".join(c.text for c in chunks)
-    _account(context, final, text)
-    context.disconnected = final is not None and final.finish_reason == "cancelled"
-    return chunks, final, text
-
-
 class _Reply:
     """The fixed fields of one reply (id, time, model) and how it is labelled."""
 
@@ -129,23 +96,50 @@ class _Reply:
         return content_label(self.model, final)
 
 
-def _openai(body: ChatCompletionRequest | CompletionRequest, model: ModelRef) -> dict[str, Any] | None:
-    """The request as the client sent it, for a backend that speaks OpenAI itself (None: a local model)."""
-    return None if model.is_local else body.model_dump(exclude_unset=True, exclude_none=True, by_alias=True)
+def _openai(
+    body: ChatCompletionRequest | CompletionRequest,
+    model: ModelRef,
+    params: GenerationParams | None = None,
+    prompt: Any = None,
+) -> dict[str, Any] | None:
+    """One choice's request as the client sent it, for a backend that speaks OpenAI itself (None: a local
+    model): one choice (`n` 1, its own seed), and for a batch of completion prompts, its own prompt."""
+    if model.is_local:
+        return None
+    sent = body.model_dump(exclude_unset=True, exclude_none=True, by_alias=True)
+    sent.pop("n", None)
+    if params is not None and params.seed is not None:
+        sent["seed"] = params.seed
+    if prompt is not None:
+        sent["prompt"] = prompt
+    return sent
 
 
-async def _chunks(pump: ChunkPump, first: Chunk | None) -> AsyncIterator[Chunk]:
-    """The reply's chunks from the first on; an engine error raised by the backend comes out here."""
-    chunk = first
-    while chunk is not None:
-        yield chunk
-        chunk = await pump.next()
+# -- one generation (engine.api.chat_run: the Messages and Responses front doors) ----------------------
 
 
-def _error_event(exc: EnclaveError) -> bytes:
-    """An error after the stream began, as an event in OpenAI's error shape (the status line is sent)."""
-    error = from_exception(exc)
-    return b"data: " + error_body(error.status, error.message, code=error.code) + b"\n\n"
+def _count_tokens(context: RequestContext, final: Chunk | None) -> None:
+    """What the request log and the key's token budget count."""
+    if final is not None and final.usage is not None:
+        context.prompt_tokens = final.usage.prompt_tokens
+        context.completion_tokens = final.usage.completion_tokens
+        context.cached_prompt_tokens = final.usage.cached_prompt_tokens
+
+
+async def _collect_reply(
+    request: Request, services: Services, context: RequestContext, pump: ChunkPump, first: Chunk | None
+) -> tuple[list[Chunk], Chunk | None, str]:
+    """A reply that is not streamed: all its chunks, the final one, and the text (accounted and logged)."""
+    try:
+        chunks = await collect(request, pump, first)
+    finally:
+        services.admission.leave()
+    final = chunks[-1] if chunks and chunks[-1].finish_reason else None
+    text = "".join(c.text for c in chunks)
+    _count_tokens(context, final)
+    context.response_text = text
+    context.disconnected = final is not None and final.finish_reason == "cancelled"
+    return chunks, final, text
 
 
 async def _release_on_exit(services: Services, context: RequestContext, pump: ChunkPump, done: bool) -> None:
@@ -160,33 +154,113 @@ async def _release_on_exit(services: Services, context: RequestContext, pump: Ch
     services.admission.leave()
 
 
+def _error_event(exc: EnclaveError) -> bytes:
+    """An error after the stream began, as an event in OpenAI's error shape (the status line is sent)."""
+    error = from_exception(exc)
+    return b"data: " + error_body(error.status, error.message, code=error.code) + b"\n\n"
+
+
+def _per_choice_budget(services: Services, context: RequestContext, choices: int) -> int | None:
+    """The key's remaining token budget, shared between the request's choices."""
+    budget = services.policy.token_allowance(context.key)
+    return None if budget is None else max(1, budget // choices)
+
+
+@dataclass
+class _Outcome:
+    """How one choice's stream ended."""
+
+    final: Chunk | None = None
+    text: str = ""
+    failed: bool = False
+
+
+async def _stream(
+    services: Services,
+    context: RequestContext,
+    reply: _Reply,
+    started: list[Started],
+    sources: list[AsyncIterator[bytes]],
+    outcomes: list[_Outcome],
+    include_usage: bool,
+) -> AsyncIterator[bytes]:
+    """The choices' events interleaved, then usage and [DONE]; the slot given back however it ends."""
+    done = False
+    try:
+        async for event in merged(sources):
+            yield event
+        context.response_text = joined([o.text for o in outcomes])
+        if any(o.failed for o in outcomes):  # a backend failed mid-reply: said in the stream
+            done = True
+            return
+        usage = count_usage(context, started, [o.final for o in outcomes])
+        if include_usage:
+            yield sse(reply.envelope(choices=[], usage=usage))
+        yield SSE_DONE
+        done = True
+    finally:
+        await release_all(services, context, started, done, [o.final for o in outcomes])
+        if not done:
+            context.response_text = joined([o.text for o in outcomes])
+
+
 # -- chat --------------------------------------------------------------------------------------------
 
 
 @router.post("/v1/chat/completions", response_model=None, responses=GENERATED, tags=["openai"])
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
-    """Create a chat completion (OpenAI-compatible)."""
+    """Create a chat completion (OpenAI-compatible); `n` choices decode together."""
     services, context = services_of(request), context_of(request)
     backend, model = await resolve_model(services, context, body.model)
     plan = await anyio.to_thread.run_sync(plan_output, body)  # schema conversion: never on the event loop
-    budget = services.policy.token_allowance(context.key)
+    n = body.n or 1
+    budget = _per_choice_budget(services, context, n)
     params = generation_params(body, services.settings, grammar=plan.grammar, budget=budget)
     messages = chat_messages(body)
     context.request_text = json.dumps(messages, ensure_ascii=False)
-    chat = ChatRequest(messages, params, tools=tool_offer(body, plan), openai=_openai(body, model))
-    pump, first = await start_generation(services, context, partial(backend.chat, model, chat))
+    offer = tool_offer(body, plan)
+    starts = []
+    for i in range(n):
+        own = choice_params(params, i, context.key.reproducible)
+        chat = ChatRequest(messages, own, tools=offer, openai=_openai(body, model, own))
+        starts.append((0, partial(backend.chat, model, chat)))
+    started = await start_all(services, context, starts)
     reply = _Reply(model, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
+    rules = reply_rules(body, plan)
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = _stream_chat(services, context, reply, reply_rules(body, plan), pump, first, include_usage)
+        usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
+        outcomes = [_Outcome() for _ in started]
+        sources = [
+            _chat_events(context, reply, rules, choice, i, outcome, usage_field)
+            for i, (choice, outcome) in enumerate(zip(started, outcomes, strict=True))
+        ]
+        stream = _stream(services, context, reply, started, sources, outcomes, include_usage)
         headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
-    rules = reply_rules(body, plan)
-    chunks, final, _ = await _collect_reply(request, services, context, pump, first)
-    reader = ReplyReader(rules, pump.generation.opens_thinking)
-    for chunk in chunks:
-        reader.feed(chunk)
-    read = reader.finish()
+    try:
+        replies = await collect_all(request, started)
+    finally:
+        services.admission.leave()
+    choices, finals, texts = [], [], []
+    for i, (choice, chunks) in enumerate(zip(started, replies, strict=True)):
+        reader = ReplyReader(rules, choice.pump.generation.opens_thinking)
+        for chunk in chunks:
+            reader.feed(chunk)
+        read = reader.finish()
+        finals.append(read.final)
+        texts.append(read.text)
+        choices.append(_chat_choice(read, i, bool(body.logprobs)))
+    usage = count_usage(context, started, finals)
+    context.response_text = joined(texts)
+    context.disconnected = any(f is not None and f.finish_reason == "cancelled" for f in finals)
+    label = labels.api_field(context.key, reply.label(finals[0]))  # an admin may switch it off per key
+    content = reply.envelope(choices=choices, usage=usage, **label)
+    return JSONResponse(content, headers=labels.api_headers(context.key))
+
+
+def _chat_choice(read: Reply, index: int, logprobs: bool) -> dict[str, Any]:
+    """One choice of a chat completion that is not streamed."""
     message: dict[str, Any] = {"role": "assistant", "content": read.content, "refusal": None}
     if read.thinking:
         message["reasoning_content"] = read.thinking
@@ -195,86 +269,73 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
             {"id": new_call_id(), "type": "function", "function": {"name": name, "arguments": arguments}}
             for name, arguments in read.calls
         ]
-    choice = {
-        "index": 0,
+    return {
+        "index": index,
         "message": message,
-        "logprobs": chat_logprobs(list(read.logprobs)) if body.logprobs else None,
+        "logprobs": chat_logprobs(list(read.logprobs)) if logprobs else None,
         "finish_reason": read.finish_reason,
     }
-    label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
-    content = reply.envelope(choices=[choice], usage=_usage(final), **label)
-    return JSONResponse(content, headers=labels.api_headers(context.key))
 
 
-async def _stream_chat(
-    services: Services,
+async def _chat_events(
     context: RequestContext,
     reply: _Reply,
     rules: ReplyRules,
-    pump: ChunkPump,
-    first: Chunk | None,
-    include_usage: bool,
+    choice: Started,
+    index: int,
+    outcome: _Outcome,
+    usage_field: dict[str, Any],
 ) -> AsyncIterator[bytes]:
-    usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
+    """One choice's events of a streamed chat completion."""
 
     def event(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None, **extra: Any) -> bytes:
-        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
-        return sse(reply.envelope(choices=[choice], **usage_field, **extra))
+        item = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+        return sse(reply.envelope(choices=[item], **usage_field, **extra))
 
     # The engine reads the reply (engine.replies): thinking, the answer as far as it is surely one, a
     # forced call's arguments; the calls at the end. This only turns that into OpenAI's events.
-    reader = ReplyReader(rules, pump.generation.opens_thinking)
+    reader = ReplyReader(rules, choice.pump.generation.opens_thinking)
     call_id = new_call_id()
-    done = False
+    if rules.forced_tool is not None:
+        function = {"name": rules.forced_tool, "arguments": ""}
+        opening = {"index": 0, "id": call_id, "type": "function", "function": function}
+        yield event({"role": "assistant", "content": None, "tool_calls": [opening]})
+    else:
+        yield event({"role": "assistant", "content": ""})
     try:
-        if rules.forced_tool is not None:
-            function = {"name": rules.forced_tool, "arguments": ""}
-            opening = {"index": 0, "id": call_id, "type": "function", "function": function}
-            yield event({"role": "assistant", "content": None, "tool_calls": [opening]})
-        else:
-            yield event({"role": "assistant", "content": ""})
-        try:
-            async for chunk in _chunks(pump, first):
-                piece = reader.feed(chunk)
-                if piece.thinking:
-                    yield event({"reasoning_content": piece.thinking})
-                if piece.arguments:
-                    yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]})
-                if piece.answer or piece.logprobs:
-                    logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
-                    yield event({"content": piece.answer}, logprobs=logprobs)
-        except EnclaveError as exc:  # the backend failed mid-reply (an upstream broke off): said in the stream
-            context.response_text = reader.text
-            yield _error_event(exc)
-            done = True
-            return
-        read = reader.finish()
-        if read.rest:
-            yield event({"content": read.rest})
-        if rules.forced_tool is not None:
-            if read.calls and not read.arguments_streamed:  # a remote backend reported the call whole
-                yield event({"tool_calls": [{"index": 0, "function": {"arguments": read.calls[0][1]}}]})
-        elif read.calls:
-            deltas = [
-                {
-                    "index": i,
-                    "id": call_id if i == 0 else new_call_id(),
-                    "type": "function",
-                    "function": {"name": name, "arguments": arguments},
-                }
-                for i, (name, arguments) in enumerate(read.calls)
-            ]
-            yield event({"tool_calls": deltas})
-        _account(context, read.final, read.text)
-        yield event({}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)))
-        if include_usage:
-            yield sse(reply.envelope(choices=[], usage=_usage(read.final)))
-        yield SSE_DONE
-        done = True
-    finally:
-        await _release_on_exit(services, context, pump, done)
-        if not done:
-            context.response_text = reader.text
+        async for chunk in chunks_of(choice):
+            piece = reader.feed(chunk)
+            outcome.text = reader.text
+            if piece.thinking:
+                yield event({"reasoning_content": piece.thinking})
+            if piece.arguments:
+                yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]})
+            if piece.answer or piece.logprobs:
+                logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
+                yield event({"content": piece.answer}, logprobs=logprobs)
+    except EnclaveError as exc:  # the backend failed mid-reply (an upstream broke off): said in the stream
+        outcome.failed = True
+        yield _error_event(exc)
+        return
+    read = reader.finish()
+    outcome.final, outcome.text = read.final, read.text
+    if read.rest:
+        yield event({"content": read.rest})
+    if rules.forced_tool is not None:
+        if read.calls and not read.arguments_streamed:  # a remote backend reported the call whole
+            yield event({"tool_calls": [{"index": 0, "function": {"arguments": read.calls[0][1]}}]})
+    elif read.calls:
+        deltas = [
+            {
+                "index": i,
+                "id": call_id if i == 0 else new_call_id(),
+                "type": "function",
+                "function": {"name": name, "arguments": arguments},
+            }
+            for i, (name, arguments) in enumerate(read.calls)
+        ]
+        yield event({"tool_calls": deltas})
+    yield event({}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)))
 
 
 # -- text completions --------------------------------------------------------------------------------
@@ -282,71 +343,91 @@ async def _stream_chat(
 
 @router.post("/v1/completions", response_model=None, responses=GENERATED, tags=["openai"])
 async def completions(body: CompletionRequest, request: Request) -> Response:
-    """Create a text completion (OpenAI-compatible, legacy)."""
+    """Create a text completion (OpenAI-compatible, legacy): text or token-id prompts, a batch of them,
+    `n` choices each, `echo`, and `suffix` (fill-in-the-middle)."""
     services, context = services_of(request), context_of(request)
     backend, model = await resolve_model(services, context, body.model)
-    params = generation_params(body, services.settings, budget=services.policy.token_allowance(context.key))
-    prompt = body.prompt_text()
-    context.request_text = prompt
-    completion = BackendCompletion(prompt, params, openai=_openai(body, model))
-    pump, first = await start_generation(services, context, partial(backend.complete, model, completion))
+    prompts, n = body.prompts(), body.n or 1
+    budget = _per_choice_budget(services, context, n * len(prompts))
+    params = generation_params(body, services.settings, budget=budget)
+    context.request_text = joined([p if isinstance(p, str) else json.dumps(p) for p in prompts])
+    starts = []
+    for p, prompt in enumerate(prompts):
+        for i in range(n):
+            own = choice_params(params, i, context.key.reproducible)
+            completion = BackendCompletion(
+                prompt if isinstance(prompt, str) else "",
+                own,
+                openai=_openai(body, model, own, prompt),
+                tokens=None if isinstance(prompt, str) else tuple(prompt),
+                suffix=body.suffix,
+                echo=bool(body.echo),
+            )
+            starts.append((p, partial(backend.complete, model, completion)))
+    started = await start_all(services, context, starts)
     reply = _Reply(model, "cmpl", "text_completion")
+    with_logprobs = body.logprobs is not None
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        stream = _stream_completion(services, context, reply, pump, first, include_usage, body.logprobs is not None)
+        usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
+        outcomes = [_Outcome() for _ in started]
+        sources = [
+            _completion_events(context, reply, choice, i, outcome, usage_field, with_logprobs)
+            for i, (choice, outcome) in enumerate(zip(started, outcomes, strict=True))
+        ]
+        stream = _stream(services, context, reply, started, sources, outcomes, include_usage)
         headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
-    chunks, final, text = await _collect_reply(request, services, context, pump, first)
-    logprobs = [lp for c in chunks for lp in c.logprobs]
-    choice = {
-        "text": text,
-        "index": 0,
-        "logprobs": completion_logprobs(logprobs) if body.logprobs is not None else None,
-        "finish_reason": finish_reason(final),
-    }
-    label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
-    content = reply.envelope(choices=[choice], usage=_usage(final), **label)
+    try:
+        replies = await collect_all(request, started)
+    finally:
+        services.admission.leave()
+    choices, finals, texts = [], [], []
+    for i, chunks in enumerate(replies):
+        final = chunks[-1] if chunks and chunks[-1].finish_reason else None
+        text = "".join(c.text for c in chunks)
+        finals.append(final)
+        texts.append(text)
+        logprobs = [lp for c in chunks for lp in c.logprobs]
+        choices.append({
+            "text": text,
+            "index": i,
+            "logprobs": completion_logprobs(logprobs) if with_logprobs else None,
+            "finish_reason": finish_reason(final),
+        })
+    usage = count_usage(context, started, finals)
+    context.response_text = joined(texts)
+    context.disconnected = any(f is not None and f.finish_reason == "cancelled" for f in finals)
+    label = labels.api_field(context.key, reply.label(finals[0]))  # an admin may switch it off per key
+    content = reply.envelope(choices=choices, usage=usage, **label)
     return JSONResponse(content, headers=labels.api_headers(context.key))
 
 
-async def _stream_completion(
-    services: Services,
+async def _completion_events(
     context: RequestContext,
     reply: _Reply,
-    pump: ChunkPump,
-    first: Chunk | None,
-    include_usage: bool,
+    choice: Started,
+    index: int,
+    outcome: _Outcome,
+    usage_field: dict[str, Any],
     with_logprobs: bool,
 ) -> AsyncIterator[bytes]:
-    usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
-    done = False
+    """One choice's events of a streamed text completion."""
     parts: list[str] = []
-    final: Chunk | None = None
     offset = 0
     try:
-        try:
-            async for chunk in _chunks(pump, first):
-                if chunk.finish_reason is not None:
-                    final = chunk
-                if chunk.text or chunk.logprobs or chunk.finish_reason:
-                    logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
-                    finish = finish_reason(chunk) if chunk.finish_reason else None
-                    choice = {"text": chunk.text, "index": 0, "logprobs": logprobs, "finish_reason": finish}
-                    extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
-                    yield sse(reply.envelope(choices=[choice], **usage_field, **extra))
-                parts.append(chunk.text)
-                offset += len(chunk.text)
-        except EnclaveError as exc:  # the backend failed mid-reply: said in the stream
-            context.response_text = "".join(parts)
-            yield _error_event(exc)
-            done = True
-            return
-        _account(context, final, "".join(parts))
-        if include_usage:
-            yield sse(reply.envelope(choices=[], usage=_usage(final)))
-        yield SSE_DONE
-        done = True
-    finally:
-        await _release_on_exit(services, context, pump, done)
-        if not done:
-            context.response_text = "".join(parts)
+        async for chunk in chunks_of(choice):
+            if chunk.finish_reason is not None:
+                outcome.final = chunk
+            if chunk.text or chunk.logprobs or chunk.finish_reason:
+                logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
+                finish = finish_reason(chunk) if chunk.finish_reason else None
+                item = {"text": chunk.text, "index": index, "logprobs": logprobs, "finish_reason": finish}
+                extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
+                yield sse(reply.envelope(choices=[item], **usage_field, **extra))
+            parts.append(chunk.text)
+            outcome.text = "".join(parts)
+            offset += len(chunk.text)
+    except EnclaveError as exc:  # the backend failed mid-reply: said in the stream
+        outcome.failed = True
+        yield _error_event(exc)

@@ -53,6 +53,15 @@ MaxTokens = Annotated[StrictInt, Field(ge=1, le=1_000_000), WHOLE]
 # with this bound; an int64 bound (2**63 - 1) reads as 2**63 there. Seeds are folded to 32 bits anyway.
 Seed = Annotated[StrictInt, Field(ge=-(2**53), le=2**53), WHOLE]
 FunctionName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+MAX_N = 8  # choices per prompt
+MAX_PROMPTS = 16  # prompts in one text completion request
+MAX_CHOICES = 16  # prompts × n: each is a sequence decoding
+TokenId = Annotated[StrictInt, Field(ge=0, le=2**31 - 1), WHOLE]
+TokenIds = Annotated[list[TokenId], Field(min_length=1, max_length=1_000_000)]
+TIKTOKEN_IDS = (
+    "input is a list of token ids; ids of another tokenizer (tiktoken's) mean nothing to this model: send the "
+    "text instead (LangChain's OpenAIEmbeddings: set check_embedding_ctx_length=False)"
+)
 # Coding agents (Claude Code, Codex) describe their tools at length: some descriptions pass 8 KiB.
 ToolDescription = Annotated[StrictStr, Field(max_length=64 * 1024)]
 
@@ -177,7 +186,7 @@ class _Sampling(_Body):
     seed: Seed | None = None
     presence_penalty: Penalty | None = None
     frequency_penalty: Penalty | None = None
-    n: Annotated[StrictInt, Field(ge=1, le=1), WHOLE] | None = None
+    n: Annotated[StrictInt, Field(ge=1, le=MAX_N), WHOLE] | None = None
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     user: Annotated[StrictStr, Field(max_length=256)] | None = None
@@ -241,17 +250,33 @@ class ChatCompletionRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
-    """`POST /v1/completions`."""
+    """`POST /v1/completions`: a prompt as text or token ids, or a batch of them."""
 
-    prompt: Text | Annotated[list[Text], Field(min_length=1, max_length=1)]
+    prompt: (
+        Text
+        | Annotated[list[Text], Field(min_length=1, max_length=MAX_PROMPTS)]
+        | TokenIds
+        | Annotated[list[TokenIds], Field(min_length=1, max_length=MAX_PROMPTS)]
+    )
     logprobs: Annotated[StrictInt, Field(ge=0, le=20), WHOLE] | None = None
-    echo: Annotated[Literal[False], BeforeValidator(_only_bool)] | None = None
+    echo: StrictBool | None = None
     best_of: Annotated[StrictInt, Field(ge=1, le=1), WHOLE] | None = None
-    suffix: Annotated[None, Field(description="Not supported")] = None
+    suffix: Text | None = None
 
-    def prompt_text(self) -> str:
-        """The prompt as one string."""
-        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
+    @model_validator(mode="after")
+    def _bounded(self) -> CompletionRequest:
+        if len(self.prompts()) * (self.n or 1) > MAX_CHOICES:
+            raise ValueError(f"prompts × n is at most {MAX_CHOICES}")
+        return self
+
+    def prompts(self) -> list[str | list[int]]:
+        """Each prompt of the batch: text, or token ids."""
+        prompt = self.prompt
+        if isinstance(prompt, str):
+            return [prompt]
+        if all(isinstance(item, int) for item in prompt):
+            return [list(prompt)]  # type: ignore[arg-type]
+        return list(prompt)  # type: ignore[arg-type]
 
 
 class EmbeddingRequest(_Body):
@@ -263,6 +288,16 @@ class EmbeddingRequest(_Body):
         | Annotated[list[Annotated[StrictStr, Field(min_length=1, max_length=MAX_TEXT)]], Field(min_length=1)]
     )
     encoding_format: Literal["float", "base64"] = "float"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_token_ids(cls, data: Any) -> Any:
+        # LangChain's OpenAIEmbeddings sends tiktoken ids by default: fail with the setting to change.
+        value = data.get("input") if isinstance(data, dict) else None
+        items = value if isinstance(value, list) else []
+        if any(isinstance(i, int) or (isinstance(i, list) and i and isinstance(i[0], int)) for i in items):
+            raise ValueError(TIKTOKEN_IDS)
+        return data
     dimensions: Annotated[None, Field(description="Not supported")] = None
     user: Annotated[StrictStr, Field(max_length=256)] | None = None
 

@@ -68,12 +68,19 @@ class ChatRequest:
 
 @dataclass(frozen=True)
 class CompletionRequest:
-    """One plain continuation of `prompt` (no chat template); `openai` as in `ChatRequest`."""
+    """One plain continuation of `prompt` (no chat template); `openai` as in `ChatRequest`.
+
+    `tokens`: the prompt as the model's token ids instead of text. `suffix`: what follows the gap the
+    model fills in (fill-in-the-middle, with the model's FIM tokens). `echo`: the reply starts with the prompt.
+    """
 
     prompt: str
     params: GenerationParams = field(default_factory=GenerationParams)
     openai: Mapping[str, Any] | None = None
     on_load: LoadListener | None = field(default=None, compare=False)  # as in ChatRequest
+    tokens: tuple[int, ...] | None = None
+    suffix: str | None = None
+    echo: bool = False
 
 
 @dataclass(frozen=True)

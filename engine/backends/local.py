@@ -55,7 +55,15 @@ class LocalBackend:
 
     def complete(self, model: ModelRef, request: CompletionRequest) -> Stream:
         """A continuation from the model's worker."""
-        return self.runtime.complete(request.prompt, request.params, model=model.name, on_load=request.on_load)
+        return self.runtime.complete(
+            request.prompt,
+            request.params,
+            model=model.name,
+            tokens=request.tokens,
+            suffix=request.suffix,
+            echo=request.echo,
+            on_load=request.on_load,
+        )
 
     def embed(self, model: ModelRef, texts: list[str]) -> Embeddings:
         """Embeddings from the model's embedding worker."""

@@ -251,7 +251,11 @@ class UpstreamBackend:
         """Forward a text completion, streamed."""
         payload = _payload(request.openai, request.params)
         if request.openai is None:
-            payload["prompt"] = request.prompt
+            payload["prompt"] = list(request.tokens) if request.tokens is not None else request.prompt
+            if request.suffix is not None:
+                payload["suffix"] = request.suffix
+            if request.echo:
+                payload["echo"] = True
         return self._stream(model, "completions", payload, estimate_tokens(request.prompt))
 
     def _stream(self, model: ModelRef, path: str, payload: dict[str, Any], prompt_estimate: int) -> QueueStream:

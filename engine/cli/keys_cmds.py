@@ -44,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     create.set_defaults(store_content=False)
     create.add_argument("--expires", metavar="DATE|DAYS",
                         help="last day the key works (YYYY-MM-DD, UTC) or a number of days from now")
+    create.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="every request deterministic: the same request gives the same tokens (seed 0 unless it sends one)",
+    )
     create.set_defaults(handler=cmd_create)
 
     listing = actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
@@ -63,7 +68,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     expires_at = parse_expiry(args.expires) if args.expires is not None else None
     answer = run_admin(args, "keys.create", {
         "name": args.name, "models": models, "rpm": args.rpm, "tokens_per_day": args.tokens_per_day,
-        "store_content": args.store_content,
+        "store_content": args.store_content, "reproducible": args.reproducible,
         "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
     })
     print(answer["secret"])
@@ -84,7 +89,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no API keys; create one with `enclave keys create --name NAME`", file=sys.stderr)
         return 0
     print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'RPM':>6} {'TOKENS/DAY':>11} {'CONTENT':<8} "
-          f"{'CREATED':<16} EXPIRES")
+          f"{'SEEDING':<12} {'CREATED':<16} EXPIRES")
     for r in records:
         models = ",".join(r["models"]) if r["models"] is not None else "all"
         created = r["created_at"][:16].replace("T", " ")
@@ -93,7 +98,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(
             f"{r['name']:<20} {status:<8} {models:<24} {r['rpm'] or '-':>6} "
             f"{r['tokens_per_day'] or '-':>11} {'logged' if r['store_content'] else 'no-store':<8} "
-            f"{created:<16} {expires}"
+            f"{'reproducible' if r.get('reproducible') else '-':<12} {created:<16} {expires}"
         )
     return 0
 

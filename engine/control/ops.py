@@ -91,6 +91,7 @@ def key_json(record: ApiKeyRecord) -> dict[str, Any]:
         "rpm": record.rpm,
         "tokens_per_day": record.tokens_per_day,
         "store_content": record.store_content,
+        "reproducible": record.reproducible,
         "created_at": record.created_at.isoformat(timespec="seconds"),
         "revoked_at": record.revoked_at.isoformat(timespec="seconds") if record.revoked_at else None,
         "expires_at": record.expires_at.isoformat(timespec="seconds") if record.expires_at else None,
@@ -113,6 +114,7 @@ def _keys_create(engine: Engine, args: Args) -> dict[str, Any]:
         args.name(), models=args.names("models"), rpm=args.number("rpm"),
         tokens_per_day=args.number("tokens_per_day"), store_content=args.flag("store_content"),
         expires_at=args.moment("expires_at"),
+        reproducible=args.flag("reproducible"),
     )
     return {"secret": secret, "key": key_json(record)}
 

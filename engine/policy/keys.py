@@ -146,6 +146,7 @@ def issue_key(
     tokens_per_day: int | None = None,
     store_content: bool = False,
     expires_at: datetime | None = None,
+    reproducible: bool = False,
     actor: str = "local",
 ) -> tuple[ApiKeyRecord, str]:
     """Create an API key (the secret is returned once) and audit it.
@@ -155,10 +156,12 @@ def issue_key(
     record, secret = vault.api_keys.create(
         name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content,
         expires_at=expires_at,
+        reproducible=reproducible,
     )
     details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
                "tokens_per_day": tokens_per_day, "store_content": store_content,
-               "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None}
+               "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
+               "reproducible": reproducible}
     vault.audit.append("api_key_create", actor=actor, details=details)
     return record, secret
 

@@ -133,6 +133,7 @@ def processing_record(
                 "tokens_per_day": k.tokens_per_day,
                 "stores_content": k.store_content,
                 "ai_labels": k.label_replies,
+                "reproducible": k.reproducible,
                 "created_at": k.created_at.isoformat(timespec="seconds"),
             }
             for k in keys

@@ -13,6 +13,13 @@ ahead, when the model has nothing else to do. Once the running requests have set
 states move to RAM and the running ones to the start of the cache, since attention visits every
 occupied cell up to the last (see `_compact`).
 
+A deterministic request (a seed, or a key's "reproducible" rule) gives the same tokens whatever the cache
+holds and whatever else runs: llama.cpp's logits for a token depend on how its prompt was split into
+batches (matrix kernels change with the batch's size), on what else shares the batch, and on which KV
+cells hold its sequence (summation order in attention). Such a request therefore runs in a context of its
+own (`_Solo`, made on first use): the cache emptied, the prompt evaluated from position 0 in chunks of a
+fixed size, each token decoded in a batch of its own, sampled by a chain seeded from the request.
+
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
 
@@ -62,6 +69,9 @@ MAX_LEARNT_FRAMING = 16
 COMPACT_AFTER_TOKENS = 16
 # Views kept on llama.cpp's logits rows (one per batch position that gets logits, in practice).
 MAX_LOGIT_VIEWS = 64
+# A deterministic request's prompt is evaluated in chunks of this many tokens (a fixed size: the same
+# prompt is always split the same way, whatever the model's batch size).
+SOLO_CHUNK = 64
 
 
 def plain_greedy(params: GenerationParams) -> bool:
@@ -134,6 +144,15 @@ class _Saved:
 
 
 @dataclass
+class _Solo:
+    """The context deterministic requests run in, one at a time."""
+
+    ctx: LlamaContext
+    batch: LlamaBatch
+    slot: _Slot
+
+
+@dataclass
 class _Request:
     """A request being served: its slot, sampler and progress through prompt and reply."""
 
@@ -157,6 +176,7 @@ class _Request:
     first_token_at: float | None = None
     prompt_done_at: float | None = None
     batch_index: int = -1
+    solo: bool = False  # deterministic: runs in the model's solo context (see the module's docstring)
     serial: int = 0  # tells requests apart (see `_compacted_for`)
     decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     stop_filter: StopFilter | None = None
@@ -180,7 +200,7 @@ class BatchedModel:
         self.record = record
         self.parallel = settings.parallel
         self.n_ctx_seq = context_per_sequence(record)
-        threads = settings.threads or max(1, os.cpu_count() or 1)
+        threads = self.threads = settings.threads or max(1, os.cpu_count() or 1)
         gpu_layers = resolve_gpu_layers(settings.gpu_layers)
         self.n_batch = max(32, min(settings.batch_size, self.n_ctx_seq))
         started = time.perf_counter()
@@ -262,6 +282,34 @@ class BatchedModel:
         """The text of one token (a partial UTF-8 sequence is replaced)."""
         return self.token_bytes(token, special).decode("utf-8", errors="replace")
 
+    def detokenize(self, tokens: list[int]) -> str:
+        """The text of token ids (ids outside the vocabulary are refused)."""
+        if any(token < 0 or token >= self.n_vocab for token in tokens):
+            raise UserError(f"the prompt has a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
+        text = b"".join(self.token_bytes(token) for token in tokens).decode("utf-8", errors="replace")
+        # A SentencePiece vocabulary puts a space before the first word when it tokenises text: the text
+        # the tokens stand for starts without it.
+        return text[1:] if self._adds_space_prefix and text.startswith(" ") else text
+
+    @cached_property
+    def _adds_space_prefix(self) -> bool:
+        first = self.tokenize("a", add_bos=False)
+        return bool(first) and self.token_text(first[0]).startswith(" ")
+
+    def fim_prompt(self, prefix: str | list[int], suffix: str) -> list[int]:
+        """A fill-in-the-middle prompt in the model's own FIM tokens (prefix, suffix, then the middle to
+        write), as llama.cpp's server builds it; UserError for a model that has no such tokens."""
+        pre, suf, mid = (f(self.vocab) for f in (C.llama_vocab_fim_pre, C.llama_vocab_fim_suf, C.llama_vocab_fim_mid))
+        if min(pre, suf, mid) < 0:
+            raise UserError(
+                f"suffix needs fill-in-the-middle tokens, which model {self.record.name!r} does not have: send the "
+                "prompt without a suffix, or use a code model trained for infilling"
+            )
+        head = prefix if isinstance(prefix, list) else self.tokenize(prefix, add_bos=False)
+        tail = self.tokenize(suffix, add_bos=False)
+        bos = [self.model.token_bos()] if C.llama_vocab_get_add_bos(self.vocab) and self.model.token_bos() >= 0 else []
+        return [*bos, pre, *head, suf, *tail, mid]
+
     def special_text(self) -> tuple[str, str]:
         """The BOS and EOS token texts, as chat templates expect them."""
         bos, eos = self.model.token_bos(), self.model.token_eos()
@@ -279,6 +327,12 @@ class BatchedModel:
     def has_free_slot(self) -> bool:
         """Whether another request can start now."""
         return any(not slot.busy for slot in self.slots)
+
+    def can_admit(self, params: GenerationParams) -> bool:
+        """Whether a request with `params` can start now (deterministic ones run one at a time)."""
+        if params.deterministic:
+            return not any(request.solo for request in self.active)
+        return self.has_free_slot
 
     @property
     def has_work_ahead(self) -> bool:
@@ -373,8 +427,13 @@ class BatchedModel:
             )
         if any(token >= self.n_vocab for token, _ in params.logit_bias):
             raise UserError(f"logit_bias names a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
+        if any(token < 0 or token >= self.n_vocab for token in prompt):
+            raise UserError(f"the prompt has a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
         # First: a bad grammar must not leave a slot half taken.
         sampler = None if plain_greedy(params) else self._sampler(params, prompt)
+        if params.deterministic:
+            self._admit_solo(prompt, params, cancel, emit, queued_s, sampler)
+            return
         slot, shared = self._choose_slot(prompt)
         reuse = min(shared, len(prompt) - 1)
         if len(slot.tokens) - reuse >= MIN_TOKENS_WORTH_SAVING and reuse < len(slot.tokens):
@@ -395,10 +454,79 @@ class BatchedModel:
         request.serial = self._admitted
         # A request admitted with this one (or just before) may be evaluating the same start right now.
         for other in self.active if self.shares_prefixes else ():
+            if other.solo:
+                continue
             shared = min(longest_prefix(other.prompt, prompt), len(prompt) - 1)
             if other.prefilling and shared - reuse >= MIN_TOKENS_WORTH_SHARING and shared > request.shared_with_leader:
                 request.leader, request.shared_with_leader = other, shared
         self.active.append(request)
+
+    def _admit_solo(
+        self,
+        prompt: list[int],
+        params: GenerationParams,
+        cancel: CancelToken,
+        emit: Emit,
+        queued_s: float,
+        sampler: LlamaSampler | None,
+    ) -> None:
+        """Start a deterministic request in the solo context, its cache emptied (see the module's docstring)."""
+        solo = self._solo
+        C.llama_memory_clear(C.llama_get_memory(solo.ctx.ctx), True)
+        solo.slot.tokens = []
+        solo.slot.busy = True
+        request = _Request(params, cancel, emit, solo.slot, prompt, 0, sampler, queued_s, solo=True)
+        request.stop_filter = StopFilter(params.stop)
+        self._admitted += 1
+        request.serial = self._admitted
+        self.active.append(request)
+
+    @cached_property
+    def _solo(self) -> _Solo:
+        """The context deterministic requests run in, made on first use (a KV cache for one sequence)."""
+        params = C.llama_context_default_params()
+        params.n_ctx = self.n_ctx_seq
+        params.n_batch = params.n_ubatch = SOLO_CHUNK
+        params.n_seq_max = 1
+        params.n_threads = params.n_threads_batch = self.threads
+        params.swa_full = True
+        try:
+            ctx = LlamaContext(model=self.model, params=params, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise UserError(f"llama.cpp could not make a context for a deterministic request: {exc}") from None
+        return _Solo(ctx, LlamaBatch(n_tokens=SOLO_CHUNK, embd=0, n_seq_max=1, verbose=False), _Slot(0))
+
+    def _step_solo(self, request: _Request) -> None:
+        """One decode of the deterministic request: a fixed-size chunk of its prompt, or its next token."""
+        solo = self._solo
+        batch = solo.batch.batch
+        if request.prefilling:
+            tokens = request.prompt[request.prefilled : request.prefilled + SOLO_CHUNK]
+            request.prefilled += len(tokens)
+        else:
+            assert request.next_token is not None
+            tokens, request.next_token = [request.next_token], None
+        start = len(request.slot.tokens)
+        for i, token in enumerate(tokens):
+            batch.token[i] = token
+            batch.pos[i] = start + i
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = 0
+            batch.logits[i] = False
+        wants_logits = not request.prefilling
+        batch.logits[len(tokens) - 1] = wants_logits
+        batch.n_tokens = len(tokens)
+        request.slot.tokens.extend(tokens)
+        code = C.llama_decode(solo.ctx.ctx, batch)
+        if code != 0:
+            request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
+            self._release(request, keep_cache=False)
+            return
+        if wants_logits:
+            request.batch_index = len(tokens) - 1
+            if request.prompt_done_at is None:
+                request.prompt_done_at = time.perf_counter()
+            self._sample(request)
 
     def _copy_shared_prefix(self, slot: _Slot, prompt: list[int], reuse: int) -> int:
         """Give `slot` the longest start of `prompt` that another sequence holds beyond its own `reuse`
@@ -490,15 +618,15 @@ class BatchedModel:
                 self._catch_up_with_leader(request)
         for request in self.active:
             request.batch_index = -1
-            if not request.prefilling and request.next_token is not None:
+            if not request.solo and not request.prefilling and request.next_token is not None:
                 add(request.slot, request.next_token, request)
                 request.next_token = None
         # While streams are decoding, a newcomer's prompt goes in smaller chunks: each step then stays
         # short and running streams keep their pace; alone, a prompt takes the whole batch.
         limit = self.n_batch if n == 0 else min(self.n_batch, n + PREFILL_CHUNK_WHILE_DECODING)
-        prompting = any(request.prefilling for request in self.active)
+        prompting = any(request.prefilling and not request.solo for request in self.active)
         for request in self.active:
-            while request.prefilling and n < limit and request.leader is None:
+            while not request.solo and request.prefilling and n < limit and request.leader is None:
                 last = request.prefilled == len(request.prompt) - 1
                 add(request.slot, request.prompt[request.prefilled], request if last else None)
                 request.prefilled += 1
@@ -543,6 +671,8 @@ class BatchedModel:
             if request.prompt_done_at is None:
                 request.prompt_done_at = now
             self._sample(request)
+        for request in [r for r in self.active if r.solo]:
+            self._step_solo(request)
 
     def _compact(self) -> None:
         """Keep the cache's occupied cells to the running sequences, at its start, once they have settled.
@@ -556,12 +686,13 @@ class BatchedModel:
         cache: their states are copied out and back in, which llama.cpp places from the first free cell.
         An idle cache too big for the RAM budget stays where it is rather than be lost.
         """
-        if not self.shares_prefixes or not self.active:
+        shared = [request for request in self.active if not request.solo]
+        if not self.shares_prefixes or not shared:
             return  # a recurrent state is not cells
-        running = frozenset(request.serial for request in self.active)
+        running = frozenset(request.serial for request in shared)
         if running == self._compacted_for or any(
             request.prefilling or request.leader is not None or request.generated < COMPACT_AFTER_TOKENS
-            for request in self.active
+            for request in shared
         ):
             return
         if any(slot.ahead and not slot.busy for slot in self.slots):
@@ -570,7 +701,7 @@ class BatchedModel:
         for slot in self.slots:
             if not slot.busy and slot.tokens and (len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self._save(slot)):
                 self._forget(slot)  # (a few tokens are not worth RAM: evaluating them again is quick)
-        moving = [(request, self._state_of(request.slot.seq_id)) for request in self.active]
+        moving = [(request, self._state_of(request.slot.seq_id)) for request in shared]
         for request, state in moving:
             if state is not None:  # (else llama.cpp could not copy it: it stays where it is)
                 self.ctx.kv_cache_seq_rm(request.slot.seq_id, 0, -1)
@@ -598,14 +729,15 @@ class BatchedModel:
             self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, 0, shared)
 
     def _sample(self, request: _Request) -> None:
+        ctx = self._solo.ctx if request.solo else self.ctx
         if request.sampler is None:
-            token = self._argmax(request.batch_index, request.params)
+            token = self._argmax(request.batch_index, request.params, ctx)
         else:
-            token = int(C.llama_sampler_sample(request.sampler.sampler, self.ctx.ctx, request.batch_index))
+            token = int(C.llama_sampler_sample(request.sampler.sampler, ctx.ctx, request.batch_index))
         if C.llama_vocab_is_eog(self.vocab, token):
             self._finish(request, "stop")
             return
-        logprob = self._logprob(request.batch_index, token, request.params.logprobs)
+        logprob = self._logprob(request.batch_index, token, request.params.logprobs, ctx)
         request.generated += 1
         if request.first_token_at is None:
             request.first_token_at = time.perf_counter()
@@ -620,9 +752,9 @@ class BatchedModel:
         else:
             request.next_token = token
 
-    def _logits(self, index: int) -> np.ndarray:
+    def _logits(self, index: int, ctx: LlamaContext | None = None) -> np.ndarray:
         """The logits of batch position `index` (a view into llama.cpp's buffer, valid until the next decode)."""
-        pointer = C.llama_get_logits_ith(self.ctx.ctx, index)
+        pointer = C.llama_get_logits_ith((ctx or self.ctx).ctx, index)
         address = ctypes.addressof(pointer.contents)
         # Rows sit at a few fixed places in llama.cpp's output buffer: a view made once per place saves
         # numpy's ctypes conversion on every token (0.13 ms right after a decode, when caches are cold).
@@ -633,9 +765,9 @@ class BatchedModel:
             view = self._logit_views[address] = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
         return view
 
-    def _argmax(self, index: int, params: GenerationParams) -> int:
+    def _argmax(self, index: int, params: GenerationParams, ctx: LlamaContext | None = None) -> int:
         """Greedy choice, as llama.cpp's bias + greedy samplers make it (first maximum wins)."""
-        logits = self._logits(index)
+        logits = self._logits(index, ctx)
         best = int(np.argmax(logits))
         if not params.logit_bias and not params.ignore_eos:
             return best
@@ -659,10 +791,12 @@ class BatchedModel:
                 choice, value = token, biased
         return choice
 
-    def _logprob(self, index: int, token: int, top_n: int | None) -> TokenLogprob | None:
+    def _logprob(
+        self, index: int, token: int, top_n: int | None, ctx: LlamaContext | None = None
+    ) -> TokenLogprob | None:
         if top_n is None:
             return None
-        logits = self._logits(index)
+        logits = self._logits(index, ctx)
         shifted = logits - logits.max()
         log_probs = shifted - math.log(float(np.exp(shifted).sum()))
         top: tuple[tuple[str, float], ...] = ()
@@ -705,6 +839,9 @@ class BatchedModel:
                 tokens_per_s=rate,
             )
         )
+        if request.solo:
+            self._release(request, keep_cache=False)
+            return
         # What the client sends back next time: the reply as text (its last token included, when the
         # length cut it), then the template's change of turn or the framing the conversation's own turns
         # began with. After a stop string the reply's text ends before the tokens that made it: only a
@@ -732,7 +869,9 @@ class BatchedModel:
         slot = request.slot
         slot.busy = False
         slot.last_used = time.monotonic()
-        if not keep_cache:
+        if request.solo:
+            slot.tokens = []  # (the solo context's cache is emptied when the next one starts)
+        elif not keep_cache:
             self._forget(slot)
         elif len(slot.tokens) + len(ahead) < self.n_ctx_seq:
             # (A request cut short mid-prompt leaves a partial prefix: still valid, still reusable.)
@@ -750,6 +889,9 @@ class BatchedModel:
         for request in list(self.active):
             request.emit(UserError("the model was unloaded"))
             self._release(request, keep_cache=False)
+        if "_solo" in self.__dict__:
+            self._solo.batch.close()
+            self._solo.ctx.close()
         self.batch.close()
         self.ctx.close()
         self.model.close()

@@ -300,10 +300,27 @@ class Runtime:
         model: str | None = None,
         cancel: CancelToken | None = None,
         on_load: LoadListener | None = None,
+        tokens: Sequence[int] | None = None,
+        suffix: str | None = None,
+        echo: bool = False,
     ) -> Generation:
-        """Stream a plain continuation of `prompt` (no chat template). `on_load`: see `load`."""
+        """Stream a plain continuation of `prompt` (no chat template), or of `tokens` (token ids) when given.
+
+        `suffix`: fill in the middle between the prompt and it, with the model's FIM tokens (UserError if it
+        has none). `echo`: the reply begins with the prompt's text. `on_load`: see `load`.
+        """
         worker = self.load(model, on_load=on_load)
-        return worker.submit(lambda m: Prompt(m.tokenize(prompt)), params or GenerationParams(), cancel)
+
+        def build(loaded: ServingModel) -> Prompt:
+            assert isinstance(loaded, BatchedModel)  # generation workers always host a BatchedModel
+            if suffix is not None:
+                ids = loaded.fim_prompt(list(tokens) if tokens is not None else prompt, suffix)
+            else:
+                ids = list(tokens) if tokens is not None else loaded.tokenize(prompt)
+            shown = "" if not echo else prompt if tokens is None else loaded.detokenize(list(tokens))
+            return Prompt(ids, echo=shown)
+
+        return worker.submit(build, params or GenerationParams(), cancel)
 
     def embed(self, texts: list[str], *, model: str | None = None) -> tuple[list[list[float]], int]:
         """Embeddings of `texts` and the number of tokens they took."""

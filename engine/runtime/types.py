@@ -35,6 +35,9 @@ class GenerationParams:
     logprobs: int | None = None  # None: off; N: the chosen token plus N alternatives
     ignore_eos: bool = False  # benchmarks and tests: always generate max_tokens
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, -100…100) as in OpenAI's API
+    # The same request gives the same tokens whatever the cache holds and whatever else runs: the prompt is
+    # evaluated from scratch and the reply decoded in a context of its own (see engine.runtime.batch).
+    deterministic: bool = False
 
     def validated(self) -> GenerationParams:
         """Return self, or raise UserError naming the first out-of-range parameter."""
@@ -74,6 +77,7 @@ class Prompt:
     tokens: list[int]
     turn_change: tuple[int, ...] = ()
     opens_thinking: bool = False  # the prompt ends inside a <think> block (engine.models.reasoning)
+    echo: str = ""  # text sent before the reply (a completion's `echo`: the prompt as text)
 
 
 @dataclass(frozen=True)

@@ -293,8 +293,12 @@ class ModelWorker:
                     job.cancel.cancel()
                 for request in model.active:
                     request.cancel.cancel()
-            while waiting and model.has_free_slot:
-                job = waiting.popleft()
+            # In arrival order; a deterministic request waits only for the one before it (it runs in a
+            # context of its own), never for a free sequence.
+            for job in [job for job in waiting if model.can_admit(job.params)]:
+                if not model.can_admit(job.params):
+                    continue  # (a deterministic one admitted just now)
+                waiting.remove(job)
                 self._admit(model, job)
                 starting.append(job)
             if model.active or (model.has_work_ahead and not stopping):
@@ -328,6 +332,8 @@ class ModelWorker:
             prompt = job.build_prompt(model)
             job.opens_thinking = prompt.opens_thinking
             model.admit(prompt.tokens, job.params, job.cancel, job.out.put, queued, turn_change=prompt.turn_change)
+            if prompt.echo:  # before any token: admitting only queues the request for the next step
+                job.out.put(Chunk(text=prompt.echo))
         except EnclaveError as exc:
             job.out.put(exc)
             job.out.put(_DONE)

@@ -46,6 +46,7 @@ class ApiKeys:
             parse_time(revoked_at) if revoked_at else None,
             bool(data.get("label_replies", True)),
             parse_time(data["expires_at"]) if data.get("expires_at") else None,
+            bool(data.get("reproducible", False)),
         )
         return record, str(data["secret_sha256"])
 
@@ -62,6 +63,7 @@ class ApiKeys:
         tokens_per_day: int | None = None,
         store_content: bool = False,
         expires_at: dt.datetime | None = None,
+        reproducible: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
         """A new key and its secret (shown once, never stored); by default it logs no prompt or reply text."""
         if not name.strip():
@@ -84,6 +86,7 @@ class ApiKeys:
                 "tokens_per_day": tokens_per_day,
                 "store_content": store_content,
                 "expires_at": iso(expires_at) if expires_at is not None else None,
+                "reproducible": reproducible,
                 "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
             }
             sealed = self._store.seal_json(db, "api_keys", "body", key_id, self._store.stream_keys["api_keys"], body)

@@ -78,6 +78,7 @@ class ApiKeyRecord:
     revoked_at: dt.datetime | None = None
     label_replies: bool = True  # AI-content label on replies (header + field); only an admin turns it off
     expires_at: dt.datetime | None = None  # refused from this moment on; None: never expires
+    reproducible: bool = False  # every request deterministic (seed 0 unless it sends one); see engine.runtime.batch
 
     @property
     def revoked(self) -> bool:

@@ -58,6 +58,18 @@ def test_keys_create_list_revoke(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "revoke", "ci"]) == 1
 
 
+def test_keys_create_reproducible_is_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "create", "--name", "audit-repro", "--reproducible"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "list", "--json"]) == 0
+    listed = {k["name"]: k for k in json.loads(capsys.readouterr().out)}
+    assert listed["audit-repro"]["reproducible"] is True
+    assert main(["keys", "list"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("audit-repro"))
+    assert "reproducible" in row
+    assert main(["keys", "revoke", "audit-repro"]) == 0
+
+
 def test_serve_runs_until_sigterm_and_audits(api_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["keys", "create", "--name", "serve-test"]) == 0
     secret = capsys.readouterr().out.strip()

@@ -21,14 +21,17 @@ from tests.api.conftest import Api
 
 EXAMPLES = 25
 # Refusals of schema-valid requests that no schema can state: a forced tool choice must name one of
-# the tools sent (a rule between values); the prompt must fit the model's context and logit_bias must
-# name tokens of its vocabulary (both depend on the model); a tool's or response format's JSON schema
-# must be one the grammar converter can enforce (a subset of JSON Schema no meta-schema describes).
+# the tools sent (a rule between values); the prompt must fit the model's context, logit_bias and a
+# token-id prompt must name tokens of its vocabulary, and `suffix` needs a model with FIM tokens (all
+# depend on the model); a tool's or response format's JSON schema must be one the grammar converter can
+# enforce (a subset of JSON Schema no meta-schema describes).
 # Any other 400 for valid data is a mismatch.
 UNSTATABLE_MESSAGES = (
     "tool_choice names a function that is not in tools",
     "logit_bias names a token id outside this model's vocabulary",
     "tool_choice needs tools",  # Anthropic's tool_choice without tools: a rule between values
+    "the prompt has a token id outside this model's vocabulary",  # token-id prompts: the model's vocabulary
+    "suffix needs fill-in-the-middle tokens",  # only models with FIM tokens fill in the middle
 )
 # A previous_response_id must name a response stored for this key: state, not shape.
 UNSTATABLE_CODES = ("context_length_exceeded", "invalid_schema", "previous_response_not_found")

@@ -36,6 +36,7 @@ def test_report_reflects_the_actual_configuration(vault: Vault, registry: ModelR
             "tokens_per_day": 1000,
             "stores_content": False,
             "ai_labels": True,
+            "reproducible": False,
             "created_at": data["api_keys"][0]["created_at"],
         }
     ]
