@@ -127,6 +127,9 @@ class ChatService:
             return
         vault = audit_events.unlock(home, read_passphrase(args), actor="cli")  # failed attempts are audited
         try:
+            from engine.training.jobs import Training  # adapted models' adapters are in the vault
+
+            runtime.adapters = Training(vault, runtime.registry, actor="cli", runtime=runtime)
             yield cls(runtime, vault, actor="cli")
         finally:
             vault.close()

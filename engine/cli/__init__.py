@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         models_cmds,
         policy_cmds,
         serve_cmds,
+        training_cmds,
         upstreams_cmds,
         vault_cmds,
     )
@@ -41,7 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"enclave {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    groups = (gui_cmds, models_cmds, chat_cmds, vault_cmds, keys_cmds, serve_cmds, policy_cmds, upstreams_cmds)
+    groups = (
+        gui_cmds,
+        models_cmds,
+        chat_cmds,
+        vault_cmds,
+        keys_cmds,
+        serve_cmds,
+        policy_cmds,
+        upstreams_cmds,
+        training_cmds,
+    )
     for group in groups:
         group.register(subparsers, common)
     return parser

@@ -47,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Imported here: the web stack and llama.cpp are heavy, and other commands should not wait for them.
     from engine.api.server import ApiServer
     from engine.runtime import Runtime
+    from engine.training.jobs import Training
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     disable_core_dumps()
@@ -62,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     vault = open_vault(args, actor=ACTOR)
     runtime = Runtime(registry)
+    runtime.adapters = Training(vault, registry, actor=ACTOR, runtime=runtime)  # serves adapted models
     # Retention runs at start and then daily while the server is up (engine.policy.retention).
     purger = RetentionTimer(vault, actor=ACTOR)
     try:

@@ -56,6 +56,15 @@ EVENTS: dict[str, str] = {
     "report": "a processing report was generated",
     "upstream_add": "upstream serving engine registered (name, URL, models; never its key)",
     "upstream_remove": "upstream serving engine removed",
+    "dataset_import": "fine-tuning dataset imported (name, SHA-256, rows, number of subjects)",
+    "dataset_remove": "fine-tuning dataset crypto-shredded",
+    "training_start": "training of an adapter started (base model and dataset SHA-256)",
+    "training_stop": "training stopped at a checkpoint (resumable)",
+    "training_discard": "an unfinished training and its checkpoints crypto-shredded",
+    "training_finish": "adapter trained and registered (adapter, base and dataset SHA-256, rows)",
+    "adapter_load": "an adapter decrypted and loaded for serving",
+    "adapter_remove": "adapted model removed with its adapter and training record",
+    "adapter_withdraw": "a data subject's training rows erased and the adapters trained on them withdrawn",
 }
 
 

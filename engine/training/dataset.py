@@ -108,7 +108,8 @@ def _parse_line(text: str) -> tuple[tuple[dict[str, Any], ...], str | None]:
     if not any(m["role"] == "assistant" and m.get("weight", 1) == 1 for m in messages):
         raise ValueError("no assistant message to learn from (all have weight 0)")
     subject = value.get("subject")
-    if subject is not None and (not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS):
+    bad_subject = not isinstance(subject, str) or not subject.strip() or len(subject) > MAX_SUBJECT_CHARS
+    if subject is not None and bad_subject:
         raise ValueError(f'"subject" must be a label of 1-{MAX_SUBJECT_CHARS} characters')
     clean = tuple({k: m[k] for k in ("role", "content", "weight", "name") if k in m} for m in messages)
     return clean, subject.strip() if isinstance(subject, str) else None
@@ -134,8 +135,8 @@ def parse_dataset(data: bytes, *, subject: str | None = None) -> list[DatasetRow
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DatasetInvalid([(line, "not UTF-8 text")]) from None
+        bad_line = data[: exc.start].count(b"\n") + 1
+        raise DatasetInvalid([(bad_line, "not UTF-8 text")]) from None
     problems: list[tuple[int, str]] = []
     parsed: list[tuple[int, tuple[dict[str, Any], ...], str | None]] = []
     first_seen: dict[bytes, int] = {}

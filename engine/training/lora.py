@@ -41,7 +41,7 @@ class Hyperparameters:
 
     epochs: int = 3
     rank: int = 8
-    alpha: float = 16.0
+    alpha: int = 16
     lr: float = 2e-4
     seed: int = 0
     checkpoint_every: int = 25  # steps between checkpoints sealed into the vault
@@ -161,7 +161,7 @@ class LoraTrainer:
         """The adapter weights, optimizer state, step and RNG as bytes (for the vault, never a file)."""
         buffer = io.BytesIO()
         state = {
-            "lora": {k: v.detach().cpu() for k, v in get_peft_model_state_dict(self.model).items()},
+            "lora": {k: v.detach().cpu() for k, v in get_peft_model_state_dict(self.model, save_embedding_layers=False).items()},
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "rng": torch.get_rng_state(),
@@ -187,7 +187,7 @@ class LoraTrainer:
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(self.hp.alpha))
         pairs: dict[str, dict[str, np.ndarray]] = {}
-        for key, value in get_peft_model_state_dict(self.model).items():
+        for key, value in get_peft_model_state_dict(self.model, save_embedding_layers=False).items():
             # base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight
             module, which = key.removeprefix("base_model.model.").rsplit(".lora_", 1)
             target = names.get_name(module)
@@ -202,7 +202,7 @@ class LoraTrainer:
             writer.add_tensor(f"{target}.weight.lora_b", np.ascontiguousarray(pairs[target]["lora_b"]))
         # The writer only writes real files (numpy's tofile): give it one that lives in memory.
         with memory_file() as handle:
-            writer.fout = [handle]
+            writer.fout = [handle]  # type: ignore[list-item]
             writer.state = gguf.gguf_writer.WriterState.EMPTY
             writer.write_header_to_file()
             writer.write_kv_data_to_file()

@@ -40,6 +40,7 @@ from engine.vault.request_log import RequestLog
 from engine.vault.schema import migrate, migration_set
 from engine.vault.settings import Settings
 from engine.vault.store import Store, iso, now, wrap_data_key
+from engine.vault.training import Datasets, TrainingJobs
 
 log = logging.getLogger("enclave.vault")
 T = TypeVar("T")
@@ -66,6 +67,8 @@ class Vault:
         self.settings = Settings(store)
         self.api_keys = ApiKeys(store)
         self.request_log = RequestLog(store)
+        self.datasets = Datasets(store)
+        self.training_jobs = TrainingJobs(store)
 
     # -- opening -------------------------------------------------------------------------------
 
