@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     train.add_argument("--rank", type=int, metavar="R", help="LoRA rank (default 8)")
     train.add_argument("--lr", type=float, metavar="X", help="learning rate (default 2e-4)")
     train.add_argument("--legal-basis", metavar="TEXT", help="why this personal data may train a model (recorded)")
+    train.add_argument("--checkpoint-every", type=int, metavar="STEPS", help="steps between checkpoints (default 25)")
     train.add_argument("--restart", action="store_true", help="start over instead of resuming an unfinished job")
     train.add_argument("--retrain", metavar="ADAPTED", help="train an adapted model again on its dataset as it is now")
     train.set_defaults(handler=cmd_train)
@@ -89,7 +90,15 @@ def _request(args: argparse.Namespace) -> TrainRequest:
     if missing:
         raise UserError(f"train needs {', '.join(missing)} (or --retrain ADAPTED)")
     return TrainRequest(
-        args.model, args.dataset, args.name, args.epochs, args.rank, args.lr, args.legal_basis, args.restart
+        args.model,
+        args.dataset,
+        args.name,
+        args.epochs,
+        args.rank,
+        args.lr,
+        args.legal_basis,
+        args.restart,
+        args.checkpoint_every,
     )
 
 

@@ -42,6 +42,19 @@ class DatasetRow:
         return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
+@dataclass(frozen=True)
+class Example:
+    """One tokenised row: all its tokens, and which of them the model learns to produce."""
+
+    tokens: tuple[int, ...]
+    learn: tuple[bool, ...]  # True for the assistant's tokens
+
+    @property
+    def trained_tokens(self) -> int:
+        """Tokens the loss covers."""
+        return sum(self.learn)
+
+
 class DatasetInvalid(UserError):
     """The file is not a valid dataset; the message names the lines."""
 

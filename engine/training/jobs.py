@@ -46,6 +46,7 @@ class TrainRequest:
     lr: float | None = None
     legal_basis: str | None = None
     restart: bool = False  # discard an unfinished job of the same name instead of resuming it
+    checkpoint_every: int | None = None  # steps between checkpoints
 
 
 @dataclass(frozen=True)
@@ -170,8 +171,6 @@ class Training:
         yield from self.train(request, cancel)
 
     def _train(self, request: TrainRequest, cancel: threading.Event) -> Iterator[Progress]:
-        # Heavy imports here: `enclave models list` and the server should not pay for PyTorch.
-        from engine.training.lora import Hyperparameters, LoraTrainer, default_threads, describe_stack, pick_device
         from engine.training.tokens import RowTokenizer
 
         base = self.registry.get(request.model)
@@ -192,11 +191,26 @@ class Training:
         if not train_rows or not held_rows:
             raise UserError(f"dataset {dataset.name!r} needs rows both to train on and to hold out")
 
+        yield Progress("prepare", f"tokenising {len(rows)} rows with {base.name}'s template and vocabulary")
+        tokenizer = RowTokenizer(base)
+        try:
+            examples = tokenizer.examples(rows)  # TooLong names the rows: nothing is created before this
+        finally:
+            tokenizer.close()
+        by_line = dict(zip((r.line for r in rows), examples, strict=True))
+        train_examples = [by_line[r.line] for r in train_rows]
+        held_examples = [by_line[r.line] for r in held_rows]
+
+        # Imported only now: PyTorch takes seconds to load, and nothing before this step needs it.
+        from engine.training.lora import Hyperparameters, LoraTrainer, default_threads, describe_stack, pick_device
+
         job = self._resumable(request, base, dataset)
         stored = Hyperparameters()
         if job is not None:
             hp = Hyperparameters(**job.body["hyperparameters"])
             asked = {"epochs": request.epochs, "rank": request.rank, "lr": request.lr}
+            if request.checkpoint_every:
+                hp = replace(hp, checkpoint_every=request.checkpoint_every).validated()
             clash = [k for k, v in asked.items() if v is not None and v != getattr(hp, k)]
             if clash:
                 raise UserError(
@@ -209,17 +223,8 @@ class Training:
                 epochs=request.epochs or stored.epochs,
                 rank=request.rank or stored.rank,
                 lr=request.lr or stored.lr,
+                checkpoint_every=request.checkpoint_every or stored.checkpoint_every,
             ).validated()
-
-        yield Progress("prepare", f"tokenising {len(rows)} rows with {base.name}'s template and vocabulary")
-        tokenizer = RowTokenizer(base)
-        try:
-            examples = tokenizer.examples(rows)  # TooLong names the rows: nothing is created before this
-        finally:
-            tokenizer.close()
-        by_line = dict(zip((r.line for r in rows), examples, strict=True))
-        train_examples = [by_line[r.line] for r in train_rows]
-        held_examples = [by_line[r.line] for r in held_rows]
 
         if job is None:
             if existing is not None:

@@ -26,6 +26,7 @@ from transformers import AutoModelForCausalLM
 from transformers.utils import logging as hf_logging
 
 from engine.errors import UserError
+from engine.training.dataset import Example
 
 # Linear layers a LoRA adapts, by their name in transformers' models (attention and MLP).
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -59,19 +60,6 @@ class Hyperparameters:
         if not 1 <= self.checkpoint_every <= 100_000:
             raise UserError("checkpoint interval must be between 1 and 100000 steps")
         return self
-
-
-@dataclass(frozen=True)
-class Example:
-    """One tokenised row: all its tokens, and which of them the model learns to produce."""
-
-    tokens: tuple[int, ...]
-    learn: tuple[bool, ...]  # True for the assistant's tokens
-
-    @property
-    def trained_tokens(self) -> int:
-        """Tokens the loss covers."""
-        return sum(self.learn)
 
 
 def pick_device() -> str:
@@ -155,13 +143,17 @@ class LoraTrainer:
         with self.model.disable_adapter():
             return self.loss(examples)
 
+    def _lora_state(self) -> dict[str, torch.Tensor]:
+        state: dict[str, torch.Tensor] = get_peft_model_state_dict(self.model, save_embedding_layers=False)
+        return state
+
     # -- checkpoints ---------------------------------------------------------------------------
 
     def save_state(self) -> bytes:
         """The adapter weights, optimizer state, step and RNG as bytes (for the vault, never a file)."""
         buffer = io.BytesIO()
         state = {
-            "lora": {k: v.detach().cpu() for k, v in get_peft_model_state_dict(self.model, save_embedding_layers=False).items()},
+            "lora": {k: v.detach().cpu() for k, v in self._lora_state().items()},
             "optimizer": self.optimizer.state_dict(),
             "step": self.step,
             "rng": torch.get_rng_state(),
@@ -187,7 +179,7 @@ class LoraTrainer:
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(self.hp.alpha))
         pairs: dict[str, dict[str, np.ndarray]] = {}
-        for key, value in get_peft_model_state_dict(self.model, save_embedding_layers=False).items():
+        for key, value in self._lora_state().items():
             # base_model.model.model.layers.3.self_attn.q_proj.lora_A.weight
             module, which = key.removeprefix("base_model.model.").rsplit(".lora_", 1)
             target = names.get_name(module)

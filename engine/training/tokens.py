@@ -19,8 +19,7 @@ from engine.models.memory import context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.models.templates import ChatTemplate, render_chat, resolve_template
 from engine.runtime.loaded import longest_prefix
-from engine.training.dataset import DatasetRow
-from engine.training.lora import Example
+from engine.training.dataset import DatasetRow, Example
 
 
 class TooLong(UserError):
