@@ -183,13 +183,17 @@ class ChatView(QWidget):
             self.new_chat()
 
     def refresh_models(self) -> None:
-        """Fill the model picker from the registry, keeping the choice when it still exists."""
+        """Fill the model picker with every model the engine offers (local ones first, then those of
+        upstreams and servers, marked with where they run), keeping the choice when it still exists."""
         current = self.model_picker.currentData()
         self.model_picker.clear()
         default = self.session.registry.default_name()
-        for record in self.session.registry.list():
-            label = record.name + (self.tr(" (default)") if record.name == default else "")
-            self.model_picker.addItem(label, record.name)
+        for model in self.session.engine.models():
+            if not model.is_local:
+                label = self.tr("{model} (on {server})").format(model=model.name, server=model.origin)
+            else:
+                label = model.name + (self.tr(" (default)") if model.name == default else "")
+            self.model_picker.addItem(label, model.name)
         self._pick_model(current or default)
         self.model_picker.setEnabled(self.model_picker.count() > 0)
 

@@ -22,28 +22,21 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def cmd_chat(args: argparse.Namespace) -> int:
     """Stream one reply; store the turn in the vault when there is one."""
     # Imported here: llama.cpp is heavy, and `enclave --help` should not wait for it.
-    from engine.chat import ChatService
-    from engine.models import ModelRegistry
-    from engine.models.demo import ensure_demo_model
-    from engine.runtime import GenerationParams, Runtime
+    from engine.cli.passphrase import read_passphrase
+    from engine.handle import COMMAND_LINE, Engine
+    from engine.runtime import GenerationParams
 
-    registry = ModelRegistry()
-    ensure_demo_model(registry)
-    registry.complete_facts()
-    runtime = Runtime(registry)
-    try:
-        with ChatService.open_for_cli(args, runtime) as service:
-            params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
-            turn = service.send(args.prompt, conversation_id=args.conversation, model=args.model, params=params)
-            for chunk in turn.generation:
-                sys.stdout.write(chunk.text)
-                sys.stdout.flush()
-            sys.stdout.write("\n")
-            result = turn.finish()
-            if result.conversation_id:
-                print(f"[conversation {result.conversation_id}]", file=sys.stderr)
-            else:
-                print("[not saved: run `enclave init` to keep an encrypted history]", file=sys.stderr)
-    finally:
-        runtime.close()
+    # A vault is optional: without one the reply is shown but not kept.
+    with Engine.open(actor=COMMAND_LINE, passphrase=lambda: read_passphrase(args), vault_required=False) as engine:
+        params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
+        turn = engine.chat.send(args.prompt, conversation_id=args.conversation, model=args.model, params=params)
+        for chunk in turn:
+            sys.stdout.write(chunk.text)
+            sys.stdout.flush()
+        sys.stdout.write("\n")
+        result = turn.finish()
+        if result.conversation_id:
+            print(f"[conversation {result.conversation_id}]", file=sys.stderr)
+        else:
+            print("[not saved: run `enclave init` to keep an encrypted history]", file=sys.stderr)
     return 0

@@ -11,13 +11,9 @@ import threading
 from types import FrameType
 
 from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
-from engine.cli.keys_cmds import open_vault
-from engine.models import ModelRegistry
-from engine.models.demo import ensure_demo_model
-from engine.policy import allowlist
+from engine.cli.passphrase import read_passphrase
+from engine.handle import SERVER, Engine
 from engine.policy.retention import RetentionTimer
-
-ACTOR = "serve"
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -46,14 +42,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Unlock the vault, listen until SIGINT/SIGTERM, then stop cleanly (exit 0)."""
     # Imported here: the web stack and llama.cpp are heavy, and other commands should not wait for them.
     from engine.api.server import ApiServer
-    from engine.runtime import Runtime
-    from engine.training.jobs import Training
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     disable_core_dumps()
-    registry = ModelRegistry()
-    ensure_demo_model(registry)
-    registry.complete_facts()
     settings = ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin))
     stop = threading.Event()
 
@@ -61,17 +52,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    vault = open_vault(args, actor=ACTOR)
-    runtime = Runtime(registry)
-    runtime.adapters = Training(vault, registry, actor=ACTOR, runtime=runtime)  # serves adapted models
+    engine = Engine.open(actor=SERVER, passphrase=lambda: read_passphrase(args))
+    assert engine.vault is not None  # Engine.open requires one by default
     # Retention runs at start and then daily while the server is up (engine.policy.retention).
-    purger = RetentionTimer(vault, actor=ACTOR)
+    purger = RetentionTimer(engine.vault, actor=SERVER.audit_name)
     try:
         purger.start()
         if args.model:
-            allowlist.check_loadable(vault, registry.resolve(args.model), actor=ACTOR)
-            runtime.load(args.model)
-        server = ApiServer(runtime, vault, host=args.host, port=args.port, settings=settings)
+            _, ref = engine.resolve(args.model)  # the allowlist applies to what the server loads
+            if ref.is_local:
+                engine.runtime.load(ref.name)
+        server = ApiServer(engine, host=args.host, port=args.port, settings=settings)
         server.start()
         print(f"Enclave API on {server.url}/v1 — Ctrl-C to stop", file=sys.stderr, flush=True)
         try:
@@ -83,8 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             server.stop()
     finally:
         purger.stop()
-        runtime.close()
-        vault.close()
+        engine.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("Enclave API stopped", file=sys.stderr)

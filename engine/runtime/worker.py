@@ -110,6 +110,7 @@ class Generation:
         self._job = job
         self.model_name = model_name
         self.final: Chunk | None = None
+        self.served_by: str | None = None  # this machine (engine.backends.base.Stream)
 
     @property
     def opens_thinking(self) -> bool:

@@ -340,11 +340,13 @@ class Training:
             },
         )
         yield Progress("evaluate", "answering held-out prompts with the base and the adapted model")
-        runtime = Runtime(self.registry, adapters=self)
+        # The serving runtime when there is one (the engine's), else one of our own for the comparison.
+        runtime = self.runtime or Runtime(self.registry, adapters=self)
         try:
             samples = side_by_side(runtime, base.name, request.name, held_rows)
         finally:
-            runtime.close()
+            if runtime is not self.runtime:
+                runtime.close()
         body["evaluation"] = {**body["evaluation"], "samples": samples}
         self.vault.training_jobs.update(job.id, body)
         yield Progress(

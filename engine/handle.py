@@ -1,0 +1,230 @@
+"""`Engine`: one object opened with a data folder and an actor, owning everything below it.
+
+    with Engine.open(actor=COMMAND_LINE, passphrase=...) as engine:   # CLI, `enclave serve`
+        turn = engine.chat.send("Hello", model="cluster/llama")       # any backend's model
+    engine = Engine(runtime, vault, actor=DESKTOP)                     # the GUI session, tests
+
+It owns the model registry, the runtime, the vault (None when none exists yet: chat works, history is
+not kept), the backends (`engine.backends`: local first, then upstreams; a paired server is one more
+`Backend` added with `engine.backends.add(...)`), the key policy (`engine.policy`: budgets survive
+across requests), and the chat service. Policy operations are bound to the actor: `engine.resolve(name)`
+applies the key's model rule (for an API key's view, `engine.for_key(record)`), the model allowlist,
+and audits refusals in the actor's name.
+
+Rooms attach as attributes built from the engine (`engine.documents`, `engine.training`,
+`engine.remotes`): a room is a class whose constructor takes the `Engine`, exposed here as a
+`functools.cached_property` (imported inside it, so rooms cost nothing until used). The views an
+API key gets (`for_key`) share the owner's resources and rooms and are never closed themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from engine import paths
+from engine.backends import Backend, Backends, LocalBackend, ModelRef, UpstreamBackend
+from engine.chat import ChatService
+from engine.errors import UserError
+from engine.models.registry import ModelRecord, ModelRegistry
+from engine.policy import allowlist
+from engine.policy.audit_events import record as record_event
+from engine.policy.audit_events import unlock as audited_unlock
+from engine.policy.keys import KeyPolicy
+from engine.policy.limits import ModelNotAllowed
+from engine.runtime import Runtime
+from engine.vault import ApiKeyRecord, Vault
+from engine.vault.errors import VaultMissing
+
+if TYPE_CHECKING:
+    from engine.training.jobs import Training
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts through an engine: the desktop app, the command line, the server, or an API key."""
+
+    kind: str  # "gui", "cli", "serve", "api"
+    key_name: str = ""
+
+    @property
+    def audit_name(self) -> str:
+        """How the audit log names it (`gui`, `cli`, `serve`, `api:NAME`)."""
+        return f"api:{self.key_name}" if self.kind == "api" else self.kind
+
+    @classmethod
+    def api_key(cls, name: str) -> Actor:
+        """The actor of requests made with API key `name`."""
+        return cls("api", name)
+
+
+DESKTOP = Actor("gui")
+COMMAND_LINE = Actor("cli")
+SERVER = Actor("serve")
+
+
+class Engine:
+    """Registry, runtime, vault, backends, policy and chat, opened for one actor."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        vault: Vault | None,
+        *,
+        actor: Actor,
+        home: Path | None = None,
+        owns: bool = True,
+    ) -> None:
+        """Assemble an engine from parts already open; `owns=False` leaves closing them to the caller."""
+        self.home = home or (vault.home if vault is not None else paths.enclave_home())
+        self.registry = runtime.registry
+        self.runtime = runtime
+        self.vault = vault
+        self.actor = actor
+        self.key: ApiKeyRecord | None = None  # set on an API key's view (for_key)
+        self._owns = owns  # False: a view of another engine, which closes the shared parts
+        self.backends = Backends(LocalBackend(runtime))
+        if vault is not None:
+            self.backends.add(UpstreamBackend(vault))
+            runtime.adapters = self  # adapted models' LoRA adapters are sealed in the vault (engine.training)
+        self.chat = ChatService(self)
+
+    # -- opening and closing ------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        home: Path | None = None,
+        *,
+        actor: Actor,
+        passphrase: str | Callable[[], str] | None = None,
+        vault_required: bool = True,
+        demo_model: bool = True,
+        runtime_options: dict[str, Any] | None = None,
+    ) -> Engine:
+        """Open the data folder: the registry (with the demo model), the runtime, the vault unlocked.
+
+        `passphrase` may be a callable, asked only when a vault exists. Without a vault, `vault_required`
+        decides between an error and an engine that keeps no history.
+        """
+        home = home or paths.enclave_home()
+        registry = ModelRegistry()
+        if demo_model:
+            from engine.models.demo import ensure_demo_model
+
+            ensure_demo_model(registry)
+            registry.complete_facts()
+        vault: Vault | None = None
+        if Vault.exists(home):
+            secret = passphrase() if callable(passphrase) else passphrase
+            if secret is None:
+                raise UserError("the vault needs its passphrase")
+            vault = audited_unlock(home, secret, actor=actor.audit_name)  # failed attempts are audited
+        elif vault_required:
+            raise VaultMissing
+        try:
+            runtime = Runtime(registry, **(runtime_options or {}))
+        except BaseException:
+            if vault is not None:
+                vault.close()
+            raise
+        return cls(runtime, vault, actor=actor, home=home)
+
+    def close(self) -> None:
+        """Close the backends (unloading models), then the vault; a view closes nothing."""
+        if not self._owns:
+            return
+        self.backends.close()
+        self.runtime.close()  # closed by the local backend already; again is harmless
+        if self.vault is not None:
+            self.vault.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def for_key(self, key: ApiKeyRecord) -> Engine:
+        """A view acting as API key `key`: the same resources, its rules applied, its name audited."""
+        if self.vault is not None:
+            _ = self.policy  # built on the owner first: every view shares its budgets
+        view = Engine.__new__(Engine)
+        view.__dict__.update(self.__dict__)
+        view.actor, view.key, view._owns = Actor.api_key(key.name), key, False
+        view.chat = ChatService(view)
+        return view
+
+    def with_vault(self, vault: Vault) -> None:
+        """Use a vault reopened (the recovery flow) in place of the current one."""
+        self.vault = vault
+        self.backends = Backends(LocalBackend(self.runtime), UpstreamBackend(vault))
+        self.runtime.adapters = self
+        self.__dict__.pop("policy", None)
+        self.__dict__.pop("training", None)
+        self.chat = ChatService(self)
+
+    # -- rooms ----------------------------------------------------------------------------------------
+
+    @cached_property
+    def training(self) -> Training:
+        """Fine-tuning: datasets, training jobs, adapted models (needs the vault: it holds all of them)."""
+        from engine.training.jobs import Training
+
+        if self.vault is None:
+            raise UserError("fine-tuning keeps its data in the vault; run `enclave init` first")
+        return Training(self.vault, self.registry, actor=self.actor.audit_name, runtime=self.runtime)
+
+    def adapter_bytes(self, record: ModelRecord) -> bytes:
+        """An adapted model's LoRA adapter, decrypted from the vault (the runtime's AdapterSource)."""
+        return self.training.adapter_bytes(record)
+
+    # -- policy bound to the actor ------------------------------------------------------------------
+
+    @cached_property
+    def policy(self) -> KeyPolicy:
+        """API-key rules and today's token budgets (one per engine, shared by its key views)."""
+        if self.vault is None:
+            raise UserError("API keys need the vault; run `enclave init` first")
+        return KeyPolicy(self.vault.api_keys)
+
+    def audit(self, event: str, details: dict[str, Any] | None = None) -> None:
+        """Record `event` in the audit log in this actor's name (nothing without a vault)."""
+        if self.vault is not None:
+            record_event(self.vault, event, actor=self.actor.audit_name, details=details)
+
+    def resolve(self, name: str | None) -> tuple[Backend, ModelRef]:
+        """The backend and model for `name` (None: the default local model), if this actor may use it.
+
+        NotFoundError for an unknown name; ModelNotAllowed (audited) when an API key may not use it or
+        the allowlist refuses a local model.
+        """
+        if name is None:
+            name = self.registry.resolve(None).name
+        backend, ref = self.backends.resolve(name)
+        if self.key is not None:
+            try:
+                self.policy.check_model(self.key, ref.name)
+            except ModelNotAllowed:
+                self.audit("policy_violation", {"rule": "key_models", "key": self.key.name, "model": ref.name})
+                raise
+        if ref.record is not None and self.vault is not None:
+            # Only approved models may load when an admin turned the allowlist on.
+            allowlist.check_loadable(self.vault, ref.record, actor=self.actor.audit_name)
+        return backend, ref
+
+    def models(self) -> list[ModelRef]:
+        """Every model this actor may use, local ones first, each name once."""
+        refs = self.backends.models()
+        if self.key is not None:
+            key = self.key
+            refs = [ref for ref in refs if key.allows_model(ref.name)]
+        return refs
