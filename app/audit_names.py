@@ -41,6 +41,15 @@ def event_label(event: str) -> str:
         "report": QCoreApplication.translate("AuditEvents", "Processing report generated"),
         "upstream_add": QCoreApplication.translate("AuditEvents", "Upstream server added"),
         "upstream_remove": QCoreApplication.translate("AuditEvents", "Upstream server removed"),
+        "dataset_import": QCoreApplication.translate("AuditEvents", "Training dataset imported"),
+        "dataset_remove": QCoreApplication.translate("AuditEvents", "Training dataset removed"),
+        "training_start": QCoreApplication.translate("AuditEvents", "Training started"),
+        "training_stop": QCoreApplication.translate("AuditEvents", "Training stopped at a checkpoint"),
+        "training_discard": QCoreApplication.translate("AuditEvents", "Unfinished training discarded"),
+        "training_finish": QCoreApplication.translate("AuditEvents", "Adapter trained"),
+        "adapter_load": QCoreApplication.translate("AuditEvents", "Adapter loaded"),
+        "adapter_remove": QCoreApplication.translate("AuditEvents", "Adapted model removed"),
+        "adapter_withdraw": QCoreApplication.translate("AuditEvents", "Adapters withdrawn (subject erased)"),
     }
     return labels.get(event, event)
 

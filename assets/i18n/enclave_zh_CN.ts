@@ -116,6 +116,42 @@
         <translation>移除上游服务</translation>
     </message>
     <message>
+        <source>Training dataset imported</source>
+        <translation>已导入训练数据集</translation>
+    </message>
+    <message>
+        <source>Training dataset removed</source>
+        <translation>已删除训练数据集</translation>
+    </message>
+    <message>
+        <source>Training started</source>
+        <translation>训练已开始</translation>
+    </message>
+    <message>
+        <source>Training stopped at a checkpoint</source>
+        <translation>训练已在检查点停止</translation>
+    </message>
+    <message>
+        <source>Unfinished training discarded</source>
+        <translation>已丢弃未完成的训练</translation>
+    </message>
+    <message>
+        <source>Adapter trained</source>
+        <translation>适配器已训练完成</translation>
+    </message>
+    <message>
+        <source>Adapter loaded</source>
+        <translation>已加载适配器</translation>
+    </message>
+    <message>
+        <source>Adapted model removed</source>
+        <translation>已删除适配模型</translation>
+    </message>
+    <message>
+        <source>Adapters withdrawn (subject erased)</source>
+        <translation>适配器已撤下（数据主体已删除）</translation>
+    </message>
+    <message>
         <source>desktop app</source>
         <translation>桌面应用</translation>
     </message>
@@ -599,6 +635,10 @@
         <translation>
             <numerusform>已清除 %n 个对话。</numerusform>
         </translation>
+    </message>
+    <message>
+        <source>Adapted models trained on this subject&apos;s data were withdrawn: {names}. Retrain them without it (enclave train --retrain NAME) or remove them.</source>
+        <translation>用此数据主体的数据训练的适配模型已撤下：{names}。请在不含该数据的情况下重新训练（enclave train --retrain NAME）或将其删除。</translation>
     </message>
     <message>
         <source>Erase failed: {error}</source>

@@ -202,7 +202,12 @@ class Training:
         held_examples = [by_line[r.line] for r in held_rows]
 
         # Imported only now: PyTorch takes seconds to load, and nothing before this step needs it.
-        from engine.training.lora import Hyperparameters, LoraTrainer, default_threads, describe_stack, pick_device
+        try:
+            from engine.training.lora import Hyperparameters, LoraTrainer, default_threads, describe_stack, pick_device
+        except ImportError as exc:
+            raise UserError(
+                f"fine-tuning needs PyTorch and PEFT ({exc.name} is missing): pip install 'enclave[train]'"
+            ) from None
 
         job = self._resumable(request, base, dataset)
         stored = Hyperparameters()

@@ -113,6 +113,13 @@ def test_models_info_holds_provenance_and_evaluation(trained: Path) -> None:
     assert "tiny-cw" in listing and "adapter on tiny" in listing
     events = enclave(trained, "audit", "show").stdout
     assert "training_start" in events and "training_finish" in events and "adapter_load" in events
+    record = json.loads(enclave(trained, "report", "processing", "--json").stdout)
+    assert any("fine-tuning" in purpose for purpose in record["purposes"])
+    assert record["training"] == [
+        {"dataset": "codes", "sha256": info["dataset_sha256"], "rows": 6, "data_subjects": 2, "adapters": ["tiny-cw"],
+         "legal_basis": ["legitimate interest: internal support assistant"]}
+    ]
+    assert {"training_datasets", "adapters"} <= {c["category"] for c in record["data_categories"]}
 
 
 def test_the_adapted_model_is_served_through_the_openai_api(trained: Path) -> None:
