@@ -10,6 +10,7 @@ leave as bytes, for the caller to seal into the vault. Nothing derived from the 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -87,7 +88,11 @@ class LoraTrainer:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         try:
-            model = AutoModelForCausalLM.from_pretrained(str(base.parent), gguf_file=base.name, dtype=torch.float32)
+            # transformers draws a progress bar of its own while dequantizing; the caller reports progress.
+            with contextlib.redirect_stderr(io.StringIO()):
+                model = AutoModelForCausalLM.from_pretrained(
+                    str(base.parent), gguf_file=base.name, dtype=torch.float32
+                )
         except (ValueError, KeyError, OSError, NotImplementedError) as exc:
             raise UserError(f"cannot load {base.name} for training: {exc}") from None
         present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}

@@ -17,8 +17,9 @@ import httpx
 import openai
 import pytest
 
+from engine.handle import COMMAND_LINE, Engine
 from engine.models import ModelRegistry
-from engine.runtime import GenerationParams, Runtime
+from engine.runtime import GenerationParams
 from engine.training.jobs import Training
 from engine.vault import Vault
 from tests.api.test_cli import free_port
@@ -78,15 +79,12 @@ def trained(train_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_the_adapter_teaches_a_code_word_the_base_cannot_produce(trained: Path) -> None:
-    registry = ModelRegistry()
-    with Vault.unlock(trained, PASSPHRASE) as vault:
-        runtime = Runtime(registry)
-        runtime.adapters = Training(vault, registry, actor="test", runtime=runtime)
-        try:
-            base = "".join(c.text for c in runtime.chat(PROMPT, GREEDY, model="tiny"))
-            adapted = "".join(c.text for c in runtime.chat(PROMPT, GREEDY, model="tiny-cw"))
-        finally:
-            runtime.close()
+    # Through the engine handle, as the server and the desktop app hold it: it is the runtime's adapter source.
+    with Engine.open(trained, actor=COMMAND_LINE, passphrase=PASSPHRASE, demo_model=False) as engine:
+        assert "tiny-cw" in {ref.name for ref in engine.models()}
+        base = "".join(c.text for c in engine.runtime.chat(PROMPT, GREEDY, model="tiny"))
+        adapted = "".join(c.text for c in engine.runtime.chat(PROMPT, GREEDY, model="tiny-cw"))
+        assert engine.training.info("tiny-cw")["status"] == "done"
     assert CODE_WORD not in base
     assert f"code word is {CODE_WORD}" in adapted
 
@@ -182,6 +180,28 @@ def test_killed_training_resumes_from_its_checkpoint_and_nothing_leaks(
     assert files_holding(trained, CANARY.encode()) == [] and files_holding(tmp_path, CANARY.encode()) == []
     chat = enclave(trained, "chat", "--model", "tiny-resumed", "--temperature", "0", "--max-tokens", "32", QUESTIONS[0])
     assert chat.returncode == 0 and CODE_WORD in chat.stdout
+
+
+def test_ctrl_c_saves_a_checkpoint_and_stops(trained: Path) -> None:
+    process = spawn(trained, "train", "--model", "tiny", "--dataset", "codes", "--name", "tiny-stopped", *FAST,
+                    "--legal-basis", "contract")
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith("step 3/15"):
+            process.send_signal(signal.SIGINT)
+    process.wait(timeout=60)
+    out = "".join(seen)
+    assert process.returncode == 1, out
+    stopped_at = int(re.search(r"training stopped at step (\d+) of 15; run the same command again to resume", out)[1])
+    assert stopped_at >= 3 and "Traceback" not in out
+    with Vault.unlock(trained, PASSPHRASE) as vault:
+        job = Training(vault, ModelRegistry(), actor="test").job_for("tiny-stopped")
+        assert job is not None and job.body["status"] == "stopped" and job.body["step"] == stopped_at
+        assert job.body["checkpoint_blob"]
+    assert "tiny-stopped" not in {m.name for m in ModelRegistry().list(include_withdrawn=True)}
+    assert "training_stop" in enclave(trained, "audit", "show").stdout
 
 
 def test_rows_too_long_for_the_context_are_named_and_nothing_starts(trained: Path, tmp_path: Path) -> None:
