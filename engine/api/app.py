@@ -10,7 +10,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.api import routes, routes_generate
+from engine.api import routes, routes_finetune, routes_generate
 from engine.api.context import Admission
 from engine.api.errors import install_handlers
 from engine.api.middleware import BodyCap, HostOriginGuard, KeyAuth
@@ -53,6 +53,7 @@ def create_app(engine: Engine, settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(routes.public)
     app.include_router(routes.router)
     app.include_router(routes_generate.router)
+    app.include_router(routes_finetune.router)
     # add_middleware wraps: the last added runs first (host/origin, then key, then body cap).
     app.add_middleware(BodyCap, settings=settings)
     app.add_middleware(KeyAuth, policy=policy, vault=vault, settings=settings)

@@ -36,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     create.add_argument("--rpm", type=int, metavar="N", help="requests per minute")
     create.add_argument("--tokens-per-day", type=int, metavar="N", help="prompt + completion tokens per UTC day")
     create.add_argument("--no-store", action="store_true", help="log no prompt or reply text for this key")
+    create.add_argument("--train", action="store_true", help="may upload datasets and start fine-tuning jobs")
     create.set_defaults(handler=cmd_create)
 
     listing = actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
@@ -60,6 +61,7 @@ def cmd_create(args: argparse.Namespace) -> int:
             rpm=args.rpm,
             tokens_per_day=args.tokens_per_day,
             store_content=not args.no_store,
+            train=args.train,
             actor=ACTOR,
         )
     print(secret)
@@ -74,6 +76,7 @@ def _as_json(record: ApiKeyRecord) -> dict[str, object]:
         "rpm": record.rpm,
         "tokens_per_day": record.tokens_per_day,
         "store_content": record.store_content,
+        "train": record.train,
         "created_at": record.created_at.isoformat(timespec="seconds"),
         "revoked_at": record.revoked_at.isoformat(timespec="seconds") if record.revoked_at else None,
     }

@@ -104,14 +104,15 @@ def issue_key(
     rpm: int | None = None,
     tokens_per_day: int | None = None,
     store_content: bool = True,
+    train: bool = False,
     actor: str = "local",
 ) -> tuple[ApiKeyRecord, str]:
     """Create an API key (the secret is returned once) and audit it."""
     record, secret = vault.api_keys.create(
-        name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content
+        name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content, train=train
     )
     details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
-               "tokens_per_day": tokens_per_day, "store_content": store_content}
+               "tokens_per_day": tokens_per_day, "store_content": store_content, "train": train}
     vault.audit.append("api_key_create", actor=actor, details=details)
     return record, secret
 

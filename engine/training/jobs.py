@@ -15,7 +15,8 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import IntegrityError, NotFoundError, UserError
 from engine.models.registry import AdapterRef, ModelRecord, ModelRegistry
@@ -26,7 +27,10 @@ from engine.training.library import DatasetInfo, DatasetLibrary
 from engine.vault import Vault
 from engine.vault.training import StoredJob
 
-UNFINISHED = ("running", "stopped")
+if TYPE_CHECKING:
+    from engine.training.background import BackgroundTraining
+
+UNFINISHED = ("running", "stopped", "failed")  # resumable from their last checkpoint
 MAX_LEGAL_BASIS_CHARS = 500
 
 
@@ -61,6 +65,7 @@ class Progress:
     loss: float | None = None
     eta_s: float | None = None
     tokens_per_s: float | None = None
+    job_id: str | None = None  # set on the line that names the job (its record exists from then on)
 
     def line(self) -> str:
         """How the CLI prints it."""
@@ -94,6 +99,18 @@ class Training:
         self.threads = threads
         self.datasets = DatasetLibrary(vault, actor=actor)
         self._lock = threading.Lock()  # one training at a time in this process: it takes every core
+
+    @property
+    def busy(self) -> bool:
+        """True while a training runs in this process."""
+        return self._lock.locked()
+
+    @cached_property
+    def background(self) -> BackgroundTraining:
+        """Jobs started for the API, on a thread of their own."""
+        from engine.training.background import BackgroundTraining
+
+        return BackgroundTraining(self)
 
     # -- records -------------------------------------------------------------------------------
 
@@ -262,6 +279,7 @@ class Training:
                 details={"name": request.name, "base_sha256": base.sha256, "dataset_sha256": dataset.sha256},
             )
         body = dict(job.body)
+        yield Progress("prepare", f"training job {job.id}", job_id=job.id)
         yield Progress("prepare", f"loading {base.name} for training on {body['device']}")
         trainer = LoraTrainer(base.path, base.facts.architecture, hp, threads=self.threads or default_threads())
         if body.get("checkpoint_blob"):

@@ -43,6 +43,7 @@ class ApiKeys:
             parse_time(created_at),
             parse_time(revoked_at) if revoked_at else None,
             bool(data.get("label_replies", True)),
+            bool(data.get("train", False)),
         )
         return record, str(data["secret_sha256"])
 
@@ -58,6 +59,7 @@ class ApiKeys:
         rpm: int | None = None,
         tokens_per_day: int | None = None,
         store_content: bool = True,
+        train: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
         """A new key and its secret (shown once, never stored)."""
         if not name.strip():
@@ -77,6 +79,7 @@ class ApiKeys:
                 "rpm": rpm,
                 "tokens_per_day": tokens_per_day,
                 "store_content": store_content,
+                "train": train,
                 "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
             }
             sealed = self._store.seal_json(db, "api_keys", "body", key_id, self._store.stream_keys["api_keys"], body)

@@ -64,6 +64,7 @@ class ApiKeyRecord:
     created_at: dt.datetime
     revoked_at: dt.datetime | None = None
     label_replies: bool = True  # AI-content label on replies (header + field); only an admin turns it off
+    train: bool = False  # may upload datasets and start fine-tuning jobs (/v1/files, /v1/fine_tuning/jobs)
 
     @property
     def revoked(self) -> bool:
