@@ -68,6 +68,7 @@ class TurnResult:
     final: Chunk | None
     label: dict[str, Any]
     message_id: str | None = None  # the stored reply (None when no vault is open)
+    user_message_id: str | None = None  # the prompt stored with it (None: not stored, or regenerated)
 
 
 @dataclass
@@ -105,7 +106,7 @@ class Turn:
             message_id = self._vault.conversations.add_message(
                 self.conversation_id, "assistant", text, metadata=label
             ).id
-        return TurnResult(self.conversation_id, text, self.generation.final, label, message_id)
+        return TurnResult(self.conversation_id, text, self.generation.final, label, message_id, self.user_message_id)
 
 
 def continued_document(messages: list[dict[str, str]]) -> str:

@@ -11,6 +11,10 @@ across requests), and the chat service. Policy operations are bound to the actor
 applies the key's model rule (for an API key's view, `engine.for_key(record)`), the model allowlist,
 and audits refusals in the actor's name.
 
+Operations bound to the actor: `engine.keys` (create / revoke / list API keys), `engine.upstreams`
+(add / remove / list / with_health) and `engine.model_admin` (load / unload / remove / set_default),
+audited in the actor's name; an API key's view may not use them.
+
 Rooms attach as attributes built from the engine (`engine.documents`, `engine.training`,
 `engine.remotes`): a room is a class whose constructor takes the `Engine`, exposed here as a
 `functools.cached_property` (imported inside it, so rooms cost nothing until used). The views an
@@ -24,7 +28,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from engine import paths
 from engine.backends import Backend, Backends, LocalBackend, ModelRef, UpstreamBackend
@@ -33,17 +37,17 @@ from engine.errors import UserError
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.policy import allowlist
 from engine.policy.audit_events import record as record_event
+from engine.policy.audit_events import require_admin_actor
 from engine.policy.audit_events import unlock as audited_unlock
-from engine.policy.keys import KeyPolicy
+from engine.policy.keys import KeyPolicy, issue_key, revoke_key
 from engine.policy.limits import ModelNotAllowed
 from engine.runtime import Runtime
+from engine.upstreams import Upstream, UpstreamStatus, add_upstream, list_upstreams, list_with_health, remove_upstream
 from engine.vault import ApiKeyRecord, Vault
 from engine.vault.errors import VaultMissing
 
 if TYPE_CHECKING:
     from engine.training.jobs import Training
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -89,11 +93,18 @@ class Engine:
         self.actor = actor
         self.key: ApiKeyRecord | None = None  # set on an API key's view (for_key)
         self._owns = owns  # False: a view of another engine, which closes the shared parts
-        self.backends = Backends(LocalBackend(runtime))
+        self.backends = self._backends(vault)
         if vault is not None:
-            self.backends.add(UpstreamBackend(vault))
             runtime.adapters = self  # adapted models' LoRA adapters are sealed in the vault (engine.training)
         self.chat = ChatService(self)
+
+    def _backends(self, vault: Vault | None) -> Backends:
+        """Local models first (a local name wins), then those the vault defines: upstreams (and a new
+        remote kind, such as a paired server, is added here)."""
+        backends = Backends(LocalBackend(self.runtime))
+        if vault is not None:
+            backends.add(UpstreamBackend(vault))
+        return backends
 
     # -- opening and closing ------------------------------------------------------------------------
 
@@ -160,16 +171,21 @@ class Engine:
         view = Engine.__new__(Engine)
         view.__dict__.update(self.__dict__)
         view.actor, view.key, view._owns = Actor.api_key(key.name), key, False
+        for bound in ("keys", "upstreams", "model_admin"):  # operations bound to the owner's actor
+            view.__dict__.pop(bound, None)
         view.chat = ChatService(view)
         return view
 
     def with_vault(self, vault: Vault) -> None:
         """Use a vault reopened (the recovery flow) in place of the current one."""
         self.vault = vault
-        self.backends = Backends(LocalBackend(self.runtime), UpstreamBackend(vault))
+        for backend in self.backends:
+            if backend.name != LocalBackend.name:  # those reading the old vault; the runtime stays
+                backend.close()
+        self.backends = self._backends(vault)
+        for cached in ("policy", "keys", "upstreams", "model_admin", "training"):
+            self.__dict__.pop(cached, None)
         self.runtime.adapters = self
-        self.__dict__.pop("policy", None)
-        self.__dict__.pop("training", None)
         self.chat = ChatService(self)
 
     # -- rooms ----------------------------------------------------------------------------------------
@@ -221,6 +237,27 @@ class Engine:
             allowlist.check_loadable(self.vault, ref.record, actor=self.actor.audit_name)
         return backend, ref
 
+    @cached_property
+    def keys(self) -> KeyAdmin:
+        """API keys, created and revoked in this actor's name."""
+        return KeyAdmin(self)
+
+    @cached_property
+    def model_admin(self) -> ModelAdmin:
+        """Local models loaded, unloaded, removed and made the default in this actor's name."""
+        return ModelAdmin(self)
+
+    @cached_property
+    def upstreams(self) -> UpstreamAdmin:
+        """Upstream definitions, registered and removed in this actor's name."""
+        return UpstreamAdmin(self)
+
+    def require_vault(self) -> Vault:
+        """The open vault, or VaultMissing."""
+        if self.vault is None:
+            raise VaultMissing
+        return self.vault
+
     def models(self) -> list[ModelRef]:
         """Every model this actor may use, local ones first, each name once."""
         refs = self.backends.models()
@@ -228,3 +265,93 @@ class Engine:
             key = self.key
             refs = [ref for ref in refs if key.allows_model(ref.name)]
         return refs
+
+
+class KeyAdmin:
+    """API-key operations of one engine's actor (`engine.keys`): audited in its name."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(
+        self,
+        name: str,
+        *,
+        models: list[str] | None = None,
+        rpm: int | None = None,
+        tokens_per_day: int | None = None,
+        store_content: bool = True,
+        train: bool = False,
+    ) -> tuple[ApiKeyRecord, str]:
+        """Create a key; its secret is returned this once."""
+        require_admin_actor(self._engine.actor.audit_name)
+        return issue_key(self._engine.require_vault(), name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
+                         store_content=store_content, train=train, actor=self._engine.actor.audit_name)
+
+    def revoke(self, name: str) -> ApiKeyRecord:
+        """Revoke the live key `name`: requests with it are refused from now on."""
+        require_admin_actor(self._engine.actor.audit_name)
+        return revoke_key(self._engine.require_vault(), name, actor=self._engine.actor.audit_name)
+
+    def list(self) -> list[ApiKeyRecord]:
+        """Every key, revoked ones included."""
+        return self._engine.require_vault().api_keys.list()
+
+
+class UpstreamAdmin:
+    """Upstream operations of one engine's actor (`engine.upstreams`): audited in its name."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def add(self, name: str, url: str, **options: Any) -> Upstream:
+        """Register an upstream (options as `engine.upstreams.add_upstream`)."""
+        require_admin_actor(self._engine.actor.audit_name)
+        return add_upstream(self._engine.require_vault(), name, url, actor=self._engine.actor.audit_name, **options)
+
+    def remove(self, name: str) -> Upstream:
+        """Forget an upstream and its key."""
+        require_admin_actor(self._engine.actor.audit_name)
+        return remove_upstream(self._engine.require_vault(), name, actor=self._engine.actor.audit_name)
+
+    def with_health(self) -> list[UpstreamStatus]:
+        """Every upstream with a fresh health check."""
+        return list_with_health(self._engine.require_vault())
+
+    def list(self) -> list[Upstream]:
+        """Every upstream, in failover order."""
+        return list_upstreams(self._engine.require_vault())
+
+
+class ModelAdmin:
+    """Local-model operations of one engine's actor (`engine.model_admin`): blocking, audited in its name."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def load(self, name: str) -> None:
+        """Load model `name` into memory (the allowlist applies); blocks until it is loaded."""
+        _, ref = self._engine.resolve(name)
+        if not ref.is_local:
+            raise UserError(f"model {name!r} runs elsewhere; there is nothing to load here")
+        self._engine.runtime.load(ref.name)
+
+    def unload(self, name: str) -> bool:
+        """Free the memory of model `name`; False if it was not loaded."""
+        return self._engine.runtime.unload(name)
+
+    def remove(self, name: str) -> None:
+        """Unload model `name`, delete its file and record, and audit it."""
+        require_admin_actor(self._engine.actor.audit_name)
+        if self._engine.registry.get(name).adapter is not None:  # an adapted model: its adapter is in the vault
+            self._engine.training.remove(name)
+            return
+        self._engine.runtime.unload(name)  # joins the model's thread
+        self._engine.registry.remove(name)
+        self._engine.audit("model_remove", {"name": name})
+
+    def set_default(self, name: str) -> None:
+        """Make `name` the model used when none is named, and audit it."""
+        require_admin_actor(self._engine.actor.audit_name)
+        self._engine.registry.set_default(name)
+        self._engine.audit("model_default", {"name": name})

@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request, Security
 from fastapi.security import HTTPBearer
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from engine.api.context import RequestContext
 from engine.api.convert import chat_logprobs, chat_messages, completion_logprobs, generation_params, tool_offer
+from engine.api.errors import error_body, from_exception
 from engine.api.grammar import plan_output
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest
 from engine.api.services import (
@@ -31,6 +33,7 @@ from engine.api.tool_calls import new_call_id, reply_rules
 from engine.backends import ChatRequest, ModelRef
 from engine.backends import CompletionRequest as BackendCompletion
 from engine.chat import content_label
+from engine.errors import EnclaveError
 from engine.policy import labels
 from engine.replies import ReplyReader, ReplyRules, finish_reason
 from engine.runtime import Chunk
@@ -114,6 +117,20 @@ def _openai(body: ChatCompletionRequest | CompletionRequest, model: ModelRef) ->
     return None if model.is_local else body.model_dump(exclude_unset=True, exclude_none=True, by_alias=True)
 
 
+async def _chunks(pump: ChunkPump, first: Chunk | None) -> AsyncIterator[Chunk]:
+    """The reply's chunks from the first on; an engine error raised by the backend comes out here."""
+    chunk = first
+    while chunk is not None:
+        yield chunk
+        chunk = await pump.next()
+
+
+def _error_event(exc: EnclaveError) -> bytes:
+    """An error after the stream began, as an event in OpenAI's error shape (the status line is sent)."""
+    error = from_exception(exc)
+    return b"data: " + error_body(error.status, error.message, code=error.code) + b"\n\n"
+
+
 async def _release_on_exit(services: Services, context: RequestContext, pump: ChunkPump, done: bool) -> None:
     if not done:  # the client left (or the server stops): cancel, and log what was generated
         pump.cancel()
@@ -134,7 +151,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     """Create a chat completion (OpenAI-compatible)."""
     services, context = services_of(request), context_of(request)
     backend, model = await resolve_model(services, context, body.model)
-    plan = plan_output(body)
+    plan = await anyio.to_thread.run_sync(plan_output, body)  # schema conversion: never on the event loop
     budget = services.policy.token_allowance(context.key)
     params = generation_params(body, services.settings, grammar=plan.grammar, budget=budget)
     messages = chat_messages(body)
@@ -199,17 +216,21 @@ async def _stream_chat(
             yield event({"role": "assistant", "content": None, "tool_calls": [opening]})
         else:
             yield event({"role": "assistant", "content": ""})
-        chunk = first
-        while chunk is not None:
-            piece = reader.feed(chunk)
-            if piece.thinking:
-                yield event({"reasoning_content": piece.thinking})
-            if piece.arguments:
-                yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]})
-            if piece.answer or piece.logprobs:
-                logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
-                yield event({"content": piece.answer}, logprobs=logprobs)
-            chunk = await pump.next()
+        try:
+            async for chunk in _chunks(pump, first):
+                piece = reader.feed(chunk)
+                if piece.thinking:
+                    yield event({"reasoning_content": piece.thinking})
+                if piece.arguments:
+                    yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]})
+                if piece.answer or piece.logprobs:
+                    logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
+                    yield event({"content": piece.answer}, logprobs=logprobs)
+        except EnclaveError as exc:  # the backend failed mid-reply (an upstream broke off): said in the stream
+            context.response_text = reader.text
+            yield _error_event(exc)
+            done = True
+            return
         read = reader.finish()
         if read.rest:
             yield event({"content": read.rest})
@@ -286,19 +307,23 @@ async def _stream_completion(
     final: Chunk | None = None
     offset = 0
     try:
-        chunk = first
-        while chunk is not None:
-            if chunk.finish_reason is not None:
-                final = chunk
-            if chunk.text or chunk.logprobs or chunk.finish_reason:
-                logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
-                finish = finish_reason(chunk) if chunk.finish_reason else None
-                choice = {"text": chunk.text, "index": 0, "logprobs": logprobs, "finish_reason": finish}
-                extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
-                yield sse(reply.envelope(choices=[choice], **usage_field, **extra))
-            parts.append(chunk.text)
-            offset += len(chunk.text)
-            chunk = await pump.next()
+        try:
+            async for chunk in _chunks(pump, first):
+                if chunk.finish_reason is not None:
+                    final = chunk
+                if chunk.text or chunk.logprobs or chunk.finish_reason:
+                    logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
+                    finish = finish_reason(chunk) if chunk.finish_reason else None
+                    choice = {"text": chunk.text, "index": 0, "logprobs": logprobs, "finish_reason": finish}
+                    extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
+                    yield sse(reply.envelope(choices=[choice], **usage_field, **extra))
+                parts.append(chunk.text)
+                offset += len(chunk.text)
+        except EnclaveError as exc:  # the backend failed mid-reply: said in the stream
+            context.response_text = "".join(parts)
+            yield _error_event(exc)
+            done = True
+            return
         _account(context, final, "".join(parts))
         if include_usage:
             yield sse(reply.envelope(choices=[], usage=_usage(final)))

@@ -17,7 +17,7 @@ import json
 import math
 import struct
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import Future
 from datetime import datetime
 from typing import Any, TypeVar
@@ -26,8 +26,9 @@ import httpx
 
 from engine.backends.base import ChatRequest, CompletionRequest, Embeddings, ModelRef, Stream
 from engine.backends.stream import QueueStream
-from engine.runtime import Chunk, GenerationParams, Usage
-from engine.upstreams.config import UpstreamStore
+from engine.models.reasoning import THINK_CLOSE, THINK_OPEN
+from engine.runtime import Chunk, GenerationParams, TokenLogprob, Usage
+from engine.upstreams.config import Upstream, UpstreamStore
 from engine.upstreams.errors import UpstreamError, UpstreamTimeout, scrub
 from engine.upstreams.transport import Gateway, Opened, Target
 from engine.vault.ports import SettingsVault
@@ -110,13 +111,70 @@ class _Calls:
         return tuple((name, args) for _, (name, args) in sorted(self._calls.items()) if name)
 
 
+def _logprobs(value: Any) -> tuple[TokenLogprob, ...]:
+    """An event's logprobs, in either of OpenAI's shapes (chat: `content` items; completions: lists)."""
+    try:
+        if isinstance(value, dict) and isinstance(value.get("content"), list):
+            return tuple(
+                TokenLogprob(str(item["token"]), float(item["logprob"]),
+                             tuple((str(t["token"]), float(t["logprob"])) for t in item.get("top_logprobs") or ()))
+                for item in value["content"]
+            )
+        if isinstance(value, dict) and isinstance(value.get("tokens"), list):
+            tops = value.get("top_logprobs") or [None] * len(value["tokens"])
+            return tuple(
+                TokenLogprob(str(token), float(logprob), tuple((str(k), float(v)) for k, v in (top or {}).items()))
+                for token, logprob, top in zip(value["tokens"], value["token_logprobs"], tops, strict=False)
+            )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass  # an upstream's odd logprobs are dropped rather than failing the reply
+    return ()
+
+
+class _Thinking:
+    """An upstream's separate reasoning deltas (`reasoning_content`) put back in `<think>` tags, the way
+    replies are kept and read here (engine.models.reasoning), so the engine splits them out as for a local
+    reasoning model."""
+
+    def __init__(self) -> None:
+        self._open = False
+
+    def feed(self, reasoning: Any, text: Any) -> list[str]:
+        pieces = []
+        if isinstance(reasoning, str) and reasoning:
+            pieces.append(reasoning if self._open else THINK_OPEN + reasoning)
+            self._open = True
+        if isinstance(text, str) and text:
+            pieces.append(self.close() + text)
+        return pieces
+
+    def close(self) -> str:
+        if not self._open:
+            return ""
+        self._open = False
+        return THINK_CLOSE + "\n\n"
+
+
 class UpstreamBackend:
-    """The models of every registered upstream, forwarded with failover (engine.upstreams.transport)."""
+    """The models of every registered upstream, forwarded with failover (engine.upstreams.transport).
 
-    name = NAME
+    By default the upstreams are those an administrator registered (`UpstreamStore`). Another source of
+    OpenAI-compatible servers (a paired appliance) can reuse the whole forwarding path: pass its own
+    `name`, `served_by` (what reply labels say) and `source` (the definitions, read on each request).
+    """
 
-    def __init__(self, vault: SettingsVault) -> None:
+    def __init__(
+        self,
+        vault: SettingsVault,
+        *,
+        name: str = NAME,
+        served_by: str = "upstream",
+        source: Callable[[], list[Upstream]] | None = None,
+    ) -> None:
         self.vault = vault
+        self.name = name
+        self.served_by = served_by
+        self._source = source or UpstreamStore(vault).list
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._gateway: Gateway | None = None
@@ -126,17 +184,16 @@ class UpstreamBackend:
 
     def targets(self, model: str) -> list[Target]:
         """Where `model` can be forwarded, in failover order (empty: not an upstream model)."""
-        upstreams = UpstreamStore(self.vault).list()
-        return [Target(u, route) for u in upstreams if (route := u.route(model)) is not None]
+        return [Target(u, route) for u in self._source() if (route := u.route(model)) is not None]
 
     def models(self) -> list[ModelRef]:
         """Every routed model id, once (the first upstream serving it names it)."""
         seen: dict[str, ModelRef] = {}
-        for upstream in UpstreamStore(self.vault).list():
+        for upstream in self._source():
             for route in upstream.models:
                 if route.id not in seen:
-                    seen[route.id] = ModelRef(route.id, NAME, "upstream", created=_created(upstream.added_at),
-                                              origin=upstream.name)
+                    seen[route.id] = ModelRef(route.id, self.name, self.served_by,
+                                              created=_created(upstream.added_at), origin=upstream.name)
         return list(seen.values())
 
     def find(self, name: str) -> ModelRef | None:
@@ -145,7 +202,7 @@ class UpstreamBackend:
         if not targets:
             return None
         first = targets[0].upstream
-        return ModelRef(name, NAME, "upstream", created=_created(first.added_at), origin=first.name)
+        return ModelRef(name, self.name, self.served_by, created=_created(first.added_at), origin=first.name)
 
     # -- the loop that owns the connections -----------------------------------------------------------
 
@@ -218,6 +275,7 @@ class UpstreamBackend:
         usage: Any = None
         finish: str | None = None
         calls = _Calls()
+        thinking = _Thinking()
         try:
             opened = await self._gateway.post(targets, path, payload)
             stream.served_by = opened.target.upstream.name
@@ -248,14 +306,17 @@ class UpstreamBackend:
                     delta: dict[str, Any] = choice["delta"] if isinstance(choice.get("delta"), dict) else {}
                     text = delta.get("content", choice.get("text"))
                     calls.feed(delta.get("tool_calls"))
-                    if isinstance(text, str) and text:
+                    logprobs = _logprobs(choice.get("logprobs"))
+                    for piece in thinking.feed(delta.get("reasoning_content", delta.get("reasoning")), text):
                         events += 1
-                        stream.put(Chunk(text))
+                        stream.put(Chunk(piece, logprobs=logprobs))
+                        logprobs = ()
                     if choice.get("finish_reason"):
                         finish = str(choice["finish_reason"])
             if finish is None:
                 raise UpstreamError("the serving backend ended the reply early", code="upstream_failed")
-            stream.put(Chunk("", finish, _usage(usage, prompt_estimate, events), tool_calls=calls.result()))
+            reported = _usage(usage, prompt_estimate, events)
+            stream.put(Chunk(thinking.close(), finish, reported, tool_calls=calls.result()))
         except asyncio.CancelledError:
             # The consumer left: what was generated still counts (request log, tokens per day).
             stream.put(Chunk("", "cancelled", _usage(usage, prompt_estimate, events)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import resource
 import signal
 import sys
@@ -14,6 +15,10 @@ from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
 from engine.cli.passphrase import read_passphrase
 from engine.handle import SERVER, Engine
 from engine.policy.retention import RetentionTimer
+
+# After SIGTERM/SIGINT the process is gone within this many seconds, whatever is still running (a long
+# llama.cpp call cannot be interrupted): acknowledged writes are already durable in the vault.
+STOP_DEADLINE_S = 4.0
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -38,10 +43,23 @@ def disable_core_dumps() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _exit_by_deadline() -> None:
+    """Leave the process STOP_DEADLINE_S from now if a clean stop has not finished by then."""
+
+    def leave() -> None:
+        print("enclave: stopping took too long; exiting now", file=sys.stderr, flush=True)
+        os._exit(0)
+
+    timer = threading.Timer(STOP_DEADLINE_S, leave)
+    timer.daemon = True
+    timer.start()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Unlock the vault, listen until SIGINT/SIGTERM, then stop cleanly (exit 0)."""
     # Imported here: the web stack and llama.cpp are heavy, and other commands should not wait for them.
     from engine.api.server import ApiServer
+    from engine.sandbox import default_pool, shutdown_default_pool
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     disable_core_dumps()
@@ -49,6 +67,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
+        if not stop.is_set():
+            _exit_by_deadline()
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -63,6 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             if ref.is_local:
                 engine.runtime.load(ref.name)
         server = ApiServer(engine, host=args.host, port=args.port, settings=settings)
+        default_pool().warm()  # the first chat request does not wait for a sandbox process to start
         server.start()
         print(f"Enclave API on {server.url}/v1 — Ctrl-C to stop", file=sys.stderr, flush=True)
         try:
@@ -71,6 +92,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     print("enclave: the server stopped unexpectedly", file=sys.stderr)
                     return 1
         finally:
+            # Replies end within a token and template work at once, so the server stops promptly.
+            engine.runtime.abort()
+            shutdown_default_pool()
             server.stop()
     finally:
         purger.stop()

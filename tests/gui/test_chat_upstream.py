@@ -33,7 +33,9 @@ def test_the_chat_view_chats_with_an_upstream_model(qtbot, window, session) -> N
         assert [(m.role, m.content) for m in stored] == [("user", "Hello"), ("assistant", "first second")]
         assert stored[1].metadata["served_by"] == "upstream" and stored[1].metadata["model"] == "org-model"
         assert session.vault.conversations.get(result.conversation_id).model == "org-model"
-        qtbot.waitUntil(lambda: [i.role for i in chat.messages.items()] == ["user", "assistant"])
+        # The view's rows carry the stored ids, handed over with the result (no reload of the conversation).
+        assert [(i.role, i.id) for i in chat.messages.items()] == [(m.role, m.id) for m in stored]
+        assert chat.title.text() == "Hello"
     finally:
         session.engine.backends.get("upstreams").close()
         fake.stop()

@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from engine.errors import EnclaveError
 from engine.handle import DESKTOP, Engine
 from engine.models import ModelRegistry
+from engine.models.reasoning import split_reply
 from engine.runtime import GenerationParams, Runtime
 from engine.upstreams import add_upstream
 from engine.vault import FLOOR, Vault
@@ -87,6 +89,12 @@ def test_the_chat_service_streams_an_upstream_model_and_stores_the_reply(desktop
     assert again.text == "first second" and again.label["served_by"] == "upstream"
 
 
+def test_an_upstreams_separate_thinking_is_kept_as_thinking(desktop: Engine) -> None:
+    result = desktop.chat.send("think", model="fake").finish()
+    assert result.text == "<think>Let me see. Yes.</think>\n\nIt is so."  # as a local reasoning model's reply
+    assert split_reply(result.text) == ("Let me see. Yes.", "It is so.")
+
+
 def test_stopping_a_reply_closes_the_upstream_stream_and_keeps_the_part(desktop: Engine, fake: FakeUpstream) -> None:
     _reset(fake)
     turn = desktop.chat.send("Hello", model="fake")
@@ -131,3 +139,20 @@ def test_enclave_chat_with_an_upstream_model(tmp_path: Path, upstream_a: LlamaSe
         assert label["usage"]["prompt_tokens"] > 0  # llama.cpp's server reports its own count
     unknown = subprocess.run([*command[:5], "nope", "Hello"], capture_output=True, text=True, timeout=120, env=env)
     assert unknown.returncode == 1 and unknown.stderr.startswith("enclave: unknown model 'nope'")
+
+
+def test_closing_the_engine_stops_the_upstream_connections(tmp_path: Path, fake: FakeUpstream) -> None:
+    vault, _ = Vault.init(tmp_path / "other", PASSPHRASE, kdf=FLOOR)
+    add_upstream(vault, "fake", fake.url, api_key=fake.api_key, models=["fake=fake-model"])
+    engine = Engine(Runtime(ModelRegistry()), vault, actor=DESKTOP)
+    _reset(fake)
+    fake.gate.set()
+
+    def loops() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "upstreams"}
+
+    before = loops()  # other engines' (this module's desktop)
+    assert engine.chat.send("Hello", model="fake").finish().text == "first second"
+    assert len(loops() - before) == 1  # this backend's own loop thread
+    engine.close()
+    assert loops() - before == set()
