@@ -951,6 +951,10 @@ Last message: {time}</source>
         <translation>模型</translation>
     </message>
     <message>
+        <source>Training</source>
+        <translation>训练</translation>
+    </message>
+    <message>
         <source>Server</source>
         <translation>服务</translation>
     </message>
@@ -2343,6 +2347,157 @@ Keep it safe and apart from this computer.
     <message>
         <source>problem: {problem}</source>
         <translation>问题：{problem}</translation>
+    </message>
+</context>
+<context>
+    <name>TrainingView</name>
+    <message>
+        <source>Base model</source>
+        <translation>基础模型</translation>
+    </message>
+    <message>
+        <source>Dataset</source>
+        <translation>数据集</translation>
+    </message>
+    <message>
+        <source>Name of the adapted model</source>
+        <translation>适配模型的名称</translation>
+    </message>
+    <message>
+        <source>Epochs</source>
+        <translation>训练轮数</translation>
+    </message>
+    <message>
+        <source>LoRA rank</source>
+        <translation>LoRA 秩</translation>
+    </message>
+    <message>
+        <source>Learning rate</source>
+        <translation>学习率</translation>
+    </message>
+    <message>
+        <source>Legal basis</source>
+        <translation>法律依据</translation>
+    </message>
+    <message>
+        <source>Why this personal data may train a model (recorded)</source>
+        <translation>为何可用此个人数据训练模型（将被记录）</translation>
+    </message>
+    <message>
+        <source>Base model:</source>
+        <translation>基础模型：</translation>
+    </message>
+    <message>
+        <source>Dataset:</source>
+        <translation>数据集：</translation>
+    </message>
+    <message>
+        <source>Adapted model:</source>
+        <translation>适配模型：</translation>
+    </message>
+    <message>
+        <source>Epochs:</source>
+        <translation>训练轮数：</translation>
+    </message>
+    <message>
+        <source>LoRA rank:</source>
+        <translation>LoRA 秩：</translation>
+    </message>
+    <message>
+        <source>Learning rate:</source>
+        <translation>学习率：</translation>
+    </message>
+    <message>
+        <source>Legal basis:</source>
+        <translation>法律依据：</translation>
+    </message>
+    <message>
+        <source>Train</source>
+        <translation>开始训练</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>Datasets are imported with `enclave datasets import FILE.jsonl --name N`.</source>
+        <translation>数据集通过 `enclave datasets import FILE.jsonl --name N` 导入。</translation>
+    </message>
+    <message>
+        <source>Training progress</source>
+        <translation>训练进度</translation>
+    </message>
+    <message>
+        <source>Pick a base model and a dataset.</source>
+        <translation>请选择基础模型和数据集。</translation>
+    </message>
+    <message>
+        <source>Loss curve</source>
+        <translation>损失曲线</translation>
+    </message>
+    <message>
+        <source>Evaluation: base and adapted answers</source>
+        <translation>评估：基础模型与适配模型的回答</translation>
+    </message>
+    <message>
+        <source>The adapter&apos;s record</source>
+        <translation>适配器的记录</translation>
+    </message>
+    <message>
+        <source>Loss</source>
+        <translation>损失</translation>
+    </message>
+    <message>
+        <source>Evaluation on held-out prompts</source>
+        <translation>在留出提示上的评估</translation>
+    </message>
+    <message>
+        <source>Record</source>
+        <translation>记录</translation>
+    </message>
+    <message>
+        <source>{name} ({rows} rows)</source>
+        <translation>{name}（{rows} 行）</translation>
+    </message>
+    <message>
+        <source>Pick a base model and a dataset first.</source>
+        <translation>请先选择基础模型和数据集。</translation>
+    </message>
+    <message>
+        <source>Preparing…</source>
+        <translation>正在准备…</translation>
+    </message>
+    <message>
+        <source>Stopping at the next step…</source>
+        <translation>将在下一步停止…</translation>
+    </message>
+    <message>
+        <source>{seconds} s left</source>
+        <translation>剩余 {seconds} 秒</translation>
+    </message>
+    <message>
+        <source>Step {step} of {total}, loss {loss}</source>
+        <translation>第 {step}/{total} 步，损失 {loss}</translation>
+    </message>
+    <message>
+        <source>Evaluating the adapter…</source>
+        <translation>正在评估适配器…</translation>
+    </message>
+    <message>
+        <source>Adapted model {name} is ready.</source>
+        <translation>适配模型 {name} 已就绪。</translation>
+    </message>
+    <message>
+        <source>Training stopped: {error}</source>
+        <translation>训练已停止：{error}</translation>
+    </message>
+    <message>
+        <source>Held-out loss: {before} before, {after} after.</source>
+        <translation>留出集损失：训练前 {before}，训练后 {after}。</translation>
     </message>
 </context>
 <context>

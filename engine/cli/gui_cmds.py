@@ -7,7 +7,7 @@ import argparse
 import importlib
 from pathlib import Path
 
-VIEWS = ("chat", "models", "server", "privacy")
+VIEWS = ("chat", "models", "server", "privacy", "training")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
