@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from app.session import Session
 from app.widgets import error_text, muted, named
 from app.workers import Task, TaskContext
+from engine.errors import EnclaveError
 from engine.training.jobs import Progress, TrainRequest
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -167,6 +168,17 @@ class TrainingView(QWidget):
         base, dataset = self.base.currentData(), self.dataset.currentData()
         if base and dataset and not self.task:
             self.name.setText(SAFE_NAME.sub("-", f"{base}-{dataset}")[:64])
+            self._show_existing(self.name.text())
+
+    def _show_existing(self, name: str) -> None:
+        """An adapted model of that name already exists: show how it was trained."""
+        try:
+            record = self.session.registry.get(name)
+        except EnclaveError:
+            return
+        if record.adapter is not None:
+            self.show_record(name)
+            self.status.setText(self.tr("{name} already exists: this is how it was trained.").format(name=name))
 
     # -- running -------------------------------------------------------------------------------
 
@@ -244,7 +256,12 @@ class TrainingView(QWidget):
     def show_record(self, name: str) -> None:
         """The adapter's provenance, and its evaluation side by side."""
         info = self.session.engine.training.info(name)
-        self.record.setPlainText(json.dumps({k: v for k, v in info.items() if k != "evaluation"}, indent=2))
+        shown = {k: v for k, v in info.items() if k not in ("evaluation", "losses")}
+        self.record.setPlainText(json.dumps(shown, indent=2, ensure_ascii=False))
+        if not self.task:  # the curve of a finished training, from its record
+            self.curve.reset()
+            for step, loss in info.get("losses", []):
+                self.curve.add(int(step), float(loss))
         evaluation = info.get("evaluation") or {}
         before = f"{evaluation.get('held_out_loss_before', 0):.4f}"
         after = f"{evaluation.get('held_out_loss_after', 0):.4f}"

@@ -2464,6 +2464,10 @@ Keep it safe and apart from this computer.
         <translation>{name}（{rows} 行）</translation>
     </message>
     <message>
+        <source>{name} already exists: this is how it was trained.</source>
+        <translation>{name} 已存在：以下是它的训练方式。</translation>
+    </message>
+    <message>
         <source>Pick a base model and a dataset first.</source>
         <translation>请先选择基础模型和数据集。</translation>
     </message>

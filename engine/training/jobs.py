@@ -145,6 +145,7 @@ class Training:
             "evaluation": job.get("evaluation"),
             "withdrawn": job.get("withdrawn"),
             "job_id": model.adapter.job_id,
+            "losses": job.get("losses", []),  # [step, training loss] as it trained
         }
 
     # -- serving (AdapterSource) -----------------------------------------------------------------
