@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
         gui_cmds,
         keys_cmds,
         models_cmds,
+        pair_cmds,
         policy_cmds,
         serve_cmds,
         training_cmds,
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve_cmds,
         policy_cmds,
         upstreams_cmds,
+        pair_cmds,
         training_cmds,
     )
     for group in groups:

@@ -89,6 +89,12 @@ class ModelRecord:
     facts: ModelFacts
     settings: ModelSettings = field(default_factory=ModelSettings)
     adapter: AdapterRef | None = None  # an adapted model: the file is its base model's
+    verified_at: str | None = None  # the last `verify` that found the file unchanged (ISO, UTC)
+
+    @property
+    def last_checked(self) -> str:
+        """When the file last matched its SHA-256: the last verification, else the import (hashed as copied)."""
+        return self.verified_at or self.imported_at
 
     @property
     def path(self) -> Path:
@@ -130,6 +136,7 @@ class ModelRecord:
             facts=ModelFacts(**data["facts"]),
             settings=ModelSettings(**data.get("settings", {})),
             adapter=AdapterRef(**data["adapter"]) if data.get("adapter") else None,
+            verified_at=data.get("verified_at"),
         )
 
 
@@ -349,7 +356,12 @@ class ModelRegistry:
             raise IntegrityError(f"the file of model {name!r} is missing from the models folder")
         if hash_file(record.path, progress) != record.sha256:
             raise IntegrityError(f"model {name!r} failed verification: its SHA-256 changed since import")
-        return record
+        checked = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._locked() as data:
+            entry = data["models"].get(name)
+            if entry is not None and entry.get("sha256") == record.sha256:  # not replaced meanwhile
+                entry["verified_at"] = checked
+        return replace(record, verified_at=checked)
 
     def remove(self, name: str) -> None:
         """Delete the model's file and its record (an adapted model's record only: the file is its base's)."""

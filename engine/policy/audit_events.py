@@ -65,6 +65,10 @@ EVENTS: dict[str, str] = {
     "adapter_load": "an adapter decrypted and loaded for serving",
     "adapter_remove": "adapted model removed with its adapter and training record",
     "adapter_withdraw": "a data subject's training rows erased and the adapters trained on them withdrawn",
+    "pair_create": "device paired with this server (name, URL, certificate fingerprint, models; never its key)",
+    "pair_revoke": "paired device's key revoked",
+    "remote_add": "organisation's server added on this desktop (name, URL, pinned fingerprint; never its key)",
+    "remote_remove": "organisation's server removed from this desktop",
 }
 
 

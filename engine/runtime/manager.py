@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.models.memory import estimate_memory
-from engine.models.reasoning import opens_thinking
+from engine.models.reasoning import opens_thinking, thinks
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
 from engine.models.templates import (
@@ -31,10 +31,11 @@ from engine.models.templates import (
 from engine.runtime.adapters import AdapterSource
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
-from engine.runtime.types import CancelToken, GenerationParams, Prompt
+from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt
 from engine.runtime.worker import Generation, ModelWorker, ServingModel
 
 DEFAULT_IDLE_TTL_S = 15 * 60
+LOAD_REPORT_INTERVAL_S = 0.1  # how often a waiting caller hears how far a load has come
 Message = Mapping[str, Any]
 
 
@@ -89,10 +90,15 @@ class Runtime:
 
     # -- loading -------------------------------------------------------------------------------
 
-    def load(self, name: str | None = None, *, embedding: bool = False) -> ModelWorker:
-        """The worker of `name` (default model if None), loading the model if needed."""
+    def load(
+        self, name: str | None = None, *, embedding: bool = False, on_load: LoadListener | None = None
+    ) -> ModelWorker:
+        """The worker of `name` (default model if None), loading the model if needed; `on_load` hears how
+        far a load has come (every 0.1 s, on the caller's thread, then once at 1.0) if this call starts or
+        waits for one."""
         record = self.registry.resolve(name)
         key = (record.name, embedding)
+        started = False
         with self._lock:
             worker = self._workers.get(key)
             if worker is None or not worker.record.loads_like(record):  # settings changed: reload
@@ -103,7 +109,11 @@ class Runtime:
                     record, max_queue=self.max_queue, embedding=embedding, adapter=self._adapter_for(record, embedding)
                 )
                 self._workers[key] = worker
+                started = True
         try:
+            # A load this call started is reported even when it was over before the first look (a tiny model).
+            if on_load is not None and (started or worker.loading):
+                self._report_load(worker, on_load)
             worker.wait_loaded()
         except BaseException:
             with self._lock:
@@ -121,6 +131,22 @@ class Runtime:
         if self.adapters is None:
             raise UserError(f"{record.name!r} is an adapted model; its adapter is in the vault: unlock it first")
         return self.adapters.adapter_bytes(record)
+
+    @staticmethod
+    def _report_load(worker: ModelWorker, on_load: LoadListener) -> None:
+        name = worker.record.name
+        if worker.loading:
+            on_load(LoadProgress(name, worker.load_fraction))
+        while True:
+            try:
+                worker.wait_loaded(LOAD_REPORT_INTERVAL_S)
+            except TimeoutError:
+                on_load(LoadProgress(name, worker.load_fraction))
+                continue
+            except BaseException:
+                return  # the caller re-raises the load's failure
+            on_load(LoadProgress(name, 1.0))
+            return
 
     def _make_room(self, needed: int) -> None:
         """Unload idle models, least recently used first, until `needed` bytes fit the budget."""
@@ -205,12 +231,13 @@ class Runtime:
         model: str | None = None,
         cancel: CancelToken | None = None,
         tools: ToolOffer | None = None,
+        on_load: LoadListener | None = None,
     ) -> Generation:
         """Stream a reply to `messages` (OpenAI-style role/content dicts, assistant `tool_calls` included)
-        from a model; `tools` are shown in the template's own syntax where it has one."""
+        from a model; `tools` are shown in the template's own syntax where it has one. `on_load`: see `load`."""
         if not messages:
             raise UserError("a chat needs at least one message")
-        worker = self.load(model)
+        worker = self.load(model, on_load=on_load)
         template, bos, eos = self._template_info(worker)
         params = params or GenerationParams()
         # The template runs here, on the caller's thread and in the sandbox, under one time limit for
@@ -240,6 +267,14 @@ class Runtime:
         stops = tuple(dict.fromkeys(params.stop + template.stops))
         return worker.submit(build, replace(params, stop=stops), cancel)
 
+    def thinks(self, name: str | None = None) -> bool:
+        """Whether a (loaded) model reasons before it answers, as its chat template says."""
+        worker = self.load(name)
+        record = worker.record
+        if record.is_base_model and not record.settings.chat_template:
+            return False  # continued as plain text: no template, no thinking block
+        return thinks(self._template_info(worker)[0].source)
+
     def _template_info(self, worker: ModelWorker) -> tuple[ChatTemplate, str, str]:
         """The model's chat template and its BOS/EOS text (read once on the model's thread)."""
         record = worker.record
@@ -261,9 +296,10 @@ class Runtime:
         *,
         model: str | None = None,
         cancel: CancelToken | None = None,
+        on_load: LoadListener | None = None,
     ) -> Generation:
-        """Stream a plain continuation of `prompt` (no chat template)."""
-        worker = self.load(model)
+        """Stream a plain continuation of `prompt` (no chat template). `on_load`: see `load`."""
+        worker = self.load(model, on_load=on_load)
         return worker.submit(lambda m: Prompt(m.tokenize(prompt)), params or GenerationParams(), cancel)
 
     def embed(self, texts: list[str], *, model: str | None = None) -> tuple[list[list[float]], int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.errors import UserError
@@ -137,3 +138,14 @@ class CancelToken:
     def cancelled(self) -> bool:
         """True once cancel() was called."""
         return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """A model on its way into memory: which one, and how far (0…1, as llama.cpp reports it)."""
+
+    model: str
+    fraction: float
+
+
+LoadListener = Callable[[LoadProgress], None]

@@ -160,6 +160,11 @@ def _message_details(message: Message) -> dict[str, Any]:
     details: dict[str, Any] = {"id": message.id, "created_at": iso(message.created_at), "metadata": message.metadata}
     if message.role == "assistant":
         details["label"] = export_label(message.metadata)
+    if len(message.alternatives) > 1:  # a regenerated reply: every version is the person's data too
+        details["versions"] = [
+            {"content": a.content, "label": export_label(a.metadata)} for a in message.alternatives
+        ]
+        details["chosen_version"] = message.active
     return details
 
 
