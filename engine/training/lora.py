@@ -15,6 +15,7 @@ import io
 import math
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -102,7 +103,9 @@ class LoraTrainer:
         self.config = model.config
         self.n_blocks = int(model.config.num_hidden_layers)
         config = LoraConfig(r=hp.rank, lora_alpha=hp.alpha, lora_dropout=0.0, target_modules=targets, bias="none")
-        self.model = get_peft_model(model, config).to(self.device)
+        with warnings.catch_warnings():  # transformers' deprecation notes about PEFT's own calls
+            warnings.simplefilter("ignore", FutureWarning)
+            self.model = get_peft_model(model, config).to(self.device)
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(self.params, lr=hp.lr)
         self.step = 0
