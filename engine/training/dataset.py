@@ -139,6 +139,14 @@ def _held_out(rows: list[tuple[int, tuple[dict[str, Any], ...], str | None]]) ->
     return {row[0] for row in sorted(rows, key=rank)[:count]}
 
 
+def resplit(rows: list[DatasetRow]) -> list[DatasetRow]:
+    """The rows with a held-out split again when removals (a subject's erasure) took every held-out row."""
+    if len(rows) < MIN_ROWS or any(r.held_out for r in rows):
+        return rows
+    held = _held_out([(r.line, r.messages, r.subject) for r in rows])
+    return [DatasetRow(r.line, r.messages, r.subject, r.line in held) for r in rows]
+
+
 def parse_dataset(data: bytes, *, subject: str | None = None) -> list[DatasetRow]:
     """Every row of a JSONL dataset, validated and split; DatasetInvalid naming every bad line."""
     if len(data) > MAX_FILE_BYTES:

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.errors import NotFoundError, UserError
 from engine.policy.audit_events import record
-from engine.training.dataset import MAX_FILE_BYTES, DatasetRow, dataset_sha256, parse_dataset
+from engine.training.dataset import MAX_FILE_BYTES, DatasetRow, dataset_sha256, parse_dataset, resplit
 from engine.vault import Vault
 from engine.vault.training import StoredDataset
 
@@ -156,7 +156,11 @@ class DatasetLibrary:
                 continue
             values = self.vault.datasets.rows(info.id)
             gone = [v["id"] for v in values if v.get("subject") == label]
-            kept = [_row(v) for v in values if v.get("subject") != label]
-            self.vault.datasets.remove_rows(info.id, gone, _header(info.name, info.source, kept))
+            staying = [v for v in values if v.get("subject") != label]
+            kept = resplit([_row(v) for v in staying])  # the erased rows may have been all the held-out ones
+            newly_held = [v["id"] for v, row in zip(staying, kept, strict=True) if row.held_out and not v["held_out"]]
+            self.vault.datasets.remove_rows(
+                info.id, gone, _header(info.name, info.source, kept), hold_out=newly_held
+            )
             removed[info.id] = len(gone)
         return removed

@@ -122,14 +122,32 @@ class Datasets:
 
         return self._store.run(task)
 
-    def remove_rows(self, ds_id: str, row_ids: builtins.list[str], header: dict[str, Any]) -> None:
-        """Delete some rows (a data subject's) and reseal the header with the new counts and hash."""
+    def remove_rows(
+        self,
+        ds_id: str,
+        row_ids: builtins.list[str],
+        header: dict[str, Any],
+        *,
+        hold_out: builtins.list[str] | tuple[str, ...] = (),
+    ) -> None:
+        """Delete some rows (a data subject's), move the rows `hold_out` names into the held-out split, and
+        reseal the header with the new counts and hash, all in one transaction."""
 
         def task(db: Database) -> None:
             key_id = self._row(db, ds_id)[1]
             with db.atomic():
                 for row_id in row_ids:
                     db.execute("DELETE FROM dataset_rows WHERE id = ? AND dataset_id = ?", [row_id, ds_id])
+                for row_id in hold_out:
+                    found = db.execute(
+                        "SELECT seq, body FROM dataset_rows WHERE id = ? AND dataset_id = ?", [row_id, ds_id]
+                    ).fetchone()
+                    if found is None:
+                        continue
+                    value = self._store.open_json(db, "dataset_rows", "body", row_id, found[1], key_id)
+                    value["held_out"] = True
+                    sealed = self._store.seal_json(db, "dataset_rows", "body", row_id, key_id, value)
+                    db.execute("UPDATE dataset_rows SET body = ? WHERE id = ?", [sealed, row_id])
                 count = db.execute("SELECT count(*) FROM dataset_rows WHERE dataset_id = ?", [ds_id]).fetchone()[0]
                 body = {**header, "row_count": count}
                 sealed = self._store.seal_json(db, "datasets", "body", ds_id, key_id, body)

@@ -99,3 +99,23 @@ def test_validation_rules() -> None:
     weightless = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a", "weight": 0}]}
     with pytest.raises(DatasetInvalid, match="no assistant message to learn from"):
         parse_dataset((json.dumps(weightless) + "\n" + json.dumps(code_word_rows()[0])).encode())
+
+
+def test_erasing_a_subject_removes_its_rows_and_keeps_a_held_out_split(home: Path) -> None:
+    from engine.models import ModelRegistry
+    from engine.training.jobs import Training
+
+    rows = code_word_rows()
+    held_line = next(r.line for r in parse_dataset(b"\n".join(json.dumps(r).encode() for r in rows)) if r.held_out)
+    rows[held_line - 1]["subject"] = "carol"  # the subject's row is the only held-out one
+    data = b"\n".join(json.dumps(r).encode() for r in rows)
+    with Vault.unlock(home, PASSPHRASE) as vault:
+        training = Training(vault, ModelRegistry(), actor="test")
+        before = training.datasets.import_bytes(data, "codes")
+        done = training.erase_subject("carol", actor="test")
+        after = training.datasets.find("codes")
+        kept = training.datasets.rows(after)
+    assert done["rows"] == 1 and after.rows == 5 and after.subjects == ()
+    assert after.sha256 != before.sha256 and after.sha256 == dataset_sha256(kept)
+    assert sum(r.held_out for r in kept) == 1 and all(r.line != held_line for r in kept)
+    assert all(r.subject is None for r in kept)
