@@ -22,6 +22,8 @@ Penalty = Annotated[StrictFloat, Field(ge=-2.0, le=2.0)]
 MaxTokens = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 Seed = Annotated[StrictInt, Field(ge=-(2**63), le=2**63 - 1)]
 FunctionName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+# Coding agents (Claude Code, Codex) describe their tools at length: some descriptions pass 8 KiB.
+ToolDescription = Annotated[StrictStr, Field(max_length=64 * 1024)]
 
 
 class _Body(BaseModel):
@@ -72,7 +74,7 @@ class FunctionDef(_Body):
     """A function the model may call."""
 
     name: FunctionName
-    description: Annotated[StrictStr, Field(max_length=8192)] | None = None
+    description: ToolDescription | None = None
     parameters: dict[str, Any] | None = None
     strict: StrictBool | None = None
 

@@ -49,6 +49,10 @@ class LocalBackend:
             request.messages, request.params, model=model.name, tools=request.tools, on_load=request.on_load
         )
 
+    def count_tokens(self, model: ModelRef, request: ChatRequest) -> int:
+        """Prompt tokens of `request` as `chat` would send it (the template and tools included)."""
+        return self.runtime.count_chat(request.messages, model=model.name, tools=request.tools)
+
     def complete(self, model: ModelRef, request: CompletionRequest) -> Stream:
         """A continuation from the model's worker."""
         return self.runtime.complete(request.prompt, request.params, model=model.name, on_load=request.on_load)

@@ -84,9 +84,12 @@ def processing_record(
         {
             "category": "api_content",
             "description": retention.DESCRIPTIONS["api_content"],
-            "records": vault.request_log.count(),
+            "records": vault.request_log.count() + vault.responses.count(),
             "stored_in": storage,
-            "protection": "AES-256-GCM, one data key per UTC day; not stored for keys marked no-store",
+            "protection": (
+                "AES-256-GCM, one data key per UTC day (stored Responses: one per response); "
+                "not stored for keys marked no-store"
+            ),
             "retention": _retention_text(policy.api_content),
         },
         {

@@ -28,7 +28,7 @@ DAY_S = 24 * 60 * 60
 MIN_AUDIT_DAYS = 30
 DESCRIPTIONS = {
     "conversations": "desktop and CLI conversations (prompts, replies, titles, subjects)",
-    "api_content": "prompt and reply texts of API requests",
+    "api_content": "prompt and reply texts of API requests, and stored Responses API replies",
     "api_metadata": "API request records: key name, model, status, token counts, latency",
     "audit": "the audit log of security events",
 }

@@ -240,6 +240,23 @@ class Runtime:
         worker = self.load(model, on_load=on_load)
         template, bos, eos = self._template_info(worker)
         params = params or GenerationParams()
+        text, change = self._render(template, bos, eos, messages, tools)
+
+        def build(loaded: ServingModel) -> Prompt:
+            # Templates that write the BOS token themselves must not get a second one.
+            tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
+            return Prompt(
+                tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text)
+            )
+
+        # The template's turn markers end the reply even when the model does not emit EOS.
+        stops = tuple(dict.fromkeys(params.stop + template.stops))
+        return worker.submit(build, replace(params, stop=stops), cancel)
+
+    def _render(
+        self, template: ChatTemplate, bos: str, eos: str, messages: Sequence[Message], tools: ToolOffer | None
+    ) -> tuple[str, str]:
+        """The prompt text of `messages` and the template's turn change."""
         # The template runs here, on the caller's thread and in the sandbox, under one time limit for
         # the request: an untrusted template never holds the model's thread, however long it runs.
         with time_budget():
@@ -255,17 +272,18 @@ class Runtime:
                 prepared, extra = prepare_messages(template, messages, tools, native=False)
                 text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
             change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
+        return text, change
 
-        def build(loaded: ServingModel) -> Prompt:
-            # Templates that write the BOS token themselves must not get a second one.
-            tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
-            return Prompt(
-                tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text)
-            )
-
-        # The template's turn markers end the reply even when the model does not emit EOS.
-        stops = tuple(dict.fromkeys(params.stop + template.stops))
-        return worker.submit(build, replace(params, stop=stops), cancel)
+    def count_chat(
+        self, messages: Sequence[Message], *, model: str | None = None, tools: ToolOffer | None = None
+    ) -> int:
+        """How many prompt tokens `messages` (and the tools shown) take for a model, as `chat` would send them."""
+        if not messages:
+            raise UserError("a chat needs at least one message")
+        worker = self.load(model)
+        template, bos, eos = self._template_info(worker)
+        text, _ = self._render(template, bos, eos, messages, tools)
+        return int(worker.call(lambda m: len(m.tokenize(text, add_bos=not (bos and text.startswith(bos))))))
 
     def thinks(self, name: str | None = None) -> bool:
         """Whether a (loaded) model reasons before it answers, as its chat template says."""

@@ -37,6 +37,7 @@ from engine.vault.header import (
 )
 from engine.vault.lockfile import VaultLock
 from engine.vault.request_log import RequestLog
+from engine.vault.responses import StoredResponses
 from engine.vault.schema import migrate, migration_set
 from engine.vault.settings import Settings
 from engine.vault.store import Store, iso, now, wrap_data_key
@@ -67,6 +68,7 @@ class Vault:
         self.settings = Settings(store)
         self.api_keys = ApiKeys(store)
         self.request_log = RequestLog(store)
+        self.responses = StoredResponses(store)
         self.datasets = Datasets(store)
         self.training_jobs = TrainingJobs(store)
 

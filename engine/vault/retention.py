@@ -44,6 +44,8 @@ def purge_in(
             )
         if cutoffs.api_content is not None:
             counts["api_content"] = vault.request_log.shred_content_before_in(db, cutoffs.api_content)
+            # Stored Responses are API content too: they expire with it.
+            counts["api_content"] += vault.responses.expire_in(db, cutoffs.api_content)
         if cutoffs.api_metadata is not None:
             counts["api_metadata"] = vault.request_log.delete_before_in(db, cutoffs.api_metadata)
         if cutoffs.audit is not None:

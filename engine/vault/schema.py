@@ -96,6 +96,7 @@ COLUMNS: dict[str, dict[str, Kind]] = {
     "api_keys": {"id": Kind.ID, "created_at": Kind.TIME, "revoked_at": Kind.TIME, "body": Kind.SEALED},
     "request_log": {"id": Kind.ID, "time": Kind.TIME, "body": Kind.SEALED},
     "audit": {"id": Kind.ID, "seq": Kind.COUNT, "time": Kind.TIME, "body": Kind.SEALED, "mac": Kind.MAC},
+    "responses": {"id": Kind.ID, "key_id": Kind.REF, "created_at": Kind.TIME, "body": Kind.SEALED},
     "datasets": {
         "id": Kind.ID,
         "key_id": Kind.REF,
@@ -184,7 +185,18 @@ def m002_audit_base(db: Database) -> None:
     db.execute("ALTER TABLE header ADD COLUMN audit_base_mac BLOB")
 
 
-def m003_training(db: Database) -> None:
+def m003_stored_responses(db: Database) -> None:
+    """Stored Responses API replies, each under its own data key (engine.vault.responses)."""
+    db.table("responses").create(
+        {"id": str, "key_id": str, "created_at": str, "body": bytes},
+        pk="id",
+        foreign_keys=[("key_id", "data_keys", "id")],
+    )
+    db.table("responses").create_index(["created_at"])
+
+
+
+def m004_training(db: Database) -> None:
     """Fine-tuning: datasets and their rows, training jobs and their sealed checkpoints and adapters."""
     db.table("datasets").create(
         {"id": str, "key_id": str, "created_at": str, "row_count": int, "body": bytes},
@@ -211,7 +223,12 @@ def m003_training(db: Database) -> None:
 
 
 # Append new steps here; never edit or reorder an applied one.
-MIGRATION_STEPS: list[Callable[[Database], None]] = [m001_initial, m002_audit_base, m003_training]
+MIGRATION_STEPS: list[Callable[[Database], None]] = [
+    m001_initial,
+    m002_audit_base,
+    m003_stored_responses,
+    m004_training,
+]
 
 
 def migration_set(steps: Sequence[Callable[[Database], None]] = MIGRATION_STEPS) -> Migrations:
