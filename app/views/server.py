@@ -35,7 +35,7 @@ from app.views.server_tls import TlsBox
 from app.views.server_tls import resolve as resolve_tls
 from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
 from app.workers import Task, run_task
-from engine.vault.records import ApiKeyRecord, RequestLogEntry
+from engine.vault.records import PENDING_STATUS, ApiKeyRecord, RequestLogEntry
 
 SETTINGS_KEY = "gui.server"
 DEFAULT_HOST = "127.0.0.1"
@@ -152,7 +152,7 @@ class ServerView(QWidget):
             Column(self.tr("Time"), lambda r: human_clock(r.time)),
             Column(self.tr("Key"), lambda r: r.key_name),
             Column(self.tr("Model"), lambda r: r.model or "—"),
-            Column(self.tr("Status"), lambda r: str(r.status), True),
+            Column(self.tr("Status"), self._status_text, True),
             Column(self.tr("Tokens in/out"), lambda r: f"{r.prompt_tokens} / {r.completion_tokens}", True),
             Column(self.tr("Cached"), lambda r: str(r.cached_prompt_tokens), True),
             Column(self.tr("Latency"), lambda r: human_duration_ms(r.latency_ms), True),
@@ -233,6 +233,10 @@ class ServerView(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh_requests)
         self.reload()
+
+    def _status_text(self, entry: RequestLogEntry) -> str:
+        # A request is logged before its reply starts; one still pending after a crash stays so.
+        return self.tr("pending") if entry.status == PENDING_STATUS else str(entry.status)
 
     def _table(self, model: RecordTableModel, name: str, stretch: int = 0) -> QTableView:
         table = named(QTableView(), name)

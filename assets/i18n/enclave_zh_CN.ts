@@ -2861,6 +2861,10 @@ Keep it safe and apart from this computer.
         <translation>模型名称所路由到的推理服务。可用 `enclave upstreams add` 添加。</translation>
     </message>
     <message>
+        <source>pending</source>
+        <translation>处理中</translation>
+    </message>
+    <message>
         <source>Copy</source>
         <translation>复制</translation>
     </message>

@@ -6,6 +6,7 @@ a client disconnect still reaches the streaming response.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from functools import partial
@@ -21,7 +22,7 @@ from engine.api.settings import ApiSettings
 from engine.errors import EnclaveError
 from engine.policy.keys import KeyPolicy
 from engine.vault.ports import ServingVault
-from engine.vault.records import RequestLogEntry
+from engine.vault.records import PENDING_STATUS, RequestLogEntry
 
 log = logging.getLogger("enclave.api")
 
@@ -166,10 +167,20 @@ class KeyAuth:
         context = RequestContext(key=record)
         scope.setdefault("state", {})[STATE_KEY] = context
         status = [500]
+        # Logged before the response starts (pending), completed after it ends: a server that dies
+        # right after answering still has the request on record. Written while the request runs.
+        first = RequestLogEntry(key_name=record.name, model="", status=PENDING_STATUS)
+        pending: asyncio.Future[None] | None = asyncio.wrap_future(
+            self.vault.schedule(partial(self.vault.request_log.append, first))
+        )
 
         async def send_status(message: Message) -> None:
+            nonlocal pending
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                if pending is not None:
+                    await self._settle(pending)
+                    pending = None
             await send(message)
 
         try:
@@ -183,9 +194,18 @@ class KeyAuth:
             await self.app(scope, receive, send_status)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._record(context, status[0], time.perf_counter() - started)
+                if pending is not None:
+                    await self._settle(pending)
+                await self._record(context, status[0], time.perf_counter() - started, first)
 
-    async def _record(self, context: RequestContext, status: int, seconds: float) -> None:
+    @staticmethod
+    async def _settle(pending: asyncio.Future[None]) -> None:
+        try:
+            await pending
+        except Exception as exc:  # a locked vault must not turn a served request into an error
+            log.warning("request not logged: %s", type(exc).__name__)
+
+    async def _record(self, context: RequestContext, status: int, seconds: float, first: RequestLogEntry) -> None:
         key = context.key
         tokens = context.prompt_tokens + context.completion_tokens
         if tokens:
@@ -202,6 +222,8 @@ class KeyAuth:
             request_text=context.request_text if keep else None,
             response_text=context.response_text if keep else None,
             upstream=context.upstream,
+            time=first.time,
+            id=first.id,  # completes the pending row
         )
         try:
             await on_vault_thread(self.vault, partial(self.vault.request_log.append, entry))

@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from engine.api.app import create_app
+from engine.api.connections import protocol_for
 from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings, is_loopback
 from engine.errors import UserError
 from engine.handle import Engine
@@ -89,6 +90,9 @@ class ApiServer:
             timeout_graceful_shutdown=5,
             ssl_certfile=str(self.tls.cert) if self.tls else None,
             ssl_keyfile=str(self.tls.key) if self.tls else None,
+            # Our h11 protocol: uvicorn's, plus a connection cap and request read deadlines.
+            http=protocol_for(settings),
+            timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api-server", daemon=True)

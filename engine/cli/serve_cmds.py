@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import resource
 import signal
 import sys
 import threading
@@ -17,13 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
-from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings
+from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, LIMIT_FIELDS, ApiSettings
 from engine.cli.passphrase import read_passphrase
 from engine.errors import UserError
 from engine.handle import SERVER, Engine
 from engine.pairing import tls as tls_files
 from engine.pairing.appliance import pairing_hosts
 from engine.policy.retention import RetentionTimer
+from engine.vault import hardening
 
 # After SIGTERM/SIGINT the process is gone within this many seconds, whatever is still running (a long
 # llama.cpp call cannot be interrupted): acknowledged writes are already durable in the vault.
@@ -54,7 +54,34 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
     p.add_argument("--tls-cert", metavar="F", type=Path, help="HTTPS with this PEM certificate (with --tls-key)")
     p.add_argument("--tls-key", metavar="F", type=Path, help="the PEM private key of --tls-cert")
+    p.add_argument(
+        "--limit", action="append", default=[], metavar="NAME=VALUE", type=parse_limit,
+        help="change one endpoint limit, e.g. max_connections=256 or header_timeout_s=5 (repeatable; "
+        "names and defaults in the README's Resource limits)",
+    )
     p.set_defaults(handler=cmd_serve)
+
+
+def parse_limit(text: str) -> tuple[str, float]:
+    """`NAME=VALUE` for one numeric ApiSettings field (argparse turns ValueError into a usage error)."""
+    name, _, value = text.partition("=")
+    if name.strip() not in LIMIT_FIELDS:
+        raise argparse.ArgumentTypeError(f"unknown limit {name!r}; known: {', '.join(sorted(LIMIT_FIELDS))}")
+    kind = LIMIT_FIELDS[name.strip()]
+    try:
+        number = kind(value.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{name} needs a number, not {value!r}") from None
+    return name.strip(), number
+
+
+def settings_from(args: argparse.Namespace) -> ApiSettings:
+    """The endpoint settings the command line asks for (a bad combination is a user error)."""
+    limits = dict(args.limit)
+    try:
+        return ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin), **limits)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def tls_from_args(args: argparse.Namespace) -> tls_files.TlsFiles | None:
@@ -74,8 +101,9 @@ def tls_from_args(args: argparse.Namespace) -> tls_files.TlsFiles | None:
 
 
 def disable_core_dumps() -> None:
-    """A crash must not write decrypted memory (keys, prompts) to a core file."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    """A crash must not write decrypted memory (keys, prompts) to a core file (before anything is loaded)."""
+    # The soft limit is the one the kernel applies, as in every process that unlocks (engine.vault).
+    hardening.disable_core_dumps(hard=False)
 
 
 def _exit_by_deadline() -> None:
@@ -100,7 +128,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     llama_log.install(verbose=args.verbose)
     disable_core_dumps()
-    settings = ApiSettings(allowed_hosts=tuple(args.allow_host), cors_origins=tuple(args.cors_origin))
+    settings = settings_from(args)
     tls = tls_from_args(args)
     if tls is not None and args.tls == "auto":
         # The names the certificate was made for are names this server answers to (the Host check).

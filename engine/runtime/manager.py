@@ -31,7 +31,7 @@ from engine.models.templates import (
 from engine.runtime.adapters import AdapterSource
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
-from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt
+from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt, PromptTooLong
 from engine.runtime.worker import Generation, ModelWorker, ServingModel
 
 DEFAULT_IDLE_TTL_S = 15 * 60
@@ -326,8 +326,15 @@ class Runtime:
 
         def run(loaded: ServingModel) -> tuple[list[list[float]], int]:
             assert isinstance(loaded, LoadedModel)  # embedding workers host a LoadedModel
-            counts = sum(len(loaded.tokenize(t)) for t in texts)
-            return loaded.embed(texts), counts
+            lengths = [len(loaded.tokenize(t)) for t in texts]
+            # Refused, as a prompt too long for generation is: llama.cpp would silently cut the text.
+            fits = loaded.embed_window
+            for index, length in enumerate(lengths):
+                if length > fits:
+                    raise PromptTooLong(
+                        f"input {index} is {length} tokens but the model embeds at most {fits}; shorten it"
+                    )
+            return loaded.embed(texts), sum(lengths)
 
         result: tuple[list[list[float]], int] = worker.call(run)
         return result

@@ -89,6 +89,9 @@ class ApiKeyRecord:
         return self.models is None or model in self.models
 
 
+PENDING_STATUS = 0  # a request logged before its response started, not (yet) completed
+
+
 @dataclass(frozen=True)
 class RequestLogEntry:
     """One API request as logged; texts are None when the key says not to store content."""

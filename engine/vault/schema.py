@@ -75,6 +75,8 @@ COLUMNS: dict[str, dict[str, Kind]] = {
         "audit_base_seq": Kind.COUNT,
         "audit_base_prev": Kind.MAC,
         "audit_base_mac": Kind.MAC,
+        "pass_check": Kind.MAC,
+        "pass_sum": Kind.MAC,
     },
     "data_keys": {"id": Kind.ID, "created_at": Kind.TIME, "wrapped": Kind.SEALED},
     "conversations": {
@@ -195,8 +197,13 @@ def m003_stored_responses(db: Database) -> None:
     db.table("responses").create_index(["created_at"])
 
 
+def m004_pass_check(db: Database) -> None:
+    """A check value of the passphrase's KEK and a checksum of the passphrase fields (wrong vs damaged)."""
+    db.execute("ALTER TABLE header ADD COLUMN pass_check BLOB")
+    db.execute("ALTER TABLE header ADD COLUMN pass_sum BLOB")
 
-def m004_training(db: Database) -> None:
+
+def m005_training(db: Database) -> None:
     """Fine-tuning: datasets and their rows, training jobs and their sealed checkpoints and adapters."""
     db.table("datasets").create(
         {"id": str, "key_id": str, "created_at": str, "row_count": int, "body": bytes},
@@ -227,7 +234,8 @@ MIGRATION_STEPS: list[Callable[[Database], None]] = [
     m001_initial,
     m002_audit_base,
     m003_stored_responses,
-    m004_training,
+    m004_pass_check,
+    m005_training,
 ]
 
 
