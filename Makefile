@@ -24,8 +24,15 @@ $(VENV)/.installed-run: pyproject.toml | $(PY)
 	$(PIP) install -q -e '.[demo]'
 	touch $@
 
+# Fine-tuning needs PyTorch. PyPI's Linux x86-64 wheels of torch are CUDA builds (2.14.1: a 555 MB wheel
+# plus 2.2 GB of nvidia-* wheels, 5.5 GB installed); PyTorch's CPU builds are not on PyPI. Development
+# machines of this project carry the CPU build of 2.13.0 where pip finds it (192 MB wheel, 754 MB
+# installed), so the pin keeps `make test` off the CUDA download. `make test TORCH=torch` takes PyPI's latest.
+TORCH ?= torch==2.13.0
+
 $(VENV)/.installed-dev: pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[demo,dev]'
+	$(PIP) install -q '$(TORCH)'
+	$(PIP) install -q -e '.[demo,dev,train]'
 	touch $@ $(VENV)/.installed-run
 
 install: $(VENV)/.installed-run

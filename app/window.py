@@ -27,11 +27,12 @@ from app.views.chat import ChatView
 from app.views.models import ModelsView
 from app.views.privacy import AUTOLOCK_KEY, PrivacyView
 from app.views.server import ServerView
+from app.views.training import TrainingView
 from app.widgets import named
 from app.workers import run_task
 from engine.policy import retention
 
-VIEWS = ("chat", "models", "server", "privacy")
+VIEWS = ("chat", "models", "server", "privacy", "training")
 GEOMETRY_KEY = "gui.geometry"
 DEFAULT_AUTOLOCK_MINUTES = 15
 RETRANSLATE_RETRY_MS = 300
@@ -101,8 +102,10 @@ class MainWindow(QMainWindow):
         self.models = ModelsView(self.session)
         self.server = ServerView(self.session)
         self.privacy = PrivacyView(self.session)
+        self.training = TrainingView(self.session)
         self.views: dict[str, QWidget] = {
             "chat": self.chat, "models": self.models, "server": self.server, "privacy": self.privacy,
+            "training": self.training,
         }
         self.stack = QStackedWidget()
         for view in self.views.values():
@@ -118,7 +121,7 @@ class MainWindow(QMainWindow):
         nav_layout = QVBoxLayout(self.nav)
         nav_layout.setContentsMargins(6, 10, 6, 10)
         labels = {
-            "chat": self.tr("Chat"), "models": self.tr("Models"),
+            "chat": self.tr("Chat"), "models": self.tr("Models"), "training": self.tr("Training"),
             "server": self.tr("Server"), "privacy": self.tr("Privacy"),
         }
         for number, name in enumerate(VIEWS, start=1):
@@ -153,6 +156,10 @@ class MainWindow(QMainWindow):
 
         self.models.models_changed.connect(self.chat.refresh_models)
         self.models.models_changed.connect(self.server.refresh_models)
+        self.models.models_changed.connect(self.training.refresh)
+        self.training.models_changed.connect(self.models.refresh)
+        self.training.models_changed.connect(self.chat.refresh_models)
+        self.training.models_changed.connect(self.server.refresh_models)
         self.privacy.history_changed.connect(self.chat.reload)
         self.privacy.autolock_changed.connect(self._autolock_changed)
         self.privacy.language_chosen.connect(self.change_language)

@@ -35,7 +35,7 @@ from engine import paths
 from engine.backends import Backend, Backends, LocalBackend, ModelRef, RemoteBackend, UpstreamBackend
 from engine.chat import ChatService
 from engine.errors import UserError
-from engine.models.registry import ModelRegistry
+from engine.models.registry import ModelRecord, ModelRegistry
 from engine.policy import allowlist
 from engine.policy.audit_events import record as record_event
 from engine.policy.audit_events import require_admin_actor
@@ -49,6 +49,7 @@ from engine.vault.errors import VaultMissing
 
 if TYPE_CHECKING:
     from engine.tools import Tools
+    from engine.training.jobs import Training
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ class Engine:
         self.key: ApiKeyRecord | None = None  # set on an API key's view (for_key)
         self._owns = owns  # False: a view of another engine, which closes the shared parts
         self.backends = self._backends(vault)
+        if vault is not None:
+            runtime.adapters = self  # adapted models' LoRA adapters are sealed in the vault (engine.training)
         self.chat = ChatService(self)
 
     def _backends(self, vault: Vault | None) -> Backends:
@@ -196,9 +199,25 @@ class Engine:
             if backend.name != LocalBackend.name:  # those reading the old vault; the runtime stays
                 backend.close()
         self.backends = self._backends(vault)
-        for cached in ("policy", "keys", "upstreams", "model_admin", "tools"):
+        for cached in ("policy", "keys", "upstreams", "model_admin", "tools", "training"):
             self.__dict__.pop(cached, None)
+        self.runtime.adapters = self
         self.chat = ChatService(self)
+
+    # -- rooms ----------------------------------------------------------------------------------------
+
+    @cached_property
+    def training(self) -> Training:
+        """Fine-tuning: datasets, training jobs, adapted models (needs the vault: it holds all of them)."""
+        from engine.training.jobs import Training
+
+        if self.vault is None:
+            raise UserError("fine-tuning keeps its data in the vault; run `enclave init` first")
+        return Training(self.vault, self.registry, actor=self.actor.audit_name, runtime=self.runtime)
+
+    def adapter_bytes(self, record: ModelRecord) -> bytes:
+        """An adapted model's LoRA adapter, decrypted from the vault (the runtime's AdapterSource)."""
+        return self.training.adapter_bytes(record)
 
     # -- policy bound to the actor ------------------------------------------------------------------
 
@@ -287,12 +306,13 @@ class KeyAdmin:
         store_content: bool = False,
         expires_at: datetime | None = None,
         reproducible: bool = False,
+        train: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
         """Create a key; its secret is returned this once. It logs metadata only unless `store_content`;
         `reproducible`: every request deterministic."""
         require_admin_actor(self._engine.actor.audit_name)
         return issue_key(self._engine.require_vault(), name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
-                         store_content=store_content, expires_at=expires_at, reproducible=reproducible,
+                         store_content=store_content, expires_at=expires_at, reproducible=reproducible, train=train,
                          actor=self._engine.actor.audit_name)
 
     def revoke(self, name: str) -> ApiKeyRecord:
@@ -351,6 +371,9 @@ class ModelAdmin:
     def remove(self, name: str) -> None:
         """Unload model `name`, delete its file and record, and audit it."""
         require_admin_actor(self._engine.actor.audit_name)
+        if self._engine.registry.get(name).adapter is not None:  # an adapted model: its adapter is in the vault
+            self._engine.training.remove(name)
+            return
         self._engine.runtime.unload(name)  # joins the model's thread
         self._engine.registry.remove(name)
         self._engine.audit("model_remove", {"name": name})

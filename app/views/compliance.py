@@ -342,12 +342,23 @@ class CompliancePanel(QWidget):
     def erase(self, label: str) -> Task:
         """Crypto-shred every conversation tagged `label`, in the background."""
         vault = self.session.vault
+        training = self.session.engine.training  # the subject's training rows; adapters made from them withdrawn
         self.subject_status.setText(self.tr("Erasing…"))
-        return run_task(self, lambda ctx: subjects.erase(vault, Selection(subject=label), actor=ACTOR),
-                        self._erased, self._erase_failed)
+        return run_task(
+            self,
+            lambda ctx: subjects.erase(vault, Selection(subject=label), actor=ACTOR, erasers=[training]),
+            self._erased, self._erase_failed,
+        )
 
     def _erased(self, erased: subjects.Erased) -> None:
-        self.subject_status.setText(self.tr("%n conversation(s) erased.", "", erased.conversations))
+        text = self.tr("%n conversation(s) erased.", "", erased.conversations)
+        withdrawn = erased.elsewhere.get("adapters") or []
+        if withdrawn:
+            text += " " + self.tr(
+                "Adapted models trained on this subject's data were withdrawn: {names}. "
+                "Retrain them without it (enclave train --retrain NAME) or remove them."
+            ).format(names=", ".join(withdrawn))
+        self.subject_status.setText(text)
         self.refresh()
         self.history_changed.emit()
 

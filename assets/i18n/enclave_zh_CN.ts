@@ -486,6 +486,42 @@
         <translation>移除上游服务</translation>
     </message>
     <message>
+        <source>Training dataset imported</source>
+        <translation>已导入训练数据集</translation>
+    </message>
+    <message>
+        <source>Training dataset removed</source>
+        <translation>已删除训练数据集</translation>
+    </message>
+    <message>
+        <source>Training started</source>
+        <translation>训练已开始</translation>
+    </message>
+    <message>
+        <source>Training stopped at a checkpoint</source>
+        <translation>训练已在检查点停止</translation>
+    </message>
+    <message>
+        <source>Unfinished training discarded</source>
+        <translation>已丢弃未完成的训练</translation>
+    </message>
+    <message>
+        <source>Adapter trained</source>
+        <translation>适配器已训练完成</translation>
+    </message>
+    <message>
+        <source>Adapter loaded</source>
+        <translation>已加载适配器</translation>
+    </message>
+    <message>
+        <source>Adapted model removed</source>
+        <translation>已删除适配模型</translation>
+    </message>
+    <message>
+        <source>Adapters withdrawn (subject erased)</source>
+        <translation>适配器已撤下（数据主体已删除）</translation>
+    </message>
+    <message>
         <source>Tool server added</source>
         <translation>添加工具服务</translation>
     </message>
@@ -1137,6 +1173,10 @@
         </translation>
     </message>
     <message>
+        <source>Adapted models trained on this subject&apos;s data were withdrawn: {names}. Retrain them without it (enclave train --retrain NAME) or remove them.</source>
+        <translation>用此数据主体的数据训练的适配模型已撤下：{names}。请在不含该数据的情况下重新训练（enclave train --retrain NAME）或将其删除。</translation>
+    </message>
+    <message>
         <source>Erase failed: {error}</source>
         <translation>清除失败：{error}</translation>
     </message>
@@ -1620,6 +1660,10 @@ Last message: {time}</source>
     <message>
         <source>Models</source>
         <translation>模型</translation>
+    </message>
+    <message>
+        <source>Training</source>
+        <translation>训练</translation>
     </message>
     <message>
         <source>Server</source>
@@ -3602,6 +3646,161 @@ Keep it safe and apart from this computer.
     <message>
         <source>{name}: {count} tools listed; none allowed yet.</source>
         <translation>{name}：已列出 {count} 个工具，尚未允许任何工具。</translation>
+    </message>
+</context>
+<context>
+    <name>TrainingView</name>
+    <message>
+        <source>Base model</source>
+        <translation>基础模型</translation>
+    </message>
+    <message>
+        <source>Dataset</source>
+        <translation>数据集</translation>
+    </message>
+    <message>
+        <source>Name of the adapted model</source>
+        <translation>适配模型的名称</translation>
+    </message>
+    <message>
+        <source>Epochs</source>
+        <translation>训练轮数</translation>
+    </message>
+    <message>
+        <source>LoRA rank</source>
+        <translation>LoRA 秩</translation>
+    </message>
+    <message>
+        <source>Learning rate</source>
+        <translation>学习率</translation>
+    </message>
+    <message>
+        <source>Legal basis</source>
+        <translation>法律依据</translation>
+    </message>
+    <message>
+        <source>Why this personal data may train a model (recorded)</source>
+        <translation>为何可用此个人数据训练模型（将被记录）</translation>
+    </message>
+    <message>
+        <source>Base model:</source>
+        <translation>基础模型：</translation>
+    </message>
+    <message>
+        <source>Dataset:</source>
+        <translation>数据集：</translation>
+    </message>
+    <message>
+        <source>Adapted model:</source>
+        <translation>适配模型：</translation>
+    </message>
+    <message>
+        <source>Epochs:</source>
+        <translation>训练轮数：</translation>
+    </message>
+    <message>
+        <source>LoRA rank:</source>
+        <translation>LoRA 秩：</translation>
+    </message>
+    <message>
+        <source>Learning rate:</source>
+        <translation>学习率：</translation>
+    </message>
+    <message>
+        <source>Legal basis:</source>
+        <translation>法律依据：</translation>
+    </message>
+    <message>
+        <source>Train</source>
+        <translation>开始训练</translation>
+    </message>
+    <message>
+        <source>Stop</source>
+        <translation>停止</translation>
+    </message>
+    <message>
+        <source>Settings</source>
+        <translation>设置</translation>
+    </message>
+    <message>
+        <source>Datasets are imported with `enclave datasets import FILE.jsonl --name N`.</source>
+        <translation>数据集通过 `enclave datasets import FILE.jsonl --name N` 导入。</translation>
+    </message>
+    <message>
+        <source>Training progress</source>
+        <translation>训练进度</translation>
+    </message>
+    <message>
+        <source>Pick a base model and a dataset.</source>
+        <translation>请选择基础模型和数据集。</translation>
+    </message>
+    <message>
+        <source>Loss curve</source>
+        <translation>损失曲线</translation>
+    </message>
+    <message>
+        <source>Evaluation: base and adapted answers</source>
+        <translation>评估：基础模型与适配模型的回答</translation>
+    </message>
+    <message>
+        <source>The adapter&apos;s record</source>
+        <translation>适配器的记录</translation>
+    </message>
+    <message>
+        <source>Loss</source>
+        <translation>损失</translation>
+    </message>
+    <message>
+        <source>Evaluation on held-out prompts</source>
+        <translation>在留出提示上的评估</translation>
+    </message>
+    <message>
+        <source>Record</source>
+        <translation>记录</translation>
+    </message>
+    <message>
+        <source>{name} ({rows} rows)</source>
+        <translation>{name}（{rows} 行）</translation>
+    </message>
+    <message>
+        <source>{name} already exists: this is how it was trained.</source>
+        <translation>{name} 已存在：以下是它的训练方式。</translation>
+    </message>
+    <message>
+        <source>Pick a base model and a dataset first.</source>
+        <translation>请先选择基础模型和数据集。</translation>
+    </message>
+    <message>
+        <source>Preparing…</source>
+        <translation>正在准备…</translation>
+    </message>
+    <message>
+        <source>Stopping at the next step…</source>
+        <translation>将在下一步停止…</translation>
+    </message>
+    <message>
+        <source>{seconds} s left</source>
+        <translation>剩余 {seconds} 秒</translation>
+    </message>
+    <message>
+        <source>Step {step} of {total}, loss {loss}</source>
+        <translation>第 {step}/{total} 步，损失 {loss}</translation>
+    </message>
+    <message>
+        <source>Evaluating the adapter…</source>
+        <translation>正在评估适配器…</translation>
+    </message>
+    <message>
+        <source>Adapted model {name} is ready.</source>
+        <translation>适配模型 {name} 已就绪。</translation>
+    </message>
+    <message>
+        <source>Training stopped: {error}</source>
+        <translation>训练已停止：{error}</translation>
+    </message>
+    <message>
+        <source>Held-out loss: {before} before, {after} after.</source>
+        <translation>留出集损失：训练前 {before}，训练后 {after}。</translation>
     </message>
 </context>
 <context>

@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         policy_cmds,
         serve_cmds,
         tools_cmds,
+        training_cmds,
         upstreams_cmds,
         vault_cmds,
     )
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"enclave {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     groups = (gui_cmds, models_cmds, chat_cmds, vault_cmds, keys_cmds, serve_cmds, policy_cmds, upstreams_cmds,
-              tools_cmds, pair_cmds)
+              tools_cmds, pair_cmds, training_cmds)
     for group in groups:
         group.register(subparsers, common)
     return parser

@@ -49,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         action="store_true",
         help="every request deterministic: the same request gives the same tokens (seed 0 unless it sends one)",
     )
+    create.add_argument("--train", action="store_true", help="may upload datasets and start fine-tuning jobs")
     create.set_defaults(handler=cmd_create)
 
     listing = actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
@@ -68,7 +69,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     expires_at = parse_expiry(args.expires) if args.expires is not None else None
     answer = run_admin(args, "keys.create", {
         "name": args.name, "models": models, "rpm": args.rpm, "tokens_per_day": args.tokens_per_day,
-        "store_content": args.store_content, "reproducible": args.reproducible,
+        "store_content": args.store_content, "reproducible": args.reproducible, "train": args.train,
         "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
     })
     print(answer["secret"])

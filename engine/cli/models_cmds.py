@@ -8,12 +8,14 @@ from pathlib import Path
 
 from engine.cli.policy_cmds import admin_vault
 from engine.cli.progress import ProgressBar
+from engine.cli.vault_cmds import open_vault
 from engine.models import ModelRecord, ModelRegistry
 from engine.models.demo import DEMO_NOTE, ensure_demo_model
 from engine.models.memory import estimate_memory
 from engine.paths import enclave_home
 from engine.policy import allowlist
 from engine.policy.audit_events import record_or_defer
+from engine.training.jobs import Training
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -74,7 +76,11 @@ def _describe(record: ModelRecord, default: str | None) -> dict[str, object]:
         "kv_cache_tokens": estimate.cells,
         "saved_conversations_bytes": estimate.saved_conversations,
     }
-    if record.source == "demo":
+    if record.adapter is not None:
+        data["note"] = f"LoRA adapter (in the vault) on {record.adapter.base}" + (
+            "; WITHDRAWN from serving: trained on data of an erased subject" if record.adapter.withdrawn else ""
+        )
+    elif record.source == "demo":
         data["note"] = DEMO_NOTE
     elif record.is_base_model:
         data["note"] = "No chat template: probably a base model that continues text."
@@ -85,7 +91,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Print the registered models."""
     registry = _registry()
     default = registry.default_name()
-    records = registry.list()
+    records = registry.list(include_withdrawn=True)
     if args.json:
         print(json.dumps([_describe(r, default) for r in records], indent=2))
         return 0
@@ -95,9 +101,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     print(f"{'':2}{'NAME':<28} {'ARCH':<10} {'SIZE':>6} {'QUANT':<8} {'CTX':>7} {'FILE':>9}")
     for r in records:
         mark = "* " if r.name == default else "  "
+        adapted = ""
+        if r.adapter is not None:
+            adapted = f"  adapter on {r.adapter.base}" + ("  [WITHDRAWN]" if r.adapter.withdrawn else "")
         print(
             f"{mark}{r.name:<28} {r.facts.architecture:<10} {r.facts.size_label:>6} "
-            f"{r.facts.quantization:<8} {r.facts.context_length:>7} {r.file_size / 1e6:>7.1f}MB"
+            f"{r.facts.quantization:<8} {r.facts.context_length:>7} {r.file_size / 1e6:>7.1f}MB{adapted}"
         )
     return 0
 
@@ -122,14 +131,23 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     """Print what a model is, from its own header."""
     registry = _registry()
-    data = _describe(registry.get(args.name), registry.default_name())
+    model = registry.get(args.name)
+    data = _describe(model, registry.default_name())
+    if model.adapter is not None:  # provenance and evaluation are personal-data derived: in the vault
+        with open_vault(args) as vault:
+            training = Training(vault, registry, actor="cli").info(args.name)
+        data.update(
+            {k: training[k] for k in ("base_model", "base_sha256", "adapter_sha256", "dataset_sha256", "evaluation")}
+        )
+        data["training"] = training
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
     facts = data.pop("facts")
     memory = data.pop("memory_when_loaded")
     assert isinstance(facts, dict) and isinstance(memory, dict)
-    for key, value in {**facts, **{k: v for k, v in data.items() if k != "settings"}}.items():
+    hidden = ("settings", "training", "evaluation", "adapter")
+    for key, value in {**facts, **{k: v for k, v in data.items() if k not in hidden}}.items():
         print(f"{key.replace('_', ' '):>20}: {value}")
     print(
         f"{'memory when loaded':>20}: up to about {memory['total_bytes'] / 1e6:,.0f} MB, of which a KV cache of "
@@ -149,8 +167,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """Delete a model (audited)."""
+    registry = ModelRegistry()
+    if registry.get(args.name).adapter is not None:  # the adapter and its record are in the vault
+        with open_vault(args) as vault:
+            Training(vault, registry, actor="cli").remove(args.name)
+        print(f"Removed {args.name} with its adapter and training record")
+        return 0
     with admin_vault(args) as vault:
-        ModelRegistry().remove(args.name)
+        registry.remove(args.name)
         record_or_defer(enclave_home(), vault, "model_remove", actor="cli", details={"name": args.name})
     print(f"Removed {args.name}")
     return 0

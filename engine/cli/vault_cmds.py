@@ -178,8 +178,19 @@ def cmd_erase(args: argparse.Namespace) -> int:
     with open_vault(args) as vault:
         if args.subject is not None or args.match is not None or args.all:
             selection = subjects.Selection(subject=args.subject, match=args.match, all=args.all)
-            erased = subjects.erase(vault, selection, actor=ACTOR)
+            from engine.models import ModelRegistry
+            from engine.training.jobs import Training  # a subject's training rows, and adapters made from them
+
+            training = Training(vault, ModelRegistry(), actor=ACTOR)
+            erased = subjects.erase(vault, selection, actor=ACTOR, erasers=[training])
             print(f"erased {erased.conversations} conversation(s); their keys are destroyed")
+            if erased.elsewhere.get("rows"):
+                print(f"erased {erased.elsewhere['rows']} training row(s) of this subject")
+            for name in erased.elsewhere.get("adapters", ()):
+                print(
+                    f"withdrew adapted model {name} (trained on this subject's data): `enclave train --retrain "
+                    f"{name}` retrains it without them, `enclave models remove {name}` deletes it"
+                )
             if args.subject is None:
                 print(f"erased the prompt and reply texts of {erased.api_requests} logged API request(s)")
         else:

@@ -92,6 +92,7 @@ def key_json(record: ApiKeyRecord) -> dict[str, Any]:
         "tokens_per_day": record.tokens_per_day,
         "store_content": record.store_content,
         "reproducible": record.reproducible,
+        "train": record.train,
         "created_at": record.created_at.isoformat(timespec="seconds"),
         "revoked_at": record.revoked_at.isoformat(timespec="seconds") if record.revoked_at else None,
         "expires_at": record.expires_at.isoformat(timespec="seconds") if record.expires_at else None,
@@ -115,6 +116,7 @@ def _keys_create(engine: Engine, args: Args) -> dict[str, Any]:
         tokens_per_day=args.number("tokens_per_day"), store_content=args.flag("store_content"),
         expires_at=args.moment("expires_at"),
         reproducible=args.flag("reproducible"),
+        train=args.flag("train"),
     )
     return {"secret": secret, "key": key_json(record)}
 

@@ -66,6 +66,17 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
+class AdapterRef:
+    """What makes a registered model an adapted one: a LoRA adapter (sealed in the vault) on a base model."""
+
+    base: str  # the base model's name
+    base_sha256: str
+    adapter_sha256: str
+    job_id: str  # the training job in the vault that holds the adapter, its provenance and evaluation
+    withdrawn: bool = False  # set when a data subject whose rows trained it was erased: not served
+
+
+@dataclass(frozen=True)
 class ModelRecord:
     """A registered GGUF file (a `ModelFile` on disk), its facts and its settings."""
 
@@ -77,6 +88,7 @@ class ModelRecord:
     source: str  # "import" or "demo"
     facts: ModelFacts
     settings: ModelSettings = field(default_factory=ModelSettings)
+    adapter: AdapterRef | None = None  # an adapted model: the file is its base model's
     verified_at: str | None = None  # the last `verify` that found the file unchanged (ISO, UTC)
 
     @property
@@ -92,7 +104,12 @@ class ModelRecord:
     def loads_like(self, other: ModelRecord) -> bool:
         """True when loading either gives the same model in memory: the same file with the same settings
         (facts completed later do not count)."""
-        return (self.file_name, self.sha256, self.settings) == (other.file_name, other.sha256, other.settings)
+        return (self.file_name, self.sha256, self.settings, self.adapter) == (
+            other.file_name,
+            other.sha256,
+            other.settings,
+            other.adapter,
+        )
 
     @property
     def is_base_model(self) -> bool:
@@ -118,6 +135,7 @@ class ModelRecord:
             source=data.get("source", "import"),
             facts=ModelFacts(**data["facts"]),
             settings=ModelSettings(**data.get("settings", {})),
+            adapter=AdapterRef(**data["adapter"]) if data.get("adapter") else None,
             verified_at=data.get("verified_at"),
         )
 
@@ -182,10 +200,11 @@ class ModelRegistry:
             raise IntegrityError(f"the model registry {self.manifest} is corrupt") from None
         return data
 
-    def list(self) -> list[ModelRecord]:
-        """All registered models, sorted by name."""
-        models = self._load()["models"]
-        return sorted((ModelRecord.from_json(m) for m in models.values()), key=lambda r: r.name.lower())
+    def list(self, *, include_withdrawn: bool = False) -> list[ModelRecord]:
+        """Registered models, sorted by name; adapters withdrawn from serving only when asked for."""
+        models = (ModelRecord.from_json(m) for m in self._load()["models"].values())
+        kept = (m for m in models if include_withdrawn or m.adapter is None or not m.adapter.withdrawn)
+        return sorted(kept, key=lambda r: r.name.lower())
 
     def get(self, name: str) -> ModelRecord:
         """The record called `name`, or NotFoundError."""
@@ -200,13 +219,19 @@ class ModelRegistry:
         return default if isinstance(default, str) else None
 
     def resolve(self, name: str | None) -> ModelRecord:
-        """The named model, or the default one; a clear error when there is neither."""
-        if name:
-            return self.get(name)
-        default = self.default_name()
-        if default is None:
-            raise UserError("no default model: import one with `enclave models import FILE.gguf`")
-        return self.get(default)
+        """The named model, or the default one, to serve; a clear error when there is neither, or when it
+        is an adapter withdrawn from serving."""
+        if not name:
+            name = self.default_name()
+            if name is None:
+                raise UserError("no default model: import one with `enclave models import FILE.gguf`")
+        record = self.get(name)
+        if record.adapter is not None and record.adapter.withdrawn:
+            raise UserError(
+                f"model {name!r} is withdrawn: it was trained on data of an erased subject; "
+                f"retrain it with `enclave train --retrain {name}` or remove it"
+            )
+        return record
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -339,17 +364,56 @@ class ModelRegistry:
         return replace(record, verified_at=checked)
 
     def remove(self, name: str) -> None:
-        """Delete the model's file and its record."""
+        """Delete the model's file and its record (an adapted model's record only: the file is its base's)."""
         with self._locked() as data:
             if name not in data["models"]:
                 raise NotFoundError(f"unknown model {name!r}; see `enclave models list`")
+            dependants = sorted(
+                other for other, entry in data["models"].items() if (entry.get("adapter") or {}).get("base") == name
+            )
+            if dependants:
+                raise UserError(f"adapted models {', '.join(dependants)} are built on {name!r}; remove them first")
             record = ModelRecord.from_json(data["models"].pop(name))
-            record.path.unlink(missing_ok=True)
+            if record.adapter is None:
+                record.path.unlink(missing_ok=True)
             if record.source == "demo":
                 data["demo_removed"] = True  # do not bring it back on the next start
             if data.get("default") == name:
                 remaining = sorted(data["models"])
                 data["default"] = remaining[0] if remaining else None
+
+    def register_adapter(self, name: str, base: ModelRecord, adapter: AdapterRef) -> ModelRecord:
+        """Register (or, retrained, replace) an adapted model: the base's file and facts with an adapter."""
+        validate_model_name(name)
+        record = replace(
+            base,
+            name=name,
+            source="training",
+            imported_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            adapter=adapter,
+        )
+        with self._locked() as data:
+            existing = data["models"].get(name)
+            if existing is not None and not existing.get("adapter"):
+                raise UserError(f"a model called {name!r} already exists; pick another name")
+            data["models"][name] = record.to_json()
+            if not data.get("default"):
+                data["default"] = name
+        return record
+
+    def set_withdrawn(self, name: str, withdrawn: bool) -> ModelRecord:
+        """Withdraw an adapted model from serving (or put it back); it stays listed, flagged."""
+        with self._locked() as data:
+            entry = data["models"].get(name)
+            if entry is None or not entry.get("adapter"):
+                raise NotFoundError(f"no adapted model {name!r}")
+            record = ModelRecord.from_json(entry)
+            assert record.adapter is not None
+            record = replace(record, adapter=replace(record.adapter, withdrawn=withdrawn))
+            data["models"][name] = record.to_json()
+            if withdrawn and data.get("default") == name:
+                data["default"] = next((n for n in sorted(data["models"]) if n != name), None)
+        return record
 
     def set_default(self, name: str) -> None:
         """Make `name` the model used when a request names none."""

@@ -147,6 +147,7 @@ def issue_key(
     store_content: bool = False,
     expires_at: datetime | None = None,
     reproducible: bool = False,
+    train: bool = False,
     actor: str = "local",
 ) -> tuple[ApiKeyRecord, str]:
     """Create an API key (the secret is returned once) and audit it.
@@ -157,11 +158,12 @@ def issue_key(
         name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content,
         expires_at=expires_at,
         reproducible=reproducible,
+        train=train,
     )
     details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
                "tokens_per_day": tokens_per_day, "store_content": store_content,
                "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
-               "reproducible": reproducible}
+               "reproducible": reproducible, "train": train}
     vault.audit.append("api_key_create", actor=actor, details=details)
     return record, secret
 

@@ -56,6 +56,21 @@ def processing_record(
     except IntegrityError as exc:
         chain = f"BROKEN: {exc}"
     binds = [e.details.get("bind") for e in vault.audit.entries() if e.event == "server_start"]
+    datasets = vault.datasets.list()
+    jobs = [j.body for j in vault.training_jobs.list()]
+    training = []
+    for d in datasets:
+        trained = [j for j in jobs if j.get("dataset_id") == d.id and j["status"] == "done"]
+        training.append(
+            {
+                "dataset": d.header["name"],
+                "sha256": d.header["sha256"],
+                "rows": d.row_count,
+                "data_subjects": len(d.header.get("subjects", ())),
+                "adapters": sorted({j["name"] for j in trained}),
+                "legal_basis": sorted({j["legal_basis"] for j in trained if j.get("legal_basis")}),
+            }
+        )
     storage = f"encrypted vault {db_path(home)}"
     categories = [
         {
@@ -94,6 +109,23 @@ def processing_record(
             "retention": _retention_text(policy.audit),
         },
         {
+            "category": "training_datasets",
+            "description": "fine-tuning datasets: conversations in OpenAI's format, with data-subject labels",
+            "records": len(datasets),
+            "stored_in": storage,
+            "protection": "AES-256-GCM, one data key per dataset (removal destroys the key); read into memory only",
+            "retention": "kept until removed (`enclave datasets remove`); a data subject's rows go with the subject",
+        },
+        {
+            "category": "adapters",
+            "description": "LoRA adapters trained on those datasets, their checkpoints and training records",
+            "records": len(jobs),
+            "stored_in": storage,
+            "protection": "AES-256-GCM, one data key per training job; decrypted into memory to load, never a file",
+            "retention": "kept until the adapted model is removed; withdrawn from serving when a subject whose "
+            "data trained it is erased",
+        },
+        {
             "category": "api_keys",
             "description": "API key names and rules; the secret only as a SHA-256 hash",
             "records": len(keys),
@@ -110,7 +142,13 @@ def processing_record(
         "purposes": [
             "Staff use local language models to draft, summarise and answer questions (desktop app, CLI).",
             *(["Internal applications call local models over an OpenAI-compatible API with API keys."] if keys else []),
+            *(
+                ["Local models are adapted (LoRA fine-tuning on this machine) to the organisation's own datasets."]
+                if datasets
+                else []
+            ),
         ],
+        "training": training,
         "data_subjects": {
             "description": "users of this workstation, and people named in prompts or replies",
             "tagged_subjects": len(subjects),
@@ -230,6 +268,15 @@ def render_text(report: dict[str, Any]) -> str:
             f"  - {m['name']}: sha256 {m['sha256']}; licence {m['licence']}; {m['architecture']} "
             f"{m['parameters']} {m['quantization']}{'; approved' if m['approved'] else ''}"
         )
+    if report.get("training"):
+        lines += ["", "Training (fine-tuning) datasets:"]
+        for t in report["training"]:
+            adapters = ", ".join(t["adapters"]) or "none yet"
+            basis = "; ".join(t["legal_basis"]) or "not recorded"
+            lines.append(
+                f"  - {t['dataset']}: {t['rows']} row(s), {t['data_subjects']} data subject(s), sha256 {t['sha256']}; "
+                f"adapters: {adapters}; legal basis: {basis}"
+            )
     lines += ["", f"Content labelling: {report['content_labelling']}", "", "Where data lives:"]
     lines += [f"  {name}: {path}" for name, path in report["storage"].items()]
     lines += ["", "Security measures (Art. 32):", *(f"  - {m}" for m in report["security_measures"])]

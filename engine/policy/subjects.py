@@ -13,9 +13,10 @@ import hashlib
 import json
 import os
 import platform
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine import __version__
 from engine.errors import IntegrityError, UserError
@@ -217,15 +218,26 @@ def import_bundle(vault: Vault, folder: Path, *, actor: str) -> list[Conversatio
     return created
 
 
+class SubjectEraser(Protocol):
+    """Another room holding a subject's data by label (training: dataset rows and the adapters they made)."""
+
+    def erase_subject(self, label: str, *, actor: str) -> dict[str, Any]:
+        """Erase what is tagged `label`; returns what was done, for the caller to show."""
+        ...
+
+
 @dataclass(frozen=True)
 class Erased:
     """What an erasure removed."""
 
     conversations: int
     api_requests: int  # logged API requests whose texts were erased, and stored Responses deleted
+    elsewhere: dict[str, Any] = field(default_factory=dict)  # what other rooms did (training rows, adapters)
 
 
-def erase(vault: Vault, selection: Selection, *, actor: str) -> Erased:
+def erase(
+    vault: Vault, selection: Selection, *, actor: str, erasers: Sequence[SubjectEraser] = ()
+) -> Erased:
     """Crypto-shred the selected conversations together, and erase the texts of the API requests the
     selection covers: those containing the search match, or all of them. API requests carry no subject
     label, so a selection by label leaves the request log alone. One audit event for each part.
@@ -239,4 +251,8 @@ def erase(vault: Vault, selection: Selection, *, actor: str) -> Erased:
         api_requests += vault.responses.erase(None if selection.all else selection.match)  # stored Responses
         record(vault, "api_content_erase", actor=actor, details={**selection.describe(), "count": api_requests})
     conversations = vault.conversations.erase_many(ids, actor=actor, details=selection.describe())
-    return Erased(conversations, api_requests)
+    elsewhere: dict[str, Any] = {}
+    if selection.subject is not None:
+        for eraser in erasers:
+            elsewhere.update(eraser.erase_subject(selection.subject.strip(), actor=actor))
+    return Erased(conversations, api_requests, elsewhere)

@@ -42,6 +42,7 @@ from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSamp
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
+from engine.runtime.adapters import apply_lora
 from engine.runtime.loaded import (
     PENALTY_WINDOW,
     LoadReport,
@@ -195,6 +196,7 @@ class BatchedModel:
         *,
         ram_cache_bytes: int = DEFAULT_RAM_CACHE_BYTES,
         on_progress: Callable[[float], None] | None = None,
+        adapter: bytes | None = None,
     ) -> None:
         settings = record.settings
         self.record = record
@@ -231,6 +233,8 @@ class BatchedModel:
             self.ctx = LlamaContext(model=self.model, params=ctx_params, verbose=False)
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"llama.cpp could not load model {record.name!r}: {exc}") from None
+        if adapter is not None:  # an adapted model: its LoRA on top of the base weights
+            apply_lora(self.model.model, self.ctx.ctx, adapter)
         self.n_ctx_seq = self.ctx.n_ctx() // self.parallel
         # A recurrent state (Mamba, RWKV, hybrids) is not one cell per position: a sequence cannot take
         # another's first n tokens from it.

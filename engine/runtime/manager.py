@@ -28,6 +28,7 @@ from engine.models.templates import (
     time_budget,
     turn_change,
 )
+from engine.runtime.adapters import AdapterSource
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt, PromptTooLong
@@ -72,8 +73,10 @@ class Runtime:
         idle_ttl_s: float = DEFAULT_IDLE_TTL_S,
         memory_budget_bytes: int | None = None,
         max_queue: int = 64,
+        adapters: AdapterSource | None = None,
     ) -> None:
         self.registry = registry or ModelRegistry()
+        self.adapters = adapters  # where adapted models' LoRA bytes come from (the vault); None: not served
         self.idle_ttl_s = idle_ttl_s
         self.memory_budget = memory_budget_bytes or int(total_memory_bytes() * 0.75)
         self.max_queue = max_queue
@@ -102,7 +105,9 @@ class Runtime:
                 if worker is not None:
                     self._workers.pop(key).stop()
                 self._make_room(estimated_memory(record, embedding=embedding))
-                worker = ModelWorker(record, max_queue=self.max_queue, embedding=embedding)
+                worker = ModelWorker(
+                    record, max_queue=self.max_queue, embedding=embedding, adapter=self._adapter_for(record, embedding)
+                )
                 self._workers[key] = worker
                 started = True
         try:
@@ -116,6 +121,16 @@ class Runtime:
                     del self._workers[key]
             raise
         return worker
+
+    def _adapter_for(self, record: ModelRecord, embedding: bool) -> bytes | None:
+        """The LoRA bytes an adapted model loads with (None for a plain model)."""
+        if record.adapter is None:
+            return None
+        if embedding:
+            raise UserError(f"{record.name!r} is an adapted model; use its base model for embeddings")
+        if self.adapters is None:
+            raise UserError(f"{record.name!r} is an adapted model; its adapter is in the vault: unlock it first")
+        return self.adapters.adapter_bytes(record)
 
     @staticmethod
     def _report_load(worker: ModelWorker, on_load: LoadListener) -> None:

@@ -171,8 +171,11 @@ class ModelWorker:
     with llama.cpp's embedding mode, serving one call at a time.
     """
 
-    def __init__(self, record: ModelRecord, *, max_queue: int = 64, embedding: bool = False) -> None:
+    def __init__(
+        self, record: ModelRecord, *, max_queue: int = 64, embedding: bool = False, adapter: bytes | None = None
+    ) -> None:
         self.record = record
+        self._adapter = adapter  # an adapted model's LoRA, handed to the model thread once
         self._queue: queue.Queue[_Job | _Call | None] = queue.Queue(maxsize=max_queue)
         self._loaded: Future[LoadReport] = Future()
         self._busy = threading.Event()
@@ -235,8 +238,9 @@ class ModelWorker:
             model: ServingModel = (
                 LoadedModel(self.record, embedding=True)
                 if self._embedding
-                else BatchedModel(self.record, on_progress=self._progress)
+                else BatchedModel(self.record, on_progress=self._progress, adapter=self._adapter)
             )
+            self._adapter = None
         except BaseException as exc:  # reported to whoever waits on the load
             self._loaded.set_exception(exc)
             return

@@ -47,6 +47,7 @@ class ApiKeys:
             bool(data.get("label_replies", True)),
             parse_time(data["expires_at"]) if data.get("expires_at") else None,
             bool(data.get("reproducible", False)),
+            bool(data.get("train", False)),
         )
         return record, str(data["secret_sha256"])
 
@@ -64,6 +65,7 @@ class ApiKeys:
         store_content: bool = False,
         expires_at: dt.datetime | None = None,
         reproducible: bool = False,
+        train: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
         """A new key and its secret (shown once, never stored); by default it logs no prompt or reply text."""
         if not name.strip():
@@ -87,6 +89,7 @@ class ApiKeys:
                 "store_content": store_content,
                 "expires_at": iso(expires_at) if expires_at is not None else None,
                 "reproducible": reproducible,
+                "train": train,
                 "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
             }
             sealed = self._store.seal_json(db, "api_keys", "body", key_id, self._store.stream_keys["api_keys"], body)

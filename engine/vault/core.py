@@ -45,6 +45,7 @@ from engine.vault.responses import StoredResponses
 from engine.vault.schema import migrate, migration_set
 from engine.vault.settings import Settings
 from engine.vault.store import Store, iso, now, wrap_data_key
+from engine.vault.training import Datasets, TrainingJobs
 
 log = logging.getLogger("enclave.vault")
 T = TypeVar("T")
@@ -72,6 +73,8 @@ class Vault:
         self.api_keys = ApiKeys(store)
         self.request_log = RequestLog(store)
         self.responses = StoredResponses(store)
+        self.datasets = Datasets(store)
+        self.training_jobs = TrainingJobs(store)
 
     # -- opening -------------------------------------------------------------------------------
 

@@ -79,6 +79,7 @@ class ApiKeyRecord:
     label_replies: bool = True  # AI-content label on replies (header + field); only an admin turns it off
     expires_at: dt.datetime | None = None  # refused from this moment on; None: never expires
     reproducible: bool = False  # every request deterministic (seed 0 unless it sends one); see engine.runtime.batch
+    train: bool = False  # may upload datasets and start fine-tuning jobs (/v1/files, /v1/fine_tuning/jobs)
 
     @property
     def revoked(self) -> bool:

@@ -99,6 +99,28 @@ COLUMNS: dict[str, dict[str, Kind]] = {
     "request_log": {"id": Kind.ID, "time": Kind.TIME, "body": Kind.SEALED},
     "audit": {"id": Kind.ID, "seq": Kind.COUNT, "time": Kind.TIME, "body": Kind.SEALED, "mac": Kind.MAC},
     "responses": {"id": Kind.ID, "key_id": Kind.REF, "created_at": Kind.TIME, "body": Kind.SEALED},
+    "datasets": {
+        "id": Kind.ID,
+        "key_id": Kind.REF,
+        "created_at": Kind.TIME,
+        "row_count": Kind.COUNT,
+        "body": Kind.SEALED,
+    },
+    "dataset_rows": {"id": Kind.ID, "dataset_id": Kind.REF, "seq": Kind.COUNT, "body": Kind.SEALED},
+    "training_jobs": {
+        "id": Kind.ID,
+        "key_id": Kind.REF,
+        "created_at": Kind.TIME,
+        "updated_at": Kind.TIME,
+        "body": Kind.SEALED,
+    },
+    "training_blobs": {
+        "id": Kind.ID,
+        "job_id": Kind.REF,
+        "created_at": Kind.TIME,
+        "size": Kind.COUNT,
+        "body": Kind.SEALED,
+    },
     "_sqlite_migrations": {
         "id": Kind.MIGRATION,
         "migration_set": Kind.MIGRATION,
@@ -181,12 +203,39 @@ def m004_pass_check(db: Database) -> None:
     db.execute("ALTER TABLE header ADD COLUMN pass_sum BLOB")
 
 
+def m005_training(db: Database) -> None:
+    """Fine-tuning: datasets and their rows, training jobs and their sealed checkpoints and adapters."""
+    db.table("datasets").create(
+        {"id": str, "key_id": str, "created_at": str, "row_count": int, "body": bytes},
+        pk="id",
+        foreign_keys=[("key_id", "data_keys", "id")],
+    )
+    db.table("dataset_rows").create(
+        {"id": str, "dataset_id": str, "seq": int, "body": bytes},
+        pk="id",
+        foreign_keys=[("dataset_id", "datasets", "id")],
+    )
+    db.table("dataset_rows").create_index(["dataset_id", "seq"], unique=True)
+    db.table("training_jobs").create(
+        {"id": str, "key_id": str, "created_at": str, "updated_at": str, "body": bytes},
+        pk="id",
+        foreign_keys=[("key_id", "data_keys", "id")],
+    )
+    db.table("training_blobs").create(
+        {"id": str, "job_id": str, "created_at": str, "size": int, "body": bytes},
+        pk="id",
+        foreign_keys=[("job_id", "training_jobs", "id")],
+    )
+    db.table("training_blobs").create_index(["job_id"])
+
+
 # Append new steps here; never edit or reorder an applied one.
 MIGRATION_STEPS: list[Callable[[Database], None]] = [
     m001_initial,
     m002_audit_base,
     m003_stored_responses,
     m004_pass_check,
+    m005_training,
 ]
 
 

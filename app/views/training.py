@@ -1,0 +1,280 @@
+"""The Training view: pick a base model and a dataset, train a LoRA adapter with a live loss curve, then
+see the base and adapted answers side by side and the adapter's record. The work is engine.training's."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import threading
+from typing import Any
+
+from PySide6.QtCore import QPointF, Signal
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen, QPolygonF
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.session import Session
+from app.widgets import error_text, muted, named
+from app.workers import Task, TaskContext
+from engine.errors import EnclaveError
+from engine.training.jobs import Progress, TrainRequest
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class LossCurve(QWidget):
+    """Training loss per step, drawn as a line that grows while the job runs."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.points: list[tuple[int, float]] = []
+        self.total = 0
+        self.setMinimumHeight(140)
+
+    def reset(self, total: int = 0) -> None:
+        """Start an empty curve for `total` steps."""
+        self.points, self.total = [], total
+        self.update()
+
+    def add(self, step: int, loss: float) -> None:
+        """One more point."""
+        self.points.append((step, loss))
+        self.update()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt's name)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Base))
+        margin = 8
+        width, height = self.width() - 2 * margin, self.height() - 2 * margin
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawRect(margin, margin, width, height)
+        if len(self.points) < 2:
+            return
+        top = max(loss for _, loss in self.points) or 1.0
+        steps = max(self.total, self.points[-1][0], 1)
+        line = QPolygonF(
+            [QPointF(margin + width * s / steps, margin + height * (1 - loss / top)) for s, loss in self.points]
+        )
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 2))
+        painter.drawPolyline(line)
+
+
+class TrainingView(QWidget):
+    """Fine-tuning from the desktop: the same engine calls as `enclave train`."""
+
+    models_changed = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.task: Task | None = None
+        self.cancel = threading.Event()
+        self.base = named(QComboBox(), self.tr("Base model"))
+        self.dataset = named(QComboBox(), self.tr("Dataset"))
+        self.name = named(QLineEdit(), self.tr("Name of the adapted model"))
+        self.epochs = named(QSpinBox(), self.tr("Epochs"))
+        self.epochs.setRange(1, 100)
+        self.epochs.setValue(3)
+        self.rank = named(QSpinBox(), self.tr("LoRA rank"))
+        self.rank.setRange(1, 256)
+        self.rank.setValue(8)
+        self.lr = named(QDoubleSpinBox(), self.tr("Learning rate"))
+        self.lr.setDecimals(6)
+        self.lr.setRange(0.000001, 1.0)
+        self.lr.setSingleStep(0.0001)
+        self.lr.setValue(0.0002)
+        self.legal_basis = named(QLineEdit(), self.tr("Legal basis"))
+        self.legal_basis.setPlaceholderText(self.tr("Why this personal data may train a model (recorded)"))
+        for combo in (self.base, self.dataset):
+            combo.currentIndexChanged.connect(self._suggest_name)
+
+        form = QFormLayout()
+        form.addRow(self.tr("Base model:"), self.base)
+        form.addRow(self.tr("Dataset:"), self.dataset)
+        form.addRow(self.tr("Adapted model:"), self.name)
+        form.addRow(self.tr("Epochs:"), self.epochs)
+        form.addRow(self.tr("LoRA rank:"), self.rank)
+        form.addRow(self.tr("Learning rate:"), self.lr)
+        form.addRow(self.tr("Legal basis:"), self.legal_basis)
+        self.start_button = named(QPushButton(self.tr("Train")), self.tr("Train"))
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = named(QPushButton(self.tr("Stop")), self.tr("Stop"))
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.stop_button)
+        buttons.addStretch(1)
+        settings = QGroupBox(self.tr("Settings"))
+        box = QVBoxLayout(settings)
+        box.addLayout(form)
+        box.addWidget(muted(self.tr("Datasets are imported with `enclave datasets import FILE.jsonl --name N`.")))
+        box.addLayout(buttons)
+
+        self.progress = named(QProgressBar(), self.tr("Training progress"))
+        self.status = QLabel(self.tr("Pick a base model and a dataset."))
+        self.status.setWordWrap(True)
+        self.curve = named(LossCurve(), self.tr("Loss curve"))
+        self.evaluation = named(QTextBrowser(), self.tr("Evaluation: base and adapted answers"))
+        self.record = named(QPlainTextEdit(), self.tr("The adapter's record"))
+        self.record.setReadOnly(True)
+
+        right = QVBoxLayout()
+        right.addWidget(QLabel(self.tr("Loss")))
+        right.addWidget(self.curve)
+        right.addWidget(self.progress)
+        right.addWidget(self.status)
+        right.addWidget(QLabel(self.tr("Evaluation on held-out prompts")))
+        right.addWidget(self.evaluation, 2)
+        right.addWidget(QLabel(self.tr("Record")))
+        right.addWidget(self.record, 1)
+        layout = QHBoxLayout(self)
+        layout.addWidget(settings, 2)
+        layout.addLayout(right, 3)
+        self.refresh()
+
+    # -- choices -------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Fill the pickers from the registry and the vault."""
+        self.base.clear()
+        for record in self.session.registry.list():
+            if record.adapter is None:
+                self.base.addItem(record.name, record.name)
+        self.dataset.clear()
+        for info in self.session.engine.training.datasets.list():
+            label = self.tr("{name} ({rows} rows)").format(name=info.name, rows=info.rows)
+            self.dataset.addItem(label, info.name)
+        self._suggest_name()
+
+    def _suggest_name(self) -> None:
+        base, dataset = self.base.currentData(), self.dataset.currentData()
+        if base and dataset and not self.task:
+            self.name.setText(SAFE_NAME.sub("-", f"{base}-{dataset}")[:64])
+            self._show_existing(self.name.text())
+
+    def _show_existing(self, name: str) -> None:
+        """An adapted model of that name already exists: show how it was trained."""
+        try:
+            record = self.session.registry.get(name)
+        except EnclaveError:
+            return
+        if record.adapter is not None:
+            self.show_record(name)
+            self.status.setText(self.tr("{name} already exists: this is how it was trained.").format(name=name))
+
+    # -- running -------------------------------------------------------------------------------
+
+    def start(self) -> Task | None:
+        """Train in the background; the curve and status follow each step."""
+        if not self.base.currentData() or not self.dataset.currentData():
+            self.status.setText(self.tr("Pick a base model and a dataset first."))
+            return None
+        request = TrainRequest(
+            self.base.currentData(),
+            self.dataset.currentData(),
+            self.name.text().strip(),
+            epochs=self.epochs.value(),
+            rank=self.rank.value(),
+            lr=self.lr.value(),
+            legal_basis=self.legal_basis.text().strip() or None,
+        )
+        training = self.session.engine.training
+        self.cancel = cancel = threading.Event()
+
+        def work(ctx: TaskContext) -> str:
+            for item in training.train(request, cancel):
+                ctx.progress(item, 0)  # type: ignore[arg-type]  # the signal carries any object
+            return request.name
+
+        self.curve.reset()
+        self.progress.setValue(0)
+        self.evaluation.clear()
+        self.record.clear()
+        self.start_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.status.setText(self.tr("Preparing…"))
+        # Progress is connected before the work starts: no step is missed.
+        self.task = Task(work, self).on_success(self._finished).on_failure(self._failed).on_progress(self._progressed)
+        return self.task.start()
+
+    def stop(self) -> None:
+        """Stop at the next step; the checkpoint is kept for a resume."""
+        self.cancel.set()
+        self.status.setText(self.tr("Stopping at the next step…"))
+
+    def _progressed(self, item: Any, _: Any) -> None:
+        if not isinstance(item, Progress):
+            return
+        if item.phase == "train" and item.loss is not None:
+            if not self.curve.points:
+                self.curve.reset(item.total)
+            self.curve.add(item.step, item.loss)
+            self.progress.setMaximum(item.total)
+            self.progress.setValue(item.step)
+            left = self.tr("{seconds} s left").format(seconds=f"{item.eta_s:,.0f}") if item.eta_s is not None else ""
+            self.status.setText(
+                self.tr("Step {step} of {total}, loss {loss}").format(
+                    step=item.step, total=item.total, loss=f"{item.loss:.4f}"
+                )
+                + (f" — {left}" if left else "")
+            )
+        elif item.phase == "evaluate":
+            self.status.setText(self.tr("Evaluating the adapter…"))
+
+    def _finished(self, name: str) -> None:
+        self.task = None
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.status.setText(self.tr("Adapted model {name} is ready.").format(name=name))
+        self.show_record(name)
+        self.models_changed.emit()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.task = None
+        self.start_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        self.status.setText(self.tr("Training stopped: {error}").format(error=error_text(exc)))
+
+    def show_record(self, name: str) -> None:
+        """The adapter's provenance, and its evaluation side by side."""
+        info = self.session.engine.training.info(name)
+        shown = {k: v for k, v in info.items() if k not in ("evaluation", "losses")}
+        self.record.setPlainText(json.dumps(shown, indent=2, ensure_ascii=False))
+        if not self.task:  # the curve of a finished training, from its record
+            self.curve.reset()
+            for step, loss in info.get("losses", []):
+                self.curve.add(int(step), float(loss))
+        evaluation = info.get("evaluation") or {}
+        before = f"{evaluation.get('held_out_loss_before', 0):.4f}"
+        after = f"{evaluation.get('held_out_loss_after', 0):.4f}"
+        summary = self.tr("Held-out loss: {before} before, {after} after.").format(before=before, after=after)
+        rows = [
+            f"<p>{html.escape(summary)}</p>",
+            "<table border='1' cellpadding='4' cellspacing='0' width='100%'>",
+            f"<tr><th>{html.escape(self.tr('Prompt'))}</th><th>{html.escape(self.tr('Expected'))}</th>"
+            f"<th>{html.escape(self.tr('Base model'))}</th><th>{html.escape(self.tr('Adapted model'))}</th></tr>",
+        ]
+        for sample in evaluation.get("samples", []):
+            prompt = sample["prompt"][-1]["content"] if sample["prompt"] else ""
+            cells = (prompt, sample["expected"], sample["base"], sample["adapted"])
+            rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+        rows.append("</table>")
+        self.evaluation.setHtml("".join(rows))
