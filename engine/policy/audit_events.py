@@ -56,6 +56,12 @@ EVENTS: dict[str, str] = {
     "report": "a processing report was generated",
     "upstream_add": "upstream serving engine registered (name, URL, models; never its key)",
     "upstream_remove": "upstream serving engine removed",
+    "documents_add": "documents added to a collection (collection, counts; never content)",
+    "documents_remove": "documents or a whole collection crypto-shredded",
+    "documents_search": "a document collection was searched (collection, hits; the query only for keys that log text)",
+    "documents_tag": "documents tagged with a data subject",
+    "assistant_create": "an assistant was defined (model, collections)",
+    "assistant_remove": "an assistant was removed",
 }
 
 
