@@ -4,7 +4,6 @@ erase, and the audit log with its verification."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +37,12 @@ from app.views.compliance import CompliancePanel
 from app.widgets import error_text, human_time, muted, named
 from app.workers import Task, run_task
 from engine.policy import retention, subjects
+from engine.policy.categories import CATEGORIES
 from engine.vault import remember
 from engine.vault.core import BACKUP_DIR, db_path
 
-# The one retention choice offered here sets these categories alike (the CLI sets them one by one).
-RETENTION_CATEGORIES = ("conversations", "api_content", "api_metadata")
+# The one retention choice offered here sets the categories declared for it alike (the CLI sets them one by one).
+RETENTION_CATEGORIES = tuple(c.name for c in CATEGORIES if c.gui_retention)
 
 AUTOLOCK_KEY = "gui.autolock_minutes"
 RETENTION_CHOICES = (0, 7, 30, 90, 365)
@@ -312,7 +312,7 @@ class PrivacyView(QWidget):
         def apply(_ctx: object) -> dict[str, int]:
             policy = retention.get_policy(vault)
             changes: dict[str, Any] = {category: days for category in RETENTION_CATEGORIES}
-            retention.set_policy(vault, replace(policy, **changes), actor=ACTOR)
+            retention.set_policy(vault, policy.with_days(changes), actor=ACTOR)
             return retention.purge(vault, actor=ACTOR)
 
         return run_task(self, apply, self._retention_done, lambda exc: self.history_status.setText(error_text(exc)))

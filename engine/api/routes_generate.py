@@ -41,8 +41,12 @@ router = APIRouter(dependencies=[Security(bearer)])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
     for code, text in {
-        400: "Invalid parameters", 401: "Missing or invalid API key", 403: "Model not allowed for this key",
-        404: "Unknown model", 413: "Body too large", 429: "Rate limit or queue full",
+        400: "Invalid parameters",
+        401: "Missing or invalid API key",
+        403: "Model not allowed for this key",
+        404: "Unknown model",
+        413: "Body too large",
+        429: "Rate limit or queue full",
     }.items()
 }
 
@@ -214,6 +218,7 @@ async def _stream_chat(
                 yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
         elif piece or logprobs:
             yield event({"content": piece}, logprobs=logprobs)
+
     try:
         if plan.forced_tool is not None:
             function = {"name": plan.forced_tool, "arguments": ""}

@@ -27,11 +27,17 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     p.add_argument("--model", help="load this model at start (default: load models on first use)")
     p.add_argument(
-        "--allow-host", action="append", default=[], metavar="NAME",
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="another Host name clients use to reach this server (repeatable)",
     )
     p.add_argument(
-        "--cors-origin", action="append", default=[], metavar="URL",
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="URL",
         help="a browser origin allowed to call the API, e.g. http://localhost:3000 (repeatable)",
     )
     p.set_defaults(handler=cmd_serve)

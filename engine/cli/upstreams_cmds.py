@@ -126,8 +126,16 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UserError(f"no upstream named {args.name!r}; see `enclave upstreams list`")
     healthy = all(s.health.ok and not s.missing_models for s in statuses)
     if args.json:
-        rows = [{"name": s.upstream.name, "ok": s.health.ok, "latency_ms": s.health.latency_ms,
-                 "problem": s.health.problem, "missing_models": list(s.missing_models)} for s in statuses]
+        rows = [
+            {
+                "name": s.upstream.name,
+                "ok": s.health.ok,
+                "latency_ms": s.health.latency_ms,
+                "problem": s.health.problem,
+                "missing_models": list(s.missing_models),
+            }
+            for s in statuses
+        ]
         print(json.dumps(rows, indent=2))
         return 0 if healthy else 1
     for s in statuses:

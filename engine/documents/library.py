@@ -161,6 +161,7 @@ class DocumentLibrary:
         self._load_error: Exception | None = None
         self._stale = False
         vault.on_lock(self._drop)
+        self._store.on_removed.append(self.forget)
 
     # -- embedders and indexes -----------------------------------------------------------------
 
@@ -384,8 +385,7 @@ class DocumentLibrary:
     def remove(self, doc_id: str, *, actor: str = "local") -> DocumentRecord:
         """Crypto-shred one document (its text, chunks, vectors and original)."""
         doc = self._store.document(doc_id)
-        self._store.remove([doc.id])
-        self._index_changed(doc.collection_id, doc.id, None, [], None)
+        self._store.remove([doc.id])  # the store tells `forget`, which drops it from the index
         self._vault.audit.append(
             "documents_remove", actor=actor, details={"collection": doc.collection_id, "documents": [doc.id]}
         )
@@ -403,8 +403,10 @@ class DocumentLibrary:
         return count
 
     def forget(self, doc_ids: Iterable[str]) -> None:
-        """Drop documents removed elsewhere (retention, subject erasure) from the loaded indexes."""
+        """Drop removed documents (by this library, retention or subject erasure) from the loaded indexes."""
         with self._lock:
+            if not self._ready.is_set():
+                self._stale = True
             for doc_id in doc_ids:
                 for index in self._indexes.values():
                     index.remove(doc_id)

@@ -109,8 +109,13 @@ def issue_key(
     record, secret = vault.api_keys.create(
         name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content
     )
-    details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
-               "tokens_per_day": tokens_per_day, "store_content": store_content}
+    details = {
+        "name": name,
+        "models": list(models) if models else None,
+        "rpm": rpm,
+        "tokens_per_day": tokens_per_day,
+        "store_content": store_content,
+    }
     vault.audit.append("api_key_create", actor=actor, details=details)
     return record, secret
 

@@ -199,9 +199,7 @@ class Runtime:
             # Templates that write the BOS token themselves must not get a second one.
             tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
             change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
-            return Prompt(
-                tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text)
-            )
+            return Prompt(tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text))
 
         # The template's turn markers end the reply even when the model does not emit EOS.
         stops = tuple(dict.fromkeys(params.stop + self._template_stops(worker)))

@@ -280,8 +280,11 @@ async def _relay(opened: Opened, context: RequestContext, include_usage: bool) -
             return
         _account(context, usage, deltas)
         if include_usage and usage is None:  # the upstream reports none: give the client our count
-            counted = {"prompt_tokens": context.prompt_tokens, "completion_tokens": context.completion_tokens,
-                       "total_tokens": context.prompt_tokens + context.completion_tokens}
+            counted = {
+                "prompt_tokens": context.prompt_tokens,
+                "completion_tokens": context.completion_tokens,
+                "total_tokens": context.prompt_tokens + context.completion_tokens,
+            }
             envelope = {k: last.get(k) for k in ("id", "object", "created")}
             yield sse({**envelope, "model": target.route.id, "choices": [], "usage": counted})
         yield SSE_DONE

@@ -99,6 +99,13 @@ class DocumentStore:
     def __init__(self, store: Store, audit: AuditLog) -> None:
         self._store = store
         self._audit = audit
+        # Told which documents went (by any path: removal, retention, erasure), so in-memory indexes follow.
+        self.on_removed: list[Callable[[builtins.list[str]], None]] = []
+
+    def _removed(self, doc_ids: builtins.list[str]) -> None:
+        if doc_ids:
+            for callback in self.on_removed:
+                callback(doc_ids)
 
     # -- collections -------------------------------------------------------------------------
 
@@ -358,6 +365,7 @@ class DocumentStore:
                 for doc_id in doc_ids:
                     self._delete_rows(db, doc_id)
             _scrub(db)
+            self._removed(list(doc_ids))
             return len(doc_ids)
 
         return self._store.run(task)
@@ -377,6 +385,7 @@ class DocumentStore:
                 db.execute("DELETE FROM data_keys WHERE id = ?", [row[0]])
             self._store.forget_data_key(row[0])
             _scrub(db)
+            self._removed(ids)
             return len(ids)
 
         return self._store.run(task)
@@ -389,6 +398,7 @@ class DocumentStore:
                 continue
             self._delete_rows(db, row[0])
             gone.append(str(row[0]))
+        self._removed(gone)
         return gone
 
     def _delete_rows(self, db: Database, doc_id: str) -> None:
