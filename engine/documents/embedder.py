@@ -106,6 +106,7 @@ def ensure_default_embedder(registry: ModelRegistry, approve: Callable[[str], No
         if record.name == name:
             return record
     source = default_embedder.require_source()
+    registry.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (registry.folder / "embedder.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for record in registry.list():
