@@ -22,7 +22,11 @@ from engine.fileio import part_path
 from engine.models.registry import ModelRecord, ModelRegistry
 
 Kind = Literal["query", "passage"]
-BATCH = 32
+
+
+def default_threads() -> int:
+    """Threads for an embedding model: half the cores, at least one."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class Embedder(Protocol):
@@ -65,7 +69,10 @@ class LlamaEmbedder:
                 n_ctx=512,
                 n_batch=512,
                 n_ubatch=512,
-                n_threads=threads or max(1, os.cpu_count() or 1),
+                # Half the cores: an encoder this small gains little from more, and ggml threads that
+                # spin-wait on a busy machine made it ten times slower in measurement (2 cores, 2 threads).
+                n_threads=threads or default_threads(),
+                n_threads_batch=threads or default_threads(),  # an encoder runs everything as a batch
                 verbose=False,
             )
         except ValueError:
@@ -80,9 +87,9 @@ class LlamaEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
 
         def task() -> np.ndarray:
-            rows: list[Any] = []
-            for start in range(0, len(inputs), BATCH):
-                rows.extend(self._llama.embed(inputs[start : start + BATCH], normalize=True, truncate=True))
+            # One text per call: an encoder batch must fit one micro-batch, and packing several texts into
+            # the 512-token window measured no faster than this.
+            rows = [self._llama.embed(text, normalize=True, truncate=True) for text in inputs]
             return np.asarray(rows, dtype=np.float32)
 
         return self._executor.submit(task).result()
