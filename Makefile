@@ -47,6 +47,7 @@ bench: install-dev
 lint: install-dev
 	$(VENV)/bin/ruff check engine app tests bench
 	$(VENV)/bin/mypy engine
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

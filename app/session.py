@@ -10,12 +10,13 @@ from typing import Any
 
 from engine.chat import ChatService
 from engine.errors import UserError
+from engine.handle import DESKTOP, Engine
 from engine.models import ModelRecord, ModelRegistry
 from engine.models.demo import ensure_demo_model
 from engine.runtime import Runtime
 from engine.vault import KdfParams, Vault
 
-ACTOR = "gui"  # how the audit log names what the desktop app did
+ACTOR = DESKTOP.audit_name  # how the audit log names what the desktop app did
 
 # The wizard and the main window may both ask for the demo model; two assemblies at once would write
 # the same `.part` file. (Across processes this needs a lock in the engine's registry.)
@@ -35,7 +36,8 @@ def prepare_demo(registry: ModelRegistry, progress: Any = None) -> ModelRecord |
 
 @dataclass
 class Session:
-    """Registry, runtime and the unlocked vault; views read `session.vault` each time (it can change)."""
+    """The desktop's engine (registry, runtime, backends, the unlocked vault); views read `session.vault`
+    each time (it can change)."""
 
     home: Path
     registry: ModelRegistry
@@ -43,15 +45,18 @@ class Session:
     vault: Vault
     kdf: KdfParams | None = None  # None: the engine's default; tests pass the fast floor
     server: Any = None  # engine.api.server.ApiServer once started
+    engine: Engine = field(init=False)
     chat: ChatService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.chat = ChatService(self.runtime, self.vault, actor=ACTOR)
+        self.engine = Engine(self.runtime, self.vault, actor=DESKTOP, home=self.home)
+        self.chat = self.engine.chat
 
     def replace_vault(self, vault: Vault) -> None:
         """Use a vault reopened by the recovery flow."""
         self.vault = vault
-        self.chat = ChatService(self.runtime, vault, actor=ACTOR)
+        self.engine.with_vault(vault)
+        self.chat = self.engine.chat
 
     def close(self) -> None:
         """Stop the server, unload models, lock and close the vault."""
@@ -60,5 +65,4 @@ class Session:
                 self.server.stop()
             finally:
                 self.server = None
-        self.runtime.close()
-        self.vault.close()
+        self.engine.close()  # backends (models unloaded, upstream connections), then the vault

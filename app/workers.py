@@ -163,87 +163,49 @@ def run_task(
     return task.start()
 
 
-class StreamTask(QObject):
-    """Start a chat turn in the background, stream its chunks as `chunk(str)`, then store it.
+class StreamTask(Task):
+    """A Task that starts a chat turn, streams its chunks as `chunk(str)`, then stores it.
 
-    `start_turn` runs on the pool thread (it may load a model and writes the prompt to the vault);
-    it returns an `engine.chat.Turn`. `stop()` cancels within one token, even before the first one.
+    `start_turn` runs on the pool thread (it may load a model and writes the prompt to the vault); it
+    returns an `engine.chat.Turn`. The result is its `TurnResult`. `stop()` cancels within one token,
+    even before the first one.
     """
 
     chunk = Signal(str)
-    succeeded = Signal(object)  # engine.chat.TurnResult
-    failed = Signal(object)
-    finished = Signal()
     _chunk_out = Signal(str)
-    _result_out = Signal(object)
-    _error_out = Signal(object)
 
     def __init__(self, start_turn: Callable[[], Any], owner: QObject | None = None) -> None:
-        super().__init__(_keeper())
+        super().__init__(lambda ctx: self._stream(ctx), owner)
         self._start_turn = start_turn
-        self._owner = owner
-        self._stop = threading.Event()
         self._turn: Any = None
-        self.running = False
         self._chunk_out.connect(self._deliver_chunk)
-        self._result_out.connect(self._deliver_result)
-        self._error_out.connect(self._deliver_error)
 
-    def start(self) -> StreamTask:
-        """Queue the turn on the pool."""
-        self.running = True
-        _POOL.start(_Runnable(self._body))
-        return self
-
-    def stop(self) -> None:
+    def cancel(self) -> None:
         """Cancel the generation (thread-safe; the partial reply is still stored)."""
-        self._stop.set()
+        super().cancel()
         turn = self._turn
         if turn is not None:
             turn.generation.cancel()
 
+    stop = cancel
+
     @property
     def stopped(self) -> bool:
         """True once stop() was called."""
-        return self._stop.is_set()
+        return self.cancel_event.is_set()
 
-    def _body(self) -> None:
-        try:
-            turn = self._start_turn()
-            self._turn = turn
-            # stop() may have run before the turn existed: it could not cancel it then.
-            if self._stop.is_set():
-                turn.generation.cancel()
-            for piece in turn:
-                if piece.text:
-                    self._chunk_out.emit(piece.text)
-            result = turn.finish()
-        except BaseException as exc:
-            self._error_out.emit(exc)
-        else:
-            self._result_out.emit(result)
-
-    def _owner_alive(self) -> bool:
-        return self._owner is None or shiboken6.isValid(self._owner)
+    def _stream(self, ctx: TaskContext) -> Any:
+        turn = self._start_turn()
+        self._turn = turn
+        # stop() may have run before the turn existed: it could not cancel it then.
+        if ctx.cancelled:
+            turn.generation.cancel()
+        for piece in turn:
+            if piece.text:
+                self._chunk_out.emit(piece.text)
+        return turn.finish()
 
     @Slot(str)
     def _deliver_chunk(self, text: str) -> None:
         if self._owner_alive():
             self.chunk.emit(text)
-
-    @Slot(object)
-    def _deliver_result(self, result: Any) -> None:
-        self._finish(self.succeeded, result)
-
-    @Slot(object)
-    def _deliver_error(self, exc: BaseException) -> None:
-        self._finish(self.failed, exc)
-
-    def _finish(self, signal: Any, value: Any) -> None:
-        self.running = False
-        try:
-            if self._owner_alive():
-                signal.emit(value)
-                self.finished.emit()
-        finally:
-            self.deleteLater()

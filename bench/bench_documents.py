@@ -44,7 +44,20 @@ from engine.vault import FLOOR, Vault  # noqa: E402
 from engine.vault.documents import NewDocument, StoredChunk  # noqa: E402
 
 PASSPHRASE = "bench passphrase"
-MODULES = "json csv shutil textwrap heapq statistics tempfile calendar difflib zipfile argparse logging".split()
+MODULES = [
+    "json",
+    "csv",
+    "shutil",
+    "textwrap",
+    "heapq",
+    "statistics",
+    "tempfile",
+    "calendar",
+    "difflib",
+    "zipfile",
+    "argparse",
+    "logging",
+]
 DIM = 384
 
 
@@ -138,7 +151,12 @@ def ingest_reference(files: list[Path], pages: int, model_path: Path) -> dict[st
             kept.append(np.asarray(vectors, dtype=np.float32))
 
     llama = Llama(
-        str(model_path), embedding=True, n_ctx=512, n_batch=512, n_ubatch=512, n_threads=default_threads(),
+        str(model_path),
+        embedding=True,
+        n_ctx=512,
+        n_batch=512,
+        n_ubatch=512,
+        n_threads=default_threads(),
         n_threads_batch=default_threads(),
         verbose=False,
     )
@@ -258,8 +276,18 @@ def unlock_to_searchable(home: Path, n: int, per_doc: int = 100) -> dict[str, An
         part = chunks[first : first + per_doc]
         vault.documents.add(
             NewDocument(
-                coll.id, f"doc{first}.pdf", f"/doc{first}.pdf", f"{first:064x}", "pdf", 1000, 30, False,
-                [], part, vectors[first : first + per_doc], None,
+                coll.id,
+                f"doc{first}.pdf",
+                f"/doc{first}.pdf",
+                f"{first:064x}",
+                "pdf",
+                1000,
+                30,
+                False,
+                [],
+                part,
+                vectors[first : first + per_doc],
+                None,
             )
         )
     store_s = time.perf_counter() - start
@@ -285,8 +313,13 @@ def unlock_to_searchable(home: Path, n: int, per_doc: int = 100) -> dict[str, An
     memory = library.index_memory()
     library.close()
     vault.close()
-    return {"chunks": n, "store_s": store_s, "unlock_s": unlocked, "unlock_to_searchable_s": total,
-            "index_mib": memory / 2**20}
+    return {
+        "chunks": n,
+        "store_s": store_s,
+        "unlock_s": unlocked,
+        "unlock_to_searchable_s": total,
+        "index_mib": memory / 2**20,
+    }
 
 
 def main() -> int:
@@ -328,8 +361,10 @@ def main() -> int:
         os.environ["ENCLAVE_HOME"] = str(root / "scale")
         results["unlock"] = unlock_to_searchable(root / "scale", sizes[-1])
         u = results["unlock"]
-        print(f"unlock to searchable at {u['chunks']} chunks: {u['unlock_to_searchable_s']:.1f} s "
-              f"(index {u['index_mib']:.0f} MiB)")
+        print(
+            f"unlock to searchable at {u['chunks']} chunks: {u['unlock_to_searchable_s']:.1f} s "
+            f"(index {u['index_mib']:.0f} MiB)"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -1,42 +1,52 @@
-"""Chat turns: the one place that joins the vault (history), the registry and the runtime.
+"""Chat turns: the one place that joins the vault (history), the model's backend and the reply.
 
-The CLI, the GUI and tests call this; none of them decides how a prompt is built or what is stored.
-Every assistant reply stored carries an implicit AI-content label in its metadata.
+The CLI, the GUI and tests call this (as `engine.chat` of an `engine.handle.Engine`); none of them
+decides how a prompt is built or what is stored. Any backend's model works: a local one, an upstream's,
+a paired server's. Every assistant reply stored carries an implicit AI-content label in its metadata.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from engine import paths
+from engine.backends import Backend, ChatRequest, CompletionRequest, ModelRef, Stream
 from engine.models.reasoning import THINK_OPEN, split_reply
-from engine.models.registry import ModelRecord
-from engine.policy import allowlist, audit_events
-from engine.runtime import Chunk, Generation, GenerationParams, Runtime
-
-if TYPE_CHECKING:
-    from engine.vault import Vault
+from engine.runtime import Chunk, GenerationParams
+from engine.vault import Vault
 
 PRODUCER = "Enclave"
 TITLE_CHARS = 60
 
 
-def content_label(record: ModelRecord, final: Chunk | None) -> dict[str, Any]:
+class ChatHost(Protocol):
+    """What the chat service needs from its engine (engine.handle.Engine)."""
+
+    @property
+    def vault(self) -> Vault | None:
+        """The open vault, or None (history is then not kept)."""
+        ...
+
+    def resolve(self, name: str | None) -> tuple[Backend, ModelRef]:
+        """The backend and model for `name`, if the engine's actor may use it."""
+        ...
+
+
+def content_label(model: ModelRef, final: Chunk | None) -> dict[str, Any]:
     """The implicit label every AI-generated reply carries (producer, model, hash, time, id)."""
     label: dict[str, Any] = {
         "ai_generated": True,
         "producer": PRODUCER,
-        "model": record.name,
-        "model_sha256": record.sha256,
+        "model": model.name,
+        "model_sha256": model.sha256,  # None: not a file on this machine
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "content_id": secrets.token_hex(12),
     }
+    if not model.is_local:
+        label["served_by"] = model.served_by
     if final is not None and final.usage is not None:
         label["usage"] = {
             "prompt_tokens": final.usage.prompt_tokens,
@@ -57,17 +67,20 @@ class TurnResult:
     text: str
     final: Chunk | None
     label: dict[str, Any]
+    message_id: str | None = None  # the stored reply (None when no vault is open)
+    user_message_id: str | None = None  # the prompt stored with it (None: not stored, or regenerated)
 
 
 @dataclass
 class Turn:
-    """A reply being generated. Iterate `generation`, then call `finish()` to store it."""
+    """A reply being generated. Iterate it (or `generation`), then call `finish()` to store it."""
 
-    generation: Generation
-    record: ModelRecord
+    generation: Stream
+    model: ModelRef
     conversation_id: str | None
     _vault: Vault | None
     _parts: list[str] = field(default_factory=list)
+    user_message_id: str | None = None  # the prompt as stored (None: not stored, or regenerated)
 
     def __iter__(self) -> Iterator[Chunk]:
         opened = False
@@ -87,10 +100,13 @@ class Turn:
             for _ in self:
                 pass
         text = "".join(self._parts) if self._parts else ""
-        label = content_label(self.record, self.generation.final)
+        label = content_label(self.model, self.generation.final)
+        message_id = None
         if self._vault is not None and self.conversation_id is not None:
-            self._vault.conversations.add_message(self.conversation_id, "assistant", text, metadata=label)
-        return TurnResult(self.conversation_id, text, self.generation.final, label)
+            message_id = self._vault.conversations.add_message(
+                self.conversation_id, "assistant", text, metadata=label
+            ).id
+        return TurnResult(self.conversation_id, text, self.generation.final, label, message_id, self.user_message_id)
 
 
 def continued_document(messages: list[dict[str, str]]) -> str:
@@ -107,30 +123,15 @@ def continued_document(messages: list[dict[str, str]]) -> str:
 
 
 class ChatService:
-    """Sends chat turns, keeping history in the vault when one is open."""
+    """Sends chat turns through the engine's backends, keeping history in the vault when one is open."""
 
-    def __init__(self, runtime: Runtime, vault: Vault | None = None, *, actor: str = "local") -> None:
-        self.runtime = runtime
-        self.vault = vault
-        self.actor = actor
+    def __init__(self, host: ChatHost) -> None:
+        self.host = host
 
-    @classmethod
-    @contextlib.contextmanager
-    def open_for_cli(cls, args: argparse.Namespace, runtime: Runtime) -> Iterator[ChatService]:
-        """A service with the vault unlocked if one exists (history is saved), else without."""
-        from engine.cli.passphrase import read_passphrase  # the CLI's passphrase sources
-        from engine.vault import Vault
-
-        home = paths.enclave_home()
-        if not Vault.exists(home):
-            yield cls(runtime, None)
-            return
-        vault = audit_events.unlock(home, read_passphrase(args), actor="cli")  # failed attempts are audited
-        try:
-            yield cls(runtime, vault, actor="cli")
-        finally:
-            vault.close()
-
+    @property
+    def vault(self) -> Vault | None:
+        """The engine's vault (it can be replaced, e.g. by the recovery flow)."""
+        return self.host.vault
     def _history(self, conversation_id: str) -> list[dict[str, str]]:
         assert self.vault is not None
         conversation = self.vault.conversations.get(conversation_id)
@@ -157,18 +158,21 @@ class ChatService:
         history: list[dict[str, str]] = []
         if self.vault is not None and conversation_id is not None:
             model = model or self.vault.conversations.get(conversation_id).model
-        record = self._usable_model(model)  # refuse before anything is stored
+        backend, ref = self._usable_model(model)  # refuse before anything is stored
+        user_message_id = None
         if self.vault is not None:
             if conversation_id is None:
                 title = " ".join(prompt.split())[:TITLE_CHARS] or "New chat"
                 conversation_id = self.vault.conversations.create(
-                    title, model=record.name, system_prompt=system_prompt
+                    title, model=ref.name, system_prompt=system_prompt
                 ).id
             history = self._history(conversation_id)
-            self.vault.conversations.add_message(conversation_id, "user", prompt)
+            user_message_id = self.vault.conversations.add_message(conversation_id, "user", prompt).id
         elif system_prompt:
             history = [{"role": "system", "content": system_prompt}]
-        return self._reply(history + [{"role": "user", "content": prompt}], conversation_id, record, params)
+        turn = self._reply(history + [{"role": "user", "content": prompt}], conversation_id, backend, ref, params)
+        turn.user_message_id = user_message_id
+        return turn
 
     def regenerate(
         self, conversation_id: str, *, model: str | None = None, params: GenerationParams | None = None
@@ -179,8 +183,8 @@ class ChatService:
         if stored and stored[-1].role == "assistant":
             self.vault.conversations.delete_messages_from(conversation_id, stored[-1].id)
         conversation = self.vault.conversations.get(conversation_id)
-        record = self._usable_model(model or conversation.model)
-        return self._reply(self._history(conversation_id), conversation_id, record, params)
+        backend, ref = self._usable_model(model or conversation.model)
+        return self._reply(self._history(conversation_id), conversation_id, backend, ref, params)
 
     def edit_and_resend(
         self, conversation_id: str, message_id: str, new_text: str, *, params: GenerationParams | None = None
@@ -190,25 +194,25 @@ class ChatService:
         self.vault.conversations.delete_messages_from(conversation_id, message_id)
         return self.send(new_text, conversation_id=conversation_id, params=params)
 
-    def _usable_model(self, model: str | None) -> ModelRecord:
-        """The named (or default) model, refused if an admin requires approved models and it is not."""
-        record = self.runtime.registry.resolve(model)
-        if self.vault is not None:
-            allowlist.check_loadable(self.vault, record, actor=self.actor)
-        return record
+    def _usable_model(self, model: str | None) -> tuple[Backend, ModelRef]:
+        """The named (or default) model and its backend, refused if the engine's policy says so."""
+        return self.host.resolve(model)
 
     def _reply(
         self,
         messages: list[dict[str, str]],
         conversation_id: str | None,
-        record: ModelRecord,
+        backend: Backend,
+        ref: ModelRef,
         params: GenerationParams | None,
     ) -> Turn:
-        if record.is_base_model and not record.settings.chat_template:
+        params = params or GenerationParams()
+        generation: Stream
+        if ref.continues_text:
             # A base model has no chat format: it continues the text it is given, and a conversation is
             # one document that grows by turns. Each prompt then starts with the one before it and its
             # reply, exactly as the model produced it, so the model's cache carries over between turns.
-            generation = self.runtime.complete(continued_document(messages), params, model=record.name)
+            generation = backend.complete(ref, CompletionRequest(continued_document(messages), params))
         else:
-            generation = self.runtime.chat(messages, params, model=record.name)
-        return Turn(generation, record, conversation_id, self.vault)
+            generation = backend.chat(ref, ChatRequest(messages, params))
+        return Turn(generation, ref, conversation_id, self.vault)

@@ -2,7 +2,12 @@
 
 import sys
 
-from engine.cli import main
-
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--enclave-sandbox-child"]:  # engine.sandbox.pool.CHILD_FLAG: a sandbox process
+        from engine.sandbox.child import main as sandbox_child
+
+        sandbox_child()
+        sys.exit(0)
+    from engine.cli import main
+
     sys.exit(main())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.chat import ChatService, continued_document
+from engine.chat import continued_document
+from engine.handle import COMMAND_LINE, Engine
 from engine.models import ModelRegistry
 from engine.runtime import GenerationParams, Runtime
 from engine.vault import FLOOR, Vault
@@ -31,7 +32,7 @@ def test_a_base_models_next_turn_continues_from_the_cache(
     assert record.is_base_model
     vault, _ = Vault.init(enclave_home, "correct horse battery staple", kdf=FLOOR)
     try:
-        service = ChatService(runtime, vault)
+        service = Engine(runtime, vault, actor=COMMAND_LINE, owns=False).chat
         # Every reply ends at once: the tiny model's random text would not survive a round trip.
         params = GenerationParams(max_tokens=5, temperature=0.0, logit_bias=((2, 100.0),))
         first = service.send("The harbour town woke slowly that morning.", model="base", params=params).finish()

@@ -165,8 +165,8 @@ def test_chat_turns_are_stored_in_the_vault_and_continue(tiny_gguf: Path, enclav
 
 
 def test_chat_refuses_an_unapproved_model_when_the_allowlist_is_on(tiny_gguf: Path, enclave_home: Path) -> None:
-    from engine.chat import ChatService
     from engine.errors import UserError
+    from engine.handle import COMMAND_LINE, Engine
     from engine.models import ModelRegistry
     from engine.policy import allowlist
     from engine.runtime import Runtime
@@ -178,10 +178,11 @@ def test_chat_refuses_an_unapproved_model_when_the_allowlist_is_on(tiny_gguf: Pa
     try:
         allowlist.set_required(vault, True, actor="admin")
         with pytest.raises(UserError, match="not approved|allowlist"):
-            ChatService(runtime, vault).send("hi")
+            Engine(runtime, vault, actor=COMMAND_LINE, owns=False).chat.send("hi")
         assert vault.conversations.list() == []  # refused before anything was stored
         allowlist.approve(vault, "tiny", actor="admin")
-        assert ChatService(runtime, vault).send("hi", params=None).finish().final is not None
+        chat = Engine(runtime, vault, actor=COMMAND_LINE, owns=False).chat
+        assert chat.send("hi", params=None).finish().final is not None
     finally:
         runtime.close()
         vault.close()

@@ -51,14 +51,14 @@ def test_a_prompt_that_opens_the_thinking() -> None:
 
 
 def test_a_reply_whose_template_opened_the_thinking_is_stored_opening_it(registry, runtime, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from engine.chat import ChatService
+    from engine.handle import COMMAND_LINE, Engine
     from engine.runtime import GenerationParams
 
     opened = CHATML_TEMPLATE.replace("<|im_start|>assistant\n", "<|im_start|>assistant\n<think>\n")
     assert opened != CHATML_TEMPLATE
     registry.import_file(write_tiny_gguf(tmp_path / "thinker.gguf", chat_template=opened), "thinker")
     params = GenerationParams(max_tokens=6, logit_bias=((2, -100.0), (4, -100.0)))
-    turn = ChatService(runtime).send("Why?", model="thinker", params=params)
+    turn = Engine(runtime, None, actor=COMMAND_LINE, owns=False).chat.send("Why?", model="thinker", params=params)
     shown = "".join(chunk.text for chunk in turn)
     result = turn.finish()
     assert shown == result.text and result.text.startswith("<think>\n") and len(result.text) > len("<think>\n")
@@ -66,18 +66,19 @@ def test_a_reply_whose_template_opened_the_thinking_is_stored_opening_it(registr
     thinking, answer = split_reply(result.text)
     assert thinking and answer == ""
     # A reply with no text at all (end of turn at once, or stopped before a token) stays empty.
-    silent = ChatService(runtime).send("Why?", model="thinker", params=GenerationParams(logit_bias=((2, 100.0),)))
+    chat = Engine(runtime, None, actor=COMMAND_LINE, owns=False).chat
+    silent = chat.send("Why?", model="thinker", params=GenerationParams(logit_bias=((2, 100.0),)))
     assert "".join(chunk.text for chunk in silent) == "" and silent.finish().text == ""
 
 
 def test_past_replies_go_back_to_the_model_without_their_thinking(registry, runtime, enclave_home) -> None:  # type: ignore[no-untyped-def]
-    from engine.chat import ChatService
+    from engine.handle import COMMAND_LINE, Engine
     from engine.vault import FLOOR, Vault
 
     registry.import_file(write_tiny_gguf(enclave_home / "t.gguf"), "tiny")
     vault, _ = Vault.init(enclave_home, "correct horse battery staple", kdf=FLOOR)
     try:
-        service = ChatService(runtime, vault)
+        service = Engine(runtime, vault, actor=COMMAND_LINE, owns=False).chat
         conversation = vault.conversations.create("c", model="tiny").id
         vault.conversations.add_message(conversation, "user", "Why?")
         vault.conversations.add_message(conversation, "assistant", "<think>\nBecause.\n</think>\n\nIt is so.")

@@ -89,15 +89,17 @@ def test_override_beats_embedded_and_embedded_beats_fallback() -> None:
 
 
 def test_a_template_is_compiled_once_then_only_rendered() -> None:
-    from engine.models import templates
+    # What the sandbox child runs for each render, called here in-process to read its cache.
+    from engine.sandbox import jinja_env
 
-    template = ChatTemplate(BUILTIN_TEMPLATES["chatml"] + "{# only this test's #}", "override", ())
-    before = templates._compiled.cache_info()
-    first = render_chat(template, MESSAGES)
-    second = render_chat(template, [{"role": "user", "content": "Another"}])
-    after = templates._compiled.cache_info()
+    source = BUILTIN_TEMPLATES["chatml"] + "{# only this test's #}"
+    before = jinja_env.compiled.cache_info()
+    first = jinja_env.render(source, {"messages": MESSAGES, "add_generation_prompt": True})
+    second = jinja_env.render(source, {"messages": [{"role": "user", "content": "Another"}]})
+    after = jinja_env.compiled.cache_info()
     assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
     assert "Be brief." in first and "Another" in second and "Be brief." not in second
+    assert render_chat(ChatTemplate(source, "override", ()), MESSAGES) == first  # the same, through the sandbox
 
 
 TOOLS_SOURCE = (

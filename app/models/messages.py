@@ -86,9 +86,15 @@ class MessageListModel(QAbstractListModel):
         item = self._items[row]
         self._update(row, replace(item, content=item.content + text))
 
-    def finish(self, row: int, metadata: dict[str, Any] | None) -> None:
-        """Mark a streaming row done, with the label and counts the engine stored."""
-        self._update(row, replace(self._items[row], streaming=False, metadata=metadata))
+    def finish(self, row: int, metadata: dict[str, Any] | None, message_id: str | None = None) -> None:
+        """Mark a streaming row done, with the label and counts the engine stored (and its stored id)."""
+        item = self._items[row]
+        self._update(row, replace(item, streaming=False, metadata=metadata, id=message_id or item.id))
+
+    def set_id(self, row: int, message_id: str) -> None:
+        """Give a row sent before it was stored the id the engine stored it under."""
+        if 0 <= row < len(self._items):
+            self._update(row, replace(self._items[row], id=message_id))
 
     def remove_from(self, row: int) -> None:
         """Drop `row` and everything after it (regenerate, edit-and-resend)."""

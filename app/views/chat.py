@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.models.messages import MessageItem, MessageListModel
+from app.operations import chat as chat_ops
 from app.session import Session
 from app.views.chat_settings import SETTINGS_KEY, ChatSettingsSheet
 from app.views.messages_view import MessageListView
@@ -183,13 +183,17 @@ class ChatView(QWidget):
             self.new_chat()
 
     def refresh_models(self) -> None:
-        """Fill the model picker from the registry, keeping the choice when it still exists."""
+        """Fill the model picker with every model the engine offers (local ones first, then those of
+        upstreams and servers, marked with where they run), keeping the choice when it still exists."""
         current = self.model_picker.currentData()
         self.model_picker.clear()
         default = self.session.registry.default_name()
-        for record in self.session.registry.list():
-            label = record.name + (self.tr(" (default)") if record.name == default else "")
-            self.model_picker.addItem(label, record.name)
+        for model in self.session.engine.models():
+            if not model.is_local:
+                label = self.tr("{model} (on {server})").format(model=model.name, server=model.origin)
+            else:
+                label = model.name + (self.tr(" (default)") if model.name == default else "")
+            self.model_picker.addItem(label, model.name)
         self._pick_model(current or default)
         self.model_picker.setEnabled(self.model_picker.count() > 0)
 
@@ -288,23 +292,21 @@ class ChatView(QWidget):
         if not self.model_picker.count():
             self.status.setText(self.tr("Import a model first (Models page)."))
             return
-        chat, params, model = self.session.chat, self.sheet.params(), self.model_picker.currentData()
+        params, model = self.sheet.params(), self.model_picker.currentData()
         conversation_id = self.conversation_id
-        start: Callable[[], Any]
         if self._editing is not None and conversation_id is not None and self._editing.id:
             message_id = self._editing.id
             row = next((i for i, m in enumerate(self.messages.items()) if m.id == message_id), -1)
             self.messages.remove_from(row)
-            start = lambda: chat.edit_and_resend(conversation_id, message_id, text, params=params)  # noqa: E731
+            stream = chat_ops.edit_and_resend(self, self.session, conversation_id, message_id, text, params)
         else:
             system = self.sheet.system_prompt_text() if conversation_id is None else None
-            start = lambda: chat.send(  # noqa: E731
-                text, conversation_id=conversation_id, model=model, params=params, system_prompt=system
-            )
+            stream = chat_ops.send(self, self.session, text, conversation_id=conversation_id, model=model,
+                                   params=params, system_prompt=system)
         self._end_edit()
         self.composer.clear()
         self.messages.append(MessageItem("user", text))
-        self._start_stream(start, model)
+        self._start_stream(stream, model)
 
     def regenerate(self) -> None:
         """Replace the last reply with a new one."""
@@ -313,18 +315,16 @@ class ChatView(QWidget):
         items = self.messages.items()
         if not items or items[-1].role != "assistant":
             return
-        chat, params, model = self.session.chat, self.sheet.params(), self.model_picker.currentData()
-        conversation_id = self.conversation_id
+        params, model = self.sheet.params(), self.model_picker.currentData()
         self.messages.remove_from(len(items) - 1)
-        self._start_stream(lambda: chat.regenerate(conversation_id, model=model, params=params), model)
+        self._start_stream(chat_ops.regenerate(self, self.session, self.conversation_id, model, params), model)
 
-    def _start_stream(self, start: Callable[[], Any], model: str | None) -> None:
+    def _start_stream(self, stream: StreamTask, model: str | None) -> None:
         self._stream_row = self.messages.append(
             MessageItem("assistant", "", metadata={"model": model} if model else None, streaming=True)
         )
         self._show_placeholder()
         self.status.setText("")
-        stream = StreamTask(start, self)
         stream.chunk.connect(self._chunk)
         stream.succeeded.connect(self._finished)
         stream.failed.connect(self._failed)
@@ -355,11 +355,16 @@ class ChatView(QWidget):
         if self.session.vault.is_locked:
             return  # locked (or quitting) while the reply finished: it is stored, show it after unlock
         if 0 <= self._stream_row < self.messages.rowCount():
-            self.messages.finish(self._stream_row, result.label)
+            # The rows get the ids the engine stored them under (edit, regenerate need them): no reload
+            # and decryption of the whole conversation.
+            self.messages.finish(self._stream_row, result.label, result.message_id)
+            if result.user_message_id is not None:
+                self.messages.set_id(self._stream_row - 1, result.user_message_id)
         self.status.setText("")
-        # Reload from the vault: rows get their stored ids (edit, regenerate) and the list its order.
-        self.sidebar.refresh(self.conversation_id)
-        self.open_conversation(self.conversation_id)
+        self.sidebar.refresh(self.conversation_id)  # the list's order (the conversation moves to the top)
+        if self.conversation_id is not None:
+            self.title.setText(self.session.vault.conversations.get(self.conversation_id).title)
+            self.sidebar.select(self.conversation_id)
         if QAccessible.isActive():  # a screen reader user hears that the reply is there to read
             QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, self.tr("The reply is complete.")))
         self.reply_finished.emit(result)

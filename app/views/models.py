@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app import hardware, theme
 from app.dialogs.model_settings import ModelSettingsDialog
 from app.models.model_table import HashState, ModelTableModel
+from app.operations import models as model_ops
 from app.session import ACTOR, Session
 from app.widgets import error_text, human_number, human_size, muted, named
 from app.workers import Task, TaskContext, run_task
@@ -371,8 +372,7 @@ class ModelsView(QWidget):
         """Make the selected model the default."""
         record = self.selected()
         if record is not None:
-            self.session.registry.set_default(record.name)
-            audit_events.record(self.session.vault, "model_default", actor=ACTOR, details={"name": record.name})
+            self.session.engine.model_admin.set_default(record.name)  # quick: a small JSON file and one audit row
             self.refresh()
             self.models_changed.emit()
 
@@ -387,20 +387,15 @@ class ModelsView(QWidget):
         record = self.selected()
         if record is None:
             return
-        runtime, name = self.session.runtime, record.name
+        name = record.name
         self.load_button.setEnabled(False)
         if name in self._loaded_names():
             self.status.setText(self.tr("Unloading {name}…").format(name=name))
-            run_task(self, lambda ctx: runtime.unload(name), lambda _r: self._load_done(""), self._load_failed)
+            task = model_ops.unload(self, self.session, name).on_success(lambda _r: self._load_done(""))
         else:
             self.status.setText(self.tr("Loading {name}…").format(name=name))
-            vault = self.session.vault
-
-            def load(_ctx: object) -> None:
-                allowlist.check_loadable(vault, record, actor=ACTOR)
-                runtime.load(name)
-
-            run_task(self, load, lambda _r: self._load_done(name), self._load_failed)
+            task = model_ops.load(self, self.session, name).on_success(lambda _r: self._load_done(name))
+        task.on_failure(self._load_failed).start()
 
     def _load_done(self, name: str) -> None:
         self.status.setText(self.tr("{name} is loaded.").format(name=name) if name else self.tr("Unloaded."))
@@ -423,14 +418,9 @@ class ModelsView(QWidget):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
         ) != QMessageBox.StandardButton.Yes:
             return
-        runtime, registry, vault, name = self.session.runtime, self.session.registry, self.session.vault, record.name
-
-        def remove(_ctx: object) -> None:
-            runtime.unload(name)  # joins the model's thread: not on the GUI thread
-            registry.remove(name)
-            audit_events.record(vault, "model_remove", actor=ACTOR, details={"name": name})
-
-        run_task(self, remove, lambda _r: self._removed(name), lambda exc: self.status.setText(error_text(exc)))
+        name = record.name
+        task = model_ops.remove(self, self.session, name).on_success(lambda _r: self._removed(name))
+        task.on_failure(lambda exc: self.status.setText(error_text(exc))).start()
 
     def _removed(self, name: str) -> None:
         self.status.setText(self.tr("Removed {name}.").format(name=name))

@@ -70,11 +70,11 @@ def server_available() -> bool:
         return False
 
 
-def _make_server(runtime: Any, vault: Any, host: str, port: int) -> Any:
+def _make_server(engine: Any, host: str, port: int) -> Any:
     """Import the endpoint (a second or more: call it in a worker) and build the server."""
     from engine.api.server import ApiServer
 
-    return ApiServer(runtime, vault, host=host, port=port)
+    return ApiServer(engine, host=host, port=port)
 
 
 class ServerView(QWidget):
@@ -358,11 +358,11 @@ class ServerView(QWidget):
             return
         host, port = self.host.text().strip() or DEFAULT_HOST, self.port.value()
         self.session.vault.settings.set(SETTINGS_KEY, {"host": host, "port": port})
-        runtime, vault = self.session.runtime, self.session.vault
+        engine = self.session.engine
         self._set_busy(self.tr("Starting…"))
 
         def start(_ctx: object) -> Any:
-            server = _make_server(runtime, vault, host, port)
+            server = _make_server(engine, host, port)
             server.start()
             return server
 

@@ -313,6 +313,10 @@
         <translation>对话状态</translation>
     </message>
     <message>
+        <source>{model} (on {server})</source>
+        <translation>{model}（位于 {server}）</translation>
+    </message>
+    <message>
         <source> (default)</source>
         <translation>（默认）</translation>
     </message>

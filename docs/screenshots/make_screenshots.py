@@ -51,7 +51,7 @@ def build_data(home: Path, lang: str) -> None:
     import httpx
 
     from engine.api.server import ApiServer
-    from engine.chat import ChatService
+    from engine.handle import COMMAND_LINE, Engine
     from engine.models import ModelRegistry
     from engine.models.demo import ensure_demo_model
     from engine.policy.keys import issue_key, revoke_key
@@ -60,10 +60,10 @@ def build_data(home: Path, lang: str) -> None:
 
     registry = ModelRegistry()
     record = ensure_demo_model(registry) or registry.get("gemma-3-270m")
-    runtime = Runtime(registry)
     vault, _recovery = Vault.init(home, PASSPHRASE)
+    engine = Engine(Runtime(registry), vault, actor=COMMAND_LINE, home=home)
     try:
-        chat = ChatService(runtime, vault)
+        chat = engine.chat
         params = GenerationParams(max_tokens=70, temperature=0.7, seed=7, repeat_penalty=1.1)
         if lang != "en":
             vault.settings.set("gui.language", lang)  # what Privacy → Language stores
@@ -81,7 +81,7 @@ def build_data(home: Path, lang: str) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
-        server = ApiServer(runtime, vault, port=port)
+        server = ApiServer(engine, port=port)
         server.start()
         try:
             headers = {"Authorization": f"Bearer {secret}"}
@@ -95,8 +95,7 @@ def build_data(home: Path, lang: str) -> None:
         finally:
             server.stop()
     finally:
-        runtime.close()
-        vault.close()
+        engine.close()
 
 
 def capture(home: Path, lang: str) -> None:

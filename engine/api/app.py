@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
 
 from fastapi import FastAPI
 
@@ -17,19 +16,19 @@ from engine.api.errors import install_handlers
 from engine.api.middleware import BodyCap, HostOriginGuard, KeyAuth
 from engine.api.services import Services, on_vault_thread
 from engine.api.settings import ApiSettings
-from engine.policy.keys import KeyPolicy
-from engine.runtime import Runtime
-from engine.upstreams import proxy as upstream_proxy
+from engine.handle import Engine
 
 log = logging.getLogger("enclave.api")
 SEED_LOG_ROWS = 10_000
 
 
-def create_app(runtime: Runtime, vault: Any, settings: ApiSettings | None = None) -> FastAPI:
-    """An app serving `runtime`'s models, with keys, request log and audit in `vault`."""
+def create_app(engine: Engine, settings: ApiSettings | None = None) -> FastAPI:
+    """An app serving `engine`'s models (every backend's), with keys, request log and audit in its vault."""
     settings = settings or ApiSettings()
-    policy = KeyPolicy(vault.api_keys)
-    services = Services(runtime, vault, settings, policy, Admission(settings.max_pending, settings.retry_after_s))
+    if engine.vault is None:
+        raise ValueError("the endpoint needs an engine with its vault open")
+    vault, policy = engine.vault, engine.policy
+    services = Services(engine, settings, Admission(settings.max_pending, settings.retry_after_s))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -40,7 +39,6 @@ def create_app(runtime: Runtime, vault: Any, settings: ApiSettings | None = None
         except Exception as exc:
             log.warning("token budgets not restored from the request log: %s", type(exc).__name__)
         yield
-        await gateway.aclose()
 
     app = FastAPI(
         title="Enclave",
@@ -51,7 +49,6 @@ def create_app(runtime: Runtime, vault: Any, settings: ApiSettings | None = None
         redoc_url=None,
     )
     app.state.services = services
-    gateway = upstream_proxy.install(app)  # forwards models registered to upstreams
     install_handlers(app)
     app.include_router(routes.public)
     app.include_router(routes.router)

@@ -21,6 +21,7 @@ from engine.errors import EnclaveError, IntegrityError, NotFoundError, UserError
 from engine.models.templates import TemplateError
 from engine.policy.limits import ModelNotAllowed, RateLimited
 from engine.runtime import PromptTooLong, RuntimeBusy
+from engine.upstreams.errors import UpstreamError
 
 log = logging.getLogger("enclave.api")
 
@@ -83,6 +84,9 @@ def from_exception(exc: BaseException) -> ApiError:
     """Map an engine or API exception to its HTTP error (most specific class first)."""
     if isinstance(exc, ApiError):
         return exc
+    if isinstance(exc, UpstreamError):  # its message names no address and no key (engine.upstreams.errors)
+        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+        return ApiError(exc.status, str(exc), code=exc.code, headers=headers)
     if isinstance(exc, RateLimited):
         return ApiError(429, str(exc), code=exc.code, headers={"Retry-After": str(exc.retry_after_s)})
     if isinstance(exc, RuntimeBusy):

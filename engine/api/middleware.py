@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from typing import Any
 
 import anyio
 from starlette.datastructures import Headers
@@ -21,6 +20,7 @@ from engine.api.services import on_vault_thread
 from engine.api.settings import ApiSettings
 from engine.errors import EnclaveError
 from engine.policy.keys import KeyPolicy
+from engine.vault.ports import ServingVault
 from engine.vault.records import RequestLogEntry
 
 log = logging.getLogger("enclave.api")
@@ -127,7 +127,7 @@ class HostOriginGuard:
 class KeyAuth:
     """Every /v1 request needs a live API key; its rate rule applies, and the request is logged."""
 
-    def __init__(self, app: ASGIApp, policy: KeyPolicy, vault: Any, settings: ApiSettings) -> None:
+    def __init__(self, app: ASGIApp, policy: KeyPolicy, vault: ServingVault, settings: ApiSettings) -> None:
         self.app = app
         self.policy = policy
         self.vault = vault

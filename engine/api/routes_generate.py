@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, Request, Security
 from fastapi.security import HTTPBearer
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from engine.api.context import RequestContext
 from engine.api.convert import chat_logprobs, chat_messages, completion_logprobs, generation_params, tool_offer
-from engine.api.grammar import OutputPlan, plan_output
+from engine.api.errors import error_body, from_exception
+from engine.api.grammar import plan_output
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest
 from engine.api.services import (
     Services,
@@ -27,33 +29,24 @@ from engine.api.services import (
     start_generation,
 )
 from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
-from engine.api.tool_calls import new_call_id, read_tool_calls
+from engine.api.tool_calls import new_call_id, reply_rules
+from engine.backends import ChatRequest, ModelRef
+from engine.backends import CompletionRequest as BackendCompletion
 from engine.chat import content_label
-from engine.models.call_syntax import AnswerGate
-from engine.models.reasoning import ReasoningSplitter, split_reply
-from engine.models.registry import ModelRecord
+from engine.errors import EnclaveError
 from engine.policy import labels
+from engine.replies import ReplyReader, ReplyRules, finish_reason
 from engine.runtime import Chunk
-from engine.upstreams import proxy as upstream_proxy
 
 bearer = HTTPBearer(auto_error=False, description="An Enclave API key from `enclave keys create`.")
 router = APIRouter(dependencies=[Security(bearer)])
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": text}
     for code, text in {
-        400: "Invalid parameters",
-        401: "Missing or invalid API key",
-        403: "Model not allowed for this key",
-        404: "Unknown model",
-        413: "Body too large",
-        429: "Rate limit or queue full",
+        400: "Invalid parameters", 401: "Missing or invalid API key", 403: "Model not allowed for this key",
+        404: "Unknown model", 413: "Body too large", 429: "Rate limit or queue full",
     }.items()
 }
-
-
-def _finish(reason: str | None) -> str:
-    # "cancelled" only happens when the client left; OpenAI clients know "stop" and "length".
-    return "length" if reason == "length" else "stop"
 
 
 def _usage(final: Chunk | None) -> dict[str, Any]:
@@ -99,10 +92,10 @@ async def _collect_reply(
 class _Reply:
     """The fixed fields of one reply (id, time, model) and how it is labelled."""
 
-    def __init__(self, record: ModelRecord, prefix: str, obj: str) -> None:
+    def __init__(self, model: ModelRef, prefix: str, obj: str) -> None:
         self.id = f"{prefix}-{secrets.token_hex(12)}"
         self.created = int(time.time())
-        self.record = record
+        self.model = model
         self.object = obj
 
     def envelope(self, **fields: Any) -> dict[str, Any]:
@@ -110,13 +103,32 @@ class _Reply:
             "id": self.id,
             "object": self.object,
             "created": self.created,
-            "model": self.record.name,
-            "system_fingerprint": f"fp_{self.record.sha256[:12]}",
+            "model": self.model.name,
+            "system_fingerprint": f"fp_{self.model.sha256[:12]}" if self.model.sha256 else None,
             **fields,
         }
 
     def label(self, final: Chunk | None) -> dict[str, Any]:
-        return content_label(self.record, final)
+        return content_label(self.model, final)
+
+
+def _openai(body: ChatCompletionRequest | CompletionRequest, model: ModelRef) -> dict[str, Any] | None:
+    """The request as the client sent it, for a backend that speaks OpenAI itself (None: a local model)."""
+    return None if model.is_local else body.model_dump(exclude_unset=True, exclude_none=True, by_alias=True)
+
+
+async def _chunks(pump: ChunkPump, first: Chunk | None) -> AsyncIterator[Chunk]:
+    """The reply's chunks from the first on; an engine error raised by the backend comes out here."""
+    chunk = first
+    while chunk is not None:
+        yield chunk
+        chunk = await pump.next()
+
+
+def _error_event(exc: EnclaveError) -> bytes:
+    """An error after the stream began, as an event in OpenAI's error shape (the status line is sent)."""
+    error = from_exception(exc)
+    return b"data: " + error_body(error.status, error.message, code=error.code) + b"\n\n"
 
 
 async def _release_on_exit(services: Services, context: RequestContext, pump: ChunkPump, done: bool) -> None:
@@ -137,44 +149,40 @@ async def _release_on_exit(services: Services, context: RequestContext, pump: Ch
 @router.post("/v1/chat/completions", response_model=None, responses=ERRORS, tags=["openai"])
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     """Create a chat completion (OpenAI-compatible)."""
-    if (forwarded := await upstream_proxy.forward_chat(request, body)) is not None:
-        return forwarded
     services, context = services_of(request), context_of(request)
-    record = await resolve_model(services, context, body.model)
-    plan = plan_output(body)
+    backend, model = await resolve_model(services, context, body.model)
+    plan = await anyio.to_thread.run_sync(plan_output, body)  # schema conversion: never on the event loop
     budget = services.policy.token_allowance(context.key)
     params = generation_params(body, services.settings, grammar=plan.grammar, budget=budget)
     messages = chat_messages(body)
     context.request_text = json.dumps(messages, ensure_ascii=False)
-    start = partial(services.runtime.chat, messages, params, model=record.name, tools=tool_offer(body, plan))
-    pump, first = await start_generation(services, start)
-    reply = _Reply(record, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
+    chat = ChatRequest(messages, params, tools=tool_offer(body, plan), openai=_openai(body, model))
+    pump, first = await start_generation(services, context, partial(backend.chat, model, chat))
+    reply = _Reply(model, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        parallel = body.parallel_tool_calls is not False
-        stream = _stream_chat(services, context, reply, plan, pump, first, include_usage, parallel)
+        stream = _stream_chat(services, context, reply, reply_rules(body, plan), pump, first, include_usage)
         headers = {**SSE_HEADERS, **labels.api_headers(context.key)}
         return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
-    chunks, final, text = await _collect_reply(request, services, context, pump, first)
-    thinking, text = split_reply(text, pump.generation.opens_thinking) if plan.grammar is None else ("", text)
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
-    if thinking:
-        message["reasoning_content"] = thinking
-    finish = _finish(final.finish_reason if final else None)
-    calls = read_tool_calls(text, plan, parallel=body.parallel_tool_calls is not False)
-    if calls is not None:
-        message["content"] = calls.content
+    rules = reply_rules(body, plan)
+    chunks, final, _ = await _collect_reply(request, services, context, pump, first)
+    reader = ReplyReader(rules, pump.generation.opens_thinking)
+    for chunk in chunks:
+        reader.feed(chunk)
+    read = reader.finish()
+    message: dict[str, Any] = {"role": "assistant", "content": read.content, "refusal": None}
+    if read.thinking:
+        message["reasoning_content"] = read.thinking
+    if read.calls:
         message["tool_calls"] = [
             {"id": new_call_id(), "type": "function", "function": {"name": name, "arguments": arguments}}
-            for name, arguments in calls.calls
+            for name, arguments in read.calls
         ]
-        finish = "tool_calls" if finish == "stop" else finish
-    logprobs = [lp for c in _answer_chunks(chunks, len(text)) for lp in c.logprobs]
     choice = {
         "index": 0,
         "message": message,
-        "logprobs": chat_logprobs(logprobs) if body.logprobs else None,
-        "finish_reason": finish,
+        "logprobs": chat_logprobs(list(read.logprobs)) if body.logprobs else None,
+        "finish_reason": read.finish_reason,
     }
     label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
     content = reply.envelope(choices=[choice], usage=_usage(final), **label)
@@ -185,11 +193,10 @@ async def _stream_chat(
     services: Services,
     context: RequestContext,
     reply: _Reply,
-    plan: OutputPlan,
+    rules: ReplyRules,
     pump: ChunkPump,
     first: Chunk | None,
     include_usage: bool,
-    parallel: bool,
 ) -> AsyncIterator[bytes]:
     usage_field: dict[str, Any] = {"usage": None} if include_usage else {}
 
@@ -197,84 +204,60 @@ async def _stream_chat(
         choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return sse(reply.envelope(choices=[choice], **usage_field, **extra))
 
-    # Whether a reply is a tool call (other than a forced one) is known at its end; until then only the
-    # text that is surely an answer is sent.
-    gate = AnswerGate(t.function.name for t in plan.tools_offered) if plan.any_tool or plan.tools_offered else None
-    # A reasoning model's thinking goes out as reasoning_content (not under a grammar: that admits no tags).
-    splitter = ReasoningSplitter(pump.generation.opens_thinking) if plan.grammar is None else None
+    # The engine reads the reply (engine.replies): thinking, the answer as far as it is surely one, a
+    # forced call's arguments; the calls at the end. This only turns that into OpenAI's events.
+    reader = ReplyReader(rules, pump.generation.opens_thinking)
     call_id = new_call_id()
     done = False
-    parts: list[str] = []  # the reply as generated, thinking included (for the request log)
-    answer: list[str] = []
-    final: Chunk | None = None
-
-    def answer_events(piece: str, logprobs: Any = None) -> Iterator[bytes]:
-        answer.append(piece)
-        if gate is not None:
-            if sure := gate.feed(piece):
-                yield event({"content": sure})
-        elif plan.forced_tool is not None:
-            if piece:
-                yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-        elif piece or logprobs:
-            yield event({"content": piece}, logprobs=logprobs)
-
     try:
-        if plan.forced_tool is not None:
-            function = {"name": plan.forced_tool, "arguments": ""}
+        if rules.forced_tool is not None:
+            function = {"name": rules.forced_tool, "arguments": ""}
             opening = {"index": 0, "id": call_id, "type": "function", "function": function}
             yield event({"role": "assistant", "content": None, "tool_calls": [opening]})
         else:
             yield event({"role": "assistant", "content": ""})
-        chunk = first
-        while chunk is not None:
-            if chunk.finish_reason is not None:
-                final = chunk
-            parts.append(chunk.text)
-            piece = chunk.text
-            if splitter is not None:
-                if chunk.finish_reason:  # the last chunk's own text, then whatever was held back
-                    thought, piece = _joined(splitter.feed(piece), splitter.finish())
-                else:
-                    thought, piece = splitter.feed(piece)
-                if thought:
-                    yield event({"reasoning_content": thought})
-            # A token's logprob goes with the answer only if its text did (thinking has none in OpenAI's shape).
-            answered = splitter is None or bool(piece)
-            logprobs = chat_logprobs(list(chunk.logprobs)) if chunk.logprobs and answered else None
-            for data in answer_events(piece, logprobs):
-                yield data
-            chunk = await pump.next()
-        text = "".join(answer)
-        finish = _finish(final.finish_reason if final else None)
-        if gate is not None:
-            calls = read_tool_calls(text, plan, parallel=parallel)
-            if rest := gate.rest(None if calls is None else calls.content or ""):
-                yield event({"content": rest})
-            if calls is not None:
-                deltas = [
-                    {
-                        "index": i,
-                        "id": call_id if i == 0 else new_call_id(),
-                        "type": "function",
-                        "function": {"name": name, "arguments": arguments},
-                    }
-                    for i, (name, arguments) in enumerate(calls.calls)
-                ]
-                yield event({"tool_calls": deltas})
-                finish = "tool_calls" if finish == "stop" else finish
-        elif plan.forced_tool is not None and finish == "stop":
-            finish = "tool_calls"
-        _account(context, final, "".join(parts))
-        yield event({}, finish, **labels.api_field(context.key, reply.label(final)))
+        try:
+            async for chunk in _chunks(pump, first):
+                piece = reader.feed(chunk)
+                if piece.thinking:
+                    yield event({"reasoning_content": piece.thinking})
+                if piece.arguments:
+                    yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]})
+                if piece.answer or piece.logprobs:
+                    logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
+                    yield event({"content": piece.answer}, logprobs=logprobs)
+        except EnclaveError as exc:  # the backend failed mid-reply (an upstream broke off): said in the stream
+            context.response_text = reader.text
+            yield _error_event(exc)
+            done = True
+            return
+        read = reader.finish()
+        if read.rest:
+            yield event({"content": read.rest})
+        if rules.forced_tool is not None:
+            if read.calls and not read.arguments_streamed:  # a remote backend reported the call whole
+                yield event({"tool_calls": [{"index": 0, "function": {"arguments": read.calls[0][1]}}]})
+        elif read.calls:
+            deltas = [
+                {
+                    "index": i,
+                    "id": call_id if i == 0 else new_call_id(),
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+                for i, (name, arguments) in enumerate(read.calls)
+            ]
+            yield event({"tool_calls": deltas})
+        _account(context, read.final, read.text)
+        yield event({}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)))
         if include_usage:
-            yield sse(reply.envelope(choices=[], usage=_usage(final)))
+            yield sse(reply.envelope(choices=[], usage=_usage(read.final)))
         yield SSE_DONE
         done = True
     finally:
         await _release_on_exit(services, context, pump, done)
         if not done:
-            context.response_text = "".join(parts)
+            context.response_text = reader.text
 
 
 # -- text completions --------------------------------------------------------------------------------
@@ -283,16 +266,14 @@ async def _stream_chat(
 @router.post("/v1/completions", response_model=None, responses=ERRORS, tags=["openai"])
 async def completions(body: CompletionRequest, request: Request) -> Response:
     """Create a text completion (OpenAI-compatible, legacy)."""
-    if (forwarded := await upstream_proxy.forward_completion(request, body)) is not None:
-        return forwarded
     services, context = services_of(request), context_of(request)
-    record = await resolve_model(services, context, body.model)
+    backend, model = await resolve_model(services, context, body.model)
     params = generation_params(body, services.settings, budget=services.policy.token_allowance(context.key))
     prompt = body.prompt_text()
     context.request_text = prompt
-    start = partial(services.runtime.complete, prompt, params, model=record.name)
-    pump, first = await start_generation(services, start)
-    reply = _Reply(record, "cmpl", "text_completion")
+    completion = BackendCompletion(prompt, params, openai=_openai(body, model))
+    pump, first = await start_generation(services, context, partial(backend.complete, model, completion))
+    reply = _Reply(model, "cmpl", "text_completion")
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         stream = _stream_completion(services, context, reply, pump, first, include_usage, body.logprobs is not None)
@@ -304,7 +285,7 @@ async def completions(body: CompletionRequest, request: Request) -> Response:
         "text": text,
         "index": 0,
         "logprobs": completion_logprobs(logprobs) if body.logprobs is not None else None,
-        "finish_reason": _finish(final.finish_reason if final else None),
+        "finish_reason": finish_reason(final),
     }
     label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
     content = reply.envelope(choices=[choice], usage=_usage(final), **label)
@@ -326,19 +307,23 @@ async def _stream_completion(
     final: Chunk | None = None
     offset = 0
     try:
-        chunk = first
-        while chunk is not None:
-            if chunk.finish_reason is not None:
-                final = chunk
-            if chunk.text or chunk.logprobs or chunk.finish_reason:
-                logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
-                finish = _finish(chunk.finish_reason) if chunk.finish_reason else None
-                choice = {"text": chunk.text, "index": 0, "logprobs": logprobs, "finish_reason": finish}
-                extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
-                yield sse(reply.envelope(choices=[choice], **usage_field, **extra))
-            parts.append(chunk.text)
-            offset += len(chunk.text)
-            chunk = await pump.next()
+        try:
+            async for chunk in _chunks(pump, first):
+                if chunk.finish_reason is not None:
+                    final = chunk
+                if chunk.text or chunk.logprobs or chunk.finish_reason:
+                    logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
+                    finish = finish_reason(chunk) if chunk.finish_reason else None
+                    choice = {"text": chunk.text, "index": 0, "logprobs": logprobs, "finish_reason": finish}
+                    extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
+                    yield sse(reply.envelope(choices=[choice], **usage_field, **extra))
+                parts.append(chunk.text)
+                offset += len(chunk.text)
+        except EnclaveError as exc:  # the backend failed mid-reply: said in the stream
+            context.response_text = "".join(parts)
+            yield _error_event(exc)
+            done = True
+            return
         _account(context, final, "".join(parts))
         if include_usage:
             yield sse(reply.envelope(choices=[], usage=_usage(final)))
@@ -348,19 +333,3 @@ async def _stream_completion(
         await _release_on_exit(services, context, pump, done)
         if not done:
             context.response_text = "".join(parts)
-
-
-def _joined(first: tuple[str, str], then: tuple[str, str]) -> tuple[str, str]:
-    return first[0] + then[0], first[1] + then[1]
-
-
-def _answer_chunks(chunks: list[Chunk], answer_chars: int) -> list[Chunk]:
-    """The chunks whose text is part of the answer, the last `answer_chars` characters of the reply
-    (thinking comes before it)."""
-    answer_from = sum(len(c.text) for c in chunks) - answer_chars
-    kept, at = [], 0
-    for chunk in chunks:
-        at += len(chunk.text)
-        if at > answer_from:
-            kept.append(chunk)
-    return kept

@@ -6,15 +6,14 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from typing import Any
 
 import uvicorn
 
 from engine.api.app import create_app
 from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings, is_loopback
 from engine.errors import UserError
-from engine.policy.keys import KeyPolicy
-from engine.runtime import Runtime
+from engine.handle import Engine
+from engine.vault import Vault
 
 log = logging.getLogger("enclave.api")
 START_TIMEOUT_S = 30.0
@@ -26,14 +25,15 @@ class ApiServer:
 
     def __init__(
         self,
-        runtime: Runtime,
-        vault: Any,
+        engine: Engine,
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         settings: ApiSettings | None = None,
     ) -> None:
-        self.runtime = runtime
-        self.vault = vault
+        if engine.vault is None:
+            raise UserError("the API server needs the vault; run `enclave init` first")
+        self.engine = engine
+        self.vault: Vault = engine.vault
         self.host = host
         self.port = port
         self.settings = settings or ApiSettings()
@@ -58,7 +58,7 @@ class ApiServer:
 
     def check_bind_policy(self) -> None:
         """Refuse a non-loopback bind unless at least one live API key exists."""
-        if not is_loopback(self.host) and not KeyPolicy(self.vault.api_keys).has_live_keys():
+        if not is_loopback(self.host) and not self.engine.policy.has_live_keys():
             raise UserError(
                 f"refusing to listen on {self.host}: other machines could reach it and no API key exists; "
                 "create one with `enclave keys create --name NAME` first"
@@ -73,7 +73,7 @@ class ApiServer:
         if not is_loopback(self.host) and self.host not in ("0.0.0.0", "::"):
             settings = replace(settings, extra_hosts=(*settings.extra_hosts, self.host))
         config = uvicorn.Config(
-            create_app(self.runtime, self.vault, settings),
+            create_app(self.engine, settings),
             host=self.host,
             port=self.port,
             log_level="warning",

@@ -1,11 +1,12 @@
-"""What the routes share: the engine objects, the settings, key policy and the admission cap."""
+"""What the routes share: the engine handle, the settings and the admission cap; and how a route starts
+a generation on any backend and waits for its chunks on the event loop."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import anyio
 from starlette.requests import Request
@@ -13,12 +14,12 @@ from starlette.requests import Request
 from engine.api.context import STATE_KEY, Admission, RequestContext
 from engine.api.settings import ApiSettings
 from engine.api.streaming import ChunkPump, watch_disconnect
-from engine.models.registry import ModelRecord
-from engine.policy import allowlist
-from engine.policy.audit_events import record as record_event
+from engine.backends import Backend, ModelRef, Stream
+from engine.handle import Engine
 from engine.policy.keys import KeyPolicy
-from engine.policy.limits import ModelNotAllowed
-from engine.runtime import Chunk, Generation, Runtime
+from engine.runtime import Chunk, Runtime
+from engine.vault import Vault
+from engine.vault.ports import ServingVault
 
 FINAL_WAIT_S = 5.0
 T = TypeVar("T")
@@ -28,11 +29,25 @@ T = TypeVar("T")
 class Services:
     """The engine behind the endpoint (one per app)."""
 
-    runtime: Runtime
-    vault: Any  # engine.vault.Vault; typed loosely so tests can pass a stand-in
+    engine: Engine
     settings: ApiSettings
-    policy: KeyPolicy
     admission: Admission
+
+    @property
+    def runtime(self) -> Runtime:
+        """The local runtime."""
+        return self.engine.runtime
+
+    @property
+    def vault(self) -> Vault:
+        """The vault (the endpoint never runs without one)."""
+        assert self.engine.vault is not None
+        return self.engine.vault
+
+    @property
+    def policy(self) -> KeyPolicy:
+        """API-key rules and budgets."""
+        return self.engine.policy
 
 
 def services_of(request: Request) -> Services:
@@ -47,33 +62,22 @@ def context_of(request: Request) -> RequestContext:
     return context
 
 
-async def on_vault_thread(vault: Any, fn: Callable[[], T]) -> T:
+async def on_vault_thread(vault: ServingVault, fn: Callable[[], T]) -> T:
     """`fn()` run on the vault's own thread (`Vault.schedule`): a request's checks, however many vault
     reads they make, cost one hand-over there and one back (a worker thread in between would add a pair)."""
     return await asyncio.wrap_future(vault.schedule(fn))
 
 
-async def resolve_model(services: Services, context: RequestContext, name: str) -> ModelRecord:
-    """The registered model `name` if this key may use it (404 unknown, 403 not allowed)."""
+async def resolve_model(services: Services, context: RequestContext, name: str) -> tuple[Backend, ModelRef]:
+    """The backend and model `name` if this key may use it (404 unknown, 403 not allowed; refusals audited)."""
     context.model = name
-    actor = f"api:{context.key.name}"
-
-    def check() -> ModelRecord:
-        record = services.runtime.registry.get(name)
-        try:
-            services.policy.check_model(context.key, record.name)
-        except ModelNotAllowed:
-            details = {"rule": "key_models", "key": context.key.name, "model": record.name}
-            record_event(services.vault, "policy_violation", actor=actor, details=details)
-            raise
-        # The model allowlist (when an admin turned it on) applies to what the endpoint loads too.
-        allowlist.check_loadable(services.vault, record, actor=actor)
-        return record
-
-    return await on_vault_thread(services.vault, check)
+    engine = services.engine.for_key(context.key)
+    return await on_vault_thread(services.vault, lambda: engine.resolve(name))
 
 
-async def start_generation(services: Services, start: Callable[[], Generation]) -> tuple[ChunkPump, Chunk | None]:
+async def start_generation(
+    services: Services, context: RequestContext, start: Callable[[], Stream]
+) -> tuple[ChunkPump, Chunk | None]:
     """Take an admission slot, start the generation and wait for its first chunk.
 
     Waiting for the first chunk before answering turns engine errors (prompt too long) into a plain
@@ -81,7 +85,7 @@ async def start_generation(services: Services, start: Callable[[], Generation]) 
     """
     services.admission.enter()
     try:
-        # runtime.chat blocks: it may load the model and waits behind the model's running request.
+        # A backend's chat() blocks: it may load the model and waits behind the model's running request.
         generation = await anyio.to_thread.run_sync(start)
         pump = ChunkPump(generation)
         try:
@@ -89,6 +93,7 @@ async def start_generation(services: Services, start: Callable[[], Generation]) 
         except BaseException:
             pump.cancel()
             raise
+        context.upstream = generation.served_by  # the request log names the upstream that answered
     except BaseException:
         services.admission.leave()
         raise

@@ -13,15 +13,16 @@ import contextlib
 import json
 from typing import Any
 
-from engine.runtime import Chunk, Generation
+from engine.backends import Stream
+from engine.runtime import Chunk
 
 _END = object()
 
 
 class ChunkPump:
-    """`await next()` gets a Generation's chunks on the event loop that created the pump."""
+    """`await next()` gets a Stream's chunks on the event loop that created the pump."""
 
-    def __init__(self, generation: Generation) -> None:
+    def __init__(self, generation: Stream) -> None:
         self.generation = generation
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 
-from engine.cli.passphrase import read_passphrase
+from engine.cli.passphrase import open_engine, read_passphrase
 from engine.errors import UserError
 from engine.paths import enclave_home
 from engine.policy.audit_events import unlock
-from engine.policy.keys import issue_key, revoke_key
 from engine.vault import ApiKeyRecord, Vault
 from engine.vault.errors import VaultMissing
 
@@ -52,15 +51,9 @@ def cmd_create(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if args.models is not None and not models:
         raise UserError("--models needs at least one model name")
-    with open_vault(args) as vault:
-        _, secret = issue_key(
-            vault,
-            args.name,
-            models=models,
-            rpm=args.rpm,
-            tokens_per_day=args.tokens_per_day,
-            store_content=not args.no_store,
-            actor=ACTOR,
+    with open_engine(args) as engine:
+        _, secret = engine.keys.create(
+            args.name, models=models, rpm=args.rpm, tokens_per_day=args.tokens_per_day, store_content=not args.no_store
         )
     print(secret)
     print(f"API key {args.name!r} created. It is shown only this once: store it now.", file=sys.stderr)
@@ -81,8 +74,8 @@ def _as_json(record: ApiKeyRecord) -> dict[str, object]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every key with its rules."""
-    with open_vault(args) as vault:
-        records = vault.api_keys.list()
+    with open_engine(args) as engine:
+        records = engine.keys.list()
     if args.json:
         print(json.dumps([_as_json(r) for r in records], indent=2))
         return 0
@@ -102,7 +95,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     """Revoke a key; requests with it get 401 from now on."""
-    with open_vault(args) as vault:
-        revoke_key(vault, args.name, actor=ACTOR)
+    with open_engine(args) as engine:
+        engine.keys.revoke(args.name)
     print(f"API key {args.name!r} revoked", file=sys.stderr)
     return 0

@@ -7,8 +7,12 @@ import getpass
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.handle import Engine
 
 
 def read_passphrase(args: argparse.Namespace, *, confirm: bool = False, prompt: str = "Vault passphrase: ") -> str:
@@ -32,3 +36,15 @@ def read_passphrase(args: argparse.Namespace, *, confirm: bool = False, prompt: 
     if not passphrase:
         raise UserError("the passphrase is empty")
     return passphrase
+
+
+def open_engine(args: argparse.Namespace, *, vault_required: bool = True, demo_model: bool = False) -> Engine:
+    """The engine of ENCLAVE_HOME acting as the command line, its vault unlocked with the usual passphrase."""
+    from engine.handle import COMMAND_LINE, Engine
+
+    return Engine.open(
+        actor=COMMAND_LINE,
+        passphrase=lambda: read_passphrase(args),
+        vault_required=vault_required,
+        demo_model=demo_model,
+    )

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from engine.cli.vault_cmds import ACTOR, open_vault
+from engine.cli.passphrase import open_engine
 from engine.errors import UserError
-from engine.upstreams import Upstream, add_upstream, list_upstreams, list_with_health, remove_upstream
+from engine.upstreams import Upstream
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
@@ -56,9 +56,8 @@ def cmd_add(args: argparse.Namespace) -> int:
     api_key = _read(args.api_key_file, "API key").strip() if args.api_key_file else None
     tls_ca = _read(args.tls_ca, "CA certificate") if args.tls_ca else None
     models = [m for m in args.models.split(",") if m.strip()] if args.models else None
-    with open_vault(args) as vault:
-        upstream = add_upstream(
-            vault,
+    with open_engine(args) as engine:
+        upstream = engine.upstreams.add(
             args.name,
             args.url,
             api_key=api_key,
@@ -68,7 +67,6 @@ def cmd_add(args: argparse.Namespace) -> int:
             tls_ca=tls_ca,
             allow_plain_http=args.allow_plain_http,
             timeout_s=args.timeout,
-            actor=ACTOR,
         )
     ids = ", ".join(r.id for r in upstream.models)
     print(f"upstream {upstream.name!r} registered at {upstream.url}; models: {ids}", file=sys.stderr)
@@ -94,8 +92,8 @@ def _models(upstream: Upstream) -> str:
 
 def cmd_list(args: argparse.Namespace) -> int:
     """Print the upstreams in failover order."""
-    with open_vault(args) as vault:
-        upstreams = list_upstreams(vault)
+    with open_engine(args) as engine:
+        upstreams = engine.upstreams.list()
     if args.json:
         print(json.dumps([_as_json(u) for u in upstreams], indent=2))
         return 0
@@ -110,32 +108,24 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     """Forget an upstream."""
-    with open_vault(args) as vault:
-        remove_upstream(vault, args.name, actor=ACTOR)
+    with open_engine(args) as engine:
+        engine.upstreams.remove(args.name)
     print(f"upstream {args.name!r} removed", file=sys.stderr)
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Check each upstream's health; exit 1 when one is down or lacks a registered model."""
-    with open_vault(args) as vault:
-        statuses = list_with_health(vault)
+    with open_engine(args) as engine:
+        statuses = engine.upstreams.with_health()
     if args.name:
         statuses = [s for s in statuses if s.upstream.name == args.name]
         if not statuses:
             raise UserError(f"no upstream named {args.name!r}; see `enclave upstreams list`")
     healthy = all(s.health.ok and not s.missing_models for s in statuses)
     if args.json:
-        rows = [
-            {
-                "name": s.upstream.name,
-                "ok": s.health.ok,
-                "latency_ms": s.health.latency_ms,
-                "problem": s.health.problem,
-                "missing_models": list(s.missing_models),
-            }
-            for s in statuses
-        ]
+        rows = [{"name": s.upstream.name, "ok": s.health.ok, "latency_ms": s.health.latency_ms,
+                 "problem": s.health.problem, "missing_models": list(s.missing_models)} for s in statuses]
         print(json.dumps(rows, indent=2))
         return 0 if healthy else 1
     for s in statuses:

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from engine.models.call_syntax import parse_calls
-from engine.models.templates import ChatTemplate, TemplateError, render_chat, uses_tools
+from engine.models.templates import ChatTemplate, TemplateError, TemplateTimeout, render_chat, uses_tools
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,8 @@ def _call_form(source: str) -> str | None:
                     add_generation_prompt=False,
                     extra={"tools": _PROBE_TOOLS},
                 )
+            except TemplateTimeout:
+                raise  # the request's time is up: nothing is learnt (or cached) from this template
             except TemplateError:
                 continue
             if _reads_back(without, with_call, expected):
@@ -201,6 +203,8 @@ def _writes_role(source: str, role: str) -> bool:
         ]
     try:
         return _PROBE_A in render_chat(ChatTemplate(source, "probe", ()), probe)
+    except TemplateTimeout:
+        raise
     except TemplateError:
         return False
 

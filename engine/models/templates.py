@@ -1,35 +1,30 @@
 """Chat templates: turning a list of messages into the prompt text a model was trained on.
 
 Templates come from model files, which are untrusted (a peer's CVE-2024-34359 was code execution from a
-GGUF template), so they are rendered only in Jinja's immutable sandbox. When a GGUF has no template,
-a builtin one is chosen by architecture; a per-model override (builtin name or Jinja source) wins.
+GGUF template), so they are rendered only in Jinja's immutable sandbox, with every value capped
+(engine.sandbox.jinja_env), in a child process under a time limit and a memory cap (engine.sandbox):
+a template that loops for ever or builds gigabytes fails the request, never the server. When a GGUF
+has no template, a builtin one is chosen by architecture; a per-model override (builtin name or Jinja
+source) wins.
 """
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-import jinja2
-import jinja2.compiler
-import jinja2.ext
-import jinja2.meta
-import jinja2.nodes
-import jinja2.parser
-import jinja2.runtime
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from engine.errors import UserError
+from engine.sandbox import SandboxError, SandboxRefused, SandboxTimeout, default_pool
+from engine.sandbox.jinja_env import MAX_TEMPLATE_CHARS, MAX_VALUE_CHARS
 
-MAX_TEMPLATE_CHARS = 200_000
-MAX_RENDERED_CHARS = 4_000_000
-MAX_JSON_INDENT = 8
-MAX_EXPONENT = 64
-MAX_INT_BITS = 65_536
+MAX_RENDERED_CHARS = MAX_VALUE_CHARS
+# When the template work of one request must end (time.monotonic()); None: each render gets the limit.
+_deadline: ContextVar[float | None] = ContextVar("template_deadline", default=None)
 
 BUILTIN_TEMPLATES: dict[str, str] = {
     "chatml": (
@@ -88,125 +83,40 @@ class ChatTemplate:
     stops: tuple[str, ...]
 
 
-def _raise_exception(message: str) -> None:
-    raise TemplateError(f"the chat template refused the conversation: {message}")
+class TemplateTimeout(TemplateError):
+    """The template work of a request ran past its time limit (it ends the request: no fallback)."""
 
 
-def _strftime_now(fmt: str) -> str:
-    return datetime.now().strftime(fmt)
+@contextmanager
+def time_budget(seconds: float | None = None) -> Iterator[None]:
+    """Every render inside shares one time limit (default: the sandbox's), as one request's do."""
+    limit = default_pool().limits.timeout_s if seconds is None else seconds
+    token = _deadline.set(time.monotonic() + limit)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
 
 
-def _tojson(
-    value: Any,
-    ensure_ascii: bool = False,
-    indent: Any = None,
-    separators: Any = None,
-    sort_keys: bool = False,
-) -> str:
-    # As transformers renders templates, so as models were trained: keys in their order and no HTML
-    # escaping (Jinja's own filter sorts keys and writes < as \u003c), and the keyword arguments that
-    # templates pass (GLM, MiniMax, Kimi and others use ensure_ascii=False). A template is untrusted:
-    # indentation is a small number of spaces and separators are short, so neither can fill memory.
-    if isinstance(value, Iterator):
-        value = list(value)  # `tools | map(...)` gives a generator; transformers' templates expect a list
-    indent = min(indent, MAX_JSON_INDENT) if isinstance(indent, int) and not isinstance(indent, bool) else None
-    if not (
-        isinstance(separators, (tuple, list))
-        and len(separators) == 2
-        and all(isinstance(part, str) and len(part) <= 4 for part in separators)
-    ):
-        separators = None
-    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-
-class _CappedConcat(jinja2.compiler.CodeGenerator):
-    """Compiles `a ~ b` to the sandbox's `capped_join` instead of a plain join."""
-
-    def visit_Concat(self, node: jinja2.nodes.Concat, frame: jinja2.compiler.Frame) -> None:
-        self.write("environment.capped_join((")
-        for arg in node.nodes:
-            self.visit(arg, frame)
-            self.write(", ")
-        self.write("))")
-
-
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """Jinja's immutable sandbox, where operators cannot build huge values either: `'x' * 10**9`, or a
-    text doubled in a loop (with `+` or `~`), would fill memory before the rendered prompt's length is
-    checked. (Filters that pad to a width, such as `center`, are not capped.)"""
-
-    intercepted_binops = frozenset({"*", "**", "+"})
-    code_generator_class = _CappedConcat
-
-    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any) -> Any:
-        if _too_big(operator, left, right):
-            raise TemplateError("the chat template builds an implausibly large value; refusing to render it")
-        return super().call_binop(context, operator, left, right)
-
-    def capped_join(self, parts: tuple[Any, ...]) -> str:
-        text = "".join(map(str, parts))
-        if len(text) > MAX_RENDERED_CHARS:
-            raise TemplateError("the chat template builds an implausibly large value; refusing to render it")
-        return text
-
-
-def _too_big(operator: str, left: Any, right: Any) -> bool:
-    numbers = all(isinstance(x, int) and not isinstance(x, bool) for x in (left, right))
-    if operator == "**":
-        if not isinstance(right, (int, float)):
-            return False
-        bits = abs(left).bit_length() if isinstance(left, int) else 64
-        return abs(right) > MAX_EXPONENT or bits * abs(right) > MAX_INT_BITS
-    if operator == "*" and numbers:
-        return bool(left.bit_length() + right.bit_length() > MAX_INT_BITS)
-    if operator == "*":
-        return any(
-            isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_RENDERED_CHARS
-            for seq, n in ((left, right), (right, left))
-        )
-    if operator == "+" and isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
-        return len(left) + len(right) > MAX_RENDERED_CHARS
-    return False
-
-
-class _GenerationBlock(jinja2.ext.Extension):
-    """`{% generation %}…{% endgeneration %}`, which transformers uses to mark the assistant's text for
-    training, renders as its body (LFM 2.5 and Laguna templates have it)."""
-
-    tags = {"generation"}
-
-    def parse(self, parser: jinja2.parser.Parser) -> list[jinja2.nodes.Node]:
-        next(parser.stream)
-        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
-
-
-def _environment() -> ImmutableSandboxedEnvironment:
-    env = _Sandbox(
-        trim_blocks=True,
-        lstrip_blocks=True,
-        extensions=["jinja2.ext.loopcontrols", _GenerationBlock],
-        autoescape=False,
-    )
-    env.globals["raise_exception"] = _raise_exception
-    env.globals["strftime_now"] = _strftime_now
-    env.filters["tojson"] = _tojson
-    return env
-
-
-@lru_cache(maxsize=32)
-def _compiled(source: str) -> jinja2.Template:
-    # Compiling is most of the cost of rendering (the builtin Gemma template: ~4 ms compiled each time,
-    # on the model's thread, for every chat request); a compiled template renders in a fraction of that.
-    # Failures raise and so are not cached.
-    return _environment().from_string(source)
+def _sandboxed(op: str, source: str, *args: Any) -> Any:
+    deadline = _deadline.get()
+    pool = default_pool()
+    timeout = pool.limits.timeout_s if deadline is None else deadline - time.monotonic()
+    try:
+        # Keyed by the template: one hostile template never holds every sandbox process.
+        return pool.run(op, source, *args, timeout=timeout, key=source)
+    except SandboxTimeout:
+        limit = pool.limits.timeout_s
+        raise TemplateTimeout(f"the model's chat template took too long to render (limit {limit:g} s)") from None
+    except SandboxRefused as exc:
+        raise TemplateError(str(exc)) from None
+    except SandboxError as exc:
+        raise TemplateError(f"the model's chat template could not be rendered: it {exc}") from None
 
 
 @lru_cache(maxsize=32)
 def _declares_tools(source: str) -> bool:
-    try:
-        return "tools" in jinja2.meta.find_undeclared_variables(_environment().parse(source))
-    except jinja2.TemplateError:
-        return False  # rendering will say what is wrong with it
+    return bool(_sandboxed("declares_tools", source))
 
 
 def uses_tools(template: ChatTemplate) -> bool:
@@ -215,7 +125,14 @@ def uses_tools(template: ChatTemplate) -> bool:
     Models trained on such a template (Qwen 2.5, Llama 3.1, Mistral, Hermes…) call tools far more
     reliably when they see the tools written the way they were trained on than from a system note.
     """
-    return len(template.source) <= MAX_TEMPLATE_CHARS and _declares_tools(template.source)
+    if len(template.source) > MAX_TEMPLATE_CHARS:
+        return False
+    try:
+        return _declares_tools(template.source)
+    except TemplateTimeout:
+        raise
+    except TemplateError:
+        return False  # rendering will say what is wrong with it
 
 
 def fallback_name(architecture: str, vocab_tokens_hint: str | None = None) -> str:
@@ -258,28 +175,15 @@ def render_chat(
     """Render `messages` with the sandboxed template; any failure is one TemplateError."""
     if len(template.source) > MAX_TEMPLATE_CHARS:
         raise TemplateError("the chat template is implausibly large; refusing to render it")
-    try:
-        compiled = _compiled(template.source)
-        text = compiled.render(
-            messages=[dict(m) for m in messages],
-            bos_token=bos_token,
-            eos_token=eos_token,
-            add_generation_prompt=add_generation_prompt,
-            **(extra or {}),
-        )
-    except TemplateError:
-        raise
-    except jinja2.exceptions.SecurityError:
-        raise TemplateError("the model's chat template tried to reach Python internals; refused") from None
-    except jinja2.TemplateError as exc:
-        raise TemplateError(
-            f"the model's chat template failed to render: {exc.message or type(exc).__name__}"
-        ) from None
-    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError, RecursionError) as exc:
-        raise TemplateError(f"the model's chat template failed to render: {type(exc).__name__}") from None
-    if len(text) > MAX_RENDERED_CHARS:
-        raise TemplateError("the chat template produced an implausibly long prompt")
-    return text
+    variables = {
+        "messages": [dict(m) for m in messages],
+        "bos_token": bos_token,
+        "eos_token": eos_token,
+        "add_generation_prompt": add_generation_prompt,
+        **(extra or {}),
+    }
+    # In a sandbox child: time-limited (one budget per request, see time_budget) and memory-capped.
+    return str(_sandboxed("render", template.source, variables))
 
 
 # Stand-ins for a reply and the next message: private-use characters that no real conversation holds.

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from engine.policy.limits import DailyTokens, ModelNotAllowed, RateLimited, RequestWindow
+from engine.vault import Vault
 from engine.vault.records import ApiKeyRecord, RequestLogEntry
 
 
@@ -96,7 +97,7 @@ class KeyPolicy:
 
 
 def issue_key(
-    vault: Any,
+    vault: Vault,
     name: str,
     *,
     models: list[str] | None = None,
@@ -109,18 +110,13 @@ def issue_key(
     record, secret = vault.api_keys.create(
         name, models=models, rpm=rpm, tokens_per_day=tokens_per_day, store_content=store_content
     )
-    details = {
-        "name": name,
-        "models": list(models) if models else None,
-        "rpm": rpm,
-        "tokens_per_day": tokens_per_day,
-        "store_content": store_content,
-    }
+    details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
+               "tokens_per_day": tokens_per_day, "store_content": store_content}
     vault.audit.append("api_key_create", actor=actor, details=details)
     return record, secret
 
 
-def revoke_key(vault: Any, name: str, *, actor: str = "local") -> ApiKeyRecord:
+def revoke_key(vault: Vault, name: str, *, actor: str = "local") -> ApiKeyRecord:
     """Revoke the live key named `name` and audit it."""
     record: ApiKeyRecord = vault.api_keys.revoke(name)
     vault.audit.append("api_key_revoke", actor=actor, details={"name": name})

@@ -1,7 +1,8 @@
 """The runtime: which models are in memory, loading them on demand and unloading idle ones.
 
 This is the engine API that the CLI, the HTTP routes and the GUI all call. Chat prompts are rendered
-with the model's resolved chat template (sandboxed) and tokenised on the model's own thread.
+with the model's resolved chat template on the caller's thread (in the sandbox, time-limited) and
+tokenised on the model's own thread.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from engine.models.memory import estimate_memory
 from engine.models.reasoning import opens_thinking
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
-from engine.models.templates import ChatTemplate, TemplateError, render_chat, resolve_template, turn_change
+from engine.models.templates import (
+    ChatTemplate,
+    TemplateError,
+    TemplateTimeout,
+    render_chat,
+    resolve_template,
+    time_budget,
+    turn_change,
+)
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.types import CancelToken, GenerationParams, Prompt
@@ -68,8 +77,8 @@ class Runtime:
         self.memory_budget = memory_budget_bytes or int(total_memory_bytes() * 0.75)
         self.max_queue = max_queue
         self._workers: dict[tuple[str, bool], ModelWorker] = {}
-        # Turn-end markers per model record: resolving them needs a trip to the model's thread.
-        self._stops: dict[ModelRecord, tuple[str, ...]] = {}
+        # Chat template and BOS/EOS text per model record: reading them needs a trip to the model's thread.
+        self._templates: dict[ModelRecord, tuple[ChatTemplate, str, str]] = {}
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self._reaper = threading.Thread(target=self._reap_idle, name="model-reaper", daemon=True)
@@ -144,6 +153,13 @@ class Runtime:
             for worker in stopping:
                 worker.stop()
 
+    def abort(self) -> None:
+        """Cancel every generation running or waiting (server shutdown: replies end within a token)."""
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.abort()
+
     def close(self) -> None:
         """Unload everything and stop the reaper."""
         self._closed.set()
@@ -180,36 +196,48 @@ class Runtime:
         if not messages:
             raise UserError("a chat needs at least one message")
         worker = self.load(model)
-        record = worker.record
+        template, bos, eos = self._template_info(worker)
         params = params or GenerationParams()
-
-        def build(loaded: ServingModel) -> Prompt:
-            assert isinstance(loaded, BatchedModel)  # generation workers always host a BatchedModel
-            template = self.template_for(record, loaded)
-            bos, eos = loaded.special_text()
+        # The template runs here, on the caller's thread and in the sandbox, under one time limit for
+        # the request: an untrusted template never holds the model's thread, however long it runs.
+        with time_budget():
             prepared, extra = prepare_messages(template, messages, tools)
             try:
                 text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
+            except TemplateTimeout:
+                raise
             except TemplateError:
                 if not has_tool_syntax(template):
                     raise
                 # Its own tool syntax failed on this conversation: show the tools and calls as text.
                 prepared, extra = prepare_messages(template, messages, tools, native=False)
                 text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
+            change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
+
+        def build(loaded: ServingModel) -> Prompt:
             # Templates that write the BOS token themselves must not get a second one.
             tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
-            change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
-            return Prompt(tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text))
+            return Prompt(
+                tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text)
+            )
 
         # The template's turn markers end the reply even when the model does not emit EOS.
-        stops = tuple(dict.fromkeys(params.stop + self._template_stops(worker)))
+        stops = tuple(dict.fromkeys(params.stop + template.stops))
         return worker.submit(build, replace(params, stop=stops), cancel)
 
-    def _template_stops(self, worker: ModelWorker) -> tuple[str, ...]:
+    def _template_info(self, worker: ModelWorker) -> tuple[ChatTemplate, str, str]:
+        """The model's chat template and its BOS/EOS text (read once on the model's thread)."""
         record = worker.record
-        if record not in self._stops:
-            self._stops[record] = tuple(worker.call(lambda m: self.template_for(record, m).stops))
-        return self._stops[record]
+        info = self._templates.get(record)
+        if info is None:
+
+            def read(loaded: ServingModel) -> tuple[ChatTemplate, str, str]:
+                assert isinstance(loaded, BatchedModel)  # generation workers always host a BatchedModel
+                bos, eos = loaded.special_text()
+                return self.template_for(record, loaded), bos, eos
+
+            info = self._templates[record] = worker.call(read)
+        return info
 
     def complete(
         self,

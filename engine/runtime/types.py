@@ -118,6 +118,9 @@ class Chunk:
     timings: Timings | None = None
     logprobs: tuple[TokenLogprob, ...] = ()
     tokens_per_s: float | None = None
+    # Tool calls (function name, arguments as JSON text) a remote backend reported as such, on the last
+    # chunk; the local runtime leaves calls in the text, where the engine reads them.
+    tool_calls: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

@@ -8,6 +8,7 @@ ever cut off by a later one.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -110,6 +111,7 @@ class Generation:
         self._job = job
         self.model_name = model_name
         self.final: Chunk | None = None
+        self.served_by: str | None = None  # this machine (engine.backends.base.Stream)
 
     @property
     def opens_thinking(self) -> bool:
@@ -174,6 +176,7 @@ class ModelWorker:
         self._queue: queue.Queue[_Job | _Call | None] = queue.Queue(maxsize=max_queue)
         self._loaded: Future[LoadReport] = Future()
         self._busy = threading.Event()
+        self._abort = threading.Event()  # cancel everything admitted or waiting, once
         self.last_used = time.monotonic()
         self._embedding = embedding
         self._thread = threading.Thread(target=self._run, name=f"model-{record.name}", daemon=True)
@@ -206,6 +209,12 @@ class ModelWorker:
         self._queue.put(request)
         self.last_used = time.monotonic()
         return request.future.result()
+
+    def abort(self) -> None:
+        """Cancel every request running or waiting now (server shutdown); the worker stays usable."""
+        self._abort.set()
+        with contextlib.suppress(queue.Full):  # a full queue means a busy scheduler, which looks anyway
+            self._queue.put_nowait(_Call(lambda _: None))  # wakes an idle scheduler
 
     def stop(self) -> None:
         """Finish queued work, free the model and end the thread."""
@@ -267,6 +276,12 @@ class ModelWorker:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     item = _NOTHING
+            if self._abort.is_set():
+                self._abort.clear()
+                for job in waiting:
+                    job.cancel.cancel()
+                for request in model.active:
+                    request.cancel.cancel()
             while waiting and model.has_free_slot:
                 job = waiting.popleft()
                 self._admit(model, job)

@@ -1,8 +1,8 @@
 """Upstreams: route model names to the organisation's OpenAI-compatible serving engines.
 
 Auth, per-key policy, the encrypted request log, audit and labels stay on this machine; only the
-request itself travels, to an upstream an administrator registered. The HTTP hooks live in
-`engine.upstreams.proxy` (imported by the API routes, not here, to keep this package light).
+request itself travels, to an upstream an administrator registered. Serving their models is the
+upstream backend's job (`engine.backends.upstream`), behind the same protocol as local models.
 """
 
 from engine.upstreams.config import ModelRoute, Upstream, UpstreamStore

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from engine.errors import NotFoundError, UserError
+from engine.vault.ports import SettingsVault
 
 SETTINGS_KEY = "upstreams"
 DEFAULT_TIMEOUT_S = 120.0
@@ -165,7 +166,7 @@ def model_routes(items: Iterable[str], prefix: str = "") -> tuple[ModelRoute, ..
 class UpstreamStore:
     """Upstream definitions in the vault's encrypted settings."""
 
-    def __init__(self, vault: Any) -> None:
+    def __init__(self, vault: SettingsVault) -> None:
         self.vault = vault
 
     def list(self) -> list[Upstream]:

@@ -69,7 +69,7 @@ def _upstream_message(body: bytes) -> tuple[str, str | None]:
     try:
         data: Any = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return body[: MAX_MESSAGE * 2].decode("utf-8", "replace"), None
+        return body[:MAX_MESSAGE * 2].decode("utf-8", "replace"), None
     error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):
         message = error.get("message") or error.get("detail") or ""
@@ -93,9 +93,8 @@ def from_status(
     if status == 404:
         return UpstreamError(f"the serving backend no longer offers model {model!r}", code="upstream_model_missing")
     if status == 429:
-        error = UpstreamError(
-            f"the serving backend for model {model!r} is busy; try again shortly", status=429, code="upstream_busy"
-        )
+        error = UpstreamError(f"the serving backend for model {model!r} is busy; try again shortly",
+                              status=429, code="upstream_busy")
         error.retry_after_s = int(retry_after) if retry_after and retry_after.strip().isdigit() else 2
         return error
     if 400 <= status < 500:

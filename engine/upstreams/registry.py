@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 
@@ -30,6 +29,8 @@ from engine.upstreams.config import (
     normalise_url,
 )
 from engine.upstreams.transport import auth_headers, client_options
+from engine.vault import Vault
+from engine.vault.ports import SettingsVault
 
 log = logging.getLogger("enclave.upstreams")
 
@@ -107,7 +108,7 @@ def check(upstream: Upstream, timeout_s: float = CHECK_TIMEOUT_S) -> Health:
 
 
 def add_upstream(
-    vault: Any,
+    vault: Vault,
     name: str,
     url: str,
     *,
@@ -163,7 +164,7 @@ def add_upstream(
     return upstream
 
 
-def remove_upstream(vault: Any, name: str, *, actor: str = "local") -> Upstream:
+def remove_upstream(vault: Vault, name: str, *, actor: str = "local") -> Upstream:
     """Forget an upstream (its key with it) and audit it."""
     store = UpstreamStore(vault)
     upstream = store.get(name)
@@ -172,12 +173,12 @@ def remove_upstream(vault: Any, name: str, *, actor: str = "local") -> Upstream:
     return upstream
 
 
-def list_upstreams(vault: Any) -> list[Upstream]:
+def list_upstreams(vault: SettingsVault) -> list[Upstream]:
     """Every registered upstream, in failover order."""
     return UpstreamStore(vault).list()
 
 
-def list_with_health(vault: Any, timeout_s: float = CHECK_TIMEOUT_S) -> list[UpstreamStatus]:
+def list_with_health(vault: SettingsVault, timeout_s: float = CHECK_TIMEOUT_S) -> list[UpstreamStatus]:
     """Every upstream with a fresh health check (in parallel; blocks up to about `timeout_s`)."""
     upstreams = list_upstreams(vault)
     if not upstreams:

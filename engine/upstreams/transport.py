@@ -149,22 +149,15 @@ class Gateway:
                 try:
                     response = await client.send(request, stream=True)
                 except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                    log.warning(
-                        "upstream %s: connection failed (attempt %d): %s",
-                        upstream.name,
-                        attempt + 1,
-                        type(exc).__name__,
-                    )
+                    log.warning("upstream %s: connection failed (attempt %d): %s", upstream.name, attempt + 1,
+                                type(exc).__name__)
                     self._down_until[upstream.name] = self._clock() + DOWN_FOR_S
                     if attempt + 1 < CONNECT_ATTEMPTS:
                         await asyncio.sleep(RETRY_DELAY_S)
                     continue
                 except httpx.PoolTimeout:
-                    raise UpstreamError(
-                        "too many requests are waiting for the serving backend; try again",
-                        status=429,
-                        code="upstream_busy",
-                    ) from None
+                    raise UpstreamError("too many requests are waiting for the serving backend; try again",
+                                        status=429, code="upstream_busy") from None
                 except httpx.TimeoutException:
                     message = f"the serving backend for model {target.route.id!r} did not answer in time"
                     raise UpstreamTimeout(message) from None

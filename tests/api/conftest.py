@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from engine.api import ApiServer, ApiSettings
+from engine.handle import SERVER, Engine
 from engine.models import ModelRegistry
 from engine.runtime import Runtime
 from engine.vault import FLOOR, Vault
@@ -28,9 +29,19 @@ class Api:
     """A running test server and what it serves."""
 
     server: ApiServer
-    vault: Vault
-    runtime: Runtime
+    engine: Engine
     key: str  # a key without limits
+
+    @property
+    def vault(self) -> Vault:
+        """The engine's vault."""
+        assert self.engine.vault is not None
+        return self.engine.vault
+
+    @property
+    def runtime(self) -> Runtime:
+        """The engine's local runtime."""
+        return self.engine.runtime
 
     @property
     def base(self) -> str:
@@ -72,17 +83,16 @@ def start_api(home: Path, tiny_gguf: Path, settings: ApiSettings | None = None, 
         registry.set_default("tiny")
     vault, _ = Vault.init(home, PASSPHRASE, kdf=FLOOR)
     _, secret = vault.api_keys.create("test")
-    runtime = Runtime(registry, max_queue=max_queue)
-    server = ApiServer(runtime, vault, host="127.0.0.1", port=0, settings=settings)
+    engine = Engine(Runtime(registry, max_queue=max_queue), vault, actor=SERVER, home=home)
+    server = ApiServer(engine, host="127.0.0.1", port=0, settings=settings)
     server.start()
-    return Api(server, vault, runtime, secret)
+    return Api(server, engine, secret)
 
 
 def stop_api(api: Api) -> None:
-    """Stop the server, the runtime and close the vault."""
+    """Stop the server, then the engine (backends, runtime, vault)."""
     api.server.stop()
-    api.runtime.close()
-    api.vault.close()
+    api.engine.close()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from engine.api import ApiServer, ApiSettings
 from engine.api.errors import scrub
 from engine.api.settings import is_loopback
 from engine.errors import UserError
+from engine.handle import SERVER, Engine
 from engine.models import ModelRegistry
 from engine.vault import FLOOR, Vault
 from tests.api.conftest import PASSPHRASE, Api
@@ -39,7 +40,7 @@ def assert_error(response: httpx.Response, status: int, kind: str | None = None)
 def extra_server(api: Api) -> Iterator[ApiServer]:
     """A second server over the same engine with one CORS origin, a host name and a small token cap."""
     settings = ApiSettings(cors_origins=("http://localhost:3000",), allowed_hosts=("enclave.lan",), max_tokens_cap=3)
-    server = ApiServer(api.runtime, api.vault, port=0, settings=settings)
+    server = ApiServer(api.engine, port=0, settings=settings)
     server.start()
     yield server
     server.stop()
@@ -162,19 +163,20 @@ def test_loopback_detection() -> None:
 def test_non_loopback_bind_without_keys_refuses_to_start(api: Api, tmp_path: Path) -> None:
     home = tmp_path / "keyless"
     vault, _ = Vault.init(home, PASSPHRASE, kdf=FLOOR)
+    keyless = Engine(api.runtime, vault, actor=SERVER, owns=False)
     try:
         with pytest.raises(UserError, match="refusing to listen"):
-            ApiServer(api.runtime, vault, host="0.0.0.0", port=0).start()
-        loopback = ApiServer(api.runtime, vault, host="127.0.0.1", port=0)
+            ApiServer(keyless, host="0.0.0.0", port=0).start()
+        loopback = ApiServer(keyless, host="127.0.0.1", port=0)
         loopback.start()  # loopback is fine (every /v1 request still needs a key)
         assert loopback.running
         loopback.stop()
         vault.api_keys.create("remote")
         vault.api_keys.revoke("remote")
         with pytest.raises(UserError):
-            ApiServer(api.runtime, vault, host="0.0.0.0", port=0).check_bind_policy()
+            ApiServer(keyless, host="0.0.0.0", port=0).check_bind_policy()
         vault.api_keys.create("remote")
-        ApiServer(api.runtime, vault, host="0.0.0.0", port=0).check_bind_policy()
+        ApiServer(keyless, host="0.0.0.0", port=0).check_bind_policy()
     finally:
         vault.close()
 

@@ -11,8 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from engine.policy import categories, report, retention, subjects
 from engine.vault import Vault
 from tests.documents.conftest import PASSPHRASE, Library

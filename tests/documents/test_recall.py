@@ -9,16 +9,29 @@ from __future__ import annotations
 
 import importlib
 import pydoc
-from pathlib import Path
 
 import pytest
 
 from tests.documents.conftest import Library
 
-MODULES = (
-    "json csv shutil textwrap heapq bisect secrets statistics fractions gzip tempfile glob fnmatch calendar "
-    "difflib zipfile"
-).split()
+MODULES = [
+    "json",
+    "csv",
+    "shutil",
+    "textwrap",
+    "heapq",
+    "bisect",
+    "secrets",
+    "statistics",
+    "fractions",
+    "gzip",
+    "tempfile",
+    "glob",
+    "fnmatch",
+    "calendar",
+    "difflib",
+    "zipfile",
+]
 
 # (question, module, a name the answering chunk must contain)
 QUESTIONS = [

@@ -49,6 +49,8 @@ def test_import_and_manage_a_model(qtbot, window, session, tiny_gguf_no_template
     with qtbot.waitSignal(view.models_changed, timeout=10_000):
         view.remove_selected(confirm=False)
     assert _names(view) == ["tiny"] and not (session.registry.folder / "base.gguf").exists()
+    events = [(e.event, e.actor) for e in session.vault.audit.entries()]
+    assert ("model_default", "gui") in events and ("model_remove", "gui") in events  # the engine audits them
 
 
 def test_drop_a_file_to_import_it(qtbot, window, tiny_gguf_no_template: Path) -> None:  # type: ignore[no-untyped-def]

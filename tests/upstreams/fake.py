@@ -124,7 +124,26 @@ class FakeUpstream:
                                   "finish_reason": "stop"}],
                      "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
             return JSONResponse(reply)
+        if body["messages"][0].get("content") == "think":
+            return StreamingResponse(self._thinking_stream(), media_type="text/event-stream")
+        if body["messages"][0].get("content") == "break":
+            return StreamingResponse(self._broken_stream(), media_type="text/event-stream")
         return StreamingResponse(self._gated_stream(), media_type="text/event-stream")
+
+    async def _thinking_stream(self) -> AsyncIterator[bytes]:
+        """A reasoning model behind a server that sends its thinking apart (`reasoning_content`)."""
+        for delta in ({"reasoning_content": "Let me see."}, {"reasoning_content": " Yes."}, {"content": "It is so."}):
+            event = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+                     "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            yield b"data: " + json.dumps(event).encode() + b"\n\n"
+        yield _chunk(None, "stop")
+        yield b"data: [DONE]\n\n"
+
+    async def _broken_stream(self) -> AsyncIterator[bytes]:
+        """One event, then an error that quotes the upstream's own URL and key."""
+        yield _chunk("first")
+        error = {"error": {"message": f"worker at {self.url} (key {self.api_key}) ran out of memory"}}
+        yield b"data: " + json.dumps(error).encode() + b"\n\n"
 
     async def _gated_stream(self) -> AsyncIterator[bytes]:
         try:

@@ -163,3 +163,12 @@ def test_only_a_forwarded_request_contacts_an_upstream(enclave: Api, monkeypatch
         assert set(contacted) == {"upstream.invalid"}  # the registered host, and nothing else
     finally:
         remove_upstream(enclave.vault, "far")
+
+
+def test_an_upstreams_logprobs_reach_the_client(enclave: Api) -> None:
+    reply = client(enclave).chat.completions.create(
+        model=MODEL, messages=HELLO, max_tokens=3, logit_bias=NO_EOS, logprobs=True, top_logprobs=2  # type: ignore[arg-type]
+    )
+    items = reply.choices[0].logprobs.content if reply.choices[0].logprobs else None
+    assert items and all(isinstance(i.logprob, float) for i in items)
+    assert "".join(i.token for i in items) == reply.choices[0].message.content

@@ -98,3 +98,28 @@ def test_an_untrusted_certificate_is_refused(enclave: Api, fake: FakeUpstream) -
     health = {s.upstream.name: s.health for s in list_with_health(enclave.vault)}
     assert health["fake"].ok and health["fake"].remote_models == ("fake-model",)
     assert not health["untrusted"].ok and "TLS" in (health["untrusted"].problem or "")
+
+
+def test_an_upstream_failing_mid_stream_ends_the_stream_with_a_scrubbed_error(enclave: Api, fake: FakeUpstream) -> None:
+    before = log_count(enclave)
+    body = {"model": "fake", "messages": [{"role": "user", "content": "break"}], "stream": True}
+    with enclave.client() as http, http.stream("POST", "/v1/chat/completions", json=body) as response:
+        assert response.status_code == 200  # the stream had begun
+        events = [line[5:].strip() for line in response.iter_lines() if line.startswith("data:")]
+    assert '"content":"first"' in events[1]
+    assert "ran out of memory" in events[-1] and '"error"' in events[-1] and "[DONE]" not in events
+    for secret in (fake.api_key, fake.url, str(fake.port)):
+        assert secret not in "".join(events)
+    entry = logged_after(enclave, before)
+    assert (entry.upstream, entry.response_text) == ("fake", "first")
+
+
+def test_an_upstreams_separate_thinking_reaches_the_client_as_reasoning_content(enclave: Api) -> None:
+    think = [{"role": "user", "content": "think"}]
+    stream = client(enclave).chat.completions.create(model="fake", messages=think, stream=True)  # type: ignore[arg-type]
+    deltas = [c.choices[0].delta for c in stream if c.choices]
+    thoughts = "".join((d.model_extra or {}).get("reasoning_content") or "" for d in deltas)
+    assert thoughts == "Let me see. Yes." and "".join(d.content or "" for d in deltas) == "It is so."
+    whole = client(enclave).chat.completions.create(model="fake", messages=think)  # type: ignore[arg-type]
+    message = whole.choices[0].message
+    assert message.content == "It is so." and (message.model_extra or {})["reasoning_content"] == "Let me see. Yes."

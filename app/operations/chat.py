@@ -1,0 +1,45 @@
+"""Operations on conversations (the Chat page): each returns a StreamTask for one reply."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+
+from app.session import Session
+from app.workers import StreamTask
+from engine.runtime import GenerationParams
+
+
+def send(
+    owner: QObject,
+    session: Session,
+    text: str,
+    *,
+    conversation_id: str | None,
+    model: str | None,
+    params: GenerationParams,
+    system_prompt: str | None = None,
+) -> StreamTask:
+    """Send `text` (a new conversation when `conversation_id` is None) and stream the reply."""
+    chat = session.chat
+    return StreamTask(
+        lambda: chat.send(
+            text, conversation_id=conversation_id, model=model, params=params, system_prompt=system_prompt
+        ),
+        owner,
+    )
+
+
+def edit_and_resend(
+    owner: QObject, session: Session, conversation_id: str, message_id: str, text: str, params: GenerationParams
+) -> StreamTask:
+    """Replace a sent message (and what followed it) with `text`, and stream the new reply."""
+    chat = session.chat
+    return StreamTask(lambda: chat.edit_and_resend(conversation_id, message_id, text, params=params), owner)
+
+
+def regenerate(
+    owner: QObject, session: Session, conversation_id: str, model: str | None, params: GenerationParams
+) -> StreamTask:
+    """Drop the last reply and stream a new one."""
+    chat = session.chat
+    return StreamTask(lambda: chat.regenerate(conversation_id, model=model, params=params), owner)
