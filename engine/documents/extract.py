@@ -160,9 +160,9 @@ def _pdf(data: bytes, ocr_mode: OcrMode) -> Extracted:
     if reader.is_encrypted:
         # An empty user password still opens some "encrypted" PDFs (permissions only).
         try:
-            opened = reader.decrypt("")
+            opened = bool(reader.decrypt(""))
         except Exception:
-            opened = 0
+            opened = False
         if not opened:
             raise Unreadable("encrypted PDF (password protected); remove the password and add it again")
     sections: list[Section] = []
@@ -171,7 +171,7 @@ def _pdf(data: bytes, ocr_mode: OcrMode) -> Extracted:
         text = page.extract_text() or ""
         if ocr_mode == "on" or (ocr_mode == "auto" and len(text.strip()) < 20):
             # A scanned page: its text is in the images on it.
-            for image in page.images if ocr_mode != "off" else []:
+            for image in page.images:
                 found = _ocr_sections(image.data, number)
                 if found:
                     used_ocr = True
@@ -313,7 +313,7 @@ def _eml(data: bytes, ocr_mode: OcrMode) -> Extracted:
     if not message.keys():
         raise Unreadable("not an e-mail message (no headers)")
     header = "\n".join(f"{k}: {message[k]}" for k in ("Subject", "From", "To", "Date") if message[k])
-    body = message.get_body(preferencelist=("plain", "html"))  # type: ignore[attr-defined]
+    body = message.get_body(preferencelist=("plain", "html"))
     text = ""
     if body is not None:
         content = body.get_content()
@@ -327,7 +327,7 @@ def _eml(data: bytes, ocr_mode: OcrMode) -> Extracted:
 def _msg(data: bytes, ocr_mode: OcrMode) -> Extracted:
     import extract_msg
 
-    message = extract_msg.openMsg(io.BytesIO(data))
+    message: Any = extract_msg.openMsg(io.BytesIO(data))
     try:
         header = "\n".join(
             f"{k}: {v}"
@@ -340,9 +340,10 @@ def _msg(data: bytes, ocr_mode: OcrMode) -> Extracted:
             if v
         )
         text = message.body or ""
+        subject = str(message.subject) if message.subject else None
     finally:
         message.close()
-    return Extracted("msg", [Section(f"{header}\n\n{text}", None, message.subject or None)], 0)
+    return Extracted("msg", [Section(f"{header}\n\n{text}", None, subject)], 0)
 
 
 def _ocr_sections(data: bytes, page: int) -> list[Section]:

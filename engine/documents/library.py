@@ -53,8 +53,15 @@ class AuditSink(Protocol):
 class LibraryVault(Protocol):
     """What the library needs from the vault."""
 
-    documents: DocumentStore
-    audit: AuditSink
+    @property
+    def documents(self) -> DocumentStore:
+        """The vault's document repository."""
+        ...
+
+    @property
+    def audit(self) -> AuditSink:
+        """The vault's audit chain."""
+        ...
 
     def on_lock(self, callback: Callable[[], None]) -> None:
         """Register a callback for when the keys are dropped."""
