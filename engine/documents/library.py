@@ -485,6 +485,8 @@ class DocumentLibrary:
 
 
 def _embedding_text(document: str, heading: str | None, text: str) -> str:
-    """What the embedding model sees: the heading gives a chunk its context (the file name adds noise)."""
+    """What the embedding model sees: the heading for context (the file name adds noise), whitespace
+    collapsed (indentation costs tokens and time and carries no meaning for the model)."""
     del document
-    return f"{heading}\n{text}" if heading else text
+    body = " ".join(text.split())
+    return f"{heading}\n{body}" if heading else body
