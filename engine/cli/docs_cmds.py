@@ -109,6 +109,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             actor=ACTOR,
             subject=args.subject,
             keep_originals=False if args.no_originals else None,
+            embedder=args.embedder,
             progress=progress,
         )
         if sys.stderr.isatty():

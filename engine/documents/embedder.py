@@ -136,7 +136,8 @@ def ensure_default_embedder(registry: ModelRegistry, approve: Callable[[str], No
 
 
 def open_embedder(registry: ModelRegistry, name: str | None) -> LlamaEmbedder:
-    """Load the named embedding model (None: the default, built if needed)."""
+    """Load the named embedding model (None: the default, built if needed); any imported embedding GGUF
+    (a BERT-family encoder llama.cpp runs in embedding mode) can serve a collection."""
     if name in (None, "", default_embedder.MODEL_NAME):
         return LlamaEmbedder(ensure_default_embedder(registry))
     return LlamaEmbedder(registry.get(str(name)))

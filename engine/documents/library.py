@@ -19,6 +19,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
+from engine.documents import default_embedder
 from engine.documents import extract as extraction
 from engine.documents.chunking import chunk_sections
 from engine.documents.embedder import Embedder, open_embedder
@@ -262,11 +263,19 @@ class DocumentLibrary:
             raise NotFoundError(f"no collection named {name!r} (collections: {known})")
         return found
 
-    def _collection_or_new(self, name: str, keep_originals: bool | None) -> CollectionRecord:
+    def _collection_or_new(self, name: str, keep_originals: bool | None, embedder: str | None) -> CollectionRecord:
         found = self._store.collection(name)
         if found is not None:
+            if embedder is not None and embedder != (found.embedder or default_embedder.MODEL_NAME):
+                raise UserError(f"collection {name!r} uses the embedding model {found.embedder!r}; it cannot change")
             return found
-        return self._store.create_collection(name, keep_originals=True if keep_originals is None else keep_originals)
+        if embedder is not None:
+            self._registry.get(embedder)  # NotFoundError for an unknown model, before anything is created
+        return self._store.create_collection(
+            name,
+            keep_originals=True if keep_originals is None else keep_originals,
+            embedder=embedder or default_embedder.MODEL_NAME,
+        )
 
     # -- adding --------------------------------------------------------------------------------
 
@@ -279,6 +288,7 @@ class DocumentLibrary:
         actor: str = "local",
         subject: str | None = None,
         keep_originals: bool | None = None,
+        embedder: str | None = None,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
     ) -> ImportReport:
@@ -287,10 +297,10 @@ class DocumentLibrary:
             raise UserError("--ocr must be auto, on or off")
         missing = [str(p) for p in paths if not Path(p).exists()]
         files = list(iter_files([Path(p) for p in paths if Path(p).exists()]))
-        coll = self._collection_or_new(collection, keep_originals)
+        coll = self._collection_or_new(collection, keep_originals, embedder)
         report = ImportReport(coll.name)
         report.files += [FileResult(m, "failed", "no such file or folder") for m in missing]
-        embedder = self.embedder(coll.embedder or None)
+        model = self.embedder(coll.embedder or None)
         existing = {d.source: d for d in self._store.documents(coll.id)}
         for number, path in enumerate(files, start=1):
             if cancel is not None and cancel.is_set():
@@ -298,7 +308,7 @@ class DocumentLibrary:
                 break
             if progress is not None:
                 progress(number - 1, len(files), path.name)
-            report.files.append(self._add_one(path, coll, embedder, existing, ocr, subject))
+            report.files.append(self._add_one(path, coll, model, existing, ocr, subject))
         if progress is not None:
             progress(len(files), len(files), "")
         counts = {s: report.count(s) for s in ("added", "replaced", "unchanged", "failed", "cancelled")}
