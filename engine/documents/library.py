@@ -440,7 +440,7 @@ class DocumentLibrary:
         log_text: bool = False,
         mode: str = "hybrid",
     ) -> list[SearchResult]:
-        """The best `top` chunks across `collections` (hybrid BM25 + vectors, fused by rank)."""
+        """The best `top` chunks across `collections` (hybrid: BM25 and vector scores fused)."""
         query = query.strip()
         if not query:
             raise UserError("the search query is empty")

@@ -4,7 +4,7 @@ what a function does without naming it; a hit counts when a top-5 chunk comes fr
 names the function. Both figures (and vector search alone) are printed.
 
 The issue asks for hybrid recall@5 >= 0.93. With the default model (multilingual-e5-small, 4-bit) this
-set measures 0.84 (plain BM25 0.72, vectors alone 0.81): the test holds that floor and the margin over
+set measures 0.91 (plain BM25 0.72, vectors alone 0.81): the test holds that floor and the margin over
 BM25, and the README says the target is not reached yet.
 """
 
@@ -109,5 +109,5 @@ def test_hybrid_recall_at_5_beats_plain_bm25(reference: Library, record_property
     )
     print("\n" + line)
     record_property("recall_at_5", {"hybrid": hybrid, "bm25": keyword, "vector": vector})
-    assert hybrid >= 0.84, (line, missed)  # the issue's target is 0.93: not reached (see the docstring)
+    assert hybrid >= 0.9, (line, missed)  # the issue's target is 0.93: not reached (see the docstring)
     assert hybrid >= keyword + 0.10, line
