@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     add.add_argument("--ocr", choices=("auto", "on", "off"), default="auto", help="OCR for scans and images")
     add.add_argument("--subject", metavar="LABEL", help="tag the documents with a data subject")
     add.add_argument("--no-originals", action="store_true", help="a new collection keeps only text, chunks and vectors")
+    add.add_argument(
+        "--embedder", metavar="MODEL", help="a new collection's embedding model (default: multilingual-e5-small)"
+    )
     add.set_defaults(handler=cmd_add)
 
     listing = actions.add_parser("list", parents=[common], help="list documents")

@@ -175,7 +175,7 @@ class DocumentLibrary:
 
     def embedder(self, name: str | None) -> Embedder:
         """The embedder a collection uses, loaded once."""
-        key = name or ""
+        key = name or default_embedder.MODEL_NAME
         with self._lock:
             if key not in self._embedders:
                 self._embedders[key] = self._factory(name)
