@@ -7,7 +7,9 @@ in the tooltip, so an auditor can match the two.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QLocale
+
+translate = QCoreApplication.translate  # lupdate reads `translate("Context", "text")` calls too
 
 
 def event_label(event: str) -> str:
@@ -41,6 +43,10 @@ def event_label(event: str) -> str:
         "report": QCoreApplication.translate("AuditEvents", "Processing report generated"),
         "upstream_add": QCoreApplication.translate("AuditEvents", "Upstream server added"),
         "upstream_remove": QCoreApplication.translate("AuditEvents", "Upstream server removed"),
+        "pair_create": QCoreApplication.translate("AuditEvents", "Device paired"),
+        "pair_revoke": QCoreApplication.translate("AuditEvents", "Paired device cut off"),
+        "remote_add": QCoreApplication.translate("AuditEvents", "Organisation server added"),
+        "remote_remove": QCoreApplication.translate("AuditEvents", "Organisation server removed"),
     }
     return labels.get(event, event)
 
@@ -54,3 +60,147 @@ def actor_label(actor: str) -> str:
         "local": QCoreApplication.translate("AuditEvents", "this computer"),
     }
     return labels.get(actor, actor)
+
+
+def _count(one: str, many: str, n: int) -> str:
+    """`one` or `many` (both already translated, with a `{n}`), the number in the locale's digits."""
+    return (one if n == 1 else many).format(n=QLocale().toString(n))
+
+
+def _quoted(value: object) -> str:
+    return translate("AuditDetails", "“{name}”").format(name=value)
+
+
+def _list(values: object) -> str:
+    items = values if isinstance(values, list) else [values]
+    return translate("AuditDetails", ", ").join(map(str, items))
+
+
+def category_label(category: str) -> str:
+    """A data category of the retention policy, as a person reads it."""
+    labels = {
+        "conversations": translate("AuditDetails", "conversations"),
+        "api_content": translate("AuditDetails", "API request texts"),
+        "api_metadata": translate("AuditDetails", "API request records"),
+        "audit": translate("AuditDetails", "audit log entries"),
+    }
+    return labels.get(category, category)
+
+
+def _days(days: object) -> str:
+    if not isinstance(days, int):
+        return translate("AuditDetails", "forever")
+    return _count(translate("AuditDetails", "{n} day"), translate("AuditDetails", "{n} days"), days)
+
+
+def _setting(key: str, value: object) -> str:
+    """A changed setting, as a sentence: which setting, and what it is now."""
+    if key == "policy.retention" and isinstance(value, dict):
+        kept = [
+            translate("AuditDetails", "{category} {days}").format(category=category_label(c), days=_days(value.get(c)))
+            for c in ("conversations", "api_content", "api_metadata", "audit")
+        ]
+        text = translate("AuditDetails", "Retention set: keep {rules}.").format(rules=_list(kept))
+        if value.get("legal_hold"):
+            text += " " + translate("AuditDetails", "Legal hold on: nothing expires.")
+        held = value.get("held_subjects") or []
+        if held:
+            text += " " + translate("AuditDetails", "Held data subjects: {subjects}.").format(subjects=_list(held))
+        return text
+    if key == "policy.models.allowlist_required":
+        if value:
+            return translate("AuditDetails", "Only approved models may be loaded.")
+        return translate("AuditDetails", "Any imported model may be loaded.")
+    if key == "policy.controller":
+        return translate("AuditDetails", "Controller named in the processing record: {name}.").format(name=value)
+    if isinstance(value, bool):
+        value = translate("AuditDetails", "on") if value else translate("AuditDetails", "off")
+    return translate("AuditDetails", "Setting {name} changed to {value}.").format(name=key, value=value)
+
+
+def _flag(value: object, yes: str, no: str | None) -> str | None:
+    return yes if value else no
+
+
+def _phrase(event: str, key: str, value: object) -> str | None:
+    """One detail as words (None: nothing worth saying)."""
+    if value in (None, "", [], {}):
+        return None
+    number = len(value) if isinstance(value, list) else value
+    if key == "name":
+        return _quoted(value)
+    if key == "bind":
+        return translate("AuditDetails", "listening on {address}").format(address=value)
+    if key == "file":
+        return translate("AuditDetails", "file {name}").format(name=value)
+    if key == "folder":
+        return translate("AuditDetails", "from folder {name}").format(name=value)
+    if key == "subject":
+        return translate("AuditDetails", "data subject {name}").format(name=_quoted(value))
+    if key == "match":
+        return translate("AuditDetails", "matching {text}").format(text=_quoted(value))
+    if key == "sha256":
+        return translate("AuditDetails", "SHA-256 {digest}…").format(digest=str(value)[:12])
+    if key == "url":
+        return translate("AuditDetails", "at {url}").format(url=value)
+    if key == "model":
+        return translate("AuditDetails", "model {name}").format(name=_quoted(value))
+    if key == "key":
+        return translate("AuditDetails", "API key {name}").format(name=_quoted(value))
+    if key == "models":
+        return translate("AuditDetails", "models: {names}").format(names=_list(value))
+    if key in ("conversation_id", "id"):
+        return translate("AuditDetails", "one conversation")
+    if key == "at":
+        return translate("AuditDetails", "happened at {time}, while the vault was locked").format(time=value)
+    if key == "all":
+        return translate("AuditDetails", "everything")
+    if key == "rpm" and isinstance(value, int):
+        return _count(translate("AuditDetails", "at most {n} request a minute"),
+                      translate("AuditDetails", "at most {n} requests a minute"), value)
+    if key == "tokens_per_day" and isinstance(value, int):
+        return _count(translate("AuditDetails", "at most {n} token a day"),
+                      translate("AuditDetails", "at most {n} tokens a day"), value)
+    if key in ("conversations", "count") and isinstance(number, int):
+        if event == "api_content_erase":
+            return _count(translate("AuditDetails", "{n} API request"), translate("AuditDetails", "{n} API requests"),
+                          number)
+        return _count(translate("AuditDetails", "{n} conversation"), translate("AuditDetails", "{n} conversations"),
+                      number)
+    if key == "counts" and isinstance(value, dict):
+        parts = [f"{category_label(c)}: {QLocale().toString(int(n))}" for c, n in value.items() if n]
+        if not parts:
+            return translate("AuditDetails", "nothing had expired")
+        return translate("AuditDetails", "removed {counts}").format(counts=_list(parts))
+    if key == "kind" and value == "processing":
+        return translate("AuditDetails", "record of processing (Art. 30)")
+    if key == "rule":
+        rules = {"key_models": translate("AuditDetails", "the key may not use this model"),
+                 "model_allowlist": translate("AuditDetails", "the model is not approved")}
+        return rules.get(str(value), str(value))
+    flags = {
+        "store_content": (translate("AuditDetails", "prompts and replies are logged"),
+                          translate("AuditDetails", "only metadata is logged, no texts")),
+        "labels": (translate("AuditDetails", "replies carry the AI label"),
+                   translate("AuditDetails", "replies carry no AI label")),
+        "tls": (translate("AuditDetails", "encrypted (TLS)"), translate("AuditDetails", "not encrypted")),
+        "custom_ca": (translate("AuditDetails", "own certificate authority"), None),
+        "plain_http_allowed": (translate("AuditDetails", "plain HTTP allowed"), None),
+        "api_key": (translate("AuditDetails", "with an API key"), None),
+        "action": (None, None),  # said by the rule
+    }
+    if key in flags:
+        yes, no = flags[key]
+        return _flag(value, yes, no) if yes is not None else None
+    if isinstance(value, bool):
+        value = translate("AuditDetails", "yes") if value else translate("AuditDetails", "no")
+    return f"{key}: {value}"
+
+
+def describe_details(event: str, details: dict[str, object]) -> str:
+    """An audit entry's details as words in the person's language (never raw names such as `store_content`)."""
+    if event == "setting_change" and "key" in details:
+        return _setting(str(details["key"]), details.get("value"))
+    phrases = [_phrase(event, key, value) for key, value in details.items()]
+    text = translate("AuditDetails", "; ").join(p for p in phrases if p)
+    return text[:1].upper() + text[1:] if text else ""

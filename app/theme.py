@@ -26,6 +26,7 @@ STYLE_SHEET = """
 #aiBadge { color: palette(highlighted-text); background: palette(highlight); border-radius: 4px;
            padding: 1px 6px; font-size: 10px; }
 #mutedLabel { color: palette(placeholder-text); }
+QFrame#searchHit { border: none; border-bottom: 1px solid palette(mid); }
 #sheet { background: palette(alternate-base); border-left: 1px solid palette(mid); }
 #secretBox { font-family: monospace; font-size: 15px; padding: 10px; border: 1px dashed palette(mid);
              border-radius: 6px; background: palette(base); }

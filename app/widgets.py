@@ -12,11 +12,12 @@ from PySide6.QtCore import (
     QLocale,
     QPoint,
     QPropertyAnimation,
+    QSize,
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel, QMessageBox, QToolButton, QWidget
+from PySide6.QtGui import QGuiApplication, QResizeEvent
+from PySide6.QtWidgets import QComboBox, QLabel, QMessageBox, QSizePolicy, QToolButton, QWidget
 
 from app import theme
 
@@ -37,6 +38,60 @@ def muted(text: str) -> QLabel:
     label.setObjectName("mutedLabel")
     label.setWordWrap(True)
     return label
+
+
+class ElidedLabel(QLabel):
+    """One line of text cut with "…" to the width it is given, the whole text in its tooltip: it never
+    widens its layout or causes a horizontal scroll bar."""
+
+    def __init__(
+        self, text: str = "", parent: QWidget | None = None, *, mode: Qt.TextElideMode = Qt.TextElideMode.ElideRight
+    ) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self._mode = mode
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.set_full_text(text)
+
+    def set_full_text(self, text: str) -> None:
+        """Show `text`, elided when it does not fit."""
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        """The text before eliding."""
+        return self._full
+
+    def is_elided(self) -> bool:
+        """True when the text shown is cut."""
+        return self.text() != self._full
+
+    def sizeHint(self) -> QSize:  # noqa: N802
+        # As wide as the whole text when there is room; as narrow as a few characters when there is not.
+        margins = self.contentsMargins()
+        width = self.fontMetrics().horizontalAdvance(self._full) + margins.left() + margins.right() + 2
+        return QSize(width, super().sizeHint().height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802
+        return QSize(min(self.sizeHint().width(), self.fontMetrics().horizontalAdvance("M…") * 2),
+                     super().minimumSizeHint().height())
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self._full, self._mode, max(1, self.contentsRect().width())))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._elide()
+
+
+def shrinkable(combo: QComboBox, characters: int = 16) -> QComboBox:
+    """A combo box whose width does not follow its longest item (a long conversation title would widen
+    the whole column and bring a horizontal scroll bar): the current item is elided, the list shows it all."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(characters)
+    combo.view().setTextElideMode(Qt.TextElideMode.ElideNone)
+    return combo
 
 
 def copy_text(text: str) -> None:
@@ -130,6 +185,7 @@ def _known_error(exc: BaseException) -> str | None:
     """A translated sentence for the engine errors a person meets most, chosen by class (never by text)."""
     from engine.errors import IntegrityError
     from engine.models.registry import ImportCancelled
+    from engine.pairing.client import CertificateChanged, KeyRefused, RemoteUnreachable
     from engine.runtime.types import PromptTooLong, RuntimeBusy
     from engine.vault.errors import VaultInUse, VaultMissing, WrongPassphrase, WrongRecoveryKey
 
@@ -150,6 +206,22 @@ def _known_error(exc: BaseException) -> str | None:
             "Errors", "The conversation no longer fits the model's context. Start a new chat, or give the model "
             "a larger context in its settings."
         )
+    if isinstance(exc, CertificateChanged):
+        return QCoreApplication.translate(
+            "Errors", "Refused: the server at {url} presented certificate {shown}, but this computer was paired "
+            "with certificate {pinned}. Someone may be intercepting the connection, or the server has a new "
+            "certificate: ask its administrator for a new pairing code."
+        ).format(url=exc.url, shown=exc.shown, pinned=exc.pinned)
+    if isinstance(exc, RemoteUnreachable) and exc.server:
+        return QCoreApplication.translate(
+            "Errors", "Cannot reach the server “{name}”: is it running, and is this computer on its network? "
+            "Models on this computer keep working."
+        ).format(name=exc.server)
+    if isinstance(exc, KeyRefused):
+        return QCoreApplication.translate(
+            "Errors", "The server “{name}” no longer accepts this computer: its pairing was revoked. Ask its "
+            "administrator for a new pairing code."
+        ).format(name=exc.server)
     if isinstance(exc, IntegrityError):
         return QCoreApplication.translate(
             "Errors", "Stored data failed its integrity check (it was changed or damaged): {detail}"

@@ -166,19 +166,26 @@ def run_task(
 class StreamTask(Task):
     """A Task that starts a chat turn, streams its chunks as `chunk(str)`, then stores it.
 
-    `start_turn` runs on the pool thread (it may load a model and writes the prompt to the vault); it
-    returns an `engine.chat.Turn`. The result is its `TurnResult`. `stop()` cancels within one token,
-    even before the first one.
+    `start_turn(on_load)` runs on the pool thread (it may load a model, reporting to `on_load`, and
+    writes the prompt to the vault); it returns an `engine.chat.Turn`. The result is its `TurnResult`.
+    Before the first chunk: `loading(model, fraction)` while the model loads, then `started(turn)` once
+    the reply is under way. `stop()` cancels within one token, even before the first one.
     """
 
     chunk = Signal(str)
+    loading = Signal(str, float)  # model name, 0…1
+    started = Signal(object)  # engine.chat.Turn (its conversation_id and thinks are read on the GUI thread)
     _chunk_out = Signal(str)
+    _loading_out = Signal(str, float)
+    _started_out = Signal(object)
 
-    def __init__(self, start_turn: Callable[[], Any], owner: QObject | None = None) -> None:
+    def __init__(self, start_turn: Callable[[Callable[[Any], None]], Any], owner: QObject | None = None) -> None:
         super().__init__(lambda ctx: self._stream(ctx), owner)
         self._start_turn = start_turn
         self._turn: Any = None
         self._chunk_out.connect(self._deliver_chunk)
+        self._loading_out.connect(self._deliver_loading)
+        self._started_out.connect(self._deliver_started)
 
     def cancel(self) -> None:
         """Cancel the generation (thread-safe; the partial reply is still stored)."""
@@ -195,8 +202,9 @@ class StreamTask(Task):
         return self.cancel_event.is_set()
 
     def _stream(self, ctx: TaskContext) -> Any:
-        turn = self._start_turn()
+        turn = self._start_turn(lambda progress: self._loading_out.emit(progress.model, progress.fraction))
         self._turn = turn
+        self._started_out.emit(turn)
         # stop() may have run before the turn existed: it could not cancel it then.
         if ctx.cancelled:
             turn.generation.cancel()
@@ -209,3 +217,13 @@ class StreamTask(Task):
     def _deliver_chunk(self, text: str) -> None:
         if self._owner_alive():
             self.chunk.emit(text)
+
+    @Slot(str, float)
+    def _deliver_loading(self, model: str, fraction: float) -> None:
+        if self.running and self._owner_alive():
+            self.loading.emit(model, fraction)
+
+    @Slot(object)
+    def _deliver_started(self, turn: Any) -> None:
+        if self.running and self._owner_alive():
+            self.started.emit(turn)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from engine.backends import Backend, ChatRequest, CompletionRequest, ModelRef, Stream
+from engine.backends import Backend, ChatRequest, CompletionRequest, LocalBackend, ModelRef, Stream
 from engine.models.reasoning import THINK_OPEN, split_reply
-from engine.runtime import Chunk, GenerationParams
+from engine.runtime import Chunk, GenerationParams, LoadListener
 from engine.vault import Vault
 
 PRODUCER = "Enclave"
@@ -33,6 +33,11 @@ class ChatHost(Protocol):
     def resolve(self, name: str | None) -> tuple[Backend, ModelRef]:
         """The backend and model for `name`, if the engine's actor may use it."""
         ...
+
+
+def title_for(prompt: str) -> str:
+    """The title a conversation gets from its first message."""
+    return " ".join(prompt.split())[:TITLE_CHARS] or "New chat"
 
 
 def content_label(model: ModelRef, final: Chunk | None) -> dict[str, Any]:
@@ -79,6 +84,8 @@ class Turn:
     model: ModelRef
     conversation_id: str | None
     _vault: Vault | None
+    thinks: bool = False  # a reasoning model: it thinks before it answers
+    replaces: str | None = None  # regenerate: the reply this one becomes another version of
     _parts: list[str] = field(default_factory=list)
     user_message_id: str | None = None  # the prompt as stored (None: not stored, or regenerated)
 
@@ -103,9 +110,14 @@ class Turn:
         label = content_label(self.model, self.generation.final)
         message_id = None
         if self._vault is not None and self.conversation_id is not None:
-            message_id = self._vault.conversations.add_message(
-                self.conversation_id, "assistant", text, metadata=label
-            ).id
+            if self.replaces is not None:  # the earlier version stays, to switch back to
+                message_id = self._vault.conversations.add_alternative(
+                    self.conversation_id, self.replaces, text, metadata=label
+                ).id
+            else:
+                message_id = self._vault.conversations.add_message(
+                    self.conversation_id, "assistant", text, metadata=label
+                ).id
         return TurnResult(self.conversation_id, text, self.generation.final, label, message_id, self.user_message_id)
 
 
@@ -132,14 +144,19 @@ class ChatService:
     def vault(self) -> Vault | None:
         """The engine's vault (it can be replaced, e.g. by the recovery flow)."""
         return self.host.vault
-    def _history(self, conversation_id: str) -> list[dict[str, str]]:
+
+    def _history(self, conversation_id: str, *, before: str | None = None) -> list[dict[str, str]]:
+        """The conversation as the model gets it (the chosen version of each reply), up to message `before`."""
         assert self.vault is not None
         conversation = self.vault.conversations.get(conversation_id)
+        stored = self.vault.conversations.messages(conversation_id)
+        if before is not None:
+            stored = stored[: next((i for i, m in enumerate(stored) if m.id == before), len(stored))]
         # Past replies go back without their thinking, as API clients send them (most reasoning models'
         # templates drop it anyway; the rest would otherwise get it back in every turn).
         messages = [
             {"role": m.role, "content": split_reply(m.content)[1] if m.role == "assistant" else m.content}
-            for m in self.vault.conversations.messages(conversation_id)
+            for m in stored
         ]
         if conversation.system_prompt:
             messages.insert(0, {"role": "system", "content": conversation.system_prompt})
@@ -153,8 +170,10 @@ class ChatService:
         model: str | None = None,
         params: GenerationParams | None = None,
         system_prompt: str | None = None,
+        on_load: LoadListener | None = None,
     ) -> Turn:
-        """Store the user's message (if a vault is open) and start the reply."""
+        """Store the user's message (if a vault is open) and start the reply; `on_load` hears how far the
+        model has loaded when it is not in memory yet."""
         history: list[dict[str, str]] = []
         if self.vault is not None and conversation_id is not None:
             model = model or self.vault.conversations.get(conversation_id).model
@@ -162,37 +181,57 @@ class ChatService:
         user_message_id = None
         if self.vault is not None:
             if conversation_id is None:
-                title = " ".join(prompt.split())[:TITLE_CHARS] or "New chat"
                 conversation_id = self.vault.conversations.create(
-                    title, model=ref.name, system_prompt=system_prompt
+                    title_for(prompt), model=ref.name, system_prompt=system_prompt
                 ).id
             history = self._history(conversation_id)
             user_message_id = self.vault.conversations.add_message(conversation_id, "user", prompt).id
         elif system_prompt:
             history = [{"role": "system", "content": system_prompt}]
-        turn = self._reply(history + [{"role": "user", "content": prompt}], conversation_id, backend, ref, params)
+        messages = history + [{"role": "user", "content": prompt}]
+        turn = self._reply(messages, conversation_id, backend, ref, params, on_load)
         turn.user_message_id = user_message_id
         return turn
 
     def regenerate(
-        self, conversation_id: str, *, model: str | None = None, params: GenerationParams | None = None
+        self,
+        conversation_id: str,
+        *,
+        model: str | None = None,
+        params: GenerationParams | None = None,
+        on_load: LoadListener | None = None,
     ) -> Turn:
-        """Drop the last assistant reply and generate it again."""
+        """Write the last reply again; the new version is added to it and chosen, the earlier ones kept."""
         assert self.vault is not None, "regenerate needs the vault"
         stored = self.vault.conversations.messages(conversation_id)
-        if stored and stored[-1].role == "assistant":
-            self.vault.conversations.delete_messages_from(conversation_id, stored[-1].id)
+        last = stored[-1].id if stored and stored[-1].role == "assistant" else None
         conversation = self.vault.conversations.get(conversation_id)
         backend, ref = self._usable_model(model or conversation.model)
-        return self._reply(self._history(conversation_id), conversation_id, backend, ref, params)
+        history = self._history(conversation_id, before=last)
+        turn = self._reply(history, conversation_id, backend, ref, params, on_load)
+        turn.replaces = last
+        return turn
 
     def edit_and_resend(
-        self, conversation_id: str, message_id: str, new_text: str, *, params: GenerationParams | None = None
+        self,
+        conversation_id: str,
+        message_id: str,
+        new_text: str,
+        *,
+        params: GenerationParams | None = None,
+        on_load: LoadListener | None = None,
     ) -> Turn:
-        """Replace a user message (and everything after it) with `new_text`, then reply again."""
+        """Replace a user message (and everything after it) with `new_text`, then reply again. Editing the
+        first message renames a conversation still titled after it."""
         assert self.vault is not None, "editing needs the vault"
-        self.vault.conversations.delete_messages_from(conversation_id, message_id)
-        return self.send(new_text, conversation_id=conversation_id, params=params)
+        conversations = self.vault.conversations
+        stored = conversations.messages(conversation_id)
+        first = next((m for m in stored if m.role == "user"), None)
+        renamed_by_hand = first is None or conversations.get(conversation_id).title != title_for(first.content)
+        if first is not None and first.id == message_id and not renamed_by_hand:
+            conversations.rename(conversation_id, title_for(new_text))
+        conversations.delete_messages_from(conversation_id, message_id)
+        return self.send(new_text, conversation_id=conversation_id, params=params, on_load=on_load)
 
     def _usable_model(self, model: str | None) -> tuple[Backend, ModelRef]:
         """The named (or default) model and its backend, refused if the engine's policy says so."""
@@ -205,14 +244,19 @@ class ChatService:
         backend: Backend,
         ref: ModelRef,
         params: GenerationParams | None,
+        on_load: LoadListener | None = None,
     ) -> Turn:
         params = params or GenerationParams()
         generation: Stream
+        thinks = False
         if ref.continues_text:
             # A base model has no chat format: it continues the text it is given, and a conversation is
             # one document that grows by turns. Each prompt then starts with the one before it and its
             # reply, exactly as the model produced it, so the model's cache carries over between turns.
-            generation = backend.complete(ref, CompletionRequest(continued_document(messages), params))
+            request = CompletionRequest(continued_document(messages), params, on_load=on_load)
+            generation = backend.complete(ref, request)
         else:
-            generation = backend.chat(ref, ChatRequest(messages, params))
-        return Turn(generation, ref, conversation_id, self.vault)
+            generation = backend.chat(ref, ChatRequest(messages, params, on_load=on_load))
+            # Only the local runtime can read a model's template to say it reasons before it answers.
+            thinks = isinstance(backend, LocalBackend) and backend.runtime.thinks(ref.name)
+        return Turn(generation, ref, conversation_id, self.vault, thinks=thinks)

@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from engine import paths
-from engine.backends import Backend, Backends, LocalBackend, ModelRef, UpstreamBackend
+from engine.backends import Backend, Backends, LocalBackend, ModelRef, RemoteBackend, UpstreamBackend
 from engine.chat import ChatService
 from engine.errors import UserError
 from engine.models.registry import ModelRegistry
@@ -41,7 +41,7 @@ from engine.policy.audit_events import require_admin_actor
 from engine.policy.audit_events import unlock as audited_unlock
 from engine.policy.keys import KeyPolicy, issue_key, revoke_key
 from engine.policy.limits import ModelNotAllowed
-from engine.runtime import Runtime
+from engine.runtime import LoadListener, Runtime
 from engine.upstreams import Upstream, UpstreamStatus, add_upstream, list_upstreams, list_with_health, remove_upstream
 from engine.vault import ApiKeyRecord, Vault
 from engine.vault.errors import VaultMissing
@@ -102,6 +102,7 @@ class Engine:
         backends = Backends(LocalBackend(self.runtime))
         if vault is not None:
             backends.add(UpstreamBackend(vault))
+            backends.add(RemoteBackend(vault))  # the organisation's paired servers (SERVER/MODEL)
         return backends
 
     # -- opening and closing ------------------------------------------------------------------------
@@ -328,12 +329,13 @@ class ModelAdmin:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def load(self, name: str) -> None:
-        """Load model `name` into memory (the allowlist applies); blocks until it is loaded."""
+    def load(self, name: str, on_load: LoadListener | None = None) -> None:
+        """Load model `name` into memory (the allowlist applies); blocks until it is loaded, telling
+        `on_load` how far it has come."""
         _, ref = self._engine.resolve(name)
         if not ref.is_local:
             raise UserError(f"model {name!r} runs elsewhere; there is nothing to load here")
-        self._engine.runtime.load(ref.name)
+        self._engine.runtime.load(ref.name, on_load=on_load)
 
     def unload(self, name: str) -> bool:
         """Free the memory of model `name`; False if it was not loaded."""

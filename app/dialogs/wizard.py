@@ -173,6 +173,11 @@ class ModelPage(QWizardPage):
         self.setTitle(self.tr("Pick a model"))
         self.setSubTitle(self.tr("The model answers when a chat does not name another. You can change it any time."))
         self.list = named(QListWidget(), self.tr("Available models"))
+        # A model's description wraps within the list's width, never behind a horizontal scroll bar.
+        self.list.setWordWrap(True)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.list.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.status = muted("")
         self.progress = named(QProgressBar(), self.tr("Progress"))
         self.progress.hide()
@@ -202,6 +207,7 @@ class ModelPage(QWizardPage):
         self.list.clear()
         for record in self._wizard.registry.list():
             item = QListWidgetItem(self._describe(record))
+            item.setToolTip(self._describe(record))
             item.setData(Qt.ItemDataRole.UserRole, record.name)
             self.list.addItem(item)
             if record.name == current or (current is None and record.source == "demo"):
@@ -221,7 +227,7 @@ class ModelPage(QWizardPage):
             quant=record.facts.quantization, file=human_size(record.file_size),
         )
         if record.source == "demo":
-            text += "  " + self.tr("(bundled demo: a small base model that continues text)")
+            text += "\n" + self.tr("(bundled demo: a small base model that continues text)")
         return text
 
     def selected_name(self) -> str | None:

@@ -29,11 +29,25 @@ class MessageItem:
     metadata: dict[str, Any] | None = None
     created_at: dt.datetime = field(default_factory=_now)
     streaming: bool = False
+    loading: str | None = None  # the model being loaded for this reply, before it starts
+    load_fraction: float = 0.0
+    thinks: bool = False  # written by a reasoning model: it thinks before it answers
+    started: bool = False  # the model is working on it (loaded, the prompt is being read)
+    versions: int = 0  # a regenerated reply: how many versions it has (0: never regenerated)
+    active: int = 0  # which version is shown (0-based)
 
     @classmethod
     def from_message(cls, message: Message) -> MessageItem:
         """A row for a message read from the vault."""
-        return cls(message.role, message.content, message.id, message.metadata, message.created_at)
+        return cls(
+            message.role,
+            message.content,
+            message.id,
+            message.metadata,
+            message.created_at,
+            versions=len(message.alternatives),
+            active=message.active,
+        )
 
     @property
     def ai_generated(self) -> bool:
@@ -85,6 +99,11 @@ class MessageListModel(QAbstractListModel):
         """Grow a streaming row by a chunk."""
         item = self._items[row]
         self._update(row, replace(item, content=item.content + text))
+
+    def set_item(self, row: int, item: MessageItem) -> None:
+        """Replace a row (the streaming reply's state changed)."""
+        if 0 <= row < len(self._items):
+            self._update(row, item)
 
     def finish(self, row: int, metadata: dict[str, Any] | None, message_id: str | None = None) -> None:
         """Mark a streaming row done, with the label and counts the engine stored (and its stored id)."""

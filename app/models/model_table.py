@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
-from app.widgets import human_number, human_size
+from app.widgets import human_number, human_size, human_time
 from engine.models import ModelRecord
 
 Index = QModelIndex | QPersistentModelIndex
@@ -107,9 +108,14 @@ class ModelTableModel(QAbstractTableModel):
             return self._display(record, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == Col.SHA256:
-                return record.sha256
-            if column == Col.NAME and record.is_base_model:
-                return self.tr("A base model: it continues text rather than following instructions.")
+                return self.tr(
+                    "SHA-256 {sha256}\nThe file last matched it {when}. Verify reads the whole file again and compares."
+                ).format(sha256=record.sha256, when=_when(record.last_checked))
+            if column == Col.NAME:  # the name may be elided in the table: whole here
+                name = self._display(record, column)
+                if record.is_base_model:
+                    return name + "\n" + self.tr("A base model: it continues text rather than following instructions.")
+                return name
             return None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (Col.CONTEXT, Col.FILE_SIZE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -136,9 +142,21 @@ class ModelTableModel(QAbstractTableModel):
         if column == Col.SHA256:
             state = self._hash.get(record.name, HashState.RECORDED)
             return {
-                HashState.RECORDED: self.tr("recorded {short}…").format(short=record.sha256[:12]),
+                HashState.RECORDED: (
+                    self.tr("verified {when}").format(when=_when(record.verified_at))
+                    if record.verified_at
+                    else self.tr("checked at import, {when}").format(when=_when(record.imported_at))
+                ),
                 HashState.CHECKING: self.tr("checking…"),
-                HashState.VERIFIED: self.tr("verified"),
+                HashState.VERIFIED: self.tr("verified just now"),
                 HashState.FAILED: self.tr("CHANGED — do not use"),
             }[state]
         return self.tr("loaded") if record.name in self._loaded else self.tr("not loaded")
+
+
+def _when(iso: str | None) -> str:
+    """A stored ISO time as the person's locale shows it."""
+    try:
+        return human_time(dt.datetime.fromisoformat(iso)) if iso else "—"
+    except ValueError:
+        return iso or "—"

@@ -22,8 +22,9 @@ def send(
     """Send `text` (a new conversation when `conversation_id` is None) and stream the reply."""
     chat = session.chat
     return StreamTask(
-        lambda: chat.send(
-            text, conversation_id=conversation_id, model=model, params=params, system_prompt=system_prompt
+        lambda on_load: chat.send(
+            text, conversation_id=conversation_id, model=model, params=params, system_prompt=system_prompt,
+            on_load=on_load,
         ),
         owner,
     )
@@ -34,12 +35,16 @@ def edit_and_resend(
 ) -> StreamTask:
     """Replace a sent message (and what followed it) with `text`, and stream the new reply."""
     chat = session.chat
-    return StreamTask(lambda: chat.edit_and_resend(conversation_id, message_id, text, params=params), owner)
+    return StreamTask(
+        lambda on_load: chat.edit_and_resend(conversation_id, message_id, text, params=params, on_load=on_load), owner
+    )
 
 
 def regenerate(
     owner: QObject, session: Session, conversation_id: str, model: str | None, params: GenerationParams
 ) -> StreamTask:
-    """Drop the last reply and stream a new one."""
+    """Stream a new version of the last reply (the earlier ones are kept, to switch back to)."""
     chat = session.chat
-    return StreamTask(lambda: chat.regenerate(conversation_id, model=model, params=params), owner)
+    return StreamTask(
+        lambda on_load: chat.regenerate(conversation_id, model=model, params=params, on_load=on_load), owner
+    )

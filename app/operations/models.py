@@ -9,9 +9,9 @@ from app.workers import Task
 
 
 def load(owner: QObject, session: Session, name: str) -> Task:
-    """Load `name` into memory (the allowlist applies)."""
+    """Load `name` into memory (the allowlist applies); its progress (percent of 100) as the engine reports it."""
     admin = session.engine.model_admin
-    return Task(lambda ctx: admin.load(name), owner)
+    return Task(lambda ctx: admin.load(name, on_load=lambda p: ctx.progress(round(p.fraction * 100), 100)), owner)
 
 
 def unload(owner: QObject, session: Session, name: str) -> Task:

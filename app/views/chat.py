@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -26,7 +27,7 @@ from app.session import Session
 from app.views.chat_settings import SETTINGS_KEY, ChatSettingsSheet
 from app.views.messages_view import MessageListView
 from app.views.sidebar import ConversationSidebar
-from app.widgets import error_text, muted, named
+from app.widgets import ElidedLabel, error_text, muted, named
 from app.workers import StreamTask
 
 
@@ -55,7 +56,11 @@ class ChatView(QWidget):
         self.session = session
         self.conversation_id: str | None = None
         self.stream: StreamTask | None = None
-        self._stream_row = -1
+        # The reply streaming in, kept here so that it survives switching to another conversation and back.
+        self._stream_row = -1  # its row while its conversation is shown, else -1
+        self._stream_item: MessageItem | None = None
+        self._stream_conversation: str | None = None  # None until a new chat's first turn has stored it
+        self._stream_replaces: str | None = None  # regenerate: the reply's stored version, hidden meanwhile
         self._editing: MessageItem | None = None
         self.messages = MessageListModel(self)
 
@@ -64,7 +69,7 @@ class ChatView(QWidget):
         self.sheet.hide()
         self.sheet.load_settings(self._stored_params())
 
-        self.title = QLabel()
+        self.title = ElidedLabel()
         font = QFont(self.title.font())
         font.setPointSizeF(font.pointSizeF() * 1.2)
         font.setBold(True)
@@ -109,6 +114,7 @@ class ChatView(QWidget):
         self.stop_button.setToolTip(self.tr("Stop (Esc)"))
         self.stop_button.hide()
         self.status = muted("")
+        self.status.setWordWrap(True)
         named(self.status, self.tr("Chat status"))
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
@@ -159,6 +165,7 @@ class ChatView(QWidget):
         self.cancel_edit.clicked.connect(self._end_edit)
         self.view.edit_requested.connect(self.begin_edit)
         self.view.regenerate_requested.connect(self.regenerate)
+        self.view.version_requested.connect(self._choose_version)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -189,7 +196,10 @@ class ChatView(QWidget):
         self.model_picker.clear()
         default = self.session.registry.default_name()
         for model in self.session.engine.models():
-            if not model.is_local:
+            if model.served_by == "remote":  # a paired server's: `SERVER/MODEL`, shown as “MODEL — on SERVER”
+                short = model.name.partition("/")[2]
+                label = self.tr("{model} — on {server}").format(model=short, server=model.origin)
+            elif not model.is_local:
                 label = self.tr("{model} (on {server})").format(model=model.name, server=model.origin)
             else:
                 label = model.name + (self.tr(" (default)") if model.name == default else "")
@@ -205,9 +215,7 @@ class ChatView(QWidget):
             self.model_picker.setCurrentIndex(index)
 
     def open_conversation(self, conversation_id: str | None) -> None:
-        """Show a stored conversation (None: a new, empty chat)."""
-        if self.stream is not None:
-            return  # the reply streaming in belongs to the open conversation
+        """Show a stored conversation (None: a new, empty chat); a reply streaming elsewhere goes on."""
         if conversation_id is None:
             self.new_chat()
             return
@@ -215,22 +223,34 @@ class ChatView(QWidget):
         conversation = vault.conversations.get(conversation_id)
         self.conversation_id = conversation_id
         self._end_edit()
-        self.messages.set_messages(vault.conversations.messages(conversation_id))
-        self.title.setText(conversation.title)
+        stored = vault.conversations.messages(conversation_id)
+        streaming_here = self.stream is not None and conversation_id == self._stream_conversation
+        if streaming_here:
+            stored = [m for m in stored if m.id != self._stream_replaces]
+        self.messages.set_messages(stored)
+        self._stream_row = -1
+        if streaming_here and self._stream_item is not None:
+            self._stream_row = self.messages.append(self._stream_item)
+        self._update_streaming_controls()
+        self._set_title(conversation.title)
         self._pick_model(conversation.model)
         self.sheet.set_system_prompt(conversation.system_prompt)
         self.sidebar.select(conversation_id)
         self._show_placeholder()
         self.view.scroll_to_end()
 
+    def _set_title(self, title: str) -> None:
+        # A long title is elided to the header's width (the whole of it in the tooltip), never a scroll bar.
+        self.title.set_full_text(title)
+
     def new_chat(self) -> None:
-        """Start an empty chat; it is stored when the first message is sent."""
-        if self.stream is not None:
-            return
+        """Start an empty chat; it is stored when the first message is sent (a reply streaming elsewhere goes on)."""
         self.conversation_id = None
         self._end_edit()
         self.messages.clear()
-        self.title.setText(self.tr("New chat"))
+        self._stream_row = -1
+        self._update_streaming_controls()
+        self._set_title(self.tr("New chat"))
         self._pick_model(self.session.registry.default_name())
         self.sheet.set_system_prompt(None)
         self.sidebar.select(None)
@@ -287,7 +307,10 @@ class ChatView(QWidget):
     def send(self) -> None:
         """Send the composer's text (Ctrl+Enter); replaces the message being edited, if any."""
         text = self.composer.toPlainText().strip()
-        if not text or self.stream is not None:
+        if not text:
+            return
+        if self.stream is not None:
+            self.status.setText(self.tr("Wait until the reply being written has finished, or stop it."))
             return
         if not self.model_picker.count():
             self.status.setText(self.tr("Import a model first (Models page)."))
@@ -317,20 +340,57 @@ class ChatView(QWidget):
             return
         params, model = self.sheet.params(), self.model_picker.currentData()
         self.messages.remove_from(len(items) - 1)
-        self._start_stream(chat_ops.regenerate(self, self.session, self.conversation_id, model, params), model)
-
-    def _start_stream(self, stream: StreamTask, model: str | None) -> None:
-        self._stream_row = self.messages.append(
-            MessageItem("assistant", "", metadata={"model": model} if model else None, streaming=True)
+        self._start_stream(
+            chat_ops.regenerate(self, self.session, self.conversation_id, model, params), model,
+            replaces=items[-1].id,
         )
+
+    def _choose_version(self, item: MessageItem, index: int) -> None:
+        """Show another version of a regenerated reply; the next turn sends the one shown."""
+        if self.conversation_id is None or item.id is None or self.stream is not None:
+            return
+        try:
+            self.session.vault.conversations.choose_alternative(self.conversation_id, item.id, index)
+        except Exception as exc:  # noqa: BLE001 (shown to the person)
+            self.status.setText(error_text(exc))
+            return
+        self.open_conversation(self.conversation_id)
+
+    def _start_stream(self, stream: StreamTask, model: str | None, *, replaces: str | None = None) -> None:
+        self._stream_item = MessageItem("assistant", "", metadata={"model": model} if model else None, streaming=True)
+        self._stream_row = self.messages.append(self._stream_item)
+        self._stream_conversation = self.conversation_id
+        self._stream_replaces = replaces
         self._show_placeholder()
         self.status.setText("")
         stream.chunk.connect(self._chunk)
+        stream.loading.connect(self._loading)
+        stream.started.connect(self._started)
         stream.succeeded.connect(self._finished)
         stream.failed.connect(self._failed)
         self.stream = stream
         self._set_streaming(True)
         stream.start()
+
+    def _set_stream_item(self, item: MessageItem) -> None:
+        self._stream_item = item
+        if 0 <= self._stream_row < self.messages.rowCount():
+            self.messages.set_item(self._stream_row, item)
+
+    def _loading(self, model: str, fraction: float) -> None:
+        if self._stream_item is not None:
+            self._set_stream_item(replace(self._stream_item, loading=model, load_fraction=fraction))
+
+    def _started(self, turn: Any) -> None:
+        if self._stream_item is not None:
+            self._set_stream_item(replace(self._stream_item, loading=None, started=True, thinks=bool(turn.thinks)))
+        if self._stream_conversation is None and turn.conversation_id is not None:
+            # A new chat's first turn: it is stored now, and listed; shown as itself if still on screen.
+            self._stream_conversation = turn.conversation_id
+            if self._stream_row >= 0:
+                self.conversation_id = turn.conversation_id
+            self.sidebar.refresh(self.conversation_id)
+        self.sidebar.streaming_id = self._stream_conversation
 
     def stop(self) -> None:
         """Stop the reply (Esc): the engine cancels within one token and keeps what was written."""
@@ -345,51 +405,84 @@ class ChatView(QWidget):
             self._end_edit()
 
     def _chunk(self, text: str) -> None:
+        if self._stream_item is None:
+            return
+        self._stream_item = replace(self._stream_item, content=self._stream_item.content + text, loading=None)
         if 0 <= self._stream_row < self.messages.rowCount():
             self.messages.append_text(self._stream_row, text)
 
-    def _finished(self, result: Any) -> None:
+    def _end_stream(self) -> bool:
+        """Forget the finished stream; True when its conversation is the one on screen."""
+        shown = self._stream_row >= 0
         self.stream = None
+        self._stream_item = None
+        self._stream_row = -1
+        self._stream_replaces = None
+        self.sidebar.streaming_id = None
         self._set_streaming(False)
-        self.conversation_id = result.conversation_id
+        return shown
+
+    def _finished(self, result: Any) -> None:
+        row, regenerated = self._stream_row, self._stream_replaces is not None
+        shown = self._end_stream()
+        if shown:
+            self.conversation_id = result.conversation_id
         if self.session.vault.is_locked:
             return  # locked (or quitting) while the reply finished: it is stored, show it after unlock
-        if 0 <= self._stream_row < self.messages.rowCount():
-            # The rows get the ids the engine stored them under (edit, regenerate need them): no reload
-            # and decryption of the whole conversation.
-            self.messages.finish(self._stream_row, result.label, result.message_id)
-            if result.user_message_id is not None:
-                self.messages.set_id(self._stream_row - 1, result.user_message_id)
         self.status.setText("")
         self.sidebar.refresh(self.conversation_id)  # the list's order (the conversation moves to the top)
+        if not shown:  # the person is reading another conversation: the reply is stored, the list says so
+            self.reply_finished.emit(result)
+            return
+        if regenerated:
+            self.open_conversation(self.conversation_id)  # the reply now shows its versions, ‹ n/n ›
+        elif 0 <= row < self.messages.rowCount():
+            # The rows get the ids the engine stored them under (edit, regenerate need them): no reload
+            # and decryption of the whole conversation.
+            self.messages.finish(row, result.label, result.message_id)
+            if result.user_message_id is not None:
+                self.messages.set_id(row - 1, result.user_message_id)
         if self.conversation_id is not None:
-            self.title.setText(self.session.vault.conversations.get(self.conversation_id).title)
+            self._set_title(self.session.vault.conversations.get(self.conversation_id).title)
             self.sidebar.select(self.conversation_id)
         if QAccessible.isActive():  # a screen reader user hears that the reply is there to read
             QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, self.tr("The reply is complete.")))
         self.reply_finished.emit(result)
 
     def _failed(self, exc: BaseException) -> None:
-        self.stream = None
-        self._set_streaming(False)
+        row = self._stream_row
+        shown = self._end_stream()
         if self.session.vault.is_locked:
             return
         text = error_text(exc)
         self.status.setText(self.tr("The reply failed: {error}").format(error=text))
-        if self.conversation_id is not None:
+        if not shown:
+            self.sidebar.refresh(self.conversation_id)
+        elif self.conversation_id is not None:
             self.sidebar.refresh(self.conversation_id)
             self.open_conversation(self.conversation_id)
         else:
-            self.messages.remove_from(self._stream_row)
+            self.messages.remove_from(row)
             self._show_placeholder()
         self.reply_failed.emit(text)
 
     def _set_streaming(self, streaming: bool) -> None:
-        self.send_button.setVisible(not streaming)
-        self.stop_button.setVisible(streaming)
-        self.model_picker.setEnabled(not streaming and self.model_picker.count() > 0)
-        self.sidebar.setEnabled(not streaming)
+        self._update_streaming_controls()
         self.streaming_changed.emit(streaming)
+
+    def _update_streaming_controls(self) -> None:
+        # Stop belongs to the conversation whose reply streams; elsewhere Send waits for it to finish.
+        streaming = self.stream is not None
+        here = streaming and self._stream_row >= 0
+        self.send_button.setVisible(not here)
+        self.send_button.setEnabled(not streaming)
+        self.send_button.setToolTip(
+            self.tr("A reply is being written in another chat; send when it has finished.")
+            if streaming
+            else self.tr("Send (Ctrl+Enter)")
+        )
+        self.stop_button.setVisible(here)
+        self.model_picker.setEnabled(not here and self.model_picker.count() > 0)
 
     # -- editing ---------------------------------------------------------------------------------
 

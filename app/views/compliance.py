@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.dialogs.confirm import TypedConfirmDialog
 from app.session import ACTOR, Session
-from app.widgets import error_text, muted, named
+from app.widgets import error_text, muted, named, shrinkable
 from app.workers import Task, run_task
 from engine.policy import allowlist, report, retention, subjects
 from engine.policy.subjects import Selection
@@ -111,12 +111,12 @@ class CompliancePanel(QWidget):
 
         # -- data subjects
         subject_box = QGroupBox(self.tr("Data subjects"))
-        self.tag_conversation = named(QComboBox(), self.tr("Conversation to tag"))
+        self.tag_conversation = shrinkable(named(QComboBox(), self.tr("Conversation to tag")))
         self.subject_label = named(QLineEdit(), self.tr("Data subject label"))
         self.subject_label.setPlaceholderText(self.tr("e.g. a customer number"))
         self.tag_button = named(QPushButton(self.tr("Tag")), self.tr("Tag the conversation with this subject"))
         self.untag_button = named(QPushButton(self.tr("Clear tag")), self.tr("Remove the conversation's subject tag"))
-        self.subject = named(QComboBox(), self.tr("Data subject"))
+        self.subject = shrinkable(named(QComboBox(), self.tr("Data subject")), 10)
         self.export_subject = named(QPushButton(theme.icon("export"), self.tr("Export…")),
                                     self.tr("Export this subject's conversations"))
         self.erase_subject = named(QPushButton(theme.icon("trash"), self.tr("Erase…")),
@@ -132,11 +132,11 @@ class CompliancePanel(QWidget):
         act_row.addWidget(self.subject, 1)
         act_row.addWidget(self.export_subject)
         act_row.addWidget(self.erase_subject)
-        act_row.addWidget(self.hold_subject)
         subject_form = QFormLayout(subject_box)
         subject_form.addRow(self.tr("Conversation:"), self.tag_conversation)
         subject_form.addRow(self.tr("Subject label:"), tag_row)
         subject_form.addRow(self.tr("Subject:"), act_row)
+        subject_form.addRow("", self.hold_subject)  # its own row: the column stays narrow enough not to scroll
         subject_form.addRow("", muted(self.tr(
             "An export is a folder of plain JSON with a manifest (access and portability requests). "
             "Erasing destroys the keys of every conversation the subject is tagged in."
@@ -157,7 +157,7 @@ class CompliancePanel(QWidget):
                                         self.tr("Require approved models"))
         self.approved = named(QListWidget(), self.tr("Approved models"))
         self.approved.setMaximumHeight(110)
-        self.model_choice = named(QComboBox(), self.tr("Model to approve"))
+        self.model_choice = shrinkable(named(QComboBox(), self.tr("Model to approve")))
         self.approve_button = named(QPushButton(theme.icon("check"), self.tr("Approve")),
                                     self.tr("Approve this model"))
         self.unapprove_button = named(QPushButton(theme.icon("trash"), self.tr("Withdraw")),

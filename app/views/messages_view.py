@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QScrollArea,
     QSizePolicy,
     QToolButton,
@@ -19,7 +20,7 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.models.messages import MessageItem, MessageListModel
 from app.views.markdown import MarkdownView
-from app.widgets import CopyButton, human_number, human_time_of_day, muted, named
+from app.widgets import CopyButton, ElidedLabel, human_number, human_time_of_day, muted, named
 
 # While a long thinking streams in, only its latest part is shown: a label of tens of thousands of characters
 # takes over 100 ms to lay out on every chunk (measured at 40k).
@@ -58,6 +59,7 @@ class MessageWidget(QFrame):
 
     edit_requested = Signal(object)  # MessageItem
     regenerate_requested = Signal()
+    version_requested = Signal(object, int)  # MessageItem, the version to show (0-based)
 
     def __init__(self, item: MessageItem, author: str, accessible: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,7 +67,11 @@ class MessageWidget(QFrame):
         self.setObjectName("userBubble" if item.role == "user" else "assistantBubble")
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.setAccessibleName(accessible[:300])
-        self.author = QLabel(f"<b>{_escape(author)}</b>")
+        # A long model name is elided (whole in the tooltip): the bubble never outgrows the message column.
+        self.author = ElidedLabel(author)
+        author_font = self.author.font()
+        author_font.setBold(True)
+        self.author.setFont(author_font)
         self.time = muted(human_time_of_day(item.created_at))
         self.badge = QLabel(self.tr("AI-generated"))
         self.badge.setObjectName("aiBadge")
@@ -81,12 +87,21 @@ class MessageWidget(QFrame):
         self.regenerate.clicked.connect(self.regenerate_requested)
         self.edit.setVisible(item.role == "user" and item.id is not None)
         self.regenerate.hide()
+        # A regenerated reply keeps its earlier versions: ‹ 1/2 › steps through them.
+        self.previous_version = self._arrow("‹", self.tr("Previous version of this reply"))
+        self.next_version = self._arrow("›", self.tr("Next version of this reply"))
+        self.version_label = muted("")
+        self.previous_version.clicked.connect(lambda: self._step_version(-1))
+        self.next_version.clicked.connect(lambda: self._step_version(1))
         header = QHBoxLayout()
         header.setSpacing(8)
         header.addWidget(self.author)
         header.addWidget(self.badge)
         header.addWidget(self.time)
         header.addStretch(1)
+        header.addWidget(self.previous_version)
+        header.addWidget(self.version_label)
+        header.addWidget(self.next_version)
         header.addWidget(self.edit)
         header.addWidget(self.regenerate)
         header.addWidget(self.copy)
@@ -106,6 +121,11 @@ class MessageWidget(QFrame):
         self._thinking_seen = False
         self._thinking_text = ""
         self.body = MarkdownView()
+        self.load_bar = QProgressBar()
+        self.load_bar.setRange(0, 100)
+        self.load_bar.setMaximumWidth(320)
+        named(self.load_bar, self.tr("Model loading progress"))
+        self.load_bar.hide()
         self.stats = muted("")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
@@ -113,6 +133,7 @@ class MessageWidget(QFrame):
         layout.addWidget(self.thinking_toggle, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.thinking)
         layout.addWidget(self.body)
+        layout.addWidget(self.load_bar)
         layout.addWidget(self.stats)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.update_item(item)
@@ -124,12 +145,47 @@ class MessageWidget(QFrame):
         button.setAutoRaise(True)
         return named(button, text)
 
+    def _arrow(self, glyph: str, text: str) -> QToolButton:
+        button = QToolButton()
+        button.setText(glyph)
+        button.setToolTip(text)
+        button.setAutoRaise(True)
+        return named(button, text)
+
+    def _step_version(self, step: int) -> None:
+        target = self.item.active + step
+        if 0 <= target < self.item.versions:
+            self.version_requested.emit(self.item, target)
+
+    def _waiting_text(self, item: MessageItem) -> str:
+        """What an empty streaming reply says: loading the model, thinking (reasoning models), or writing."""
+        if item.loading:
+            return self.tr("Loading {model}…").format(model=item.loading)
+        if item.thinks:
+            return self.tr("_Thinking…_")
+        return self.tr("_Writing…_") if item.started else "…"
+
     def update_item(self, item: MessageItem) -> None:
         """Show the row's current content and state."""
         self.item = item
         thinking, answer = item.thinking_and_answer()
         if item.streaming and not answer and not thinking:
-            answer = self.tr("_Thinking…_")
+            answer = self._waiting_text(item)
+        loading = bool(item.streaming and item.loading)
+        self.load_bar.setVisible(loading)
+        if loading:
+            self.load_bar.setValue(round(item.load_fraction * 100))
+        versions = item.versions > 1 and not item.streaming
+        for widget in (self.previous_version, self.version_label, self.next_version):
+            widget.setVisible(versions)
+        if versions:
+            self.version_label.setText(
+                self.tr("{current}/{count}").format(current=item.active + 1, count=item.versions)
+            )
+            self.version_label.setToolTip(self.tr("Version {current} of {count} of this reply").format(
+                current=item.active + 1, count=item.versions))
+            self.previous_version.setEnabled(item.active > 0)
+            self.next_version.setEnabled(item.active < item.versions - 1)
         if self.body.text != answer:
             self.body.set_text(answer)
         if thinking and not self._thinking_seen:
@@ -156,6 +212,8 @@ class MessageWidget(QFrame):
         if item.role != "assistant":
             return ""
         if item.streaming:
+            if item.loading:
+                return self.tr("Loading the model into memory… (Esc to stop)")
             return self.tr("Generating… (Esc to stop)")
         meta = item.metadata or {}
         usage = meta.get("usage") or {}
@@ -181,15 +239,12 @@ class MessageWidget(QFrame):
         return " · ".join(parts)
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 class MessageListView(QScrollArea):
     """A scrolling column of MessageWidgets kept in step with a MessageListModel."""
 
     edit_requested = Signal(object)
     regenerate_requested = Signal()
+    version_requested = Signal(object, int)
 
     def __init__(self, model: MessageListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -233,11 +288,18 @@ class MessageListView(QScrollArea):
         )
         widget.edit_requested.connect(self.edit_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)
+        widget.version_requested.connect(self.version_requested)
         return widget
+
+    def _drop(self, widget: MessageWidget) -> None:
+        # Out of the layout now: deleted later, it would still count for the rows inserted meanwhile.
+        self._layout.removeWidget(widget)
+        widget.hide()
+        widget.deleteLater()
 
     def _rebuild(self) -> None:
         for widget in self._widgets:
-            widget.deleteLater()
+            self._drop(widget)
         self._widgets = []
         for row in range(self.model.rowCount()):
             widget = self._make(row)
@@ -256,7 +318,7 @@ class MessageListView(QScrollArea):
 
     def _removed(self, _parent: QModelIndex, first: int, last: int) -> None:
         for widget in self._widgets[first : last + 1]:
-            widget.deleteLater()
+            self._drop(widget)
         del self._widgets[first : last + 1]
         self._mark_last()
 

@@ -25,14 +25,15 @@ from PySide6.QtWidgets import (
 
 from app import hardware, theme
 from app.dialogs.model_settings import ModelSettingsDialog
-from app.models.model_table import HashState, ModelTableModel
+from app.models.model_table import Col, HashState, ModelTableModel
 from app.operations import models as model_ops
 from app.session import ACTOR, Session
+from app.views.remotes import RemotesBox
 from app.widgets import error_text, human_number, human_size, muted, named
 from app.workers import Task, TaskContext, run_task
 from engine.errors import IntegrityError
 from engine.models import ModelRecord
-from engine.models.memory import context_per_sequence
+from engine.models.memory import context_per_sequence, estimate_memory
 from engine.policy import allowlist, audit_events
 from engine.runtime.manager import LoadedInfo, estimated_memory
 
@@ -47,7 +48,9 @@ class HardwarePanel(QGroupBox):
         self.memory = QLabel("…")
         self.gpu = QLabel("…")
         self.fit = QLabel("")
-        for label in (self.cpu, self.memory, self.gpu, self.fit):
+        self.fit_parts = muted("")
+        named(self.fit_parts, self.tr("What the model's memory is made of"))
+        for label in (self.cpu, self.memory, self.gpu, self.fit, self.fit_parts):
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout(self)
@@ -55,6 +58,7 @@ class HardwarePanel(QGroupBox):
         form.addRow(self.tr("Memory:"), self.memory)
         form.addRow(self.tr("GPU:"), self.gpu)
         form.addRow(self.tr("Selected model:"), self.fit)
+        form.addRow("", self.fit_parts)
         named(self, self.tr("Hardware"))
 
     def show_info(self, info: hardware.Hardware) -> None:
@@ -78,8 +82,21 @@ class HardwarePanel(QGroupBox):
         already out of the free memory (and is freed when it reloads with other settings)."""
         if record is None or self.info is None:
             self.fit.setText("")
+            self.fit_parts.setText("")
             return
         needed = human_size(estimated_memory(record))
+        # What the figure is made of: for a small model the fixed parts (working buffers, the RAM kept for
+        # paused conversations) are most of it, which a bare total leaves unexplained.
+        parts = estimate_memory(record)
+        self.fit.setToolTip(self.tr(
+            "Up to about {total}: the model file {weights}, its context cache {cache}, working buffers {buffers}, "
+            "and up to {saved} to keep paused conversations ready (used only as conversations pause)."
+        ).format(total=needed, weights=human_size(parts.weights), cache=human_size(parts.kv_cache),
+                 buffers=human_size(parts.buffers), saved=human_size(parts.saved_conversations)))
+        self.fit_parts.setText(self.tr(
+            "Model {weights} + context {cache} + buffers {buffers} + up to {saved} for paused conversations"
+        ).format(weights=human_size(parts.weights), cache=human_size(parts.kv_cache),
+                 buffers=human_size(parts.buffers), saved=human_size(parts.saved_conversations)))
         freed = estimated_memory(loaded_as) if loaded_as is not None else 0
         if loaded_as is not None and loaded_as.loads_like(record):
             self.fit.setObjectName("okLabel")
@@ -129,8 +146,11 @@ class ModelsView(QWidget):
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # The name takes the room left and is elided (whole in the tooltip) when it is short; the other
+        # columns fit their contents: the table does not scroll sideways over a long model name.
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setSectionResizeMode(Col.NAME, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.table.doubleClicked.connect(lambda _: self.edit_settings())
 
         self.progress_label = muted("")
@@ -150,6 +170,8 @@ class ModelsView(QWidget):
         self.status = muted(self.tr("Drop a .gguf file here to import it."))
         named(self.status, self.tr("Models status"))
         self.hardware = HardwarePanel()
+        self.remotes = RemotesBox(session, self)
+        self.remotes.remotes_changed.connect(self.models_changed)
         lower = QHBoxLayout()
         lower.addWidget(self.details, 1, Qt.AlignmentFlag.AlignTop)
         lower.addWidget(self.hardware, 1)
@@ -162,6 +184,7 @@ class ModelsView(QWidget):
         layout.addWidget(self.progress_box)
         layout.addWidget(self.status)
         layout.addLayout(lower)
+        layout.addWidget(self.remotes)
 
         self.import_button.clicked.connect(self.choose_file)
         self.verify_button.clicked.connect(self.verify_selected)
@@ -215,6 +238,7 @@ class ModelsView(QWidget):
     def reload(self) -> None:
         """After unlock."""
         self.refresh()
+        self.remotes.refresh()
 
     def selected(self) -> ModelRecord | None:
         """The record of the selected row."""
@@ -232,9 +256,7 @@ class ModelsView(QWidget):
         for button in (self.verify_button, self.default_button, self.settings_button, self.load_button,
                        self.remove_button):
             button.setEnabled(record is not None)
-        self.load_button.setText(
-            self.tr("Unload") if record and record.name in self._loaded_names() else self.tr("Load")
-        )
+        self._show_load_action(record)
         self._show_fit()
         if record is None:
             self.details.setText(self.tr("No model selected."))
@@ -395,6 +417,11 @@ class ModelsView(QWidget):
         else:
             self.status.setText(self.tr("Loading {name}…").format(name=name))
             task = model_ops.load(self, self.session, name).on_success(lambda _r: self._load_done(name))
+            task.on_progress(
+                lambda done, _total: self.status.setText(
+                    self.tr("Loading {name}… {percent}%").format(name=name, percent=done)
+                )
+            )
         task.on_failure(self._load_failed).start()
 
     def _load_done(self, name: str) -> None:
@@ -427,9 +454,16 @@ class ModelsView(QWidget):
         self.refresh()
         self.models_changed.emit()
 
+    def _show_load_action(self, record: ModelRecord | None) -> None:
+        # Unloading ejects the model from memory: its own icon, not the play symbol of loading.
+        unload = record is not None and record.name in self._loaded_names()
+        self.load_button.setText(self.tr("Unload") if unload else self.tr("Load"))
+        self.load_button.setIcon(theme.icon("unload" if unload else "play"))
+
     def apply_icons(self) -> None:
         """Re-tint icons after a light/dark switch."""
         for button, icon in ((self.import_button, "import"), (self.verify_button, "check"),
                              (self.default_button, "star"), (self.settings_button, "settings"),
-                             (self.load_button, "play"), (self.remove_button, "trash")):
+                             (self.remove_button, "trash")):
             button.setIcon(theme.icon(icon))
+        self._show_load_action(self.selected())

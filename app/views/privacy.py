@@ -28,13 +28,13 @@ from PySide6.QtWidgets import (
 )
 
 from app import i18n, theme
-from app.audit_names import actor_label, event_label
+from app.audit_names import actor_label, describe_details, event_label
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
 from app.session import ACTOR, Session
 from app.views.compliance import CompliancePanel
-from app.widgets import error_text, human_time, muted, named
+from app.widgets import ElidedLabel, error_text, human_time, muted, named, shrinkable
 from app.workers import Task, run_task
 from engine.policy import retention, subjects
 from engine.policy.categories import CATEGORIES
@@ -49,7 +49,7 @@ RETENTION_CHOICES = (0, 7, 30, 90, 365)
 
 
 def _details(details: dict[str, object]) -> str:
-    """An audit entry's details as short `name: value` pairs (empty values left out)."""
+    """An audit entry's details as stored, `name: value` pairs (the tooltip, to match `enclave audit show`)."""
     parts = []
     for key, value in details.items():
         if value in (None, "", [], {}):
@@ -95,9 +95,9 @@ class PrivacyView(QWidget):
             (self.tr("Models:"), session.registry.folder),
             (self.tr("Backups:"), home / BACKUP_DIR),
         ):
-            value = QLabel(str(path))
+            # A path has no spaces to wrap at: it is elided in the middle (whole in the tooltip) instead.
+            value = ElidedLabel(str(path), mode=Qt.TextElideMode.ElideMiddle)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setWordWrap(True)
             places_form.addRow(label, value)
         self.open_folder = named(QPushButton(theme.icon("folder"), self.tr("Open data folder")),
                                  self.tr("Open data folder"))
@@ -146,7 +146,7 @@ class PrivacyView(QWidget):
 
         # -- export and erase
         history = QGroupBox(self.tr("Export and erase"))
-        self.conversation = named(QComboBox(), self.tr("Conversation"))
+        self.conversation = shrinkable(named(QComboBox(), self.tr("Conversation")))
         self.export_one = named(QPushButton(theme.icon("export"), self.tr("Export…")),
                                 self.tr("Export this conversation"))
         self.erase_one = named(QPushButton(theme.icon("trash"), self.tr("Erase…")), self.tr("Erase this conversation"))
@@ -180,14 +180,24 @@ class PrivacyView(QWidget):
             Column(self.tr("Time"), lambda e: human_time(e.time)),
             Column(self.tr("Event"), lambda e: event_label(e.event), tooltip=lambda e: e.event),
             Column(self.tr("By"), lambda e: actor_label(e.actor), tooltip=lambda e: e.actor),
-            Column(self.tr("Details"), lambda e: _details(e.details)),
+            Column(self.tr("Details"), lambda e: describe_details(e.event, e.details),
+                   tooltip=lambda e: describe_details(e.event, e.details) + "\n\n" + _details(e.details)),
         ], self)
         self.audit_table = named(QTableView(), self.tr("Audit log entries"))
         self.audit_table.setModel(self.audit)
         self.audit_table.verticalHeader().hide()
         self.audit_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.audit_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.audit_table.horizontalHeader().setStretchLastSection(True)
+        # Short columns fit their contents; the details take the rest and wrap, so the table never
+        # scrolls sideways (the full text, and the stored names an auditor matches with
+        # `enclave audit show`, are in the tooltip).
+        audit_header = self.audit_table.horizontalHeader()
+        audit_header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        audit_header.setSectionResizeMode(4, QHeaderView.ResizeMode.Stretch)
+        self.audit_table.setWordWrap(True)
+        self.audit_table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Two lines a row, elided past that: measuring every row of a long log would slow each refresh.
+        self.audit_table.verticalHeader().setDefaultSectionSize(self.audit_table.fontMetrics().lineSpacing() * 2 + 10)
+        self.audit_table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.verify = named(QPushButton(theme.icon("check"), self.tr("Verify chain")), self.tr("Verify the audit log"))
         self.audit_status = QLabel("")
         named(self.audit_status, self.tr("Audit verification result"))
@@ -212,6 +222,7 @@ class PrivacyView(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(left_widget)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # its content wraps or elides
         columns = QHBoxLayout()
         columns.addWidget(scroll, 1)
         columns.addWidget(audit, 1)

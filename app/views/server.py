@@ -31,9 +31,11 @@ from app import theme
 from app.dialogs.api_key import CreateKeyDialog, SecretDialog
 from app.models.records import Column, RecordTableModel
 from app.session import ACTOR, Session
+from app.views.server_tls import TlsBox
+from app.views.server_tls import resolve as resolve_tls
 from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
 from app.workers import Task, run_task
-from engine.vault.records import ApiKeyRecord, RequestLogEntry
+from engine.vault.records import PENDING_STATUS, ApiKeyRecord, RequestLogEntry
 
 SETTINGS_KEY = "gui.server"
 DEFAULT_HOST = "127.0.0.1"
@@ -70,11 +72,11 @@ def server_available() -> bool:
         return False
 
 
-def _make_server(engine: Any, host: str, port: int) -> Any:
+def _make_server(engine: Any, host: str, port: int, tls: Any = None) -> Any:
     """Import the endpoint (a second or more: call it in a worker) and build the server."""
     from engine.api.server import ApiServer
 
-    return ApiServer(engine, host=host, port=port)
+    return ApiServer(engine, host=host, port=port, tls=tls)
 
 
 class ServerView(QWidget):
@@ -120,6 +122,8 @@ class ServerView(QWidget):
         grid.addWidget(self.bind_warning, 2, 0, 1, 5)
         grid.setColumnStretch(1, 1)
 
+        self.tls_box = TlsBox(session, self.port.value, self)
+
         # -- keys
         self.keys = RecordTableModel([
             Column(self.tr("Name"), lambda r: r.name),
@@ -148,7 +152,7 @@ class ServerView(QWidget):
             Column(self.tr("Time"), lambda r: human_clock(r.time)),
             Column(self.tr("Key"), lambda r: r.key_name),
             Column(self.tr("Model"), lambda r: r.model or "—"),
-            Column(self.tr("Status"), lambda r: str(r.status), True),
+            Column(self.tr("Status"), self._status_text, True),
             Column(self.tr("Tokens in/out"), lambda r: f"{r.prompt_tokens} / {r.completion_tokens}", True),
             Column(self.tr("Cached"), lambda r: str(r.cached_prompt_tokens), True),
             Column(self.tr("Latency"), lambda r: human_duration_ms(r.latency_ms), True),
@@ -162,6 +166,7 @@ class ServerView(QWidget):
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.curl = self._code(mono, self.tr("curl example"))
+        self.curl.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)  # a long command wraps, never scrolls
         self.python = self._code(mono, self.tr("Python example"))
         tabs = QTabWidget()
         tabs.addTab(self._with_copy(self.curl), self.tr("curl"))
@@ -203,6 +208,7 @@ class ServerView(QWidget):
         left.addWidget(keys_box, 1)
         left.addWidget(upstreams_box)
         right = QVBoxLayout()
+        right.addWidget(self.tls_box)
         right.addWidget(snippets_box)
         right.addWidget(requests_box, 1)
         columns.addLayout(left, 1)
@@ -214,6 +220,8 @@ class ServerView(QWidget):
         layout.addLayout(columns, 1)
 
         self.start_button.clicked.connect(self.toggle)
+        self.tls_box.changed.connect(self.refresh_keys)  # a pairing is a key
+        self.tls_box.changed.connect(self._update_state)
         self.create_key.clicked.connect(self.create_key_dialog)
         self.revoke_key.clicked.connect(self.revoke_selected)
         self.refresh_upstreams_button.clicked.connect(self.refresh_upstreams)
@@ -225,6 +233,10 @@ class ServerView(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh_requests)
         self.reload()
+
+    def _status_text(self, entry: RequestLogEntry) -> str:
+        # A request is logged before its reply starts; one still pending after a crash stays so.
+        return self.tr("pending") if entry.status == PENDING_STATUS else str(entry.status)
 
     def _table(self, model: RecordTableModel, name: str, stretch: int = 0) -> QTableView:
         table = named(QTableView(), name)
@@ -244,7 +256,7 @@ class ServerView(QWidget):
         editor.setReadOnly(True)
         editor.setFont(font)
         editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        editor.setMinimumHeight(120)
+        editor.setMinimumHeight(72)  # room for the HTTPS panel above; it grows with the window
         return editor
 
     def _with_copy(self, editor: QPlainTextEdit) -> QWidget:
@@ -262,6 +274,7 @@ class ServerView(QWidget):
         stored = self.session.vault.settings.get(SETTINGS_KEY) or {}
         self.host.setText(str(stored.get("host", DEFAULT_HOST)))
         self.port.setValue(int(stored.get("port", DEFAULT_PORT)))
+        self.tls_box.load(stored)
         self.refresh_models()
         self.refresh_keys()
         self.refresh_requests()
@@ -293,7 +306,8 @@ class ServerView(QWidget):
             return str(server.url)
         host = self.host.text().strip() or DEFAULT_HOST
         host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port.value()}"
+        scheme = "https" if self.tls_box.config()["tls"] else "http"
+        return f"{scheme}://{host}:{self.port.value()}"
 
     def _update_state(self) -> None:
         available = server_available()
@@ -303,6 +317,7 @@ class ServerView(QWidget):
         self.start_button.setIcon(theme.icon("stop" if running else "play"))
         self.host.setEnabled(not running and not self._busy)
         self.port.setEnabled(not running and not self._busy)
+        self.tls_box.set_running(running or self._busy)
         if not available:
             self.state.setText(self.tr("This build has no HTTP endpoint."))
         elif running:
@@ -357,12 +372,13 @@ class ServerView(QWidget):
         if not server_available():
             return
         host, port = self.host.text().strip() or DEFAULT_HOST, self.port.value()
-        self.session.vault.settings.set(SETTINGS_KEY, {"host": host, "port": port})
+        config = {"host": host, "port": port, **self.tls_box.config()}
+        self.session.vault.settings.set(SETTINGS_KEY, config)
         engine = self.session.engine
         self._set_busy(self.tr("Starting…"))
 
         def start(_ctx: object) -> Any:
-            server = _make_server(engine, host, port)
+            server = _make_server(engine, host, port, resolve_tls(config, host))
             server.start()
             return server
 

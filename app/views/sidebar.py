@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+import html
+import re
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
+    QLabel,
     QLineEdit,
     QListView,
     QListWidget,
@@ -15,6 +20,8 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -23,11 +30,24 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.models.conversations import ConversationListModel
 from app.session import ACTOR, Session
-from app.widgets import error_text, muted, named, show_error
+from app.widgets import ElidedLabel, error_text, muted, named, show_error
 from app.workers import run_task
 from engine.vault.records import SearchHit
 
 SEARCH_DELAY_MS = 250
+
+
+class _FitWidthDelegate(QStyledItemDelegate):
+    """Rows as wide as the list, not as their text: a long title is then elided ("…") where the list ends
+    (its tooltip has all of it) instead of widening the rows behind a horizontal scroll bar."""
+
+    def __init__(self, view: QListView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        hint = super().sizeHint(option, index)
+        return QSize(min(hint.width(), max(1, self._view.viewport().width() - 2 * self._view.spacing())), hint.height())
 
 
 class ConversationSidebar(QWidget):
@@ -55,8 +75,16 @@ class ConversationSidebar(QWidget):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.setUniformItemSizes(True)
         self.list.setSpacing(1)
+        # Long titles are elided to the list's width (whole in the tooltip); never a horizontal scroll bar.
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setResizeMode(QListView.ResizeMode.Adjust)
+        self.list.setItemDelegate(_FitWidthDelegate(self.list))
+        self.streaming_id: str | None = None  # the conversation a reply is being written in (not deletable)
         self.hits = named(QListWidget(), self.tr("Search results"))
         self.hits.setWordWrap(True)
+        self.hits.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.hits.setResizeMode(QListView.ResizeMode.Adjust)
         self.hits.hide()
         self.empty = muted(self.tr("No conversations yet."))
         self.rename_button = self._tool("edit", self.tr("Rename chat"))
@@ -163,6 +191,11 @@ class ConversationSidebar(QWidget):
         conversation_id = self.current_id()
         if conversation_id is None:
             return
+        if conversation_id == self.streaming_id:
+            QMessageBox.information(
+                self, self.tr("Delete chat"), self.tr("A reply is being written in this chat. Stop it first.")
+            )
+            return
         current = self.model.conversation(self.model.row_of(conversation_id))
         answer = QMessageBox.question(
             self,
@@ -216,15 +249,60 @@ class ConversationSidebar(QWidget):
         self.list.hide()
         self.hits.show()
         for hit in hits:
-            snippet = " ".join(hit.snippet.split())
-            item = QListWidgetItem(f"{hit.title}\n{snippet}" if hit.message_id else hit.title)
+            item = QListWidgetItem()
             item.setData(Qt.ItemDataRole.UserRole, hit.conversation_id)
-            item.setToolTip(snippet)
+            card = self._hit_card(hit)
+            item.setToolTip(hit.snippet)
+            item.setData(Qt.ItemDataRole.AccessibleTextRole, card.accessibleName())
             self.hits.addItem(item)
+            self.hits.setItemWidget(item, card)
+            item.setSizeHint(card.sizeHint())
         if not hits:
             item = QListWidgetItem(error or self.tr("Nothing found for “{query}”.").format(query=query))
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.hits.addItem(item)
+
+    def _hit_card(self, hit: SearchHit) -> QFrame:
+        """One search result: the conversation, where the match is, and the text around it, match in bold."""
+        if hit.message_id is None:
+            where = self.tr("in the title")
+        elif hit.role == "user":
+            where = self.tr("in your message")
+        else:
+            where = self.tr("in a reply")
+        snippet = hit.snippet
+        if hit.match_at >= 0:
+            end = hit.match_at + hit.match_length
+            parts = (snippet[: hit.match_at], snippet[hit.match_at : end], snippet[end:])
+        else:
+            parts = (snippet, "", "")
+        before, match, after = (html.escape(re.sub(r"\s+", " ", p)) for p in parts)  # spaces kept around the match
+        colors = self.palette()
+        mark = (
+            f"<span style='background-color:{colors.color(QPalette.ColorRole.Highlight).name()};"
+            f" color:{colors.color(QPalette.ColorRole.HighlightedText).name()}; font-weight:600'>"
+        )
+        marked = f"{before}{mark}{match}</span>{after}" if match else before
+        card = QFrame()
+        card.setObjectName("searchHit")
+        title = ElidedLabel(hit.title)
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        place = muted(where)
+        text = QLabel(marked)
+        text.setTextFormat(Qt.TextFormat.RichText)
+        text.setWordWrap(True)
+        text.setObjectName("searchSnippet")
+        layout = QVBoxLayout(card)
+        layout.setContentsMargins(6, 4, 6, 6)
+        layout.setSpacing(1)
+        layout.addWidget(title)
+        layout.addWidget(place)
+        layout.addWidget(text)
+        card.setToolTip(hit.snippet)
+        named(card, self.tr("{title}, {where}: {text}").format(title=hit.title, where=where, text=hit.snippet))
+        return card
 
     def _open_hit(self, item: QListWidgetItem) -> None:
         conversation_id = item.data(Qt.ItemDataRole.UserRole)

@@ -2,6 +2,237 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN" sourcelanguage="en">
 <context>
+    <name>AuditDetails</name>
+    <message>
+        <source>“{name}”</source>
+        <translation>“{name}”</translation>
+    </message>
+    <message>
+        <source>, </source>
+        <translation>、</translation>
+    </message>
+    <message>
+        <source>conversations</source>
+        <translation>对话</translation>
+    </message>
+    <message>
+        <source>API request texts</source>
+        <translation>API 请求文本</translation>
+    </message>
+    <message>
+        <source>API request records</source>
+        <translation>API 请求记录</translation>
+    </message>
+    <message>
+        <source>audit log entries</source>
+        <translation>审计日志条目</translation>
+    </message>
+    <message>
+        <source>forever</source>
+        <translation>永久</translation>
+    </message>
+    <message>
+        <source>{n} day</source>
+        <translation>{n} 天</translation>
+    </message>
+    <message>
+        <source>{n} days</source>
+        <translation>{n} 天</translation>
+    </message>
+    <message>
+        <source>{category} {days}</source>
+        <translation>{category}保留 {days}</translation>
+    </message>
+    <message>
+        <source>Retention set: keep {rules}.</source>
+        <translation>保留期限已设置：{rules}。</translation>
+    </message>
+    <message>
+        <source>Legal hold on: nothing expires.</source>
+        <translation>已开启法律保留：任何数据都不会过期。</translation>
+    </message>
+    <message>
+        <source>Held data subjects: {subjects}.</source>
+        <translation>受法律保留的数据主体：{subjects}。</translation>
+    </message>
+    <message>
+        <source>Only approved models may be loaded.</source>
+        <translation>只能加载已批准的模型。</translation>
+    </message>
+    <message>
+        <source>Any imported model may be loaded.</source>
+        <translation>可以加载任何已导入的模型。</translation>
+    </message>
+    <message>
+        <source>Controller named in the processing record: {name}.</source>
+        <translation>处理活动记录中的数据控制者：{name}。</translation>
+    </message>
+    <message>
+        <source>on</source>
+        <translation>开启</translation>
+    </message>
+    <message>
+        <source>off</source>
+        <translation>关闭</translation>
+    </message>
+    <message>
+        <source>Setting {name} changed to {value}.</source>
+        <translation>设置 {name} 已改为 {value}。</translation>
+    </message>
+    <message>
+        <source>listening on {address}</source>
+        <translation>监听地址 {address}</translation>
+    </message>
+    <message>
+        <source>file {name}</source>
+        <translation>文件 {name}</translation>
+    </message>
+    <message>
+        <source>from folder {name}</source>
+        <translation>来自文件夹 {name}</translation>
+    </message>
+    <message>
+        <source>data subject {name}</source>
+        <translation>数据主体 {name}</translation>
+    </message>
+    <message>
+        <source>matching {text}</source>
+        <translation>匹配 {text}</translation>
+    </message>
+    <message>
+        <source>SHA-256 {digest}…</source>
+        <translation>SHA-256 {digest}…</translation>
+    </message>
+    <message>
+        <source>at {url}</source>
+        <translation>地址 {url}</translation>
+    </message>
+    <message>
+        <source>model {name}</source>
+        <translation>模型 {name}</translation>
+    </message>
+    <message>
+        <source>API key {name}</source>
+        <translation>API 密钥 {name}</translation>
+    </message>
+    <message>
+        <source>models: {names}</source>
+        <translation>模型：{names}</translation>
+    </message>
+    <message>
+        <source>one conversation</source>
+        <translation>一个对话</translation>
+    </message>
+    <message>
+        <source>happened at {time}, while the vault was locked</source>
+        <translation>发生于 {time}（当时保险库已锁定）</translation>
+    </message>
+    <message>
+        <source>everything</source>
+        <translation>全部</translation>
+    </message>
+    <message>
+        <source>at most {n} request a minute</source>
+        <translation>每分钟最多 {n} 个请求</translation>
+    </message>
+    <message>
+        <source>at most {n} requests a minute</source>
+        <translation>每分钟最多 {n} 个请求</translation>
+    </message>
+    <message>
+        <source>at most {n} token a day</source>
+        <translation>每天最多 {n} 个 Token</translation>
+    </message>
+    <message>
+        <source>at most {n} tokens a day</source>
+        <translation>每天最多 {n} 个 Token</translation>
+    </message>
+    <message>
+        <source>{n} API request</source>
+        <translation>{n} 个 API 请求</translation>
+    </message>
+    <message>
+        <source>{n} API requests</source>
+        <translation>{n} 个 API 请求</translation>
+    </message>
+    <message>
+        <source>{n} conversation</source>
+        <translation>{n} 个对话</translation>
+    </message>
+    <message>
+        <source>{n} conversations</source>
+        <translation>{n} 个对话</translation>
+    </message>
+    <message>
+        <source>nothing had expired</source>
+        <translation>没有过期的数据</translation>
+    </message>
+    <message>
+        <source>removed {counts}</source>
+        <translation>已删除 {counts}</translation>
+    </message>
+    <message>
+        <source>record of processing (Art. 30)</source>
+        <translation>处理活动记录（第 30 条）</translation>
+    </message>
+    <message>
+        <source>the key may not use this model</source>
+        <translation>该密钥无权使用此模型</translation>
+    </message>
+    <message>
+        <source>the model is not approved</source>
+        <translation>该模型未获批准</translation>
+    </message>
+    <message>
+        <source>prompts and replies are logged</source>
+        <translation>记录提示词和回复全文</translation>
+    </message>
+    <message>
+        <source>only metadata is logged, no texts</source>
+        <translation>只记录元数据，不记录文本</translation>
+    </message>
+    <message>
+        <source>replies carry the AI label</source>
+        <translation>回复带有 AI 标识</translation>
+    </message>
+    <message>
+        <source>replies carry no AI label</source>
+        <translation>回复不带 AI 标识</translation>
+    </message>
+    <message>
+        <source>encrypted (TLS)</source>
+        <translation>已加密（TLS）</translation>
+    </message>
+    <message>
+        <source>not encrypted</source>
+        <translation>未加密</translation>
+    </message>
+    <message>
+        <source>own certificate authority</source>
+        <translation>自有证书颁发机构</translation>
+    </message>
+    <message>
+        <source>plain HTTP allowed</source>
+        <translation>允许明文 HTTP</translation>
+    </message>
+    <message>
+        <source>with an API key</source>
+        <translation>使用 API 密钥</translation>
+    </message>
+    <message>
+        <source>yes</source>
+        <translation>是</translation>
+    </message>
+    <message>
+        <source>no</source>
+        <translation>否</translation>
+    </message>
+    <message>
+        <source>; </source>
+        <translation>；</translation>
+    </message>
+</context>
+<context>
     <name>AuditEvents</name>
     <message>
         <source>Vault created</source>
@@ -114,6 +345,22 @@
     <message>
         <source>Upstream server removed</source>
         <translation>移除上游服务</translation>
+    </message>
+    <message>
+        <source>Device paired</source>
+        <translation>已配对设备</translation>
+    </message>
+    <message>
+        <source>Paired device cut off</source>
+        <translation>已切断配对设备</translation>
+    </message>
+    <message>
+        <source>Organisation server added</source>
+        <translation>已添加机构服务器</translation>
+    </message>
+    <message>
+        <source>Organisation server removed</source>
+        <translation>已移除机构服务器</translation>
     </message>
     <message>
         <source>desktop app</source>
@@ -321,6 +568,10 @@
         <translation>（默认）</translation>
     </message>
     <message>
+        <source>{model} — on {server}</source>
+        <translation>{model} — 位于 {server}</translation>
+    </message>
+    <message>
         <source>New chat</source>
         <translation>新对话</translation>
     </message>
@@ -337,6 +588,10 @@
         <translation>{name} 是基础模型：它会续写你的文字，而不是按指令作答。</translation>
     </message>
     <message>
+        <source>Wait until the reply being written has finished, or stop it.</source>
+        <translation>请等正在生成的回复完成，或先停止它。</translation>
+    </message>
+    <message>
         <source>Import a model first (Models page).</source>
         <translation>请先导入模型（在“模型”页）。</translation>
     </message>
@@ -351,6 +606,10 @@
     <message>
         <source>The reply failed: {error}</source>
         <translation>回复失败：{error}</translation>
+    </message>
+    <message>
+        <source>A reply is being written in another chat; send when it has finished.</source>
+        <translation>另一个对话正在生成回复；请在它完成后再发送。</translation>
     </message>
     <message>
         <source>Editing a message: sending replaces it and the replies after it.</source>
@@ -622,6 +881,93 @@
     </message>
 </context>
 <context>
+    <name>ConnectServerDialog</name>
+    <message>
+        <source>Connect to your organisation&apos;s server</source>
+        <translation>连接到贵机构的服务器</translation>
+    </message>
+    <message>
+        <source>Your administrator creates a pairing code on the server (enclave pair create). Paste it here: this computer then uses the server&apos;s models, and your conversations stay here, encrypted.</source>
+        <translation>管理员在服务器上创建配对码（enclave pair create）。将其粘贴到这里：这台电脑即可使用服务器上的模型，而您的对话仍加密保存在本机。</translation>
+    </message>
+    <message>
+        <source>Pairing code</source>
+        <translation>配对码</translation>
+    </message>
+    <message>
+        <source>EP1-…</source>
+        <translation>EP1-…</translation>
+    </message>
+    <message>
+        <source>Name for this server</source>
+        <translation>此服务器的名称</translation>
+    </message>
+    <message>
+        <source>e.g. hospital-gpu</source>
+        <translation>例如 hospital-gpu</translation>
+    </message>
+    <message>
+        <source>Server</source>
+        <translation>服务器</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <source>Certificate fingerprint (SHA-256)</source>
+        <translation>证书指纹（SHA-256）</translation>
+    </message>
+    <message>
+        <source>This computer is paired as</source>
+        <translation>本机的配对名称</translation>
+    </message>
+    <message>
+        <source>Pairing code:</source>
+        <translation>配对码：</translation>
+    </message>
+    <message>
+        <source>Server:</source>
+        <translation>服务器：</translation>
+    </message>
+    <message>
+        <source>Address:</source>
+        <translation>地址：</translation>
+    </message>
+    <message>
+        <source>Certificate:</source>
+        <translation>证书：</translation>
+    </message>
+    <message>
+        <source>Paired as:</source>
+        <translation>配对名称：</translation>
+    </message>
+    <message>
+        <source>Name here:</source>
+        <translation>本机中的名称：</translation>
+    </message>
+    <message>
+        <source>Connection status</source>
+        <translation>连接状态</translation>
+    </message>
+    <message>
+        <source>Enclave remembers this certificate: if the server ever presents another one, it refuses to connect and tells you.</source>
+        <translation>Enclave 会记住这个证书：如果服务器日后出示其他证书，Enclave 将拒绝连接并告诉您。</translation>
+    </message>
+    <message>
+        <source>Connect</source>
+        <translation>连接</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Connecting…</source>
+        <translation>正在连接…</translation>
+    </message>
+</context>
+<context>
     <name>ConversationListModel</name>
     <message>
         <source>{title}
@@ -685,12 +1031,32 @@ Last message: {time}</source>
         <translation>标题：</translation>
     </message>
     <message>
+        <source>A reply is being written in this chat. Stop it first.</source>
+        <translation>此对话正在生成回复，请先停止。</translation>
+    </message>
+    <message>
         <source>Delete “{title}”? Its messages are erased for good and cannot be recovered.</source>
         <translation>要删除“{title}”吗？其中的消息将被永久清除，无法恢复。</translation>
     </message>
     <message>
         <source>Nothing found for “{query}”.</source>
         <translation>没有找到与“{query}”相关的内容。</translation>
+    </message>
+    <message>
+        <source>in the title</source>
+        <translation>位于标题</translation>
+    </message>
+    <message>
+        <source>in your message</source>
+        <translation>位于你的消息</translation>
+    </message>
+    <message>
+        <source>in a reply</source>
+        <translation>位于回复</translation>
+    </message>
+    <message>
+        <source>{title}, {where}: {text}</source>
+        <translation>{title}，{where}：{text}</translation>
     </message>
 </context>
 <context>
@@ -806,6 +1172,18 @@ Last message: {time}</source>
         <translation>对话已超出模型的上下文长度。请新建对话，或在模型设置中调大上下文。</translation>
     </message>
     <message>
+        <source>Refused: the server at {url} presented certificate {shown}, but this computer was paired with certificate {pinned}. Someone may be intercepting the connection, or the server has a new certificate: ask its administrator for a new pairing code.</source>
+        <translation>已拒绝：{url} 上的服务器出示的证书是 {shown}，但本机配对时记录的证书是 {pinned}。可能有人在拦截连接，或服务器换了新证书：请向管理员索取新的配对码。</translation>
+    </message>
+    <message>
+        <source>Cannot reach the server “{name}”: is it running, and is this computer on its network? Models on this computer keep working.</source>
+        <translation>无法连接服务器“{name}”：它是否在运行？本机是否在它的网络中？本机上的模型仍可照常使用。</translation>
+    </message>
+    <message>
+        <source>The server “{name}” no longer accepts this computer: its pairing was revoked. Ask its administrator for a new pairing code.</source>
+        <translation>服务器“{name}”已不再接受本机：配对已被撤销。请向管理员索取新的配对码。</translation>
+    </message>
+    <message>
         <source>Stored data failed its integrity check (it was changed or damaged): {detail}</source>
         <translation>存储的数据未通过完整性校验（已被改动或损坏）：{detail}</translation>
     </message>
@@ -842,6 +1220,10 @@ Last message: {time}</source>
     <message>
         <source>This computer</source>
         <translation>本机</translation>
+    </message>
+    <message>
+        <source>What the model&apos;s memory is made of</source>
+        <translation>模型内存的组成</translation>
     </message>
     <message>
         <source>Processor:</source>
@@ -882,6 +1264,14 @@ Last message: {time}</source>
     <message>
         <source>None found; models run on the CPU</source>
         <translation>未检测到；模型将在 CPU 上运行</translation>
+    </message>
+    <message>
+        <source>Up to about {total}: the model file {weights}, its context cache {cache}, working buffers {buffers}, and up to {saved} to keep paused conversations ready (used only as conversations pause).</source>
+        <translation>最多约 {total}：模型文件 {weights}、上下文缓存 {cache}、工作缓冲区 {buffers}，以及最多 {saved} 用于保留暂停中的对话（只在对话暂停时才会占用）。</translation>
+    </message>
+    <message>
+        <source>Model {weights} + context {cache} + buffers {buffers} + up to {saved} for paused conversations</source>
+        <translation>模型 {weights} + 上下文 {cache} + 缓冲区 {buffers} + 暂停对话最多 {saved}</translation>
     </message>
     <message>
         <source>{name} is loaded (about {size})</source>
@@ -988,6 +1378,14 @@ Last message: {time}</source>
         <translation>重新生成</translation>
     </message>
     <message>
+        <source>Previous version of this reply</source>
+        <translation>此回复的上一个版本</translation>
+    </message>
+    <message>
+        <source>Next version of this reply</source>
+        <translation>此回复的下一个版本</translation>
+    </message>
+    <message>
         <source>Thinking</source>
         <translation>思考过程</translation>
     </message>
@@ -996,8 +1394,32 @@ Last message: {time}</source>
         <translation>显示或隐藏模型的思考过程</translation>
     </message>
     <message>
+        <source>Model loading progress</source>
+        <translation>模型加载进度</translation>
+    </message>
+    <message>
+        <source>Loading {model}…</source>
+        <translation>正在加载 {model}…</translation>
+    </message>
+    <message>
         <source>_Thinking…_</source>
         <translation>_思考中…_</translation>
+    </message>
+    <message>
+        <source>_Writing…_</source>
+        <translation>_正在撰写…_</translation>
+    </message>
+    <message>
+        <source>{current}/{count}</source>
+        <translation>{current}/{count}</translation>
+    </message>
+    <message>
+        <source>Version {current} of {count} of this reply</source>
+        <translation>此回复的第 {current} 个版本，共 {count} 个</translation>
+    </message>
+    <message>
+        <source>Loading the model into memory… (Esc to stop)</source>
+        <translation>正在将模型载入内存…（按 Esc 停止）</translation>
     </message>
     <message>
         <source>Generating… (Esc to stop)</source>
@@ -1237,6 +1659,12 @@ Last message: {time}</source>
         <translation>状态</translation>
     </message>
     <message>
+        <source>SHA-256 {sha256}
+The file last matched it {when}. Verify reads the whole file again and compares.</source>
+        <translation>SHA-256 {sha256}
+文件上次与之相符的时间：{when}。“校验”会重新读取整个文件并比对。</translation>
+    </message>
+    <message>
         <source>A base model: it continues text rather than following instructions.</source>
         <translation>基础模型：它会续写文字，而不是按指令作答。</translation>
     </message>
@@ -1249,16 +1677,20 @@ Last message: {time}</source>
         <translation>未注明</translation>
     </message>
     <message>
-        <source>recorded {short}…</source>
-        <translation>已记录 {short}…</translation>
+        <source>verified {when}</source>
+        <translation>已校验 {when}</translation>
+    </message>
+    <message>
+        <source>checked at import, {when}</source>
+        <translation>导入时已核对，{when}</translation>
+    </message>
+    <message>
+        <source>verified just now</source>
+        <translation>刚刚校验通过</translation>
     </message>
     <message>
         <source>checking…</source>
         <translation>校验中…</translation>
-    </message>
-    <message>
-        <source>verified</source>
-        <translation>已校验</translation>
     </message>
     <message>
         <source>CHANGED — do not use</source>
@@ -1428,6 +1860,10 @@ Last message: {time}</source>
         <translation>正在加载 {name}…</translation>
     </message>
     <message>
+        <source>Loading {name}… {percent}%</source>
+        <translation>正在加载 {name}… {percent}%</translation>
+    </message>
+    <message>
         <source>{name} is loaded.</source>
         <translation>{name} 已加载。</translation>
     </message>
@@ -1446,6 +1882,85 @@ Last message: {time}</source>
     <message>
         <source>Removed {name}.</source>
         <translation>已移除 {name}。</translation>
+    </message>
+</context>
+<context>
+    <name>PairDeviceDialog</name>
+    <message>
+        <source>Pair a device</source>
+        <translation>配对设备</translation>
+    </message>
+    <message>
+        <source>Device name</source>
+        <translation>设备名称</translation>
+    </message>
+    <message>
+        <source>e.g. alice-laptop</source>
+        <translation>例如 alice-laptop</translation>
+    </message>
+    <message>
+        <source>Address devices reach this server at</source>
+        <translation>设备访问此服务器所用的地址</translation>
+    </message>
+    <message>
+        <source>Models this device may use</source>
+        <translation>此设备可使用的模型</translation>
+    </message>
+    <message>
+        <source>Keep the device&apos;s prompts and replies in the request log</source>
+        <translation>在请求日志中保存此设备的提示词和回复</translation>
+    </message>
+    <message>
+        <source>Log request content</source>
+        <translation>记录请求内容</translation>
+    </message>
+    <message>
+        <source>Device:</source>
+        <translation>设备：</translation>
+    </message>
+    <message>
+        <source>Address:</source>
+        <translation>地址：</translation>
+    </message>
+    <message>
+        <source>Models:</source>
+        <translation>模型：</translation>
+    </message>
+    <message>
+        <source>Check none to allow every model.</source>
+        <translation>全部不勾选即允许使用所有模型。</translation>
+    </message>
+    <message>
+        <source>Off by default: the server then logs who asked what model when, never the text.</source>
+        <translation>默认关闭：服务器只记录谁在何时使用了哪个模型，从不记录文本。</translation>
+    </message>
+    <message>
+        <source>Pairing code</source>
+        <translation>配对码</translation>
+    </message>
+    <message>
+        <source>Pairing code as a QR code</source>
+        <translation>配对码二维码</translation>
+    </message>
+    <message>
+        <source>Copy code</source>
+        <translation>复制配对码</translation>
+    </message>
+    <message>
+        <source>Enter this code on the device (“Connect to your organisation&apos;s server”). It holds the device&apos;s key and is shown only this once.</source>
+        <translation>在设备上输入此配对码（“连接到贵机构的服务器”）。它包含该设备的密钥，只显示这一次。</translation>
+    </message>
+    <message>
+        <source>Create code</source>
+        <translation>生成配对码</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Done</source>
+        <translation>完成</translation>
     </message>
 </context>
 <context>
@@ -1967,6 +2482,81 @@ Keep it safe and apart from this computer.
     </message>
 </context>
 <context>
+    <name>RemotesBox</name>
+    <message>
+        <source>Organisation servers</source>
+        <translation>机构服务器</translation>
+    </message>
+    <message>
+        <source>Name</source>
+        <translation>名称</translation>
+    </message>
+    <message>
+        <source>Address</source>
+        <translation>地址</translation>
+    </message>
+    <message>
+        <source>Models</source>
+        <translation>模型</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
+    </message>
+    <message>
+        <source>Connect to your organisation&apos;s server…</source>
+        <translation>连接到贵机构的服务器…</translation>
+    </message>
+    <message>
+        <source>Connect to your organisation&apos;s server</source>
+        <translation>连接到贵机构的服务器</translation>
+    </message>
+    <message>
+        <source>Check</source>
+        <translation>检查</translation>
+    </message>
+    <message>
+        <source>Ask the servers for their models now</source>
+        <translation>立即向服务器查询其模型</translation>
+    </message>
+    <message>
+        <source>Remove…</source>
+        <translation>移除…</translation>
+    </message>
+    <message>
+        <source>Remove the organisation server</source>
+        <translation>移除机构服务器</translation>
+    </message>
+    <message>
+        <source>Models of a paired server appear in the chat&apos;s model picker with the server&apos;s name. Your conversations stay on this computer, encrypted.</source>
+        <translation>已配对服务器的模型会带着服务器名称出现在聊天的模型选择器中。您的对话仍加密保存在本机。</translation>
+    </message>
+    <message>
+        <source>Organisation servers status</source>
+        <translation>机构服务器状态</translation>
+    </message>
+    <message>
+        <source>paired as {device}</source>
+        <translation>配对名称 {device}</translation>
+    </message>
+    <message>
+        <source>Every server answered.</source>
+        <translation>所有服务器均已响应。</translation>
+    </message>
+    <message>
+        <source>Checking…</source>
+        <translation>正在检查…</translation>
+    </message>
+    <message>
+        <source>Remove “{name}”? This computer forgets its key; your conversations stay.</source>
+        <translation>移除“{name}”？本机将删除它的密钥；您的对话会保留。</translation>
+    </message>
+    <message>
+        <source>Remove server</source>
+        <translation>移除服务器</translation>
+    </message>
+</context>
+<context>
     <name>ReportDialog</name>
     <message>
         <source>Record of processing activities</source>
@@ -2227,6 +2817,10 @@ Keep it safe and apart from this computer.
         <translation>模型名称所路由到的推理服务。可用 `enclave upstreams add` 添加。</translation>
     </message>
     <message>
+        <source>pending</source>
+        <translation>处理中</translation>
+    </message>
+    <message>
         <source>Copy</source>
         <translation>复制</translation>
     </message>
@@ -2303,6 +2897,105 @@ Keep it safe and apart from this computer.
     <message>
         <source>problem: {problem}</source>
         <translation>问题：{problem}</translation>
+    </message>
+</context>
+<context>
+    <name>TlsBox</name>
+    <message>
+        <source>HTTPS and pairing</source>
+        <translation>HTTPS 与配对</translation>
+    </message>
+    <message>
+        <source>Use HTTPS</source>
+        <translation>使用 HTTPS</translation>
+    </message>
+    <message>
+        <source>HTTPS (TLS)</source>
+        <translation>HTTPS（TLS）</translation>
+    </message>
+    <message>
+        <source>Certificate</source>
+        <translation>证书</translation>
+    </message>
+    <message>
+        <source>Self-signed, made by Enclave</source>
+        <translation>自签名，由 Enclave 生成</translation>
+    </message>
+    <message>
+        <source>My certificate files</source>
+        <translation>我自己的证书文件</translation>
+    </message>
+    <message>
+        <source>Certificate file (PEM)</source>
+        <translation>证书文件（PEM）</translation>
+    </message>
+    <message>
+        <source>Key file (PEM)</source>
+        <translation>密钥文件（PEM）</translation>
+    </message>
+    <message>
+        <source>Browse…</source>
+        <translation>浏览…</translation>
+    </message>
+    <message>
+        <source>Choose certificate</source>
+        <translation>选择证书</translation>
+    </message>
+    <message>
+        <source>Choose key</source>
+        <translation>选择密钥</translation>
+    </message>
+    <message>
+        <source>Certificate fingerprint (SHA-256)</source>
+        <translation>证书指纹（SHA-256）</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>复制</translation>
+    </message>
+    <message>
+        <source>Pair a device…</source>
+        <translation>配对设备…</translation>
+    </message>
+    <message>
+        <source>Pair a device</source>
+        <translation>配对设备</translation>
+    </message>
+    <message>
+        <source>Certificate:</source>
+        <translation>证书：</translation>
+    </message>
+    <message>
+        <source>Key:</source>
+        <translation>密钥：</translation>
+    </message>
+    <message>
+        <source>Choose the certificate</source>
+        <translation>选择证书</translation>
+    </message>
+    <message>
+        <source>Choose the private key</source>
+        <translation>选择私钥</translation>
+    </message>
+    <message>
+        <source>PEM files (*.pem *.crt *.key);;All files (*)</source>
+        <translation>PEM 文件 (*.pem *.crt *.key);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>SHA-256:</source>
+        <translation>SHA-256：</translation>
+    </message>
+    <message>
+        <source>Devices can pair with this server only over HTTPS.</source>
+        <translation>设备只能通过 HTTPS 与此服务器配对。</translation>
+    </message>
+    <message>
+        <source>The certificate is made when the server first starts with HTTPS.</source>
+        <translation>证书会在服务器首次以 HTTPS 启动时生成。</translation>
+    </message>
+    <message>
+        <source>Paired devices check this fingerprint on every connection.</source>
+        <translation>已配对设备每次连接时都会核对此指纹。</translation>
     </message>
 </context>
 <context>

@@ -10,7 +10,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.api import routes, routes_generate
+from engine.api import anthropic, responses, routes, routes_generate
 from engine.api.context import Admission
 from engine.api.errors import install_handlers
 from engine.api.middleware import BodyCap, HostOriginGuard, KeyAuth
@@ -43,7 +43,9 @@ def create_app(engine: Engine, settings: ApiSettings | None = None) -> FastAPI:
     app = FastAPI(
         title="Enclave",
         version=__version__,
-        description="OpenAI-compatible endpoint of a private LLM workstation. Every /v1 route needs an API key.",
+        description=(
+            "OpenAI- and Anthropic-compatible endpoint of a private LLM workstation. Every /v1 route needs an API key."
+        ),
         lifespan=lifespan,
         docs_url=None,  # no HTML pages: nothing for a browser to load scripts from
         redoc_url=None,
@@ -53,6 +55,8 @@ def create_app(engine: Engine, settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(routes.public)
     app.include_router(routes.router)
     app.include_router(routes_generate.router)
+    app.include_router(anthropic.router)
+    app.include_router(responses.router)
     # add_middleware wraps: the last added runs first (host/origin, then key, then body cap).
     app.add_middleware(BodyCap, settings=settings)
     app.add_middleware(KeyAuth, policy=policy, vault=vault, settings=settings)

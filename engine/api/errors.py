@@ -1,6 +1,7 @@
-"""Every failure leaves the endpoint in OpenAI's error shape, mapped by exception class.
+"""Every failure leaves the endpoint in its API's error shape, mapped by exception class.
 
-`{"error": {"message", "type", "param", "code"}}`. Messages are the engine's one-line user messages
+OpenAI's `{"error": {"message", "type", "param", "code"}}` everywhere, except on Anthropic's routes
+(`/v1/messages…`): `{"type": "error", "error": {"type", "message"}}`. Messages are the engine's one-line user messages
 with anything that looks like a file path removed; unexpected exceptions become a generic 500 whose
 details go to the server log only.
 """
@@ -63,6 +64,25 @@ def scrub(message: str) -> str:
     return _PATH.sub("[path]", message)
 
 
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
+ANTHROPIC_PREFIX = "/v1/messages"
+OVERLOADED = 529  # Anthropic's status for "busy, try again": the SDKs retry it like a 429
+
+
+def is_anthropic(path: str) -> bool:
+    """True for a path of Anthropic's Messages API, whose errors take Anthropic's shape."""
+    return path == ANTHROPIC_PREFIX or path.startswith(ANTHROPIC_PREFIX + "/")
+
+
 def error_body(status: int, message: str, *, param: str | None = None, code: str | None = None) -> bytes:
     """The JSON bytes of an OpenAI-style error."""
     kind = _STATUS_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
@@ -70,14 +90,25 @@ def error_body(status: int, message: str, *, param: str | None = None, code: str
     return json.dumps(body).encode()
 
 
-def error_response(error: ApiError) -> Response:
-    """An ApiError as a response."""
-    return Response(
-        error_body(error.status, error.message, param=error.param, code=error.code),
-        status_code=error.status,
-        media_type="application/json",
-        headers=error.headers,
-    )
+def anthropic_error(status: int, message: str) -> dict[str, Any]:
+    """An Anthropic-style error object (also the payload of a stream's `error` event)."""
+    kind = _ANTHROPIC_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    return {"type": "error", "error": {"type": kind, "message": scrub(message)}}
+
+
+def for_path(error: ApiError, path: str) -> tuple[int, bytes]:
+    """Status and body of `error` in the shape of the API that `path` belongs to."""
+    if not is_anthropic(path):
+        return error.status, error_body(error.status, error.message, param=error.param, code=error.code)
+    # A full queue is Anthropic's "overloaded" (529), which its SDKs retry; a key's own limits stay 429.
+    status = OVERLOADED if error.code == "server_busy" else error.status
+    return status, json.dumps(anthropic_error(status, error.message)).encode()
+
+
+def error_response(error: ApiError, path: str = "") -> Response:
+    """An ApiError as a response, shaped for the API of `path`."""
+    status, body = for_path(error, path)
+    return Response(body, status_code=status, media_type="application/json", headers=error.headers)
 
 
 def from_exception(exc: BaseException) -> ApiError:
@@ -148,21 +179,21 @@ def validation_error(exc: RequestValidationError) -> ApiError:
 def install_handlers(app: FastAPI) -> None:
     """Register the class-based exception handlers on `app`."""
 
-    async def on_validation(_: Request, exc: Exception) -> Response:
+    async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(validation_error(exc))
+        return error_response(validation_error(exc), request.url.path)
 
-    async def on_http(_: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         messages = {404: "unknown route", 405: "method not allowed for this route"}
         message = messages.get(exc.status_code, str(exc.detail))
-        response = error_response(ApiError(exc.status_code, message, code=f"http_{exc.status_code}"))
+        response = error_response(ApiError(exc.status_code, message, code=f"http_{exc.status_code}"), request.url.path)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response
 
-    async def on_error(_: Request, exc: Exception) -> Response:
-        return error_response(from_exception(exc))
+    async def on_error(request: Request, exc: Exception) -> Response:
+        return error_response(from_exception(exc), request.url.path)
 
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

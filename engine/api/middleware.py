@@ -6,6 +6,7 @@ a client disconnect still reaches the streaming response.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from functools import partial
@@ -15,29 +16,39 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.api.context import STATE_KEY, RequestContext
-from engine.api.errors import ApiError, error_body, from_exception
+from engine.api.errors import ApiError, for_path, from_exception, is_anthropic
 from engine.api.services import on_vault_thread
 from engine.api.settings import ApiSettings
 from engine.errors import EnclaveError
 from engine.policy.keys import KeyPolicy
 from engine.vault.ports import ServingVault
-from engine.vault.records import RequestLogEntry
+from engine.vault.records import PENDING_STATUS, RequestLogEntry
 
 log = logging.getLogger("enclave.api")
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DRAIN_FACTOR = 4  # read (and drop) up to 4x the cap so the client sees the 413 instead of a reset
 CLIENT_CLOSED = 499  # nginx's code for "client closed the request"
+_FOREIGN_ORIGIN = ApiError(403, "this origin is not allowed", code="origin_not_allowed")
 
 
-async def send_error(send: Send, error: ApiError, extra: dict[str, str] | None = None) -> None:
-    """Answer with an OpenAI-style error straight from a middleware."""
-    body = error_body(error.status, error.message, param=error.param, code=error.code)
+async def send_error(send: Send, error: ApiError, extra: dict[str, str] | None = None, path: str = "") -> None:
+    """Answer with an error straight from a middleware (OpenAI's shape, Anthropic's on its routes)."""
+    status, body = for_path(error, path)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     for name, value in {**error.headers, **(extra or {})}.items():
         headers.append((name.lower().encode(), value.encode("latin-1")))
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def presented_key(headers: Headers) -> str | None:
+    """The API key a request presents: `Authorization: Bearer KEY`, or Anthropic's `x-api-key: KEY`."""
+    scheme, _, secret = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secret.strip():
+        return secret.strip()
+    other = headers.get("x-api-key", "").strip()
+    return other or None
 
 
 def host_name(value: str) -> str | None:
@@ -68,14 +79,15 @@ class HostOriginGuard:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        path = scope["path"]
         hosts = headers.getlist("host")
         name = host_name(hosts[0]) if len(hosts) == 1 else None
         if name is None:
-            await send_error(send, ApiError(400, "missing or malformed Host header", code="bad_host"))
+            await send_error(send, ApiError(400, "missing or malformed Host header", code="bad_host"), path=path)
             return
         if name not in self.hosts:
             # Checked before Origin: a rebinding page's Origin may look legitimate.
-            await send_error(send, ApiError(403, "this Host is not allowed", code="host_not_allowed"))
+            await send_error(send, ApiError(403, "this Host is not allowed", code="host_not_allowed"), path=path)
             return
         origin = headers.get("origin")
         if origin is None:
@@ -85,13 +97,13 @@ class HostOriginGuard:
         method = scope["method"]
         if method == "OPTIONS" and "access-control-request-method" in headers:
             if not allowed:
-                await send_error(send, ApiError(403, "this origin is not allowed", code="origin_not_allowed"))
+                await send_error(send, _FOREIGN_ORIGIN, path=path)
                 return
             await self._preflight(send, origin)
             return
         if not allowed:
             if method not in SAFE_METHODS:
-                await send_error(send, ApiError(403, "this origin is not allowed", code="origin_not_allowed"))
+                await send_error(send, _FOREIGN_ORIGIN, path=path)
                 return
             await self.app(scope, receive, send)  # no CORS headers: the browser keeps the reply
             return
@@ -116,7 +128,7 @@ class HostOriginGuard:
         headers = [
             *self._cors_headers(origin),
             (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-            (b"access-control-allow-headers", b"authorization, content-type"),
+            (b"access-control-allow-headers", b"authorization, content-type, x-api-key, anthropic-version"),
             (b"access-control-max-age", b"600"),
             (b"content-length", b"0"),
         ]
@@ -139,26 +151,36 @@ class KeyAuth:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        scheme, _, secret = Headers(scope=scope).get("authorization", "").partition(" ")
+        presented = presented_key(Headers(scope=scope))
         try:
             record = None
-            if scheme.lower() == "bearer" and secret.strip():
-                presented = secret.strip()
+            if presented is not None:
                 record = await on_vault_thread(self.vault, lambda: self.policy.authenticate(presented))
         except EnclaveError as exc:  # e.g. the vault was locked from the GUI
-            await send_error(send, from_exception(exc))
+            await send_error(send, from_exception(exc), path=path)
             return
         if record is None:
-            error = ApiError(401, "a valid API key is required (Authorization: Bearer …)", code="invalid_api_key")
-            await send_error(send, error, {"WWW-Authenticate": "Bearer"})
+            how = "x-api-key: …" if is_anthropic(path) else "Authorization: Bearer …"
+            error = ApiError(401, f"a valid API key is required ({how})", code="invalid_api_key")
+            await send_error(send, error, {"WWW-Authenticate": "Bearer"}, path=path)
             return
         context = RequestContext(key=record)
         scope.setdefault("state", {})[STATE_KEY] = context
         status = [500]
+        # Logged before the response starts (pending), completed after it ends: a server that dies
+        # right after answering still has the request on record. Written while the request runs.
+        first = RequestLogEntry(key_name=record.name, model="", status=PENDING_STATUS)
+        pending: asyncio.Future[None] | None = asyncio.wrap_future(
+            self.vault.schedule(partial(self.vault.request_log.append, first))
+        )
 
         async def send_status(message: Message) -> None:
+            nonlocal pending
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                if pending is not None:
+                    await self._settle(pending)
+                    pending = None
             await send(message)
 
         try:
@@ -167,14 +189,23 @@ class KeyAuth:
             except EnclaveError as exc:  # over the key's requests per minute
                 error = from_exception(exc)
                 status[0] = error.status
-                await send_error(send, error)
+                await send_error(send, error, path=path)
                 return
             await self.app(scope, receive, send_status)
         finally:
             with anyio.CancelScope(shield=True):
-                await self._record(context, status[0], time.perf_counter() - started)
+                if pending is not None:
+                    await self._settle(pending)
+                await self._record(context, status[0], time.perf_counter() - started, first)
 
-    async def _record(self, context: RequestContext, status: int, seconds: float) -> None:
+    @staticmethod
+    async def _settle(pending: asyncio.Future[None]) -> None:
+        try:
+            await pending
+        except Exception as exc:  # a locked vault must not turn a served request into an error
+            log.warning("request not logged: %s", type(exc).__name__)
+
+    async def _record(self, context: RequestContext, status: int, seconds: float, first: RequestLogEntry) -> None:
         key = context.key
         tokens = context.prompt_tokens + context.completion_tokens
         if tokens:
@@ -191,6 +222,8 @@ class KeyAuth:
             request_text=context.request_text if keep else None,
             response_text=context.response_text if keep else None,
             upstream=context.upstream,
+            time=first.time,
+            id=first.id,  # completes the pending row
         )
         try:
             await on_vault_thread(self.vault, partial(self.vault.request_log.append, entry))
@@ -212,12 +245,13 @@ class BodyCap:
         length = Headers(scope=scope).get("content-length")
         if length is not None:
             if not length.strip().isdigit():
-                await send_error(send, ApiError(400, "malformed Content-Length", code="bad_request"))
+                error = ApiError(400, "malformed Content-Length", code="bad_request")
+                await send_error(send, error, path=scope["path"])
                 return
             if int(length) > self.cap:
                 if int(length) <= self.cap * DRAIN_FACTOR:
                     await self._drain(receive, 0)
-                await self._too_large(send)
+                await self._too_large(send, scope["path"])
                 return
         chunks: list[bytes] = []
         size = 0
@@ -230,7 +264,7 @@ class BodyCap:
             if size > self.cap:
                 if message.get("more_body", False):
                     await self._drain(receive, size)
-                await self._too_large(send)
+                await self._too_large(send, scope["path"])
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -255,6 +289,7 @@ class BodyCap:
             if not message.get("more_body", False):
                 return
 
-    async def _too_large(self, send: Send) -> None:
+    async def _too_large(self, send: Send, path: str) -> None:
         limit = f"{self.cap // (1024 * 1024)} MiB" if self.cap >= 1024 * 1024 else f"{self.cap} bytes"
-        await send_error(send, ApiError(413, f"the request body is larger than {limit}", code="body_too_large"))
+        error = ApiError(413, f"the request body is larger than {limit}", code="body_too_large")
+        await send_error(send, error, path=path)

@@ -15,6 +15,7 @@ from engine.api.routes_generate import ERRORS, bearer
 from engine.api.schemas import EmbeddingRequest
 from engine.api.services import context_of, on_vault_thread, resolve_model, services_of
 from engine.backends import ModelRef
+from engine.runtime import PromptTooLong
 
 OWNER = "enclave"
 public = APIRouter()
@@ -59,6 +60,8 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
     services.admission.enter()
     try:
         result = await anyio.to_thread.run_sync(lambda: backend.embed(model, texts))
+    except PromptTooLong as exc:  # the same 400 as generation's, naming this route's parameter
+        raise ApiError(400, str(exc), param="input", code="context_length_exceeded") from None
     finally:
         services.admission.leave()
     context.prompt_tokens = tokens = result.prompt_tokens

@@ -47,6 +47,24 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         404: "Unknown model", 413: "Body too large", 429: "Rate limit or queue full",
     }.items()
 }
+# A generation answers JSON, or with `stream: true` server-sent events: the schema says both.
+GENERATED: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    200: {
+        "description": "The completion (JSON), or its chunks as server-sent events when `stream` is true",
+        "content": {
+            "application/json": {"schema": {"type": "object"}},
+            # Before OpenAPI 3.2 the schema of an event stream describes one event: JSON chunks, then [DONE].
+            "text/event-stream": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"event": {"type": "string"}, "data": {"type": "string"}},
+                    "required": ["data"],
+                }
+            },
+        },
+    },
+}
 
 
 def _usage(final: Chunk | None) -> dict[str, Any]:
@@ -146,7 +164,7 @@ async def _release_on_exit(services: Services, context: RequestContext, pump: Ch
 # -- chat --------------------------------------------------------------------------------------------
 
 
-@router.post("/v1/chat/completions", response_model=None, responses=ERRORS, tags=["openai"])
+@router.post("/v1/chat/completions", response_model=None, responses=GENERATED, tags=["openai"])
 async def chat_completions(body: ChatCompletionRequest, request: Request) -> Response:
     """Create a chat completion (OpenAI-compatible)."""
     services, context = services_of(request), context_of(request)
@@ -263,7 +281,7 @@ async def _stream_chat(
 # -- text completions --------------------------------------------------------------------------------
 
 
-@router.post("/v1/completions", response_model=None, responses=ERRORS, tags=["openai"])
+@router.post("/v1/completions", response_model=None, responses=GENERATED, tags=["openai"])
 async def completions(body: CompletionRequest, request: Request) -> Response:
     """Create a text completion (OpenAI-compatible, legacy)."""
     services, context = services_of(request), context_of(request)

@@ -6,13 +6,16 @@ import logging
 import threading
 import time
 from dataclasses import replace
+from typing import Any
 
 import uvicorn
 
 from engine.api.app import create_app
+from engine.api.connections import protocol_for
 from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, ApiSettings, is_loopback
 from engine.errors import UserError
 from engine.handle import Engine
+from engine.pairing.tls import TlsFiles
 from engine.vault import Vault
 
 log = logging.getLogger("enclave.api")
@@ -29,6 +32,7 @@ class ApiServer:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         settings: ApiSettings | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         if engine.vault is None:
             raise UserError("the API server needs the vault; run `enclave init` first")
@@ -37,14 +41,15 @@ class ApiServer:
         self.host = host
         self.port = port
         self.settings = settings or ApiSettings()
+        self.tls = tls
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """Base URL of the server (`http://host:port`), with the port actually bound."""
+        """Base URL of the server (`http(s)://host:port`), with the port actually bound."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     @property
     def bind_address(self) -> str:
@@ -83,6 +88,11 @@ class ApiServer:
             ws="none",
             lifespan="on",
             timeout_graceful_shutdown=5,
+            ssl_certfile=str(self.tls.cert) if self.tls else None,
+            ssl_keyfile=str(self.tls.key) if self.tls else None,
+            # Our h11 protocol: uvicorn's, plus a connection cap and request read deadlines.
+            http=protocol_for(settings),
+            timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
         )
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api-server", daemon=True)
@@ -96,7 +106,10 @@ class ApiServer:
         self._server, self._thread = server, thread
         if server.servers and server.servers[0].sockets:
             self.port = int(server.servers[0].sockets[0].getsockname()[1])  # port 0: the one picked
-        self.vault.audit.append("server_start", actor="local", details={"bind": self.bind_address})
+        details: dict[str, Any] = {"bind": self.bind_address, "tls": self.tls is not None}
+        if self.tls is not None:
+            details["fingerprint"] = self.tls.fingerprint
+        self.vault.audit.append("server_start", actor="local", details=details)
         log.info("API server listening on %s", self.url)
 
     def stop(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 DEFAULT_HOST = "127.0.0.1"
@@ -31,6 +31,10 @@ class ApiSettings:
     max_pending: int = 16  # generation requests in flight (running + waiting) before 429
     retry_after_s: int = 2  # what a 429 for a full queue tells clients
     max_embedding_inputs: int = 256
+    max_connections: int = 128  # open HTTP connections; one more gets 503 and is closed
+    header_timeout_s: float = 10.0  # request line and headers must arrive within this
+    body_timeout_s: float = 60.0  # the whole body within this after the headers
+    keep_alive_timeout_s: float = 5.0  # an idle connection between requests is closed after this
     log_content: bool = True  # store prompts/replies in the request log (a key can still opt out)
     extra_hosts: tuple[str, ...] = field(default=(), repr=False)  # added by the server (its bind address)
 
@@ -39,11 +43,23 @@ class ApiSettings:
             raise ValueError("CORS origins must be listed exactly; '*' is not allowed")
         if self.max_body_bytes < 1024 or self.max_tokens_cap < 1 or self.max_pending < 1:
             raise ValueError("body cap, token cap and queue length must be positive")
+        if self.max_connections < 1 or self.max_embedding_inputs < 1:
+            raise ValueError("the connection cap and the embedding input cap must be positive")
+        if min(self.header_timeout_s, self.body_timeout_s, self.keep_alive_timeout_s) <= 0:
+            raise ValueError("timeouts must be positive")
 
     def host_allowlist(self) -> frozenset[str]:
         """Every Host name (without port) the endpoint answers to, lower-case."""
         names = (*LOOPBACK_HOSTS, *self.allowed_hosts, *self.extra_hosts)
         return frozenset(_bracket(name.lower()) for name in names if name)
+
+
+# The numeric settings `enclave serve --limit NAME=VALUE` may change, with their types.
+LIMIT_FIELDS: dict[str, type[int] | type[float]] = {
+    f.name: int if f.type in ("int", int) else float
+    for f in fields(ApiSettings)
+    if f.type in ("int", "float", int, float)
+}
 
 
 def _bracket(host: str) -> str:

@@ -7,7 +7,8 @@
   tool calls a remote reported as such), with `cancel()`, `listen()` for event loops, `final`,
   `served_by`. The local runtime's `Generation` is one; `QueueStream` is one for producers on
   another thread or loop (upstreams, a paired server).
-- `Backends` (router): backends in priority order; the first that finds a name serves it (local first).
+- `Backends` (router): backends in priority order; the first that finds a name serves it (local first,
+  then upstreams, then the paired servers of `engine.backends.remote`).
 
 A new backend (e.g. the paired server) implements `Backend`, returns `QueueStream`s, and is added with
 `engine.backends.add(backend)` in `engine.handle.Engine`. Admission, key rules, budgets, accounting,
@@ -16,6 +17,7 @@ labels and reply assembly are not a backend's business: the engine does them onc
 
 from engine.backends.base import Backend, ChatRequest, CompletionRequest, Embeddings, ModelRef, Stream
 from engine.backends.local import LocalBackend, local_ref
+from engine.backends.remote import RemoteBackend
 from engine.backends.router import Backends
 from engine.backends.stream import QueueStream
 from engine.backends.upstream import UpstreamBackend
@@ -29,6 +31,7 @@ __all__ = [
     "LocalBackend",
     "ModelRef",
     "QueueStream",
+    "RemoteBackend",
     "Stream",
     "UpstreamBackend",
     "local_ref",

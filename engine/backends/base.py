@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from engine.models.registry import ModelRecord
 from engine.models.template_input import ToolOffer
-from engine.runtime import Chunk, GenerationParams
+from engine.runtime import Chunk, GenerationParams, LoadListener
 
 ItemListener = Callable[[Chunk | BaseException | None], None]
 
@@ -62,6 +62,8 @@ class ChatRequest:
     params: GenerationParams = field(default_factory=GenerationParams)
     tools: ToolOffer | None = None
     openai: Mapping[str, Any] | None = None
+    # Hears how far a model that must be loaded first has come (the local runtime; others never load).
+    on_load: LoadListener | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class CompletionRequest:
     prompt: str
     params: GenerationParams = field(default_factory=GenerationParams)
     openai: Mapping[str, Any] | None = None
+    on_load: LoadListener | None = field(default=None, compare=False)  # as in ChatRequest
 
 
 @dataclass(frozen=True)

@@ -45,11 +45,17 @@ class LocalBackend:
 
     def chat(self, model: ModelRef, request: ChatRequest) -> Stream:
         """A chat reply from the model's worker."""
-        return self.runtime.chat(request.messages, request.params, model=model.name, tools=request.tools)
+        return self.runtime.chat(
+            request.messages, request.params, model=model.name, tools=request.tools, on_load=request.on_load
+        )
+
+    def count_tokens(self, model: ModelRef, request: ChatRequest) -> int:
+        """Prompt tokens of `request` as `chat` would send it (the template and tools included)."""
+        return self.runtime.count_chat(request.messages, model=model.name, tools=request.tools)
 
     def complete(self, model: ModelRef, request: CompletionRequest) -> Stream:
         """A continuation from the model's worker."""
-        return self.runtime.complete(request.prompt, request.params, model=model.name)
+        return self.runtime.complete(request.prompt, request.params, model=model.name, on_load=request.on_load)
 
     def embed(self, model: ModelRef, texts: list[str]) -> Embeddings:
         """Embeddings from the model's embedding worker."""

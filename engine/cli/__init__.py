@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         gui_cmds,
         keys_cmds,
         models_cmds,
+        pair_cmds,
         policy_cmds,
         serve_cmds,
         upstreams_cmds,
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve_cmds,
         policy_cmds,
         upstreams_cmds,
+        pair_cmds,
     )
     for group in groups:
         group.register(subparsers, common)

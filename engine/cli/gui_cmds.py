@@ -7,6 +7,8 @@ import argparse
 import importlib
 from pathlib import Path
 
+from engine.errors import UserError
+
 VIEWS = ("chat", "models", "server", "privacy")
 
 
@@ -19,6 +21,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    """Hand over to the desktop app."""
+    """Check the system's libraries and fonts, then hand over to the desktop app."""
+    # Before Qt is imported: its platform plugin aborts the process on a missing library, naming the wrong one.
+    check = importlib.import_module("app.system_check")
+    gaps = check.missing()
+    if gaps:
+        raise UserError(check.describe(gaps))
     app_main = importlib.import_module("app.main")
     return int(app_main.run(args))

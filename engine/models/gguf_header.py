@@ -23,10 +23,22 @@ DEFAULT_ALIGNMENT = 32
 
 # Bounds far above any real model, far below what a hostile header could make us allocate.
 MAX_KV_COUNT = 100_000
-MAX_TENSOR_COUNT = 1_000_000
+MAX_TENSOR_COUNT = 200_000
 MAX_STRING_BYTES = 64 * 1024 * 1024
 MAX_ARRAY_ITEMS = 50_000_000
 MAX_DIMS = 8
+# Arrays of arrays nest at most this deep (real models use none); unbounded nesting would crash the
+# reader (RecursionError) instead of refusing the file.
+MAX_ARRAY_DEPTH = 4
+# Bytes of strings the reader keeps in memory (keys, values, tensor names), all together: a hostile
+# header of many maximal strings must not fill memory.
+MAX_KEPT_BYTES = 128 * 1024 * 1024
+# Items read one at a time (strings, nested arrays, kept values, tensor descriptions), all together:
+# each costs Python time, 1-2 µs, so this bounds the header walk to a few seconds. A real model
+# has under a million (a 256k vocabulary, its merges and scores; a few thousand tensors).
+MAX_WALKED_ITEMS = 2_000_000
+# Values kept in memory (metadata scalars and short arrays' items), all together.
+MAX_KEPT_VALUES = 200_000
 # Arrays up to this many items are kept (e.g. rope scaling factors); longer ones are skipped.
 KEEP_ARRAY_ITEMS = 64
 
@@ -100,6 +112,19 @@ class _Reader:
     def __init__(self, handle: BinaryIO, file_size: int) -> None:
         self.handle = handle
         self.file_size = file_size
+        self.kept_bytes = 0  # string bytes read into memory so far (MAX_KEPT_BYTES)
+        self.walked = 0  # items read one at a time so far (MAX_WALKED_ITEMS)
+        self.kept = 0  # values kept so far (MAX_KEPT_VALUES)
+
+    def walk(self, count: int, *, keep: bool = False) -> None:
+        """Account for `count` items about to be read one by one (and kept, with `keep`)."""
+        self.walked += count
+        if self.walked > MAX_WALKED_ITEMS:
+            raise GGUFError("malformed GGUF header: implausibly many items to read")
+        if keep:
+            self.kept += count
+            if self.kept > MAX_KEPT_VALUES:
+                raise GGUFError("malformed GGUF header: implausibly many metadata values")
 
     def read(self, size: int) -> bytes:
         data = self.handle.read(size)
@@ -119,6 +144,11 @@ class _Reader:
         length = self.unpack("<Q")
         if length > MAX_STRING_BYTES:
             raise GGUFError("malformed GGUF header: a string is implausibly long")
+        if length > self.file_size - self.handle.tell():
+            raise GGUFError("the file is truncated (the GGUF header ends early)")
+        self.kept_bytes += length
+        if self.kept_bytes > MAX_KEPT_BYTES:
+            raise GGUFError("malformed GGUF header: its strings are implausibly large in total")
         try:
             return self.read(length).decode("utf-8")
         except UnicodeDecodeError:
@@ -132,29 +162,47 @@ class _Reader:
 
 
 def _read_value(reader: _Reader, type_id: int, key: str, array_lengths: dict[str, int]) -> Any:
+    """One metadata value: scalars and strings as read, short arrays as lists, long ones skipped (None)."""
     if type_id in _SCALARS:
         return reader.unpack(_SCALARS[type_id])
     if type_id == _STRING:
         return reader.string()
-    if type_id == _ARRAY:
-        item_type = reader.unpack("<I")
-        count = reader.unpack("<Q")
-        if count > MAX_ARRAY_ITEMS:
-            raise GGUFError(f"malformed GGUF header: array {key!r} is implausibly long")
-        array_lengths[key] = count
-        if count > KEEP_ARRAY_ITEMS:
-            _skip_array(reader, item_type, count, key)
-            return None
-        return [_read_value(reader, item_type, key, {}) for _ in range(count)]
-    raise GGUFError(f"malformed GGUF header: key {key!r} has unknown value type {type_id}")
+    if type_id != _ARRAY:
+        raise GGUFError(f"malformed GGUF header: key {key!r} has unknown value type {type_id}")
+    item_type, count = _array_head(reader, key)
+    array_lengths[key] = count
+    if count > KEEP_ARRAY_ITEMS or item_type == _ARRAY:
+        _skip_items(reader, item_type, count, key, depth=1)
+        return None
+    if item_type not in _SCALARS and item_type != _STRING:
+        raise GGUFError(f"malformed GGUF header: array {key!r} has an unsupported item type")
+    reader.walk(count, keep=True)
+    return [_read_value(reader, item_type, key, {}) for _ in range(count)]
 
 
-def _skip_array(reader: _Reader, item_type: int, count: int, key: str) -> None:
+def _array_head(reader: _Reader, key: str) -> tuple[int, int]:
+    item_type = reader.unpack("<I")
+    count = reader.unpack("<Q")
+    if count > MAX_ARRAY_ITEMS:
+        raise GGUFError(f"malformed GGUF header: array {key!r} is implausibly long")
+    return item_type, count
+
+
+def _skip_items(reader: _Reader, item_type: int, count: int, key: str, depth: int) -> None:
+    """Skip `count` array items of one type; arrays of arrays iteratively deeper, up to MAX_ARRAY_DEPTH."""
     if item_type in _SCALARS:
-        reader.skip(struct.calcsize(_SCALARS[item_type]) * count)
+        reader.skip(struct.calcsize(_SCALARS[item_type]) * count)  # one seek, however many
     elif item_type == _STRING:
+        reader.walk(count)
         for _ in range(count):
             reader.skip_string()
+    elif item_type == _ARRAY:
+        if depth >= MAX_ARRAY_DEPTH:
+            raise GGUFError(f"malformed GGUF header: array {key!r} nests more than {MAX_ARRAY_DEPTH} levels deep")
+        reader.walk(count)
+        for _ in range(count):
+            inner_type, inner_count = _array_head(reader, key)
+            _skip_items(reader, inner_type, inner_count, key, depth + 1)
     else:
         raise GGUFError(f"malformed GGUF header: array {key!r} has an unsupported item type")
 
@@ -184,6 +232,8 @@ def read_header(path: Path) -> GGUFHeader:
 
         metadata: dict[str, Any] = {}
         array_lengths: dict[str, int] = {}
+        reader.walk(kv_count, keep=True)
+        reader.walk(tensor_count)
         for _ in range(kv_count):
             key = reader.string()
             metadata[key] = _read_value(reader, reader.unpack("<I"), key, array_lengths)

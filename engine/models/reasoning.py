@@ -11,6 +11,12 @@ from __future__ import annotations
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 
+def thinks(template_source: str) -> bool:
+    """Whether a chat template is a reasoning model's: it opens a thinking block, or strips one from past
+    replies (Qwen 3, DeepSeek-R1, QwQ, Phi-4-reasoning all mention the tag; other templates never do)."""
+    return THINK_OPEN in template_source or THINK_CLOSE in template_source
+
+
 def opens_thinking(prompt: str) -> bool:
     """Whether the rendered prompt ends inside a thinking block, so the reply starts with thinking."""
     return prompt.rstrip().endswith(THINK_OPEN)

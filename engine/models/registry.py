@@ -77,6 +77,12 @@ class ModelRecord:
     source: str  # "import" or "demo"
     facts: ModelFacts
     settings: ModelSettings = field(default_factory=ModelSettings)
+    verified_at: str | None = None  # the last `verify` that found the file unchanged (ISO, UTC)
+
+    @property
+    def last_checked(self) -> str:
+        """When the file last matched its SHA-256: the last verification, else the import (hashed as copied)."""
+        return self.verified_at or self.imported_at
 
     @property
     def path(self) -> Path:
@@ -112,6 +118,7 @@ class ModelRecord:
             source=data.get("source", "import"),
             facts=ModelFacts(**data["facts"]),
             settings=ModelSettings(**data.get("settings", {})),
+            verified_at=data.get("verified_at"),
         )
 
 
@@ -325,7 +332,12 @@ class ModelRegistry:
             raise IntegrityError(f"the file of model {name!r} is missing from the models folder")
         if hash_file(record.path, progress) != record.sha256:
             raise IntegrityError(f"model {name!r} failed verification: its SHA-256 changed since import")
-        return record
+        checked = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._locked() as data:
+            entry = data["models"].get(name)
+            if entry is not None and entry.get("sha256") == record.sha256:  # not replaced meanwhile
+                entry["verified_at"] = checked
+        return replace(record, verified_at=checked)
 
     def remove(self, name: str) -> None:
         """Delete the model's file and its record."""

@@ -7,24 +7,22 @@ the CLI, the GUI and the server write the same event names with the same details
 
 Events that happen while the vault is closed (a failed unlock: a wrong passphrase must not change a
 byte of the vault; a model imported by a CLI call without a passphrase) cannot be chained without the
-key. They are queued in `pending-audit.jsonl` beside the vault (names, hashes and times only) and the
-next unlock through `unlock()` moves them into the chain, each with its original time.
+key. They are queued beside the vault (engine.policy.audit_queue: only those kinds, bounded, marked as
+recorded while locked) and the next unlock through `unlock()` moves them into the chain.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 from engine.errors import UserError
+from engine.policy import audit_queue
 from engine.vault import AuditEntry, Vault
 from engine.vault.errors import WrongPassphrase
 
-PENDING = "pending-audit.jsonl"
+PENDING = audit_queue.PENDING
 
 # Every event name in the chain, with what it means (the processing report lists them).
 EVENTS: dict[str, str] = {
@@ -62,6 +60,10 @@ EVENTS: dict[str, str] = {
     "documents_tag": "documents tagged with a data subject",
     "assistant_create": "an assistant was defined (model, collections)",
     "assistant_remove": "an assistant was removed",
+    "pair_create": "device paired with this server (name, URL, certificate fingerprint, models; never its key)",
+    "pair_revoke": "paired device's key revoked",
+    "remote_add": "organisation's server added on this desktop (name, URL, pinned fingerprint; never its key)",
+    "remote_remove": "organisation's server removed from this desktop",
 }
 
 
@@ -78,50 +80,6 @@ def set_setting(vault: Vault, key: str, value: Any, *, actor: str) -> None:
     record(vault, "setting_change", actor=actor, details={"key": key, "value": value})
 
 
-def _pending_path(home: Path) -> Path:
-    return Path(home) / PENDING
-
-
-def defer(home: Path, event: str, *, actor: str, details: dict[str, Any] | None = None) -> None:
-    """Queue an event outside the vault (no content: names, hashes, times) for the next unlock to chain."""
-    if event not in EVENTS:
-        raise ValueError(f"unknown audit event {event!r}")
-    line: dict[str, Any] = {"event": event, "actor": actor, "details": details or {}}
-    line["time"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    # One O_APPEND write per event: concurrent writers interleave whole lines, never parts of them.
-    fd = os.open(_pending_path(home), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        os.write(fd, (json.dumps(line, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-    finally:
-        os.close(fd)
-
-
-def flush_pending(vault: Vault) -> int:
-    """Move queued events into the chain (each keeps its original time in details); returns how many."""
-    path = _pending_path(vault.home)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return 0
-    except (OSError, UnicodeDecodeError):
-        text = ""
-    count = 0
-    for raw in text.splitlines() or ["unreadable"]:
-        try:
-            item = json.loads(raw)
-            event, actor, details = str(item["event"]), str(item["actor"]), dict(item.get("details") or {})
-            details["at"] = str(item["time"])
-            if event not in EVENTS:
-                raise ValueError(event)
-        except (ValueError, KeyError, TypeError):
-            # Still worth a record: the queue outside the vault was damaged or meddled with.
-            event, actor, details = "policy_violation", "unknown", {"rule": "pending_audit_queue", "line": raw[:200]}
-        vault.audit.append(event, actor=actor, details=details)
-        count += 1
-    path.unlink(missing_ok=True)
-    return count
-
-
 def unlock(home: Path, passphrase: str, *, actor: str) -> Vault:
     """`Vault.unlock` that also records failed attempts (see the module docstring)."""
     try:
@@ -129,10 +87,10 @@ def unlock(home: Path, passphrase: str, *, actor: str) -> Vault:
     except WrongPassphrase:
         # A read-only home must not turn "wrong passphrase" into another error.
         with contextlib.suppress(OSError):
-            defer(home, "unlock_failed", actor=actor)
+            audit_queue.defer(home, "unlock_failed", actor=actor)
         raise
     try:
-        flush_pending(vault)
+        audit_queue.flush(vault)
     except BaseException:
         vault.close()
         raise
@@ -152,4 +110,4 @@ def record_or_defer(
     if vault is not None:
         record(vault, event, actor=actor, details=details)
     elif Vault.exists(home):
-        defer(home, event, actor=actor, details=details)
+        audit_queue.defer(home, event, actor=actor, details=details)

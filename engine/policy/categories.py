@@ -87,10 +87,14 @@ CATEGORIES: tuple[DataCategory, ...] = (
     ),
     DataCategory(
         "api_content",
-        "prompt and reply texts of API requests",
-        "AES-256-GCM, one data key per UTC day; not stored for keys marked no-store",
-        count=lambda v: v.request_log.count(),
-        purge=lambda db, v, cutoff, held: v.request_log.shred_content_before_in(db, cutoff),
+        "prompt and reply texts of API requests, and stored Responses API replies",
+        "AES-256-GCM, one data key per UTC day (stored Responses: one per response); "
+        "not stored for keys marked no-store",
+        count=lambda v: v.request_log.count() + v.responses.count(),
+        # Stored Responses are API content too: they expire with it.
+        purge=lambda db, v, cutoff, held: (
+            v.request_log.shred_content_before_in(db, cutoff) + v.responses.expire_in(db, cutoff)
+        ),
         gui_retention=True,
     ),
     DataCategory(

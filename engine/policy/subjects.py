@@ -262,7 +262,7 @@ class Erased:
     """What an erasure removed."""
 
     conversations: int
-    api_requests: int  # logged API requests whose prompt and reply texts were erased
+    api_requests: int  # logged API requests whose texts were erased, and stored Responses deleted
     others: dict[str, int] = field(default_factory=dict)  # per declared category: records erased
 
 
@@ -277,6 +277,7 @@ def erase(vault: Vault, selection: Selection, *, actor: str) -> Erased:
     if selection.subject is None:
         # The person's words sent through the API are theirs too; the request metadata stays.
         api_requests = vault.request_log.erase_texts(None if selection.all else selection.match)
+        api_requests += vault.responses.erase(None if selection.all else selection.match)  # stored Responses
         record(vault, "api_content_erase", actor=actor, details={**selection.describe(), "count": api_requests})
     conversations = vault.conversations.erase_many(ids, actor=actor, details=selection.describe())
     others: dict[str, int] = {}

@@ -31,7 +31,6 @@ from functools import cached_property
 import numpy as np
 from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
-from llama_cpp._logger import set_verbose as set_llama_verbose
 
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
@@ -170,7 +169,13 @@ class _Request:
 class BatchedModel:
     """A model with `parallel` sequences decoding together in one context."""
 
-    def __init__(self, record: ModelRecord, *, ram_cache_bytes: int = DEFAULT_RAM_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        record: ModelRecord,
+        *,
+        ram_cache_bytes: int = DEFAULT_RAM_CACHE_BYTES,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> None:
         settings = record.settings
         self.record = record
         self.parallel = settings.parallel
@@ -179,9 +184,16 @@ class BatchedModel:
         gpu_layers = resolve_gpu_layers(settings.gpu_layers)
         self.n_batch = max(32, min(settings.batch_size, self.n_ctx_seq))
         started = time.perf_counter()
-        set_llama_verbose(False)  # llama.cpp logs every graph reservation to stderr otherwise
         model_params = C.llama_model_default_params()
         model_params.n_gpu_layers = gpu_layers
+        if on_progress is not None:
+            # llama.cpp reports how much of the file it has read (0…1); returning False would abort the load.
+            def report(fraction: float, _user_data: object) -> bool:
+                on_progress(float(fraction))
+                return True
+
+            progress = C.llama_progress_callback(report)  # referenced until the load returns
+            model_params.progress_callback = progress
         ctx_params = C.llama_context_default_params()
         ctx_params.n_ctx = self.n_ctx_seq * self.parallel
         ctx_params.n_batch = self.n_batch
@@ -670,6 +682,10 @@ class BatchedModel:
         finished = time.perf_counter()
         prompt_done = request.prompt_done_at or finished
         decode_s = finished - prompt_done
+        # The rate counts the tokens after the first over the time since it came: the prompt, and whatever a
+        # first decode after loading costs (mapping the weights in), are the time to the first token instead.
+        since_first = finished - (request.first_token_at or finished)
+        rate = (request.generated - 1) / since_first if since_first > 0 and request.generated > 1 else None
         request.emit(
             Chunk(
                 text=tail,
@@ -686,7 +702,7 @@ class BatchedModel:
                     prompt_eval_s=prompt_done - request.started,
                     decode_s=decode_s,
                 ),
-                tokens_per_s=request.generated / decode_s if decode_s > 0 and request.generated else None,
+                tokens_per_s=rate,
             )
         )
         # What the client sends back next time: the reply as text (its last token included, when the

@@ -150,6 +150,11 @@ class LoadedModel:
         """Context window in tokens."""
         return self.llama.n_ctx()
 
+    @property
+    def embed_window(self) -> int:
+        """Most tokens one text may have to be embedded whole (llama.cpp embeds one batch per text)."""
+        return min(self.llama.n_ctx(), self.llama.n_batch)
+
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Mean-pooled, L2-normalised embeddings (needs a model loaded with embedding=True)."""
         result = self.llama.embed(texts, normalize=True, truncate=True)

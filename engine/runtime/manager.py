@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.models.memory import estimate_memory
-from engine.models.reasoning import opens_thinking
+from engine.models.reasoning import opens_thinking, thinks
 from engine.models.registry import ModelRecord, ModelRegistry
 from engine.models.template_input import ToolOffer, has_tool_syntax, prepare_messages
 from engine.models.templates import (
@@ -30,10 +30,11 @@ from engine.models.templates import (
 )
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
-from engine.runtime.types import CancelToken, GenerationParams, Prompt
+from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt, PromptTooLong
 from engine.runtime.worker import Generation, ModelWorker, ServingModel
 
 DEFAULT_IDLE_TTL_S = 15 * 60
+LOAD_REPORT_INTERVAL_S = 0.1  # how often a waiting caller hears how far a load has come
 Message = Mapping[str, Any]
 
 
@@ -86,10 +87,15 @@ class Runtime:
 
     # -- loading -------------------------------------------------------------------------------
 
-    def load(self, name: str | None = None, *, embedding: bool = False) -> ModelWorker:
-        """The worker of `name` (default model if None), loading the model if needed."""
+    def load(
+        self, name: str | None = None, *, embedding: bool = False, on_load: LoadListener | None = None
+    ) -> ModelWorker:
+        """The worker of `name` (default model if None), loading the model if needed; `on_load` hears how
+        far a load has come (every 0.1 s, on the caller's thread, then once at 1.0) if this call starts or
+        waits for one."""
         record = self.registry.resolve(name)
         key = (record.name, embedding)
+        started = False
         with self._lock:
             worker = self._workers.get(key)
             if worker is None or not worker.record.loads_like(record):  # settings changed: reload
@@ -98,7 +104,11 @@ class Runtime:
                 self._make_room(estimated_memory(record, embedding=embedding))
                 worker = ModelWorker(record, max_queue=self.max_queue, embedding=embedding)
                 self._workers[key] = worker
+                started = True
         try:
+            # A load this call started is reported even when it was over before the first look (a tiny model).
+            if on_load is not None and (started or worker.loading):
+                self._report_load(worker, on_load)
             worker.wait_loaded()
         except BaseException:
             with self._lock:
@@ -106,6 +116,22 @@ class Runtime:
                     del self._workers[key]
             raise
         return worker
+
+    @staticmethod
+    def _report_load(worker: ModelWorker, on_load: LoadListener) -> None:
+        name = worker.record.name
+        if worker.loading:
+            on_load(LoadProgress(name, worker.load_fraction))
+        while True:
+            try:
+                worker.wait_loaded(LOAD_REPORT_INTERVAL_S)
+            except TimeoutError:
+                on_load(LoadProgress(name, worker.load_fraction))
+                continue
+            except BaseException:
+                return  # the caller re-raises the load's failure
+            on_load(LoadProgress(name, 1.0))
+            return
 
     def _make_room(self, needed: int) -> None:
         """Unload idle models, least recently used first, until `needed` bytes fit the budget."""
@@ -190,14 +216,32 @@ class Runtime:
         model: str | None = None,
         cancel: CancelToken | None = None,
         tools: ToolOffer | None = None,
+        on_load: LoadListener | None = None,
     ) -> Generation:
         """Stream a reply to `messages` (OpenAI-style role/content dicts, assistant `tool_calls` included)
-        from a model; `tools` are shown in the template's own syntax where it has one."""
+        from a model; `tools` are shown in the template's own syntax where it has one. `on_load`: see `load`."""
         if not messages:
             raise UserError("a chat needs at least one message")
-        worker = self.load(model)
+        worker = self.load(model, on_load=on_load)
         template, bos, eos = self._template_info(worker)
         params = params or GenerationParams()
+        text, change = self._render(template, bos, eos, messages, tools)
+
+        def build(loaded: ServingModel) -> Prompt:
+            # Templates that write the BOS token themselves must not get a second one.
+            tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
+            return Prompt(
+                tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text)
+            )
+
+        # The template's turn markers end the reply even when the model does not emit EOS.
+        stops = tuple(dict.fromkeys(params.stop + template.stops))
+        return worker.submit(build, replace(params, stop=stops), cancel)
+
+    def _render(
+        self, template: ChatTemplate, bos: str, eos: str, messages: Sequence[Message], tools: ToolOffer | None
+    ) -> tuple[str, str]:
+        """The prompt text of `messages` and the template's turn change."""
         # The template runs here, on the caller's thread and in the sandbox, under one time limit for
         # the request: an untrusted template never holds the model's thread, however long it runs.
         with time_budget():
@@ -213,17 +257,26 @@ class Runtime:
                 prepared, extra = prepare_messages(template, messages, tools, native=False)
                 text = render_chat(template, prepared, bos_token=bos, eos_token=eos, extra=extra)
             change = turn_change(template, prepared, text, bos_token=bos, eos_token=eos, extra=extra)
+        return text, change
 
-        def build(loaded: ServingModel) -> Prompt:
-            # Templates that write the BOS token themselves must not get a second one.
-            tokens = loaded.tokenize(text, add_bos=not (bos and text.startswith(bos)))
-            return Prompt(
-                tokens, tuple(loaded.tokenize(change, add_bos=False)) if change else (), opens_thinking(text)
-            )
+    def count_chat(
+        self, messages: Sequence[Message], *, model: str | None = None, tools: ToolOffer | None = None
+    ) -> int:
+        """How many prompt tokens `messages` (and the tools shown) take for a model, as `chat` would send them."""
+        if not messages:
+            raise UserError("a chat needs at least one message")
+        worker = self.load(model)
+        template, bos, eos = self._template_info(worker)
+        text, _ = self._render(template, bos, eos, messages, tools)
+        return int(worker.call(lambda m: len(m.tokenize(text, add_bos=not (bos and text.startswith(bos))))))
 
-        # The template's turn markers end the reply even when the model does not emit EOS.
-        stops = tuple(dict.fromkeys(params.stop + template.stops))
-        return worker.submit(build, replace(params, stop=stops), cancel)
+    def thinks(self, name: str | None = None) -> bool:
+        """Whether a (loaded) model reasons before it answers, as its chat template says."""
+        worker = self.load(name)
+        record = worker.record
+        if record.is_base_model and not record.settings.chat_template:
+            return False  # continued as plain text: no template, no thinking block
+        return thinks(self._template_info(worker)[0].source)
 
     def _template_info(self, worker: ModelWorker) -> tuple[ChatTemplate, str, str]:
         """The model's chat template and its BOS/EOS text (read once on the model's thread)."""
@@ -246,9 +299,10 @@ class Runtime:
         *,
         model: str | None = None,
         cancel: CancelToken | None = None,
+        on_load: LoadListener | None = None,
     ) -> Generation:
-        """Stream a plain continuation of `prompt` (no chat template)."""
-        worker = self.load(model)
+        """Stream a plain continuation of `prompt` (no chat template). `on_load`: see `load`."""
+        worker = self.load(model, on_load=on_load)
         return worker.submit(lambda m: Prompt(m.tokenize(prompt)), params or GenerationParams(), cancel)
 
     def embed(self, texts: list[str], *, model: str | None = None) -> tuple[list[list[float]], int]:
@@ -257,8 +311,15 @@ class Runtime:
 
         def run(loaded: ServingModel) -> tuple[list[list[float]], int]:
             assert isinstance(loaded, LoadedModel)  # embedding workers host a LoadedModel
-            counts = sum(len(loaded.tokenize(t)) for t in texts)
-            return loaded.embed(texts), counts
+            lengths = [len(loaded.tokenize(t)) for t in texts]
+            # Refused, as a prompt too long for generation is: llama.cpp would silently cut the text.
+            fits = loaded.embed_window
+            for index, length in enumerate(lengths):
+                if length > fits:
+                    raise PromptTooLong(
+                        f"input {index} is {length} tokens but the model embeds at most {fits}; shorten it"
+                    )
+            return loaded.embed(texts), sum(lengths)
 
         result: tuple[list[list[float]], int] = worker.call(run)
         return result

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.errors import UserError
@@ -46,8 +47,9 @@ class GenerationParams:
             (-2.0 <= self.presence_penalty <= 2.0, "presence_penalty must be between -2 and 2"),
             (-2.0 <= self.frequency_penalty <= 2.0, "frequency_penalty must be between -2 and 2"),
             (0.0 < self.repeat_penalty <= 10.0, "repeat_penalty must be in (0, 10]"),
+            # 8 from the request (the API's limit) plus the chat template's own turn markers.
             (
-                len(self.stop) <= 8 and all(0 < len(s) <= 200 for s in self.stop),
+                len(self.stop) <= 16 and all(0 < len(s) <= 200 for s in self.stop),
                 "stop: at most 8 strings of 1-200 chars",
             ),
             (self.logprobs is None or 0 <= self.logprobs <= 20, "top_logprobs must be between 0 and 20"),
@@ -137,3 +139,14 @@ class CancelToken:
     def cancelled(self) -> bool:
         """True once cancel() was called."""
         return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class LoadProgress:
+    """A model on its way into memory: which one, and how far (0…1, as llama.cpp reports it)."""
+
+    model: str
+    fraction: float
+
+
+LoadListener = Callable[[LoadProgress], None]

@@ -179,12 +179,21 @@ class ModelWorker:
         self._abort = threading.Event()  # cancel everything admitted or waiting, once
         self.last_used = time.monotonic()
         self._embedding = embedding
+        self.load_fraction = 0.0  # how much of the file llama.cpp has read, while loading
         self._thread = threading.Thread(target=self._run, name=f"model-{record.name}", daemon=True)
         self._thread.start()
 
     def wait_loaded(self, timeout: float | None = None) -> LoadReport:
         """Block until the model is in memory; re-raises a load failure."""
         return self._loaded.result(timeout)
+
+    @property
+    def loading(self) -> bool:
+        """True until the model is in memory (or failed to load)."""
+        return not self._loaded.done()
+
+    def _progress(self, fraction: float) -> None:
+        self.load_fraction = max(self.load_fraction, min(1.0, fraction))
 
     @property
     def idle(self) -> bool:
@@ -224,7 +233,9 @@ class ModelWorker:
     def _run(self) -> None:
         try:
             model: ServingModel = (
-                LoadedModel(self.record, embedding=True) if self._embedding else BatchedModel(self.record)
+                LoadedModel(self.record, embedding=True)
+                if self._embedding
+                else BatchedModel(self.record, on_progress=self._progress)
             )
         except BaseException as exc:  # reported to whoever waits on the load
             self._loaded.set_exception(exc)

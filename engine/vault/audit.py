@@ -69,6 +69,17 @@ class AuditLog:
         """Record one event (in the same transaction as the head update)."""
         return self._store.run(lambda db: self.append_in(db, event, actor=actor, details=details))
 
+    def append_batch(self, events: list[tuple[str, str, dict[str, Any]]]) -> int:
+        """Record several (event, actor, details) in one transaction: all of them or none."""
+
+        def task(db: Database) -> int:
+            with db.atomic():
+                for event, actor, details in events:
+                    self.append_in(db, event, actor=actor, details=details)
+            return len(events)
+
+        return self._store.run(task)
+
     def append_in(self, db: Database, event: str, *, actor: str, details: dict[str, Any] | None = None) -> AuditEntry:
         """`append` for code already on the connection's thread."""
         details = dict(details or {})

@@ -12,12 +12,13 @@ from engine.errors import NotFoundError, UserError
 from engine.vault import crypto
 from engine.vault.audit import AuditLog
 from engine.vault.errors import RecordTampered
-from engine.vault.records import Conversation, Message, SearchHit
+from engine.vault.records import Alternative, Conversation, Message, SearchHit
 from engine.vault.search import SearchIndex
 from engine.vault.store import Store, iso, now, parse_time
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})
 _CONV_COLUMNS = "id, key_id, created_at, updated_at, message_count, body"
+MAX_ALTERNATIVES = 20  # versions kept of one regenerated reply; the oldest unchosen one goes first
 
 
 class Conversations:
@@ -65,8 +66,17 @@ class Conversations:
             created_at,
         ):
             raise RecordTampered("messages", msg_id)
+        alternatives = tuple(Alternative(a["content"], a.get("metadata")) for a in data.get("alternatives") or ())
         return Message(
-            msg_id, conv_id, seq, data["role"], data["content"], data.get("metadata"), parse_time(created_at)
+            msg_id,
+            conv_id,
+            seq,
+            data["role"],
+            data["content"],
+            data.get("metadata"),
+            parse_time(created_at),
+            alternatives,
+            int(data.get("active", 0)),
         )
 
     def _messages(self, db: Database, conv_id: str, key_id: str) -> builtins.list[Message]:
@@ -186,6 +196,59 @@ class Conversations:
             if self._index is not None:
                 self._index.add_message(conv_id, msg_id, role, content)
             return Message(msg_id, conv_id, seq, role, content, metadata, parse_time(created_at))
+
+        return self._store.run(task)
+
+    def add_alternative(
+        self, conv_id: str, msg_id: str, content: str, *, metadata: dict[str, Any] | None = None
+    ) -> Message:
+        """Store another version of a reply (regenerate) and choose it; the earlier ones are kept."""
+
+        def change(data: dict[str, Any]) -> None:
+            versions = data.get("alternatives") or [{"content": data["content"], "metadata": data.get("metadata")}]
+            versions.append({"content": content, "metadata": metadata})
+            active = len(versions) - 1
+            while len(versions) > MAX_ALTERNATIVES:
+                versions.pop(0)
+                active -= 1
+            data["alternatives"], data["active"] = versions, active
+
+        return self._change_message(conv_id, msg_id, change)
+
+    def choose_alternative(self, conv_id: str, msg_id: str, index: int) -> Message:
+        """Make version `index` of a regenerated reply the one shown and sent with the next turn."""
+
+        def change(data: dict[str, Any]) -> None:
+            versions = data.get("alternatives") or []
+            if not 0 <= index < len(versions):
+                raise UserError(f"message {msg_id} has no version {index + 1}")
+            data["active"] = index
+
+        return self._change_message(conv_id, msg_id, change)
+
+    def _change_message(self, conv_id: str, msg_id: str, change: Callable[[dict[str, Any]], None]) -> Message:
+        def task(db: Database) -> Message:
+            with db.atomic():
+                key_id = self._row(db, conv_id)[1]
+                row = db.execute(
+                    "SELECT id, conversation_id, seq, created_at, body FROM messages"
+                    " WHERE id = ? AND conversation_id = ?",
+                    [msg_id, conv_id],
+                ).fetchone()
+                if row is None:
+                    raise NotFoundError(f"no message {msg_id} in conversation {conv_id}")
+                self._message(db, key_id, tuple(row))  # checks the envelope against its row first
+                data = self._store.open_json(db, "messages", "body", msg_id, row[4], key_id)
+                change(data)
+                chosen = data["alternatives"][data["active"]]
+                data["content"], data["metadata"] = chosen["content"], chosen.get("metadata")
+                sealed = self._store.seal_json(db, "messages", "body", msg_id, key_id, data)
+                db.execute("UPDATE messages SET body = ? WHERE id = ?", [sealed, msg_id])
+                db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [iso(now()), conv_id])
+                message = self._message(db, key_id, (row[0], row[1], row[2], row[3], sealed))
+            if self._index is not None:
+                self._index.replace_message(conv_id, msg_id, message.content)
+            return message
 
         return self._store.run(task)
 

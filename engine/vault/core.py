@@ -26,18 +26,23 @@ from engine.vault.audit import GENESIS, AuditLog, head_mac
 from engine.vault.conversations import Conversations
 from engine.vault.documents import DocumentStore
 from engine.vault.errors import VaultExists, VaultMissing
+from engine.vault.hardening import disable_core_dumps
 from engine.vault.header import (
     DEFAULT_KDF,
     HEADER_FORMAT,
+    Header,
     KdfParams,
+    open_pass_wrap,
+    pass_sum,
+    passphrase_fields,
     read_header,
     unwrap_with_passphrase,
     unwrap_with_recovery,
-    wrap_for_passphrase,
     wrap_for_recovery,
 )
 from engine.vault.lockfile import VaultLock
 from engine.vault.request_log import RequestLog
+from engine.vault.responses import StoredResponses
 from engine.vault.schema import migrate, migration_set
 from engine.vault.settings import Settings
 from engine.vault.store import Store, iso, now, wrap_data_key
@@ -68,6 +73,7 @@ class Vault:
         self.api_keys = ApiKeys(store)
         self.request_log = RequestLog(store)
         self.documents = DocumentStore(store, self.audit)
+        self.responses = StoredResponses(store)
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -108,12 +114,15 @@ class Vault:
             raise VaultMissing
         lock = VaultLock.acquire(home)
         try:
-            master = unwrap_with_passphrase(read_header(db_path(home)), passphrase)
+            header = read_header(db_path(home))
+            master, check = open_pass_wrap(header, passphrase)
             vault = cls._open(home, lock, master)
         except BaseException:
             lock.release(discard=True)
             raise
         try:
+            if header.pass_check is None:  # a vault from before check values: add them now
+                vault._store.run(lambda db: _add_pass_check(db, header, check))
             vault.audit.append("unlock", actor=actor)
         except BaseException:
             vault.close()
@@ -145,6 +154,11 @@ class Vault:
 
     @classmethod
     def _open(cls, home: Path, lock: VaultLock, master: bytearray, migrations: Migrations | None = None) -> Vault:
+        # Every process that holds the master key (server, CLI commands, the GUI) writes no core file:
+        # one would hold keys and decrypted text in plaintext. The soft limit is the one the kernel
+        # applies; the ceiling stays for the caller (a shell, a test runner) and its later children.
+        if not disable_core_dumps(hard=False):
+            log.warning("core dumps could not be disabled")
         store = Store(db_path(home))
 
         def on_open(db: Database) -> None:
@@ -298,11 +312,17 @@ class Vault:
 
 def _set_pass_wrap(db: Database, master: bytearray, passphrase: str, kdf: KdfParams) -> None:
     # One UPDATE of one row: a crash leaves either the old or the new wrap, never neither.
-    salt, wrap = wrap_for_passphrase(master, passphrase, kdf)
+    fields = passphrase_fields(master, passphrase, kdf)
     db.execute(
-        "UPDATE header SET kdf_memory_kib = ?, kdf_iterations = ?, kdf_lanes = ?, kdf_salt = ?, pass_wrap = ?"
-        " WHERE id = 1",
-        [kdf.memory_kib, kdf.iterations, kdf.lanes, salt, wrap],
+        f"UPDATE header SET {', '.join(f'{name} = ?' for name in fields)} WHERE id = 1",  # names from code
+        list(fields.values()),
+    )
+
+
+def _add_pass_check(db: Database, header: Header, check: bytes) -> None:
+    db.execute(
+        "UPDATE header SET pass_check = ?, pass_sum = ? WHERE id = 1",
+        [check, pass_sum(header.kdf, header.kdf_salt, header.pass_wrap, check)],
     )
 
 
@@ -311,7 +331,7 @@ def _build(target: Path, master: bytearray, passphrase: str, recovery: bytes, kd
     part = part_path(target)
     for leftover in (part, part.with_name(part.name + "-journal")):
         leftover.unlink(missing_ok=True)
-    salt, pass_wrap = wrap_for_passphrase(master, passphrase, kdf)
+    pass_fields = passphrase_fields(master, passphrase, kdf)
     recovery_salt, recovery_wrap = wrap_for_recovery(master, recovery)
     audit_key = crypto.hkdf(master, "enclave audit mac v1")
     db = Database(part)
@@ -332,11 +352,7 @@ def _build(target: Path, master: bytearray, passphrase: str, recovery: bytes, kd
                     "id": 1,
                     "format": HEADER_FORMAT,
                     "created_at": iso(now()),
-                    "kdf_memory_kib": kdf.memory_kib,
-                    "kdf_iterations": kdf.iterations,
-                    "kdf_lanes": kdf.lanes,
-                    "kdf_salt": salt,
-                    "pass_wrap": pass_wrap,
+                    **pass_fields,
                     "recovery_salt": recovery_salt,
                     "recovery_wrap": recovery_wrap,
                     "kcv": crypto.key_check_value(master),

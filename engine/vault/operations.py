@@ -17,7 +17,7 @@ from engine.errors import IntegrityError, NotFoundError, UserError
 from engine.fileio import fsync_dir, write_atomic
 from engine.vault.audit import AuditLog
 from engine.vault.errors import RecordTampered
-from engine.vault.header import Header, KdfParams, read_header, unwrap_with_passphrase
+from engine.vault.header import Header, header_from_row, read_header, unwrap_with_passphrase
 from engine.vault.records import Message
 from engine.vault.schema import COLUMNS, Kind, copy_database
 from engine.vault.store import Store, iso, now
@@ -34,12 +34,9 @@ STREAMS = ("audit", "settings", "api_keys", "request_log")
 
 def header_in(db: Database) -> Header:
     """The header row, read through the open connection."""
-    row = db.execute(
-        "SELECT kdf_memory_kib, kdf_iterations, kdf_lanes, kdf_salt, pass_wrap, recovery_salt,"
-        " recovery_wrap, kcv"
-        " FROM header WHERE id = 1"
-    ).fetchone()
-    return Header(KdfParams(row[0], row[1], row[2]), row[3], row[4], row[5], row[6], row[7])
+    cursor = db.execute("SELECT * FROM header WHERE id = 1")
+    names = [column[0] for column in cursor.description]
+    return header_from_row(dict(zip(names, cursor.fetchone(), strict=True)))
 
 
 def load_stream_keys(db: Database, store: Store) -> None:
@@ -169,6 +166,11 @@ def _message_details(message: Message) -> dict[str, Any]:
     details: dict[str, Any] = {"id": message.id, "created_at": iso(message.created_at), "metadata": message.metadata}
     if message.role == "assistant":
         details["label"] = export_label(message.metadata)
+    if len(message.alternatives) > 1:  # a regenerated reply: every version is the person's data too
+        details["versions"] = [
+            {"content": a.content, "label": export_label(a.metadata)} for a in message.alternatives
+        ]
+        details["chosen_version"] = message.active
     return details
 
 

@@ -28,8 +28,17 @@ class Conversation:
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One version of a regenerated reply."""
+
+    content: str
+    metadata: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class Message:
-    """One turn of a conversation."""
+    """One turn of a conversation. A regenerated reply keeps its earlier versions in `alternatives` (all of
+    them, in the order written); `content` and `metadata` are those of the chosen one, `alternatives[active]`."""
 
     id: str
     conversation_id: str
@@ -38,6 +47,8 @@ class Message:
     content: str
     metadata: dict[str, Any] | None
     created_at: dt.datetime
+    alternatives: tuple[Alternative, ...] = ()
+    active: int = 0
 
 
 @dataclass(frozen=True)
@@ -49,6 +60,8 @@ class SearchHit:
     title: str
     role: str | None
     snippet: str
+    match_at: int = -1  # where the query is in `snippet` (-1: not located, e.g. casefolding changed lengths)
+    match_length: int = 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,9 @@ class ApiKeyRecord:
     def allows_model(self, model: str) -> bool:
         """True when this key may use `model` (no list means every model)."""
         return self.models is None or model in self.models
+
+
+PENDING_STATUS = 0  # a request logged before its response started, not (yet) completed
 
 
 @dataclass(frozen=True)

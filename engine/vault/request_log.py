@@ -48,7 +48,11 @@ class RequestLog:
         return key_id
 
     def append(self, entry: RequestLogEntry) -> None:
-        """Store one request (texts as given: the caller passes None for no-store keys)."""
+        """Store one request, or complete the row of the same id (texts as given: None for no-store keys).
+
+        The API writes each request twice: once before its response starts (status PENDING_STATUS,
+        so a crash right after the response cannot lose it) and once when it ends.
+        """
 
         def task(db: Database) -> None:
             body: dict[str, Any] = {name: getattr(entry, name) for name in _FIELDS if name not in _TEXTS}
@@ -62,7 +66,8 @@ class RequestLog:
                     db, "request_log", "body", entry.id, self._store.stream_keys["request_log"], body
                 )
                 db.execute(
-                    "INSERT INTO request_log (id, time, body) VALUES (?, ?, ?)",
+                    "INSERT INTO request_log (id, time, body) VALUES (?, ?, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET body = excluded.body",
                     [entry.id, iso(entry.time), sealed],
                 )
 

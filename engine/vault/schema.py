@@ -75,6 +75,8 @@ COLUMNS: dict[str, dict[str, Kind]] = {
         "audit_base_seq": Kind.COUNT,
         "audit_base_prev": Kind.MAC,
         "audit_base_mac": Kind.MAC,
+        "pass_check": Kind.MAC,
+        "pass_sum": Kind.MAC,
     },
     "data_keys": {"id": Kind.ID, "created_at": Kind.TIME, "wrapped": Kind.SEALED},
     "conversations": {
@@ -110,6 +112,7 @@ COLUMNS: dict[str, dict[str, Kind]] = {
         "body": Kind.SEALED,
     },
     "document_parts": {"id": Kind.ID, "document_id": Kind.REF, "part": Kind.COUNT, "body": Kind.SEALED},
+    "responses": {"id": Kind.ID, "key_id": Kind.REF, "created_at": Kind.TIME, "body": Kind.SEALED},
     "_sqlite_migrations": {
         "id": Kind.MIGRATION,
         "migration_set": Kind.MIGRATION,
@@ -176,7 +179,23 @@ def m002_audit_base(db: Database) -> None:
     db.execute("ALTER TABLE header ADD COLUMN audit_base_mac BLOB")
 
 
-def m003_documents(db: Database) -> None:
+def m003_stored_responses(db: Database) -> None:
+    """Stored Responses API replies, each under its own data key (engine.vault.responses)."""
+    db.table("responses").create(
+        {"id": str, "key_id": str, "created_at": str, "body": bytes},
+        pk="id",
+        foreign_keys=[("key_id", "data_keys", "id")],
+    )
+    db.table("responses").create_index(["created_at"])
+
+
+def m004_pass_check(db: Database) -> None:
+    """A check value of the passphrase's KEK and a checksum of the passphrase fields (wrong vs damaged)."""
+    db.execute("ALTER TABLE header ADD COLUMN pass_check BLOB")
+    db.execute("ALTER TABLE header ADD COLUMN pass_sum BLOB")
+
+
+def m005_documents(db: Database) -> None:
     """Document collections, documents (one data key each) and their sealed parts: extracted text,
     chunks, embedding vectors and, when the collection keeps them, the original bytes."""
     db.table("doc_collections").create(
@@ -211,7 +230,13 @@ def m003_documents(db: Database) -> None:
 
 
 # Append new steps here; never edit or reorder an applied one.
-MIGRATION_STEPS: list[Callable[[Database], None]] = [m001_initial, m002_audit_base, m003_documents]
+MIGRATION_STEPS: list[Callable[[Database], None]] = [
+    m001_initial,
+    m002_audit_base,
+    m003_stored_responses,
+    m004_pass_check,
+    m005_documents,
+]
 
 
 def migration_set(steps: Sequence[Callable[[Database], None]] = MIGRATION_STEPS) -> Migrations:

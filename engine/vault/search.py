@@ -20,13 +20,23 @@ class _Entry:
     messages: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, role, text, folded
 
 
-def _snippet(text: str, folded: str, at: int, length: int) -> str:
+def _snippet(text: str, folded: str, at: int, length: int) -> tuple[str, int, int]:
+    """The text around a match, and where the match is in it (-1 when it cannot be located)."""
     # casefold can change lengths (ß -> ss); only then fall back to the start of the text.
-    if len(folded) != len(text):
+    located = len(folded) == len(text)
+    if not located:
         at, length = 0, 0
     start = max(0, at - SNIPPET_CHARS // 2)
     end = min(len(text), at + length + SNIPPET_CHARS // 2)
-    return ("…" if start else "") + text[start:end].replace("\n", " ") + ("…" if end < len(text) else "")
+    prefix = "…" if start else ""
+    snippet = prefix + text[start:end].replace("\n", " ") + ("…" if end < len(text) else "")
+    return snippet, (len(prefix) + at - start) if located else -1, length
+
+
+def _hit(conv_id: str, msg_id: str | None, entry: _Entry, role: str | None, text: str, folded: str, at: int,
+         length: int) -> SearchHit:
+    snippet, match_at, match_length = _snippet(text, folded, at, length)
+    return SearchHit(conv_id, msg_id, entry.title, role, snippet, match_at, match_length)
 
 
 class SearchIndex:
@@ -57,6 +67,16 @@ class SearchIndex:
                 del entry.messages[i:]
                 return
 
+    def replace_message(self, conv_id: str, msg_id: str, content: str) -> None:
+        """A message's text changed (another version of a reply was chosen)."""
+        entry = self._entries.get(conv_id)
+        if entry is None:
+            return
+        for i, (known, role, _text, _folded) in enumerate(entry.messages):
+            if known == msg_id:
+                entry.messages[i] = (msg_id, role, content, content.casefold())
+                return
+
     def remove(self, conv_id: str) -> None:
         """Forget a conversation."""
         self._entries.pop(conv_id, None)
@@ -71,14 +91,13 @@ class SearchIndex:
             entry = self._entries[conv_id]
             at = entry.title_folded.find(needle)
             if at >= 0:
-                snippet = _snippet(entry.title, entry.title_folded, at, len(needle))
-                hits.append(SearchHit(conv_id, None, entry.title, None, snippet))
+                hits.append(_hit(conv_id, None, entry, None, entry.title, entry.title_folded, at, len(needle)))
                 if len(hits) >= limit:
                     return hits
             for msg_id, role, text, folded in entry.messages:
                 at = folded.find(needle)
                 if at >= 0:
-                    hits.append(SearchHit(conv_id, msg_id, entry.title, role, _snippet(text, folded, at, len(needle))))
+                    hits.append(_hit(conv_id, msg_id, entry, role, text, folded, at, len(needle)))
                     if len(hits) >= limit:
                         return hits
         return hits

@@ -67,8 +67,8 @@ Version: $VERSION
 Architecture: $ARCH
 Maintainer: Enclave maintainers <enclave@localhost>
 Installed-Size: $size_kb
-Depends: libc6 (>= $glibc), adduser | systemd
-Recommends: libegl1, libgl1, libfontconfig1, libxkbcommon0, libxkbcommon-x11-0, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-shape0, libxcb-randr0, libxcb-xkb1, libdbus-1-3
+Depends: libc6 (>= $glibc), adduser | systemd, libegl1, libgl1, libfontconfig1, libxkbcommon0, libxkbcommon-x11-0, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-shape0, libxcb-randr0, libxcb-xkb1, libdbus-1-3
+Recommends: fonts-noto-cjk
 Provides: enclave-runtime
 Conflicts: $conflicts
 Replaces: $conflicts
@@ -80,7 +80,8 @@ Description: private LLM workstation and on-prem appliance
  encrypted vault, and serves a locked-down OpenAI-compatible API. Includes the desktop
  app, the enclave CLI, and a hardened systemd service for headless appliance mode
  (see /usr/share/doc/$PACKAGE/README.Debian). Bundles its own Python runtime; the
- Recommends are only needed by the desktop app.
+ X11 libraries are those Qt's platform plugin loads (app/system_check.py), and the
+ recommended CJK font shows the Chinese interface.
 EOF
 
 rm -f "$OUT"

@@ -248,7 +248,8 @@ def test_max_tokens_is_capped(api: Api, extra_server: ApiServer) -> None:
          "messages[0].content"),
         ({"model": 5}, "model"),
         ({"grammar": "root ::= \"a\""}, "grammar"),
-        ({"top_logprobs": 2}, None),
+        ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+        ({"max_tokens": 2.5}, "max_tokens"),
         ({"response_format": {"type": "xml"}}, "response_format.type"),
     ],
 )

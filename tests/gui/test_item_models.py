@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from PySide6.QtCore import Qt
+
 from app.models import Column, ConversationListModel, MessageItem, MessageListModel, ModelTableModel, RecordTableModel
-from app.models.model_table import HashState
+from app.models.model_table import Col, HashState
 
 
 def test_conversation_model(qtmodeltester, vault) -> None:  # type: ignore[no-untyped-def]
@@ -42,10 +44,17 @@ def test_model_table(qtmodeltester, registry, tiny_model) -> None:  # type: igno
     model = ModelTableModel()
     model.set_records(registry.list(), registry.default_name(), {"tiny"})
     qtmodeltester.check(model)
+    # The checksum column says what it knows: checked when imported, or verified, with the date.
+    sha = model.index(0, Col.SHA256)
+    assert model.data(sha).startswith("checked at import, ") and "recorded" not in model.data(sha)
+    assert tiny_model.sha256 in model.data(sha, Qt.ItemDataRole.ToolTipRole)
+    registry.verify("tiny")
+    model.set_records(registry.list(), registry.default_name(), {"tiny"})
+    assert model.data(sha).startswith("verified ") and registry.get("tiny").verified_at  # kept for next time
     model.set_hash_state("tiny", HashState.VERIFIED)
     assert model.columnCount() == 9
     texts = [model.data(model.index(0, c)) for c in range(model.columnCount())]
-    assert texts[0] == "tiny (default)" and "verified" in texts and "loaded" in texts
+    assert texts[0] == "tiny (default)" and "verified just now" in texts and "loaded" in texts
 
 
 def test_record_table(qtmodeltester) -> None:  # type: ignore[no-untyped-def]

@@ -56,6 +56,9 @@ def test_appliance_unit_hardening() -> None:
     assert unit["LoadCredential"] == ["passphrase:/etc/credstore/enclave.passphrase"]
     (exec_start,) = unit["ExecStart"]
     assert "--passphrase-file %d/passphrase" in exec_start and exec_start.startswith("/opt/enclave/enclave serve")
+    # HTTPS by default (issue 26): the unit passes $ENCLAVE_TLS, which is `--tls auto` unless changed.
+    assert "$ENCLAVE_TLS" in exec_start and "\"ENCLAVE_TLS=--tls auto\"" in unit["Environment"]
+    assert 'ENCLAVE_TLS="--tls auto"' in (LINUX / "default").read_text()
     assert "ENCLAVE_PASSPHRASE" not in (LINUX / "enclave.service").read_text().replace("# ", "")
 
 
@@ -135,3 +138,15 @@ def test_checksums_file_verifies_with_sha256sum(tmp_path: Path) -> None:
     )
     if shutil.which("sha256sum"):
         subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=tmp_path, check=True, capture_output=True)
+
+
+def test_deb_depends_on_what_the_gui_checks_for() -> None:
+    """The .deb pulls in every library `enclave gui` checks for (app/system_check.py) and recommends a CJK font."""
+    from app import system_check
+
+    control = (LINUX / "build_deb.sh").read_text()
+    depends = next(line for line in control.splitlines() if line.startswith("Depends:"))
+    recommends = next(line for line in control.splitlines() if line.startswith("Recommends:"))
+    for requirement in system_check.XCB_LIBRARIES:
+        assert requirement.debian in depends, requirement
+    assert system_check.CJK_FONT.debian in recommends

@@ -26,6 +26,7 @@ def _populate(vault: Vault) -> dict[str, str]:
     vault.settings.set("font", 12)
     vault.api_keys.create("ci")
     vault.request_log.append(RequestLogEntry("ci", "m1", 200, request_text="q", response_text="a"))
+    vault.responses.save("resp_1", "ci", {"output": "stored reply"})
     coll = vault.documents.create_collection("policies")
     doc = vault.documents.add(
         NewDocument(
@@ -67,6 +68,7 @@ def _read_all(vault: Vault, ids: dict[str, str]) -> None:
     vault.settings.all()
     vault.api_keys.list()
     vault.request_log.recent()
+    vault.responses.export()
     vault.audit.entries()
     vault.documents.collections()
     doc = vault.documents.document(ids["doc"])

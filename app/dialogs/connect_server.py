@@ -1,0 +1,140 @@
+"""“Connect to your organisation's server”: paste a pairing code, check what it names, connect.
+
+The dialog only converts: reading the code, pinning the certificate, listing the models and storing
+the server encrypted are the engine's (`engine.pairing.remotes`). Connecting contacts the server, so
+it runs off the GUI thread; the dialog stays open with the reason when it fails.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.session import ACTOR
+from app.widgets import error_text, muted, named
+from app.workers import Task, run_task
+from engine.errors import UserError
+from engine.pairing.code import PairingCode, decode
+from engine.pairing.remotes import RemoteServer, add_remote, suggested_name
+
+
+class ConnectServerDialog(QDialog):
+    """Paste a code, see the server's name, address and certificate fingerprint, then connect."""
+
+    connected = Signal(object)  # the RemoteServer, once stored
+
+    def __init__(self, vault: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.vault = vault
+        self.code: PairingCode | None = None
+        self.remote: RemoteServer | None = None
+        self.task: Task | None = None
+        self.setWindowTitle(self.tr("Connect to your organisation's server"))
+        self.setMinimumWidth(720)
+        intro = muted(self.tr(
+            "Your administrator creates a pairing code on the server (enclave pair create). Paste it here: "
+            "this computer then uses the server's models, and your conversations stay here, encrypted."
+        ))
+        self.code_edit = named(QPlainTextEdit(), self.tr("Pairing code"))
+        self.code_edit.setPlaceholderText(self.tr("EP1-…"))
+        self.code_edit.setFixedHeight(90)
+        mono = QFont("monospace")
+        self.code_edit.setFont(mono)
+        self.name = named(QLineEdit(), self.tr("Name for this server"))
+        self.name.setPlaceholderText(self.tr("e.g. hospital-gpu"))
+        self.server = self._value(self.tr("Server"))
+        self.url = self._value(self.tr("Address"))
+        self.fingerprint = self._value(self.tr("Certificate fingerprint (SHA-256)"))
+        self.fingerprint.setFont(mono)
+        self.device = self._value(self.tr("This computer is paired as"))
+        form = QFormLayout()
+        form.addRow(self.tr("Pairing code:"), self.code_edit)
+        form.addRow(self.tr("Server:"), self.server)
+        form.addRow(self.tr("Address:"), self.url)
+        form.addRow(self.tr("Certificate:"), self.fingerprint)
+        form.addRow(self.tr("Paired as:"), self.device)
+        form.addRow(self.tr("Name here:"), self.name)
+        self.message = QLabel()
+        self.message.setObjectName("errorLabel")
+        self.message.setWordWrap(True)
+        named(self.message, self.tr("Connection status"))
+        note = muted(self.tr(
+            "Enclave remembers this certificate: if the server ever presents another one, it refuses to "
+            "connect and tells you."
+        ))
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok.setText(self.tr("Connect"))
+        named(self.ok, self.tr("Connect"))
+        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
+        self.buttons.accepted.connect(self.connect_server)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.code_edit.textChanged.connect(self._read_code)
+        self.name.textChanged.connect(lambda _: self._update_ok())
+        self._read_code()
+
+    def _value(self, name: str) -> QLabel:
+        label = named(QLabel("—"), name)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.setWordWrap(True)
+        return label
+
+    def _read_code(self) -> None:
+        """Show what the pasted code names (nothing is contacted yet)."""
+        text = self.code_edit.toPlainText().strip()
+        self.code = None
+        self.message.clear()
+        if text:
+            try:
+                self.code = decode(text)
+            except UserError as exc:
+                self.message.setText(error_text(exc))
+        code = self.code
+        self.server.setText(code.server if code else "—")
+        self.url.setText(code.url if code else "—")
+        self.fingerprint.setText(code.fingerprint if code else "—")
+        self.device.setText(code.device if code else "—")
+        if code is not None and not self.name.text().strip():
+            self.name.setText(suggested_name(code))
+        self._update_ok()
+
+    def _update_ok(self) -> None:
+        self.ok.setEnabled(self.code is not None and bool(self.name.text().strip()) and self.task is None)
+
+    def connect_server(self) -> None:
+        """Pin the certificate, list the models and store the server (in the background)."""
+        if self.code is None or self.task is not None:
+            return
+        vault, name, text = self.vault, self.name.text().strip(), self.code_edit.toPlainText()
+        self.message.setText(self.tr("Connecting…"))
+        self.task = run_task(self, lambda _ctx: add_remote(vault, name, text, actor=ACTOR), self._done, self._failed)
+        self._update_ok()
+
+    def _done(self, remote: RemoteServer) -> None:
+        self.task = None
+        self.remote = remote
+        self.connected.emit(remote)
+        self.accept()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.task = None
+        self.message.setText(error_text(exc))
+        self._update_ok()

@@ -1,0 +1,170 @@
+"""`enclave pair create | list | revoke` on the appliance; `enclave remote add | list | remove` on a desktop."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from engine.cli.vault_cmds import ACTOR, open_vault
+from engine.errors import EnclaveError, UserError
+from engine.pairing import tls
+from engine.pairing.appliance import create_pairing, default_url, list_pairings, revoke_pairing
+from engine.pairing.remotes import add_remote, list_remotes, refresh_models, remove_remote
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    """Add the `pair` (appliance) and `remote` (desktop) command groups."""
+    group = subparsers.add_parser("pair", parents=[common], help="pair a desktop with this server (appliance)")
+    actions = group.add_subparsers(dest="pair_command", metavar="ACTION", required=True)
+    create = actions.add_parser("create", parents=[common], help="a key for one device and its one-time code")
+    create.add_argument("--name", required=True, help="the device, e.g. alice-laptop")
+    create.add_argument("--models", metavar="M,…", help="models it may use (default: all)")
+    create.add_argument("--url", help="the address desktops reach this server at (default: https://HOSTNAME:PORT)")
+    create.add_argument("--port", type=int, default=8765, help="the port `serve` listens on (default: 8765)")
+    create.add_argument("--tls-cert", metavar="F", type=Path, help="the certificate `serve --tls-cert` uses "
+                        "(default: the one `serve --tls auto` uses, made now if missing)")
+    create.add_argument("--rpm", type=int, metavar="N", help="requests per minute")
+    create.add_argument("--tokens-per-day", type=int, metavar="N", help="prompt + completion tokens per UTC day")
+    create.add_argument("--log-content", action="store_true",
+                        help="keep the device's prompts and replies in the request log (default: metadata only)")
+    create.add_argument("--no-qr", action="store_true", help="print the code as text only")
+    create.set_defaults(handler=cmd_pair_create)
+    listing = actions.add_parser("list", parents=[common], help="paired devices and whether their keys work")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=cmd_pair_list)
+    revoke = actions.add_parser("revoke", parents=[common], help="cut a device off (revokes its key)")
+    revoke.add_argument("name")
+    revoke.set_defaults(handler=cmd_pair_revoke)
+
+    group = subparsers.add_parser("remote", parents=[common], help="use your organisation's server (desktop)")
+    actions = group.add_subparsers(dest="remote_command", metavar="ACTION", required=True)
+    add = actions.add_parser("add", parents=[common], help="pair with a server from its code (stored encrypted)")
+    add.add_argument("name", help="a short name for it here: lower-case letters, digits, '-', '_'")
+    add.add_argument("code", help="the pairing code (EP1-…), or '-' to read it from stdin")
+    add.set_defaults(handler=cmd_remote_add)
+    listing = actions.add_parser("list", parents=[common], help="paired servers and their models")
+    listing.add_argument("--check", action="store_true", help="ask each server for its models now")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.set_defaults(handler=cmd_remote_list)
+    remove = actions.add_parser("remove", parents=[common], help="forget a server and its key")
+    remove.add_argument("name")
+    remove.set_defaults(handler=cmd_remote_remove)
+
+
+def print_qr(text: str) -> None:
+    """`text` as a QR code in the terminal (stderr), when segno is installed."""
+    try:
+        import segno
+    except ImportError:
+        return
+    segno.make(text, error="l").terminal(out=sys.stderr, compact=True)
+
+
+def cmd_pair_create(args: argparse.Namespace) -> int:
+    """Create the device's key and print its code once (stdout: the code alone; stderr: QR and notes)."""
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    if args.models is not None and not models:
+        raise UserError("--models needs at least one model name")
+    # The certificate `serve` presents: the code pins it. `--tls auto` makes it now if `serve` has not yet.
+    fingerprint = tls.fingerprint_of_pem(_read(args.tls_cert)) if args.tls_cert else tls.ensure_auto()[0].fingerprint
+    with open_vault(args) as vault:
+        pairing, code = create_pairing(
+            vault, args.name, url=args.url or default_url(args.port), fingerprint=fingerprint, models=models,
+            rpm=args.rpm, tokens_per_day=args.tokens_per_day, log_content=args.log_content, actor=ACTOR,
+        )
+    if not args.no_qr:
+        print_qr(code)
+    print(code)
+    print(
+        f"Device {pairing.name!r} paired at {pairing.url} (certificate {pairing.fingerprint}).\n"
+        "Enter this code once on the desktop (\"Connect to your organisation's server\", or\n"
+        f"`enclave remote add NAME CODE`). It holds the device's key: it is shown only this once.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()[: tls.MAX_PEM_BYTES]
+    except OSError:
+        raise UserError(f"cannot read the certificate file {str(path)!r}") from None
+
+
+def cmd_pair_list(args: argparse.Namespace) -> int:
+    """Print the paired devices."""
+    with open_vault(args) as vault:
+        pairings = list_pairings(vault)
+    rows = [{"name": p.name, "active": p.active, "url": p.url, "fingerprint": p.fingerprint,
+             "created_at": p.created_at, "models": list(p.key.models) if p.key and p.key.models else None,
+             "log_content": bool(p.key and p.key.store_content)} for p in pairings]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    if not rows:
+        print("no paired devices; pair one with `enclave pair create --name NAME`", file=sys.stderr)
+        return 0
+    print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'CONTENT':<9} {'URL':<32} CREATED")
+    for r in rows:
+        models = ",".join(r["models"]) if r["models"] else "all"  # type: ignore[arg-type]
+        print(f"{r['name']:<20} {'active' if r['active'] else 'revoked':<8} {models:<24} "
+              f"{'logged' if r['log_content'] else 'metadata':<9} {r['url']:<32} {r['created_at']}")
+    return 0
+
+
+def cmd_pair_revoke(args: argparse.Namespace) -> int:
+    """Revoke a device's key: its next request is refused."""
+    with open_vault(args) as vault:
+        revoke_pairing(vault, args.name, actor=ACTOR)
+    print(f"device {args.name!r} cut off (its key is revoked)", file=sys.stderr)
+    return 0
+
+
+def cmd_remote_add(args: argparse.Namespace) -> int:
+    """Pair this desktop with a server."""
+    code = sys.stdin.read(4096) if args.code == "-" else args.code
+    with open_vault(args) as vault:
+        remote = add_remote(vault, args.name, code, actor=ACTOR)
+    models = ", ".join(remote.model_ids()) or "none (the key may use no model there)"
+    print(f"paired with {remote.name!r} at {remote.url}; certificate {remote.fingerprint} pinned", file=sys.stderr)
+    print(f"models: {models}", file=sys.stderr)
+    return 0
+
+
+def cmd_remote_list(args: argparse.Namespace) -> int:
+    """Print the paired servers (with --check: ask each for its models now; exit 1 if one is down)."""
+    problems: dict[str, str] = {}
+    worst = 0
+    with open_vault(args) as vault:
+        remotes = list_remotes(vault)
+        if args.check:
+            for i, remote in enumerate(remotes):
+                try:
+                    remotes[i] = refresh_models(vault, remote.name)
+                except EnclaveError as exc:  # one server down or changed must not hide the others
+                    problems[remote.name] = str(exc)
+                    worst = max(worst, exc.exit_code)  # 2 for a changed certificate
+    if args.json:
+        print(json.dumps([{"name": r.name, "url": r.url, "fingerprint": r.fingerprint, "server": r.server,
+                           "device": r.device, "models": r.model_ids(), "added_at": r.added_at,
+                           "problem": problems.get(r.name)} for r in remotes], indent=2))
+        return worst
+    if not remotes:
+        print("no organisation servers; add one with `enclave remote add NAME CODE`", file=sys.stderr)
+        return 0
+    for r in remotes:
+        print(f"{r.name}: {r.url} (paired as {r.device or '?'}), certificate {r.fingerprint}")
+        print(f"    models: {', '.join(r.model_ids()) or 'none'}")
+        if r.name in problems:
+            print(f"    problem: {problems[r.name]}")
+    return worst
+
+
+def cmd_remote_remove(args: argparse.Namespace) -> int:
+    """Forget a server and its key."""
+    with open_vault(args) as vault:
+        remove_remote(vault, args.name, actor=ACTOR)
+    print(f"organisation server {args.name!r} removed (conversations with its models stay)", file=sys.stderr)
+    return 0
