@@ -103,6 +103,10 @@ class Engine:
         if vault is not None:
             backends.add(UpstreamBackend(vault))
             backends.add(RemoteBackend(vault))  # the organisation's paired servers (SERVER/MODEL)
+            from engine.documents.assistant_backend import AssistantBackend
+
+            # Assistants last: a model's own name always wins; the base model is any other backend's.
+            backends.add(AssistantBackend(self, lambda name: self.backends.resolve(name)))
         return backends
 
     # -- opening and closing ------------------------------------------------------------------------

@@ -203,8 +203,14 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
         "finish_reason": read.finish_reason,
     }
     label = labels.api_field(context.key, reply.label(final))  # an admin may switch it off per key
-    content = reply.envelope(choices=[choice], usage=_usage(final), **label)
+    content = reply.envelope(choices=[choice], usage=_usage(final), **label, **_citations(pump))
     return JSONResponse(content, headers=labels.api_headers(context.key))
+
+
+def _citations(pump: ChunkPump) -> dict[str, Any]:
+    """An assistant's sources (engine.documents.assistant_backend), as the `enclave_citations` field."""
+    found = getattr(pump.generation, "citations", None)
+    return {"enclave_citations": found} if found is not None else {}
 
 
 async def _stream_chat(
@@ -267,7 +273,9 @@ async def _stream_chat(
             ]
             yield event({"tool_calls": deltas})
         _account(context, read.final, read.text)
-        yield event({}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)))
+        yield event(
+            {}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)), **_citations(pump)
+        )
         if include_usage:
             yield sse(reply.envelope(choices=[], usage=_usage(read.final)))
         yield SSE_DONE
