@@ -185,7 +185,7 @@ def _known_error(exc: BaseException) -> str | None:
     """A translated sentence for the engine errors a person meets most, chosen by class (never by text)."""
     from engine.errors import IntegrityError
     from engine.models.registry import ImportCancelled
-    from engine.pairing.client import CertificateChanged, KeyRefused, RemoteUnreachable
+    from engine.pairing.client import CertificateChanged, KeyRefused, PairingCodeRefused, RemoteUnreachable
     from engine.runtime.types import PromptTooLong, RuntimeBusy
     from engine.vault.errors import VaultInUse, VaultMissing, WrongPassphrase, WrongRecoveryKey
 
@@ -217,6 +217,16 @@ def _known_error(exc: BaseException) -> str | None:
             "Errors", "Cannot reach the server “{name}”: is it running, and is this computer on its network? "
             "Models on this computer keep working."
         ).format(name=exc.server)
+    if isinstance(exc, PairingCodeRefused):
+        return {
+            "used": QCoreApplication.translate(
+                "Errors", "This pairing code was already used. Ask the server's administrator for a new one."),
+            "expired": QCoreApplication.translate(
+                "Errors", "This pairing code has expired. Ask the server's administrator for a new one."),
+            "revoked": QCoreApplication.translate(
+                "Errors", "This pairing code was revoked. Ask the server's administrator for a new one."),
+        }.get(exc.reason, QCoreApplication.translate(
+            "Errors", "The server does not know this pairing code. Is it meant for another server?"))
     if isinstance(exc, KeyRefused):
         return QCoreApplication.translate(
             "Errors", "The server “{name}” no longer accepts this computer: its pairing was revoked. Ask its "

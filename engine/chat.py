@@ -15,11 +15,34 @@ from typing import Any, Protocol
 
 from engine.backends import Backend, ChatRequest, CompletionRequest, LocalBackend, ModelRef, Stream
 from engine.models.reasoning import THINK_OPEN, split_reply
+from engine.models.template_input import ToolOffer
+from engine.replies import ReplyRules, read_calls
 from engine.runtime import Chunk, GenerationParams, LoadListener
 from engine.vault import Vault
 
 PRODUCER = "Enclave"
 TITLE_CHARS = 60
+
+
+MAX_CALLS_PER_REPLY = 8  # calls of one reply handled; more are dropped (each asks the person)
+
+
+@dataclass(frozen=True)
+class ToolPlan:
+    """The tools a turn offers the model (engine.tools.Tools.plan), and how its reply is read."""
+
+    offer: ToolOffer
+    rules: ReplyRules
+    grammar: str | None = None  # the reply must be a call (tool choice "required")
+
+
+@dataclass(frozen=True)
+class ToolCallRequest:
+    """One call a reply made: its id, the tool's name as offered, its arguments as JSON text."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 class ChatHost(Protocol):
@@ -74,6 +97,7 @@ class TurnResult:
     label: dict[str, Any]
     message_id: str | None = None  # the stored reply (None when no vault is open)
     user_message_id: str | None = None  # the prompt stored with it (None: not stored, or regenerated)
+    calls: tuple[ToolCallRequest, ...] = ()  # tool calls the reply made (only when tools were offered)
 
 
 @dataclass
@@ -88,6 +112,7 @@ class Turn:
     replaces: str | None = None  # regenerate: the reply this one becomes another version of
     _parts: list[str] = field(default_factory=list)
     user_message_id: str | None = None  # the prompt as stored (None: not stored, or regenerated)
+    rules: ReplyRules | None = None  # tools were offered: the reply may be calls
 
     def __iter__(self) -> Iterator[Chunk]:
         opened = False
@@ -108,6 +133,9 @@ class Turn:
                 pass
         text = "".join(self._parts) if self._parts else ""
         label = content_label(self.model, self.generation.final)
+        calls = self._calls(text)
+        if calls:
+            label["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
         message_id = None
         if self._vault is not None and self.conversation_id is not None:
             if self.replaces is not None:  # the earlier version stays, to switch back to
@@ -118,10 +146,27 @@ class Turn:
                 message_id = self._vault.conversations.add_message(
                     self.conversation_id, "assistant", text, metadata=label
                 ).id
-        return TurnResult(self.conversation_id, text, self.generation.final, label, message_id, self.user_message_id)
+        return TurnResult(
+            self.conversation_id, text, self.generation.final, label, message_id, self.user_message_id, calls
+        )
+
+    def _calls(self, text: str) -> tuple[ToolCallRequest, ...]:
+        """The tool calls in the reply (none when no tools were offered, or it was stopped)."""
+        final = self.generation.final
+        if self.rules is None or final is None or final.finish_reason == "cancelled":
+            return ()
+        if final.tool_calls:  # a remote backend reported them
+            found = tuple(final.tool_calls)
+        else:
+            read = read_calls(text if self.rules.constrained else split_reply(text)[1], self.rules)
+            found = read.calls if read is not None else ()
+        return tuple(
+            ToolCallRequest(f"call_{secrets.token_hex(8)}", name, arguments)
+            for name, arguments in found[:MAX_CALLS_PER_REPLY]
+        )
 
 
-def continued_document(messages: list[dict[str, str]]) -> str:
+def continued_document(messages: list[dict[str, Any]]) -> str:
     """A conversation as a base model continues it: a system prompt opens the document, each reply follows
     its prompt directly (it was written as that text's continuation), and each message starts a new
     paragraph."""
@@ -132,6 +177,24 @@ def continued_document(messages: list[dict[str, str]]) -> str:
         else:
             text += ("\n\n" if text else "") + message["content"]
     return text
+
+
+def _as_model_message(role: str, content: str, metadata: dict[str, Any] | None) -> dict[str, Any]:
+    """A stored message as the model gets it: replies without their thinking, tool calls and results in
+    OpenAI's shape."""
+    metadata = metadata or {}
+    if role == "assistant":
+        message: dict[str, Any] = {"role": role, "content": split_reply(content)[1]}
+        if metadata.get("tool_calls"):
+            message["content"] = ""  # the call is in tool_calls; its raw text would show it twice
+            message["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in metadata["tool_calls"]
+            ]
+        return message
+    if role == "tool":
+        return {"role": role, "content": content, "tool_call_id": metadata.get("tool_call_id", "")}
+    return {"role": role, "content": content}
 
 
 class ChatService:
@@ -145,7 +208,7 @@ class ChatService:
         """The engine's vault (it can be replaced, e.g. by the recovery flow)."""
         return self.host.vault
 
-    def _history(self, conversation_id: str, *, before: str | None = None) -> list[dict[str, str]]:
+    def _history(self, conversation_id: str, *, before: str | None = None) -> list[dict[str, Any]]:
         """The conversation as the model gets it (the chosen version of each reply), up to message `before`."""
         assert self.vault is not None
         conversation = self.vault.conversations.get(conversation_id)
@@ -154,10 +217,7 @@ class ChatService:
             stored = stored[: next((i for i, m in enumerate(stored) if m.id == before), len(stored))]
         # Past replies go back without their thinking, as API clients send them (most reasoning models'
         # templates drop it anyway; the rest would otherwise get it back in every turn).
-        messages = [
-            {"role": m.role, "content": split_reply(m.content)[1] if m.role == "assistant" else m.content}
-            for m in stored
-        ]
+        messages = [_as_model_message(m.role, m.content, m.metadata) for m in stored]
         if conversation.system_prompt:
             messages.insert(0, {"role": "system", "content": conversation.system_prompt})
         return messages
@@ -171,10 +231,11 @@ class ChatService:
         params: GenerationParams | None = None,
         system_prompt: str | None = None,
         on_load: LoadListener | None = None,
+        tools: ToolPlan | None = None,
     ) -> Turn:
         """Store the user's message (if a vault is open) and start the reply; `on_load` hears how far the
-        model has loaded when it is not in memory yet."""
-        history: list[dict[str, str]] = []
+        model has loaded when it is not in memory yet; `tools` are offered to the model."""
+        history: list[dict[str, Any]] = []
         if self.vault is not None and conversation_id is not None:
             model = model or self.vault.conversations.get(conversation_id).model
         backend, ref = self._usable_model(model)  # refuse before anything is stored
@@ -189,9 +250,23 @@ class ChatService:
         elif system_prompt:
             history = [{"role": "system", "content": system_prompt}]
         messages = history + [{"role": "user", "content": prompt}]
-        turn = self._reply(messages, conversation_id, backend, ref, params, on_load)
+        turn = self._reply(messages, conversation_id, backend, ref, params, on_load, tools)
         turn.user_message_id = user_message_id
         return turn
+
+    def resume(
+        self,
+        conversation_id: str,
+        *,
+        model: str | None = None,
+        params: GenerationParams | None = None,
+        on_load: LoadListener | None = None,
+        tools: ToolPlan | None = None,
+    ) -> Turn:
+        """Reply again after the conversation's last message (a tool's result): the model continues."""
+        assert self.vault is not None, "resuming needs the vault"
+        backend, ref = self._usable_model(model or self.vault.conversations.get(conversation_id).model)
+        return self._reply(self._history(conversation_id), conversation_id, backend, ref, params, on_load, tools)
 
     def regenerate(
         self,
@@ -239,14 +314,19 @@ class ChatService:
 
     def _reply(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         conversation_id: str | None,
         backend: Backend,
         ref: ModelRef,
         params: GenerationParams | None,
         on_load: LoadListener | None = None,
+        tools: ToolPlan | None = None,
     ) -> Turn:
         params = params or GenerationParams()
+        if ref.continues_text:
+            tools = None  # a base model has no chat format to call tools in
+        if tools is not None and tools.grammar is not None:
+            params = replace(params, grammar=tools.grammar)
         generation: Stream
         thinks = False
         if ref.continues_text:
@@ -256,7 +336,9 @@ class ChatService:
             request = CompletionRequest(continued_document(messages), params, on_load=on_load)
             generation = backend.complete(ref, request)
         else:
-            generation = backend.chat(ref, ChatRequest(messages, params, on_load=on_load))
+            offer = tools.offer if tools is not None else None
+            generation = backend.chat(ref, ChatRequest(messages, params, tools=offer, on_load=on_load))
             # Only the local runtime can read a model's template to say it reasons before it answers.
             thinks = isinstance(backend, LocalBackend) and backend.runtime.thinks(ref.name)
-        return Turn(generation, ref, conversation_id, self.vault, thinks=thinks)
+        return Turn(generation, ref, conversation_id, self.vault, thinks=thinks,
+                    rules=tools.rules if tools is not None else None)

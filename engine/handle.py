@@ -48,6 +48,7 @@ from engine.vault.errors import VaultMissing
 
 if TYPE_CHECKING:
     from engine.documents.library import DocumentLibrary
+    from engine.tools import Tools
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,19 @@ class Engine:
         view = Engine.__new__(Engine)
         view.__dict__.update(self.__dict__)
         view.actor, view.key, view._owns = Actor.api_key(key.name), key, False
+        for bound in ("keys", "upstreams", "model_admin", "tools"):  # operations bound to the owner's actor
+            view.__dict__.pop(bound, None)
+        view.chat = ChatService(view)
+        return view
+
+    def acting_as(self, actor: Actor) -> Engine:
+        """A view of this engine acting as `actor` (e.g. the command line through the server's admin
+        channel): the same resources, operations audited in its name, never closed itself."""
+        if actor.kind == "api":
+            raise ValueError("use for_key for an API key's view")
+        view = Engine.__new__(Engine)
+        view.__dict__.update(self.__dict__)
+        view.actor, view.key, view._owns = actor, None, False
         for bound in ("keys", "upstreams", "model_admin"):  # operations bound to the owner's actor
             view.__dict__.pop(bound, None)
         view.chat = ChatService(view)
@@ -190,7 +204,7 @@ class Engine:
         self.backends = self._backends(vault)
         if "documents" in self.__dict__:
             self.__dict__.pop("documents").close()
-        for cached in ("policy", "keys", "upstreams", "model_admin"):
+        for cached in ("policy", "keys", "upstreams", "model_admin", "tools"):
             self.__dict__.pop(cached, None)
         self.chat = ChatService(self)
 
@@ -237,6 +251,13 @@ class Engine:
     def model_admin(self) -> ModelAdmin:
         """Local models loaded, unloaded, removed and made the default in this actor's name."""
         return ModelAdmin(self)
+
+    @cached_property
+    def tools(self) -> Tools:
+        """MCP tool servers, their tools' rules, and governed tool calls (engine.tools)."""
+        from engine.tools import Tools
+
+        return Tools(self)
 
     @cached_property
     def upstreams(self) -> UpstreamAdmin:

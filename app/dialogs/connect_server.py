@@ -48,7 +48,7 @@ class ConnectServerDialog(QDialog):
             "this computer then uses the server's models, and your conversations stay here, encrypted."
         ))
         self.code_edit = named(QPlainTextEdit(), self.tr("Pairing code"))
-        self.code_edit.setPlaceholderText(self.tr("EP1-…"))
+        self.code_edit.setPlaceholderText(self.tr("EP2-…"))
         self.code_edit.setFixedHeight(90)
         mono = QFont("monospace")
         self.code_edit.setFont(mono)

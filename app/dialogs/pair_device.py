@@ -86,8 +86,8 @@ class PairDeviceDialog(QDialog):
         result = QVBoxLayout(self.result_box)
         result.setContentsMargins(0, 0, 0, 0)
         result.addWidget(muted(self.tr(
-            "Enter this code on the device (“Connect to your organisation's server”). It holds the device's "
-            "key and is shown only this once.")))
+            "Enter this code on the device (“Connect to your organisation's server”) within 24 hours. It "
+            "works only once: the device exchanges it for its own key.")))
         result.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
         result.addWidget(self.code_label)
         result.addWidget(self.copy, 0, Qt.AlignmentFlag.AlignLeft)
@@ -115,7 +115,7 @@ class PairDeviceDialog(QDialog):
         return names or None
 
     def create(self) -> None:
-        """Issue the device's key and show its code (the engine audits it)."""
+        """Record the device's pairing and show its one-time code (the engine audits it)."""
         if self.code is not None:
             self.accept()
             return

@@ -144,6 +144,8 @@ class MessageListModel(QAbstractListModel):
         if item.role == "assistant":
             model = (item.metadata or {}).get("model")
             return model or self.tr("Assistant")
+        if item.role == "tool":
+            return self.tr("Tool result: {tool}").format(tool=(item.metadata or {}).get("tool", ""))
         return item.role
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's signature)

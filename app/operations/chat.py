@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 
 from app.session import Session
-from app.workers import StreamTask
+from app.workers import StreamTask, Task
+from engine.chat import ToolCallRequest
 from engine.runtime import GenerationParams
 
 
@@ -18,16 +19,39 @@ def send(
     model: str | None,
     params: GenerationParams,
     system_prompt: str | None = None,
+    tool_choice: str = "auto",
 ) -> StreamTask:
-    """Send `text` (a new conversation when `conversation_id` is None) and stream the reply."""
-    chat = session.chat
+    """Send `text` (a new conversation when `conversation_id` is None) and stream the reply; the tools an
+    admin allowed are offered to the model (`tool_choice` "required": the reply must call one)."""
+    chat, tools = session.chat, session.engine.tools
     return StreamTask(
         lambda on_load: chat.send(
             text, conversation_id=conversation_id, model=model, params=params, system_prompt=system_prompt,
-            on_load=on_load,
+            on_load=on_load, tools=tools.plan(tool_choice),
         ),
         owner,
     )
+
+
+def resume(
+    owner: QObject, session: Session, conversation_id: str, model: str | None, params: GenerationParams
+) -> StreamTask:
+    """Stream the model's reply after a tool's result (the allowed tools still offered)."""
+    chat, tools = session.chat, session.engine.tools
+    return StreamTask(
+        lambda on_load: chat.resume(conversation_id, model=model, params=params, on_load=on_load,
+                                    tools=tools.plan()),
+        owner,
+    )
+
+
+def run_tool(
+    owner: QObject, session: Session, conversation_id: str | None, call: ToolCallRequest, *, approved: bool
+) -> Task:
+    """Call a tool the model asked for (or record that the person denied it), off the GUI thread; the
+    result is an `engine.tools.ToolOutcome`."""
+    tools = session.engine.tools
+    return Task(lambda _ctx: tools.run(conversation_id, call, approved=approved), owner)
 
 
 def edit_and_resend(

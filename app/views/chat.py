@@ -27,8 +27,11 @@ from app.session import Session
 from app.views.chat_settings import SETTINGS_KEY, ChatSettingsSheet
 from app.views.messages_view import MessageListView
 from app.views.sidebar import ConversationSidebar
+from app.views.tool_approval import ToolApproval
 from app.widgets import ElidedLabel, error_text, muted, named
-from app.workers import StreamTask
+from app.workers import StreamTask, Task
+
+MAX_TOOL_ROUNDS = 4  # replies of tool calls in a row, per message sent
 
 
 class Composer(QPlainTextEdit):
@@ -123,8 +126,18 @@ class ChatView(QWidget):
         composer_row = QHBoxLayout()
         composer_row.addWidget(self.composer, 1)
         composer_row.addLayout(buttons)
+        # Tool calls waiting for the person (engine.tools): one approval at a time, above the composer.
+        self.tool_area = QVBoxLayout()
+        self.approval: ToolApproval | None = None
+        self.tool_choice = "auto"  # "required": the first reply of a send must call an allowed tool
+        self._pending_calls: list[Any] = []
+        self._tool_task: Task | None = None
+        self._tool_rounds = 0
+        self._tool_model: str | None = None
+        self._tool_conversation: str | None = None  # the conversation whose calls these are
         bottom = QVBoxLayout()
         bottom.setContentsMargins(16, 4, 16, 10)
+        bottom.addLayout(self.tool_area)
         bottom.addWidget(self.banner)
         bottom.addLayout(composer_row)
         bottom.addWidget(self.status)
@@ -312,6 +325,9 @@ class ChatView(QWidget):
         if self.stream is not None:
             self.status.setText(self.tr("Wait until the reply being written has finished, or stop it."))
             return
+        if self._tools_busy():
+            self.status.setText(self.tr("Approve or deny the tool call first."))
+            return
         if not self.model_picker.count():
             self.status.setText(self.tr("Import a model first (Models page)."))
             return
@@ -325,7 +341,8 @@ class ChatView(QWidget):
         else:
             system = self.sheet.system_prompt_text() if conversation_id is None else None
             stream = chat_ops.send(self, self.session, text, conversation_id=conversation_id, model=model,
-                                   params=params, system_prompt=system)
+                                   params=params, system_prompt=system, tool_choice=self.tool_choice)
+        self._tool_rounds = 0
         self._end_edit()
         self.composer.clear()
         self.messages.append(MessageItem("user", text))
@@ -448,6 +465,74 @@ class ChatView(QWidget):
         if QAccessible.isActive():  # a screen reader user hears that the reply is there to read
             QAccessible.updateAccessibility(QAccessibleAnnouncementEvent(self, self.tr("The reply is complete.")))
         self.reply_finished.emit(result)
+        if result.calls and result.conversation_id is not None:
+            self._tool_model = self.model_picker.currentData()
+            self._tool_conversation = result.conversation_id
+            self._pending_calls = list(result.calls)
+            self._next_call()
+
+    # -- tool calls ------------------------------------------------------------------------------
+
+    def _tools_busy(self) -> bool:
+        return bool(self._pending_calls) or self.approval is not None or self._tool_task is not None
+
+    def _next_call(self) -> None:
+        """Ask about the next call of the reply (or run it, if always allowed); then let the model go on."""
+        if not self._pending_calls:
+            self._continue_after_tools()
+            return
+        call = self._pending_calls.pop(0)
+        tools = self.session.engine.tools
+        if not tools.needs_approval(call):
+            self._run_call(call, True)
+            return
+        server, tool = tools.describe(call)
+        self.approval = ToolApproval(call, server, tool)
+        self.approval.decided.connect(self._run_call)
+        self.tool_area.addWidget(self.approval)
+        self.approval.show()
+        self.approval.approve.setFocus()
+        self._update_streaming_controls()
+
+    def _run_call(self, call: Any, approved: bool) -> None:
+        if self.approval is not None:
+            self.approval.hide()
+            self.approval.deleteLater()
+            self.approval = None
+        self.status.setText(self.tr("Running the tool…") if approved else "")
+        self._tool_task = (
+            chat_ops.run_tool(self, self.session, self._tool_conversation, call, approved=approved)
+            .on_success(self._tool_done)
+            .on_failure(self._tool_failed)
+        )
+        self._tool_task.start()
+
+    def _tool_done(self, outcome: Any) -> None:
+        self._tool_task = None
+        self.status.setText("")
+        metadata = {"tool": outcome.call.name, "decision": outcome.decision, "is_error": outcome.is_error}
+        if self.conversation_id == self._tool_conversation:  # stored either way; shown if on screen
+            self.messages.append(MessageItem("tool", outcome.text, outcome.message_id, metadata))
+        self._next_call()
+
+    def _tool_failed(self, exc: BaseException) -> None:
+        self._tool_task = None
+        self._pending_calls = []
+        self.status.setText(self.tr("The tool call failed: {error}").format(error=error_text(exc)))
+        self._update_streaming_controls()
+
+    def _continue_after_tools(self) -> None:
+        """The model reads the results and goes on (a bounded number of rounds per message)."""
+        self._update_streaming_controls()
+        if self._tool_conversation is None or self.conversation_id != self._tool_conversation:
+            return  # the person went to another conversation: that one's model goes on when asked again
+        self._tool_rounds += 1
+        if self._tool_rounds > MAX_TOOL_ROUNDS:
+            self.status.setText(self.tr("Stopped after {count} rounds of tool calls.").format(count=MAX_TOOL_ROUNDS))
+            return
+        params = self.sheet.params()
+        self._start_stream(chat_ops.resume(self, self.session, self.conversation_id, self._tool_model, params),
+                           self._tool_model)
 
     def _failed(self, exc: BaseException) -> None:
         row = self._stream_row
@@ -509,8 +594,8 @@ class ChatView(QWidget):
         self.sidebar.focus_search()
 
     def busy(self) -> bool:
-        """True while a reply is streaming."""
-        return self.stream is not None
+        """True while a reply is streaming or a tool call is waiting or running."""
+        return self.stream is not None or self._tools_busy()
 
     def apply_icons(self) -> None:
         """Re-tint icons after a light/dark switch."""

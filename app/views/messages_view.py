@@ -121,6 +121,16 @@ class MessageWidget(QFrame):
         self._thinking_seen = False
         self._thinking_text = ""
         self.body = MarkdownView()
+        # A tool's result: folded under a toggle (it can be long, and is the tool's text, not the model's).
+        self.result_toggle = QToolButton()
+        self.result_toggle.setText(self.tr("Show the result"))
+        self.result_toggle.setCheckable(True)
+        self.result_toggle.setAutoRaise(True)
+        self.result_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.result_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        named(self.result_toggle, self.tr("Show or hide the tool's result"))
+        self.result_toggle.setVisible(item.role == "tool")
+        self.result_toggle.toggled.connect(self._show_result)
         self.load_bar = QProgressBar()
         self.load_bar.setRange(0, 100)
         self.load_bar.setMaximumWidth(320)
@@ -132,11 +142,21 @@ class MessageWidget(QFrame):
         layout.addLayout(header)
         layout.addWidget(self.thinking_toggle, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.thinking)
+        layout.addWidget(self.result_toggle, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.body)
         layout.addWidget(self.load_bar)
         layout.addWidget(self.stats)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.update_item(item)
+        self._show_result(False)
+
+    def _show_result(self, shown: bool) -> None:
+        """A tool's result is folded until the person opens it."""
+        if self.item.role != "tool":
+            return
+        self.body.setVisible(shown)
+        self.result_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+        self.result_toggle.setText(self.tr("Hide the result") if shown else self.tr("Show the result"))
 
     def _tool(self, icon: str, text: str) -> QToolButton:
         button = QToolButton()

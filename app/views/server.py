@@ -197,6 +197,9 @@ class ServerView(QWidget):
         upstreams_top.addWidget(muted(self.tr(
             "Serving engines that model names are routed to. Add one with `enclave upstreams add`.")), 1)
         upstreams_top.addWidget(self.refresh_upstreams_button)
+        self.tools_button = named(QPushButton(self.tr("Tools…")),
+                                  self.tr("Register MCP tool servers and allow their tools"))
+        upstreams_top.addWidget(self.tools_button)
         upstreams_layout = QVBoxLayout(upstreams_box)
         upstreams_layout.addLayout(upstreams_top)
         upstreams_layout.addWidget(self.upstreams_table)
@@ -225,6 +228,7 @@ class ServerView(QWidget):
         self.create_key.clicked.connect(self.create_key_dialog)
         self.revoke_key.clicked.connect(self.revoke_selected)
         self.refresh_upstreams_button.clicked.connect(self.refresh_upstreams)
+        self.tools_button.clicked.connect(self.open_tools)
         self.show_revoked.toggled.connect(lambda _: self.refresh_keys())
         self.snippet_model.currentIndexChanged.connect(lambda _: self._update_snippets())
         self.host.textChanged.connect(lambda _: self._update_state())
@@ -233,6 +237,12 @@ class ServerView(QWidget):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh_requests)
         self.reload()
+
+    def open_tools(self) -> None:
+        """The administrator's MCP tools dialog."""
+        from app.dialogs.tools import ToolsDialog
+
+        ToolsDialog(self.session.engine.tools, self).exec()
 
     def _status_text(self, entry: RequestLogEntry) -> str:
         # A request is logged before its reply starts; one still pending after a crash stays so.

@@ -347,12 +347,40 @@
         <translation>移除上游服务</translation>
     </message>
     <message>
+        <source>Tool server added</source>
+        <translation>添加工具服务</translation>
+    </message>
+    <message>
+        <source>Tool server removed</source>
+        <translation>移除工具服务</translation>
+    </message>
+    <message>
+        <source>Tool rule changed</source>
+        <translation>更改工具规则</translation>
+    </message>
+    <message>
+        <source>Tool called</source>
+        <translation>调用工具</translation>
+    </message>
+    <message>
         <source>Device paired</source>
         <translation>已配对设备</translation>
     </message>
     <message>
         <source>Paired device cut off</source>
         <translation>已切断配对设备</translation>
+    </message>
+    <message>
+        <source>Pairing code used by its device</source>
+        <translation>配对码已被其设备使用</translation>
+    </message>
+    <message>
+        <source>Used or expired pairing code refused</source>
+        <translation>已拒绝已使用或已过期的配对码</translation>
+    </message>
+    <message>
+        <source>Command run through the server&apos;s admin channel</source>
+        <translation>通过服务器管理通道运行的命令</translation>
     </message>
     <message>
         <source>Organisation server added</source>
@@ -592,6 +620,10 @@
         <translation>请等正在生成的回复完成，或先停止它。</translation>
     </message>
     <message>
+        <source>Approve or deny the tool call first.</source>
+        <translation>请先批准或拒绝这次工具调用。</translation>
+    </message>
+    <message>
         <source>Import a model first (Models page).</source>
         <translation>请先导入模型（在“模型”页）。</translation>
     </message>
@@ -602,6 +634,18 @@
     <message>
         <source>The reply is complete.</source>
         <translation>回复已完成。</translation>
+    </message>
+    <message>
+        <source>Running the tool…</source>
+        <translation>正在运行工具…</translation>
+    </message>
+    <message>
+        <source>The tool call failed: {error}</source>
+        <translation>工具调用失败：{error}</translation>
+    </message>
+    <message>
+        <source>Stopped after {count} rounds of tool calls.</source>
+        <translation>已在 {count} 轮工具调用后停止。</translation>
     </message>
     <message>
         <source>The reply failed: {error}</source>
@@ -895,8 +939,8 @@
         <translation>配对码</translation>
     </message>
     <message>
-        <source>EP1-…</source>
-        <translation>EP1-…</translation>
+        <source>EP2-…</source>
+        <translation>EP2-…</translation>
     </message>
     <message>
         <source>Name for this server</source>
@@ -1180,6 +1224,22 @@ Last message: {time}</source>
         <translation>无法连接服务器“{name}”：它是否在运行？本机是否在它的网络中？本机上的模型仍可照常使用。</translation>
     </message>
     <message>
+        <source>This pairing code was already used. Ask the server&apos;s administrator for a new one.</source>
+        <translation>此配对码已被使用。请向服务器管理员索取新的配对码。</translation>
+    </message>
+    <message>
+        <source>This pairing code has expired. Ask the server&apos;s administrator for a new one.</source>
+        <translation>此配对码已过期。请向服务器管理员索取新的配对码。</translation>
+    </message>
+    <message>
+        <source>This pairing code was revoked. Ask the server&apos;s administrator for a new one.</source>
+        <translation>此配对码已被撤销。请向服务器管理员索取新的配对码。</translation>
+    </message>
+    <message>
+        <source>The server does not know this pairing code. Is it meant for another server?</source>
+        <translation>服务器不认识此配对码。它是否属于另一台服务器？</translation>
+    </message>
+    <message>
         <source>The server “{name}” no longer accepts this computer: its pairing was revoked. Ask its administrator for a new pairing code.</source>
         <translation>服务器“{name}”已不再接受本机：配对已被撤销。请向管理员索取新的配对码。</translation>
     </message>
@@ -1332,6 +1392,10 @@ Last message: {time}</source>
         <translation>助手</translation>
     </message>
     <message>
+        <source>Tool result: {tool}</source>
+        <translation>工具结果：{tool}</translation>
+    </message>
+    <message>
         <source>{author}, AI-generated, {time}: {text}</source>
         <translation>{author}，内容由人工智能生成，{time}：{text}</translation>
     </message>
@@ -1394,8 +1458,20 @@ Last message: {time}</source>
         <translation>显示或隐藏模型的思考过程</translation>
     </message>
     <message>
+        <source>Show the result</source>
+        <translation>显示结果</translation>
+    </message>
+    <message>
+        <source>Show or hide the tool&apos;s result</source>
+        <translation>显示或隐藏工具的结果</translation>
+    </message>
+    <message>
         <source>Model loading progress</source>
         <translation>模型加载进度</translation>
+    </message>
+    <message>
+        <source>Hide the result</source>
+        <translation>隐藏结果</translation>
     </message>
     <message>
         <source>Loading {model}…</source>
@@ -1947,8 +2023,8 @@ The file last matched it {when}. Verify reads the whole file again and compares.
         <translation>复制配对码</translation>
     </message>
     <message>
-        <source>Enter this code on the device (“Connect to your organisation&apos;s server”). It holds the device&apos;s key and is shown only this once.</source>
-        <translation>在设备上输入此配对码（“连接到贵机构的服务器”）。它包含该设备的密钥，只显示这一次。</translation>
+        <source>Enter this code on the device (“Connect to your organisation&apos;s server”) within 24 hours. It works only once: the device exchanges it for its own key.</source>
+        <translation>请在 24 小时内在该设备上输入此代码（“连接到您组织的服务器”）。它只能使用一次：设备会用它换取自己的密钥。</translation>
     </message>
     <message>
         <source>Create code</source>
@@ -2817,6 +2893,14 @@ Keep it safe and apart from this computer.
         <translation>模型名称所路由到的推理服务。可用 `enclave upstreams add` 添加。</translation>
     </message>
     <message>
+        <source>Tools…</source>
+        <translation>工具…</translation>
+    </message>
+    <message>
+        <source>Register MCP tool servers and allow their tools</source>
+        <translation>注册 MCP 工具服务并允许其工具</translation>
+    </message>
+    <message>
         <source>pending</source>
         <translation>处理中</translation>
     </message>
@@ -2996,6 +3080,132 @@ Keep it safe and apart from this computer.
     <message>
         <source>Paired devices check this fingerprint on every connection.</source>
         <translation>已配对设备每次连接时都会核对此指纹。</translation>
+    </message>
+</context>
+<context>
+    <name>ToolApproval</name>
+    <message>
+        <source>{tool} (server {server})</source>
+        <translation>{tool}（服务 {server}）</translation>
+    </message>
+    <message>
+        <source>The model wants to call the tool {tool}.</source>
+        <translation>模型想要调用工具 {tool}。</translation>
+    </message>
+    <message>
+        <source>Arguments of the tool call</source>
+        <translation>工具调用的参数</translation>
+    </message>
+    <message>
+        <source>Approve</source>
+        <translation>批准</translation>
+    </message>
+    <message>
+        <source>Run the tool with these arguments</source>
+        <translation>用这些参数运行该工具</translation>
+    </message>
+    <message>
+        <source>Deny</source>
+        <translation>拒绝</translation>
+    </message>
+    <message>
+        <source>Do not run the tool; the model is told it was denied</source>
+        <translation>不运行该工具；模型会被告知调用已被拒绝</translation>
+    </message>
+    <message>
+        <source>Nothing runs until you approve.</source>
+        <translation>在你批准之前不会运行任何东西。</translation>
+    </message>
+</context>
+<context>
+    <name>ToolsDialog</name>
+    <message>
+        <source>Tools (MCP servers)</source>
+        <translation>工具（MCP 服务）</translation>
+    </message>
+    <message>
+        <source>Server name</source>
+        <translation>服务名称</translation>
+    </message>
+    <message>
+        <source>e.g. tickets</source>
+        <translation>例如：tickets</translation>
+    </message>
+    <message>
+        <source>How to reach the server</source>
+        <translation>连接服务的方式</translation>
+    </message>
+    <message>
+        <source>Command (stdio)</source>
+        <translation>命令（stdio）</translation>
+    </message>
+    <message>
+        <source>URL (Streamable HTTP)</source>
+        <translation>URL（Streamable HTTP）</translation>
+    </message>
+    <message>
+        <source>Command or URL</source>
+        <translation>命令或 URL</translation>
+    </message>
+    <message>
+        <source>e.g. /opt/tools/tickets-mcp --read-only</source>
+        <translation>例如：/opt/tools/tickets-mcp --read-only</translation>
+    </message>
+    <message>
+        <source>Add</source>
+        <translation>添加</translation>
+    </message>
+    <message>
+        <source>Register the server and list its tools</source>
+        <translation>注册该服务并列出其工具</translation>
+    </message>
+    <message>
+        <source>Servers and their tools</source>
+        <translation>服务及其工具</translation>
+    </message>
+    <message>
+        <source>Server / tool</source>
+        <translation>服务 / 工具</translation>
+    </message>
+    <message>
+        <source>Description</source>
+        <translation>说明</translation>
+    </message>
+    <message>
+        <source>Allowed</source>
+        <translation>已允许</translation>
+    </message>
+    <message>
+        <source>Without asking</source>
+        <translation>无需询问</translation>
+    </message>
+    <message>
+        <source>Remove server</source>
+        <translation>移除服务器</translation>
+    </message>
+    <message>
+        <source>Forget the selected server</source>
+        <translation>移除所选服务</translation>
+    </message>
+    <message>
+        <source>Tools status</source>
+        <translation>工具状态</translation>
+    </message>
+    <message>
+        <source>Tools are not offered to any model until you allow them. Each call is shown to the person for approval unless you tick “Without asking”; every call is recorded in the audit log.</source>
+        <translation>在你允许之前，工具不会提供给任何模型。除非勾选“无需询问”，每次调用都会先交给使用者批准；每次调用都记录在审计日志中。</translation>
+    </message>
+    <message>
+        <source>Give the server a name and a command or URL.</source>
+        <translation>请为服务填写名称以及命令或 URL。</translation>
+    </message>
+    <message>
+        <source>Contacting the server…</source>
+        <translation>正在连接服务…</translation>
+    </message>
+    <message>
+        <source>{name}: {count} tools listed; none allowed yet.</source>
+        <translation>{name}：已列出 {count} 个工具，尚未允许任何工具。</translation>
     </message>
 </context>
 <context>

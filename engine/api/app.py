@@ -10,13 +10,14 @@ from functools import partial
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.api import anthropic, responses, routes, routes_generate
+from engine.api import anthropic, responses, routes, routes_generate, routes_pair
 from engine.api.context import Admission
 from engine.api.errors import install_handlers
 from engine.api.middleware import BodyCap, HostOriginGuard, KeyAuth
 from engine.api.services import Services, on_vault_thread
 from engine.api.settings import ApiSettings
 from engine.handle import Engine
+from engine.pairing.appliance import RedeemLimiter
 
 log = logging.getLogger("enclave.api")
 SEED_LOG_ROWS = 10_000
@@ -51,12 +52,14 @@ def create_app(engine: Engine, settings: ApiSettings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
+    app.state.redeem_limiter = RedeemLimiter()  # pairing-code redeem attempts per client address
     install_handlers(app)
     app.include_router(routes.public)
     app.include_router(routes.router)
     app.include_router(routes_generate.router)
     app.include_router(anthropic.router)
     app.include_router(responses.router)
+    app.include_router(routes_pair.router)
     # add_middleware wraps: the last added runs first (host/origin, then key, then body cap).
     app.add_middleware(BodyCap, settings=settings)
     app.add_middleware(KeyAuth, policy=policy, vault=vault, settings=settings)

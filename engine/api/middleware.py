@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.api.context import STATE_KEY, RequestContext
 from engine.api.errors import ApiError, for_path, from_exception, is_anthropic
+from engine.api.routes_pair import PATH as REDEEM_PATH
 from engine.api.services import on_vault_thread
 from engine.api.settings import ApiSettings
 from engine.errors import EnclaveError
@@ -85,7 +86,7 @@ class HostOriginGuard:
         if name is None:
             await send_error(send, ApiError(400, "missing or malformed Host header", code="bad_host"), path=path)
             return
-        if name not in self.hosts:
+        if name not in self.hosts and name not in self.settings.live_hosts:
             # Checked before Origin: a rebinding page's Origin may look legitimate.
             await send_error(send, ApiError(403, "this Host is not allowed", code="host_not_allowed"), path=path)
             return
@@ -147,7 +148,8 @@ class KeyAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or not (path == "/v1" or path.startswith("/v1/")):
+        if scope["type"] != "http" or not (path == "/v1" or path.startswith("/v1/")) or path == REDEEM_PATH:
+            # The redeem route's credential is the pairing token in its body (engine.api.routes_pair).
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()

@@ -37,6 +37,8 @@ class ApiSettings:
     keep_alive_timeout_s: float = 5.0  # an idle connection between requests is closed after this
     log_content: bool = True  # store prompts/replies in the request log (a key can still opt out)
     extra_hosts: tuple[str, ...] = field(default=(), repr=False)  # added by the server (its bind address)
+    # Host names added while serving (a pairing created over the admin channel names its URL's host).
+    live_hosts: set[str] = field(default_factory=set, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if "*" in self.cors_origins:

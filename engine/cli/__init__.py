@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         pair_cmds,
         policy_cmds,
         serve_cmds,
+        tools_cmds,
         upstreams_cmds,
         vault_cmds,
     )
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         serve_cmds,
         policy_cmds,
         upstreams_cmds,
+        tools_cmds,
         pair_cmds,
     )
     for group in groups:

@@ -6,11 +6,12 @@ import argparse
 import json
 import sys
 
-from engine.cli.passphrase import open_engine, read_passphrase
+from engine.cli.admin import run_admin
+from engine.cli.passphrase import read_passphrase
 from engine.errors import UserError
 from engine.paths import enclave_home
 from engine.policy.audit_events import unlock
-from engine.vault import ApiKeyRecord, Vault
+from engine.vault import Vault
 from engine.vault.errors import VaultMissing
 
 ACTOR = "cli"
@@ -51,51 +52,35 @@ def cmd_create(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if args.models is not None and not models:
         raise UserError("--models needs at least one model name")
-    with open_engine(args) as engine:
-        _, secret = engine.keys.create(
-            args.name, models=models, rpm=args.rpm, tokens_per_day=args.tokens_per_day, store_content=not args.no_store
-        )
-    print(secret)
+    answer = run_admin(args, "keys.create", {"name": args.name, "models": models, "rpm": args.rpm,
+                                             "tokens_per_day": args.tokens_per_day, "store_content": not args.no_store})
+    print(answer["secret"])
     print(f"API key {args.name!r} created. It is shown only this once: store it now.", file=sys.stderr)
     return 0
 
 
-def _as_json(record: ApiKeyRecord) -> dict[str, object]:
-    return {
-        "name": record.name,
-        "models": list(record.models) if record.models is not None else None,
-        "rpm": record.rpm,
-        "tokens_per_day": record.tokens_per_day,
-        "store_content": record.store_content,
-        "created_at": record.created_at.isoformat(timespec="seconds"),
-        "revoked_at": record.revoked_at.isoformat(timespec="seconds") if record.revoked_at else None,
-    }
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every key with its rules."""
-    with open_engine(args) as engine:
-        records = engine.keys.list()
+    records = run_admin(args, "keys.list", {})["keys"]
     if args.json:
-        print(json.dumps([_as_json(r) for r in records], indent=2))
+        print(json.dumps(records, indent=2))
         return 0
     if not records:
         print("no API keys; create one with `enclave keys create --name NAME`", file=sys.stderr)
         return 0
     print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'RPM':>6} {'TOKENS/DAY':>11} {'CONTENT':<8} CREATED")
     for r in records:
-        models = ",".join(r.models) if r.models is not None else "all"
+        models = ",".join(r["models"]) if r["models"] is not None else "all"
+        created = r["created_at"][:16].replace("T", " ")
         print(
-            f"{r.name:<20} {'revoked' if r.revoked else 'active':<8} {models:<24} {r.rpm or '-':>6} "
-            f"{r.tokens_per_day or '-':>11} {'logged' if r.store_content else 'no-store':<8} "
-            f"{r.created_at:%Y-%m-%d %H:%M}"
+            f"{r['name']:<20} {'revoked' if r['revoked_at'] else 'active':<8} {models:<24} {r['rpm'] or '-':>6} "
+            f"{r['tokens_per_day'] or '-':>11} {'logged' if r['store_content'] else 'no-store':<8} {created}"
         )
     return 0
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    """Revoke a key; requests with it get 401 from now on."""
-    with open_engine(args) as engine:
-        engine.keys.revoke(args.name)
+    """Revoke a key; requests with it get 401 from now on (at once, also while `serve` runs)."""
+    run_admin(args, "keys.revoke", {"name": args.name})
     print(f"API key {args.name!r} revoked", file=sys.stderr)
     return 0

@@ -7,10 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from engine.cli.admin import run_admin
 from engine.cli.vault_cmds import ACTOR, open_vault
 from engine.errors import EnclaveError, UserError
 from engine.pairing import tls
-from engine.pairing.appliance import create_pairing, default_url, list_pairings, revoke_pairing
+from engine.pairing.appliance import DEFAULT_EXPIRES_S, default_url
 from engine.pairing.remotes import add_remote, list_remotes, refresh_models, remove_remote
 
 
@@ -18,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     """Add the `pair` (appliance) and `remote` (desktop) command groups."""
     group = subparsers.add_parser("pair", parents=[common], help="pair a desktop with this server (appliance)")
     actions = group.add_subparsers(dest="pair_command", metavar="ACTION", required=True)
-    create = actions.add_parser("create", parents=[common], help="a key for one device and its one-time code")
+    create = actions.add_parser("create", parents=[common], help="pair one device: its rules and a one-time code")
     create.add_argument("--name", required=True, help="the device, e.g. alice-laptop")
     create.add_argument("--models", metavar="M,…", help="models it may use (default: all)")
     create.add_argument("--url", help="the address desktops reach this server at (default: https://HOSTNAME:PORT)")
@@ -29,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     create.add_argument("--tokens-per-day", type=int, metavar="N", help="prompt + completion tokens per UTC day")
     create.add_argument("--log-content", action="store_true",
                         help="keep the device's prompts and replies in the request log (default: metadata only)")
+    create.add_argument("--expires-in", type=float, metavar="HOURS", default=DEFAULT_EXPIRES_S / 3600,
+                        help="the code lapses if not used within this many hours (default: 24)")
     create.add_argument("--no-qr", action="store_true", help="print the code as text only")
     create.set_defaults(handler=cmd_pair_create)
     listing = actions.add_parser("list", parents=[common], help="paired devices and whether their keys work")
@@ -63,24 +66,28 @@ def print_qr(text: str) -> None:
 
 
 def cmd_pair_create(args: argparse.Namespace) -> int:
-    """Create the device's key and print its code once (stdout: the code alone; stderr: QR and notes)."""
+    """Record the device's pairing and print its one-time code (stdout: the code alone; stderr: QR and notes)."""
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     if args.models is not None and not models:
         raise UserError("--models needs at least one model name")
+    if not 0 < args.expires_in <= 24 * 30:
+        raise UserError("--expires-in takes hours, at most 720 (30 days)")
     # The certificate `serve` presents: the code pins it. `--tls auto` makes it now if `serve` has not yet.
     fingerprint = tls.fingerprint_of_pem(_read(args.tls_cert)) if args.tls_cert else tls.ensure_auto()[0].fingerprint
-    with open_vault(args) as vault:
-        pairing, code = create_pairing(
-            vault, args.name, url=args.url or default_url(args.port), fingerprint=fingerprint, models=models,
-            rpm=args.rpm, tokens_per_day=args.tokens_per_day, log_content=args.log_content, actor=ACTOR,
-        )
+    answer = run_admin(args, "pair.create", {
+        "name": args.name, "url": args.url or default_url(args.port), "fingerprint": fingerprint, "models": models,
+        "rpm": args.rpm, "tokens_per_day": args.tokens_per_day, "log_content": args.log_content,
+        "expires_s": max(60, round(args.expires_in * 3600)),
+    })
+    code, pairing = str(answer["code"]), answer["pairing"]
     if not args.no_qr:
         print_qr(code)
     print(code)
     print(
-        f"Device {pairing.name!r} paired at {pairing.url} (certificate {pairing.fingerprint}).\n"
+        f"Device {pairing['name']!r} paired at {pairing['url']} (certificate {pairing['fingerprint']}).\n"
         "Enter this code once on the desktop (\"Connect to your organisation's server\", or\n"
-        f"`enclave remote add NAME CODE`). It holds the device's key: it is shown only this once.",
+        f"`enclave remote add NAME CODE`) before {pairing['expires_at']}. It works only once: the\n"
+        "desktop exchanges it for the device's key.",
         file=sys.stderr,
     )
     return 0
@@ -95,11 +102,7 @@ def _read(path: Path) -> bytes:
 
 def cmd_pair_list(args: argparse.Namespace) -> int:
     """Print the paired devices."""
-    with open_vault(args) as vault:
-        pairings = list_pairings(vault)
-    rows = [{"name": p.name, "active": p.active, "url": p.url, "fingerprint": p.fingerprint,
-             "created_at": p.created_at, "models": list(p.key.models) if p.key and p.key.models else None,
-             "log_content": bool(p.key and p.key.store_content)} for p in pairings]
+    rows = run_admin(args, "pair.list", {})["pairings"]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -108,17 +111,16 @@ def cmd_pair_list(args: argparse.Namespace) -> int:
         return 0
     print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'CONTENT':<9} {'URL':<32} CREATED")
     for r in rows:
-        models = ",".join(r["models"]) if r["models"] else "all"  # type: ignore[arg-type]
-        print(f"{r['name']:<20} {'active' if r['active'] else 'revoked':<8} {models:<24} "
+        models = ",".join(r["models"]) if r["models"] else "all"
+        print(f"{r['name']:<20} {r['state']:<8} {models:<24} "
               f"{'logged' if r['log_content'] else 'metadata':<9} {r['url']:<32} {r['created_at']}")
     return 0
 
 
 def cmd_pair_revoke(args: argparse.Namespace) -> int:
-    """Revoke a device's key: its next request is refused."""
-    with open_vault(args) as vault:
-        revoke_pairing(vault, args.name, actor=ACTOR)
-    print(f"device {args.name!r} cut off (its key is revoked)", file=sys.stderr)
+    """Revoke a device's key (its next request is refused), or spend its unused code."""
+    run_admin(args, "pair.revoke", {"name": args.name})
+    print(f"device {args.name!r} cut off (its key or unused code is revoked)", file=sys.stderr)
     return 0
 
 

@@ -16,8 +16,11 @@ from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from engine.api.settings import DEFAULT_HOST, DEFAULT_PORT, LIMIT_FIELDS, ApiSettings
 from engine.cli.passphrase import read_passphrase
+from engine.control.server import ControlServer
 from engine.errors import UserError
 from engine.handle import SERVER, Engine
 from engine.pairing import tls as tls_files
@@ -145,10 +148,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     assert engine.vault is not None  # Engine.open requires one by default
     # A paired device reaches the server by the name its code gave (`pair create --url`): answer to it.
     settings = replace(settings, allowed_hosts=(*settings.allowed_hosts, *pairing_hosts(engine.vault)))
+
+    def answer_to(url: str) -> None:  # a pairing made over the admin channel: its code's host name
+        host = httpx.URL(url).host
+        if host:
+            settings.live_hosts.add(host.lower())
+
+    # `enclave pair …` / `enclave keys …` reach this server while it holds the vault (engine.control).
+    control = ControlServer(engine, on_pairing=answer_to)
     # Retention runs at start and then daily while the server is up (engine.policy.retention).
     purger = RetentionTimer(engine.vault, actor=SERVER.audit_name)
     try:
         purger.start()
+        control.start()
         if args.model:
             _, ref = engine.resolve(args.model)  # the allowlist applies to what the server loads
             if ref.is_local:
@@ -170,6 +182,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             shutdown_default_pool()
             server.stop()
     finally:
+        control.stop()
         purger.stop()
         engine.close()
         for sig, handler in previous.items():

@@ -50,6 +50,14 @@ class KeyRefused(RemoteError):
     """The server refused this desktop's key (revoked, or the server's vault was replaced)."""
 
 
+class PairingCodeRefused(RemoteError):
+    """The server would not redeem the pairing code; `reason` is `used`, `expired`, `revoked` or `unknown`."""
+
+    def __init__(self, message: str, server: str = "", reason: str = "") -> None:
+        super().__init__(message, server)
+        self.reason = reason
+
+
 class CertificateChanged(IntegrityError):
     """The server presented a certificate other than the pinned one."""
 
@@ -126,7 +134,8 @@ class RemoteClient:
             timeout=httpx.Timeout(connect=CONNECT_TIMEOUT_S, read=READ_TIMEOUT_S, write=30.0, pool=10.0),
             trust_env=False,  # no proxy or netrc from the environment: only the paired server is contacted
             follow_redirects=False,  # a redirect could carry the key elsewhere
-            headers={"User-Agent": USER_AGENT, "Authorization": f"Bearer {api_key}"},
+            # No key yet while redeeming a pairing code: the token in the body is the credential.
+            headers={"User-Agent": USER_AGENT, **({"Authorization": f"Bearer {api_key}"} if api_key else {})},
         )
 
     def close(self) -> None:
@@ -171,10 +180,19 @@ class RemoteClient:
     def _refusal(self, response: httpx.Response) -> RemoteError:
         try:
             body = response.read()[:64 * 1024]
-            message = str(json.loads(body)["error"]["message"])[:300]
-        except (ValueError, KeyError, TypeError, httpx.HTTPError):
-            message = ""
+            error = json.loads(body)["error"]
+            message, code = str(error["message"])[:300], str(error.get("code") or "")
+        except (ValueError, KeyError, TypeError, AttributeError, httpx.HTTPError):
+            message, code = "", ""
         status = response.status_code
+        if code.startswith("pairing_code_"):
+            reason = code.removeprefix("pairing_code_")
+            text = {
+                "used": "this pairing code was already used; ask the server's administrator for a new one",
+                "expired": "this pairing code has expired; ask the server's administrator for a new one",
+                "revoked": "this pairing code was revoked; ask the server's administrator for a new one",
+            }.get(reason, "the server does not know this pairing code (is it for another server?)")
+            return PairingCodeRefused(text, self.name, reason)
         if status == 401:
             return KeyRefused(
                 f"the server {self.name!r} refused this desktop's key: the pairing was revoked (or the server "
@@ -218,6 +236,22 @@ class RemoteClient:
             raise self._connect_failure(exc) from None
         finally:
             response.close()
+
+    def redeem(self, token: str) -> tuple[str, str]:
+        """Spend a pairing code's one-time token: (the device's API key, the name the server gave it)."""
+        response = self._send("POST", "pair/redeem", {"token": token})
+        try:
+            data = json.loads(response.read()[:MAX_MODELS_BODY])
+            key, device = str(data["api_key"]), str(data.get("device") or "")
+        except (ValueError, KeyError, TypeError):
+            raise self._error("did not answer the pairing code as an Enclave server does") from None
+        except httpx.HTTPError as exc:
+            raise self._connect_failure(exc) from None
+        finally:
+            response.close()
+        if not key or any(c.isspace() for c in key) or len(key) > 256:
+            raise self._error("sent an unusable key for the pairing code")
+        return key, device
 
     def stream(self, path: str, body: dict[str, Any], cancel: CancelToken) -> Iterator[Chunk]:
         """POST an OpenAI request (`chat/completions` or `completions`) streamed; the last chunk has

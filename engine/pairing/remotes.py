@@ -1,7 +1,8 @@
 """The desktop's side of pairing: the organisation's servers it may use, stored encrypted, pinned.
 
 `add_remote` reads a pairing code, checks that the server really presents the certificate the code
-names (before the key in it is ever sent), asks it which models the key may use, and keeps all of it
+names (before anything in the code is sent), redeems the code's one-time token there for this
+desktop's API key, asks which models the key may use, and keeps all of it
 (key and certificate included) as one sealed value in the vault's settings. A remote model is called
 `SERVER/MODEL` on this desktop: local model names cannot hold a '/', so the two never collide.
 """
@@ -9,13 +10,14 @@ names (before the key in it is ever sent), asks it which models the key may use,
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import NotFoundError, UserError
-from engine.pairing.client import CertificateChanged, RemoteClient, fetch_certificate
+from engine.pairing.client import CertificateChanged, RemoteClient, RemoteError, fetch_certificate
 from engine.pairing.code import PairingCode, decode
 from engine.pairing.tls import fingerprint_of_der
 from engine.policy.audit_events import record as record_event
@@ -24,6 +26,7 @@ from engine.vault import Vault
 from engine.vault.ports import SettingsVault
 
 SETTINGS_KEY = "remotes"
+log = logging.getLogger("enclave.pairing")
 SEPARATOR = "/"
 
 
@@ -124,13 +127,24 @@ def add_remote(vault: Vault, name: str, code_text: str, *, actor: str = "local")
     if any(r.name == name for r in store.list()):
         raise UserError(f"an organisation server named {name!r} is already added; remove it first")
     code = decode(code_text)
-    cert_pem = pin(code)
-    remote = RemoteServer(name, code.url, code.fingerprint, cert_pem, code.key, code.server, code.device,
+    cert_pem = pin(code)  # before the token (or an old code's key) is sent anywhere
+    api_key, device = code.secret, code.device
+    if code.one_time:
+        with RemoteClient(name, code.url, code.fingerprint, cert_pem, "") as client:
+            api_key, device = client.redeem(code.secret)
+    remote = RemoteServer(name, code.url, code.fingerprint, cert_pem, api_key, code.server, device or code.device,
                           added_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-    with remote.client() as client:
-        remote = replace(remote, models=tuple(client.models()))
+    try:
+        with remote.client() as client:
+            remote = replace(remote, models=tuple(client.models()))
+    except RemoteError:
+        if not code.one_time:
+            raise
+        # The code is spent: keep the key it was redeemed for; `remote list --check` asks again later.
+        log.warning("paired with %s, but its model list could not be read yet", name)
     store.save([*store.list(), remote])
-    details = {"name": name, "url": remote.url, "fingerprint": remote.fingerprint, "models": list(remote.models)}
+    details = {"name": name, "url": remote.url, "fingerprint": remote.fingerprint, "models": list(remote.models),
+               "code_version": code.version}
     record_event(vault, "remote_add", actor=actor, details=details)
     return remote
 

@@ -199,6 +199,12 @@ class Vault:
         self._store.run(task)
         log.info("passphrase changed")
 
+    def verify_passphrase(self, passphrase: str) -> None:
+        """WrongPassphrase unless `passphrase` opens this vault; the Argon2 work runs in the caller's thread
+        (not the vault's: requests go on being served meanwhile)."""
+        master = unwrap_with_passphrase(self._store.run(operations.header_in), passphrase)
+        crypto.zero(master)  # only the answer was wanted
+
     def kdf(self) -> KdfParams:
         """The Argon2id parameters the passphrase is stretched with (for reports)."""
         return self._store.run(operations.header_in).kdf

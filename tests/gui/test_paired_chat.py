@@ -60,6 +60,16 @@ def test_chat_with_the_appliance_from_the_gui(  # type: ignore[no-untyped-def]
         qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
     assert window.models.remotes.model.rowCount() == 1
 
+    # The code is one-time: pasted again, the dialog says so (and adds nothing).
+    again: ConnectServerDialog = window.models.remotes.connect_dialog()
+    qtbot.addWidget(again)
+    again.code_edit.setPlainText(code)
+    again.name.setText("second")
+    qtbot.mouseClick(again.ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "already used" in again.message.text(), timeout=30_000)
+    assert again.isVisible() and window.models.remotes.model.rowCount() == 1
+    again.reject()
+
     # The appliance's model is in the picker, marked with the server's name.
     chat = window.chat
     window.show_view("chat")

@@ -51,13 +51,16 @@ def test_https_pairing_and_revocation_from_the_server_panel(  # type: ignore[no-
     code = decode(dialog.code)
     assert code.fingerprint == fingerprint and code.device == "alice-laptop"
     dialog.accept()
-    key = next(r for r in session.vault.api_keys.list() if r.name == "alice-laptop")
-    assert not key.store_content  # metadata-only logging unless the admin asks
+    # The code carries a one-time token: the device's key is issued when the device redeems it.
+    assert code.one_time and not any(r.name == "alice-laptop" for r in session.vault.api_keys.list())
 
     desktop, _ = Vault.init(tmp_path / "desktop", "another passphrase", kdf=FLOOR)
     try:
         remote = add_remote(desktop, "office", dialog.code)
         assert remote.models == ("tiny",)
+        key = next(r for r in session.vault.api_keys.list() if r.name == "alice-laptop")
+        assert not key.store_content  # metadata-only logging unless the admin asks
+        view.refresh_keys()
         with remote.client() as client:
             chunks = list(client.chat([{"role": "user", "content": "hi"}], GenerationParams(max_tokens=4), "tiny",
                                       CancelToken()))

@@ -20,11 +20,22 @@ CODE = PairingCode("https://gpu.example.org:8765", FINGERPRINT, "enc-abc-" + "k"
 
 def test_a_code_round_trips_and_survives_line_breaks_and_case() -> None:
     text = CODE.encode()
-    assert text.startswith("EP1-") and text.replace("-", "").isalnum()  # QR alphanumeric mode
+    assert text.startswith("EP2-") and text.replace("-", "").isalnum()  # QR alphanumeric mode
     wrapped = "  " + "\n".join(text[i : i + 40] for i in range(0, len(text), 40)).lower() + "\n"
     assert decode(text) == decode(wrapped) == CODE
-    assert decode(text).key == CODE.key
-    assert CODE.key not in repr(decode(text))
+    assert decode(text).secret == CODE.secret and decode(text).one_time
+    assert CODE.secret not in repr(decode(text))
+
+
+def test_a_version_1_code_is_still_read_and_a_newer_one_is_refused_clearly() -> None:
+    old = PairingCode(CODE.url, FINGERPRINT, CODE.secret, "gpu", "alice-laptop", version=1)
+    text = old.encode()
+    assert text.startswith("EP1-") and decode(text) == old and not decode(text).one_time
+    with pytest.raises(UserError, match="newer Enclave"):
+        decode("EP3-" + text[4:])
+    # A version byte that does not match the prefix is a damaged code, not a silent downgrade.
+    with pytest.raises(UserError, match="version 1"):
+        decode("EP2-" + text[4:])
 
 
 @pytest.mark.parametrize(
@@ -32,7 +43,7 @@ def test_a_code_round_trips_and_survives_line_breaks_and_case() -> None:
     [
         (lambda t: t[:-5], "incomplete or mistyped"),
         (lambda t: t[:30] + ("A" if t[30] != "A" else "B") + t[31:], "incomplete or mistyped"),
-        (lambda t: t.replace("EP1-", "XX1-"), "not an Enclave pairing code"),
+        (lambda t: t.replace("EP2-", "XX2-"), "not an Enclave pairing code"),
         (lambda t: t + "!", "characters a code never has"),
         (lambda t: t * 20, "far too long"),
     ],
