@@ -34,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     add.add_argument(
         "--embedder", metavar="MODEL", help="a new collection's embedding model (default: multilingual-e5-small)"
     )
+    add.add_argument("--purpose", metavar="TEXT", help="why the collection is kept (the processing record lists it)")
     add.set_defaults(handler=cmd_add)
 
     listing = actions.add_parser("list", parents=[common], help="list documents")
@@ -113,6 +114,7 @@ def cmd_add(args: argparse.Namespace) -> int:
             subject=args.subject,
             keep_originals=False if args.no_originals else None,
             embedder=args.embedder,
+            purpose=args.purpose,
             progress=progress,
         )
         if sys.stderr.isatty():

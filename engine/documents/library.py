@@ -263,8 +263,12 @@ class DocumentLibrary:
             raise NotFoundError(f"no collection named {name!r} (collections: {known})")
         return found
 
-    def _collection_or_new(self, name: str, keep_originals: bool | None, embedder: str | None) -> CollectionRecord:
+    def _collection_or_new(
+        self, name: str, keep_originals: bool | None, embedder: str | None, purpose: str | None
+    ) -> CollectionRecord:
         found = self._store.collection(name)
+        if found is not None and purpose is not None and purpose != found.purpose:
+            found = self._store.set_collection(found.id, purpose=purpose)  # the processing record shows it
         if found is not None:
             if embedder is not None and embedder != (found.embedder or default_embedder.MODEL_NAME):
                 raise UserError(f"collection {name!r} uses the embedding model {found.embedder!r}; it cannot change")
@@ -275,6 +279,7 @@ class DocumentLibrary:
             name,
             keep_originals=True if keep_originals is None else keep_originals,
             embedder=embedder or default_embedder.MODEL_NAME,
+            purpose=purpose or "",
         )
 
     # -- adding --------------------------------------------------------------------------------
@@ -289,6 +294,7 @@ class DocumentLibrary:
         subject: str | None = None,
         keep_originals: bool | None = None,
         embedder: str | None = None,
+        purpose: str | None = None,
         progress: Progress | None = None,
         cancel: threading.Event | None = None,
     ) -> ImportReport:
@@ -297,7 +303,7 @@ class DocumentLibrary:
             raise UserError("--ocr must be auto, on or off")
         missing = [str(p) for p in paths if not Path(p).exists()]
         files = list(iter_files([Path(p) for p in paths if Path(p).exists()]))
-        coll = self._collection_or_new(collection, keep_originals, embedder)
+        coll = self._collection_or_new(collection, keep_originals, embedder, purpose)
         report = ImportReport(coll.name)
         report.files += [FileResult(m, "failed", "no such file or folder") for m in missing]
         model = self.embedder(coll.embedder or None)

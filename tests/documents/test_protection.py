@@ -123,7 +123,7 @@ def test_canary_in_a_document_reaches_no_file_through_the_cli(
     }
     _run(["init"], env)
     _run(["models", "import", str(tiny_gguf), "--name", "tiny"], env)
-    added = _run(["docs", "add", str(docs), "--collection", "Legal"], env)
+    added = _run(["docs", "add", str(docs), "--collection", "Legal", "--purpose", "contract review"], env)
     assert "2 added" in added.stdout
     found = json.loads(_run(["docs", "search", latin, "--collection", "Legal", "--json"], env).stdout)
     assert found and found[0]["document"] in ("contract.pdf", "memo.docx") and latin in found[0]["text"]
@@ -132,6 +132,8 @@ def test_canary_in_a_document_reaches_no_file_through_the_cli(
     assert pdf_hit["page"] == 2
     chat = _run(["chat", "--docs", "Legal", "--model", "tiny", "--max-tokens", "8", f"What is {latin}?"], env)
     assert "Sources:" in chat.stdout and "contract.pdf, page 2" in chat.stdout
+    processing = json.loads(_run(["report", "processing", "--json"], env).stdout)
+    assert processing["document_collections"][0]["purpose"] == "contract review"
     listed = json.loads(_run(["docs", "list", "--json"], env).stdout)
     assert {d["document"] for d in listed} == {"contract.pdf", "memo.docx"}
     assert all({"id", "document", "collection", "pages"} <= set(d) for d in listed)
