@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from engine import paths
 from engine.vault.documents import StoredChunk
 
 # BM25's share of the fused score (after both are standardised); the vector score has the rest.
@@ -40,10 +41,11 @@ def _jieba() -> object:
     with _jieba_lock:
         if not _jieba_ready:
             jieba.setLogLevel(60)
-            # jieba caches its dictionary in the temp folder; the dictionary is public, so that is fine,
-            # but keep it in memory anyway: nothing of ours belongs in /tmp.
-            jieba.dt.cache_file = None
-            jieba.dt.tmp_dir = None
+            # jieba caches its parsed dictionary (public data, no user text) in a file; keep that file in
+            # Enclave's own folder rather than the shared temp folder.
+            cache = paths.enclave_home() / "cache"
+            cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+            jieba.dt.tmp_dir = str(cache)
             jieba.initialize()
             _jieba_ready = True
     return jieba
