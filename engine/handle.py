@@ -48,6 +48,7 @@ from engine.vault import ApiKeyRecord, Vault
 from engine.vault.errors import VaultMissing
 
 if TYPE_CHECKING:
+    from engine.documents.library import DocumentLibrary
     from engine.tools import Tools
     from engine.training.jobs import Training
 
@@ -107,6 +108,10 @@ class Engine:
         if vault is not None:
             backends.add(UpstreamBackend(vault))
             backends.add(RemoteBackend(vault))  # the organisation's paired servers (SERVER/MODEL)
+            from engine.documents.assistant_backend import AssistantBackend
+
+            # Assistants last: a model's own name always wins; the base model is any other backend's.
+            backends.add(AssistantBackend(self, lambda name: self.backends.resolve(name)))
         return backends
 
     # -- opening and closing ------------------------------------------------------------------------
@@ -154,6 +159,8 @@ class Engine:
         """Close the backends (unloading models), then the vault; a view closes nothing."""
         if not self._owns:
             return
+        if "documents" in self.__dict__:  # the embedders and the decrypted index go first
+            self.__dict__["documents"].close()
         self.backends.close()
         self.runtime.close()  # closed by the local backend already; again is harmless
         if self.vault is not None:
@@ -199,12 +206,21 @@ class Engine:
             if backend.name != LocalBackend.name:  # those reading the old vault; the runtime stays
                 backend.close()
         self.backends = self._backends(vault)
+        if "documents" in self.__dict__:
+            self.__dict__.pop("documents").close()
         for cached in ("policy", "keys", "upstreams", "model_admin", "tools", "training"):
             self.__dict__.pop(cached, None)
         self.runtime.adapters = self
         self.chat = ChatService(self)
 
     # -- rooms ----------------------------------------------------------------------------------------
+
+    @cached_property
+    def documents(self) -> DocumentLibrary:
+        """Document collections, their import and hybrid search (needs the vault); shared by key views."""
+        from engine.documents.library import DocumentLibrary
+
+        return DocumentLibrary(self.require_vault(), self.registry)
 
     @cached_property
     def training(self) -> Training:

@@ -4,7 +4,6 @@ erase, and the audit log with its verification."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +38,12 @@ from app.views.compliance import CompliancePanel
 from app.widgets import Banner, DeliberateComboBox, ElidedLabel, error_text, human_time, muted, named, shrinkable
 from app.workers import Task, run_task
 from engine.policy import retention, subjects
+from engine.policy.categories import CATEGORIES
 from engine.vault import remember
 from engine.vault.core import BACKUP_DIR, db_path
 
-# The one retention choice offered here sets these categories alike (the CLI sets them one by one).
-RETENTION_CATEGORIES = ("conversations", "api_content", "api_metadata")
+# The one retention choice offered here sets the categories declared for it alike (the CLI sets them one by one).
+RETENTION_CATEGORIES = tuple(c.name for c in CATEGORIES if c.gui_retention)
 
 AUTOLOCK_KEY = "gui.autolock_minutes"
 RETENTION_CHOICES = (0, 7, 30, 90, 365)
@@ -332,8 +332,8 @@ class PrivacyView(QWidget):
         self.retention.setCurrentIndex(index)
 
     def _policy_for(self, days: int | None) -> retention.RetentionPolicy:
-        changes: dict[str, Any] = {category: days for category in RETENTION_CATEGORIES}
-        return replace(retention.get_policy(self.session.vault), **changes)
+        changes: dict[str, int | None] = {category: days for category in RETENTION_CATEGORIES}
+        return retention.get_policy(self.session.vault).with_days(changes)
 
     def _retention_set(self) -> Task | None:
         """A new choice: count what it would erase now (a dry run); ask when that is anything; then apply."""

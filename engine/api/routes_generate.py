@@ -255,8 +255,14 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     context.response_text = joined(texts)
     context.disconnected = any(f is not None and f.finish_reason == "cancelled" for f in finals)
     label = labels.api_field(context.key, reply.label(finals[0]))  # an admin may switch it off per key
-    content = reply.envelope(choices=choices, usage=usage, **label)
+    content = reply.envelope(choices=choices, usage=usage, **label, **_citations(started[0]))
     return JSONResponse(content, headers=labels.api_headers(context.key))
+
+
+def _citations(choice: Started) -> dict[str, Any]:
+    """An assistant's sources (engine.documents.assistant_backend), as the `enclave_citations` field."""
+    found = getattr(choice.pump.generation, "citations", None)
+    return {"enclave_citations": found} if found is not None else {}
 
 
 def _chat_choice(read: Reply, index: int, logprobs: bool) -> dict[str, Any]:
@@ -335,7 +341,9 @@ async def _chat_events(
             for i, (name, arguments) in enumerate(read.calls)
         ]
         yield event({"tool_calls": deltas})
-    yield event({}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)))
+    yield event(
+        {}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)), **_citations(choice)
+    )
 
 
 # -- text completions --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full `enclave` parser with every command group registered."""
     from engine.cli import (
         chat_cmds,
+        docs_cmds,
         gui_cmds,
         keys_cmds,
         models_cmds,
@@ -56,8 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"enclave {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    groups = (gui_cmds, models_cmds, chat_cmds, vault_cmds, keys_cmds, serve_cmds, policy_cmds, upstreams_cmds,
-              tools_cmds, pair_cmds, training_cmds)
+    groups = (
+        gui_cmds,
+        models_cmds,
+        chat_cmds,
+        docs_cmds,
+        vault_cmds,
+        keys_cmds,
+        serve_cmds,
+        policy_cmds,
+        upstreams_cmds,
+        tools_cmds,
+        pair_cmds,
+        training_cmds,
+    )
     for group in groups:
         group.register(subparsers, common)
     return parser

@@ -16,6 +16,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, default=0.8)
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--docs", metavar="NAME[,NAME]", help="answer from these document collections, then list the sources"
+    )
     p.set_defaults(handler=cmd_chat)
 
 
@@ -29,11 +32,28 @@ def cmd_chat(args: argparse.Namespace) -> int:
     # A vault is optional: without one the reply is shown but not kept.
     with Engine.open(actor=COMMAND_LINE, passphrase=lambda: read_passphrase(args), vault_required=False) as engine:
         params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
-        turn = engine.chat.send(args.prompt, conversation_id=args.conversation, model=args.model, params=params)
+        hits = None
+        system = None
+        if args.docs:
+            from engine.documents.answer import grounded_system_prompt
+
+            engine.require_vault()
+            engine.documents.start_loading()
+            engine.documents.wait_ready()
+            names = [n.strip() for n in str(args.docs).split(",") if n.strip()]
+            hits = engine.documents.search(args.prompt, names, top=5, actor=engine.actor.audit_name)
+            system = grounded_system_prompt(hits)
+        turn = engine.chat.send(
+            args.prompt, conversation_id=args.conversation, model=args.model, params=params, system_prompt=system
+        )
         for chunk in turn:
             sys.stdout.write(chunk.text)
             sys.stdout.flush()
         sys.stdout.write("\n")
+        if hits is not None:
+            from engine.documents.answer import render_sources
+
+            print(render_sources(hits) if hits else "Sources: none of the documents matched the question")
         result = turn.finish()
         if result.conversation_id:
             print(f"[conversation {result.conversation_id}]", file=sys.stderr)

@@ -14,8 +14,8 @@ from engine.errors import UserError
 from engine.models import ModelRegistry
 from engine.paths import enclave_home
 from engine.policy import allowlist, labels, report, retention, subjects
+from engine.policy.retention import CATEGORIES
 from engine.vault import Vault
-from engine.vault.retention import CATEGORIES
 
 
 def _days(text: str) -> int | None:

@@ -313,7 +313,8 @@ class ModelRegistry:
                 os.replace(part, target)
                 fsync_dir(self.folder)
                 data["models"][name] = record.to_json()
-                if not data.get("default"):
+                # An embedding model cannot chat, so it never becomes the default chat model.
+                if not data.get("default") and source_kind != "embedding":
                     data["default"] = name
             return record
         except OSError as exc:

@@ -17,6 +17,7 @@ from engine.fileio import write_atomic
 from engine.models.registry import ModelRegistry
 from engine.policy import allowlist, retention
 from engine.policy.audit_events import EVENTS, record, set_setting
+from engine.policy.categories import CATEGORIES
 from engine.vault import Vault
 from engine.vault.core import BACKUP_DIR, db_path
 
@@ -47,7 +48,8 @@ def processing_record(
     live_keys = [k for k in keys if not k.revoked]
     approved = allowlist.approved(vault)
     conversations = vault.conversations.list()
-    subjects = {c.subject for c in conversations if c.subject}
+    documents = vault.documents.documents()
+    subjects = {c.subject for c in conversations if c.subject} | {d.subject for d in documents if d.subject}
     home = vault.home
     kdf = vault.kdf()
     try:
@@ -74,65 +76,24 @@ def processing_record(
     storage = f"encrypted vault {db_path(home)}"
     categories = [
         {
-            "category": "conversations",
-            "description": retention.DESCRIPTIONS["conversations"],
-            "records": len(conversations),
+            "category": c.name,
+            "description": c.description,
+            "records": c.count(vault),
             "stored_in": storage,
-            "protection": "AES-256-GCM, one data key per conversation (erasure destroys the key)",
-            "retention": _retention_text(policy.conversations),
-        },
+            "protection": c.protection,
+            "retention": _retention_text(policy.days(c.name)) if c.purge is not None else c.retention_note,
+        }
+        for c in CATEGORIES
+    ]
+    collections = [
         {
-            "category": "api_content",
-            "description": retention.DESCRIPTIONS["api_content"],
-            "records": vault.request_log.count() + vault.responses.count(),
-            "stored_in": storage,
-            "protection": (
-                "AES-256-GCM, one data key per UTC day (stored Responses: one per response); "
-                "not stored for keys marked no-store"
-            ),
-            "retention": _retention_text(policy.api_content),
-        },
-        {
-            "category": "api_metadata",
-            "description": retention.DESCRIPTIONS["api_metadata"],
-            "records": vault.request_log.count(),
-            "stored_in": storage,
-            "protection": "AES-256-GCM under the request-log key",
-            "retention": _retention_text(policy.api_metadata),
-        },
-        {
-            "category": "audit",
-            "description": retention.DESCRIPTIONS["audit"],
-            "records": len(vault.audit.entries()),
-            "stored_in": storage,
-            "protection": "AES-256-GCM; each entry HMAC-chained to the previous one",
-            "retention": _retention_text(policy.audit),
-        },
-        {
-            "category": "training_datasets",
-            "description": "fine-tuning datasets: conversations in OpenAI's format, with data-subject labels",
-            "records": len(datasets),
-            "stored_in": storage,
-            "protection": "AES-256-GCM, one data key per dataset (removal destroys the key); read into memory only",
-            "retention": "kept until removed (`enclave datasets remove`); a data subject's rows go with the subject",
-        },
-        {
-            "category": "adapters",
-            "description": "LoRA adapters trained on those datasets, their checkpoints and training records",
-            "records": len(jobs),
-            "stored_in": storage,
-            "protection": "AES-256-GCM, one data key per training job; decrypted into memory to load, never a file",
-            "retention": "kept until the adapted model is removed; withdrawn from serving when a subject whose "
-            "data trained it is erased",
-        },
-        {
-            "category": "api_keys",
-            "description": "API key names and rules; the secret only as a SHA-256 hash",
-            "records": len(keys),
-            "stored_in": storage,
-            "protection": "AES-256-GCM; secrets shown once, never stored",
-            "retention": "kept until revoked; revoked keys stay listed for the audit trail",
-        },
+            "collection": coll.name,
+            "purpose": coll.purpose or "not recorded",
+            "documents": sum(1 for d in documents if d.collection_id == coll.id),
+            "keeps_originals": coll.keep_originals,
+            "retention": _retention_text(policy.days("documents")),
+        }
+        for coll in vault.documents.collections()
     ]
     result: dict[str, Any] = {
         "title": "Record of processing activities (GDPR Art. 30; PIPL Art. 54-55 style)",
@@ -147,6 +108,11 @@ def processing_record(
                 if datasets
                 else []
             ),
+            *(
+                ["Staff search and ask questions about the organisation's documents (collections below)."]
+                if collections
+                else []
+            ),
         ],
         "training": training,
         "data_subjects": {
@@ -154,6 +120,7 @@ def processing_record(
             "tagged_subjects": len(subjects),
         },
         "data_categories": categories,
+        "document_collections": collections,
         "legal_hold": {"all": policy.legal_hold, "held_subjects": len(policy.held_subjects)},
         "recipients": "None outside this machine. Access: whoever holds the vault passphrase; API clients with a key.",
         "transfers": NO_TRANSFER,
@@ -232,6 +199,13 @@ def render_text(report: dict[str, Any]) -> str:
             f"      protection: {c['protection']}",
             f"      retention: {c['retention']}",
         ]
+    if report.get("document_collections"):
+        lines.append("Document collections:")
+        for coll in report["document_collections"]:
+            lines.append(
+                f"  - {coll['collection']}: purpose {coll['purpose']}; {coll['documents']} document(s); "
+                f"originals {'kept' if coll['keeps_originals'] else 'not kept'}; retention {coll['retention']}"
+            )
     hold = report["legal_hold"]
     lines += [
         "",

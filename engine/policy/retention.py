@@ -12,26 +12,21 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from engine.errors import UserError
 from engine.policy.audit_events import record, require_admin_actor
+from engine.policy.categories import BY_NAME, RETAINED
 from engine.vault import Vault
-from engine.vault.retention import CATEGORIES, Cutoffs
+from engine.vault.retention import Cutoffs, Rule
 
 log = logging.getLogger("enclave.policy")
 
 SETTING = "policy.retention"
 DAY_S = 24 * 60 * 60
-# Audit entries are the evidence the rest was handled properly: they cannot expire sooner than this.
-MIN_AUDIT_DAYS = 30
-DESCRIPTIONS = {
-    "conversations": "desktop and CLI conversations (prompts, replies, titles, subjects)",
-    "api_content": "prompt and reply texts of API requests, and stored Responses API replies",
-    "api_metadata": "API request records: key name, model, status, token counts, latency",
-    "audit": "the audit log of security events",
-}
+CATEGORIES = RETAINED  # every declared category that has a retention rule
+DESCRIPTIONS = {name: BY_NAME[name].description for name in CATEGORIES}
 
 Clock = Callable[[], dt.datetime]
 
@@ -43,21 +38,30 @@ def utc_now() -> dt.datetime:
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    """Days to keep each category (None: forever), and the legal hold."""
+    """Days to keep each category (absent or None: forever), and the legal hold."""
 
-    conversations: int | None = None
-    api_content: int | None = None
-    api_metadata: int | None = None
-    audit: int | None = None
+    rules: tuple[tuple[str, int | None], ...] = ()
     legal_hold: bool = False
     held_subjects: tuple[str, ...] = field(default=())
+
+    def __getattr__(self, name: str) -> int | None:
+        # `policy.conversations` reads like a field for every declared category.
+        if name in BY_NAME:
+            return self.days(name)
+        raise AttributeError(name)
 
     def days(self, category: str) -> int | None:
         """Days for `category` (one of CATEGORIES)."""
         if category not in CATEGORIES:
             raise UserError(f"unknown data category {category!r}; use one of {', '.join(CATEGORIES)}")
-        value: int | None = getattr(self, category)
-        return value
+        return dict(self.rules).get(category)
+
+    def with_days(self, changes: dict[str, int | None]) -> RetentionPolicy:
+        """A copy with some categories' days changed."""
+        for category in changes:
+            self.days(category)  # validates the name
+        merged = {**dict(self.rules), **changes}
+        return replace(self, rules=tuple((c, merged[c]) for c in CATEGORIES if merged.get(c) is not None))
 
     def validated(self) -> RetentionPolicy:
         """Self, or a UserError naming the first bad rule."""
@@ -65,29 +69,25 @@ class RetentionPolicy:
             days = self.days(category)
             if days is not None and (not isinstance(days, int) or days < 1):
                 raise UserError(f"retention for {category} must be a whole number of days (1 or more) or forever")
-        if self.audit is not None and self.audit < MIN_AUDIT_DAYS:
-            raise UserError(f"the audit log must be kept at least {MIN_AUDIT_DAYS} days")
+            floor = BY_NAME[category].min_days
+            if days is not None and floor is not None and days < floor:
+                raise UserError(f"the {category} category must be kept at least {floor} days")
         return self
 
     def cutoffs(self, now: dt.datetime) -> Cutoffs:
         """What is older than these times has expired (nothing while on legal hold)."""
-        if self.legal_hold:
-            return Cutoffs()
-
-        def cut(days: int | None) -> dt.datetime | None:
-            return None if days is None else now - dt.timedelta(days=days)
-
-        return Cutoffs(
-            conversations=cut(self.conversations),
-            api_content=cut(self.api_content),
-            api_metadata=cut(self.api_metadata),
-            audit=cut(self.audit),
-            held_subjects=frozenset(self.held_subjects),
-        )
+        rules = []
+        for category in CATEGORIES:
+            days = None if self.legal_hold else self.days(category)
+            purge = BY_NAME[category].purge
+            assert purge is not None
+            rules.append(Rule(category, None if days is None else now - dt.timedelta(days=days), purge))
+        return Cutoffs(rules=tuple(rules), held_subjects=frozenset(self.held_subjects))
 
     def to_json(self) -> dict[str, Any]:
-        """As stored in the vault's settings."""
-        data = asdict(self)
+        """As stored in the vault's settings: one key per category, then the hold."""
+        data: dict[str, Any] = {c: self.days(c) for c in CATEGORIES}
+        data["legal_hold"] = self.legal_hold
         data["held_subjects"] = list(self.held_subjects)
         return data
 
@@ -95,9 +95,8 @@ class RetentionPolicy:
 def get_policy(vault: Vault) -> RetentionPolicy:
     """The rules in force (keep forever, no hold, when none were set)."""
     data = vault.settings.get(SETTING) or {}
-    known = {k: v for k, v in data.items() if k in RetentionPolicy.__dataclass_fields__}
-    known["held_subjects"] = tuple(known.get("held_subjects") or ())
-    return RetentionPolicy(**known)
+    rules = tuple((c, int(data[c])) for c in CATEGORIES if data.get(c) is not None)
+    return RetentionPolicy(rules, bool(data.get("legal_hold")), tuple(data.get("held_subjects") or ()))
 
 
 def set_policy(vault: Vault, policy: RetentionPolicy, *, actor: str) -> RetentionPolicy:
@@ -111,10 +110,7 @@ def set_policy(vault: Vault, policy: RetentionPolicy, *, actor: str) -> Retentio
 
 def set_days(vault: Vault, category: str, days: int | None, *, actor: str) -> RetentionPolicy:
     """Change one category's rule (None: keep forever)."""
-    current = get_policy(vault)
-    current.days(category)  # validates the name
-    changes: dict[str, Any] = {category: days}
-    return set_policy(vault, replace(current, **changes), actor=actor)
+    return set_policy(vault, get_policy(vault).with_days({category: days}), actor=actor)
 
 
 def set_legal_hold(vault: Vault, on: bool, *, actor: str, subject: str | None = None) -> RetentionPolicy:

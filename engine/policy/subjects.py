@@ -22,8 +22,10 @@ from engine import __version__
 from engine.errors import IntegrityError, UserError
 from engine.fileio import fsync_dir, write_atomic
 from engine.policy.audit_events import record, require_admin_actor
+from engine.policy.categories import CATEGORIES
 from engine.policy.labels import export_label
 from engine.vault import Conversation, Vault
+from engine.vault.documents import DocumentRecord
 
 BUNDLE_FORMAT = "enclave-subject-export"
 MANIFEST = "manifest.json"
@@ -66,12 +68,24 @@ def tag(vault: Vault, conversation_ids: list[str], subject: str | None, *, actor
     return changed
 
 
+def tag_documents(vault: Vault, document_ids: list[str], subject: str | None, *, actor: str) -> list[DocumentRecord]:
+    """Set (or with None clear) the subject label of documents; audited."""
+    require_admin_actor(actor)
+    if subject is not None and not subject.strip():
+        raise UserError("a subject label cannot be empty")
+    label = subject.strip() if subject is not None else None
+    changed = [vault.documents.set_subject(doc_id, label) for doc_id in document_ids]
+    record(vault, "documents_tag", actor=actor, details={"subject": label, "documents": document_ids})
+    return changed
+
+
 def subjects(vault: Vault) -> dict[str, int]:
-    """Every subject label in use and how many conversations carry it."""
+    """Every subject label in use and how many conversations and documents carry it."""
     counts: dict[str, int] = {}
-    for conv in vault.conversations.list():
-        if conv.subject:
-            counts[conv.subject] = counts.get(conv.subject, 0) + 1
+    labels = [c.subject for c in vault.conversations.list()] + [d.subject for d in vault.documents.documents()]
+    for label in labels:
+        if label:
+            counts[label] = counts.get(label, 0) + 1
     return dict(sorted(counts.items()))
 
 
@@ -141,14 +155,38 @@ def export_bundle(vault: Vault, out: Path, selection: Selection, *, actor: str) 
             }
         )
     fsync_dir(out / PARTS_DIR)
+    extra_counts: dict[str, int] = {}
+    if selection.match is None:  # the other categories carry subject labels, not searchable text
+        for category in CATEGORIES:
+            if category.export is None:
+                continue
+            found = category.export(vault, None if selection.all else selection.subject)
+            extra_counts[category.name] = len(found)
+            if found:
+                (out / category.name).mkdir(parents=True, exist_ok=True, mode=0o700)
+            for item_id, document in found:
+                data = _canonical(document)
+                name = f"{category.name}/{item_id}.json"
+                write_atomic(out / name, data)
+                parts.append(
+                    {
+                        "path": name,
+                        "sha256": hashlib.sha256(data).hexdigest(),
+                        "bytes": len(data),
+                        "category": category.name,
+                    }
+                )
+            if found:
+                fsync_dir(out / category.name)
     manifest = {
         "format": BUNDLE_FORMAT,
         "version": 1,
         "encrypted": False,
         "what": {
             **selection.describe(),
-            "conversations": len(parts),
+            "conversations": len(chosen),
             "messages": sum(c.message_count for c in chosen),
+            **extra_counts,
         },
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "exported_by": {
@@ -162,7 +200,7 @@ def export_bundle(vault: Vault, out: Path, selection: Selection, *, actor: str) 
     }
     write_atomic(out / MANIFEST, _canonical(manifest))
     fsync_dir(out)
-    details = {**selection.describe(), "conversations": len(parts), "folder": out.name, "bundle": True}
+    details = {**selection.describe(), "conversations": len(chosen), **extra_counts, "folder": out.name, "bundle": True}
     record(vault, "export", actor=actor, details=details)
     return manifest
 
@@ -203,6 +241,8 @@ def import_bundle(vault: Vault, folder: Path, *, actor: str) -> list[Conversatio
     _, documents = read_bundle(folder)
     created = []
     for doc in documents:
+        if doc.get("format") != "enclave-conversation":
+            continue  # documents are exported for the person to read, not re-imported
         messages = list(doc["messages"])
         system = messages.pop(0)["content"] if messages and messages[0]["role"] == "system" else None
         conv = vault.conversations.create(
@@ -233,6 +273,7 @@ class Erased:
     conversations: int
     api_requests: int  # logged API requests whose texts were erased, and stored Responses deleted
     elsewhere: dict[str, Any] = field(default_factory=dict)  # what other rooms did (training rows, adapters)
+    others: dict[str, int] = field(default_factory=dict)  # per declared category: records erased
 
 
 def erase(
@@ -251,8 +292,14 @@ def erase(
         api_requests += vault.responses.erase(None if selection.all else selection.match)  # stored Responses
         record(vault, "api_content_erase", actor=actor, details={**selection.describe(), "count": api_requests})
     conversations = vault.conversations.erase_many(ids, actor=actor, details=selection.describe())
+    others: dict[str, int] = {}
+    if selection.match is None:
+        for category in CATEGORIES:
+            if category.erase is not None:
+                others[category.name] = category.erase(vault, None if selection.all else selection.subject, actor)
+    # Rooms that must also act beyond the vault (training withdraws adapters from serving) erase themselves.
     elsewhere: dict[str, Any] = {}
     if selection.subject is not None:
         for eraser in erasers:
             elsewhere.update(eraser.erase_subject(selection.subject.strip(), actor=actor))
-    return Erased(conversations, api_requests, elsewhere)
+    return Erased(conversations, api_requests, elsewhere, others)

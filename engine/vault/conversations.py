@@ -348,13 +348,6 @@ class Conversations:
             count += 1
         return count
 
-    def count_expired_in(self, db: Database, cutoff: str, held_subjects: frozenset[str]) -> int:
-        """How many conversations `expire_in` would delete now (nothing is changed)."""
-        rows = db.execute(f"SELECT {_CONV_COLUMNS} FROM conversations WHERE updated_at < ?", [cutoff]).fetchall()
-        if not held_subjects:
-            return len(rows)
-        return sum(1 for row in rows if self._conversation(db, tuple(row)).subject not in held_subjects)
-
     def _erase_in(self, db: Database, conv_id: str) -> None:
         with db.atomic():
             self._delete_rows(db, conv_id)

@@ -24,6 +24,7 @@ from engine.vault import crypto, operations, retention
 from engine.vault.api_keys import ApiKeys
 from engine.vault.audit import GENESIS, AuditLog, head_mac
 from engine.vault.conversations import Conversations
+from engine.vault.documents import DocumentStore
 from engine.vault.errors import VaultExists, VaultMissing
 from engine.vault.hardening import disable_core_dumps
 from engine.vault.header import (
@@ -72,6 +73,7 @@ class Vault:
         self.settings = Settings(store)
         self.api_keys = ApiKeys(store)
         self.request_log = RequestLog(store)
+        self.documents = DocumentStore(store, self.audit)
         self.responses = StoredResponses(store)
         self.datasets = Datasets(store)
         self.training_jobs = TrainingJobs(store)
@@ -219,6 +221,10 @@ class Vault:
     def lock(self) -> None:
         """Drop every key and decrypted cache from memory; later calls raise VaultLockedError."""
         self._store.lock()
+
+    def on_lock(self, callback: Callable[[], None]) -> None:
+        """Call `callback` (on the vault's thread) whenever the keys are dropped: decrypted caches go too."""
+        self._store.on_lock.append(callback)
 
     @property
     def is_locked(self) -> bool:

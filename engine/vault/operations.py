@@ -77,6 +77,15 @@ def check_in(db: Database, store: Store, audit: AuditLog) -> list[str]:
 def _check_cell(db: Database, store: Store, table: str, column: str, row_id: str, blob: Any, key: str | None) -> None:
     if table == "data_keys":
         store.data_key(db, row_id)
+    elif table == "document_parts":
+        # Raw bytes (vectors, originals) under their document's key, which the part must match.
+        owner = db.execute(
+            "SELECT d.key_id FROM document_parts p JOIN documents d ON d.id = p.document_id WHERE p.id = ?", [row_id]
+        ).fetchone()
+        store.open_bytes(db, table, column, row_id, blob, owner[0] if owner else "")
+    elif table in ("documents", "doc_collections"):
+        owner = db.execute(f"SELECT key_id FROM {table} WHERE id = ?", [row_id]).fetchone()
+        store.open_json(db, table, column, row_id, blob, owner[0])
     else:
         expected = key if table in ("conversations", "messages") else None
         store.open_json(db, table, column, row_id, blob, expected)

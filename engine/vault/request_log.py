@@ -118,19 +118,6 @@ class RequestLog:
             self._drop_day_keys(db, days - remaining)
         return deleted
 
-    def count_before_in(self, db: Database, cutoff: dt.datetime, *, with_content: bool = False) -> int:
-        """How many rows `delete_before_in` (or, `with_content`, `shred_content_before_in`) would touch now."""
-        if not with_content:
-            return int(db.execute("SELECT COUNT(*) FROM request_log WHERE time < ?", [iso(cutoff)]).fetchone()[0])
-        boundary = iso(dt.datetime.combine(cutoff.astimezone(dt.UTC).date(), dt.time(), tzinfo=dt.UTC))
-        stream_key = self._store.stream_keys["request_log"]
-        count = 0
-        for row_id, body in db.execute("SELECT id, body FROM request_log WHERE time < ?", [boundary]).fetchall():
-            data = self._store.open_json(db, "request_log", "body", row_id, body, stream_key)
-            if data.get("content") is not None or any(data.get(name) for name in _TEXTS):
-                count += 1
-        return count
-
     def shred_content_before_in(self, db: Database, cutoff: dt.datetime) -> int:
         """Destroy the day keys of whole UTC days before `cutoff` and strip their rows' texts; returns rows."""
         last_day = cutoff.astimezone(dt.UTC).date()  # only days that ended before the cutoff

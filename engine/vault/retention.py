@@ -1,51 +1,57 @@
 """Retention purge inside the vault: one transaction over every category, then the bytes are scrubbed.
 
-Which cutoffs apply (days per category, legal hold) is policy (engine.policy.retention); this module
-only deletes what is older than the cutoffs it is given and records the counts in the audit chain.
+Which categories exist and how each one expires is declared once (engine.policy.categories); which
+cutoffs apply (days per category, legal hold) is policy (engine.policy.retention). This module only
+runs the rules it is given in one transaction and records the counts in the audit chain.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
 from engine.vault.conversations import scrub
-from engine.vault.store import iso
 
 if TYPE_CHECKING:
     from engine.vault.core import Vault
 
-CATEGORIES = ("conversations", "api_content", "api_metadata", "audit")
+
+@dataclass(frozen=True)
+class Rule:
+    """Delete what in `category` is older than `cutoff` (None: keep it) with the category's purge function."""
+
+    category: str
+    cutoff: dt.datetime | None
+    purge: Callable[[Database, Vault, dt.datetime, frozenset[str]], int]
 
 
 @dataclass(frozen=True)
 class Cutoffs:
-    """Delete what is older than these times; None keeps a category forever."""
+    """The rules of one purge, and the data subjects whose records are kept whatever their age."""
 
-    conversations: dt.datetime | None = None
-    api_content: dt.datetime | None = None
-    api_metadata: dt.datetime | None = None
-    audit: dt.datetime | None = None
+    rules: Sequence[Rule] = ()
     held_subjects: frozenset[str] = field(default_factory=frozenset)
 
 
 def preview_in(db: Database, vault: Vault, cutoffs: Cutoffs) -> dict[str, int]:
-    """What `purge_in` would delete with these cutoffs, per category, without changing anything."""
-    counts = dict.fromkeys(CATEGORIES, 0)
-    if cutoffs.conversations is not None:
-        counts["conversations"] = vault.conversations.count_expired_in(
-            db, iso(cutoffs.conversations), cutoffs.held_subjects
-        )
-    if cutoffs.api_content is not None:
-        counts["api_content"] = vault.request_log.count_before_in(db, cutoffs.api_content, with_content=True)
-    if cutoffs.api_metadata is not None:
-        counts["api_metadata"] = vault.request_log.count_before_in(db, cutoffs.api_metadata)
-    if cutoffs.audit is not None:
-        older = db.execute("SELECT COUNT(*) FROM audit WHERE time < ?", [iso(cutoffs.audit)]).fetchone()
-        counts["audit"] = int(older[0])
+    """What `purge_in` would delete with these cutoffs, per category, without changing anything.
+
+    The same rules run inside a savepoint that is rolled back: the counts are exactly what a purge would
+    delete (every declared category, its own purge function), and no category needs a second, counting
+    copy of its expiry logic."""
+    counts = {rule.category: 0 for rule in cutoffs.rules}
+    db.conn.execute("SAVEPOINT retention_preview")
+    try:
+        for rule in cutoffs.rules:
+            if rule.cutoff is not None:
+                counts[rule.category] = rule.purge(db, vault, rule.cutoff, cutoffs.held_subjects)
+    finally:
+        db.conn.execute("ROLLBACK TO SAVEPOINT retention_preview")
+        db.conn.execute("RELEASE SAVEPOINT retention_preview")
     return counts
 
 
@@ -53,20 +59,11 @@ def purge_in(
     db: Database, vault: Vault, cutoffs: Cutoffs, *, actor: str, details: dict[str, Any], record_empty: bool
 ) -> dict[str, int]:
     """Delete expired data (keys destroyed, pages scrubbed) and audit the counts; returns them."""
-    counts = dict.fromkeys(CATEGORIES, 0)
+    counts = {rule.category: 0 for rule in cutoffs.rules}
     with db.atomic():
-        if cutoffs.conversations is not None:
-            counts["conversations"] = vault.conversations.expire_in(
-                db, iso(cutoffs.conversations), cutoffs.held_subjects
-            )
-        if cutoffs.api_content is not None:
-            counts["api_content"] = vault.request_log.shred_content_before_in(db, cutoffs.api_content)
-            # Stored Responses are API content too: they expire with it.
-            counts["api_content"] += vault.responses.expire_in(db, cutoffs.api_content)
-        if cutoffs.api_metadata is not None:
-            counts["api_metadata"] = vault.request_log.delete_before_in(db, cutoffs.api_metadata)
-        if cutoffs.audit is not None:
-            counts["audit"] = vault.audit.drop_before_in(db, cutoffs.audit)
+        for rule in cutoffs.rules:
+            if rule.cutoff is not None:
+                counts[rule.category] = rule.purge(db, vault, rule.cutoff, cutoffs.held_subjects)
     if any(counts.values()):
         scrub(db)
     if record_empty or any(counts.values()):

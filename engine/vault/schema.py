@@ -98,6 +98,20 @@ COLUMNS: dict[str, dict[str, Kind]] = {
     "api_keys": {"id": Kind.ID, "created_at": Kind.TIME, "revoked_at": Kind.TIME, "body": Kind.SEALED},
     "request_log": {"id": Kind.ID, "time": Kind.TIME, "body": Kind.SEALED},
     "audit": {"id": Kind.ID, "seq": Kind.COUNT, "time": Kind.TIME, "body": Kind.SEALED, "mac": Kind.MAC},
+    "doc_collections": {"id": Kind.ID, "key_id": Kind.REF, "created_at": Kind.TIME, "body": Kind.SEALED},
+    "documents": {
+        "id": Kind.ID,
+        "collection_id": Kind.REF,
+        "key_id": Kind.REF,
+        "created_at": Kind.TIME,
+        "updated_at": Kind.TIME,
+        "bytes": Kind.COUNT,
+        "pages": Kind.COUNT,
+        "chunks": Kind.COUNT,
+        "content_mac": Kind.MAC,
+        "body": Kind.SEALED,
+    },
+    "document_parts": {"id": Kind.ID, "document_id": Kind.REF, "part": Kind.COUNT, "body": Kind.SEALED},
     "responses": {"id": Kind.ID, "key_id": Kind.REF, "created_at": Kind.TIME, "body": Kind.SEALED},
     "datasets": {
         "id": Kind.ID,
@@ -229,6 +243,40 @@ def m005_training(db: Database) -> None:
     db.table("training_blobs").create_index(["job_id"])
 
 
+def m006_documents(db: Database) -> None:
+    """Document collections, documents (one data key each) and their sealed parts: extracted text,
+    chunks, embedding vectors and, when the collection keeps them, the original bytes."""
+    db.table("doc_collections").create(
+        {"id": str, "key_id": str, "created_at": str, "body": bytes},
+        pk="id",
+        foreign_keys=[("key_id", "data_keys", "id")],
+    )
+    db.table("documents").create(
+        {
+            "id": str,
+            "collection_id": str,
+            "key_id": str,
+            "created_at": str,
+            "updated_at": str,
+            "bytes": int,
+            "pages": int,
+            "chunks": int,
+            "content_mac": bytes,
+            "body": bytes,
+        },
+        pk="id",
+        foreign_keys=[("collection_id", "doc_collections", "id"), ("key_id", "data_keys", "id")],
+    )
+    db.table("documents").create_index(["collection_id"])
+    db.table("documents").create_index(["content_mac"])
+    db.table("document_parts").create(
+        {"id": str, "document_id": str, "part": int, "body": bytes},
+        pk="id",
+        foreign_keys=[("document_id", "documents", "id")],
+    )
+    db.table("document_parts").create_index(["document_id", "part"], unique=True)
+
+
 # Append new steps here; never edit or reorder an applied one.
 MIGRATION_STEPS: list[Callable[[Database], None]] = [
     m001_initial,
@@ -236,6 +284,7 @@ MIGRATION_STEPS: list[Callable[[Database], None]] = [
     m003_stored_responses,
     m004_pass_check,
     m005_training,
+    m006_documents,
 ]
 
 

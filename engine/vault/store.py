@@ -228,6 +228,23 @@ class Store:
         ad = crypto.associated_data(table, column, row_id, key_id)
         return crypto.seal(self.data_key(db, key_id), key_id, ad, plaintext)
 
+    def seal_bytes(self, db: Database, table: str, column: str, row_id: str, key_id: str, value: bytes) -> bytes:
+        """Encrypt raw bytes (document originals, embedding vectors) for one cell."""
+        ad = crypto.associated_data(table, column, row_id, key_id)
+        return crypto.seal(self.data_key(db, key_id), key_id, ad, value)
+
+    def open_bytes(self, db: Database, table: str, column: str, row_id: str, blob: object, expected_key: str) -> bytes:
+        """Decrypt one raw-bytes cell; RecordTampered naming table and row on any failure."""
+        try:
+            key_id = crypto.envelope_key_id(blob)
+        except crypto.Tampered:
+            raise RecordTampered(table, row_id) from None
+        if key_id != expected_key:
+            raise RecordTampered(table, row_id)
+        assert isinstance(blob, bytes)
+        ad = crypto.associated_data(table, column, row_id, key_id)
+        return crypto.unseal_record(self.data_key(db, key_id), blob, ad, table, row_id)
+
     def open_json(
         self,
         db: Database,

@@ -25,7 +25,7 @@ def test_default_keeps_everything_forever(vault: Vault) -> None:
     conv = vault.conversations.create("kept")
     assert retention.get_policy(vault) == RetentionPolicy()
     counts = retention.purge(vault, now=LATER + dt.timedelta(days=3650))
-    assert counts == dict.fromkeys(("conversations", "api_content", "api_metadata", "audit"), 0)
+    assert counts == dict.fromkeys(("conversations", "api_content", "api_metadata", "documents", "audit"), 0)
     assert vault.conversations.get(conv.id).title == "kept"
     assert vault.audit.entries()[-1].event == "retention_purge"  # a manual purge is on record even if empty
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from engine.errors import IntegrityError
 from engine.vault import FLOOR, RequestLogEntry, Vault, crypto
+from engine.vault.documents import NewDocument, StoredChunk
 from engine.vault.errors import RecordTampered
 from engine.vault.schema import sealed_columns
 from tests.vault.conftest import PASSPHRASE, raw_db
@@ -25,7 +27,24 @@ def _populate(vault: Vault) -> dict[str, str]:
     vault.api_keys.create("ci")
     vault.request_log.append(RequestLogEntry("ci", "m1", 200, request_text="q", response_text="a"))
     vault.responses.save("resp_1", "ci", {"output": "stored reply"})
-    return {"a": a.id, "b": b.id, "m1": m1.id, "m2": m2.id, "m3": m3.id}
+    coll = vault.documents.create_collection("policies")
+    doc = vault.documents.add(
+        NewDocument(
+            coll.id,
+            "a.txt",
+            "/a.txt",
+            "0" * 64,
+            "text",
+            5,
+            0,
+            False,
+            [{"text": "hello"}],
+            [StoredChunk("hello", None, None)],
+            np.ones((1, 4), np.float32),
+            b"hello",
+        )
+    )
+    return {"a": a.id, "b": b.id, "m1": m1.id, "m2": m2.id, "m3": m3.id, "doc": doc.id}
 
 
 def test_envelope_layout_and_fresh_nonces() -> None:
@@ -51,6 +70,11 @@ def _read_all(vault: Vault, ids: dict[str, str]) -> None:
     vault.request_log.recent()
     vault.responses.export()
     vault.audit.entries()
+    vault.documents.collections()
+    doc = vault.documents.document(ids["doc"])
+    vault.documents.load_chunks(doc)
+    vault.documents.sections(doc.id)
+    vault.documents.original(doc.id)
 
 
 @pytest.mark.parametrize(("table", "column"), [tc for tc in sealed_columns() if tc[0] != "header"])

@@ -66,7 +66,14 @@ def test_plaintext_columns_hold_only_what_their_kind_allows(vault: Vault, home: 
 def test_migrations_build_the_schema_from_a_blank_database(tmp_path: Path) -> None:
     db = Database(tmp_path / "blank.db")
     applied = migrate(db, tmp_path / "backups")
-    names = ["m001_initial", "m002_audit_base", "m003_stored_responses", "m004_pass_check", "m005_training"]
+    names = [
+        "m001_initial",
+        "m002_audit_base",
+        "m003_stored_responses",
+        "m004_pass_check",
+        "m005_training",
+        "m006_documents",
+    ]
     assert applied == [step.__name__ for step in MIGRATION_STEPS] == names
     assert set(db.table_names()) == set(COLUMNS)
     for table, columns in COLUMNS.items():

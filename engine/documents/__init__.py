@@ -1,0 +1,1 @@
+"""Documents: collections, extraction, chunking, embeddings, hybrid search and assistants (see library.py)."""
