@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets import muted, named
+from engine.documents.library import Passage
 
 
 class NewCollectionDialog(QDialog):
@@ -51,21 +52,21 @@ class NewCollectionDialog(QDialog):
 class PassageDialog(QDialog):
     """A source of an answer or a search hit: its section of the document, the passage highlighted."""
 
-    def __init__(self, passage: object, parent: QWidget | None = None) -> None:
+    def __init__(self, passage: Passage, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        document, page = getattr(passage, "document"), getattr(passage, "page")
+        document, page = passage.document, passage.page
         where = (self.tr("{document}, page {page}").format(document=document, page=page) if page
                  else str(document))
         self.setWindowTitle(where)
         self.resize(640, 480)
-        heading = getattr(passage, "heading", None)
+        heading = passage.heading
         self.text = named(QTextBrowser(), self.tr("The passage in its document"))
-        text, start, end = getattr(passage, "text"), getattr(passage, "start"), getattr(passage, "end")
+        text, start, end = passage.text, passage.start, passage.end
         self.text.setHtml(
             (f"<h3>{html.escape(heading)}</h3>" if heading else "")
             + "<p style='white-space: pre-wrap'>"
             + html.escape(text[:start])
-            + f"<a name='passage'></a><span style='background-color: #ffe066; color: black'>"
+            + "<a name='passage'></a><span style='background-color: #ffe066; color: black'>"
             + html.escape(text[start:end])
             + "</span>"
             + html.escape(text[end:])
