@@ -90,8 +90,6 @@ class ChatView(QWidget):
         header = QHBoxLayout()
         header.setContentsMargins(16, 8, 8, 4)
         header.addWidget(self.title, 1)
-        self.collections = CollectionPicker(session)
-        header.addWidget(self.collections)
         header.addWidget(QLabel(self.tr("Model:")))
         header.addWidget(self.model_picker)
         header.addWidget(self.settings_button)
@@ -143,6 +141,12 @@ class ChatView(QWidget):
         bottom.setContentsMargins(16, 4, 16, 10)
         bottom.addLayout(self.tool_area)
         bottom.addWidget(self.banner)
+        # Under the messages, beside what it changes: the header has no room left at narrow widths.
+        self.collections = CollectionPicker(session)
+        picker_row = QHBoxLayout()
+        picker_row.addWidget(self.collections)
+        picker_row.addStretch(1)
+        bottom.addLayout(picker_row)
         bottom.addLayout(composer_row)
         bottom.addWidget(self.status)
 

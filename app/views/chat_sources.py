@@ -13,6 +13,7 @@ from app.widgets import named
 from app.workers import Task
 
 QUOTE_CHARS = 180
+MAX_PICKER_WIDTH = 360
 
 
 class CollectionPicker(QToolButton):
@@ -24,6 +25,7 @@ class CollectionPicker(QToolButton):
         super().__init__(parent)
         self.session = session
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.setMaximumWidth(MAX_PICKER_WIDTH)  # many or long names: clipped here, all of them in the menu
         self.setToolTip(self.tr("Answer from these document collections, with sources"))
         named(self, self.tr("Document collections for this chat"))
         self.menu_ = QMenu(self)

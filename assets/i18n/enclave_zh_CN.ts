@@ -522,6 +522,34 @@
         <translation>适配器已撤下（数据主体已删除）</translation>
     </message>
     <message>
+        <source>Documents added</source>
+        <translation>已添加文档</translation>
+    </message>
+    <message>
+        <source>Document collection created</source>
+        <translation>已创建文档集</translation>
+    </message>
+    <message>
+        <source>Documents removed</source>
+        <translation>已删除文档</translation>
+    </message>
+    <message>
+        <source>Documents searched</source>
+        <translation>已搜索文档</translation>
+    </message>
+    <message>
+        <source>Documents tagged with a data subject</source>
+        <translation>已为文档标记数据主体</translation>
+    </message>
+    <message>
+        <source>Assistant defined</source>
+        <translation>已定义助手</translation>
+    </message>
+    <message>
+        <source>Assistant removed</source>
+        <translation>已删除助手</translation>
+    </message>
+    <message>
         <source>Tool server added</source>
         <translation>添加工具服务</translation>
     </message>
