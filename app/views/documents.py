@@ -54,7 +54,9 @@ def _table(headers: list[str], name: str) -> QTableWidget:
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     table.verticalHeader().hide()
-    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
     return table
 
 
@@ -115,7 +117,6 @@ class DocumentsView(QWidget):
         search_row.addWidget(self.query, 1)
         search_row.addWidget(self.search_button)
         self.hits = _table([self.tr("Passage"), self.tr("Document"), self.tr("Page")], self.tr("Search results"))
-        self.hits.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.hits.setWordWrap(True)
 
         right = QVBoxLayout()
