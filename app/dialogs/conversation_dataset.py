@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QTreeWidget,
@@ -38,6 +39,11 @@ class ConversationDatasetDialog(QDialog):
         self.list = named(QTreeWidget(), self.tr("Conversations"))
         self.list.setHeaderLabels([self.tr("Title"), self.tr("Date"), self.tr("Subject")])
         self.list.setRootIsDecorated(False)
+        header = self.list.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for column in (1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         self.name = named(QLineEdit(), self.tr("Dataset name"))
         self.name.setPlaceholderText(self.tr("letters, digits, '.', '-' or '_'"))
         self.subject = named(QLineEdit(), self.tr("Subject for unlabelled conversations"))
@@ -77,7 +83,6 @@ class ConversationDatasetDialog(QDialog):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Unchecked)
             self.list.addTopLevelItem(item)
-        self.list.resizeColumnToContents(1)
         if not self.list.topLevelItemCount():
             self.status.setText(self.tr("There are no conversations yet."))
 

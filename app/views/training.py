@@ -108,7 +108,14 @@ class TrainingView(QWidget):
 
         form = QFormLayout()
         form.addRow(self.tr("Base model:"), self.base)
-        form.addRow(self.tr("Dataset:"), self.dataset)
+        self.from_conversations = named(
+            QPushButton(self.tr("New dataset from conversations…")), self.tr("New dataset from conversations")
+        )
+        self.from_conversations.clicked.connect(self.new_dataset_from_conversations)
+        dataset_row = QHBoxLayout()
+        dataset_row.addWidget(self.dataset, 1)
+        dataset_row.addWidget(self.from_conversations)
+        form.addRow(self.tr("Dataset:"), dataset_row)
         form.addRow(self.tr("Adapted model:"), self.name)
         form.addRow(self.tr("Epochs:"), self.epochs)
         form.addRow(self.tr("LoRA rank:"), self.rank)
@@ -126,15 +133,11 @@ class TrainingView(QWidget):
         settings = QGroupBox(self.tr("Settings"))
         box = QVBoxLayout(settings)
         box.addLayout(form)
-        self.from_conversations = named(
-            QPushButton(self.tr("New dataset from conversations…")), self.tr("New dataset from conversations")
-        )
-        self.from_conversations.clicked.connect(self.new_dataset_from_conversations)
-        box.addWidget(self.from_conversations)
         box.addWidget(muted(self.tr(
             "Datasets are built here from conversations, or imported with "
             "`enclave datasets import FILE.jsonl --name N`."
         )))
+        box.addStretch(1)
         box.addLayout(buttons)
 
         self.progress = named(QProgressBar(), self.tr("Training progress"))
