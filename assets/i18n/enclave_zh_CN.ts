@@ -1336,6 +1336,73 @@
     </message>
 </context>
 <context>
+    <name>ConversationDatasetDialog</name>
+    <message>
+        <source>New dataset from conversations</source>
+        <translation>从对话新建数据集</translation>
+    </message>
+    <message>
+        <source>Conversations</source>
+        <translation>对话列表</translation>
+    </message>
+    <message>
+        <source>Title</source>
+        <translation>标题</translation>
+    </message>
+    <message>
+        <source>Date</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>Subject</source>
+        <translation>数据主体</translation>
+    </message>
+    <message>
+        <source>Dataset name</source>
+        <translation>数据集名称</translation>
+    </message>
+    <message>
+        <source>letters, digits, &apos;.&apos;, &apos;-&apos; or &apos;_&apos;</source>
+        <translation>字母、数字、&apos;.&apos;、&apos;-&apos; 或 &apos;_&apos;</translation>
+    </message>
+    <message>
+        <source>Subject for unlabelled conversations</source>
+        <translation>未标记对话的数据主体</translation>
+    </message>
+    <message>
+        <source>optional: whose personal data they hold</source>
+        <translation>可选：其中包含谁的个人数据</translation>
+    </message>
+    <message>
+        <source>Create dataset</source>
+        <translation>创建数据集</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>名称：</translation>
+    </message>
+    <message>
+        <source>Subject:</source>
+        <translation>数据主体：</translation>
+    </message>
+    <message>
+        <source>Each ticked conversation becomes one training example: its system prompt, questions and replies (tool calls and empty replies are left out). A conversation&apos;s subject label goes with its row.</source>
+        <translation>每个勾选的对话成为一条训练样本：包括其系统提示词、提问和回复（工具调用和空回复不计入）。对话的数据主体标签随其样本一起保存。</translation>
+    </message>
+    <message>
+        <source>There are no conversations yet.</source>
+        <translation>还没有对话。</translation>
+    </message>
+    <message>
+        <source>Building the dataset…</source>
+        <translation>正在构建数据集…</translation>
+    </message>
+</context>
+<context>
     <name>ConversationListModel</name>
     <message>
         <source>{title}
@@ -4042,8 +4109,16 @@ Keep it safe and apart from this computer.
         <translation>设置</translation>
     </message>
     <message>
-        <source>Datasets are imported with `enclave datasets import FILE.jsonl --name N`.</source>
-        <translation>数据集通过 `enclave datasets import FILE.jsonl --name N` 导入。</translation>
+        <source>New dataset from conversations…</source>
+        <translation>从对话新建数据集…</translation>
+    </message>
+    <message>
+        <source>New dataset from conversations</source>
+        <translation>从对话新建数据集</translation>
+    </message>
+    <message>
+        <source>Datasets are built here from conversations, or imported with `enclave datasets import FILE.jsonl --name N`.</source>
+        <translation>数据集可在此从对话构建，或通过 `enclave datasets import FILE.jsonl --name N` 导入。</translation>
     </message>
     <message>
         <source>Training progress</source>
@@ -4080,6 +4155,10 @@ Keep it safe and apart from this computer.
     <message>
         <source>{name} ({rows} rows)</source>
         <translation>{name}（{rows} 行）</translation>
+    </message>
+    <message>
+        <source>Dataset {name} built from {rows} conversations.</source>
+        <translation>已从 {rows} 个对话构建数据集 {name}。</translation>
     </message>
     <message>
         <source>{name} already exists: this is how it was trained.</source>
