@@ -144,6 +144,7 @@ class ResponsesRequest(_Body):
     stream: StrictBool = False
     metadata: Annotated[dict[str, Annotated[StrictStr, Field(max_length=512)]], Field(max_length=16)] | None = None
     user: Annotated[StrictStr, Field(max_length=256)] | None = None
+    include: Annotated[list[Annotated[StrictStr, Field(max_length=100)]], Field(max_length=16)] | None = None
 
     def function_tools(self) -> list[FunctionTool]:
         """The function tools offered."""

@@ -16,9 +16,11 @@ import anyio
 from fastapi import APIRouter, File, Form, Request, Security, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.api import routes_stores
 from engine.api.errors import ApiError
 from engine.api.routes_generate import ERRORS, bearer
 from engine.api.services import context_of, services_of
+from engine.documents.stores import UPLOAD_PREFIX
 from engine.errors import NotFoundError
 from engine.training.jobs import Training, TrainRequest
 from engine.training.library import DatasetInfo
@@ -120,10 +122,16 @@ def _find_job(training: Training, job_id: str) -> StoredJob:
 async def upload_file(
     request: Request, file: UploadFile = File(...), purpose: str = Form(...)  # noqa: B008 (FastAPI's idiom)
 ) -> dict[str, Any]:
-    """Upload a JSONL dataset (purpose `fine-tune`): validated whole, stored encrypted; bad rows → 400."""
-    training = _training(request)
+    """Upload a JSONL dataset (purpose `fine-tune`: validated whole, bad rows → 400) or a document for vector
+    stores (purpose `assistants` or `user_data`); either is stored encrypted."""
+    if purpose in routes_stores.UPLOAD_PURPOSES:
+        stores = routes_stores.stores_of(request)
+        content = await file.read()  # bounded by the request body cap
+        filename = file.filename or "upload"
+        return routes_stores.upload_json(await routes_stores.run(lambda: stores.upload(filename, content)))
     if purpose != "fine-tune":
-        raise ApiError(400, "only purpose 'fine-tune' is supported", param="purpose")
+        raise ApiError(400, "purpose must be 'fine-tune', 'assistants' or 'user_data'", param="purpose")
+    training = _training(request)
     data = await file.read()  # bounded by the request body cap
     name = f"upload-{secrets.token_hex(6)}"
     source = (file.filename or "upload.jsonl")[:200]
@@ -133,15 +141,24 @@ async def upload_file(
 
 @router.get("/v1/files", responses=ERRORS, tags=["openai"])
 async def list_files(request: Request) -> dict[str, Any]:
-    """The datasets (fine-tune files)."""
+    """The key's uploaded documents, and the datasets (fine-tune files) for a key that may train."""
+    stores = routes_stores.stores_of(request)
+    uploads = [routes_stores.upload_json(d) for d in await routes_stores.run(stores.files)]
+    if not context_of(request).key.train:
+        if not uploads:
+            _training(request)  # a key with neither hears why (403)
+        return {"object": "list", "data": uploads, "has_more": False}
     training = _training(request)
     infos = await anyio.to_thread.run_sync(training.datasets.list)
-    return {"object": "list", "data": [_file(i) for i in infos], "has_more": False}
+    return {"object": "list", "data": uploads + [_file(i) for i in infos], "has_more": False}
 
 
 @router.get("/v1/files/{file_id}", responses=ERRORS, tags=["openai"])
 async def get_file(file_id: str, request: Request) -> dict[str, Any]:
-    """One dataset as a file object."""
+    """One upload or dataset as a file object."""
+    if file_id.startswith(UPLOAD_PREFIX):
+        stores = routes_stores.stores_of(request)
+        return routes_stores.upload_json(await routes_stores.run(lambda: stores.file(file_id), "file_id"))
     training = _training(request)
     try:
         info = await anyio.to_thread.run_sync(lambda: training.datasets.get(_dataset_id(file_id)))
@@ -152,7 +169,11 @@ async def get_file(file_id: str, request: Request) -> dict[str, Any]:
 
 @router.delete("/v1/files/{file_id}", responses=ERRORS, tags=["openai"])
 async def delete_file(file_id: str, request: Request) -> dict[str, Any]:
-    """Crypto-shred a dataset."""
+    """Crypto-shred an upload or a dataset."""
+    if file_id.startswith(UPLOAD_PREFIX):
+        stores = routes_stores.stores_of(request)
+        await routes_stores.run(lambda: stores.delete_file(file_id), "file_id")
+        return {"id": file_id, "object": "file", "deleted": True}
     training = _training(request)
 
     def remove() -> None:
