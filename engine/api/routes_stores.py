@@ -158,8 +158,9 @@ async def create_store(body: StoreCreate, request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/vector_stores", responses=ERRORS, tags=["openai"])
-async def list_stores(request: Request, limit: int = Query(default=20, ge=1, le=100),
-                      order: Literal["asc", "desc"] = "desc") -> dict[str, Any]:
+async def list_stores(
+    request: Request, limit: int = Query(default=20, ge=1, le=100), order: Literal["asc", "desc"] = "desc"
+) -> dict[str, Any]:
     """The vector stores (collections) this key may read."""
     stores = stores_of(request)
 
@@ -174,8 +175,9 @@ async def list_stores(request: Request, limit: int = Query(default=20, ge=1, le=
 async def get_store(vector_store_id: str, request: Request) -> dict[str, Any]:
     """One vector store."""
     stores = stores_of(request)
-    return await run(lambda: _store_json(stores.get(vector_store_id), stores.store_files(vector_store_id)),
-                     "vector_store_id")
+    return await run(
+        lambda: _store_json(stores.get(vector_store_id), stores.store_files(vector_store_id)), "vector_store_id"
+    )
 
 
 @router.delete("/v1/vector_stores/{vector_store_id}", responses=ERRORS, tags=["openai"])

@@ -97,7 +97,8 @@ class VectorStores:
             raise PermissionDenied("this API key may not upload documents (create it with `--collections-write`)")
         name = (filename or "upload").replace("/", "_").replace("\\", "_")[:200] or "upload"
         uploads = self._library.find_collection(UPLOADS) or self._library.create_collection(
-            UPLOADS, purpose="files uploaded through the OpenAI Files API, kept until added to a vector store",
+            UPLOADS,
+            purpose="files uploaded through the OpenAI Files API, kept until added to a vector store",
             actor=self._actor,
         )
         source = f"{_UPLOAD_SOURCE}{self._owner()}:{secrets.token_hex(8)}"

@@ -69,7 +69,9 @@ def store(served: tuple[Api, dict[str, str]], tmp_path_factory: pytest.TempPathF
     return created.id, ids[0], ids[1]
 
 
-def test_a_store_is_filled_and_searched_through_the_sdk(served: tuple[Api, dict[str, str]], store: tuple[str, str, str]) -> None:
+def test_a_store_is_filled_and_searched_through_the_sdk(
+    served: tuple[Api, dict[str, str]], store: tuple[str, str, str]
+) -> None:
     store_id, docx_id, pdf_id = store
     writer = client(served, "writer")
     assert writer.vector_stores.retrieve(store_id).file_counts.completed == 2
@@ -115,8 +117,11 @@ def test_file_search_answers_with_citations(served: tuple[Api, dict[str, str]], 
     reader = client(served, "reader")
     tools = [{"type": "file_search", "vector_store_ids": [store_id], "max_num_results": 2}]
     response = reader.responses.create(
-        model="tiny", input="How much is the internet allowance?", tools=tools,  # type: ignore[arg-type]
-        max_output_tokens=4, include=["file_search_call.results"],
+        model="tiny",
+        input="How much is the internet allowance?",
+        tools=tools,  # type: ignore[arg-type]
+        max_output_tokens=4,
+        include=["file_search_call.results"],
     )
     call = response.output[0]
     assert call.type == "file_search_call" and call.queries == ["How much is the internet allowance?"]
@@ -125,8 +130,15 @@ def test_file_search_answers_with_citations(served: tuple[Api, dict[str, str]], 
     citations = message.content[0].annotations  # type: ignore[union-attr]
     assert citations and citations[0].type == "file_citation" and citations[0].file_id == docx_id
 
-    events = list(reader.responses.create(model="tiny", input="internet allowance?", tools=tools,  # type: ignore[arg-type]
-                                          max_output_tokens=4, stream=True))
+    events = list(
+        reader.responses.create(
+            model="tiny",
+            input="internet allowance?",
+            tools=tools,  # type: ignore[arg-type]
+            max_output_tokens=4,
+            stream=True,
+        )
+    )
     kinds = [e.type for e in events]
     assert kinds.index("response.file_search_call.completed") < kinds.index("response.output_text.annotation.added")
     done = events[-1]
@@ -141,8 +153,9 @@ def test_file_search_answers_with_citations(served: tuple[Api, dict[str, str]], 
 def test_deleting_files_and_stores(served: tuple[Api, dict[str, str]], tmp_path: Path) -> None:
     writer = client(served, "writer")
     scratch = writer.vector_stores.create(name="scratch")
-    uploaded = writer.files.create(file=("note.txt", io.BytesIO(b"The spare key hangs in the red cabinet.")),
-                                   purpose="assistants")
+    uploaded = writer.files.create(
+        file=("note.txt", io.BytesIO(b"The spare key hangs in the red cabinet.")), purpose="assistants"
+    )
     writer.vector_stores.files.create(vector_store_id=scratch.id, file_id=uploaded.id)
     assert list(writer.vector_stores.search(scratch.id, query="spare key"))[0].file_id == uploaded.id
     assert writer.vector_stores.files.delete(file_id=uploaded.id, vector_store_id=scratch.id).deleted
