@@ -16,7 +16,8 @@ import anyio
 from engine.api.errors import ApiError
 from engine.api.responses_schemas import FileSearchTool, ResponsesRequest
 from engine.documents.answer import grounded_system_prompt
-from engine.documents.stores import StoreHit, VectorStores
+from engine.documents.library import MAX_QUERY_CHARS
+from engine.documents.stores import MAX_STORES_PER_SEARCH, StoreHit, VectorStores
 from engine.errors import NotFoundError
 
 DEFAULT_RESULTS = 5
@@ -54,7 +55,7 @@ class FileSearch:
             "type": "file_search_call",
             "id": self.item_id,
             "status": status,
-            "queries": [self.query],
+            "queries": [self.query] if self.query else [],
             "results": results if self.with_results and done else None,
         }
 
@@ -77,10 +78,11 @@ class FileSearch:
 
 
 def _question(messages: list[dict[str, Any]]) -> str:
+    """The last user message, the search's query ("" when there is none: nothing is searched)."""
     for message in reversed(messages):
         if message.get("role") == "user" and isinstance(message.get("content"), str) and message["content"].strip():
-            return str(message["content"])[:2000]
-    raise ApiError(400, "file_search needs a user message to search with", param="input")
+            return str(message["content"])[:MAX_QUERY_CHARS]
+    return ""
 
 
 async def run_file_search(
@@ -90,13 +92,14 @@ async def run_file_search(
     tools = [t for t in body.tools or () if isinstance(t, FileSearchTool)]
     if not tools:
         return None
-    ids = list(dict.fromkeys(i for t in tools for i in t.vector_store_ids or ()))
-    if not ids:
-        raise ApiError(400, "file_search needs vector_store_ids", param="tools")
+    ids = list(dict.fromkeys(i for t in tools for i in t.vector_store_ids))[:MAX_STORES_PER_SEARCH]
     top = min(t.max_num_results or DEFAULT_RESULTS for t in tools)
     search = FileSearch(_question(messages), with_results=RESULTS_INCLUDE in (body.include or ()))
     try:
-        search.hits = await anyio.to_thread.run_sync(lambda: stores.search(ids, search.query, top))
+        if search.query:
+            search.hits = await anyio.to_thread.run_sync(lambda: stores.search(ids, search.query, top))
+        else:  # nothing to search with (only tool outputs, say): the stores must still be readable
+            await anyio.to_thread.run_sync(lambda: [stores.get(i) for i in ids])
     except NotFoundError as exc:
         raise ApiError(404, str(exc), param="tools", code="not_found") from None
     return search

@@ -77,7 +77,8 @@ def _items(body: ResponsesRequest) -> list[dict[str, Any]]:
         elif isinstance(item, FunctionCallOutputItem):
             messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
         elif isinstance(item, ItemReference):
-            raise ApiError(400, "item references are not supported; use previous_response_id", param=f"input[{index}]")
+            raise ApiError(400, "item references are not supported; use previous_response_id",
+                           param=f"input[{index}]", code="item_reference_unsupported")
         # Reasoning items of an earlier reply are not shown to the model again.
     return messages
 

@@ -90,7 +90,7 @@ class FileSearchTool(_Body):
     """The file_search tool over document collections (vector stores)."""
 
     type: Literal["file_search"]
-    vector_store_ids: Annotated[list[Name], Field(max_length=16)] | None = None
+    vector_store_ids: Annotated[list[Name], Field(min_length=1, max_length=16)]
     max_num_results: Annotated[int, Field(ge=1, le=50)] | None = None
 
 

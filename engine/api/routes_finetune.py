@@ -144,9 +144,10 @@ async def list_files(request: Request) -> dict[str, Any]:
     """The key's uploaded documents, and the datasets (fine-tune files) for a key that may train."""
     stores = routes_stores.stores_of(request)
     uploads = [routes_stores.upload_json(d) for d in await routes_stores.run(stores.files)]
-    if not context_of(request).key.train:
-        if not uploads:
-            _training(request)  # a key with neither hears why (403)
+    key = context_of(request).key
+    if not key.train:
+        if not uploads and not key.collections_write:
+            _training(request)  # a key that may neither train nor upload hears why (403)
         return {"object": "list", "data": uploads, "has_more": False}
     training = _training(request)
     infos = await anyio.to_thread.run_sync(training.datasets.list)

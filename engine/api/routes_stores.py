@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import anyio
 from fastapi import APIRouter, Query, Request, Security
@@ -49,7 +49,7 @@ class StoreSearch(BaseModel):
     """`POST /v1/vector_stores/{id}/search` body (filters and ranking options are not applied)."""
 
     model_config = ConfigDict(extra="ignore")
-    query: str | list[str]  # the library bounds its length
+    query: Annotated[str, Field(min_length=1)] | Annotated[list[str], Field(min_length=1, max_length=10)]
     max_num_results: int = Field(default=10, ge=1, le=50)
     rewrite_query: bool = False
 

@@ -24,7 +24,7 @@ UPLOAD_PREFIX = "file-u"  # "u" is no hex digit: never a fine-tune file id (file
 STORE_PREFIX = "vs_"
 _UPLOAD_SOURCE = "openai-upload:"  # + key id (or actor) + ":" + a random tag
 _FILE_SOURCE = "openai-file:"  # + upload document id, on a store's copy
-MAX_STORES_PER_SEARCH = 8
+MAX_STORES_PER_SEARCH = 16
 
 
 class KeyRules(Protocol):

@@ -57,6 +57,7 @@ def store(served: tuple[Api, dict[str, str]], tmp_path_factory: pytest.TempPathF
     folder = tmp_path_factory.mktemp("upload")
     docx = write_docx(folder / "policy.docx", "Allowances", ["Staff handbook, section four.", ALLOWANCE])
     pdf = write_pdf(folder / "site.pdf", ["Visitors sign in at reception.", PARKING])
+    assert writer.files.list().data == []  # may upload, has not yet
     created = writer.vector_stores.create(name="policies")
     ids = []
     for path in (docx, pdf):
@@ -78,6 +79,7 @@ def test_a_store_is_filled_and_searched_through_the_sdk(
     assert [s.name for s in writer.vector_stores.list()] == ["policies"]
     assert {f.id for f in writer.vector_stores.files.list(vector_store_id=store_id)} == {docx_id, pdf_id}
     assert writer.files.retrieve(docx_id).filename == "policy.docx"
+    assert [f.id for f in writer.files.list()] == [docx_id, pdf_id]
 
     hits = list(writer.vector_stores.search(store_id, query="how much money do home workers get for internet"))
     assert hits[0].file_id == docx_id and hits[0].filename == "policy.docx"
