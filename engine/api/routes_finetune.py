@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 from fastapi import APIRouter, File, Form, Request, Security, UploadFile
@@ -21,7 +21,7 @@ from engine.api.errors import ApiError
 from engine.api.routes_generate import ERRORS, bearer
 from engine.api.services import context_of, services_of
 from engine.documents.stores import UPLOAD_PREFIX
-from engine.errors import NotFoundError
+from engine.errors import NotFoundError, UserError
 from engine.training.jobs import Training, TrainRequest
 from engine.training.library import DatasetInfo
 from engine.vault.training import StoredJob
@@ -120,7 +120,9 @@ def _find_job(training: Training, job_id: str) -> StoredJob:
 
 @router.post("/v1/files", responses=ERRORS, tags=["openai"])
 async def upload_file(
-    request: Request, file: UploadFile = File(...), purpose: str = Form(...)  # noqa: B008 (FastAPI's idiom)
+    request: Request,
+    file: UploadFile = File(...),  # noqa: B008 (FastAPI's idiom)
+    purpose: Literal["fine-tune", "assistants", "user_data"] = Form(...),  # noqa: B008
 ) -> dict[str, Any]:
     """Upload a JSONL dataset (purpose `fine-tune`: validated whole, bad rows → 400) or a document for vector
     stores (purpose `assistants` or `user_data`); either is stored encrypted."""
@@ -129,13 +131,14 @@ async def upload_file(
         content = await file.read()  # bounded by the request body cap
         filename = file.filename or "upload"
         return routes_stores.upload_json(await routes_stores.run(lambda: stores.upload(filename, content)))
-    if purpose != "fine-tune":
-        raise ApiError(400, "purpose must be 'fine-tune', 'assistants' or 'user_data'", param="purpose")
     training = _training(request)
     data = await file.read()  # bounded by the request body cap
     name = f"upload-{secrets.token_hex(6)}"
     source = (file.filename or "upload.jsonl")[:200]
-    info = await anyio.to_thread.run_sync(lambda: training.datasets.import_bytes(data, name, source=source))
+    try:
+        info = await anyio.to_thread.run_sync(lambda: training.datasets.import_bytes(data, name, source=source))
+    except UserError as exc:  # its rows, not its shape: the one message says which lines and why
+        raise ApiError(400, str(exc), param="file", code="invalid_file") from None
     return _file(info, len(data))
 
 
