@@ -10,10 +10,10 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, File, Form, Request, Security, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Security, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.api import routes_stores
@@ -38,6 +38,19 @@ class Hyper(BaseModel):
     n_epochs: int | str = "auto"
     learning_rate_multiplier: float | str = "auto"
     batch_size: int | str = "auto"
+
+
+class Page(BaseModel):
+    """A list's query: `limit` (unknown parameters are refused, as the contract says)."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class EventPage(Page):
+    """A job's events' query."""
+
+    limit: int = Field(default=20, ge=1, le=500)
 
 
 class JobCreate(BaseModel):
@@ -222,11 +235,11 @@ async def create_job(body: JobCreate, request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/fine_tuning/jobs", responses=ERRORS, tags=["openai"])
-async def list_jobs(request: Request, limit: int = 20) -> dict[str, Any]:
+async def list_jobs(request: Request, query: Annotated[Page, Query()]) -> dict[str, Any]:
     """Training jobs, newest first."""
     training = _training(request)
     jobs = await anyio.to_thread.run_sync(training.jobs)
-    data = [_job(j) for j in reversed(jobs)][: max(1, min(limit, 100))]
+    data = [_job(j) for j in reversed(jobs)][: query.limit]
     return {"object": "list", "data": data, "has_more": len(jobs) > len(data)}
 
 
@@ -251,7 +264,7 @@ async def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/fine_tuning/jobs/{job_id}/events", responses=ERRORS, tags=["openai"])
-async def job_events(job_id: str, request: Request, limit: int = 20) -> dict[str, Any]:
+async def job_events(job_id: str, request: Request, query: Annotated[EventPage, Query()]) -> dict[str, Any]:
     """A job's events, newest first (progress lines with their step and loss)."""
     training = _training(request)
     job = await anyio.to_thread.run_sync(lambda: _find_job(training, job_id))
@@ -271,5 +284,5 @@ async def job_events(job_id: str, request: Request, limit: int = 20) -> dict[str
         status = _job(job)["status"]
         events = [{"id": f"ftevent-{job.id}", "object": "fine_tuning.job.event", "created_at": _stamp(job.updated_at),
                    "level": "info", "message": f"job {status}", "type": "message", "data": None}]
-    limited = events[: max(1, min(limit, 500))]
+    limited = events[: query.limit]
     return {"object": "list", "data": limited, "has_more": len(events) > len(limited)}

@@ -28,6 +28,14 @@ T = TypeVar("T")
 UPLOAD_PURPOSES = ("assistants", "user_data")
 
 
+class StorePage(BaseModel):
+    """`GET /v1/vector_stores` query (no `after` / `before` cursors: one page holds them all)."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=20, ge=1, le=100)
+    order: Literal["asc", "desc"] = "desc"
+
+
 class StoreCreate(BaseModel):
     """`POST /v1/vector_stores` body (expiry and chunking options are accepted and ignored)."""
 
@@ -158,15 +166,13 @@ async def create_store(body: StoreCreate, request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/vector_stores", responses=ERRORS, tags=["openai"])
-async def list_stores(
-    request: Request, limit: int = Query(default=20, ge=1, le=100), order: Literal["asc", "desc"] = "desc"
-) -> dict[str, Any]:
+async def list_stores(request: Request, query: Annotated[StorePage, Query()]) -> dict[str, Any]:
     """The vector stores (collections) this key may read."""
     stores = stores_of(request)
 
     def listing() -> list[dict[str, Any]]:
         found = [_store_json(c, stores.store_files(STORE_PREFIX + c.id)) for c in stores.stores()]
-        return (found[::-1] if order == "desc" else found)[:limit]
+        return (found[::-1] if query.order == "desc" else found)[: query.limit]
 
     return _listing(await run(listing))
 
