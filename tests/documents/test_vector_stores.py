@@ -160,6 +160,9 @@ def test_deleting_files_and_stores(served: tuple[Api, dict[str, str]], tmp_path:
     )
     writer.vector_stores.files.create(vector_store_id=scratch.id, file_id=uploaded.id)
     assert list(writer.vector_stores.search(scratch.id, query="spare key"))[0].file_id == uploaded.id
+    home = served[0].engine.home
+    leaks = [p for p in home.rglob("*") if p.is_file() and b"red cabinet" in p.read_bytes()]
+    assert leaks == []  # the upload, its text, chunks and vectors are only ciphertext on disk
     assert writer.vector_stores.files.delete(file_id=uploaded.id, vector_store_id=scratch.id).deleted
     assert list(writer.vector_stores.search(scratch.id, query="spare key")) == []
     assert writer.files.delete(uploaded.id).deleted
