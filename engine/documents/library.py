@@ -319,7 +319,7 @@ class DocumentLibrary:
                 chunks=[], vectors=np.zeros((0, 1), dtype=np.float32), original=data,
             )
         )
-        self._vault.audit.append("documents_add", actor=actor, details={"collection": coll.id, "kept": 1})
+        self._vault.audit.append("documents_add", actor=actor, details={"collection": coll.id, "added": 1})
         return record
 
     # -- adding --------------------------------------------------------------------------------

@@ -65,6 +65,7 @@ EVENTS: dict[str, str] = {
     "adapter_withdraw": "a data subject's training rows erased and the adapters trained on them withdrawn",
     "documents_add": "documents added to a collection (collection, counts; never content)",
     "documents_remove": "documents or a whole collection crypto-shredded",
+    "documents_collection_create": "an empty document collection was created (a vector store over the API)",
     "documents_search": "a document collection was searched (collection, hits; the query only for keys that log text)",
     "documents_tag": "documents tagged with a data subject",
     "assistant_create": "an assistant was defined (model, collections)",
