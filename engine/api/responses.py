@@ -31,6 +31,7 @@ from engine.api.responses_schemas import (
     FunctionCallOutputItem,
     MessageItem,
     ResponsesRequest,
+    TextFormatSchema,
     ToolChoiceNamed,
 )
 from engine.api.routes_generate import ERRORS, JSON_OR_EVENTS, bearer
@@ -104,7 +105,7 @@ def _converted(body: ResponsesRequest, history: list[dict[str, Any]], sources: s
     elif choice is not None and (tools or choice == "none"):
         converted["tool_choice"] = choice
     fmt = body.text.format if body.text else None
-    if fmt is not None and fmt.type == "json_schema":
+    if isinstance(fmt, TextFormatSchema):
         schema = {"name": fmt.name, "schema": fmt.schema_, "strict": fmt.strict}
         converted["response_format"] = {"type": "json_schema", "json_schema": schema}
     elif fmt is not None:
