@@ -165,7 +165,7 @@ async def create_message(body: MessagesRequest, request: Request) -> Response:
     message_id = "msg_" + secrets.token_hex(12)
     headers = labels.api_headers(context.key)
     if body.stream:
-        events = _stream(services, context, run, message_id, _shows_thinking(body))
+        events = _stream(services, context, run, message_id, _shows_thinking(body), body.stop_sequences)
         return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
     read = await whole_reply(request, services, context, run)
     content = {
@@ -174,12 +174,20 @@ async def create_message(body: MessagesRequest, request: Request) -> Response:
         "role": "assistant",
         "model": run.model.name,
         "content": _content(read, _shows_thinking(body)),
-        "stop_reason": STOP_REASONS.get(read.finish_reason, "end_turn"),
-        "stop_sequence": None,
+        **_stop(read, body.stop_sequences),
         "usage": _usage(read.final),
         **labels.api_field(context.key, run.label(read.final)),
     }
     return JSONResponse(content, headers=headers)
+
+
+def _stop(read: Reply, stop_sequences: list[str] | None) -> dict[str, Any]:
+    """`stop_reason` and `stop_sequence`: which of the client's stop sequences ended the reply, if one did
+    (a chat template's own end-of-turn string is the model ending its turn: end_turn)."""
+    matched = read.final.stop_sequence if read.final is not None else None
+    if read.finish_reason == "stop" and matched is not None and matched in (stop_sequences or ()):
+        return {"stop_reason": "stop_sequence", "stop_sequence": matched}
+    return {"stop_reason": STOP_REASONS.get(read.finish_reason, "end_turn"), "stop_sequence": None}
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -219,7 +227,12 @@ _EMPTY: dict[str, dict[str, Any]] = {
 
 
 async def _stream(
-    services: Services, context: RequestContext, run: ChatRun, message_id: str, thinking: bool
+    services: Services,
+    context: RequestContext,
+    run: ChatRun,
+    message_id: str,
+    thinking: bool,
+    stop_sequences: list[str] | None,
 ) -> AsyncIterator[bytes]:
     reply = StreamedReply(services, context, run)
     blocks = _Blocks()
@@ -263,7 +276,7 @@ async def _stream(
                 events += blocks.start({**_tool_use(name, ""), "input": {}})
                 events += blocks.delta("tool_use", {"type": "input_json_delta", "partial_json": arguments})
         events += blocks.stop()
-        stop = {"stop_reason": STOP_REASONS.get(read.finish_reason, "end_turn"), "stop_sequence": None}
+        stop = _stop(read, stop_sequences)
         events.append(_event("message_delta", {"delta": stop, "usage": _usage(read.final)}))
         events.append(_event("message_stop", labels.api_field(context.key, run.label(read.final))))
         for event in events:

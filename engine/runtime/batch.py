@@ -841,6 +841,7 @@ class BatchedModel:
                     decode_s=decode_s,
                 ),
                 tokens_per_s=rate,
+                stop_sequence=request.stop_filter.matched if hit_stop_string else None,
             )
         )
         if request.solo:

@@ -80,15 +80,16 @@ class StopFilter:
     def __init__(self, stops: tuple[str, ...]) -> None:
         self.stops = tuple(s for s in stops if s)
         self.pending = ""
+        self.matched: str | None = None  # the stop string that ended the text (APIs report which one)
 
     def feed(self, text: str) -> tuple[str, bool]:
         """Return (text safe to emit, stopped)."""
         self.pending += text
-        for stop in self.stops:
-            index = self.pending.find(stop)
-            if index >= 0:
-                out, self.pending = self.pending[:index], ""
-                return out, True
+        found = [(index, stop) for stop in self.stops if (index := self.pending.find(stop)) >= 0]
+        if found:
+            index, self.matched = min(found, key=lambda hit: hit[0])  # the one that comes first in the text
+            out, self.pending = self.pending[:index], ""
+            return out, True
         hold = max((tag_start_at_end(self.pending, stop) for stop in self.stops), default=0)
         out = self.pending[: len(self.pending) - hold] if hold else self.pending
         self.pending = self.pending[len(out) :]

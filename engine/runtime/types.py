@@ -127,6 +127,7 @@ class Chunk:
     # Tool calls (function name, arguments as JSON text) a remote backend reported as such, on the last
     # chunk; the local runtime leaves calls in the text, where the engine reads them.
     tool_calls: tuple[tuple[str, str], ...] = ()
+    stop_sequence: str | None = None  # on the last chunk: the stop string that ended the reply, if one did
 
 
 @dataclass

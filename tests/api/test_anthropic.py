@@ -79,6 +79,28 @@ def test_structured_output(client: anthropic.Anthropic) -> None:
         assert isinstance(json.loads(message.content[0].text)["ok"], bool)  # type: ignore[union-attr]
 
 
+def test_a_stop_sequence_that_ends_the_reply_is_named(client: anthropic.Anthropic) -> None:
+    # The schema makes the reply open with "{", so the client's stop sequence "{" ends it at once.
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+    request: dict[str, Any] = {
+        "model": "tiny",
+        "max_tokens": 30,
+        "messages": HELLO,
+        "stop_sequences": ["never-seen", "{"],
+        "output_config": {"format": {"type": "json_schema", "schema": schema}},
+    }
+    message = client.messages.create(**request)
+    assert (message.stop_reason, message.stop_sequence) == ("stop_sequence", "{")
+    with client.messages.stream(**request) as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_message()
+    assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "{")
+    # Without the stop sequence the same reply runs on: the reason is the model's or the length's.
+    request["stop_sequences"] = ["never-seen"]
+    assert client.messages.create(**request).stop_sequence is None
+
+
 def test_streaming_event_sequence(api: Api, client: anthropic.Anthropic) -> None:
     names = []
     with client.messages.stream(model="tiny", max_tokens=6, messages=HELLO) as stream:
