@@ -3759,6 +3759,10 @@ Keep it safe and apart from this computer.
         <translation>记录</translation>
     </message>
     <message>
+        <source>Training</source>
+        <translation>训练</translation>
+    </message>
+    <message>
         <source>{name} ({rows} rows)</source>
         <translation>{name}（{rows} 行）</translation>
     </message>
@@ -3801,6 +3805,62 @@ Keep it safe and apart from this computer.
     <message>
         <source>Held-out loss: {before} before, {after} after.</source>
         <translation>留出集损失：训练前 {before}，训练后 {after}。</translation>
+    </message>
+    <message>
+        <source>withdrawn</source>
+        <translation>已撤回</translation>
+    </message>
+    <message>
+        <source>ready</source>
+        <translation>可用</translation>
+    </message>
+    <message>
+        <source>Base model SHA-256</source>
+        <translation>基础模型 SHA-256</translation>
+    </message>
+    <message>
+        <source>Adapter SHA-256</source>
+        <translation>适配器 SHA-256</translation>
+    </message>
+    <message>
+        <source>{name}: {rows} rows, {held_out} held out for evaluation</source>
+        <translation>{name}：{rows} 行，其中 {held_out} 行留作评估</translation>
+    </message>
+    <message>
+        <source>Dataset SHA-256</source>
+        <translation>数据集 SHA-256</translation>
+    </message>
+    <message>
+        <source>Data subjects</source>
+        <translation>数据主体</translation>
+    </message>
+    <message>
+        <source>none labelled</source>
+        <translation>未标注</translation>
+    </message>
+    <message>
+        <source>none recorded</source>
+        <translation>未记录</translation>
+    </message>
+    <message>
+        <source>{epochs} epochs, LoRA rank {rank}, learning rate {lr}</source>
+        <translation>{epochs} 轮，LoRA 秩 {rank}，学习率 {lr}</translation>
+    </message>
+    <message>
+        <source>Trained</source>
+        <translation>训练时间</translation>
+    </message>
+    <message>
+        <source>{when} on {device}</source>
+        <translation>{when}，在 {device} 上</translation>
+    </message>
+    <message>
+        <source>Software</source>
+        <translation>软件</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
     </message>
 </context>
 <context>
