@@ -63,6 +63,12 @@ def event_label(event: str) -> str:
         "admin_channel": QCoreApplication.translate("AuditEvents", "Command run through the server's admin channel"),
         "remote_add": QCoreApplication.translate("AuditEvents", "Organisation server added"),
         "remote_remove": QCoreApplication.translate("AuditEvents", "Organisation server removed"),
+        "documents_add": QCoreApplication.translate("AuditEvents", "Documents added"),
+        "documents_remove": QCoreApplication.translate("AuditEvents", "Documents removed"),
+        "documents_search": QCoreApplication.translate("AuditEvents", "Documents searched"),
+        "documents_tag": QCoreApplication.translate("AuditEvents", "Documents tagged with a data subject"),
+        "assistant_create": QCoreApplication.translate("AuditEvents", "Assistant created"),
+        "assistant_remove": QCoreApplication.translate("AuditEvents", "Assistant removed"),
     }
     return labels.get(event, event)
 

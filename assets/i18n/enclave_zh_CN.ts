@@ -566,6 +566,30 @@
         <translation>已移除机构服务器</translation>
     </message>
     <message>
+        <source>Documents added</source>
+        <translation>已添加文档</translation>
+    </message>
+    <message>
+        <source>Documents removed</source>
+        <translation>已删除文档</translation>
+    </message>
+    <message>
+        <source>Documents searched</source>
+        <translation>已搜索文档</translation>
+    </message>
+    <message>
+        <source>Documents tagged with a data subject</source>
+        <translation>文档已标记数据主体</translation>
+    </message>
+    <message>
+        <source>Assistant created</source>
+        <translation>已创建助手</translation>
+    </message>
+    <message>
+        <source>Assistant removed</source>
+        <translation>已删除助手</translation>
+    </message>
+    <message>
         <source>desktop app</source>
         <translation>桌面应用</translation>
     </message>
@@ -3813,6 +3837,10 @@ Keep it safe and apart from this computer.
     <message>
         <source>ready</source>
         <translation>可用</translation>
+    </message>
+    <message>
+        <source>licence unknown</source>
+        <translation>许可证未知</translation>
     </message>
     <message>
         <source>Base model SHA-256</source>
