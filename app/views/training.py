@@ -280,7 +280,9 @@ class TrainingView(QWidget):
             )
             + "</table>"
         )
-        if not self.task:  # the curve of a finished training, from its record
+        if not self.task:  # the curve of a finished training, from its record; its bar full
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
             self.curve.reset()
             for step, loss in info.get("losses", []):
                 self.curve.add(int(step), float(loss))
@@ -288,11 +290,12 @@ class TrainingView(QWidget):
         before = f"{evaluation.get('held_out_loss_before', 0):.4f}"
         after = f"{evaluation.get('held_out_loss_after', 0):.4f}"
         summary = self.tr("Held-out loss: {before} before, {after} after.").format(before=before, after=after)
+        # Plain tr() calls: lupdate does not look inside f-strings.
+        headers = (self.tr("Prompt"), self.tr("Expected"), self.tr("Base model"), self.tr("Adapted model"))
         rows = [
             f"<p>{html.escape(summary)}</p>",
             "<table border='1' cellpadding='4' cellspacing='0' width='100%'>",
-            f"<tr><th>{html.escape(self.tr('Prompt'))}</th><th>{html.escape(self.tr('Expected'))}</th>"
-            f"<th>{html.escape(self.tr('Base model'))}</th><th>{html.escape(self.tr('Adapted model'))}</th></tr>",
+            "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>",
         ]
         for sample in evaluation.get("samples", []):
             prompt = sample["prompt"][-1]["content"] if sample["prompt"] else ""
@@ -302,7 +305,7 @@ class TrainingView(QWidget):
         self.evaluation.setHtml("".join(rows))
 
     def record_rows(self, info: dict[str, Any]) -> list[tuple[str, str]]:
-        """The adapter's provenance as labelled lines in the person's language (`models info --json` has the raw form)."""
+        """The adapter's provenance as labelled lines in the person's language (`models info --json`: raw)."""
         hp = info.get("hyperparameters") or {}
         subjects = info.get("subjects") or []
         stack = info.get("stack") or {}
@@ -314,7 +317,7 @@ class TrainingView(QWidget):
             (self.tr("Base model"), f"{info.get('base_model', '')} ({licence})"),
             (self.tr("Base model SHA-256"), str(info.get("base_sha256") or "")),
             (self.tr("Adapter SHA-256"), str(info.get("adapter_sha256") or "")),
-            (self.tr("Dataset"), self.tr("{name}: {rows} rows, {held_out} held out for evaluation").format(
+            (self.tr("Dataset"), self.tr("{name}: trained on {rows} rows, {held_out} held out for evaluation").format(
                 name=info.get("dataset", ""), rows=info.get("rows", 0), held_out=info.get("held_out_rows", 0))),
             (self.tr("Dataset SHA-256"), str(info.get("dataset_sha256") or "")),
             (self.tr("Data subjects"), ", ".join(map(str, subjects)) if subjects else self.tr("none labelled")),

@@ -215,6 +215,18 @@
         <translation>设置 {name} 已改为 {value}。</translation>
     </message>
     <message>
+        <source>adapter SHA-256 {digest}…</source>
+        <translation>适配器 SHA-256 {digest}…</translation>
+    </message>
+    <message>
+        <source>base model SHA-256 {digest}…</source>
+        <translation>基础模型 SHA-256 {digest}…</translation>
+    </message>
+    <message>
+        <source>dataset SHA-256 {digest}…</source>
+        <translation>数据集 SHA-256 {digest}…</translation>
+    </message>
+    <message>
         <source>listening on {address}</source>
         <translation>监听地址 {address}</translation>
     </message>
@@ -237,6 +249,38 @@
     <message>
         <source>SHA-256 {digest}…</source>
         <translation>SHA-256 {digest}…</translation>
+    </message>
+    <message>
+        <source>dataset {name}</source>
+        <translation>数据集 {name}</translation>
+    </message>
+    <message>
+        <source>{n} row</source>
+        <translation>{n} 行</translation>
+    </message>
+    <message>
+        <source>{n} rows</source>
+        <translation>{n} 行</translation>
+    </message>
+    <message>
+        <source>{n} data subject</source>
+        <translation>{n} 个数据主体</translation>
+    </message>
+    <message>
+        <source>{n} data subjects</source>
+        <translation>{n} 个数据主体</translation>
+    </message>
+    <message>
+        <source>{n} dataset</source>
+        <translation>{n} 个数据集</translation>
+    </message>
+    <message>
+        <source>{n} datasets</source>
+        <translation>{n} 个数据集</translation>
+    </message>
+    <message>
+        <source>adapters withdrawn: {names}</source>
+        <translation>已撤回的适配器：{names}</translation>
     </message>
     <message>
         <source>at {url}</source>
@@ -357,6 +401,14 @@
     <message>
         <source>with an API key</source>
         <translation>使用 API 密钥</translation>
+    </message>
+    <message>
+        <source>every request deterministic</source>
+        <translation>每个请求结果可复现</translation>
+    </message>
+    <message>
+        <source>may use the fine-tuning API</source>
+        <translation>可使用微调 API</translation>
     </message>
     <message>
         <source>yes</source>
@@ -3831,6 +3883,18 @@ Keep it safe and apart from this computer.
         <translation>留出集损失：训练前 {before}，训练后 {after}。</translation>
     </message>
     <message>
+        <source>Prompt</source>
+        <translation>提示</translation>
+    </message>
+    <message>
+        <source>Expected</source>
+        <translation>期望回答</translation>
+    </message>
+    <message>
+        <source>Adapted model</source>
+        <translation>适配模型</translation>
+    </message>
+    <message>
         <source>withdrawn</source>
         <translation>已撤回</translation>
     </message>
@@ -3851,8 +3915,8 @@ Keep it safe and apart from this computer.
         <translation>适配器 SHA-256</translation>
     </message>
     <message>
-        <source>{name}: {rows} rows, {held_out} held out for evaluation</source>
-        <translation>{name}：{rows} 行，其中 {held_out} 行留作评估</translation>
+        <source>{name}: trained on {rows} rows, {held_out} held out for evaluation</source>
+        <translation>{name}：用 {rows} 行训练，{held_out} 行留作评估</translation>
     </message>
     <message>
         <source>Dataset SHA-256</source>

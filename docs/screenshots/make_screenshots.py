@@ -25,7 +25,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
 PASSPHRASE = "screenshots only"
-VIEWS = ("chat", "models", "server", "privacy", "training")
+# Privacy first: each capture unlocks the vault, and its audit log should not open on a column of unlocks.
+VIEWS = ("privacy", "chat", "models", "server", "training")
 PROMPTS = {
     "en": (
         ("CSV row count", "```python\n# Count the rows of a CSV file\nimport csv\n"),
@@ -49,10 +50,14 @@ API_PROMPTS = {
 # A small house-style dataset: how the helpdesk answers (JSONL in OpenAI's fine-tuning format).
 HELPDESK = {
     "en": (
-        ("How do I reset my password?", "Open id.example.internal, choose Forgot password and follow the email. — IT Helpdesk"),
-        ("My laptop will not start.", "Hold the power button for 10 seconds, then plug in the charger. Still dark? Call 4400. — IT Helpdesk"),
-        ("How do I get access to the finance share?", "Ask your manager to approve a request in the portal under Access. — IT Helpdesk"),
-        ("Can I install my own software?", "Only from the Software Centre; anything else needs a ticket. — IT Helpdesk"),
+        ("How do I reset my password?",
+         "Open id.example.internal, choose Forgot password and follow the email. — IT Helpdesk"),
+        ("My laptop will not start.",
+         "Hold the power button for 10 seconds, then plug in the charger. Still dark? Call 4400. — IT Helpdesk"),
+        ("How do I get access to the finance share?",
+         "Ask your manager to approve a request in the portal under Access. — IT Helpdesk"),
+        ("Can I install my own software?",
+         "Only from the Software Centre; anything else needs a ticket. — IT Helpdesk"),
         ("The printer on floor 3 is jammed.", "Open tray 2, remove the sheet and press Resume. — IT Helpdesk"),
         ("How do I connect to the VPN?", "Start Secure Connect and sign in with your badge PIN. — IT Helpdesk"),
         ("I lost my badge.", "Report it at reception today; a temporary badge is issued at once. — IT Helpdesk"),

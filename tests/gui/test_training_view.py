@@ -40,7 +40,7 @@ def test_training_from_the_window(qtbot, window, session) -> None:  # type: igno
     assert view.start_button.isEnabled() and not view.stop_button.isEnabled()
 
 
-def test_view_shows_a_model_trained_elsewhere(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+def test_view_shows_a_model_trained_elsewhere(qtbot, qapp, window, session) -> None:  # type: ignore[no-untyped-def]
     """An adapter trained from the command line under its own name is shown when its base and dataset are picked."""
     from engine.training.jobs import TrainRequest
 
@@ -58,3 +58,21 @@ def test_view_shows_a_model_trained_elsewhere(qtbot, window, session) -> None:  
     assert "support-bot already exists" in view.status.text()
     assert training.info("support-bot")["adapter_sha256"] in view.record.toPlainText()
     assert view.curve.points  # the finished training's loss curve, from its record
+    assert view.progress.value() == view.progress.maximum() > 0  # a finished training: the bar is full
+    # The audit log says what training did in words, in both languages: no raw field names or English left.
+    from app import i18n
+    from app.audit_names import describe_details
+
+    events = ("dataset_import", "training_start", "training_finish", "adapter_load")
+    entries = [e for e in session.vault.audit.entries() if e.event in events]
+    assert {e.event for e in entries} >= {"dataset_import", "training_start", "training_finish"}
+    for language in ("en", "zh_CN"):
+        i18n.install(qapp, language)
+        try:
+            for entry in entries:
+                said = describe_details(entry.event, entry.details)
+                assert "_sha256" not in said and "rows:" not in said and "subjects:" not in said, said
+                if language == "zh_CN":
+                    assert "dataset" not in said.lower() and "row" not in said, said
+        finally:
+            i18n.install(qapp, "en")
