@@ -52,6 +52,13 @@ def event_label(event: str) -> str:
         "adapter_load": QCoreApplication.translate("AuditEvents", "Adapter loaded"),
         "adapter_remove": QCoreApplication.translate("AuditEvents", "Adapted model removed"),
         "adapter_withdraw": QCoreApplication.translate("AuditEvents", "Adapters withdrawn (subject erased)"),
+        "documents_add": QCoreApplication.translate("AuditEvents", "Documents added"),
+        "documents_collection": QCoreApplication.translate("AuditEvents", "Document collection created"),
+        "documents_remove": QCoreApplication.translate("AuditEvents", "Documents removed"),
+        "documents_search": QCoreApplication.translate("AuditEvents", "Documents searched"),
+        "documents_tag": QCoreApplication.translate("AuditEvents", "Documents tagged with a data subject"),
+        "assistant_create": QCoreApplication.translate("AuditEvents", "Assistant defined"),
+        "assistant_remove": QCoreApplication.translate("AuditEvents", "Assistant removed"),
         "tool_server_add": QCoreApplication.translate("AuditEvents", "Tool server added"),
         "tool_server_remove": QCoreApplication.translate("AuditEvents", "Tool server removed"),
         "tool_rule": QCoreApplication.translate("AuditEvents", "Tool rule changed"),
@@ -63,12 +70,6 @@ def event_label(event: str) -> str:
         "admin_channel": QCoreApplication.translate("AuditEvents", "Command run through the server's admin channel"),
         "remote_add": QCoreApplication.translate("AuditEvents", "Organisation server added"),
         "remote_remove": QCoreApplication.translate("AuditEvents", "Organisation server removed"),
-        "documents_add": QCoreApplication.translate("AuditEvents", "Documents added"),
-        "documents_remove": QCoreApplication.translate("AuditEvents", "Documents removed"),
-        "documents_search": QCoreApplication.translate("AuditEvents", "Documents searched"),
-        "documents_tag": QCoreApplication.translate("AuditEvents", "Documents tagged with a data subject"),
-        "assistant_create": QCoreApplication.translate("AuditEvents", "Assistant created"),
-        "assistant_remove": QCoreApplication.translate("AuditEvents", "Assistant removed"),
     }
     return labels.get(event, event)
 

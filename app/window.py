@@ -24,6 +24,7 @@ from app import i18n, theme
 from app.dialogs.unlock import UnlockDialog
 from app.session import ACTOR, Session, prepare_demo
 from app.views.chat import ChatView
+from app.views.documents import DocumentsView
 from app.views.models import ModelsView
 from app.views.privacy import AUTOLOCK_KEY, PrivacyView
 from app.views.server import ServerView
@@ -32,7 +33,7 @@ from app.widgets import named
 from app.workers import run_task
 from engine.policy import retention
 
-VIEWS = ("chat", "models", "server", "privacy", "training")
+VIEWS = ("chat", "models", "server", "privacy", "training", "documents")
 GEOMETRY_KEY = "gui.geometry"
 DEFAULT_AUTOLOCK_MINUTES = 15
 RETRANSLATE_RETRY_MS = 300
@@ -103,9 +104,10 @@ class MainWindow(QMainWindow):
         self.server = ServerView(self.session)
         self.privacy = PrivacyView(self.session)
         self.training = TrainingView(self.session)
+        self.documents = DocumentsView(self.session)
         self.views: dict[str, QWidget] = {
             "chat": self.chat, "models": self.models, "server": self.server, "privacy": self.privacy,
-            "training": self.training,
+            "training": self.training, "documents": self.documents,
         }
         self.stack = QStackedWidget()
         for view in self.views.values():
@@ -122,7 +124,7 @@ class MainWindow(QMainWindow):
         nav_layout.setContentsMargins(6, 10, 6, 10)
         labels = {
             "chat": self.tr("Chat"), "models": self.tr("Models"), "training": self.tr("Training"),
-            "server": self.tr("Server"), "privacy": self.tr("Privacy"),
+            "server": self.tr("Server"), "privacy": self.tr("Privacy"), "documents": self.tr("Documents"),
         }
         for number, name in enumerate(VIEWS, start=1):
             button = self._nav_button(name, labels[name])
@@ -160,6 +162,7 @@ class MainWindow(QMainWindow):
         self.training.models_changed.connect(self.models.refresh)
         self.training.models_changed.connect(self.chat.refresh_models)
         self.training.models_changed.connect(self.server.refresh_models)
+        self.documents.collections_changed.connect(self.chat.refresh_collections)
         self.privacy.history_changed.connect(self.chat.reload)
         self.privacy.autolock_changed.connect(self._autolock_changed)
         self.privacy.language_chosen.connect(self.change_language)
@@ -263,7 +266,7 @@ class MainWindow(QMainWindow):
         # A reply streaming in, a server starting or stopping, an import copying: their results are
         # delivered to the view that started them, so that view must live until they are done.
         return (self.chat.busy() or self.server.busy() or self.models.import_task is not None
-                or self.is_locked)
+                or self.documents.busy() or self.is_locked)
 
     def retranslate(self) -> None:
         """Rebuild every view in the current language, keeping what the person was looking at."""
@@ -319,7 +322,8 @@ class MainWindow(QMainWindow):
     def check_idle(self) -> None:
         """Lock when nobody has touched the app for the configured time (never mid-reply)."""
         # Locking mid-reply would lose it; locking under a running server would break its clients.
-        if self.is_locked or not self._autolock_minutes or self.chat.busy() or self.server.running():
+        if (self.is_locked or not self._autolock_minutes or self.chat.busy() or self.server.running()
+                or self.documents.busy()):
             return
         idle = time.monotonic() - self.activity.last_input
         if idle >= self._autolock_minutes * 60:

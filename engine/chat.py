@@ -232,9 +232,11 @@ class ChatService:
         system_prompt: str | None = None,
         on_load: LoadListener | None = None,
         tools: ToolPlan | None = None,
+        grounding: str | None = None,
     ) -> Turn:
         """Store the user's message (if a vault is open) and start the reply; `on_load` hears how far the
-        model has loaded when it is not in memory yet; `tools` are offered to the model."""
+        model has loaded when it is not in memory yet; `tools` are offered to the model; `grounding`
+        (document sources for this turn) joins the system prompt for this reply only and is not stored."""
         history: list[dict[str, Any]] = []
         if self.vault is not None and conversation_id is not None:
             model = model or self.vault.conversations.get(conversation_id).model
@@ -249,6 +251,8 @@ class ChatService:
             user_message_id = self.vault.conversations.add_message(conversation_id, "user", prompt).id
         elif system_prompt:
             history = [{"role": "system", "content": system_prompt}]
+        if grounding:
+            history = _with_grounding(history, grounding)
         messages = history + [{"role": "user", "content": prompt}]
         turn = self._reply(messages, conversation_id, backend, ref, params, on_load, tools)
         turn.user_message_id = user_message_id
@@ -342,3 +346,12 @@ class ChatService:
             thinks = isinstance(backend, LocalBackend) and backend.runtime.thinks(ref.name)
         return Turn(generation, ref, conversation_id, self.vault, thinks=thinks,
                     rules=tools.rules if tools is not None else None)
+
+
+def _with_grounding(history: list[dict[str, Any]], grounding: str) -> list[dict[str, Any]]:
+    """`history` with `grounding` after its system prompt (many chat templates allow one system message,
+    first only, so it joins that one rather than being a message of its own)."""
+    if history and history[0].get("role") == "system" and isinstance(history[0].get("content"), str):
+        first = {**history[0], "content": f"{history[0]['content']}\n\n{grounding}"}
+        return [first, *history[1:]]
+    return [{"role": "system", "content": grounding}, *history]

@@ -23,8 +23,10 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.models.messages import MessageItem, MessageListModel
 from app.operations import chat as chat_ops
+from app.operations import documents as docs_ops
 from app.session import Session
 from app.views.chat_settings import SETTINGS_KEY, ChatSettingsSheet
+from app.views.chat_sources import CollectionPicker, SourcesPanel
 from app.views.messages_view import MessageListView
 from app.views.sidebar import ConversationSidebar
 from app.views.tool_approval import ToolApproval
@@ -139,6 +141,12 @@ class ChatView(QWidget):
         bottom.setContentsMargins(16, 4, 16, 10)
         bottom.addLayout(self.tool_area)
         bottom.addWidget(self.banner)
+        # Under the messages, beside what it changes: the header has no room left at narrow widths.
+        self.collections = CollectionPicker(session)
+        picker_row = QHBoxLayout()
+        picker_row.addWidget(self.collections)
+        picker_row.addStretch(1)
+        bottom.addLayout(picker_row)
         bottom.addLayout(composer_row)
         bottom.addWidget(self.status)
 
@@ -153,6 +161,8 @@ class ChatView(QWidget):
         pane_layout.addWidget(line)
         pane_layout.addWidget(self.view, 1)
         pane_layout.addWidget(self.placeholder, 1)
+        self.sources = SourcesPanel(session)
+        pane_layout.addWidget(self.sources)
         pane_layout.addLayout(bottom)
 
         self.splitter = QSplitter()
@@ -195,6 +205,7 @@ class ChatView(QWidget):
 
     def reload(self) -> None:
         """Reload conversations and open the newest one (or an empty new chat)."""
+        self.collections.refresh()
         self.sidebar.refresh()
         first = self.sidebar.model.conversation(0)
         if first is not None:
@@ -241,6 +252,7 @@ class ChatView(QWidget):
         if streaming_here:
             stored = [m for m in stored if m.id != self._stream_replaces]
         self.messages.set_messages(stored)
+        self.sources.clear()
         self._stream_row = -1
         if streaming_here and self._stream_item is not None:
             self._stream_row = self.messages.append(self._stream_item)
@@ -261,6 +273,7 @@ class ChatView(QWidget):
         self.conversation_id = None
         self._end_edit()
         self.messages.clear()
+        self.sources.clear()
         self._stream_row = -1
         self._update_streaming_controls()
         self._set_title(self.tr("New chat"))
@@ -340,8 +353,13 @@ class ChatView(QWidget):
             stream = chat_ops.edit_and_resend(self, self.session, conversation_id, message_id, text, params)
         else:
             system = self.sheet.system_prompt_text() if conversation_id is None else None
-            stream = chat_ops.send(self, self.session, text, conversation_id=conversation_id, model=model,
-                                   params=params, system_prompt=system, tool_choice=self.tool_choice)
+            if self.collections.chosen():  # answered from the documents, with sources
+                stream = docs_ops.ask(self, self.session, text, self.collections.chosen(),
+                                      conversation_id=conversation_id, model=model, params=params,
+                                      system_prompt=system)
+            else:
+                stream = chat_ops.send(self, self.session, text, conversation_id=conversation_id, model=model,
+                                       params=params, system_prompt=system, tool_choice=self.tool_choice)
         self._tool_rounds = 0
         self._end_edit()
         self.composer.clear()
@@ -374,6 +392,7 @@ class ChatView(QWidget):
         self.open_conversation(self.conversation_id)
 
     def _start_stream(self, stream: StreamTask, model: str | None, *, replaces: str | None = None) -> None:
+        self.sources.clear()
         self._stream_item = MessageItem("assistant", "", metadata={"model": model} if model else None, streaming=True)
         self._stream_row = self.messages.append(self._stream_item)
         self._stream_conversation = self.conversation_id
@@ -439,8 +458,15 @@ class ChatView(QWidget):
         self._set_streaming(False)
         return shown
 
+    def refresh_collections(self) -> None:
+        """The Documents page changed the collections: list them again in the picker."""
+        self.collections.refresh()
+
     def _finished(self, result: Any) -> None:
         row, regenerated = self._stream_row, self._stream_replaces is not None
+        sources = getattr(self.stream, "sources", None)
+        if sources is not None and row >= 0:
+            self.sources.show_sources(sources)
         shown = self._end_stream()
         if shown:
             self.conversation_id = result.conversation_id

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs.conversation_dataset import ConversationDatasetDialog
 from app.session import Session
 from app.widgets import error_text, muted, named
 from app.workers import Task, TaskContext
@@ -105,7 +106,14 @@ class TrainingView(QWidget):
 
         form = QFormLayout()
         form.addRow(self.tr("Base model:"), self.base)
-        form.addRow(self.tr("Dataset:"), self.dataset)
+        self.from_conversations = named(
+            QPushButton(self.tr("New dataset from conversations…")), self.tr("New dataset from conversations")
+        )
+        self.from_conversations.clicked.connect(self.new_dataset_from_conversations)
+        dataset_row = QHBoxLayout()
+        dataset_row.addWidget(self.dataset, 1)
+        dataset_row.addWidget(self.from_conversations)
+        form.addRow(self.tr("Dataset:"), dataset_row)
         form.addRow(self.tr("Adapted model:"), self.name)
         form.addRow(self.tr("Epochs:"), self.epochs)
         form.addRow(self.tr("LoRA rank:"), self.rank)
@@ -123,7 +131,11 @@ class TrainingView(QWidget):
         settings = QGroupBox(self.tr("Settings"))
         box = QVBoxLayout(settings)
         box.addLayout(form)
-        box.addWidget(muted(self.tr("Datasets are imported with `enclave datasets import FILE.jsonl --name N`.")))
+        box.addWidget(muted(self.tr(
+            "Datasets are built here from conversations, or imported with "
+            "`enclave datasets import FILE.jsonl --name N`."
+        )))
+        box.addStretch(1)
         box.addLayout(buttons)
 
         self.progress = named(QProgressBar(), self.tr("Training progress"))
@@ -165,6 +177,26 @@ class TrainingView(QWidget):
             label = self.tr("{name} ({rows} rows)").format(name=info.name, rows=info.rows)
             self.dataset.addItem(label, info.name)
         self._suggest_name()
+
+    def new_dataset_from_conversations(self) -> ConversationDatasetDialog:
+        """Open the dialog that builds a dataset from ticked conversations; the new one is then picked."""
+        dialog = ConversationDatasetDialog(self.session, self.base.currentData(), self)
+        dialog.accepted.connect(lambda: self._dataset_created(dialog))
+        dialog.open()
+        return dialog
+
+    def _dataset_created(self, dialog: ConversationDatasetDialog) -> None:
+        if dialog.created is None:
+            return
+        base = self.base.currentData()
+        self.refresh()
+        self.base.setCurrentIndex(max(0, self.base.findData(base)))
+        self.dataset.setCurrentIndex(self.dataset.findData(dialog.created.name))
+        self.status.setText(
+            self.tr("Dataset {name} built from {rows} conversations.").format(
+                name=dialog.created.name, rows=dialog.created.rows
+            )
+        )
 
     def _suggest_name(self) -> None:
         base, dataset = self.base.currentData(), self.dataset.currentData()

@@ -574,6 +574,34 @@
         <translation>适配器已撤下（数据主体已删除）</translation>
     </message>
     <message>
+        <source>Documents added</source>
+        <translation>已添加文档</translation>
+    </message>
+    <message>
+        <source>Document collection created</source>
+        <translation>已创建文档集</translation>
+    </message>
+    <message>
+        <source>Documents removed</source>
+        <translation>已删除文档</translation>
+    </message>
+    <message>
+        <source>Documents searched</source>
+        <translation>已搜索文档</translation>
+    </message>
+    <message>
+        <source>Documents tagged with a data subject</source>
+        <translation>已为文档标记数据主体</translation>
+    </message>
+    <message>
+        <source>Assistant defined</source>
+        <translation>已定义助手</translation>
+    </message>
+    <message>
+        <source>Assistant removed</source>
+        <translation>已删除助手</translation>
+    </message>
+    <message>
         <source>Tool server added</source>
         <translation>添加工具服务</translation>
     </message>
@@ -616,30 +644,6 @@
     <message>
         <source>Organisation server removed</source>
         <translation>已移除机构服务器</translation>
-    </message>
-    <message>
-        <source>Documents added</source>
-        <translation>已添加文档</translation>
-    </message>
-    <message>
-        <source>Documents removed</source>
-        <translation>已删除文档</translation>
-    </message>
-    <message>
-        <source>Documents searched</source>
-        <translation>已搜索文档</translation>
-    </message>
-    <message>
-        <source>Documents tagged with a data subject</source>
-        <translation>文档已标记数据主体</translation>
-    </message>
-    <message>
-        <source>Assistant created</source>
-        <translation>已创建助手</translation>
-    </message>
-    <message>
-        <source>Assistant removed</source>
-        <translation>已删除助手</translation>
     </message>
     <message>
         <source>desktop app</source>
@@ -1021,6 +1025,29 @@
     </message>
 </context>
 <context>
+    <name>CollectionPicker</name>
+    <message>
+        <source>Answer from these document collections, with sources</source>
+        <translation>根据这些文档集回答，并列出来源</translation>
+    </message>
+    <message>
+        <source>Document collections for this chat</source>
+        <translation>本对话使用的文档集</translation>
+    </message>
+    <message>
+        <source>No collections yet (Documents page)</source>
+        <translation>还没有文档集（见“文档”页）</translation>
+    </message>
+    <message>
+        <source>Documents: {names}</source>
+        <translation>文档：{names}</translation>
+    </message>
+    <message>
+        <source>Documents: none</source>
+        <translation>文档：无</translation>
+    </message>
+</context>
+<context>
     <name>CompliancePanel</name>
     <message>
         <source>Legal hold</source>
@@ -1361,6 +1388,73 @@
     </message>
 </context>
 <context>
+    <name>ConversationDatasetDialog</name>
+    <message>
+        <source>New dataset from conversations</source>
+        <translation>从对话新建数据集</translation>
+    </message>
+    <message>
+        <source>Conversations</source>
+        <translation>对话列表</translation>
+    </message>
+    <message>
+        <source>Title</source>
+        <translation>标题</translation>
+    </message>
+    <message>
+        <source>Date</source>
+        <translation>日期</translation>
+    </message>
+    <message>
+        <source>Subject</source>
+        <translation>数据主体</translation>
+    </message>
+    <message>
+        <source>Dataset name</source>
+        <translation>数据集名称</translation>
+    </message>
+    <message>
+        <source>letters, digits, &apos;.&apos;, &apos;-&apos; or &apos;_&apos;</source>
+        <translation>字母、数字、&apos;.&apos;、&apos;-&apos; 或 &apos;_&apos;</translation>
+    </message>
+    <message>
+        <source>Subject for unlabelled conversations</source>
+        <translation>未标记对话的数据主体</translation>
+    </message>
+    <message>
+        <source>optional: whose personal data they hold</source>
+        <translation>可选：其中包含谁的个人数据</translation>
+    </message>
+    <message>
+        <source>Create dataset</source>
+        <translation>创建数据集</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>名称：</translation>
+    </message>
+    <message>
+        <source>Subject:</source>
+        <translation>数据主体：</translation>
+    </message>
+    <message>
+        <source>Each ticked conversation becomes one training example: its system prompt, questions and replies (tool calls and empty replies are left out). A conversation&apos;s subject label goes with its row.</source>
+        <translation>每个勾选的对话成为一条训练样本：包括其系统提示词、提问和回复（工具调用和空回复不计入）。对话的数据主体标签随其样本一起保存。</translation>
+    </message>
+    <message>
+        <source>There are no conversations yet.</source>
+        <translation>还没有对话。</translation>
+    </message>
+    <message>
+        <source>Building the dataset…</source>
+        <translation>正在构建数据集…</translation>
+    </message>
+</context>
+<context>
     <name>ConversationListModel</name>
     <message>
         <source>{title}
@@ -1559,6 +1653,197 @@ Last message: {time}</source>
     </message>
 </context>
 <context>
+    <name>DocumentsView</name>
+    <message>
+        <source>Collections</source>
+        <translation>文档集</translation>
+    </message>
+    <message>
+        <source>New collection…</source>
+        <translation>新建文档集…</translation>
+    </message>
+    <message>
+        <source>New collection</source>
+        <translation>新建文档集</translation>
+    </message>
+    <message>
+        <source>Remove collection…</source>
+        <translation>删除文档集…</translation>
+    </message>
+    <message>
+        <source>Remove collection</source>
+        <translation>删除文档集</translation>
+    </message>
+    <message>
+        <source>Document</source>
+        <translation>文档</translation>
+    </message>
+    <message>
+        <source>Pages</source>
+        <translation>页数</translation>
+    </message>
+    <message>
+        <source>Size</source>
+        <translation>大小</translation>
+    </message>
+    <message>
+        <source>Added</source>
+        <translation>添加时间</translation>
+    </message>
+    <message>
+        <source>Subject</source>
+        <translation>数据主体</translation>
+    </message>
+    <message>
+        <source>Documents of the collection</source>
+        <translation>文档集中的文档</translation>
+    </message>
+    <message>
+        <source>Add files…</source>
+        <translation>添加文件…</translation>
+    </message>
+    <message>
+        <source>Add files</source>
+        <translation>添加文件</translation>
+    </message>
+    <message>
+        <source>Add folder…</source>
+        <translation>添加文件夹…</translation>
+    </message>
+    <message>
+        <source>Add folder</source>
+        <translation>添加文件夹</translation>
+    </message>
+    <message>
+        <source>Remove document</source>
+        <translation>删除文档</translation>
+    </message>
+    <message>
+        <source>Adding progress</source>
+        <translation>添加进度</translation>
+    </message>
+    <message>
+        <source>Cancel</source>
+        <translation>取消</translation>
+    </message>
+    <message>
+        <source>Cancel adding</source>
+        <translation>取消添加</translation>
+    </message>
+    <message>
+        <source>Drop files or folders here to add them to the selected collection.</source>
+        <translation>把文件或文件夹拖到这里，即可添加到所选文档集。</translation>
+    </message>
+    <message>
+        <source>Import report</source>
+        <translation>导入报告</translation>
+    </message>
+    <message>
+        <source>Search the collection</source>
+        <translation>搜索文档集</translation>
+    </message>
+    <message>
+        <source>Search this collection…</source>
+        <translation>在此文档集中搜索…</translation>
+    </message>
+    <message>
+        <source>Search</source>
+        <translation>搜索</translation>
+    </message>
+    <message>
+        <source>Passage</source>
+        <translation>段落</translation>
+    </message>
+    <message>
+        <source>Page</source>
+        <translation>页码</translation>
+    </message>
+    <message>
+        <source>Search results</source>
+        <translation>搜索结果</translation>
+    </message>
+    <message>
+        <source>The search index is still being built ({done} of {total} documents); search will work when it is done.</source>
+        <translation>搜索索引仍在建立中（已完成 {done} / {total} 个文档）；完成后即可搜索。</translation>
+    </message>
+    <message>
+        <source>Create a collection to add documents to it.</source>
+        <translation>请先新建一个文档集，再向其中添加文档。</translation>
+    </message>
+    <message>
+        <source>originals kept</source>
+        <translation>保留原始文件</translation>
+    </message>
+    <message>
+        <source>originals not kept</source>
+        <translation>不保留原始文件</translation>
+    </message>
+    <message>
+        <source>no purpose given</source>
+        <translation>未填写用途</translation>
+    </message>
+    <message>
+        <source>“{name}” and its {count} documents will be erased for good. This cannot be undone.</source>
+        <translation>“{name}”及其 {count} 个文档将被永久删除，且无法撤销。</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>删除</translation>
+    </message>
+    <message>
+        <source>{name} removed with {count} documents.</source>
+        <translation>已删除 {name} 及其 {count} 个文档。</translation>
+    </message>
+    <message>
+        <source>Create or pick a collection first.</source>
+        <translation>请先新建或选择一个文档集。</translation>
+    </message>
+    <message>
+        <source>Wait until the files being added are done, or cancel.</source>
+        <translation>请等待正在添加的文件完成，或取消。</translation>
+    </message>
+    <message>
+        <source>Adding to {name}…</source>
+        <translation>正在添加到 {name}…</translation>
+    </message>
+    <message>
+        <source>Cancelling after the current file…</source>
+        <translation>当前文件完成后取消…</translation>
+    </message>
+    <message>
+        <source>Adding file {number} of {total}…</source>
+        <translation>正在添加第 {number} 个文件，共 {total} 个…</translation>
+    </message>
+    <message>
+        <source>{added} added, {replaced} replaced, {unchanged} already there, {failed} unreadable, {cancelled} cancelled.</source>
+        <translation>已添加 {added} 个，替换 {replaced} 个，{unchanged} 个已存在，{failed} 个无法读取，{cancelled} 个已取消。</translation>
+    </message>
+    <message>
+        <source>Every file was read.</source>
+        <translation>所有文件均已读取。</translation>
+    </message>
+    <message>
+        <source>Pick a document first.</source>
+        <translation>请先选择一个文档。</translation>
+    </message>
+    <message>
+        <source>{name} removed.</source>
+        <translation>已删除 {name}。</translation>
+    </message>
+    <message>
+        <source>Searching…</source>
+        <translation>正在搜索…</translation>
+    </message>
+    <message>
+        <source>{count} passages found.</source>
+        <translation>找到 {count} 个段落。</translation>
+    </message>
+    <message>
+        <source>Nothing in this collection matches.</source>
+        <translation>此文档集中没有匹配的内容。</translation>
+    </message>
+</context>
+<context>
     <name>Errors</name>
     <message>
         <source>Something went wrong</source>
@@ -1748,6 +2033,10 @@ Last message: {time}</source>
     <message>
         <source>Privacy</source>
         <translation>隐私</translation>
+    </message>
+    <message>
+        <source>Documents</source>
+        <translation>文档</translation>
     </message>
     <message>
         <source>{view} (Ctrl+{number})</source>
@@ -2342,6 +2631,49 @@ The file last matched it {when}. Verify reads the whole file again and compares.
     </message>
 </context>
 <context>
+    <name>NewCollectionDialog</name>
+    <message>
+        <source>New collection</source>
+        <translation>新建文档集</translation>
+    </message>
+    <message>
+        <source>Collection name</source>
+        <translation>文档集名称</translation>
+    </message>
+    <message>
+        <source>Purpose</source>
+        <translation>用途</translation>
+    </message>
+    <message>
+        <source>Why these documents are kept (shown in the processing record)</source>
+        <translation>保存这些文档的原因（显示在处理活动记录中）</translation>
+    </message>
+    <message>
+        <source>Keep the original files (encrypted)</source>
+        <translation>保留原始文件（加密存储）</translation>
+    </message>
+    <message>
+        <source>Keep originals</source>
+        <translation>保留原始文件</translation>
+    </message>
+    <message>
+        <source>Name:</source>
+        <translation>名称：</translation>
+    </message>
+    <message>
+        <source>Purpose:</source>
+        <translation>用途：</translation>
+    </message>
+    <message>
+        <source>Create</source>
+        <translation>创建</translation>
+    </message>
+    <message>
+        <source>Without the originals, only the extracted text is kept.</source>
+        <translation>不保留原始文件时，只保存提取出的文本。</translation>
+    </message>
+</context>
+<context>
     <name>PairDeviceDialog</name>
     <message>
         <source>Pair a device</source>
@@ -2418,6 +2750,17 @@ The file last matched it {when}. Verify reads the whole file again and compares.
     <message>
         <source>Done</source>
         <translation>完成</translation>
+    </message>
+</context>
+<context>
+    <name>PassageDialog</name>
+    <message>
+        <source>{document}, page {page}</source>
+        <translation>{document}，第 {page} 页</translation>
+    </message>
+    <message>
+        <source>The passage in its document</source>
+        <translation>段落在原文档中的位置</translation>
     </message>
 </context>
 <context>
@@ -3500,6 +3843,25 @@ Keep it safe and apart from this computer.
     </message>
 </context>
 <context>
+    <name>SourcesPanel</name>
+    <message>
+        <source>Sources of the answer (click one to see it in its document)</source>
+        <translation>回答的来源（点击可在原文档中查看）</translation>
+    </message>
+    <message>
+        <source>Sources of the answer</source>
+        <translation>回答的来源</translation>
+    </message>
+    <message>
+        <source>{document}, page {page}</source>
+        <translation>{document}，第 {page} 页</translation>
+    </message>
+    <message>
+        <source>None of the documents matched the question.</source>
+        <translation>没有文档与问题匹配。</translation>
+    </message>
+</context>
+<context>
     <name>TlsBox</name>
     <message>
         <source>HTTPS and pairing</source>
@@ -3799,8 +4161,16 @@ Keep it safe and apart from this computer.
         <translation>设置</translation>
     </message>
     <message>
-        <source>Datasets are imported with `enclave datasets import FILE.jsonl --name N`.</source>
-        <translation>数据集通过 `enclave datasets import FILE.jsonl --name N` 导入。</translation>
+        <source>New dataset from conversations…</source>
+        <translation>从对话新建数据集…</translation>
+    </message>
+    <message>
+        <source>New dataset from conversations</source>
+        <translation>从对话新建数据集</translation>
+    </message>
+    <message>
+        <source>Datasets are built here from conversations, or imported with `enclave datasets import FILE.jsonl --name N`.</source>
+        <translation>数据集可在此从对话构建，或通过 `enclave datasets import FILE.jsonl --name N` 导入。</translation>
     </message>
     <message>
         <source>Training progress</source>
@@ -3841,6 +4211,10 @@ Keep it safe and apart from this computer.
     <message>
         <source>{name} ({rows} rows)</source>
         <translation>{name}（{rows} 行）</translation>
+    </message>
+    <message>
+        <source>Dataset {name} built from {rows} conversations.</source>
+        <translation>已从 {rows} 个对话构建数据集 {name}。</translation>
     </message>
     <message>
         <source>{name} already exists: this is how it was trained.</source>

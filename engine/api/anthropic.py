@@ -18,7 +18,14 @@ from fastapi import APIRouter, Request, Security
 from fastapi.security import APIKeyHeader
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from engine.api.anthropic_schemas import CountTokensRequest, Message, MessagesRequest, ToolResultBlock, ToolUseBlock
+from engine.api.anthropic_schemas import (
+    CountTokensRequest,
+    Message,
+    MessagesRequest,
+    ToolChoiceNamed,
+    ToolResultBlock,
+    ToolUseBlock,
+)
 from engine.api.chat_run import (
     ChatRun,
     StreamedReply,
@@ -94,15 +101,12 @@ def _openai_body(body: CountTokensRequest, generation: dict[str, Any]) -> dict[s
     if fmt is not None:
         converted["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt.schema_}}
     choice = body.tool_choice
-    if choice is not None:
-        if choice.type == "tool" and choice.name is None:
-            raise ApiError(
-                400, "tool_choice.name: a tool choice of type 'tool' needs the tool's name", param="tool_choice"
-            )
-        mapped = {"auto": "auto", "any": "required", "none": "none"}.get(choice.type)
-        converted["tool_choice"] = mapped or {"type": "function", "function": {"name": choice.name}}
-        if choice.disable_parallel_tool_use:
-            converted["parallel_tool_calls"] = False
+    if isinstance(choice, ToolChoiceNamed):
+        converted["tool_choice"] = {"type": "function", "function": {"name": choice.name}}
+    elif choice is not None:
+        converted["tool_choice"] = {"auto": "auto", "any": "required", "none": "none"}[choice.type]
+    if choice is not None and choice.disable_parallel_tool_use:
+        converted["parallel_tool_calls"] = False
     return {k: v for k, v in converted.items() if v is not None}
 
 

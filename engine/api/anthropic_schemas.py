@@ -94,12 +94,22 @@ class ToolDef(_Body):
     input_schema: dict[str, Any]
 
 
-class ToolChoice(_Body):
-    """`tool_choice`: auto, any (some tool), tool (this one) or none."""
+class ToolChoiceMode(_Body):
+    """`tool_choice` auto, any (some tool) or none."""
 
-    type: Literal["auto", "any", "tool", "none"]
-    name: FunctionName | None = None
+    type: Literal["auto", "any", "none"]
     disable_parallel_tool_use: StrictBool | None = None
+
+
+class ToolChoiceNamed(_Body):
+    """`tool_choice` tool: this one (the name is required, and the schema says so)."""
+
+    type: Literal["tool"]
+    name: FunctionName
+    disable_parallel_tool_use: StrictBool | None = None
+
+
+ToolChoice = Annotated[ToolChoiceMode | ToolChoiceNamed, Field(discriminator="type")]
 
 
 class ThinkingConfig(_Body):

@@ -29,7 +29,6 @@ from engine.api.responses_schemas import (
     FileSearchTool,
     FunctionCallItem,
     FunctionCallOutputItem,
-    ItemReference,
     MessageItem,
     ResponsesRequest,
     ToolChoiceNamed,
@@ -58,7 +57,7 @@ def _items(body: ResponsesRequest) -> list[dict[str, Any]]:
     if isinstance(body.input, str):
         return [{"role": "user", "content": body.input}]
     messages: list[dict[str, Any]] = []
-    for index, item in enumerate(body.input):
+    for item in body.input:
         if isinstance(item, MessageItem):
             role = "system" if item.role == "developer" else item.role
             messages.append({"role": role, "content": item.text()})
@@ -76,8 +75,6 @@ def _items(body: ResponsesRequest) -> list[dict[str, Any]]:
                 messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif isinstance(item, FunctionCallOutputItem):
             messages.append({"role": "tool", "tool_call_id": item.call_id, "content": item.output})
-        elif isinstance(item, ItemReference):
-            raise ApiError(400, "item references are not supported; use previous_response_id", param=f"input[{index}]")
         # Reasoning items of an earlier reply are not shown to the model again.
     return messages
 

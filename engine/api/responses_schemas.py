@@ -66,14 +66,9 @@ class ReasoningItem(_Body):
     content: list[Any] | None = None
 
 
-class ItemReference(_Body):
-    """A reference to an item of a stored response (refused: send the items or previous_response_id)."""
-
-    type: Literal["item_reference"]
-    id: Name
-
-
-InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem | ItemReference
+# Item references (`item_reference`) are not accepted: a client sends the items themselves or continues
+# with previous_response_id. Leaving them out of the schema keeps the published contract what we serve.
+InputItem = MessageItem | FunctionCallItem | FunctionCallOutputItem | ReasoningItem
 
 
 class FunctionTool(_Body):

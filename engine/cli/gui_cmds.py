@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.errors import UserError
 
-VIEWS = ("chat", "models", "server", "privacy", "training")
+VIEWS = ("chat", "models", "server", "privacy", "training", "documents")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]

@@ -1,4 +1,4 @@
-"""`enclave datasets import | list | remove` and `enclave train`: fine-tuning from the command line."""
+"""`enclave datasets import | from-conversations | list | remove` and `enclave train`: fine-tuning, CLI."""
 
 from __future__ import annotations
 
@@ -28,6 +28,14 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--name", required=True, help="the dataset's name")
     p.add_argument("--subject", metavar="LABEL", help="data subject of every row without its own \"subject\"")
     p.set_defaults(handler=cmd_import)
+    p = sub.add_parser(
+        "from-conversations", parents=[common], help="build a dataset from conversations, one row each"
+    )
+    p.add_argument("ids", nargs="+", metavar="ID", help="conversation ids")
+    p.add_argument("--name", required=True, help="the dataset's name")
+    p.add_argument("--subject", metavar="LABEL", help="data subject of every conversation without its own label")
+    p.add_argument("--model", metavar="BASE", help="check token lengths against this base model's context now")
+    p.set_defaults(handler=cmd_from_conversations)
     p = sub.add_parser("list", parents=[common], help="list datasets (names, rows, hashes; no content)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=cmd_list)
@@ -57,6 +65,18 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
     subjects = f"; subjects: {', '.join(info.subjects)}" if info.subjects else ""
     print(f"Imported {info.name}: {info.rows} rows ({info.held_out} held out), sha256 {info.sha256}{subjects}")
+    return 0
+
+
+def cmd_from_conversations(args: argparse.Namespace) -> int:
+    """Build a dataset from conversations (validated whole first; nothing is stored when one is unfit)."""
+    with open_vault(args) as vault:
+        info = Training(vault, ModelRegistry(), actor=ACTOR).dataset_from_conversations(
+            args.ids, args.name, subject=args.subject, model=args.model
+        )
+    subjects = f"; subjects: {', '.join(info.subjects)}" if info.subjects else ""
+    counts = f"{info.rows} conversations ({info.held_out} held out)"
+    print(f"Built {info.name} from {counts}, sha256 {info.sha256}{subjects}")
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ EmbedderFactory = Callable[[str | None], Embedder]
 Status = Literal["added", "replaced", "unchanged", "failed", "cancelled"]
 MAX_QUERY_CHARS = 2000
 MAX_TOP = 100
+MAX_COLLECTION_NAME = 120
 
 
 class IndexNotReady(UserError):
@@ -282,6 +284,19 @@ class DocumentLibrary:
             purpose=purpose or "",
         )
 
+    def create_collection(
+        self, name: str, *, keep_originals: bool = True, purpose: str = "", actor: str = "local"
+    ) -> CollectionRecord:
+        """A new, empty collection (UserError if the name is taken or blank)."""
+        name = name.strip()
+        if not name or len(name) > MAX_COLLECTION_NAME:
+            raise UserError(f"a collection needs a name of 1 to {MAX_COLLECTION_NAME} characters")
+        if self._store.collection(name) is not None:
+            raise UserError(f"a collection named {name!r} already exists")
+        coll = self._collection_or_new(name, keep_originals, None, purpose.strip())
+        self._vault.audit.append("documents_collection", actor=actor, details={"collection": coll.id})
+        return coll
+
     # -- adding --------------------------------------------------------------------------------
 
     def add(
@@ -484,6 +499,20 @@ class DocumentLibrary:
             for h, c in hits[:top]
         ]
 
+    def passage(self, document_id: str, quote: str, page: int | None = None) -> Passage:
+        """The section of a document that holds `quote` (a search hit's text), and where in it."""
+        doc = self._store.document(document_id)
+        sections = self._store.sections(doc.id)
+        needle = " ".join(quote.split())
+        candidates = [s for s in sections if page is None or s.get("page") in (page, None)] or sections
+        for section in candidates + sections:
+            text = str(section.get("text", ""))
+            found = _find_loosely(text, needle)
+            if found is not None:
+                return Passage(doc.name, section.get("page"), section.get("heading"), text, *found)
+        # Chunks may span sections: show the quote itself, all of it highlighted.
+        return Passage(doc.name, page, None, quote, 0, len(quote))
+
     def index_memory(self) -> int:
         """Bytes held by the loaded indexes (vectors and BM25 matrices)."""
         with self._lock:
@@ -498,6 +527,27 @@ class DocumentLibrary:
                 embedder.close()
             self._embedders.clear()
             self._indexes.clear()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A quoted passage in its section: the section's text and the quote's span in it."""
+
+    document: str
+    page: int | None
+    heading: str | None
+    text: str
+    start: int
+    end: int
+
+
+def _find_loosely(text: str, needle: str) -> tuple[int, int] | None:
+    """The span of `needle` in `text`, whitespace runs matching any whitespace (chunking collapses it)."""
+    if not needle:
+        return None
+    pattern = r"\s+".join(re.escape(word) for word in needle.split(" "))
+    match = re.search(pattern, text)
+    return (match.start(), match.end()) if match else None
 
 
 def _embedding_text(document: str, heading: str | None, text: str) -> str:

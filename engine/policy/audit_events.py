@@ -64,6 +64,7 @@ EVENTS: dict[str, str] = {
     "adapter_remove": "adapted model removed with its adapter and training record",
     "adapter_withdraw": "a data subject's training rows erased and the adapters trained on them withdrawn",
     "documents_add": "documents added to a collection (collection, counts; never content)",
+    "documents_collection": "a document collection was created (collection id; never its name or purpose)",
     "documents_remove": "documents or a whole collection crypto-shredded",
     "documents_search": "a document collection was searched (collection, hits; the query only for keys that log text)",
     "documents_tag": "documents tagged with a data subject",

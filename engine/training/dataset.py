@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.errors import UserError
@@ -35,6 +35,12 @@ class DatasetRow:
     messages: tuple[dict[str, Any], ...]
     subject: str | None
     held_out: bool
+    origin: str | None = None  # how errors name the row when it came from elsewhere than a file's line
+
+    @property
+    def where(self) -> str:
+        """The row as an error message names it: its conversation, or its line in the file."""
+        return self.origin or f"line {self.line}"
 
     def canonical(self) -> bytes:
         """The row as the dataset's SHA-256 covers it (messages and subject, keys sorted)."""
@@ -144,7 +150,7 @@ def resplit(rows: list[DatasetRow]) -> list[DatasetRow]:
     if len(rows) < MIN_ROWS or any(r.held_out for r in rows):
         return rows
     held = _held_out([(r.line, r.messages, r.subject) for r in rows])
-    return [DatasetRow(r.line, r.messages, r.subject, r.line in held) for r in rows]
+    return [replace(r, held_out=r.line in held) for r in rows]
 
 
 def parse_dataset(data: bytes, *, subject: str | None = None) -> list[DatasetRow]:

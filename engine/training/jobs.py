@@ -22,6 +22,7 @@ from engine.errors import IntegrityError, NotFoundError, UserError
 from engine.models.registry import AdapterRef, ModelRecord, ModelRegistry
 from engine.policy import audit_events
 from engine.runtime.manager import Runtime
+from engine.training.dataset import DatasetRow
 from engine.training.evaluation import side_by_side
 from engine.training.library import DatasetInfo, DatasetLibrary
 from engine.vault import Vault
@@ -147,6 +148,29 @@ class Training:
             "job_id": model.adapter.job_id,
             "losses": job.get("losses", []),  # [step, training loss] as it trained
         }
+
+    def dataset_from_conversations(
+        self, ids: list[str], name: str, *, subject: str | None = None, model: str | None = None
+    ) -> DatasetInfo:
+        """Build and store a dataset from the selected conversations, one row each, validated like an import;
+        with `model`, the rows' token lengths are checked against its context now rather than at training."""
+        from engine.training.conversations import SOURCE, build_rows
+
+        self.datasets.check_new_name(name)  # before decrypting any conversation
+        rows = build_rows(self.vault, ids, subject=subject)
+        if model is not None:
+            self.check_lengths(model, rows)
+        return self.datasets.store(rows, name, source=SOURCE, audit={"source": SOURCE, "conversations": len(rows)})
+
+    def check_lengths(self, model: str, rows: list[DatasetRow]) -> None:
+        """TooLong naming each row longer than the context `model` serves with."""
+        from engine.training.tokens import RowTokenizer
+
+        tokenizer = RowTokenizer(self.registry.get(model))
+        try:
+            tokenizer.examples(rows)
+        finally:
+            tokenizer.close()
 
     # -- serving (AdapterSource) -----------------------------------------------------------------
 

@@ -69,11 +69,18 @@ def _header(name: str, source: str, rows: list[DatasetRow]) -> dict[str, Any]:
 
 
 def _row_value(row: DatasetRow) -> dict[str, Any]:
-    return {"line": row.line, "messages": list(row.messages), "subject": row.subject, "held_out": row.held_out}
+    value = {"line": row.line, "messages": list(row.messages), "subject": row.subject, "held_out": row.held_out}
+    return value if row.origin is None else {**value, "origin": row.origin}
 
 
 def _row(value: dict[str, Any]) -> DatasetRow:
-    return DatasetRow(int(value["line"]), tuple(value["messages"]), value.get("subject"), bool(value["held_out"]))
+    return DatasetRow(
+        int(value["line"]),
+        tuple(value["messages"]),
+        value.get("subject"),
+        bool(value["held_out"]),
+        value.get("origin"),
+    )
 
 
 def validate_dataset_name(name: str) -> str:
@@ -104,18 +111,24 @@ class DatasetLibrary:
 
     def import_bytes(self, data: bytes, name: str, *, subject: str | None = None, source: str = "") -> DatasetInfo:
         """Validate a whole JSONL dataset in memory and store it encrypted; nothing is stored on any error."""
+        self.check_new_name(name)
+        return self.store(parse_dataset(data, subject=subject), name, source=source)
+
+    def check_new_name(self, name: str) -> None:
+        """A UserError unless `name` is a valid dataset name that no dataset has yet."""
         validate_dataset_name(name)
         if any(d.name == name for d in self.list()):
             raise UserError(f"a dataset called {name!r} already exists; remove it first or pick another name")
-        rows = parse_dataset(data, subject=subject)
+
+    def store(
+        self, rows: builtins.list[DatasetRow], name: str, *, source: str, audit: dict[str, Any] | None = None
+    ) -> DatasetInfo:
+        """Store validated rows encrypted, all or nothing, and record the import (counts, never content)."""
+        self.check_new_name(name)
         stored = self.vault.datasets.create(_header(name, source, rows), [_row_value(r) for r in rows])
         info = _info(stored)
-        record(
-            self.vault,
-            "dataset_import",
-            actor=self.actor,
-            details={"dataset": name, "sha256": info.sha256, "rows": info.rows, "subjects": len(info.subjects)},
-        )
+        details = {"dataset": name, "sha256": info.sha256, "rows": info.rows, "subjects": len(info.subjects)}
+        record(self.vault, "dataset_import", actor=self.actor, details={**details, **(audit or {})})
         return info
 
     def import_file(self, path: Path, name: str, *, subject: str | None = None) -> DatasetInfo:

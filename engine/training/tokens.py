@@ -85,7 +85,7 @@ class RowTokenizer:
         for row in rows:
             example = self.example(row)
             if len(example.tokens) > self.context:
-                long.append(f"line {row.line}: {len(example.tokens)} tokens")
+                long.append(f"{row.where}: {len(example.tokens)} tokens")
             examples.append(example)
         if long:
             raise TooLong(

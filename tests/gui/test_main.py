@@ -42,7 +42,7 @@ def _unnamed_controls(root: QWidget) -> list[str]:
 
 
 def test_every_control_has_an_accessible_name(window) -> None:  # type: ignore[no-untyped-def]
-    for name in ("chat", "models", "server", "privacy"):
+    for name in ("chat", "models", "server", "privacy", "documents"):
         window.show_view(name)
     window.chat.settings_button.setChecked(True)
     assert _unnamed_controls(window) == []
@@ -50,7 +50,7 @@ def test_every_control_has_an_accessible_name(window) -> None:  # type: ignore[n
 
 def test_view_shortcuts(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     window.activateWindow()
-    for number, name in enumerate(("chat", "models", "server", "privacy"), start=1):
+    for number, name in enumerate(("chat", "models", "server", "privacy", "training", "documents"), start=1):
         qtbot.keyClick(window, Qt.Key(Qt.Key.Key_0 + number), Qt.KeyboardModifier.ControlModifier)
         assert window.current_view() == name
     qtbot.keyClick(window, Qt.Key.Key_K, Qt.KeyboardModifier.ControlModifier)
@@ -71,7 +71,7 @@ def test_geometry_is_remembered_in_the_vault(qtbot, session) -> None:  # type: i
     assert second.height() == 500  # (the offscreen screen is narrower than the window's minimum width)
 
 
-@pytest.mark.parametrize("view", ["chat", "models", "server", "privacy"])
+@pytest.mark.parametrize("view", ["chat", "models", "server", "privacy", "documents"])
 def test_screenshot_command(qtbot, session, tmp_path: Path, monkeypatch, view: str) -> None:  # type: ignore[no-untyped-def]
     from app.main import run
 

@@ -34,8 +34,8 @@ def test_audit_details_are_sentences(qtbot, session, language) -> None:  # type:
     issue_key(vault, "intranet-bot", models=["tiny"], rpm=60, tokens_per_day=200_000, store_content=False)
     issue_key(vault, "old-prototype")
     revoke_key(vault, "old-prototype")
-    retention.set_policy(vault, retention.RetentionPolicy(conversations=30, api_content=7, api_metadata=90),
-                         actor="gui")
+    days = {"conversations": 30, "api_content": 7, "api_metadata": 90}
+    retention.set_policy(vault, retention.RetentionPolicy().with_days(days), actor="gui")
     view = PrivacyView(session)
     qtbot.addWidget(view)
     details = {}

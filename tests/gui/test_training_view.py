@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from tests.training.conftest import CODE_WORD, code_word_rows
+from PySide6.QtCore import Qt
+
+from tests.training.conftest import CODE_WORD, QUESTIONS, code_word_rows
 
 
 def test_training_from_the_window(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
@@ -38,6 +40,47 @@ def test_training_from_the_window(qtbot, window, session) -> None:  # type: igno
     picker = window.chat.model_picker  # offered for chat in the desktop picker
     assert any(picker.itemText(i).startswith("tiny-codes") for i in range(picker.count()))
     assert view.start_button.isEnabled() and not view.stop_button.isEnabled()
+
+
+def test_a_dataset_from_two_ticked_conversations(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
+    conversations = session.vault.conversations
+    ids = []
+    for index, (question, subject) in enumerate(((QUESTIONS[0], "kim"), (QUESTIONS[1], None), (QUESTIONS[2], None))):
+        conv = conversations.create(f"Chat {index}", subject=subject)
+        conversations.add_message(conv.id, "user", question)
+        conversations.add_message(conv.id, "assistant", f"The code word is {CODE_WORD}.")
+        ids.append(conv.id)
+    view = window.training
+    window.show_view("training")
+    view.refresh()
+    view.base.setCurrentIndex(view.base.findData("tiny"))
+    dialog = view.new_dataset_from_conversations()
+    assert dialog.isVisible() and dialog.list.topLevelItemCount() == 3
+    titles = {dialog.list.topLevelItem(i).text(0): dialog.list.topLevelItem(i).text(2) for i in range(3)}
+    assert titles == {"Chat 0": "kim", "Chat 1": "—", "Chat 2": "—"}  # title, date and subject shown
+    assert not dialog.create_button.isEnabled()
+    dialog.set_checked(ids[0])
+    dialog.set_checked(ids[2])
+    dialog.name.setText("picked")
+    assert dialog.create_button.isEnabled()
+    qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=30_000)
+    assert dialog.created is not None and dialog.created.rows == 2 and dialog.created.subjects == ("kim",)
+    assert view.dataset.currentData() == "picked"  # selectable for training, and selected
+    assert view.base.currentData() == "tiny"
+    assert view.name.text() == "tiny-picked"
+    rows = session.engine.training.datasets.rows(dialog.created)
+    assert sorted(r.messages[0]["content"] for r in rows) == sorted([QUESTIONS[0], QUESTIONS[2]])  # list order
+
+    again = view.new_dataset_from_conversations()  # a taken name: said in the dialog, which stays open
+    again.set_checked(ids[1])
+    again.set_checked(ids[2])
+    again.name.setText("picked")
+    task = again.create()
+    assert task is not None
+    qtbot.waitUntil(lambda: not task.running, timeout=30_000)
+    assert again.isVisible() and "already exists" in again.status.text()
+    again.reject()
 
 
 def test_view_shows_a_model_trained_elsewhere(qtbot, qapp, window, session) -> None:  # type: ignore[no-untyped-def]
