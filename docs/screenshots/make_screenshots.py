@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
 PASSPHRASE = "screenshots only"
 # Privacy first: each capture unlocks the vault, and its audit log should not open on a column of unlocks.
-VIEWS = ("privacy", "chat", "models", "server", "training")
+VIEWS = ("privacy", "chat", "models", "server", "training")  # documents: make_documents_screenshots.py
 PROMPTS = {
     "en": (
         ("CSV row count", "```python\n# Count the rows of a CSV file\nimport csv\n"),
@@ -100,7 +100,6 @@ def train_adapter(engine: object, model: str, lang: str) -> None:
     for progress in training.train(request):
         if progress.phase != "train" or progress.step in (1, progress.total):
             print(f"training: {progress.phase} {progress.step}/{progress.total} {progress.message}", flush=True)
-
 
 def build_data(home: Path, lang: str) -> None:
     """Demo model, a vault with conversations, two API keys and a few real API requests."""
