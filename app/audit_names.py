@@ -193,6 +193,10 @@ def _phrase(event: str, key: str, value: object) -> str | None:
         return translate("AuditDetails", "API key {name}").format(name=_quoted(value))
     if key == "models":
         return translate("AuditDetails", "models: {names}").format(names=_list(value))
+    if key == "collections" and event == "api_key_create":
+        return translate("AuditDetails", "may search collections: {names}").format(names=_list(value))
+    if key == "collections_write" and event == "api_key_create":
+        return translate("AuditDetails", "may fill collections: {names}").format(names=_list(value))
     if key in ("conversation_id", "id"):
         return translate("AuditDetails", "one conversation")
     if key == "at":

@@ -23,6 +23,10 @@ class NotFoundError(UserError):
     """A named thing (model, conversation, key) does not exist."""
 
 
+class PermissionDenied(UserError):
+    """The actor (an API key) may not do this: its rules do not grant it."""
+
+
 class IntegrityError(EnclaveError):
     """Tampering or corruption was detected (a hash, MAC or AEAD tag did not match)."""
 

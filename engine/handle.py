@@ -49,6 +49,7 @@ from engine.vault.errors import VaultMissing
 
 if TYPE_CHECKING:
     from engine.documents.library import DocumentLibrary
+    from engine.documents.stores import VectorStores
     from engine.tools import Tools
     from engine.training.jobs import Training
 
@@ -181,7 +182,7 @@ class Engine:
         view = Engine.__new__(Engine)
         view.__dict__.update(self.__dict__)
         view.actor, view.key, view._owns = Actor.api_key(key.name), key, False
-        for bound in ("keys", "upstreams", "model_admin", "tools"):  # operations bound to the owner's actor
+        for bound in ("keys", "upstreams", "model_admin", "tools", "vector_stores"):  # bound to the owner's actor
             view.__dict__.pop(bound, None)
         view.chat = ChatService(view)
         return view
@@ -194,7 +195,7 @@ class Engine:
         view = Engine.__new__(Engine)
         view.__dict__.update(self.__dict__)
         view.actor, view.key, view._owns = actor, None, False
-        for bound in ("keys", "upstreams", "model_admin"):  # operations bound to the owner's actor
+        for bound in ("keys", "upstreams", "model_admin", "vector_stores"):  # bound to the owner's actor
             view.__dict__.pop(bound, None)
         view.chat = ChatService(view)
         return view
@@ -208,7 +209,7 @@ class Engine:
         self.backends = self._backends(vault)
         if "documents" in self.__dict__:
             self.__dict__.pop("documents").close()
-        for cached in ("policy", "keys", "upstreams", "model_admin", "tools", "training"):
+        for cached in ("policy", "keys", "upstreams", "model_admin", "tools", "training", "vector_stores"):
             self.__dict__.pop(cached, None)
         self.runtime.adapters = self
         self.chat = ChatService(self)
@@ -221,6 +222,13 @@ class Engine:
         from engine.documents.library import DocumentLibrary
 
         return DocumentLibrary(self.require_vault(), self.registry)
+
+    @cached_property
+    def vector_stores(self) -> VectorStores:
+        """OpenAI's Files and Vector Stores over collections, under this view's key rules (all for the engine)."""
+        from engine.documents.stores import VectorStores
+
+        return VectorStores(self.documents, self.key, self.actor.audit_name)
 
     @cached_property
     def training(self) -> Training:
@@ -323,12 +331,15 @@ class KeyAdmin:
         expires_at: datetime | None = None,
         reproducible: bool = False,
         train: bool = False,
+        collections: list[str] | None = None,
+        collections_write: list[str] | None = None,
     ) -> tuple[ApiKeyRecord, str]:
         """Create a key; its secret is returned this once. It logs metadata only unless `store_content`;
         `reproducible`: every request deterministic."""
         require_admin_actor(self._engine.actor.audit_name)
         return issue_key(self._engine.require_vault(), name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
                          store_content=store_content, expires_at=expires_at, reproducible=reproducible, train=train,
+                         collections=collections, collections_write=collections_write,
                          actor=self._engine.actor.audit_name)
 
     def revoke(self, name: str) -> ApiKeyRecord:

@@ -75,3 +75,19 @@ def test_keys_are_private_by_default_and_can_expire(enclave_home: Path) -> None:
     assert listed["dated"]["expires_at"].startswith((last_day + dt.timedelta(days=1)).isoformat())
     table = run("keys", "list", home=enclave_home, passphrase=True).stdout
     assert "EXPIRES" in table and "never" in table and "no-store" in table and "logged" in table
+
+
+def test_keys_reach_collections_only_when_granted(enclave_home: Path) -> None:
+    from engine.vault import FLOOR, Vault
+
+    Vault.init(enclave_home, PASSPHRASE, kdf=FLOOR)[0].close()
+    assert run("keys", "create", "--name", "none", home=enclave_home, passphrase=True).returncode == 0
+    made = run("keys", "create", "--name", "docs", "--collections", "HR, Legal", "--collections-write", "Inbox",
+               home=enclave_home, passphrase=True)
+    assert made.returncode == 0, made.stderr
+    listed = {k["name"]: k for k in json.loads(run("keys", "list", "--json", home=enclave_home,
+                                                      passphrase=True).stdout)}
+    assert (listed["none"]["collections"], listed["none"]["collections_write"]) == ([], [])
+    assert (listed["docs"]["collections"], listed["docs"]["collections_write"]) == (["HR", "Legal"], ["Inbox"])
+    table = run("keys", "list", home=enclave_home, passphrase=True).stdout
+    assert "COLLECTIONS" in table and "read:HR,Legal write:Inbox" in table

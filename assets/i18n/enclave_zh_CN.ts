@@ -299,6 +299,14 @@
         <translation>模型：{names}</translation>
     </message>
     <message>
+        <source>may search collections: {names}</source>
+        <translation>可检索的文档集：{names}</translation>
+    </message>
+    <message>
+        <source>may fill collections: {names}</source>
+        <translation>可写入的文档集：{names}</translation>
+    </message>
+    <message>
         <source>one conversation</source>
         <translation>一个对话</translation>
     </message>

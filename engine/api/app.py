@@ -10,7 +10,7 @@ from functools import partial
 from fastapi import FastAPI
 
 from engine import __version__
-from engine.api import anthropic, responses, routes, routes_finetune, routes_generate, routes_pair
+from engine.api import anthropic, responses, routes, routes_finetune, routes_generate, routes_pair, routes_stores
 from engine.api.context import Admission
 from engine.api.errors import install_handlers
 from engine.api.middleware import BodyCap, HostOriginGuard, KeyAuth
@@ -60,6 +60,7 @@ def create_app(engine: Engine, settings: ApiSettings | None = None) -> FastAPI:
     app.include_router(anthropic.router)
     app.include_router(responses.router)
     app.include_router(routes_finetune.router)
+    app.include_router(routes_stores.router)
     app.include_router(routes_pair.router)
     # add_middleware wraps: the last added runs first (host/origin, then key, then body cap).
     app.add_middleware(BodyCap, settings=settings)

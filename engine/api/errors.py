@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from engine.errors import EnclaveError, IntegrityError, NotFoundError, UserError, VaultLockedError
+from engine.errors import EnclaveError, IntegrityError, NotFoundError, PermissionDenied, UserError, VaultLockedError
 from engine.models.templates import TemplateError
 from engine.policy.keys import KeyExpired
 from engine.policy.limits import ModelNotAllowed, RateLimited
@@ -136,6 +136,8 @@ def from_exception(exc: BaseException) -> ApiError:
         return ApiError(429, str(exc), code="server_busy", headers={"Retry-After": "2"})
     if isinstance(exc, ModelNotAllowed):
         return ApiError(403, str(exc), param="model", code="model_not_allowed")
+    if isinstance(exc, PermissionDenied):
+        return ApiError(403, str(exc), code="permission_denied")
     if isinstance(exc, NotFoundError):
         return ApiError(404, str(exc), param="model", code="model_not_found")
     if isinstance(exc, PromptTooLong):

@@ -25,12 +25,13 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from engine.api.chat_run import ChatRun, StreamedReply, chat_request, start_chat, usage_counts, whole_reply
 from engine.api.context import RequestContext
 from engine.api.errors import ApiError, from_exception
+from engine.api.file_search import FileSearch, run_file_search
 from engine.api.responses_schemas import (
-    FileSearchTool,
     FunctionCallItem,
     FunctionCallOutputItem,
     MessageItem,
     ResponsesRequest,
+    TextFormatSchema,
     ToolChoiceNamed,
 )
 from engine.api.routes_generate import ERRORS, JSON_OR_EVENTS, bearer
@@ -79,9 +80,11 @@ def _items(body: ResponsesRequest) -> list[dict[str, Any]]:
     return messages
 
 
-def _converted(body: ResponsesRequest, history: list[dict[str, Any]]) -> dict[str, Any]:
-    """The request in chat completions' shape, after the stored conversation it continues."""
-    system = [{"role": "system", "content": body.instructions}] if body.instructions else []
+def _converted(body: ResponsesRequest, history: list[dict[str, Any]], sources: str | None = None) -> dict[str, Any]:
+    """The request in chat completions' shape, after the stored conversation it continues (one system
+    message: the instructions, then the file_search sources, since many chat templates take only one)."""
+    parts = [text for text in (body.instructions, sources) if text]
+    system = [{"role": "system", "content": "\n\n".join(parts)}] if parts else []
     converted: dict[str, Any] = {
         "model": body.model,
         "messages": system + history + _items(body),
@@ -102,22 +105,12 @@ def _converted(body: ResponsesRequest, history: list[dict[str, Any]]) -> dict[st
     elif choice is not None and (tools or choice == "none"):
         converted["tool_choice"] = choice
     fmt = body.text.format if body.text else None
-    if fmt is not None and fmt.type == "json_schema":
+    if isinstance(fmt, TextFormatSchema):
         schema = {"name": fmt.name, "schema": fmt.schema_, "strict": fmt.strict}
         converted["response_format"] = {"type": "json_schema", "json_schema": schema}
     elif fmt is not None:
         converted["response_format"] = {"type": fmt.type}
     return {k: v for k, v in converted.items() if v is not None}
-
-
-def _check_tools(body: ResponsesRequest) -> None:
-    if any(isinstance(tool, FileSearchTool) for tool in body.tools or ()):
-        raise ApiError(
-            400,
-            "file_search needs document collections, which this server does not have yet",
-            param="tools",
-            code="unsupported",
-        )
 
 
 # -- the response object ----------------------------------------------------------------------------
@@ -126,7 +119,8 @@ def _check_tools(body: ResponsesRequest) -> None:
 class _Envelope:
     """The fixed fields of one response, and its final form."""
 
-    def __init__(self, body: ResponsesRequest, run: ChatRun, stored: bool) -> None:
+    def __init__(self, body: ResponsesRequest, run: ChatRun, stored: bool, search: FileSearch | None) -> None:
+        self.search = search
         self.id = _new_id(PREFIX)
         self.created = int(time.time())
         self.body = body
@@ -183,12 +177,15 @@ def _reasoning_item(item_id: str, text: str) -> dict[str, Any]:
     return {"type": "reasoning", "id": item_id, "summary": [], "content": [{"type": "reasoning_text", "text": text}]}
 
 
-def _text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+def _text_part(text: str, annotations: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
 
 
-def _message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    content = [_text_part(text)] if status == "completed" else []
+def _message_item(
+    item_id: str, text: str, status: str = "completed", search: FileSearch | None = None
+) -> dict[str, Any]:
+    annotations = search.annotations(text) if search is not None else None
+    content = [_text_part(text, annotations)] if status == "completed" else []
     return {"type": "message", "id": item_id, "status": status, "role": "assistant", "content": content}
 
 
@@ -203,10 +200,12 @@ def _call_item(item_id: str, call_id: str, name: str, arguments: str, status: st
     }
 
 
-def _output(read: Reply) -> list[dict[str, Any]]:
-    items = [_reasoning_item(_new_id("rs_"), read.thinking)] if read.thinking else []
+def _output(read: Reply, search: FileSearch | None) -> list[dict[str, Any]]:
+    items = [search.item()] if search is not None else []
+    if read.thinking:
+        items.append(_reasoning_item(_new_id("rs_"), read.thinking))
     if read.content:
-        items.append(_message_item(_new_id("msg_"), read.content))
+        items.append(_message_item(_new_id("msg_"), read.content, search=search))
     items += [_call_item(_new_id("fc_"), _new_id("call_"), name, args) for name, args in read.calls]
     return items
 
@@ -273,19 +272,21 @@ async def _stored(services: Services, context: RequestContext, response_id: str)
 async def create_response(body: ResponsesRequest, request: Request) -> Response:
     """Create a model response (OpenAI's Responses API)."""
     services, context = services_of(request), context_of(request)
-    _check_tools(body)
     history = await _history(services, context, body)
-    converted = chat_request(_converted(body, history))
+    stores = services.engine.for_key(context.key).vector_stores
+    search = await run_file_search(body, history + _items(body), stores)
+    sources = search.system_message()["content"] if search is not None else None
+    converted = chat_request(_converted(body, history, sources))
     run = await start_chat(services, context, converted)
     # A key that stores no content (or a server that logs none) keeps no response either.
     keeps = context.key.store_content and services.settings.log_content
-    envelope = _Envelope(body, run, stored=body.store and keeps)
+    envelope = _Envelope(body, run, stored=body.store and keeps, search=search)
     headers = labels.api_headers(context.key)
     if body.stream:
         events = _stream(services, context, envelope, history)
         return StreamingResponse(events, media_type="text/event-stream", headers={**SSE_HEADERS, **headers})
     read = await whole_reply(request, services, context, run)
-    response = envelope.object(_status(read), _output(read), read.final)
+    response = envelope.object(_status(read), _output(read, search), read.final)
     await _store(services, context, envelope, history, response)
     return JSONResponse({**response, **labels.api_field(context.key, run.label(read.final))}, headers=headers)
 
@@ -331,8 +332,9 @@ class _Events:
 class _Items:
     """Output items as they open, grow and close (one open at a time); the finished ones in order."""
 
-    def __init__(self, event: _Events) -> None:
+    def __init__(self, event: _Events, search: FileSearch | None) -> None:
         self.event = event
+        self.search = search
         self.done: list[dict[str, Any]] = []
         self.kind: str | None = None
         self.item: dict[str, Any] = {}
@@ -381,10 +383,12 @@ class _Items:
             events.append(
                 self.event("response.output_text.done", **where, content_index=0, text=self.text, logprobs=[])
             )
-            events.append(
-                self.event("response.content_part.done", **where, content_index=0, part=_text_part(self.text))
-            )
-            item = _message_item(self.item["id"], self.text)
+            item = _message_item(self.item["id"], self.text, search=self.search)
+            part = item["content"][0]
+            for number, annotation in enumerate(part["annotations"]):
+                events.append(self.event("response.output_text.annotation.added", **where, content_index=0,
+                                         annotation_index=number, annotation=annotation))
+            events.append(self.event("response.content_part.done", **where, content_index=0, part=part))
         else:
             name = self.item["name"]
             events.append(self.event("response.function_call_arguments.done", **where, name=name, arguments=self.text))
@@ -395,17 +399,32 @@ class _Items:
         return events
 
 
+def _search_events(event: _Events, search: FileSearch) -> list[bytes]:
+    where = {"output_index": 0, "item_id": search.item_id}
+    return [
+        event("response.output_item.added", output_index=0, item=search.item("in_progress")),
+        event("response.file_search_call.in_progress", **where),
+        event("response.file_search_call.searching", **where),
+        event("response.file_search_call.completed", **where),
+        event("response.output_item.done", output_index=0, item=search.item()),
+    ]
+
+
 async def _stream(
     services: Services, context: RequestContext, envelope: _Envelope, history: list[dict[str, Any]]
 ) -> AsyncIterator[bytes]:
     run = envelope.run
     reply = StreamedReply(services, context, run)
     event = _Events()
-    items = _Items(event)
+    items = _Items(event, envelope.search)
     forced = run.rules.forced_tool
     try:
         yield event("response.created", response=envelope.object("in_progress", []))
         yield event("response.in_progress", response=envelope.object("in_progress", []))
+        if envelope.search is not None:  # done before the model started; reported first, as OpenAI does
+            for chunk in _search_events(event, envelope.search):
+                yield chunk
+            items.done.append(envelope.search.item())
         if forced is not None:
             for chunk in items.open("function_call", forced):
                 yield chunk

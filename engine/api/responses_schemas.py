@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictStr, model_validator
+from pydantic import Field, StrictBool, StrictStr
 
 from engine.api.schemas import FunctionName, MaxTokens, Name, Temperature, Text, ToolDescription, TopP, _Body
 
@@ -85,7 +85,7 @@ class FileSearchTool(_Body):
     """The file_search tool over document collections (vector stores)."""
 
     type: Literal["file_search"]
-    vector_store_ids: Annotated[list[Name], Field(max_length=16)] | None = None
+    vector_store_ids: Annotated[list[Name], Field(min_length=1, max_length=16)]
     max_num_results: Annotated[int, Field(ge=1, le=50)] | None = None
 
 
@@ -99,20 +99,23 @@ class ToolChoiceNamed(_Body):
     name: FunctionName
 
 
-class TextFormat(_Body):
-    """`text.format`: plain text, any JSON object, or JSON matching a schema."""
+class TextFormatPlain(_Body):
+    """`text.format` text or json_object."""
 
-    type: Literal["text", "json_object", "json_schema"]
-    name: FunctionName | None = None
+    type: Literal["text", "json_object"]
+
+
+class TextFormatSchema(_Body):
+    """`text.format` json_schema: JSON matching a schema (its name and schema are required, and the schema says so)."""
+
+    type: Literal["json_schema"]
+    name: FunctionName
     description: StrictStr | None = None
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    schema_: dict[str, Any] = Field(alias="schema")
     strict: StrictBool | None = None
 
-    @model_validator(mode="after")
-    def _schema_given(self) -> TextFormat:
-        if self.type == "json_schema" and (self.schema_ is None or self.name is None):
-            raise ValueError("a json_schema format needs a name and a schema")
-        return self
+
+TextFormat = Annotated[TextFormatPlain | TextFormatSchema, Field(discriminator="type")]
 
 
 class TextConfig(_Body):
@@ -139,6 +142,7 @@ class ResponsesRequest(_Body):
     stream: StrictBool = False
     metadata: Annotated[dict[str, Annotated[StrictStr, Field(max_length=512)]], Field(max_length=16)] | None = None
     user: Annotated[StrictStr, Field(max_length=256)] | None = None
+    include: Annotated[list[Annotated[StrictStr, Field(max_length=100)]], Field(max_length=16)] | None = None
 
     def function_tools(self) -> list[FunctionTool]:
         """The function tools offered."""

@@ -10,16 +10,18 @@ from __future__ import annotations
 import secrets
 import time
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import anyio
-from fastapi import APIRouter, File, Form, Request, Security, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Security, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.api import routes_stores
 from engine.api.errors import ApiError
 from engine.api.routes_generate import ERRORS, bearer
 from engine.api.services import context_of, services_of
-from engine.errors import NotFoundError
+from engine.documents.stores import UPLOAD_PREFIX
+from engine.errors import NotFoundError, UserError
 from engine.training.jobs import Training, TrainRequest
 from engine.training.library import DatasetInfo
 from engine.vault.training import StoredJob
@@ -36,6 +38,19 @@ class Hyper(BaseModel):
     n_epochs: int | str = "auto"
     learning_rate_multiplier: float | str = "auto"
     batch_size: int | str = "auto"
+
+
+class Page(BaseModel):
+    """A list's query: `limit` (unknown parameters are refused, as the contract says)."""
+
+    model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=20, ge=1, le=100)
+
+
+class EventPage(Page):
+    """A job's events' query."""
+
+    limit: int = Field(default=20, ge=1, le=500)
 
 
 class JobCreate(BaseModel):
@@ -118,30 +133,49 @@ def _find_job(training: Training, job_id: str) -> StoredJob:
 
 @router.post("/v1/files", responses=ERRORS, tags=["openai"])
 async def upload_file(
-    request: Request, file: UploadFile = File(...), purpose: str = Form(...)  # noqa: B008 (FastAPI's idiom)
+    request: Request,
+    file: UploadFile = File(...),  # noqa: B008 (FastAPI's idiom)
+    purpose: Literal["fine-tune", "assistants", "user_data"] = Form(...),  # noqa: B008
 ) -> dict[str, Any]:
-    """Upload a JSONL dataset (purpose `fine-tune`): validated whole, stored encrypted; bad rows → 400."""
+    """Upload a JSONL dataset (purpose `fine-tune`: validated whole, bad rows → 400) or a document for vector
+    stores (purpose `assistants` or `user_data`); either is stored encrypted."""
+    if purpose in routes_stores.UPLOAD_PURPOSES:
+        stores = routes_stores.stores_of(request)
+        content = await file.read()  # bounded by the request body cap
+        filename = file.filename or "upload"
+        return routes_stores.upload_json(await routes_stores.run(lambda: stores.upload(filename, content)))
     training = _training(request)
-    if purpose != "fine-tune":
-        raise ApiError(400, "only purpose 'fine-tune' is supported", param="purpose")
     data = await file.read()  # bounded by the request body cap
     name = f"upload-{secrets.token_hex(6)}"
     source = (file.filename or "upload.jsonl")[:200]
-    info = await anyio.to_thread.run_sync(lambda: training.datasets.import_bytes(data, name, source=source))
+    try:
+        info = await anyio.to_thread.run_sync(lambda: training.datasets.import_bytes(data, name, source=source))
+    except UserError as exc:  # its rows, not its shape: the one message says which lines and why
+        raise ApiError(400, str(exc), param="file", code="invalid_file") from None
     return _file(info, len(data))
 
 
 @router.get("/v1/files", responses=ERRORS, tags=["openai"])
 async def list_files(request: Request) -> dict[str, Any]:
-    """The datasets (fine-tune files)."""
+    """The key's uploaded documents, and the datasets (fine-tune files) for a key that may train."""
+    stores = routes_stores.stores_of(request)
+    uploads = [routes_stores.upload_json(d) for d in await routes_stores.run(stores.files)]
+    key = context_of(request).key
+    if not key.train:
+        if not uploads and not key.collections_write:
+            _training(request)  # a key that may neither train nor upload hears why (403)
+        return {"object": "list", "data": uploads, "has_more": False}
     training = _training(request)
     infos = await anyio.to_thread.run_sync(training.datasets.list)
-    return {"object": "list", "data": [_file(i) for i in infos], "has_more": False}
+    return {"object": "list", "data": uploads + [_file(i) for i in infos], "has_more": False}
 
 
 @router.get("/v1/files/{file_id}", responses=ERRORS, tags=["openai"])
 async def get_file(file_id: str, request: Request) -> dict[str, Any]:
-    """One dataset as a file object."""
+    """One upload or dataset as a file object."""
+    if file_id.startswith(UPLOAD_PREFIX):
+        stores = routes_stores.stores_of(request)
+        return routes_stores.upload_json(await routes_stores.run(lambda: stores.file(file_id), "file_id"))
     training = _training(request)
     try:
         info = await anyio.to_thread.run_sync(lambda: training.datasets.get(_dataset_id(file_id)))
@@ -152,7 +186,11 @@ async def get_file(file_id: str, request: Request) -> dict[str, Any]:
 
 @router.delete("/v1/files/{file_id}", responses=ERRORS, tags=["openai"])
 async def delete_file(file_id: str, request: Request) -> dict[str, Any]:
-    """Crypto-shred a dataset."""
+    """Crypto-shred an upload or a dataset."""
+    if file_id.startswith(UPLOAD_PREFIX):
+        stores = routes_stores.stores_of(request)
+        await routes_stores.run(lambda: stores.delete_file(file_id), "file_id")
+        return {"id": file_id, "object": "file", "deleted": True}
     training = _training(request)
 
     def remove() -> None:
@@ -197,11 +235,11 @@ async def create_job(body: JobCreate, request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/fine_tuning/jobs", responses=ERRORS, tags=["openai"])
-async def list_jobs(request: Request, limit: int = 20) -> dict[str, Any]:
+async def list_jobs(request: Request, query: Annotated[Page, Query()]) -> dict[str, Any]:
     """Training jobs, newest first."""
     training = _training(request)
     jobs = await anyio.to_thread.run_sync(training.jobs)
-    data = [_job(j) for j in reversed(jobs)][: max(1, min(limit, 100))]
+    data = [_job(j) for j in reversed(jobs)][: query.limit]
     return {"object": "list", "data": data, "has_more": len(jobs) > len(data)}
 
 
@@ -226,7 +264,7 @@ async def cancel_job(job_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.get("/v1/fine_tuning/jobs/{job_id}/events", responses=ERRORS, tags=["openai"])
-async def job_events(job_id: str, request: Request, limit: int = 20) -> dict[str, Any]:
+async def job_events(job_id: str, request: Request, query: Annotated[EventPage, Query()]) -> dict[str, Any]:
     """A job's events, newest first (progress lines with their step and loss)."""
     training = _training(request)
     job = await anyio.to_thread.run_sync(lambda: _find_job(training, job_id))
@@ -246,5 +284,5 @@ async def job_events(job_id: str, request: Request, limit: int = 20) -> dict[str
         status = _job(job)["status"]
         events = [{"id": f"ftevent-{job.id}", "object": "fine_tuning.job.event", "created_at": _stamp(job.updated_at),
                    "level": "info", "message": f"job {status}", "type": "message", "data": None}]
-    limited = events[: max(1, min(limit, 500))]
+    limited = events[: query.limit]
     return {"object": "list", "data": limited, "has_more": len(events) > len(limited)}

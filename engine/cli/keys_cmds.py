@@ -50,6 +50,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="every request deterministic: the same request gives the same tokens (seed 0 unless it sends one)",
     )
     create.add_argument("--train", action="store_true", help="may upload datasets and start fine-tuning jobs")
+    create.add_argument("--collections", metavar="NAME[,NAME]",
+                        help="document collections the key may search (vector stores, file_search); '*' for all")
+    create.add_argument("--collections-write", metavar="NAME[,NAME]",
+                        help="collections the key may create, fill and delete (includes searching); '*' for all")
     create.set_defaults(handler=cmd_create)
 
     listing = actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
@@ -67,9 +71,12 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.models is not None and not models:
         raise UserError("--models needs at least one model name")
     expires_at = parse_expiry(args.expires) if args.expires is not None else None
+    read = [c.strip() for c in args.collections.split(",") if c.strip()] if args.collections else None
+    write = [c.strip() for c in args.collections_write.split(",") if c.strip()] if args.collections_write else None
     answer = run_admin(args, "keys.create", {
         "name": args.name, "models": models, "rpm": args.rpm, "tokens_per_day": args.tokens_per_day,
         "store_content": args.store_content, "reproducible": args.reproducible, "train": args.train,
+        "collections": read, "collections_write": write,
         "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
     })
     print(answer["secret"])
@@ -90,7 +97,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         print("no API keys; create one with `enclave keys create --name NAME`", file=sys.stderr)
         return 0
     print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'RPM':>6} {'TOKENS/DAY':>11} {'CONTENT':<8} "
-          f"{'SEEDING':<12} {'CREATED':<16} EXPIRES")
+          f"{'SEEDING':<12} {'CREATED':<16} {'EXPIRES':<16} COLLECTIONS")
     for r in records:
         models = ",".join(r["models"]) if r["models"] is not None else "all"
         created = r["created_at"][:16].replace("T", " ")
@@ -99,9 +106,17 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(
             f"{r['name']:<20} {status:<8} {models:<24} {r['rpm'] or '-':>6} "
             f"{r['tokens_per_day'] or '-':>11} {'logged' if r['store_content'] else 'no-store':<8} "
-            f"{'reproducible' if r.get('reproducible') else '-':<12} {created:<16} {expires}"
+            f"{'reproducible' if r.get('reproducible') else '-':<12} {created:<16} {expires:<16} {_collections(r)}"
         )
     return 0
+
+
+def _collections(record: dict[str, object]) -> str:
+    """The key's collection rules in a few characters: `read:A,B write:C`, or `-`."""
+    read = [str(c) for c in record.get("collections") or []]  # type: ignore[attr-defined]
+    write = [str(c) for c in record.get("collections_write") or []]  # type: ignore[attr-defined]
+    parts = [f"read:{','.join(read)}" if read else "", f"write:{','.join(write)}" if write else ""]
+    return " ".join(p for p in parts if p) or "-"
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:

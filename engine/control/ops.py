@@ -93,6 +93,8 @@ def key_json(record: ApiKeyRecord) -> dict[str, Any]:
         "store_content": record.store_content,
         "reproducible": record.reproducible,
         "train": record.train,
+        "collections": list(record.collections),
+        "collections_write": list(record.collections_write),
         "created_at": record.created_at.isoformat(timespec="seconds"),
         "revoked_at": record.revoked_at.isoformat(timespec="seconds") if record.revoked_at else None,
         "expires_at": record.expires_at.isoformat(timespec="seconds") if record.expires_at else None,
@@ -117,6 +119,8 @@ def _keys_create(engine: Engine, args: Args) -> dict[str, Any]:
         expires_at=args.moment("expires_at"),
         reproducible=args.flag("reproducible"),
         train=args.flag("train"),
+        collections=args.names("collections"),
+        collections_write=args.names("collections_write"),
     )
     return {"secret": secret, "key": key_json(record)}
 

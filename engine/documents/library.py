@@ -224,6 +224,9 @@ class DocumentLibrary:
         for collection in collections:
             index: CollectionIndex | None = None
             for doc in documents[collection.id]:
+                if not doc.chunks:  # an upload kept for later (engine.documents.stores): nothing to search
+                    done += 1
+                    continue
                 chunks, vectors = self._store.load_chunks(doc)
                 if index is None:
                     index = CollectionIndex(int(vectors.shape[1]))
@@ -284,6 +287,10 @@ class DocumentLibrary:
             purpose=purpose or "",
         )
 
+    def find_collection(self, name: str) -> CollectionRecord | None:
+        """The collection called `name`, or None."""
+        return self._store.collection(name)
+
     def create_collection(
         self, name: str, *, keep_originals: bool = True, purpose: str = "", actor: str = "local"
     ) -> CollectionRecord:
@@ -296,6 +303,31 @@ class DocumentLibrary:
         coll = self._collection_or_new(name, keep_originals, None, purpose.strip())
         self._vault.audit.append("documents_collection", actor=actor, details={"collection": coll.id})
         return coll
+
+    def document(self, doc_id: str) -> DocumentRecord:
+        """One document (NotFoundError if there is none)."""
+        return self._store.document(doc_id)
+
+    def original(self, doc_id: str) -> bytes | None:
+        """A document's original bytes, when its collection keeps them."""
+        return self._store.original(doc_id)
+
+    def keep_file(
+        self, collection: str, name: str, data: bytes, *, source: str, actor: str = "local"
+    ) -> DocumentRecord:
+        """Keep a file's bytes encrypted in `collection` without extracting or indexing it (an upload)."""
+        coll = self.collection(collection)
+        if len(data) > extraction.MAX_FILE_BYTES:
+            raise UserError(f"the file is larger than {extraction.MAX_FILE_BYTES // 2**20} MiB")
+        record = self._store.add(
+            NewDocument(
+                collection_id=coll.id, name=name, source=source, sha256=hashlib.sha256(data).hexdigest(),
+                format=Path(name).suffix.lower().lstrip("."), size=len(data), pages=0, ocr=False, sections=[],
+                chunks=[], vectors=np.zeros((0, 1), dtype=np.float32), original=data,
+            )
+        )
+        self._vault.audit.append("documents_add", actor=actor, details={"collection": coll.id, "added": 1})
+        return record
 
     # -- adding --------------------------------------------------------------------------------
 
@@ -353,22 +385,58 @@ class DocumentLibrary:
             data = path.read_bytes()
         except OSError as exc:
             return FileResult(shown, "failed", f"cannot read it ({exc.strerror or type(exc).__name__})")
+        return self._add_data(shown, path.name, source, data, coll, embedder, existing, ocr, subject)
+
+    def add_data(
+        self,
+        name: str,
+        data: bytes,
+        collection: str,
+        *,
+        source: str,
+        actor: str = "local",
+        ocr: extraction.OcrMode = "auto",
+    ) -> FileResult:
+        """Add one file given as bytes (an API upload) to an existing collection; `source` identifies it."""
+        coll = self.collection(collection)
+        if len(data) > extraction.MAX_FILE_BYTES:
+            raise UserError(f"the file is larger than {extraction.MAX_FILE_BYTES // 2**20} MiB")
+        existing = {d.source: d for d in self._store.documents(coll.id)}
+        model = self.embedder(coll.embedder or None)
+        result = self._add_data(name, name, source, data, coll, model, existing, ocr, None)
+        self._vault.audit.append(
+            "documents_add", actor=actor, details={"collection": coll.id, result.status: 1}
+        )
+        return result
+
+    def _add_data(
+        self,
+        shown: str,
+        name: str,
+        source: str,
+        data: bytes,
+        coll: CollectionRecord,
+        embedder: Embedder,
+        existing: dict[str, DocumentRecord],
+        ocr: extraction.OcrMode,
+        subject: str | None,
+    ) -> FileResult:
         sha256 = hashlib.sha256(data).hexdigest()
         same = self._store.find_content(coll.id, sha256)
         if same is not None:
             note = f"already in {coll.name} as {same.name}"
             return FileResult(shown, "unchanged", note, same.id, same.pages, same.chunks)
         try:
-            extracted = extraction.extract(path.name, data, ocr_mode=ocr)
+            extracted = extraction.extract(name, data, ocr_mode=ocr)
         except extraction.Unreadable as exc:
             return FileResult(shown, "failed", str(exc))
         chunks = chunk_sections(extracted.sections)
-        vectors = embedder.embed([_embedding_text(path.name, c.heading, c.text) for c in chunks], "passage")
+        vectors = embedder.embed([_embedding_text(name, c.heading, c.text) for c in chunks], "passage")
         previous = existing.get(source)
         record = self._store.add(
             NewDocument(
                 collection_id=coll.id,
-                name=path.name,
+                name=name,
                 source=source,
                 sha256=sha256,
                 format=extracted.format,

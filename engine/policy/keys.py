@@ -148,6 +148,8 @@ def issue_key(
     expires_at: datetime | None = None,
     reproducible: bool = False,
     train: bool = False,
+    collections: list[str] | None = None,
+    collections_write: list[str] | None = None,
     actor: str = "local",
 ) -> tuple[ApiKeyRecord, str]:
     """Create an API key (the secret is returned once) and audit it.
@@ -159,11 +161,14 @@ def issue_key(
         expires_at=expires_at,
         reproducible=reproducible,
         train=train,
+        collections=collections,
+        collections_write=collections_write,
     )
     details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
                "tokens_per_day": tokens_per_day, "store_content": store_content,
                "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
-               "reproducible": reproducible, "train": train}
+               "reproducible": reproducible, "train": train,
+               "collections": list(collections or []), "collections_write": list(collections_write or [])}
     vault.audit.append("api_key_create", actor=actor, details=details)
     return record, secret
 

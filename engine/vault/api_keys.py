@@ -48,6 +48,8 @@ class ApiKeys:
             parse_time(data["expires_at"]) if data.get("expires_at") else None,
             bool(data.get("reproducible", False)),
             bool(data.get("train", False)),
+            tuple(data.get("collections") or ()),
+            tuple(data.get("collections_write") or ()),
         )
         return record, str(data["secret_sha256"])
 
@@ -66,6 +68,8 @@ class ApiKeys:
         expires_at: dt.datetime | None = None,
         reproducible: bool = False,
         train: bool = False,
+        collections: list[str] | None = None,
+        collections_write: list[str] | None = None,
     ) -> tuple[ApiKeyRecord, str]:
         """A new key and its secret (shown once, never stored); by default it logs no prompt or reply text."""
         if not name.strip():
@@ -90,6 +94,8 @@ class ApiKeys:
                 "expires_at": iso(expires_at) if expires_at is not None else None,
                 "reproducible": reproducible,
                 "train": train,
+                "collections": list(collections or []),
+                "collections_write": list(collections_write or []),
                 "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
             }
             sealed = self._store.seal_json(db, "api_keys", "body", key_id, self._store.stream_keys["api_keys"], body)

@@ -80,6 +80,10 @@ class ApiKeyRecord:
     expires_at: dt.datetime | None = None  # refused from this moment on; None: never expires
     reproducible: bool = False  # every request deterministic (seed 0 unless it sends one); see engine.runtime.batch
     train: bool = False  # may upload datasets and start fine-tuning jobs (/v1/files, /v1/fine_tuning/jobs)
+    # Document collections this key may search (read) and fill (write, which implies read); "*" means all.
+    # None by default: documents are the organisation's most sensitive data, so a key reaches them only when granted.
+    collections: tuple[str, ...] = ()
+    collections_write: tuple[str, ...] = ()
 
     @property
     def revoked(self) -> bool:
@@ -93,6 +97,14 @@ class ApiKeyRecord:
     def live(self, at: dt.datetime | None = None) -> bool:
         """Neither revoked nor expired: requests with it are served."""
         return not self.revoked and not self.expired(at)
+
+    def may_read(self, collection: str) -> bool:
+        """True when this key may search `collection` (a write rule includes reading)."""
+        return self.may_write(collection) or "*" in self.collections or collection in self.collections
+
+    def may_write(self, collection: str) -> bool:
+        """True when this key may create, fill or delete `collection`."""
+        return "*" in self.collections_write or collection in self.collections_write
 
     def allows_model(self, model: str) -> bool:
         """True when this key may use `model` (no list means every model)."""

@@ -33,8 +33,12 @@ UNSTATABLE_MESSAGES = (
     "the prompt has a token id outside this model's vocabulary",  # token-id prompts: the model's vocabulary
     "suffix needs fill-in-the-middle tokens",  # only models with FIM tokens fill in the middle
 )
-# A previous_response_id must name a response stored for this key: state, not shape.
-UNSTATABLE_CODES = ("context_length_exceeded", "invalid_schema", "previous_response_not_found")
+# A previous_response_id must name a response stored for this key: state, not shape. An uploaded file's
+# contents (a dataset's rows) are no part of a multipart schema.
+UNSTATABLE_CODES = (
+    "context_length_exceeded", "invalid_schema", "previous_response_not_found",
+    "invalid_file",
+)
 
 
 def _unstatable(response: Any) -> bool:

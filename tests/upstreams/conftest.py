@@ -20,6 +20,7 @@ import openai
 import pytest
 
 from engine.vault import RequestLogEntry
+from engine.vault.records import PENDING_STATUS
 from tests.api.conftest import Api, start_api, stop_api
 from tests.conftest import module_enclave_home
 
@@ -131,10 +132,11 @@ def log_count(api: Api, quiet_s: float = 0.2) -> int:
 
 
 def logged_after(api: Api, count: int, timeout_s: float = 10.0) -> RequestLogEntry:
-    """The newest request-log entry once there are more than `count` (the row is written after the reply)."""
+    """The newest request-log entry once there are more than `count` and it is complete (a row is written
+    pending before the reply starts, and completed after it)."""
     deadline = time.monotonic() + timeout_s
-    while api.vault.request_log.count() <= count:
+    while api.vault.request_log.count() <= count or api.vault.request_log.recent(1)[0].status == PENDING_STATUS:
         if time.monotonic() > deadline:
-            raise AssertionError("the request was not logged")
+            raise AssertionError("the request was not logged, or its row was never completed")
         time.sleep(0.02)
     return api.vault.request_log.recent(1)[0]

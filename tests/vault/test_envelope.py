@@ -44,7 +44,13 @@ def _populate(vault: Vault) -> dict[str, str]:
             b"hello",
         )
     )
-    return {"a": a.id, "b": b.id, "m1": m1.id, "m2": m2.id, "m3": m3.id, "doc": doc.id}
+    dataset = vault.datasets.create({"name": "faq"}, [{"messages": [{"role": "user", "content": "row"}]}])
+    job = vault.training_jobs.create({"name": "adapted", "status": "running"})
+    blob = vault.training_jobs.put_blob(job.id, b"checkpoint bytes")
+    return {
+        "a": a.id, "b": b.id, "m1": m1.id, "m2": m2.id, "m3": m3.id, "doc": doc.id,
+        "dataset": dataset.id, "job": job.id, "blob": blob,
+    }
 
 
 def test_envelope_layout_and_fresh_nonces() -> None:
@@ -75,6 +81,10 @@ def _read_all(vault: Vault, ids: dict[str, str]) -> None:
     vault.documents.load_chunks(doc)
     vault.documents.sections(doc.id)
     vault.documents.original(doc.id)
+    vault.datasets.list()
+    vault.datasets.rows(ids["dataset"])
+    vault.training_jobs.list()
+    vault.training_jobs.get_blob(ids["job"], ids["blob"])
 
 
 @pytest.mark.parametrize(("table", "column"), [tc for tc in sealed_columns() if tc[0] != "header"])
