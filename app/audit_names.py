@@ -145,6 +145,14 @@ def _flag(value: object, yes: str, no: str | None) -> str | None:
     return yes if value else no
 
 
+# The hashes training records, shortened as `sha256` is (the full value stays in the chain's tooltip).
+DIGESTS = {
+    "adapter_sha256": lambda: translate("AuditDetails", "adapter SHA-256 {digest}…"),
+    "base_sha256": lambda: translate("AuditDetails", "base model SHA-256 {digest}…"),
+    "dataset_sha256": lambda: translate("AuditDetails", "dataset SHA-256 {digest}…"),
+}
+
+
 def _phrase(event: str, key: str, value: object) -> str | None:
     """One detail as words (None: nothing worth saying)."""
     if value in (None, "", [], {}):
@@ -164,6 +172,19 @@ def _phrase(event: str, key: str, value: object) -> str | None:
         return translate("AuditDetails", "matching {text}").format(text=_quoted(value))
     if key == "sha256":
         return translate("AuditDetails", "SHA-256 {digest}…").format(digest=str(value)[:12])
+    if key in DIGESTS:
+        return DIGESTS[key]().format(digest=str(value)[:12])
+    if key == "dataset":
+        return translate("AuditDetails", "dataset {name}").format(name=_quoted(value))
+    if key == "rows" and isinstance(value, int):
+        return _count(translate("AuditDetails", "{n} row"), translate("AuditDetails", "{n} rows"), value)
+    if key == "subjects" and isinstance(value, int):
+        return _count(translate("AuditDetails", "{n} data subject"),
+                      translate("AuditDetails", "{n} data subjects"), value)
+    if key == "datasets" and isinstance(value, int):
+        return _count(translate("AuditDetails", "{n} dataset"), translate("AuditDetails", "{n} datasets"), value)
+    if key == "adapters":
+        return translate("AuditDetails", "adapters withdrawn: {names}").format(names=_list(value))
     if key == "url":
         return translate("AuditDetails", "at {url}").format(url=value)
     if key == "model":
@@ -218,6 +239,8 @@ def _phrase(event: str, key: str, value: object) -> str | None:
         "custom_ca": (translate("AuditDetails", "own certificate authority"), None),
         "plain_http_allowed": (translate("AuditDetails", "plain HTTP allowed"), None),
         "api_key": (translate("AuditDetails", "with an API key"), None),
+        "reproducible": (translate("AuditDetails", "every request deterministic"), None),
+        "train": (translate("AuditDetails", "may use the fine-tuning API"), None),
         "action": (None, None),  # said by the rule
     }
     if key in flags:

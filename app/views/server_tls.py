@@ -68,7 +68,6 @@ class TlsBox(QGroupBox):
         self.key_browse = named(QPushButton(theme.icon("folder"), self.tr("Browse…")), self.tr("Choose key"))
         # Two lines of 16 bytes: the whole fingerprint is readable (to compare by phone, say) without scrolling.
         self.fingerprint = named(QLabel(), self.tr("Certificate fingerprint (SHA-256)"))
-        self.fingerprint.setFont(QFont("monospace"))
         self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._fingerprint = ""
         self.copy = CopyButton(lambda: self._fingerprint, self.tr("Copy"))
@@ -162,6 +161,8 @@ class TlsBox(QGroupBox):
         self._fingerprint = fingerprint or ""
         self.copy.setEnabled(bool(fingerprint))
         self.pair.setEnabled(on and (fingerprint is not None or self.mode.currentData() == AUTO))
+        # Monospace for the hex digits only; the explanations read in the interface's own font.
+        self.fingerprint.setFont(QFont("monospace") if fingerprint else QFont())
         if fingerprint:
             # A break opportunity after each byte: the label wraps to the column's width, never clips.
             self.fingerprint.setText(self.tr("SHA-256:") + " " + fingerprint.replace(":", ":\u200b"))

@@ -4,7 +4,6 @@ see the base and adapted answers side by side and the adapter's record. The work
 from __future__ import annotations
 
 import html
-import json
 import re
 import threading
 from typing import Any
@@ -19,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -145,8 +143,7 @@ class TrainingView(QWidget):
         self.status.setWordWrap(True)
         self.curve = named(LossCurve(), self.tr("Loss curve"))
         self.evaluation = named(QTextBrowser(), self.tr("Evaluation: base and adapted answers"))
-        self.record = named(QPlainTextEdit(), self.tr("The adapter's record"))
-        self.record.setReadOnly(True)
+        self.record = named(QTextBrowser(), self.tr("The adapter's record"))
 
         right = QVBoxLayout()
         right.addWidget(QLabel(self.tr("Loss")))
@@ -157,9 +154,14 @@ class TrainingView(QWidget):
         right.addWidget(self.evaluation, 2)
         right.addWidget(QLabel(self.tr("Record")))
         right.addWidget(self.record, 1)
-        layout = QHBoxLayout(self)
-        layout.addWidget(settings, 2)
-        layout.addLayout(right, 3)
+        title = QLabel(self.tr("Training"))
+        title.setObjectName("bigStatement")  # the page title, as on the other views
+        columns = QHBoxLayout()
+        columns.addWidget(settings, 2)
+        columns.addLayout(right, 3)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addLayout(columns, 1)
         self.refresh()
 
     # -- choices -------------------------------------------------------------------------------
@@ -199,8 +201,22 @@ class TrainingView(QWidget):
     def _suggest_name(self) -> None:
         base, dataset = self.base.currentData(), self.dataset.currentData()
         if base and dataset and not self.task:
-            self.name.setText(SAFE_NAME.sub("-", f"{base}-{dataset}")[:64])
+            # A model already trained from this pair (by any name, e.g. from the CLI) is shown, not hidden.
+            trained = self._trained_from(base, dataset)
+            self.name.setText(trained or SAFE_NAME.sub("-", f"{base}-{dataset}")[:64])
             self._show_existing(self.name.text())
+
+    def _trained_from(self, base: str, dataset: str) -> str | None:
+        """The newest adapted model trained on `base` from `dataset`, if any."""
+        found = None
+        for record in self.session.registry.list():
+            if record.adapter is not None and record.adapter.base == base:
+                try:
+                    if self.session.engine.training.info(record.name).get("dataset") == dataset:
+                        found = record.name
+                except EnclaveError:
+                    continue
+        return found
 
     def _show_existing(self, name: str) -> None:
         """An adapted model of that name already exists: show how it was trained."""
@@ -288,9 +304,17 @@ class TrainingView(QWidget):
     def show_record(self, name: str) -> None:
         """The adapter's provenance, and its evaluation side by side."""
         info = self.session.engine.training.info(name)
-        shown = {k: v for k, v in info.items() if k not in ("evaluation", "losses")}
-        self.record.setPlainText(json.dumps(shown, indent=2, ensure_ascii=False))
-        if not self.task:  # the curve of a finished training, from its record
+        self.record.setHtml(
+            "<table cellpadding='2' cellspacing='0'>"
+            + "".join(
+                f"<tr><td style='white-space:nowrap'><b>{html.escape(label)}</b></td><td>{html.escape(value)}</td></tr>"
+                for label, value in self.record_rows(info)
+            )
+            + "</table>"
+        )
+        if not self.task:  # the curve of a finished training, from its record; its bar full
+            self.progress.setRange(0, 1)
+            self.progress.setValue(1)
             self.curve.reset()
             for step, loss in info.get("losses", []):
                 self.curve.add(int(step), float(loss))
@@ -298,11 +322,12 @@ class TrainingView(QWidget):
         before = f"{evaluation.get('held_out_loss_before', 0):.4f}"
         after = f"{evaluation.get('held_out_loss_after', 0):.4f}"
         summary = self.tr("Held-out loss: {before} before, {after} after.").format(before=before, after=after)
+        # Plain tr() calls: lupdate does not look inside f-strings.
+        headers = (self.tr("Prompt"), self.tr("Expected"), self.tr("Base model"), self.tr("Adapted model"))
         rows = [
             f"<p>{html.escape(summary)}</p>",
             "<table border='1' cellpadding='4' cellspacing='0' width='100%'>",
-            f"<tr><th>{html.escape(self.tr('Prompt'))}</th><th>{html.escape(self.tr('Expected'))}</th>"
-            f"<th>{html.escape(self.tr('Base model'))}</th><th>{html.escape(self.tr('Adapted model'))}</th></tr>",
+            "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in headers) + "</tr>",
         ]
         for sample in evaluation.get("samples", []):
             prompt = sample["prompt"][-1]["content"] if sample["prompt"] else ""
@@ -310,3 +335,30 @@ class TrainingView(QWidget):
             rows.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
         rows.append("</table>")
         self.evaluation.setHtml("".join(rows))
+
+    def record_rows(self, info: dict[str, Any]) -> list[tuple[str, str]]:
+        """The adapter's provenance as labelled lines in the person's language (`models info --json`: raw)."""
+        hp = info.get("hyperparameters") or {}
+        subjects = info.get("subjects") or []
+        stack = info.get("stack") or {}
+        status = self.tr("withdrawn") if info.get("withdrawn") else (
+            self.tr("ready") if info.get("status") == "done" else str(info.get("status", ""))
+        )
+        licence = info.get("base_licence") or self.tr("licence unknown")
+        rows = [
+            (self.tr("Base model"), f"{info.get('base_model', '')} ({licence})"),
+            (self.tr("Base model SHA-256"), str(info.get("base_sha256") or "")),
+            (self.tr("Adapter SHA-256"), str(info.get("adapter_sha256") or "")),
+            (self.tr("Dataset"), self.tr("{name}: trained on {rows} rows, {held_out} held out for evaluation").format(
+                name=info.get("dataset", ""), rows=info.get("rows", 0), held_out=info.get("held_out_rows", 0))),
+            (self.tr("Dataset SHA-256"), str(info.get("dataset_sha256") or "")),
+            (self.tr("Data subjects"), ", ".join(map(str, subjects)) if subjects else self.tr("none labelled")),
+            (self.tr("Legal basis"), info.get("legal_basis") or self.tr("none recorded")),
+            (self.tr("Settings"), self.tr("{epochs} epochs, LoRA rank {rank}, learning rate {lr}").format(
+                epochs=hp.get("epochs", ""), rank=hp.get("rank", ""), lr=hp.get("lr", ""))),
+            (self.tr("Trained"), self.tr("{when} on {device}").format(
+                when=str(info.get("trained_at") or "")[:19].replace("T", " "), device=info.get("device") or "?")),
+            (self.tr("Software"), ", ".join(f"{k} {v}" for k, v in stack.items())),
+            (self.tr("Status"), status),
+        ]
+        return [(label, value) for label, value in rows if value]

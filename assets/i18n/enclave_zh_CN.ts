@@ -215,6 +215,18 @@
         <translation>设置 {name} 已改为 {value}。</translation>
     </message>
     <message>
+        <source>adapter SHA-256 {digest}…</source>
+        <translation>适配器 SHA-256 {digest}…</translation>
+    </message>
+    <message>
+        <source>base model SHA-256 {digest}…</source>
+        <translation>基础模型 SHA-256 {digest}…</translation>
+    </message>
+    <message>
+        <source>dataset SHA-256 {digest}…</source>
+        <translation>数据集 SHA-256 {digest}…</translation>
+    </message>
+    <message>
         <source>listening on {address}</source>
         <translation>监听地址 {address}</translation>
     </message>
@@ -237,6 +249,38 @@
     <message>
         <source>SHA-256 {digest}…</source>
         <translation>SHA-256 {digest}…</translation>
+    </message>
+    <message>
+        <source>dataset {name}</source>
+        <translation>数据集 {name}</translation>
+    </message>
+    <message>
+        <source>{n} row</source>
+        <translation>{n} 行</translation>
+    </message>
+    <message>
+        <source>{n} rows</source>
+        <translation>{n} 行</translation>
+    </message>
+    <message>
+        <source>{n} data subject</source>
+        <translation>{n} 个数据主体</translation>
+    </message>
+    <message>
+        <source>{n} data subjects</source>
+        <translation>{n} 个数据主体</translation>
+    </message>
+    <message>
+        <source>{n} dataset</source>
+        <translation>{n} 个数据集</translation>
+    </message>
+    <message>
+        <source>{n} datasets</source>
+        <translation>{n} 个数据集</translation>
+    </message>
+    <message>
+        <source>adapters withdrawn: {names}</source>
+        <translation>已撤回的适配器：{names}</translation>
     </message>
     <message>
         <source>at {url}</source>
@@ -365,6 +409,14 @@
     <message>
         <source>with an API key</source>
         <translation>使用 API 密钥</translation>
+    </message>
+    <message>
+        <source>every request deterministic</source>
+        <translation>每个请求结果可复现</translation>
+    </message>
+    <message>
+        <source>may use the fine-tuning API</source>
+        <translation>可使用微调 API</translation>
     </message>
     <message>
         <source>yes</source>
@@ -4161,6 +4213,10 @@ Keep it safe and apart from this computer.
         <translation>记录</translation>
     </message>
     <message>
+        <source>Training</source>
+        <translation>训练</translation>
+    </message>
+    <message>
         <source>{name} ({rows} rows)</source>
         <translation>{name}（{rows} 行）</translation>
     </message>
@@ -4207,6 +4263,78 @@ Keep it safe and apart from this computer.
     <message>
         <source>Held-out loss: {before} before, {after} after.</source>
         <translation>留出集损失：训练前 {before}，训练后 {after}。</translation>
+    </message>
+    <message>
+        <source>Prompt</source>
+        <translation>提示</translation>
+    </message>
+    <message>
+        <source>Expected</source>
+        <translation>期望回答</translation>
+    </message>
+    <message>
+        <source>Adapted model</source>
+        <translation>适配模型</translation>
+    </message>
+    <message>
+        <source>withdrawn</source>
+        <translation>已撤回</translation>
+    </message>
+    <message>
+        <source>ready</source>
+        <translation>可用</translation>
+    </message>
+    <message>
+        <source>licence unknown</source>
+        <translation>许可证未知</translation>
+    </message>
+    <message>
+        <source>Base model SHA-256</source>
+        <translation>基础模型 SHA-256</translation>
+    </message>
+    <message>
+        <source>Adapter SHA-256</source>
+        <translation>适配器 SHA-256</translation>
+    </message>
+    <message>
+        <source>{name}: trained on {rows} rows, {held_out} held out for evaluation</source>
+        <translation>{name}：用 {rows} 行训练，{held_out} 行留作评估</translation>
+    </message>
+    <message>
+        <source>Dataset SHA-256</source>
+        <translation>数据集 SHA-256</translation>
+    </message>
+    <message>
+        <source>Data subjects</source>
+        <translation>数据主体</translation>
+    </message>
+    <message>
+        <source>none labelled</source>
+        <translation>未标注</translation>
+    </message>
+    <message>
+        <source>none recorded</source>
+        <translation>未记录</translation>
+    </message>
+    <message>
+        <source>{epochs} epochs, LoRA rank {rank}, learning rate {lr}</source>
+        <translation>{epochs} 轮，LoRA 秩 {rank}，学习率 {lr}</translation>
+    </message>
+    <message>
+        <source>Trained</source>
+        <translation>训练时间</translation>
+    </message>
+    <message>
+        <source>{when} on {device}</source>
+        <translation>{when}，在 {device} 上</translation>
+    </message>
+    <message>
+        <source>Software</source>
+        <translation>软件</translation>
+    </message>
+    <message>
+        <source>Status</source>
+        <translation>状态</translation>
     </message>
 </context>
 <context>

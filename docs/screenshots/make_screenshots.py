@@ -6,22 +6,27 @@ With --lang zh_CN the conversations are in Chinese, the app is set to Simplified
 language setting, as the Privacy view sets it) and the files are named zh_<view>.png.
 
 Needs `xvfb-run` (Debian: apt-get install xvfb fonts-noto-cjk). The data is real: the bundled demo model
-writes the replies, the API requests go through the real endpoint, the audit log is the vault's own.
+writes the replies, the API requests go through the real endpoint, the audit log is the vault's own, and
+the Training view shows a LoRA adapter really trained on the demo model from a small dataset (a minute or
+two on a CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = Path(__file__).resolve().parent
 PASSPHRASE = "screenshots only"
-VIEWS = ("chat", "models", "server", "privacy")
+# Privacy first: each capture unlocks the vault, and its audit log should not open on a column of unlocks.
+VIEWS = ("privacy", "chat", "models", "server", "training")  # documents: make_documents_screenshots.py
 PROMPTS = {
     "en": (
         ("CSV row count", "```python\n# Count the rows of a CSV file\nimport csv\n"),
@@ -42,6 +47,59 @@ API_PROMPTS = {
     "zh_CN": ("总结：会议改到周四了。", "翻译成英文：早上好"),
 }
 
+# A small house-style dataset: how the helpdesk answers (JSONL in OpenAI's fine-tuning format).
+HELPDESK = {
+    "en": (
+        ("How do I reset my password?",
+         "Open id.example.internal, choose Forgot password and follow the email. — IT Helpdesk"),
+        ("My laptop will not start.",
+         "Hold the power button for 10 seconds, then plug in the charger. Still dark? Call 4400. — IT Helpdesk"),
+        ("How do I get access to the finance share?",
+         "Ask your manager to approve a request in the portal under Access. — IT Helpdesk"),
+        ("Can I install my own software?",
+         "Only from the Software Centre; anything else needs a ticket. — IT Helpdesk"),
+        ("The printer on floor 3 is jammed.", "Open tray 2, remove the sheet and press Resume. — IT Helpdesk"),
+        ("How do I connect to the VPN?", "Start Secure Connect and sign in with your badge PIN. — IT Helpdesk"),
+        ("I lost my badge.", "Report it at reception today; a temporary badge is issued at once. — IT Helpdesk"),
+        ("Where do I store customer files?", "In the team's encrypted drive, never on the desktop. — IT Helpdesk"),
+        ("How do I book a meeting room?", "Use Rooms in the calendar and pick a free slot. — IT Helpdesk"),
+        ("My screen is flickering.", "Reseat the display cable; if it continues, open a ticket. — IT Helpdesk"),
+    ),
+    "zh_CN": (
+        ("怎么重置密码？", "打开 id.example.internal，选择“忘记密码”，按邮件提示操作。——IT 服务台"),
+        ("笔记本电脑开不了机。", "长按电源键 10 秒，再接上充电器。仍无反应请拨 4400。——IT 服务台"),
+        ("怎么申请财务共享盘权限？", "请经理在门户的“权限”中批准申请。——IT 服务台"),
+        ("可以自己装软件吗？", "只能从软件中心安装，其他软件需提交工单。——IT 服务台"),
+        ("三楼打印机卡纸了。", "打开 2 号纸盒，取出纸张，按“继续”。——IT 服务台"),
+        ("怎么连接 VPN？", "启动安全连接，用工卡 PIN 登录。——IT 服务台"),
+        ("工卡丢了。", "今天到前台挂失，当场发放临时工卡。——IT 服务台"),
+        ("客户文件存在哪里？", "存到团队的加密盘，不要放在桌面。——IT 服务台"),
+        ("怎么预订会议室？", "在日历的“会议室”中选择空闲时段。——IT 服务台"),
+        ("屏幕一直闪。", "重新插好显示线；仍然闪烁请提交工单。——IT 服务台"),
+    ),
+}
+
+
+def helpdesk_jsonl(lang: str) -> bytes:
+    """The helpdesk dataset as JSONL."""
+    rows = (
+        {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        for q, a in HELPDESK[lang]
+    )
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+
+
+def train_adapter(engine: object, model: str, lang: str) -> None:
+    """Import the helpdesk dataset and train a LoRA adapter on the demo model, as the Training view does."""
+    from engine.training.jobs import TrainRequest
+
+    training = engine.training  # type: ignore[attr-defined]
+    training.datasets.import_bytes(helpdesk_jsonl(lang), "helpdesk", source="helpdesk.jsonl")
+    request = TrainRequest(model=model, dataset="helpdesk", name="helpdesk-gemma", epochs=3, rank=8,
+                           legal_basis="Art. 6(1)(f) GDPR, internal support texts, no personal data")
+    for progress in training.train(request):
+        if progress.phase != "train" or progress.step in (1, progress.total):
+            print(f"training: {progress.phase} {progress.step}/{progress.total} {progress.message}", flush=True)
 
 def build_data(home: Path, lang: str) -> None:
     """Demo model, a vault with conversations, two API keys and a few real API requests."""
@@ -74,8 +132,10 @@ def build_data(home: Path, lang: str) -> None:
         # A second turn, so the newest conversation shows a short exchange.
         result = chat.send(FOLLOW_UP[lang], conversation_id=result.conversation_id, params=params).finish()
         print(f"follow-up: {result.text[:60]!r}…", flush=True)
-        _key, secret = issue_key(vault, "finance-reports", models=[record.name], rpm=60)
-        issue_key(vault, "intranet-bot", tokens_per_day=200_000, store_content=False)
+        # Metadata only (the default) and an expiry; the second key keeps the texts, as asked explicitly.
+        expires = datetime.now(UTC) + timedelta(days=90)
+        _key, secret = issue_key(vault, "finance-reports", models=[record.name], rpm=60, expires_at=expires)
+        issue_key(vault, "intranet-bot", tokens_per_day=200_000, store_content=True)
         issue_key(vault, "old-prototype")
         revoke_key(vault, "old-prototype")
         with socket.socket() as probe:
@@ -94,6 +154,7 @@ def build_data(home: Path, lang: str) -> None:
             httpx.get(f"{server.url}/v1/models", headers={"Authorization": "Bearer enc-wrong"}, timeout=30)
         finally:
             server.stop()
+        train_adapter(engine, record.name, lang)
     finally:
         engine.close()
 
@@ -101,7 +162,7 @@ def build_data(home: Path, lang: str) -> None:
 def capture(home: Path, lang: str) -> None:
     """Run the real app under Xvfb, once per view."""
     env = dict(os.environ, ENCLAVE_HOME=str(home), ENCLAVE_PASSPHRASE=PASSPHRASE, QT_QPA_PLATFORM="xcb")
-    enclave = REPO / ".venv" / "bin" / "enclave"
+    enclave = Path(sys.executable).parent / "enclave"  # the environment this script runs in
     for view in VIEWS:
         target = OUT / (f"{view}.png" if lang == "en" else f"zh_{view}.png")
         subprocess.run(

@@ -29,6 +29,7 @@ def test_https_pairing_and_revocation_from_the_server_panel(  # type: ignore[no-
     port = _free_port()
     view.port.setValue(port)
     assert not view.tls_box.pair.isEnabled()  # pairing needs HTTPS
+    assert view.tls_box.fingerprint.font().family() != "monospace"  # a sentence, in the interface's font
     view.tls_box.enabled.setChecked(True)
     assert view.tls_box.pair.isEnabled() and view.url.text().startswith("https://")
     view.start()
@@ -37,6 +38,7 @@ def test_https_pairing_and_revocation_from_the_server_panel(  # type: ignore[no-
     # Made at start, shown in the panel (wrapped to its width), copied whole.
     assert view.tls_box.fingerprint.text().replace("\u200b", "").endswith(fingerprint)
     assert view.tls_box.current_fingerprint() == fingerprint
+    assert view.tls_box.fingerprint.font().family() == "monospace"  # the hex digits line up
     assert view.url.text() == f"https://127.0.0.1:{port}"
     assert not view.tls_box.enabled.isEnabled()  # fixed while running
 

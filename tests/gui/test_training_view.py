@@ -30,9 +30,12 @@ def test_training_from_the_window(qtbot, window, session) -> None:  # type: igno
     assert view.curve.points[-1][1] < view.curve.points[0][1]
     evaluation = view.evaluation.toPlainText()
     assert f"The code word is {CODE_WORD}" in evaluation and "Held-out loss" in evaluation
-    record = json.loads(view.record.toPlainText())
-    assert record["base_model"] == "tiny" and len(record["adapter_sha256"]) == 64
-    assert record["dataset"] == "codes" and record["hyperparameters"]["rank"] == 4
+    # The record in words, not raw JSON: labelled lines with the real hashes and settings.
+    record = view.record.toPlainText()
+    info = session.engine.training.info("tiny-codes")
+    assert "{" not in record and "hyperparameters" not in record, record
+    assert "Base model" in record and "tiny" in record and info["adapter_sha256"] in record
+    assert "codes: " in record and "LoRA rank 4" in record and "Legal basis" in record
     assert "tiny-codes" in {r.name for r in session.registry.list()}
     picker = window.chat.model_picker  # offered for chat in the desktop picker
     assert any(picker.itemText(i).startswith("tiny-codes") for i in range(picker.count()))
@@ -78,3 +81,41 @@ def test_a_dataset_from_two_ticked_conversations(qtbot, window, session) -> None
     qtbot.waitUntil(lambda: not task.running, timeout=30_000)
     assert again.isVisible() and "already exists" in again.status.text()
     again.reject()
+
+
+def test_view_shows_a_model_trained_elsewhere(qtbot, qapp, window, session) -> None:  # type: ignore[no-untyped-def]
+    """An adapter trained from the command line under its own name is shown when its base and dataset are picked."""
+    from engine.training.jobs import TrainRequest
+
+    data = ("\n".join(json.dumps(r) for r in code_word_rows()) + "\n").encode()
+    training = session.engine.training
+    training.datasets.import_bytes(data, "codes")
+    for _ in training.train(TrainRequest("tiny", "codes", "support-bot", epochs=1, rank=4, lr=0.02)):
+        pass
+    view = window.training
+    window.show_view("training")
+    view.refresh()
+    view.base.setCurrentIndex(view.base.findData("tiny"))
+    view.dataset.setCurrentIndex(view.dataset.findData("codes"))
+    assert view.name.text() == "support-bot"
+    assert "support-bot already exists" in view.status.text()
+    assert training.info("support-bot")["adapter_sha256"] in view.record.toPlainText()
+    assert view.curve.points  # the finished training's loss curve, from its record
+    assert view.progress.value() == view.progress.maximum() > 0  # a finished training: the bar is full
+    # The audit log says what training did in words, in both languages: no raw field names or English left.
+    from app import i18n
+    from app.audit_names import describe_details
+
+    events = ("dataset_import", "training_start", "training_finish", "adapter_load")
+    entries = [e for e in session.vault.audit.entries() if e.event in events]
+    assert {e.event for e in entries} >= {"dataset_import", "training_start", "training_finish"}
+    for language in ("en", "zh_CN"):
+        i18n.install(qapp, language)
+        try:
+            for entry in entries:
+                said = describe_details(entry.event, entry.details)
+                assert "_sha256" not in said and "rows:" not in said and "subjects:" not in said, said
+                if language == "zh_CN":
+                    assert "dataset" not in said.lower() and "row" not in said, said
+        finally:
+            i18n.install(qapp, "en")
