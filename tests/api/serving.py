@@ -56,6 +56,19 @@ def prepare_home(home: Path, tiny_gguf: Path) -> str:
     return secret
 
 
+def wait_until_healthy(process: subprocess.Popen[str], port: int, timeout_s: float = 60) -> None:
+    """Return once `enclave serve` on `port` answers /health; its stderr if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(process.stderr.read() if process.stderr else "serve exited")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def serve(home: Path, key: str, *args: str, start_timeout: float = 60) -> Iterator[Served]:
     """Run `enclave serve --port P ARGS` over `home` until the block ends (SIGTERM, then SIGKILL)."""
@@ -66,15 +79,7 @@ def serve(home: Path, key: str, *args: str, start_timeout: float = 60) -> Iterat
         env=env, stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(process.stderr.read() if process.stderr else "serve exited")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_healthy(process, port, start_timeout)
         yield Served(process, port, key)
     finally:
         if process.poll() is None:

@@ -10,10 +10,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
+from tests.api.serving import wait_until_healthy
 from tests.api.test_cli import free_port
 from tests.training.conftest import CLI, CODE_WORD, QUESTIONS, ROOT, code_word_rows, enclave, env
 
@@ -29,16 +29,7 @@ def server(train_home: Path) -> Iterator[tuple[str, str, str]]:
         env=env(train_home), stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_healthy(process, port)
         yield f"http://127.0.0.1:{port}/v1", trainer, reader
     finally:
         process.send_signal(signal.SIGTERM)

@@ -10,10 +10,8 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
@@ -22,6 +20,7 @@ from engine.models import ModelRegistry
 from engine.runtime import GenerationParams
 from engine.training.jobs import Training
 from engine.vault import Vault
+from tests.api.serving import wait_until_healthy
 from tests.api.test_cli import free_port
 from tests.training.conftest import (
     CANARY,
@@ -129,16 +128,7 @@ def test_the_adapted_model_is_served_through_the_openai_api(trained: Path) -> No
         env=env(trained), stderr=subprocess.PIPE, text=True, cwd=ROOT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert server.poll() is None, server.stderr.read() if server.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_healthy(server, port)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=secret)
         assert {"tiny", "tiny-cw"} <= {m.id for m in client.models.list()}
         reply = client.chat.completions.create(model="tiny-cw", messages=PROMPT, temperature=0, max_tokens=32)
