@@ -43,6 +43,7 @@ from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.adapters import apply_lora
+from engine.runtime.speculative import Distribution, Drafter, Speculation, room_for_draft, verify
 from engine.runtime.loaded import (
     PENALTY_WINDOW,
     LoadReport,
@@ -181,6 +182,7 @@ class _Request:
     serial: int = 0  # tells requests apart (see `_compacted_for`)
     decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     stop_filter: StopFilter | None = None
+    speculation: Speculation | None = None  # drafts verified in the shared batch (engine.runtime.speculative)
 
     @property
     def prefilling(self) -> bool:
@@ -253,6 +255,8 @@ class BatchedModel:
         self._admitted = 0
         self._compacted_for: frozenset[int] = frozenset()  # the running requests the cache was tidied for
         self._logit_views: dict[int, np.ndarray] = {}
+        self.speculation = settings.speculation  # "lookup" or "off"
+        self.drafted = self.kept = 0  # drafted tokens verified, and how many of them were kept
         memory = self.model.size() + self.ctx.get_state_size()
         self.report = LoadReport(time.perf_counter() - started, memory, self.n_ctx_seq, gpu_layers, threads)
 
@@ -463,7 +467,18 @@ class BatchedModel:
             shared = min(longest_prefix(other.prompt, prompt), len(prompt) - 1)
             if other.prefilling and shared - reuse >= MIN_TOKENS_WORTH_SHARING and shared > request.shared_with_leader:
                 request.leader, request.shared_with_leader = other, shared
+        request.speculation = self._speculation_for(params, prompt)
         self.active.append(request)
+
+    def _speculation_for(self, params: GenerationParams, prompt: list[int]) -> Speculation | None:
+        """Prompt-lookup speculation for a request, when the model's setting has it on."""
+        if self.speculation == "off":
+            return None
+        distribution = None
+        if not plain_greedy(params):
+            chain = self._sampler(params, prompt, draw=False)
+            distribution = Distribution(chain, self.n_vocab, greedy=params.temperature == 0.0, seed=params.seed)
+        return Speculation(Drafter(list(prompt)), distribution)
 
     def _admit_solo(
         self,
@@ -564,8 +579,9 @@ class BatchedModel:
         request.reused += held - request.prefilled
         request.prefilled = held
 
-    def _sampler(self, params: GenerationParams, prompt: list[int]) -> LlamaSampler:
-        """The request's native sampler chain: bias, penalties, grammar, then the sampling itself."""
+    def _sampler(self, params: GenerationParams, prompt: list[int], *, draw: bool = True) -> LlamaSampler:
+        """The request's native sampler chain: bias, penalties, grammar, then the sampling itself (without
+        the final random draw when not `draw`: speculative verification draws itself)."""
         sampler = LlamaSampler()
         bias = dict(params.logit_bias)
         if params.ignore_eos:
@@ -594,7 +610,8 @@ class BatchedModel:
             sampler.add_top_p(params.top_p, 1)
             sampler.add_min_p(params.min_p, 1)
             sampler.add_temp(params.temperature)
-            sampler.add_dist(seed)
+            if draw:
+                sampler.add_dist(seed)
         return sampler
 
     # -- one decoding step ---------------------------------------------------------------------
@@ -623,8 +640,15 @@ class BatchedModel:
         for request in self.active:
             request.batch_index = -1
             if not request.solo and not request.prefilling and request.next_token is not None:
+                first = n
                 add(request.slot, request.next_token, request)
                 request.next_token = None
+                if request.speculation is not None:
+                    # Each drafted token gets logits too (see engine.runtime.speculative).
+                    request.speculation.draft = self._draft(request, self.n_batch - n - len(self.active))
+                    for token in request.speculation.draft:
+                        add(request.slot, token, request)
+                    request.batch_index = first
         # While streams are decoding, a newcomer's prompt goes in smaller chunks: each step then stays
         # short and running streams keep their pace; alone, a prompt takes the whole batch.
         limit = self.n_batch if n == 0 else min(self.n_batch, n + PREFILL_CHUNK_WHILE_DECODING)
@@ -732,16 +756,28 @@ class BatchedModel:
             self.ctx.kv_cache_seq_rm(slot.seq_id, 0, shared)
             self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, 0, shared)
 
+    def _draft(self, request: _Request, spare: int) -> list[int]:
+        """The tokens a speculating request guesses follow its next one (at most `spare`)."""
+        assert request.speculation is not None
+        return request.speculation.drafter.draft(min(spare, room_for_draft(self, request)))
+
     def _sample(self, request: _Request) -> None:
         ctx = self._solo.ctx if request.solo else self.ctx
+        if request.speculation is not None:
+            verify(self, request, ctx)
+            return
         if request.sampler is None:
             token = self._argmax(request.batch_index, request.params, ctx)
         else:
             token = int(C.llama_sampler_sample(request.sampler.sampler, ctx.ctx, request.batch_index))
+        self._take(request, token, request.batch_index, ctx)
+
+    def _take(self, request: _Request, token: int, index: int, ctx: LlamaContext) -> bool:
+        """Hand the request the token chosen from batch position `index`; False once that finished it."""
         if C.llama_vocab_is_eog(self.vocab, token):
             self._finish(request, "stop")
-            return
-        logprob = self._logprob(request.batch_index, token, request.params.logprobs, ctx)
+            return False
+        logprob = self._logprob(index, token, request.params.logprobs, ctx)
         request.generated += 1
         if request.first_token_at is None:
             request.first_token_at = time.perf_counter()
@@ -755,6 +791,8 @@ class BatchedModel:
             self._finish(request, "length", unevaluated=token)
         else:
             request.next_token = token
+            return True
+        return False
 
     def _logits(self, index: int, ctx: LlamaContext | None = None) -> np.ndarray:
         """The logits of batch position `index` (a view into llama.cpp's buffer, valid until the next decode)."""
@@ -871,6 +909,8 @@ class BatchedModel:
         self.active.remove(request)
         if request.sampler is not None:
             request.sampler.close()
+        if request.speculation is not None:
+            request.speculation.close()
         slot = request.slot
         slot.busy = False
         slot.last_used = time.monotonic()
