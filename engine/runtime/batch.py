@@ -43,7 +43,6 @@ from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.adapters import apply_lora
-from engine.runtime.speculative import Distribution, Drafter, Speculation, room_for_draft, verify
 from engine.runtime.loaded import (
     PENALTY_WINDOW,
     LoadReport,
@@ -51,6 +50,7 @@ from engine.runtime.loaded import (
     longest_prefix,
     resolve_gpu_layers,
 )
+from engine.runtime.speculative import Distribution, Drafter, Speculation, room_for_draft, verify
 from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, Timings, TokenLogprob, Usage
 
 Emit = Callable[[Chunk | BaseException | None], None]
@@ -496,6 +496,7 @@ class BatchedModel:
         solo.slot.busy = True
         request = _Request(params, cancel, emit, solo.slot, prompt, 0, sampler, queued_s, solo=True)
         request.stop_filter = StopFilter(params.stop)
+        request.speculation = self._speculation_for(params, prompt)
         self._admitted += 1
         request.serial = self._admitted
         self.active.append(request)
@@ -522,18 +523,22 @@ class BatchedModel:
         if request.prefilling:
             tokens = request.prompt[request.prefilled : request.prefilled + SOLO_CHUNK]
             request.prefilled += len(tokens)
+            logits_from = len(tokens) - 1
         else:
             assert request.next_token is not None
-            tokens, request.next_token = [request.next_token], None
+            tokens, request.next_token, logits_from = [request.next_token], None, 0
+            if request.speculation is not None:
+                # Drafts depend only on the request's own tokens: the batches stay the same every time.
+                request.speculation.draft = self._draft(request, SOLO_CHUNK - 1)
+                tokens += request.speculation.draft
         start = len(request.slot.tokens)
+        wants_logits = not request.prefilling
         for i, token in enumerate(tokens):
             batch.token[i] = token
             batch.pos[i] = start + i
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = 0
-            batch.logits[i] = False
-        wants_logits = not request.prefilling
-        batch.logits[len(tokens) - 1] = wants_logits
+            batch.logits[i] = wants_logits and i >= logits_from
         batch.n_tokens = len(tokens)
         request.slot.tokens.extend(tokens)
         code = C.llama_decode(solo.ctx.ctx, batch)
@@ -542,7 +547,7 @@ class BatchedModel:
             self._release(request, keep_cache=False)
             return
         if wants_logits:
-            request.batch_index = len(tokens) - 1
+            request.batch_index = logits_from
             if request.prompt_done_at is None:
                 request.prompt_done_at = time.perf_counter()
             self._sample(request)

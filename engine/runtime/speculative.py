@@ -20,8 +20,9 @@ Adaptive. Each sequence's draft length grows while its guesses are kept and shri
 a sequence whose guesses keep failing pauses guessing for a growing number of steps. Ordinary chat,
 where earlier n-grams rarely predict the reply, then decodes as it would without speculation.
 
-Deterministic requests (a seed, or a key's "reproducible" rule) run in the model's solo context, one
-token per decode, without drafts: their tokens must not depend on how they were batched.
+Deterministic requests (a seed, or a key's "reproducible" rule) speculate too, in the model's solo
+context: what they draft, how long, and what they keep depend only on their own tokens and seed, so the
+batches their tokens are decoded in, and hence the tokens, are the same every time.
 """
 
 from __future__ import annotations
@@ -135,8 +136,11 @@ class Distribution:
         array = C.llama_token_data_array(data=self.pointer, size=len(data), selected=-1, sorted=False)
         C.llama_sampler_apply(self.chain.sampler, ctypes.byref(array))
         size = int(array.size)
-        buffer = (ctypes.c_char * (size * TOKEN_DATA.itemsize)).from_address(ctypes.addressof(array.data.contents))
-        kept = np.frombuffer(buffer, dtype=TOKEN_DATA, count=size)
+        address = ctypes.cast(array.data, ctypes.c_void_p).value or 0
+        if address == self.data.ctypes.data:
+            kept = self.data[:size]
+        else:  # (a sampler that moved the candidates to a buffer of its own)
+            kept = np.frombuffer(ctypes.string_at(address, size * TOKEN_DATA.itemsize), dtype=TOKEN_DATA)
         if self.greedy:
             return int(kept["id"][array.selected])
         logit = kept["logit"].astype(np.float64)
@@ -159,7 +163,8 @@ class Distribution:
                 p[where[0]] = 0.0
                 p /= p.sum()
         cumulative = np.cumsum(p)
-        return int(ids[min(int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right")), len(ids) - 1)])
+        at = int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
+        return int(ids[min(at, len(ids) - 1)])
 
     def accept(self, token: int) -> None:
         """Advance the chain's state (penalty window, grammar) by the token taken."""
@@ -215,8 +220,8 @@ def verify(model: BatchedModel, request: _Request, ctx: LlamaContext) -> None:
     speculation.drafter.record(len(draft), kept)
     model.drafted += len(draft)
     model.kept += kept
-    if draft and not request.solo:
-        model.ctx.kv_cache_seq_rm(slot.seq_id, len(slot.tokens), -1)
+    if draft:
+        ctx.kv_cache_seq_rm(slot.seq_id, len(slot.tokens), -1)
 
 
 def _choose(model: BatchedModel, request: _Request, index: int, ctx: LlamaContext, guess: int | None) -> int:
