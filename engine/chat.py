@@ -113,6 +113,7 @@ class Turn:
     _parts: list[str] = field(default_factory=list)
     user_message_id: str | None = None  # the prompt as stored (None: not stored, or regenerated)
     rules: ReplyRules | None = None  # tools were offered: the reply may be calls
+    sources: list[dict[str, Any]] | None = None  # document sources it answers from, stored with the reply
 
     def __iter__(self) -> Iterator[Chunk]:
         opened = False
@@ -136,6 +137,8 @@ class Turn:
         calls = self._calls(text)
         if calls:
             label["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+        if self.sources is not None:  # sealed with the reply, so reopening the conversation lists them again
+            label["sources"] = self.sources
         message_id = None
         if self._vault is not None and self.conversation_id is not None:
             if self.replaces is not None:  # the earlier version stays, to switch back to
@@ -233,10 +236,12 @@ class ChatService:
         on_load: LoadListener | None = None,
         tools: ToolPlan | None = None,
         grounding: str | None = None,
+        sources: list[dict[str, Any]] | None = None,
     ) -> Turn:
         """Store the user's message (if a vault is open) and start the reply; `on_load` hears how far the
         model has loaded when it is not in memory yet; `tools` are offered to the model; `grounding`
-        (document sources for this turn) joins the system prompt for this reply only and is not stored."""
+        (document sources for this turn) joins the system prompt for this reply only and is not stored;
+        `sources` (their citations) are stored with the reply's metadata."""
         history: list[dict[str, Any]] = []
         if self.vault is not None and conversation_id is not None:
             model = model or self.vault.conversations.get(conversation_id).model
@@ -256,6 +261,7 @@ class ChatService:
         messages = history + [{"role": "user", "content": prompt}]
         turn = self._reply(messages, conversation_id, backend, ref, params, on_load, tools)
         turn.user_message_id = user_message_id
+        turn.sources = sources
         return turn
 
     def resume(
