@@ -285,17 +285,29 @@ class ChatService:
         model: str | None = None,
         params: GenerationParams | None = None,
         on_load: LoadListener | None = None,
+        grounding: str | None = None,
+        sources: list[dict[str, Any]] | None = None,
     ) -> Turn:
-        """Write the last reply again; the new version is added to it and chosen, the earlier ones kept."""
+        """Write the last reply again; the new version is added to it and chosen, the earlier ones kept
+        (`grounding` and `sources` as for `send`: a reply from documents is written again from them)."""
         assert self.vault is not None, "regenerate needs the vault"
         stored = self.vault.conversations.messages(conversation_id)
         last = stored[-1].id if stored and stored[-1].role == "assistant" else None
         conversation = self.vault.conversations.get(conversation_id)
         backend, ref = self._usable_model(model or conversation.model)
         history = self._history(conversation_id, before=last)
+        if grounding:
+            history = _with_grounding(history, grounding)
         turn = self._reply(history, conversation_id, backend, ref, params, on_load)
         turn.replaces = last
+        turn.sources = sources
         return turn
+
+    def last_prompt(self, conversation_id: str) -> str | None:
+        """The text of the conversation's last user message (what a regenerated reply answers)."""
+        assert self.vault is not None, "needs the vault"
+        users = [m for m in self.vault.conversations.messages(conversation_id) if m.role == "user"]
+        return users[-1].content if users else None
 
     def edit_and_resend(
         self,

@@ -95,6 +95,21 @@ def ask(
     return task
 
 
+def regenerate(
+    owner: QObject, session: Session, conversation_id: str, collections: Sequence[str], model: str | None,
+    params: GenerationParams,
+) -> StreamTask:
+    """Stream a new version of the last answer from `collections` (searched again), with its own sources."""
+    from engine.documents.answer import regenerate as regenerate_answer
+
+    library, chat, actor = session.engine.documents, session.chat, session.engine.actor.audit_name
+    return StreamTask(
+        lambda on_load: regenerate_answer(library, chat, conversation_id, collections, actor=actor, model=model,
+                                          params=params, on_load=on_load).turn,
+        owner,
+    )
+
+
 def choose_collections(session: Session, conversation_id: str | None, names: Sequence[str]) -> None:
     """Remember the collections a stored conversation answers from (sealed with it); a new chat keeps
     them until its first turn stores the conversation."""

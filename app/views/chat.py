@@ -383,10 +383,12 @@ class ChatView(QWidget):
             return
         params, model = self.sheet.params(), self.model_picker.currentData()
         self.messages.remove_from(len(items) - 1)
-        self._start_stream(
-            chat_ops.regenerate(self, self.session, self.conversation_id, model, params), model,
-            replaces=items[-1].id,
-        )
+        if self.collections.chosen():  # answered from the documents again, with its own sources
+            stream = docs_ops.regenerate(self, self.session, self.conversation_id, self.collections.chosen(),
+                                         model, params)
+        else:
+            stream = chat_ops.regenerate(self, self.session, self.conversation_id, model, params)
+        self._start_stream(stream, model, replaces=items[-1].id)
 
     def _choose_version(self, item: MessageItem, index: int) -> None:
         """Show another version of a regenerated reply; the next turn sends the one shown."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.chat import ChatService, Turn
 from engine.documents.library import DocumentLibrary, SearchResult
+from engine.errors import UserError
 from engine.runtime import GenerationParams, LoadListener
 
 MAX_SOURCE_CHARS = 1500
@@ -109,4 +110,28 @@ def ask(
     vault, stored = chat.vault, turn.conversation_id
     if vault is not None and stored is not None and list(vault.conversations.get(stored).collections) != names:
         vault.conversations.set_collections(stored, names)
+    return DocumentTurn(turn, hits)
+
+
+def regenerate(
+    library: DocumentLibrary,
+    chat: ChatService,
+    conversation_id: str,
+    collections: Sequence[str],
+    *,
+    actor: str,
+    model: str | None = None,
+    params: GenerationParams | None = None,
+    on_load: LoadListener | None = None,
+    top: int = SOURCES_PER_ANSWER,
+) -> DocumentTurn:
+    """Write the last answer from documents again: its question searched again in `collections`, the new
+    version stored with its own sources beside the earlier ones."""
+    prompt = chat.last_prompt(conversation_id)
+    if prompt is None:
+        raise UserError("the conversation has no question to answer again")
+    library.wait_ready()
+    hits = library.search(prompt, list(collections), top=top, actor=actor)
+    turn = chat.regenerate(conversation_id, model=model, params=params, on_load=on_load,
+                           grounding=grounded_system_prompt(hits), sources=citations(hits))
     return DocumentTurn(turn, hits)

@@ -135,6 +135,14 @@ def test_chat_answers_from_a_collection_with_sources(qtbot, window, tmp_path: Pa
     reopened = chat.view.widgets()[-1]
     assert reopened.sources.isVisible() and reopened.sources.lines()[0] == first
     assert not chat.view.widgets()[0].sources.isVisible()  # the question has none
+    # Regenerating an answer from documents writes it from the sources again, stored with its own.
+    with qtbot.waitSignal(chat.reply_finished, timeout=180_000):
+        chat.regenerate()
+    qtbot.waitUntil(lambda: chat.view.widgets()[-1].item.versions == 2, timeout=10_000)
+    versions = window.session.vault.conversations.messages(first_id)[-1].alternatives
+    assert [v.metadata["sources"][0]["document"] for v in versions] == ["handbook.pdf", "handbook.pdf"]
+    assert versions[1].metadata["usage"]["prompt_tokens"] > len(INSTRUCTIONS) + len(FACT)
+    assert chat.view.widgets()[-1].sources.lines()[0] == first
     # Unticking the collection is remembered for this conversation too.
     chat.collections.set_chosen([])
     assert window.session.vault.conversations.get(first_id).collections == ()
