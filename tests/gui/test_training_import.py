@@ -1,6 +1,6 @@
 """The Training view imports a JSONL dataset file itself (no CLI): progress, the bad lines named by number
-with nothing stored, then a good file stored encrypted and picked; the evaluation box wraps long English
-answers instead of scrolling sideways."""
+with nothing stored, then a good file stored encrypted and picked; the evaluation box of long English
+answers never shows a sideways scroll bar."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_a_bad_file_names_its_lines_and_a_good_one_is_imported(qtbot, window, se
 def test_the_evaluation_box_wraps_instead_of_scrolling_sideways(qtbot, window) -> None:  # type: ignore[no-untyped-def]
     view = window.training
     window.show_view("training")
-    window.resize(800, 500)  # filled while small (as at start-up), then shown large: as the screenshot was
+    window.resize(800, 500)  # filled while small (as at start-up), then shown at many widths
     qtbot.wait(50)
     base = "How do I reset my password? mendatanguser " * 5
     samples = [{"prompt": [{"role": "user", "content": "How do I reset my password?"}],
@@ -62,7 +62,8 @@ def test_the_evaluation_box_wraps_instead_of_scrolling_sideways(qtbot, window) -
     assert "Held-out loss" in view.evaluation.toPlainText()
     bar = view.evaluation.horizontalScrollBar()
     shown_at = []
-    for width in range(900, 1300, 3):  # Qt's table layout lags a pixel behind at some widths: a bar showed
+    # At some widths Qt's table layout ends a pixel wider than the box: a sideways bar showed (README shot).
+    for width in range(900, 1300, 3):
         window.resize(width, 800)
         qtbot.wait(5)
         if bar.isVisible():
