@@ -118,28 +118,62 @@ def start_llama_server(name: str, binary: Path, model_path: Path, threads: int) 
 
 
 def document(paragraphs: int = 24) -> str:
-    """A records policy of numbered sections: varied wording (no copy of itself), ~1,500 tokens."""
+    """A records policy of numbered sections, ~1,500 tokens on the demo model. Every sentence is drawn
+    from its own words (no phrase recurs), so that a quote has one place to follow in the document."""
     rng = random.Random(30)
-    subjects = ["case files", "invoices", "staff records", "contracts", "emails", "board minutes", "audit logs"]
-    actions = ["kept for", "reviewed after", "archived after", "destroyed after", "sealed for", "indexed within"]
-    owners = ["the records team", "the finance office", "legal counsel", "each department head", "the auditors"]
-    reasons = [
-        "so that claims can still be answered",
-        "because the regulator may ask for them",
-        "unless a hold has been placed on them",
-        "and copies outside the archive are deleted",
-        "while the matter they belong to is open",
+    subjects = [
+        "case files",
+        "invoices",
+        "staff records",
+        "contracts",
+        "emails",
+        "board minutes",
+        "audit logs",
+        "site plans",
+        "payroll sheets",
+        "tender bids",
+        "visitor logs",
+        "grant letters",
+        "safety reports",
     ]
+    verbs = ["kept", "reviewed", "archived", "shredded", "sealed", "indexed", "scanned", "moved", "checked"]
+    owners = [
+        "the records team",
+        "the finance office",
+        "legal counsel",
+        "the harbour master",
+        "the auditors",
+        "the clerk",
+        "the mayor's office",
+        "the works depot",
+        "the archive room",
+        "the school board",
+    ]
+    places = [
+        "in the north vault",
+        "at the depot",
+        "on the second floor",
+        "in locked cabinets",
+        "off site",
+        "in the town hall basement",
+        "with the county",
+        "in fireproof boxes",
+    ]
+    sentences = []
+    for subject in subjects:
+        for verb in verbs:
+            sentences.append((subject, verb))
+    rng.shuffle(sentences)
     lines = ["Records Retention Policy of the Harbour Town Council", ""]
     for section in range(1, paragraphs + 1):
-        sentences = []
+        parts = []
         for _ in range(3):
-            years = rng.randint(2, 12)
-            sentences.append(
-                f"{rng.choice(subjects).capitalize()} are {rng.choice(actions)} {years} years by "
-                f"{rng.choice(owners)}, {rng.choice(reasons)}."
+            subject, verb = sentences.pop()
+            parts.append(
+                f"{subject.capitalize()} are {verb} by {rng.choice(owners)} {rng.choice(places)} "
+                f"for {rng.randint(2, 40)} years"
             )
-        lines.append(f"Section {section}. " + " ".join(sentences))
+        lines.append(f"Section {section}. " + "; ".join(parts) + ".")
     return "\n".join(lines)
 
 
@@ -153,7 +187,7 @@ def tasks() -> dict[str, str]:
         "quote": f"Document:\n{doc}\n\nThe document above, quoted word for word:\n{first_line}\n",
         "code": (
             f"File loaded.py:\n```python\n{code}```\n\nThe same file, complete, with `{old}` renamed to `{new}`:\n"
-            f"```python\n{code.splitlines()[0]}\n"
+            f"```python\n" + "".join(code.splitlines(keepends=True)[:3])
         ),
         "chat": (
             "A conversation between a visitor and the harbour master.\nUser: What time do the fishing boats "

@@ -155,14 +155,14 @@ def test_the_acceptance_rule_keeps_the_models_distribution() -> None:
 
 
 def test_drafts_follow_the_latest_match_and_back_off_when_refused() -> None:
-    drafter = Drafter([1, 2, 3, 4, 5, 9, 9, 1, 2, 3])
-    assert drafter.draft(3) == [4, 5, 9]
+    drafter = Drafter([1, 2, 3, 4, 5, 9, 9, 7, 1, 2, 3, 4, 6, 6, 1, 2, 3, 4])
+    assert drafter.draft(3) == [6, 6, 1]  # the latest occurrence of the last 4 tokens
     drafter.record(3, 0)  # nothing kept: shorter, and a pause
     assert drafter.length == 1 and drafter.draft(3) == []
-    assert drafter.draft(3) == [4]
+    assert drafter.draft(3) == [6]
     drafter.record(1, 1)
     assert drafter.length == 3 and drafter.misses == 0
-    assert Drafter([5, 6, 7]).draft(4) == []
+    assert Drafter([5, 6, 7, 8, 5, 6, 7]).draft(4) == []  # 3 tokens are too few to go by
 
 
 @pytest.mark.parametrize("value", ["sometimes", ""])
