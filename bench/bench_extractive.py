@@ -272,9 +272,9 @@ def start_servers(stack: ExitStack, model_path: Path, threads: int, skip: list[s
         ENCLAVE: lambda: start_enclave(ENCLAVE, model_path, threads, "lookup"),
         ENCLAVE_OFF: lambda: start_enclave(ENCLAVE_OFF, model_path, threads, "off"),
     }
-    built = subprocess.run(
-        ["bash", str(ROOT / "bench" / "build_llama_server.sh")], cwd=ROOT, capture_output=True, text=True
-    )
+    script = str(ROOT / "bench" / "build_llama_server.sh")
+    env = {**os.environ, "PY": os.environ.get("PY", sys.executable)}  # the Python that runs the bench
+    built = subprocess.run(["bash", script], cwd=ROOT, capture_output=True, text=True, env=env)
     if built.returncode == 0:
         binary = Path(built.stdout.strip().splitlines()[-1])
         for name in LLAMA_OPTIONS:
