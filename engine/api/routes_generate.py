@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -171,8 +171,15 @@ class _Outcome:
     """How one choice's stream ended."""
 
     final: Chunk | None = None
-    text: str = ""
     failed: bool = False
+    # The reply's text, joined only when read (once, at the end): joining it at every chunk would cost
+    # time growing with the square of the reply's length, on the event loop.
+    text_of: Callable[[], str] = field(default=lambda: "")
+
+    @property
+    def text(self) -> str:
+        """The reply's text so far."""
+        return self.text_of()
 
 
 async def _stream(
@@ -308,10 +315,10 @@ async def _chat_events(
         yield event({"role": "assistant", "content": None, "tool_calls": [opening]})
     else:
         yield event({"role": "assistant", "content": ""})
+    outcome.text_of = lambda: reader.text
     try:
         async for chunk in chunks_of(choice):
             piece = reader.feed(chunk)
-            outcome.text = reader.text
             if piece.thinking:
                 yield event({"reasoning_content": piece.thinking})
             if piece.arguments:
@@ -324,7 +331,7 @@ async def _chat_events(
         yield _error_event(exc)
         return
     read = reader.finish()
-    outcome.final, outcome.text = read.final, read.text
+    outcome.final, outcome.text_of = read.final, lambda: read.text
     if read.rest:
         yield event({"content": read.rest})
     if rules.forced_tool is not None:
@@ -422,6 +429,7 @@ async def _completion_events(
 ) -> AsyncIterator[bytes]:
     """One choice's events of a streamed text completion."""
     parts: list[str] = []
+    outcome.text_of = lambda: "".join(parts)
     offset = 0
     try:
         async for chunk in chunks_of(choice):
@@ -434,7 +442,6 @@ async def _completion_events(
                 extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
                 yield sse(reply.envelope(choices=[item], **usage_field, **extra))
             parts.append(chunk.text)
-            outcome.text = "".join(parts)
             offset += len(chunk.text)
     except EnclaveError as exc:  # the backend failed mid-reply: said in the stream
         outcome.failed = True
