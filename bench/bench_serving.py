@@ -324,6 +324,7 @@ LONG_PHASES = ("long_alone", "long_idle")
 CONVERSATION_TURNS = 10
 CONVERSATION_REPLY_TOKENS = 8
 LONG_REPLY_TOKENS = 64
+GROUPS = ("single", "concurrent", "long", "conversations")  # what --phases may name
 
 
 def variants(phases: tuple[str, ...]) -> list[str]:
@@ -363,7 +364,12 @@ def measure_long(
 
 
 def measure(
-    servers: list[Server], rounds: int, quick: bool, long_tokens: int, count: Callable[[str], int] | None
+    servers: list[Server],
+    rounds: int,
+    quick: bool,
+    long_tokens: int,
+    count: Callable[[str], int] | None,
+    groups: frozenset[str] = frozenset(GROUPS),
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Every phase on every server, in `rounds` rounds with the servers in rotating order.
 
@@ -374,9 +380,9 @@ def measure(
     tokens = 32 if quick else 96
     for server in servers:  # warm-up: load the model, fill caches, first-request costs
         asyncio.run(single_stream(server, 8, 1))
-    phases = variants(PHASES)
-    long_phases = variants(LONG_PHASES) if count is not None else []
-    conversations = variants(("conversations",))
+    phases = variants(tuple(p for p in PHASES if p.rstrip("0123456789") in groups))
+    long_phases = variants(LONG_PHASES) if count is not None and "long" in groups else []
+    conversations = variants(("conversations",)) if "conversations" in groups else []
     every = [*phases, *long_phases, *conversations]
     per_round: dict[str, dict[str, list[dict[str, float]]]] = {s.name: {p: [] for p in every} for s in servers}
     for round_ in range(rounds):
@@ -478,6 +484,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="a GGUF to serve instead of the bundled demo model")
     parser.add_argument("--long-tokens", type=int, default=3900, help="the long-context phase's prompt size")
     parser.add_argument("--no-long", action="store_true", help="leave out the long-context phase")
+    parser.add_argument(
+        "--phases", nargs="+", choices=GROUPS, default=list(GROUPS), help="the phases to run (default: all)"
+    )
     parser.add_argument("--overhead-runs", type=int, default=3, help="host-overhead repetitions (0: none)")
     args = parser.parse_args()
     threads = os.cpu_count() or 1
@@ -491,10 +500,11 @@ def main() -> None:
             raise SystemExit(f"no such model file: {model_path}")
         stem = "serving" if args.model is None else f"serving-{model_path.stem}"
         rounds = 1 if args.quick else args.rounds
-        count = None if args.no_long else token_counter(model_path)
+        groups = frozenset(args.phases) - ({"long"} if args.no_long else set())
+        count = token_counter(model_path) if "long" in groups else None
         with ExitStack() as servers_stack:
             servers = start_servers(servers_stack, model_path, threads, args.skip)
-            results, per_round = measure(servers, rounds, args.quick, args.long_tokens, count)
+            results, per_round = measure(servers, rounds, args.quick, args.long_tokens, count, groups)
         overhead: list[dict[str, Any]] = []
         if args.overhead_runs > 0:
             registry = ModelRegistry()

@@ -19,7 +19,7 @@ def paired_ratio(
 
     `theirs` may be `ours` with another field: the ratio of two figures of one server within each round.
     """
-    pairs = zip(per_round[ours][phase], per_round[theirs][phase], strict=True)
+    pairs = zip(per_round[ours].get(phase, []), per_round[theirs].get(phase, []), strict=True)
     return median([a[field_] / b[their_field or field_] for a, b in pairs if b[their_field or field_] > 0])
 
 
@@ -31,6 +31,8 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    if any(phase not in r for r in results.values() for phase in ("single", "concurrent8", "conversations")):
+        return False  # (a run of some phases only)
     names = list(results)
     labels = [name.replace(" ", "\n", 1) for name in names]  # two lines: long names overlap otherwise
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
@@ -62,7 +64,14 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
     return True
 
 
+def _cell(r: dict[str, Any], phase: str, key: str, fmt: str, scale: float = 1.0) -> str:
+    """One figure of a table, or a dash for a phase that was not run."""
+    value = r.get(phase, {}).get(key)
+    return "–" if value is None else format(value * scale, fmt)
+
+
 def print_tables(results: dict[str, dict[str, Any]], rounds: int, model: str, threads: int, parallel: int) -> None:
+    """The Markdown tables: greedy, sampled, long context (phases not run show a dash)."""
     print(f"\nModel: {model}, {threads} threads, parallel {parallel}, median of {rounds} interleaved rounds;")
     print(f"{machine()['cpu']}\n")
     for suffix, title in (("", "greedy (temperature 0)"), (SAMPLED, "sampled (temperature 0.8, top_p 0.95)")):
@@ -73,14 +82,17 @@ def print_tables(results: dict[str, dict[str, Any]], rounds: int, model: str, th
         )
         print("|---|---|---|---|---|---|---|---|---|")
         for name, r in results.items():
-            single, conv, c8 = r["single" + suffix], r["conversations" + suffix], r["concurrent8" + suffix]
-            print(
-                f"| {name} | {single['decode_tok_s']:.1f} | {single['ttft_s'] * 1000:.0f} | "
-                f"{r['concurrent1' + suffix]['aggregate_tok_s']:.1f} | "
-                f"{r['concurrent4' + suffix]['aggregate_tok_s']:.1f} | {c8['aggregate_tok_s']:.1f} | "
-                f"{conv['turn1_ttft_s'] * 1000:.0f} | {conv['turn10_ttft_s'] * 1000:.0f} | "
-                f"{c8['failed']}/{c8['cut_off']} |"
-            )
+            cells = [
+                _cell(r, "single" + suffix, "decode_tok_s", ".1f"),
+                _cell(r, "single" + suffix, "ttft_s", ".0f", 1000),
+                *(_cell(r, f"concurrent{n}" + suffix, "aggregate_tok_s", ".1f") for n in (1, 4, 8)),
+                _cell(r, "conversations" + suffix, "turn1_ttft_s", ".0f", 1000),
+                _cell(r, "conversations" + suffix, "turn10_ttft_s", ".0f", 1000),
+                _cell(r, "concurrent8" + suffix, "failed", "d")
+                + "/"
+                + _cell(r, "concurrent8" + suffix, "cut_off", "d"),
+            ]
+            print(f"| {name} | " + " | ".join(cells) + " |")
     if any("long_alone" in r for r in results.values()):
         print("\nlong context\n")
         print(
@@ -89,12 +101,15 @@ def print_tables(results: dict[str, dict[str, Any]], rounds: int, model: str, th
         )
         print("|---|---|---|---|---|---|---|")
         for name, r in results.items():
-            idle, idle_s = r["long_idle"], r["long_idle" + SAMPLED]
-            print(
-                f"| {name} | {r['long_alone']['ttft_s']:.2f} | {r['long_alone' + SAMPLED]['ttft_s']:.2f} | "
-                f"{idle['ttft_s']:.2f} | {idle['decode_tok_s']:.1f} | {idle_s['ttft_s']:.2f} | "
-                f"{idle_s['decode_tok_s']:.1f} |"
-            )
+            cells = [
+                _cell(r, "long_alone", "ttft_s", ".2f"),
+                _cell(r, "long_alone" + SAMPLED, "ttft_s", ".2f"),
+                _cell(r, "long_idle", "ttft_s", ".2f"),
+                _cell(r, "long_idle", "decode_tok_s", ".1f"),
+                _cell(r, "long_idle" + SAMPLED, "ttft_s", ".2f"),
+                _cell(r, "long_idle" + SAMPLED, "decode_tok_s", ".1f"),
+            ]
+            print(f"| {name} | " + " | ".join(cells) + " |")
 
 
 def compute_ratios(results: dict[str, dict[str, Any]], per_round: dict[str, Any]) -> dict[str, float]:
@@ -134,4 +149,4 @@ def compute_ratios(results: dict[str, dict[str, Any]], per_round: dict[str, Any]
             ratios["turn10_ttft_vs_llama_cpp_python" + suffix] = paired_ratio(
                 per_round, ours, lcp, conv, "turn10_ttft_s"
             )
-    return ratios
+    return {key: value for key, value in ratios.items() if value > 0}  # (0: a phase not run)
