@@ -316,20 +316,26 @@ async def _chat_events(
     else:
         yield event({"role": "assistant", "content": ""})
     outcome.text_of = lambda: reader.text
+    held: list[bytes] = []  # the events of chunks that arrived together, sent in one write
     try:
         async for chunk in chunks_of(choice):
             piece = reader.feed(chunk)
             if piece.thinking:
-                yield event({"reasoning_content": piece.thinking})
+                held.append(event({"reasoning_content": piece.thinking}))
             if piece.arguments:
-                yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]})
+                held.append(event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]}))
             if piece.answer or piece.logprobs:
                 logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
-                yield event({"content": piece.answer}, logprobs=logprobs)
+                held.append(event({"content": piece.answer}, logprobs=logprobs))
+            if held and not choice.pump.ready():
+                yield b"".join(held)
+                held.clear()
     except EnclaveError as exc:  # the backend failed mid-reply (an upstream broke off): said in the stream
         outcome.failed = True
-        yield _error_event(exc)
+        yield b"".join(held) + _error_event(exc)
         return
+    if held:
+        yield b"".join(held)
     read = reader.finish()
     outcome.final, outcome.text_of = read.final, lambda: read.text
     if read.rest:
@@ -431,6 +437,7 @@ async def _completion_events(
     parts: list[str] = []
     outcome.text_of = lambda: "".join(parts)
     offset = 0
+    held: list[bytes] = []  # the events of chunks that arrived together, sent in one write
     try:
         async for chunk in chunks_of(choice):
             if chunk.finish_reason is not None:
@@ -440,9 +447,14 @@ async def _completion_events(
                 finish = finish_reason(chunk) if chunk.finish_reason else None
                 item = {"text": chunk.text, "index": index, "logprobs": logprobs, "finish_reason": finish}
                 extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
-                yield sse(reply.envelope(choices=[item], **usage_field, **extra))
+                held.append(sse(reply.envelope(choices=[item], **usage_field, **extra)))
             parts.append(chunk.text)
             offset += len(chunk.text)
+            if held and not choice.pump.ready():
+                yield b"".join(held)
+                held.clear()
     except EnclaveError as exc:  # the backend failed mid-reply: said in the stream
         outcome.failed = True
-        yield _error_event(exc)
+        held.append(_error_event(exc))
+    if held:
+        yield b"".join(held)

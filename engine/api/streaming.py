@@ -87,6 +87,10 @@ class ChunkPump:
         assert isinstance(item, Chunk)
         return item
 
+    def ready(self) -> bool:
+        """Whether the next chunk (or the end) is already here: a caller may then write both at once."""
+        return not self._queue.empty()
+
     def cancel(self) -> None:
         """Stop the generation (safe to call more than once, or after it finished)."""
         self.generation.cancel()

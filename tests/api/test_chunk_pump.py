@@ -43,6 +43,8 @@ def test_chunks_ready_together_take_one_wake_up_and_keep_their_order() -> None:
         for n, pump in enumerate(pumps):
             while (chunk := await pump.next()) is not None:
                 texts[n].append(chunk.text)
+                # Everything is here at once: a route may write what follows with this chunk.
+                assert pump.ready()
         return texts, wake_ups
 
     texts, wake_ups = asyncio.run(main())
