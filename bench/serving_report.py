@@ -67,7 +67,7 @@ def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
 def _cell(r: dict[str, Any], phase: str, key: str, fmt: str, scale: float = 1.0) -> str:
     """One figure of a table, or a dash for a phase that was not run."""
     value = r.get(phase, {}).get(key)
-    return "–" if value is None else format(value * scale, fmt)
+    return "–" if value is None else format(value * scale if scale != 1.0 else value, fmt)
 
 
 def print_tables(results: dict[str, dict[str, Any]], rounds: int, model: str, threads: int, parallel: int) -> None:
