@@ -245,3 +245,15 @@ def test_callbacks_are_dropped_once_the_owner_is_gone(qtbot, session) -> None:  
     workers.wait_for_all(10_000)
     qtbot.wait(50)
     assert called == [] and allowlist.is_required(session.vault)  # the work ran; nobody was called back
+
+
+def test_stream_task_and_task_share_one_base(qtbot, owner) -> None:  # type: ignore[no-untyped-def]
+    """A stream's task is a Task: the same callbacks, owner check and pool (the chat operations return one)."""
+    from app.workers import StreamTask
+
+    done: list[object] = []
+    stream = StreamTask(lambda _on_load: (_ for _ in ()).throw(ValueError("no model")), owner)
+    assert isinstance(stream, Task)
+    stream.on_failure(done.append).start()
+    qtbot.waitUntil(lambda: bool(done), timeout=10_000)
+    assert isinstance(done[0], ValueError)
