@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs.secret import SecretBox
 from app.session import ACTOR
 from app.views.snippets import export_lines
 from app.widgets import CopyButton, error_text, muted, named
@@ -140,13 +141,8 @@ class SecretDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Your new API key"))
         self.setMinimumWidth(560)
-        self.secret = QLabel(secret)
-        self.secret.setObjectName("secretBox")
-        self.secret.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.secret.setFont(QFont("monospace"))
-        self.secret.setWordWrap(True)
-        named(self.secret, self.tr("API key secret"))
-        self.copy = CopyButton(secret, self.tr("Copy key"))
+        box = SecretBox(secret, self.tr("API key secret"), self.tr("Copy key"))
+        self.secret, self.copy = box.label, box.copy
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         named(buttons.button(QDialogButtonBox.StandardButton.Close), self.tr("Close"))
         buttons.rejected.connect(self.reject)
@@ -156,8 +152,7 @@ class SecretDialog(QDialog):
         layout.addWidget(muted(self.tr(
             "Copy it now: this is the only time it is shown. Enclave keeps only a hash of it."
         )))
-        layout.addWidget(self.secret)
-        layout.addWidget(self.copy, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(box)
         # The Server view's examples read the key from $ENCLAVE_API_KEY: these lines put it there.
         layout.addWidget(muted(self.tr(
             "To run the examples on the Server page, first run this line in the same terminal:")))

@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs.secret import SecretBox
 from app.session import ACTOR
-from app.widgets import CopyButton, error_text, muted, named
+from app.widgets import error_text, muted, named
 from engine.pairing.appliance import create_pairing
 
 
@@ -75,13 +76,9 @@ class PairDeviceDialog(QDialog):
         self.form_box = QWidget()
         self.form_box.setLayout(form)
 
-        self.code_label = named(QLabel(), self.tr("Pairing code"))
-        self.code_label.setObjectName("secretBox")
-        self.code_label.setFont(QFont("monospace"))
-        self.code_label.setWordWrap(True)
-        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.secret_box = SecretBox("", self.tr("Pairing code"), self.tr("Copy code"))
+        self.code_label, self.copy = self.secret_box.label, self.secret_box.copy
         self.qr = named(QLabel(), self.tr("Pairing code as a QR code"))
-        self.copy = CopyButton(lambda: self.code or "", self.tr("Copy code"))
         self.result_box = QWidget()
         result = QVBoxLayout(self.result_box)
         result.setContentsMargins(0, 0, 0, 0)
@@ -89,8 +86,7 @@ class PairDeviceDialog(QDialog):
             "Enter this code on the device (“Connect to your organisation's server”) within 24 hours. It "
             "works only once: the device exchanges it for its own key.")))
         result.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
-        result.addWidget(self.code_label)
-        result.addWidget(self.copy, 0, Qt.AlignmentFlag.AlignLeft)
+        result.addWidget(self.secret_box)
         self.result_box.hide()
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -129,7 +125,7 @@ class PairDeviceDialog(QDialog):
             return
         self.message.clear()
         self.form_box.hide()
-        self.code_label.setText(self.code)
+        self.secret_box.set_text(self.code)
         pixmap = qr_pixmap(self.code)
         if pixmap is not None:
             self.qr.setPixmap(pixmap)
