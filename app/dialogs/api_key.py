@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -16,14 +16,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from app.dialogs.secret import SecretBox
+from app.dialogs.secret import ModelChecklist, SecretBox, error_label, issue_buttons
 from app.session import ACTOR
 from app.views.snippets import export_lines
 from app.widgets import CopyButton, error_text, muted, named
@@ -43,13 +41,18 @@ class CreateKeyDialog(QDialog):
         self.setWindowTitle(self.tr("Create an API key"))
         self.name = named(QLineEdit(), self.tr("Key name"))
         self.name.setPlaceholderText(self.tr("e.g. finance-reports"))
-        self.models = named(QListWidget(), self.tr("Models this key may use"))
-        for model in model_names:
-            item = QListWidgetItem(model)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.models.addItem(item)
-        self.models.setMaximumHeight(110)
+        self.models = ModelChecklist(model_names, self.tr("Models this key may use"))
+        self._build_limits()
+        form = self._build_form(self._build_expiry())
+        self.message = error_label()
+        self.buttons, self.ok = issue_buttons(self, self.tr("Create key"), self.issue, self.name)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+    def _build_limits(self) -> None:
+        """Requests per minute, tokens per day and whether the log keeps texts."""
         self.rpm = named(QSpinBox(), self.tr("Requests per minute"))
         self.rpm.setRange(0, 100_000)
         self.rpm.setSpecialValueText(self.tr("no limit"))
@@ -63,6 +66,9 @@ class CreateKeyDialog(QDialog):
         self.store.setChecked(False)
         self.store.setToolTip(self.tr(
             "Without it the request log keeps only metadata: time, key, model, status and token counts."))
+
+    def _build_expiry(self) -> QHBoxLayout:
+        """The expiry check box and the last day the key works."""
         self.expires = named(QCheckBox(self.tr("Expires after")), self.tr("The key expires"))
         self.expiry = named(QDateEdit(), self.tr("Last day the key works"))
         self.expiry.setCalendarPopup(True)
@@ -76,9 +82,10 @@ class CreateKeyDialog(QDialog):
         expiry_row.addWidget(self.expires)
         expiry_row.addWidget(self.expiry)
         expiry_row.addStretch(1)
-        self.message = QLabel()
-        self.message.setObjectName("errorLabel")
-        self.message.setWordWrap(True)
+        return expiry_row
+
+    def _build_form(self, expiry_row: QHBoxLayout) -> QFormLayout:
+        """The rows of the form, labelled."""
         form = QFormLayout()
         form.addRow(self.tr("Name:"), self.name)
         form.addRow(self.tr("Models:"), self.models)
@@ -89,25 +96,11 @@ class CreateKeyDialog(QDialog):
         form.addRow(self.tr("Expiry:"), expiry_row)
         form.addRow("", muted(self.tr("An expired key is refused with a message saying so; "
                                       "it works through the chosen day (UTC).")))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(self.tr("Create key"))
-        named(self.ok, self.tr("Create key"))
-        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        self.buttons.accepted.connect(self.issue)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-        self.name.textChanged.connect(lambda text: self.ok.setEnabled(bool(text.strip())))
-        self.ok.setEnabled(False)
+        return form
 
     def chosen_models(self) -> list[str] | None:
         """The checked models, or None for all."""
-        names = [self.models.item(i).text() for i in range(self.models.count())
-                 if self.models.item(i).checkState() == Qt.CheckState.Checked]
-        return names or None
+        return self.models.chosen()
 
     def expires_at(self) -> datetime | None:
         """When the key stops working (the start of the day after the chosen one, UTC), or None."""

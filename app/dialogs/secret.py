@@ -1,12 +1,24 @@
-"""A secret shown once (an API key, a pairing code): monospaced, selectable, wrapped, with a Copy button.
-
-One widget for both, so the two dialogs that hand out secrets look and behave alike."""
+"""What the two dialogs that hand out secrets (an API key, a pairing code) share: the secret shown once
+(monospaced, selectable, wrapped, with a Copy button), the models checklist, the OK/Cancel row and the
+in-place error line, so both look and behave alike."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.widgets import CopyButton, named
 
@@ -30,3 +42,47 @@ class SecretBox(QWidget):
     def set_text(self, text: str) -> None:
         """Show `text` (the Copy button copies it from then on)."""
         self.label.setText(text)
+
+
+class ModelChecklist(QListWidget):
+    """The models a key (or a paired device) may use, each with a check box; none checked means all."""
+
+    def __init__(self, model_names: list[str], name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        named(self, name)
+        for model in model_names:
+            item = QListWidgetItem(model)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Unchecked)
+            self.addItem(item)
+        self.setMaximumHeight(110)
+
+    def chosen(self) -> list[str] | None:
+        """The checked models, or None for all."""
+        names = [self.item(i).text() for i in range(self.count())
+                 if self.item(i).checkState() == Qt.CheckState.Checked]
+        return names or None
+
+
+def issue_buttons(
+    dialog: QDialog, ok_text: str, accept: Callable[[], None], required: QLineEdit
+) -> tuple[QDialogButtonBox, QPushButton]:
+    """OK (named `ok_text`, calling `accept`, enabled once `required` holds text) and Cancel."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+    ok.setText(ok_text)
+    named(ok, ok_text)
+    named(buttons.button(QDialogButtonBox.StandardButton.Cancel), dialog.tr("Cancel"))
+    buttons.accepted.connect(accept)
+    buttons.rejected.connect(dialog.reject)
+    required.textChanged.connect(lambda text: ok.setEnabled(bool(text.strip())))
+    ok.setEnabled(False)
+    return buttons, ok
+
+
+def error_label() -> QLabel:
+    """Where a dialog explains a refused entry, in place."""
+    label = QLabel()
+    label.setObjectName("errorLabel")
+    label.setWordWrap(True)
+    return label

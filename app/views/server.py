@@ -9,13 +9,11 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtNetwork import QAbstractSocket, QNetworkInterface
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -39,7 +37,17 @@ from app.views.server_tls import TlsBox
 from app.views.server_tls import resolve as resolve_tls
 from app.views.server_upstreams import UpstreamsPanel
 from app.views.snippets import client_url, snippets
-from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
+from app.widgets import (
+    CopyButton,
+    error_text,
+    human_clock,
+    human_date,
+    human_duration_ms,
+    human_number,
+    muted,
+    named,
+    record_table,
+)
 from app.workers import Task
 from engine.api.settings import ApiSettings, is_loopback
 from engine.vault.records import PENDING_STATUS, ApiKeyRecord, RequestLogEntry
@@ -266,15 +274,7 @@ class ServerView(QWidget):
         return self.tr("pending") if entry.status == PENDING_STATUS else str(entry.status)
 
     def _table(self, model: RecordTableModel, name: str, stretch: int = 0) -> QTableView:
-        table = named(QTableView(), name)
-        table.setModel(model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.verticalHeader().hide()
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # One column takes what is left, so the table fits without scrolling sideways.
-        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+        table = record_table(model, name, stretch=stretch)
         table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 10)
         return table
 

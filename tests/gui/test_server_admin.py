@@ -173,7 +173,8 @@ def test_add_and_remove_an_upstream(qtbot, window, session, monkeypatch) -> None
     assert [u.name for u in list_upstreams(session.vault)] == ["lab"]
     assert panel.model.rowCount() == 1 and panel.model.index(0, 2).data() == "big-model, other"
     panel.table.selectRow(0)
-    assert panel.remove_selected(confirm=False)
+    with qtbot.waitSignal(panel.changed, timeout=10_000):  # removed off the GUI thread
+        assert panel.remove_selected(confirm=False) is not None
     assert list_upstreams(session.vault) == [] and panel.model.rowCount() == 0
     events = [(e.event, e.actor) for e in session.vault.audit.entries()]
     assert ("upstream_add", "gui") in events and ("upstream_remove", "gui") in events
