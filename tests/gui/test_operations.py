@@ -257,3 +257,30 @@ def test_stream_task_and_task_share_one_base(qtbot, owner) -> None:  # type: ign
     stream.on_failure(done.append).start()
     qtbot.waitUntil(lambda: bool(done), timeout=10_000)
     assert isinstance(done[0], ValueError)
+
+
+# -- upstreams and organisation servers ------------------------------------------------------------------
+
+
+def test_upstreams_check_and_remove(qtbot, owner, session) -> None:  # type: ignore[no-untyped-def]
+    from app.operations import upstreams
+
+    session.engine.upstreams.add("lab", "http://127.0.0.1:9/v1", models=["x"])
+    checked = _run(qtbot, upstreams.check(owner, session))
+    assert checked.error is None and [s.upstream.name for s in checked.result] == ["lab"]
+    assert not checked.result[0].health.ok  # nothing listens on port 9: reported, not raised
+    removed = _run(qtbot, upstreams.remove(owner, session, "lab"))
+    assert removed.error is None and session.engine.upstreams.list() == []
+    assert _audited(session, "upstream_remove")[-1].actor == "gui"
+    again = _run(qtbot, upstreams.remove(owner, session, "lab"))
+    assert again.error is not None and "lab" in str(again.error)
+
+
+def test_remotes_check_with_none_and_remove_an_unknown_one(qtbot, owner, session) -> None:  # type: ignore[no-untyped-def]
+    from app.operations import remotes
+
+    assert remotes.remotes(session) == []
+    checked = _run(qtbot, remotes.check(owner, session))
+    assert checked.error is None and checked.result == {}
+    missing = _run(qtbot, remotes.remove(owner, session, "office"))
+    assert missing.error is not None and "office" in str(missing.error)
