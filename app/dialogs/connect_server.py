@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs.secret import error_label
 from app.session import ACTOR
 from app.widgets import error_text, muted, named
 from app.workers import Task, run_task
@@ -47,28 +48,8 @@ class ConnectServerDialog(QDialog):
             "Your administrator creates a pairing code on the server (enclave pair create). Paste it here: "
             "this computer then uses the server's models, and your conversations stay here, encrypted."
         ))
-        self.code_edit = named(QPlainTextEdit(), self.tr("Pairing code"))
-        self.code_edit.setPlaceholderText(self.tr("EP2-…"))
-        self.code_edit.setFixedHeight(90)
-        mono = QFont("monospace")
-        self.code_edit.setFont(mono)
-        self.name = named(QLineEdit(), self.tr("Name for this server"))
-        self.name.setPlaceholderText(self.tr("e.g. hospital-gpu"))
-        self.server = self._value(self.tr("Server"))
-        self.url = self._value(self.tr("Address"))
-        self.fingerprint = self._value(self.tr("Certificate fingerprint (SHA-256)"))
-        self.fingerprint.setFont(mono)
-        self.device = self._value(self.tr("This computer is paired as"))
-        form = QFormLayout()
-        form.addRow(self.tr("Pairing code:"), self.code_edit)
-        form.addRow(self.tr("Server:"), self.server)
-        form.addRow(self.tr("Address:"), self.url)
-        form.addRow(self.tr("Certificate:"), self.fingerprint)
-        form.addRow(self.tr("Paired as:"), self.device)
-        form.addRow(self.tr("Name here:"), self.name)
-        self.message = QLabel()
-        self.message.setObjectName("errorLabel")
-        self.message.setWordWrap(True)
+        form = self._build_form()
+        self.message = error_label()
         named(self.message, self.tr("Connection status"))
         note = muted(self.tr(
             "Enclave remembers this certificate: if the server ever presents another one, it refuses to "
@@ -90,6 +71,29 @@ class ConnectServerDialog(QDialog):
         self.code_edit.textChanged.connect(self._read_code)
         self.name.textChanged.connect(lambda _: self._update_ok())
         self._read_code()
+
+    def _build_form(self) -> QFormLayout:
+        """The code field, what the code says about the server, and the name to keep it under."""
+        self.code_edit = named(QPlainTextEdit(), self.tr("Pairing code"))
+        self.code_edit.setPlaceholderText(self.tr("EP2-…"))
+        self.code_edit.setFixedHeight(90)
+        mono = QFont("monospace")
+        self.code_edit.setFont(mono)
+        self.name = named(QLineEdit(), self.tr("Name for this server"))
+        self.name.setPlaceholderText(self.tr("e.g. hospital-gpu"))
+        self.server = self._value(self.tr("Server"))
+        self.url = self._value(self.tr("Address"))
+        self.fingerprint = self._value(self.tr("Certificate fingerprint (SHA-256)"))
+        self.fingerprint.setFont(mono)
+        self.device = self._value(self.tr("This computer is paired as"))
+        form = QFormLayout()
+        form.addRow(self.tr("Pairing code:"), self.code_edit)
+        form.addRow(self.tr("Server:"), self.server)
+        form.addRow(self.tr("Address:"), self.url)
+        form.addRow(self.tr("Certificate:"), self.fingerprint)
+        form.addRow(self.tr("Paired as:"), self.device)
+        form.addRow(self.tr("Name here:"), self.name)
+        return form
 
     def _value(self, name: str) -> QLabel:
         label = named(QLabel("—"), name)

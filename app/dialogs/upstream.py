@@ -12,13 +12,13 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.dialogs.secret import error_label
 from app.widgets import error_text, muted, named
 from app.workers import run_task
 
@@ -34,39 +34,8 @@ class AddUpstreamDialog(QDialog):
         self.upstream: Any = None
         self.setWindowTitle(self.tr("Add an upstream"))
         self.setMinimumWidth(520)
-        self.name = named(QLineEdit(), self.tr("Upstream name"))
-        self.name.setPlaceholderText(self.tr("e.g. gpu-cluster"))
-        self.url = named(QLineEdit(), self.tr("Upstream URL"))
-        self.url.setPlaceholderText(self.tr("e.g. https://vllm.example.org:8000/v1"))
-        self.api_key = named(QLineEdit(), self.tr("Upstream API key"))
-        self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.api_key.setPlaceholderText(self.tr("optional; stored encrypted"))
-        self.discover = named(QCheckBox(self.tr("Ask the upstream which models it serves")),
-                              self.tr("Discover the models"))
-        self.models = named(QLineEdit(), self.tr("Models it serves"))
-        self.models.setPlaceholderText(self.tr("e.g. llama-3.1-70b, qwen2.5-32b"))
-        self.prefix = named(QLineEdit(), self.tr("Prefix for model names"))
-        self.prefix.setPlaceholderText(self.tr("optional, e.g. cluster/"))
-        self.ca_path = named(QLineEdit(), self.tr("CA certificate file"))
-        self.ca_path.setPlaceholderText(self.tr("optional; else the system's certificates"))
-        self.ca_browse = named(QPushButton(self.tr("Choose…")), self.tr("Choose a CA certificate file"))
-        self.plain_http = named(QCheckBox(self.tr("Allow unencrypted http:// to another machine")),
-                                self.tr("Allow plain HTTP"))
-        self.message = QLabel()
-        self.message.setObjectName("errorLabel")
-        self.message.setWordWrap(True)
-        ca_row = QHBoxLayout()
-        ca_row.addWidget(self.ca_path, 1)
-        ca_row.addWidget(self.ca_browse)
-        form = QFormLayout()
-        form.addRow(self.tr("Name:"), self.name)
-        form.addRow(self.tr("URL:"), self.url)
-        form.addRow(self.tr("API key:"), self.api_key)
-        form.addRow(self.tr("Models:"), self.models)
-        form.addRow("", self.discover)
-        form.addRow(self.tr("Prefix:"), self.prefix)
-        form.addRow(self.tr("CA certificate:"), ca_row)
-        form.addRow("", self.plain_http)
+        form = self._build_form()
+        self.message = error_label()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         self.ok.setText(self.tr("Add upstream"))
@@ -86,6 +55,40 @@ class AddUpstreamDialog(QDialog):
             field.textChanged.connect(lambda _: self._update())
         self.discover.toggled.connect(lambda _: self._update())
         self._update()
+
+    def _build_form(self) -> QFormLayout:
+        """Name, URL, key, models (typed or discovered), prefix, CA file and the plain-HTTP choice."""
+        self.name = named(QLineEdit(), self.tr("Upstream name"))
+        self.name.setPlaceholderText(self.tr("e.g. gpu-cluster"))
+        self.url = named(QLineEdit(), self.tr("Upstream URL"))
+        self.url.setPlaceholderText(self.tr("e.g. https://vllm.example.org:8000/v1"))
+        self.api_key = named(QLineEdit(), self.tr("Upstream API key"))
+        self.api_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.api_key.setPlaceholderText(self.tr("optional; stored encrypted"))
+        self.discover = named(QCheckBox(self.tr("Ask the upstream which models it serves")),
+                              self.tr("Discover the models"))
+        self.models = named(QLineEdit(), self.tr("Models it serves"))
+        self.models.setPlaceholderText(self.tr("e.g. llama-3.1-70b, qwen2.5-32b"))
+        self.prefix = named(QLineEdit(), self.tr("Prefix for model names"))
+        self.prefix.setPlaceholderText(self.tr("optional, e.g. cluster/"))
+        self.ca_path = named(QLineEdit(), self.tr("CA certificate file"))
+        self.ca_path.setPlaceholderText(self.tr("optional; else the system's certificates"))
+        self.ca_browse = named(QPushButton(self.tr("Choose…")), self.tr("Choose a CA certificate file"))
+        self.plain_http = named(QCheckBox(self.tr("Allow unencrypted http:// to another machine")),
+                                self.tr("Allow plain HTTP"))
+        ca_row = QHBoxLayout()
+        ca_row.addWidget(self.ca_path, 1)
+        ca_row.addWidget(self.ca_browse)
+        form = QFormLayout()
+        form.addRow(self.tr("Name:"), self.name)
+        form.addRow(self.tr("URL:"), self.url)
+        form.addRow(self.tr("API key:"), self.api_key)
+        form.addRow(self.tr("Models:"), self.models)
+        form.addRow("", self.discover)
+        form.addRow(self.tr("Prefix:"), self.prefix)
+        form.addRow(self.tr("CA certificate:"), ca_row)
+        form.addRow("", self.plain_http)
+        return form
 
     def _update(self) -> None:
         self.models.setEnabled(not self.discover.isChecked())

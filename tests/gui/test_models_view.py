@@ -42,7 +42,8 @@ def test_import_and_manage_a_model(qtbot, window, session, tiny_gguf_no_template
     assert "base model" in view.model.data(view.model.index(0, Col.NAME), Qt.ItemDataRole.ToolTipRole)  # the note
 
     view.select("base")
-    view.set_default()
+    with qtbot.waitSignal(view.models_changed, timeout=10_000):  # set off the GUI thread
+        view.set_default()
     assert session.registry.default_name() == "base"
     assert view.model.data(view.model.index(0, Col.NAME)) == "base (default)"
 

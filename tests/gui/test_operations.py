@@ -284,3 +284,35 @@ def test_remotes_check_with_none_and_remove_an_unknown_one(qtbot, owner, session
     assert checked.error is None and checked.result == {}
     missing = _run(qtbot, remotes.remove(owner, session, "office"))
     assert missing.error is not None and "office" in str(missing.error)
+
+
+# -- models --------------------------------------------------------------------------------------------------
+
+
+def test_import_verify_and_default_a_model(  # type: ignore[no-untyped-def]
+    qtbot, owner, session, tiny_gguf_no_template, tmp_path: Path
+) -> None:
+    from app.operations import models
+    from tests.tiny_gguf import write_tiny_gguf
+
+    progress: list[tuple[int, int]] = []
+    task = models.import_file(owner, session, tiny_gguf_no_template, "copy")
+    task.on_progress(lambda done, total: progress.append((done, total)))
+    imported = _run(qtbot, task)
+    assert imported.error is None and imported.result.name == "copy" and progress
+    assert _audited(session, "model_import")[-1].details["sha256"] == imported.result.sha256
+    assert _run(qtbot, models.verify(owner, session, "copy")).error is None
+    assert _run(qtbot, models.set_default(owner, session, "copy")).error is None
+    assert session.registry.default_name() == "copy"
+    imported.result.path.write_bytes(imported.result.path.read_bytes()[:-1] + b"\0")  # the file changed on disk
+    changed = _run(qtbot, models.verify(owner, session, "copy"))
+    assert changed.error is not None and getattr(changed.error, "exit_code", None) == 2
+
+    allowlist.set_required(session.vault, True, actor="test")  # only approved files may be imported now
+    other = write_tiny_gguf(tmp_path / "other.gguf", seed=5)
+    refused = _run(qtbot, models.import_file(owner, session, other, "unapproved"))
+    assert refused.error is not None and "unapproved" not in [r.name for r in session.registry.list()]
+    assert "approved" in str(refused.error)
+    bad = tmp_path / "not-a-model.gguf"
+    bad.write_bytes(b"nope")
+    assert _run(qtbot, models.import_file(owner, session, bad)).error is not None
