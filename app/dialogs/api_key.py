@@ -45,7 +45,7 @@ class CreateKeyDialog(QDialog):
         self._build_limits()
         form = self._build_form(self._build_expiry())
         self.message = error_label()
-        self.buttons, self.ok = issue_buttons(self, self.tr("Create key"), self.issue, self.name)
+        self.buttons, self.ok = issue_buttons(self, self.tr("Create key"), self.tr("Cancel"), self.issue, self.name)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.message)

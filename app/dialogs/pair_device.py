@@ -51,7 +51,7 @@ class PairDeviceDialog(QDialog):
         self.form_box = self._build_form(model_names, url)
         self.result_box = self._build_result()
         self.message = error_label()
-        self.buttons, self.ok = issue_buttons(self, self.tr("Create code"), self.create, self.name)
+        self.buttons, self.ok = issue_buttons(self, self.tr("Create code"), self.tr("Cancel"), self.create, self.name)
         layout = QVBoxLayout(self)
         layout.addWidget(self.form_box)
         layout.addWidget(self.result_box)

@@ -65,14 +65,15 @@ class ModelChecklist(QListWidget):
 
 
 def issue_buttons(
-    dialog: QDialog, ok_text: str, accept: Callable[[], None], required: QLineEdit
+    dialog: QDialog, ok_text: str, cancel_text: str, accept: Callable[[], None], required: QLineEdit
 ) -> tuple[QDialogButtonBox, QPushButton]:
-    """OK (named `ok_text`, calling `accept`, enabled once `required` holds text) and Cancel."""
+    """OK (named `ok_text`, calling `accept`, enabled once `required` holds text) and Cancel (`cancel_text`:
+    the strings come translated from the dialog)."""
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
     ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
     ok.setText(ok_text)
     named(ok, ok_text)
-    named(buttons.button(QDialogButtonBox.StandardButton.Cancel), dialog.tr("Cancel"))
+    named(buttons.button(QDialogButtonBox.StandardButton.Cancel), cancel_text)
     buttons.accepted.connect(accept)
     buttons.rejected.connect(dialog.reject)
     required.textChanged.connect(lambda text: ok.setEnabled(bool(text.strip())))
