@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject
@@ -16,11 +17,14 @@ from PySide6.QtCore import QObject
 from app.session import Session
 from app.workers import Task
 from engine.api.settings import DEFAULT_MAX_TOKENS, ApiSettings, bind_refusal, is_loopback
+from engine.errors import UserError
+from engine.pairing import tls
 
 SETTINGS_KEY = "gui.server"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 RECENT_REQUESTS = 100
+AUTO, FILES = "auto", "files"  # the stored "tls" choices: a self-signed certificate Enclave makes, or the admin's
 
 
 @dataclass(frozen=True)
@@ -69,10 +73,39 @@ def example_models(session: Session) -> list[str]:
     return names
 
 
-def start(owner: QObject, session: Session, config: dict[str, Any], tls: Any = None) -> Task:
+def tls_files(config: dict[str, Any], host: str) -> tls.TlsFiles | None:
+    """The TLS files a stored server config asks for (the self-signed one made on first use), or None."""
+    mode = config.get("tls")
+    if mode == AUTO:
+        return tls.ensure_auto(host)[0]
+    if mode == FILES:
+        cert, key = str(config.get("tls_cert") or ""), str(config.get("tls_key") or "")
+        if not cert or not key:
+            raise UserError("choose both the certificate file and its key file")
+        return tls.check_files(Path(cert), Path(key))
+    return None
+
+
+def tls_fingerprint(config: dict[str, Any]) -> str | None:
+    """The fingerprint of the certificate the endpoint uses (or will use) under `config`, if there is one yet
+    (the self-signed one is not made here)."""
+    mode = config.get("tls")
+    try:
+        if mode == AUTO:
+            files = tls.auto_files()
+            return files.fingerprint if files.cert.exists() else None
+        cert = str(config.get("tls_cert") or "").strip()
+        if mode == FILES and cert:
+            return tls.fingerprint_of_pem(Path(cert).read_bytes()[: tls.MAX_PEM_BYTES])
+    except (OSError, UserError):
+        return None
+    return None
+
+
+def start(owner: QObject, session: Session, config: dict[str, Any]) -> Task:
     """Store `config` (host, port, default_max_tokens and the HTTPS choices) as the page's settings, then
-    build and start the endpoint on its own thread; the result is the running `ApiServer`, also kept as
-    `session.server` once it listens. `tls(config, host)` resolves the certificate (may make one)."""
+    build and start the endpoint on its own thread (making the self-signed certificate on first use); the
+    result is the running `ApiServer`, also kept as `session.server` once it listens."""
     engine, vault = session.engine, session.vault
     host, port = str(config["host"]), int(config["port"])
     tokens = int(config.get("default_max_tokens", DEFAULT_MAX_TOKENS))
@@ -82,7 +115,7 @@ def start(owner: QObject, session: Session, config: dict[str, Any], tls: Any = N
 
         vault.settings.set(SETTINGS_KEY, dict(config))
         server = ApiServer(engine, host=host, port=port, settings=ApiSettings(default_max_tokens=tokens),
-                           tls=tls(config, host) if tls is not None else None)
+                           tls=tls_files(config, host))
         server.start()
         return server
 

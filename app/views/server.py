@@ -34,7 +34,6 @@ from app.operations import server as server_ops
 from app.operations.server import DEFAULT_HOST
 from app.session import Session
 from app.views.server_tls import TlsBox
-from app.views.server_tls import resolve as resolve_tls
 from app.views.server_upstreams import UpstreamsPanel
 from app.views.snippets import client_url, snippets
 from app.widgets import (
@@ -430,7 +429,7 @@ class ServerView(QWidget):
         config = {"host": host, "port": self.port.value(), "default_max_tokens": self.default_tokens.value(),
                   **self.tls_box.config()}
         self._set_busy(self.tr("Starting…"))
-        return server_ops.start(self, self.session, config, resolve_tls).on_success(
+        return server_ops.start(self, self.session, config).on_success(
             lambda _server: self._changed(True)).on_failure(self._failed).start()
 
     def stop(self) -> Task | None:

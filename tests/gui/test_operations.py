@@ -316,3 +316,11 @@ def test_import_verify_and_default_a_model(  # type: ignore[no-untyped-def]
     bad = tmp_path / "not-a-model.gguf"
     bad.write_bytes(b"nope")
     assert _run(qtbot, models.import_file(owner, session, bad)).error is not None
+
+
+def test_tls_choices_resolve_to_files_or_a_clear_refusal(tmp_path: Path) -> None:
+    assert server.tls_files({"tls": None}, "127.0.0.1") is None and server.tls_fingerprint({"tls": None}) is None
+    with pytest.raises(Exception, match="both the certificate file and its key file"):
+        server.tls_files({"tls": server.FILES, "tls_cert": str(tmp_path / "c.pem"), "tls_key": ""}, "127.0.0.1")
+    # A certificate file that is not there (yet): no fingerprint to show, no traceback.
+    assert server.tls_fingerprint({"tls": server.FILES, "tls_cert": str(tmp_path / "missing.pem")}) is None
