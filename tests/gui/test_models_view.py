@@ -66,7 +66,7 @@ def test_drop_a_file_to_import_it(qtbot, window, tiny_gguf_no_template: Path) ->
 
 
 def test_cancel_an_import_keeps_nothing(qtbot, window, session, big_gguf: Path) -> None:  # type: ignore[no-untyped-def]
-    session.registry = SlowRegistry(session.registry.folder)
+    session.registry = session.engine.registry = SlowRegistry(session.registry.folder)  # the import runs in the engine
     view = window.models
     task = view.import_file(big_gguf)
     assert task is not None and view.progress_box.isVisibleTo(view)
