@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.dialogs.secret import ModelChecklist, SecretBox, error_label, issue_buttons
+from app.dialogs.parts import ModelChecklist, SecretBox, error_label, ok_cancel
 from app.session import ACTOR
 from app.views.snippets import export_lines
 from app.widgets import CopyButton, error_text, muted, named
@@ -45,7 +45,7 @@ class CreateKeyDialog(QDialog):
         self._build_limits()
         form = self._build_form(self._build_expiry())
         self.message = error_label()
-        self.buttons, self.ok = issue_buttons(self, self.tr("Create key"), self.tr("Cancel"), self.issue, self.name)
+        self.buttons, self.ok = ok_cancel(self, self.tr("Create key"), self.tr("Cancel"), self.issue, self.name)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.message)

@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -22,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.dialogs.secret import error_label
+from app.dialogs.parts import error_label, ok_cancel
 from app.session import ACTOR
 from app.widgets import error_text, muted, named
 from app.workers import Task, run_task
@@ -55,13 +54,7 @@ class ConnectServerDialog(QDialog):
             "Enclave remembers this certificate: if the server ever presents another one, it refuses to "
             "connect and tells you."
         ))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(self.tr("Connect"))
-        named(self.ok, self.tr("Connect"))
-        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        self.buttons.accepted.connect(self.connect_server)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.ok = ok_cancel(self, self.tr("Connect"), self.tr("Cancel"), self.connect_server)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addLayout(form)

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.dialogs.secret import ModelChecklist, SecretBox, error_label, issue_buttons
+from app.dialogs.parts import ModelChecklist, SecretBox, error_label, ok_cancel
 from app.session import ACTOR
 from app.widgets import error_text, muted, named
 from engine.pairing.appliance import create_pairing
@@ -51,7 +51,7 @@ class PairDeviceDialog(QDialog):
         self.form_box = self._build_form(model_names, url)
         self.result_box = self._build_result()
         self.message = error_label()
-        self.buttons, self.ok = issue_buttons(self, self.tr("Create code"), self.tr("Cancel"), self.create, self.name)
+        self.buttons, self.ok = ok_cancel(self, self.tr("Create code"), self.tr("Cancel"), self.create, self.name)
         layout = QVBoxLayout(self)
         layout.addWidget(self.form_box)
         layout.addWidget(self.result_box)

@@ -8,7 +8,6 @@ from typing import Any
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -18,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.dialogs.secret import error_label
+from app.dialogs.parts import error_label, ok_cancel
 from app.widgets import error_text, muted, named
 from app.workers import run_task
 
@@ -36,13 +35,7 @@ class AddUpstreamDialog(QDialog):
         self.setMinimumWidth(520)
         form = self._build_form()
         self.message = error_label()
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(self.tr("Add upstream"))
-        named(self.ok, self.tr("Add upstream"))
-        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        self.buttons.accepted.connect(self.add)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons, self.ok = ok_cancel(self, self.tr("Add upstream"), self.tr("Cancel"), self.add)
         layout = QVBoxLayout(self)
         layout.addWidget(muted(self.tr(
             "Requests for these models are forwarded to the upstream; API keys, rules, the request log and "

@@ -1,6 +1,6 @@
-"""What the two dialogs that hand out secrets (an API key, a pairing code) share: the secret shown once
-(monospaced, selectable, wrapped, with a Copy button), the models checklist, the OK/Cancel row and the
-in-place error line, so both look and behave alike."""
+"""Parts the dialogs share, so they look and behave alike: a secret shown once (an API key, a pairing code:
+monospaced, selectable, wrapped, with a Copy button), the models checklist of a key or a paired device, the
+OK/Cancel row and the in-place error line."""
 
 from __future__ import annotations
 
@@ -64,11 +64,11 @@ class ModelChecklist(QListWidget):
         return names or None
 
 
-def issue_buttons(
-    dialog: QDialog, ok_text: str, cancel_text: str, accept: Callable[[], None], required: QLineEdit
+def ok_cancel(
+    dialog: QDialog, ok_text: str, cancel_text: str, accept: Callable[[], None], required: QLineEdit | None = None
 ) -> tuple[QDialogButtonBox, QPushButton]:
-    """OK (named `ok_text`, calling `accept`, enabled once `required` holds text) and Cancel (`cancel_text`:
-    the strings come translated from the dialog)."""
+    """OK (named `ok_text`, calling `accept`) and Cancel (`cancel_text`: the strings come translated from the
+    dialog); with `required`, OK is enabled only once that field holds text."""
     buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
     ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
     ok.setText(ok_text)
@@ -76,8 +76,9 @@ def issue_buttons(
     named(buttons.button(QDialogButtonBox.StandardButton.Cancel), cancel_text)
     buttons.accepted.connect(accept)
     buttons.rejected.connect(dialog.reject)
-    required.textChanged.connect(lambda text: ok.setEnabled(bool(text.strip())))
-    ok.setEnabled(False)
+    if required is not None:
+        required.textChanged.connect(lambda text: ok.setEnabled(bool(text.strip())))
+        ok.setEnabled(False)
     return buttons, ok
 
 
