@@ -1,5 +1,5 @@
-"""Operations of the Privacy page: export and erase conversations, retention, the audit chain, this
-device's remembered passphrase and the auto-lock setting.
+"""Operations of the Privacy page: export and erase conversations, retention, the audit chain, backup and
+restore, this device's remembered passphrase and the auto-lock setting.
 
 The decisions (which categories the page's one retention choice sets, what a change would erase, what
 "erase everything" covers) live here and in `engine.policy`; the page shows their results and asks.
@@ -7,10 +7,12 @@ The decisions (which categories the page's one retention choice sets, what a cha
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from PySide6.QtCore import QObject
 
+from app.removable import same_drive
 from app.session import Session
 from app.workers import Task
 from engine.policy import retention, subjects
@@ -104,3 +106,31 @@ def keyring_available() -> bool:
 def forget_device(session: Session) -> None:
     """Remove the passphrase from the system keyring: the next start asks for it again."""
     remember.forget(session.home)
+
+
+def backup(owner: QObject, session: Session, folder: Path) -> Task:
+    """Write `enclave-backup-<time>.db` (encrypted, like the vault) into `folder`; progress is (done, total),
+    the result is the file's path."""
+    vault, actor = session.vault, session.engine.actor.audit_name
+    target = Path(folder) / f"enclave-backup-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.db"
+    return Task(lambda ctx: vault.backup(target, actor=actor, progress=ctx.progress), owner)
+
+
+def on_the_vaults_drive(session: Session, path: Path) -> bool:
+    """True when a backup at `path` sits on the same drive as the vault (lost with it)."""
+    return same_drive(path, session.home)
+
+
+def restore_blocked(session: Session) -> bool:
+    """True while the server runs: its clients use the current vault, so it is not replaced under them."""
+    server = session.server
+    return bool(server is not None and server.running)
+
+
+def restore(owner: QObject, session: Session, path: Path, passphrase: str) -> Task:
+    """Replace the vault with the backup at `path` (checked first: nothing changes if it is bad or the
+    passphrase does not open it); the session uses the restored vault once it succeeds (the result)."""
+    vault, actor = session.vault, session.engine.actor.audit_name
+    task = Task(lambda _ctx: vault.restore_from(path, passphrase, actor=actor), owner)
+    task.on_success(session.replace_vault)
+    return task

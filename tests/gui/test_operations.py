@@ -324,3 +324,26 @@ def test_tls_choices_resolve_to_files_or_a_clear_refusal(tmp_path: Path) -> None
         server.tls_files({"tls": server.FILES, "tls_cert": str(tmp_path / "c.pem"), "tls_key": ""}, "127.0.0.1")
     # A certificate file that is not there (yet): no fingerprint to show, no traceback.
     assert server.tls_fingerprint({"tls": server.FILES, "tls_cert": str(tmp_path / "missing.pem")}) is None
+
+
+def test_backup_then_restore_with_a_wrong_and_the_right_passphrase(qtbot, owner, session, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from engine.vault.errors import WrongPassphrase
+    from tests.gui.conftest import PASSPHRASE
+
+    kept = session.vault.conversations.create("kept")
+    progress: list[tuple[int, int]] = []
+    task = privacy.backup(owner, session, tmp_path).on_progress(lambda d, t: progress.append((d, t)))
+    written = _run(qtbot, task)
+    assert written.error is None and written.result.parent == tmp_path and written.result.name.startswith(
+        "enclave-backup-") and progress
+    assert privacy.on_the_vaults_drive(session, written.result)  # the test's folders share one disk
+    session.vault.conversations.create("after the backup")
+    assert not privacy.restore_blocked(session)
+
+    wrong = _run(qtbot, privacy.restore(owner, session, written.result, "not the passphrase"))
+    assert isinstance(wrong.error, WrongPassphrase) and len(session.vault.conversations.list()) == 2
+    before = session.vault
+    restored = _run(qtbot, privacy.restore(owner, session, written.result, PASSPHRASE))
+    assert restored.error is None and session.vault is restored.result is not before
+    assert [c.id for c in session.vault.conversations.list()] == [kept.id]
+    session.vault.close()  # the fixture closes the vault it opened, not this one
