@@ -22,10 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.dialogs.parts import ModelChecklist, SecretBox, error_label, ok_cancel
-from app.session import ACTOR
 from app.views.snippets import export_lines
 from app.widgets import CopyButton, error_text, muted, named
-from engine.policy.keys import MAX_EXPIRY_DAYS, expiry_after, issue_key
+from engine.policy.keys import MAX_EXPIRY_DAYS, expiry_after
 
 DEFAULT_EXPIRY_DAYS = 90  # what the date picker suggests once expiry is ticked
 
@@ -33,9 +32,9 @@ DEFAULT_EXPIRY_DAYS = 90  # what the date picker suggests once expiry is ticked
 class CreateKeyDialog(QDialog):
     """Name the key, limit it to models, requests per minute and tokens per day; then issue it."""
 
-    def __init__(self, vault: Any, model_names: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, keys: Any, model_names: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.vault = vault
+        self.keys = keys  # the desktop engine's `engine.keys`: it issues and audits in the desktop's name
         self.record: Any = None
         self.secret: str | None = None
         self.setWindowTitle(self.tr("Create an API key"))
@@ -111,15 +110,13 @@ class CreateKeyDialog(QDialog):
     def issue(self) -> None:
         """Issue the key (audited by the engine); the secret is kept only to show it once."""
         try:
-            self.record, self.secret = issue_key(
-                self.vault,
+            self.record, self.secret = self.keys.create(
                 self.name.text().strip(),
                 models=self.chosen_models(),
                 rpm=self.rpm.value() or None,
                 tokens_per_day=self.tokens.value() or None,
                 store_content=self.store.isChecked(),
                 expires_at=self.expires_at(),
-                actor=ACTOR,
             )
         except Exception as exc:  # noqa: BLE001 (a duplicate name etc. is explained in place)
             self.message.setText(error_text(exc))

@@ -482,7 +482,7 @@ class ServerView(QWidget):
     def create_key_dialog(self) -> None:
         """Create a key, then show its secret once."""
         names = [r.name for r in self.session.registry.list()]
-        dialog = CreateKeyDialog(self.session.vault, names, self)
+        dialog = CreateKeyDialog(self.session.engine.keys, names, self)
         if dialog.exec() and dialog.secret is not None:
             self.refresh_keys()
             SecretDialog(dialog.record.name, dialog.secret, self).exec()

@@ -104,7 +104,7 @@ def test_a_request_without_max_tokens_gets_the_default_cap(qtbot, window, sessio
 
 def test_new_keys_log_metadata_only_and_can_expire(qtbot, window, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     view = window.server
-    dialog = CreateKeyDialog(session.vault, ["tiny"])
+    dialog = CreateKeyDialog(session.engine.keys, ["tiny"])
     qtbot.addWidget(dialog)
     assert not dialog.store.isChecked() and not dialog.expiry.isEnabled()
     dialog.name.setText("short-lived")

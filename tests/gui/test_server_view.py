@@ -40,7 +40,7 @@ def test_create_and_revoke_a_key(qtbot, window, session, monkeypatch) -> None:  
     assert any(e.event == "api_key_create" for e in session.vault.audit.entries())
 
     # A second key with the same name is refused in the dialog, not by a crash.
-    dialog = CreateKeyDialog(session.vault, ["tiny"])
+    dialog = CreateKeyDialog(session.engine.keys, ["tiny"])
     qtbot.addWidget(dialog)
     dialog.name.setText("reports")
     dialog.issue()
