@@ -32,6 +32,7 @@ CONTEXT = 2048
 Sample = tuple[float, float]  # (time to first token s, decode tokens/s)
 
 
+
 def engine_direct(runtime: Runtime, model: str, prompt: str, tokens: int) -> Sample:
     """One greedy completion through Runtime.complete (worker thread + chunk queue, no HTTP)."""
     started = time.perf_counter()
@@ -65,6 +66,7 @@ def http_stream(base: str, key: str, model: str, prompt: str, tokens: int) -> Sa
                 pieces += 1
     assert first is not None and last is not None
     return first - started, (pieces - 1) / (last - first) if last > first else 0.0
+
 
 
 def prompts(runs: int) -> list[str]:
@@ -130,44 +132,18 @@ def main() -> None:
         port = free_port()
         command = [sys.executable, "-m", "engine.cli", "serve", "--port", str(port), "--model", DEMO_NAME]
         base = f"http://127.0.0.1:{port}/v1"
-        samples = served(
-            command,
-            f"http://127.0.0.1:{port}/health",
-            env,
-            lambda p: http_stream(base, key, DEMO_NAME, p, args.tokens),
-            args.runs,
-        )
+        samples = served(command, f"http://127.0.0.1:{port}/health", env,
+                         lambda p: http_stream(base, key, DEMO_NAME, p, args.tokens), args.runs)
         results["Enclave HTTP"] = summary(samples)
     if "llama-cpp-python" not in args.skip:
         port = free_port()
-        command = [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(record.path),
-            "--model_alias",
-            DEMO_NAME,
-            "--n_threads",
-            str(threads),
-            "--n_threads_batch",
-            str(threads),
-            "--n_ctx",
-            str(CONTEXT),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ]
+        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(record.path), "--model_alias", DEMO_NAME,
+                   "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", str(CONTEXT),
+                   "--host", "127.0.0.1", "--port", str(port)]
         base = f"http://127.0.0.1:{port}/v1"
         try:
-            samples = served(
-                command,
-                f"{base}/models",
-                env,
-                lambda p: http_stream(base, "none", DEMO_NAME, p, args.tokens),
-                args.runs,
-            )
+            samples = served(command, f"{base}/models", env,
+                             lambda p: http_stream(base, "none", DEMO_NAME, p, args.tokens), args.runs)
             results["llama-cpp-python server"] = summary(samples)
         except RuntimeError as exc:
             print(f"llama-cpp-python server skipped ({exc}); install the `bench` extra", file=sys.stderr)
@@ -180,19 +156,16 @@ def main() -> None:
     for name, values in results.items():
         ttft_ratio = values["ttft_s"] / reference["ttft_s"] if reference["ttft_s"] else 0.0
         speed_ratio = values["decode_tok_s"] / reference["decode_tok_s"] if reference["decode_tok_s"] else 0.0
-        print(
-            f"| {name} | {values['ttft_s'] * 1000:.1f} | {values['decode_tok_s']:.1f} | "
-            f"{ttft_ratio:.2f}x | {speed_ratio:.2f}x |"
-        )
+        print(f"| {name} | {values['ttft_s'] * 1000:.1f} | {values['decode_tok_s']:.1f} | "
+              f"{ttft_ratio:.2f}x | {speed_ratio:.2f}x |")
     if "Enclave HTTP" in results and "llama-cpp-python server" in results:
         ours, theirs = results["Enclave HTTP"], results["llama-cpp-python server"]
         decode, ttft = ours["decode_tok_s"] / theirs["decode_tok_s"], ours["ttft_s"] / theirs["ttft_s"]
         print(f"\nEnclave HTTP vs llama-cpp-python server: decode {decode:.2f}x, TTFT {ttft:.2f}x")
     out = ROOT / "bench" / "results" / "api.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(
-        json.dumps({"machine": machine(), "tokens": args.tokens, "threads": threads, "results": results}, indent=2)
-    )
+    out.write_text(json.dumps({"machine": machine(), "tokens": args.tokens, "threads": threads, "results": results},
+                              indent=2))
 
 
 if __name__ == "__main__":

@@ -85,22 +85,16 @@ def main() -> int:
                 name = f"{clients}x {'deterministic' if deterministic else 'normal'}"
                 rows.setdefault(name, []).append(run(runtime, DEMO_NAME, clients, args.tokens, deterministic, round_))
     runtime.close()
-    summary = {name: {key: round(median([r[key] for r in runs]), 3) for key in runs[0]} for name, runs in rows.items()}
-    result = {
-        "machine": machine(),
-        "model": DEMO_NAME,
-        "tokens": args.tokens,
-        "rounds": args.rounds,
-        "median": summary,
-        "runs": rows,
+    summary = {
+        name: {key: round(median([r[key] for r in runs]), 3) for key in runs[0]} for name, runs in rows.items()
     }
+    result = {"machine": machine(), "model": DEMO_NAME, "tokens": args.tokens, "rounds": args.rounds,
+              "median": summary, "runs": rows}
     out = ROOT / "bench" / "results" / "deterministic.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     for name, values in summary.items():
-        print(
-            f"{name:<20} wall {values['wall_s']:7.2f} s  ttft {values['ttft_s']:6.2f} s  "
-            f"{values['tokens_per_s']:7.1f} tok/s"
-        )
+        print(f"{name:<20} wall {values['wall_s']:7.2f} s  ttft {values['ttft_s']:6.2f} s  "
+              f"{values['tokens_per_s']:7.1f} tok/s")
     return 0
 
 

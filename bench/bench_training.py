@@ -46,18 +46,8 @@ def dataset_rows() -> list[Any]:
     from engine.training.dataset import parse_dataset
 
     lines = [
-        json.dumps(
-            {
-                "messages": [
-                    {"role": "user", "content": q},
-                    {
-                        "role": "assistant",
-                        "content": f"Answer {i}: "
-                        "see the internal handbook, section " + str(i + 3) + ", and ask the front desk if unsure.",
-                    },
-                ]
-            }
-        )
+        json.dumps({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": f"Answer {i}: "
+                    "see the internal handbook, section " + str(i + 3) + ", and ask the front desk if unsure."}]})
         for i, q in enumerate(QUESTIONS)
     ]
     return parse_dataset("\n".join(lines).encode())
