@@ -344,7 +344,7 @@ class ModelWorker:
             job.prompt_tokens = len(prompt.tokens)
             model.admit(prompt.tokens, job.params, job.cancel, job.out.put, queued, turn_change=prompt.turn_change)
             if prompt.echo:  # before any token: admitting only queues the request for the next step
-                job.out.put(Chunk(text=prompt.echo))
+                job.out.put(Chunk(text=prompt.echo, logprobs=prompt.echo_logprobs))
         except EnclaveError as exc:
             job.out.put(exc)
             job.out.put(_DONE)

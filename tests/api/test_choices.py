@@ -8,6 +8,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
@@ -41,6 +42,16 @@ def fim_model(api: Api, tmp_path_factory: pytest.TempPathFactory) -> str:
     path = write_tiny_gguf(tmp_path_factory.mktemp("fim") / "tiny-fim.gguf", fim=True, seed=3)
     ModelRegistry().import_file(path, "tiny-fim")
     return "tiny-fim"
+
+
+def _bare_tokens(api: Api, text: str) -> list[int]:
+    """The tiny model's token ids of `text`, no BOS."""
+    def tokenize(m: object) -> list[int]:
+        assert isinstance(m, BatchedModel)
+        return m.tokenize(text, add_bos=False)
+
+    result: list[int] = api.runtime.load("tiny").call(tokenize)
+    return result
 
 
 def tokens_of(api: Api, text: str, model: str = "tiny") -> list[int]:
@@ -106,6 +117,40 @@ def test_batched_token_id_and_echoed_completions(api: Api, client: openai.OpenAI
     with pytest.raises(openai.BadRequestError) as caught:
         client.completions.create(model="tiny", prompt=[1, 10**6], max_tokens=2)
     assert "outside this model's vocabulary" in caught.value.message
+
+
+def test_echo_with_logprobs_scores_the_prompt_tokens_too(api: Api, client: openai.OpenAI) -> None:
+    prompt = "Once upon a time there was"
+    shown = _bare_tokens(api, prompt)  # echoed: the prompt's tokens without the BOS the model puts first
+    kwargs: Any = {"max_tokens": 3, "temperature": 0.0, "logprobs": 2, "logit_bias": NO_EOS}
+    plain = client.completions.create(model="tiny", prompt=prompt, **kwargs).choices[0].logprobs
+    echoed = client.completions.create(model="tiny", prompt=prompt, echo=True, **kwargs).choices[0]
+    scored = echoed.logprobs
+    assert plain is not None and scored is not None and plain.tokens and plain.token_logprobs and plain.top_logprobs
+    assert scored.tokens and scored.token_logprobs is not None and scored.top_logprobs is not None
+    n = len(scored.tokens) - len(plain.tokens)  # the prompt's tokens, then the completion's (as before)
+    assert n == len(shown) and scored.tokens[n:] == plain.tokens
+    assert scored.token_logprobs[n:] == pytest.approx(plain.token_logprobs)
+    assert "".join(scored.tokens[:n]) == prompt and echoed.text.startswith(prompt)
+    # OpenAI's shape: the first token has no logprob (nothing before it), the others do, with alternatives.
+    assert scored.token_logprobs[0] is None and scored.top_logprobs[0] is None
+    assert all(lp is not None and lp <= 0 for lp in scored.token_logprobs[1:n])
+    assert all(top and len(top) <= 2 for top in scored.top_logprobs[1:n])  # (alternatives with one text: one key)
+    assert scored.text_offset is not None and scored.text_offset[:2] == [0, len(scored.tokens[0])]
+    # The scores are the model's: a token generated after the prompt (forced by a bias; logprobs are the
+    # raw model's) scores the same as that token scored as the last of a longer prompt.
+    forced = _bare_tokens(api, " again")[0]
+    one = {**kwargs, "max_tokens": 1, "logit_bias": {**NO_EOS, str(forced): 100}}
+    generated = client.completions.create(model="tiny", prompt=prompt, **one).choices[0].logprobs
+    longer = client.completions.create(model="tiny", prompt=tokens_of(api, prompt) + [forced], echo=True,
+                                       **{**one, "max_tokens": 1}).choices[0].logprobs
+    assert generated is not None and generated.token_logprobs and longer is not None and longer.token_logprobs
+    assert longer.token_logprobs[n] == pytest.approx(generated.token_logprobs[0], abs=1e-3)
+    assert longer.token_logprobs[:n] == pytest.approx(scored.token_logprobs[:n], abs=1e-3)
+    streamed = client.completions.create(model="tiny", prompt=prompt, echo=True, stream=True, **kwargs)
+    first = next(e for e in streamed if e.choices and e.choices[0].logprobs)
+    opening = first.choices[0].logprobs
+    assert opening is not None and opening.token_logprobs == scored.token_logprobs[:n]
 
 
 def test_suffix_fills_in_the_middle_with_the_models_fim_tokens(
