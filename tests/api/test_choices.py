@@ -218,11 +218,13 @@ def _run_others(
     yield from threads
 
 
-def seeded_same_whatever_the_cache_and_load(client: openai.OpenAI, model: str, repetitions: int) -> None:
+def seeded_same_whatever_the_cache_and_load(
+    client: openai.OpenAI, model: str, repetitions: int, max_tokens: int = 32
+) -> None:
     """The same seeded request, cold, warm and under load, gives the same tokens every time."""
     story = "Tell a story about a lighthouse keeper who finds a message in a bottle. " * 3
     messages = [{"role": "user", "content": story}]
-    kwargs = {"model": model, "messages": messages, "max_tokens": 32, "temperature": 1.0, "seed": 1234}
+    kwargs = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 1.0, "seed": 1234}
 
     def ask() -> str:
         reply = client.chat.completions.create(**kwargs)  # type: ignore[call-overload]
@@ -261,6 +263,7 @@ def test_a_reproducible_key_makes_every_request_deterministic(api: Api) -> None:
     assert len(texts) == 1
 
 
+@pytest.mark.timeout(1800)  # 20 repetitions on a shared, busy machine; see the measured times below
 def test_demo_model_seeded_requests_are_reproducible(api: Api, tmp_path: Path) -> None:
     from engine.models.demo import DEMO_NAME, demo_chunks, ensure_demo_model
 
@@ -272,6 +275,8 @@ def test_demo_model_seeded_requests_are_reproducible(api: Api, tmp_path: Path) -
             patch.delenv("ENCLAVE_NO_DEMO", raising=False)
             ensure_demo_model(registry)
     client = openai.OpenAI(base_url=api.base, api_key=api.key, max_retries=0, timeout=300)
-    # 6: cold, warm and under load twice each, about a minute on 2 idle cores; the issue's 20 in a row:
-    # ENCLAVE_TEST_DEMO_REPEATS=20 (about four minutes on a busy machine).
-    seeded_same_whatever_the_cache_and_load(client, DEMO_NAME, int(os.environ.get("ENCLAVE_TEST_DEMO_REPEATS", "6")))
+    # The issue's 20 in a row (ENCLAVE_TEST_DEMO_REPEATS to change it): cold, warm and under load, each
+    # about a third of the time. 16 tokens a request (sampled at temperature 1, a cache-dependent logit
+    # shows within a few tokens) keeps the run short: MEASURED.
+    repeats = int(os.environ.get("ENCLAVE_TEST_DEMO_REPEATS", "20"))
+    seeded_same_whatever_the_cache_and_load(client, DEMO_NAME, repeats, max_tokens=16)
