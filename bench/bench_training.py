@@ -2,7 +2,7 @@
 `engine.training.lora`, as `enclave train` runs it) beside llama.cpp's own training API (`llama_opt_*`
 through the bundled llama-cpp-python), on the same windows of the same token stream.
 
-    python bench/bench_training.py                            # demo model (Gemma 3 270M), ~5 min on 2 cores
+    python bench/bench_training.py                            # demo model (Gemma 3 270M), ~8 min on 2 quiet cores
     python bench/bench_training.py --steps 2 --opt-windows 2 --seq-len 256   # a smoke run
     python bench/bench_training.py --device cuda              # PEFT on a GPU (torch must be a CUDA build)
     python bench/bench_training.py --model X.gguf             # another base model

@@ -80,7 +80,13 @@ class LoraTrainer:
     """A base model with a LoRA on its linear layers, an optimizer, and one step at a time."""
 
     def __init__(
-        self, base: Path, architecture: str, hp: Hyperparameters, *, threads: int | None = None, device: str | None = None
+        self,
+        base: Path,
+        architecture: str,
+        hp: Hyperparameters,
+        *,
+        threads: int | None = None,
+        device: str | None = None,  # "cpu" or "cuda"; default: a CUDA GPU where PyTorch sees one
     ) -> None:
         self.hp = hp.validated()
         self.architecture = architecture
