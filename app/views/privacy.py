@@ -32,6 +32,7 @@ from app.audit_names import actor_label, describe_details, event_label
 from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
+from app.operations import documents as docs_ops
 from app.session import ACTOR, Session
 from app.views.backup import BackupPanel
 from app.views.compliance import CompliancePanel
@@ -178,13 +179,15 @@ class PrivacyView(QWidget):
 
         # -- audit
         audit = QGroupBox(self.tr("Audit log"))
+        self.collection_names: dict[str, str] = {}
         self.audit = RecordTableModel([
             Column(self.tr("#"), lambda e: str(e.seq), True),
             Column(self.tr("Time"), lambda e: human_time(e.time)),
             Column(self.tr("Event"), lambda e: event_label(e.event), tooltip=lambda e: e.event),
             Column(self.tr("By"), lambda e: actor_label(e.actor), tooltip=lambda e: e.actor),
-            Column(self.tr("Details"), lambda e: describe_details(e.event, e.details),
-                   tooltip=lambda e: describe_details(e.event, e.details) + "\n\n" + _details(e.details)),
+            Column(self.tr("Details"), lambda e: describe_details(e.event, e.details, self.collection_names),
+                   tooltip=lambda e: describe_details(e.event, e.details, self.collection_names) + "\n\n"
+                   + _details(e.details)),
         ], self)
         self.audit_table = named(QTableView(), self.tr("Audit log entries"))
         self.audit_table.setModel(self.audit)
@@ -286,6 +289,7 @@ class PrivacyView(QWidget):
         for button in (self.export_one, self.erase_one, self.export_all, self.erase_all):
             button.setEnabled(has_any)
         # Newest first: what happened last is what a person looks for.
+        self.collection_names = docs_ops.collection_names(self.session)  # the chain keeps ids only
         self.audit.set_records(list(reversed(vault.audit.entries())))
         self.compliance.refresh()
 
@@ -503,6 +507,7 @@ class PrivacyView(QWidget):
 
     def _verified_entries(self, entries: list[Any]) -> None:
         # The count and the table come from one read of the chain, so they agree.
+        self.collection_names = docs_ops.collection_names(self.session)
         self.audit.set_records(list(reversed(entries)))
         self._verified(None, entries)
 
