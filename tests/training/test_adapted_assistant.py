@@ -21,8 +21,7 @@ import pytest
 
 from engine.documents.answer import grounded_system_prompt
 from engine.documents.library import SearchResult
-from tests.api.serving import wait_until_healthy
-from tests.api.test_cli import free_port
+from tests.api.serving import free_port, wait_until_healthy
 from tests.training.conftest import CLI, CODE_WORD, FAST, QUESTIONS, ROOT, enclave, env, write_jsonl
 
 DRILL = "The quarterly drill starts at nine. Staff gather in the car park."
