@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import openai
 import pytest
 
@@ -19,8 +16,7 @@ from engine.cli import main
 from engine.models import ModelRegistry
 from engine.vault import FLOOR, Vault
 from tests.api.conftest import PASSPHRASE
-
-SERVE = "import sys; from engine.cli import main; sys.exit(main())"
+from tests.api.serving import SERVE, free_port, wait_until_healthy
 
 
 @pytest.fixture(autouse=True)
@@ -32,13 +28,6 @@ def prepared(api_home: Path, tiny_gguf: Path, monkeypatch: pytest.MonkeyPatch) -
         registry.import_file(tiny_gguf, "tiny")
         registry.set_default("tiny")
     monkeypatch.setenv("ENCLAVE_PASSPHRASE", PASSPHRASE)
-
-
-def free_port() -> int:
-    """A port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_keys_create_list_revoke(capsys: pytest.CaptureFixture[str]) -> None:
@@ -80,16 +69,7 @@ def test_serve_runs_until_sigterm_and_audits(api_home: Path, capsys: pytest.Capt
         env=env, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_healthy(process, port)
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=secret, max_retries=0)
         reply = client.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=3)
         assert reply.choices[0].message.content is not None

@@ -23,7 +23,7 @@ import pytest
 from engine.models import ModelRegistry
 from engine.vault import FLOOR, Vault
 from tests.api.conftest import PASSPHRASE
-from tests.api.test_cli import SERVE, free_port
+from tests.api.serving import SERVE, free_port
 from tests.tiny_gguf import CHATML_TEMPLATE, write_tiny_gguf
 
 # One hostile template, its attack chosen by the last message: the rest of it is ChatML.

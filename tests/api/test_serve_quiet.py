@@ -7,16 +7,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from engine.models import ModelRegistry
 from engine.vault import FLOOR, Vault
 from tests.api.conftest import PASSPHRASE
-from tests.api.test_cli import SERVE, free_port
+from tests.api.serving import SERVE, free_port, wait_until_healthy
 
 # What llama.cpp's loader and context set-up print (function-name prefixes of its log lines).
 LLAMA_LINE = re.compile(r"llama_(context|model_loader|kv_cache|model_load)|load_tensors|print_info|llm_load")
@@ -40,16 +38,7 @@ def _serve_stderr(*extra: str) -> str:
         env={**os.environ}, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2],
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.1)
+        wait_until_healthy(process, port)
     finally:
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=30)

@@ -13,8 +13,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.api.serving import wait_until_healthy
-from tests.api.test_cli import free_port
+from tests.api.serving import free_port, wait_until_healthy
 from tests.training.conftest import CLI, CODE_WORD, QUESTIONS, ROOT, code_word_rows, enclave, env
 
 

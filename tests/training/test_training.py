@@ -20,8 +20,7 @@ from engine.models import ModelRegistry
 from engine.runtime import GenerationParams
 from engine.training.jobs import Training
 from engine.vault import Vault
-from tests.api.serving import wait_until_healthy
-from tests.api.test_cli import free_port
+from tests.api.serving import free_port, wait_until_healthy
 from tests.training.conftest import (
     CANARY,
     CLI,
