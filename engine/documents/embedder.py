@@ -89,8 +89,9 @@ class Embedder(Protocol):
         ...
 
 
-# Texts per measured round of the thread chooser (a round is timed as a whole; fewer texts are not timed).
-ROUND = 4
+# Texts per measured round of the thread chooser (a round is timed as a whole; fewer texts are not timed):
+# few, because trying a count that turns out ten times slower costs that many texts' time again.
+ROUND = 2
 
 
 class LlamaEmbedder:
