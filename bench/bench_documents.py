@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 
 from bench.common import machine  # noqa: E402
 from engine.documents import default_embedder  # noqa: E402
-from engine.documents.embedder import LlamaEmbedder, default_threads, ensure_default_embedder  # noqa: E402
+from engine.documents.embedder import LlamaEmbedder, ensure_default_embedder, thread_choices  # noqa: E402
 from engine.documents.index import CollectionIndex  # noqa: E402
 from engine.handle import COMMAND_LINE, Engine  # noqa: E402
 from engine.models import ModelRegistry  # noqa: E402
@@ -69,6 +69,10 @@ DIM = 384
 
 
 def _rss_mib() -> float:
+    """The process's resident memory now (not its peak: building an index briefly needs more than it keeps)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -163,7 +167,7 @@ def ingest_enclave(home: Path, files: list[Path], pages: int) -> dict[str, Any]:
         "pages_per_min": pages / seconds * 60,
         "files": len(report.files),
         "chunks": sum(f.chunks for f in report.files),
-        "embedding_threads": default_threads(),
+        "embedding_threads": f"chosen by measured speed among {thread_choices()}",
     }
 
 
