@@ -7,6 +7,8 @@ in the tooltip, so an auditor can match the two.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from PySide6.QtCore import QCoreApplication, QDateTime, QLocale, Qt
 
 translate = QCoreApplication.translate  # lupdate reads `translate("Context", "text")` calls too
@@ -153,11 +155,51 @@ DIGESTS = {
 }
 
 
-def _phrase(event: str, key: str, value: object) -> str | None:
-    """One detail as words (None: nothing worth saying)."""
+# How many files a document import added, replaced, … (engine.documents.library.Status).
+IMPORT_COUNTS = {
+    "added": lambda: (translate("AuditDetails", "{n} file added"), translate("AuditDetails", "{n} files added")),
+    "replaced": lambda: (translate("AuditDetails", "{n} file replaced"),
+                         translate("AuditDetails", "{n} files replaced")),
+    "unchanged": lambda: (translate("AuditDetails", "{n} file unchanged"),
+                          translate("AuditDetails", "{n} files unchanged")),
+    "failed": lambda: (translate("AuditDetails", "{n} file unreadable"),
+                       translate("AuditDetails", "{n} files unreadable")),
+    "cancelled": lambda: (translate("AuditDetails", "{n} file cancelled"),
+                          translate("AuditDetails", "{n} files cancelled")),
+}
+
+
+def _collection(collection_id: object, names: Mapping[str, str]) -> str:
+    """A collection the chain names by id, as its name (looked up now: names stay out of the chain)."""
+    name = names.get(str(collection_id))
+    return _quoted(name) if name is not None else translate("AuditDetails", "a removed collection")
+
+
+def _phrase(event: str, key: str, value: object, names: Mapping[str, str] | None = None) -> str | None:
+    """One detail as words (None: nothing worth saying); `names` maps collection ids to names."""
     if value in (None, "", [], {}):
         return None
     number = len(value) if isinstance(value, list) else value
+    if event.startswith("documents_") and names is not None:
+        if key == "collection":
+            return translate("AuditDetails", "collection {name}").format(name=_collection(value, names))
+        if key == "collections" and isinstance(value, list):
+            return translate("AuditDetails", "collections {names}").format(
+                names=_list([_collection(v, names) for v in value]))
+    if event.startswith("documents_"):
+        if key in IMPORT_COUNTS and isinstance(value, int):
+            return _count(*IMPORT_COUNTS[key](), value)
+        if key == "documents" and isinstance(value, list):
+            return _count(translate("AuditDetails", "{n} document"), translate("AuditDetails", "{n} documents"),
+                          len(value))
+        if key == "hits" and isinstance(value, int):
+            return _count(translate("AuditDetails", "{n} passage found"),
+                          translate("AuditDetails", "{n} passages found"), value)
+        if key == "whole_collection":
+            return translate("AuditDetails", "the whole collection")
+        if key == "count" and isinstance(value, int):
+            return _count(translate("AuditDetails", "{n} document"), translate("AuditDetails", "{n} documents"),
+                          value)
     if key == "name":
         return _quoted(value)
     if key == "bind":
@@ -251,10 +293,12 @@ def _phrase(event: str, key: str, value: object) -> str | None:
     return f"{key}: {value}"
 
 
-def describe_details(event: str, details: dict[str, object]) -> str:
-    """An audit entry's details as words in the person's language (never raw names such as `store_content`)."""
+def describe_details(event: str, details: dict[str, object], collections: Mapping[str, str] | None = None) -> str:
+    """An audit entry's details as words in the person's language (never raw names such as `store_content`);
+    `collections` (id -> name, app.operations.documents.collection_names) names the document collections
+    that the chain records by id only."""
     if event == "setting_change" and "key" in details:
         return _setting(str(details["key"]), details.get("value"))
-    phrases = [_phrase(event, key, value) for key, value in details.items()]
+    phrases = [_phrase(event, key, value, collections) for key, value in details.items()]
     text = translate("AuditDetails", "; ").join(p for p in phrases if p)
     return text[:1].upper() + text[1:] if text else ""

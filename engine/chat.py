@@ -113,6 +113,7 @@ class Turn:
     _parts: list[str] = field(default_factory=list)
     user_message_id: str | None = None  # the prompt as stored (None: not stored, or regenerated)
     rules: ReplyRules | None = None  # tools were offered: the reply may be calls
+    sources: list[dict[str, Any]] | None = None  # document sources it answers from, stored with the reply
 
     def __iter__(self) -> Iterator[Chunk]:
         opened = False
@@ -136,6 +137,8 @@ class Turn:
         calls = self._calls(text)
         if calls:
             label["tool_calls"] = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in calls]
+        if self.sources is not None:  # sealed with the reply, so reopening the conversation lists them again
+            label["sources"] = self.sources
         message_id = None
         if self._vault is not None and self.conversation_id is not None:
             if self.replaces is not None:  # the earlier version stays, to switch back to
@@ -233,10 +236,12 @@ class ChatService:
         on_load: LoadListener | None = None,
         tools: ToolPlan | None = None,
         grounding: str | None = None,
+        sources: list[dict[str, Any]] | None = None,
     ) -> Turn:
         """Store the user's message (if a vault is open) and start the reply; `on_load` hears how far the
         model has loaded when it is not in memory yet; `tools` are offered to the model; `grounding`
-        (document sources for this turn) joins the system prompt for this reply only and is not stored."""
+        (document sources for this turn) joins the system prompt for this reply only and is not stored;
+        `sources` (their citations) are stored with the reply's metadata."""
         history: list[dict[str, Any]] = []
         if self.vault is not None and conversation_id is not None:
             model = model or self.vault.conversations.get(conversation_id).model
@@ -256,6 +261,7 @@ class ChatService:
         messages = history + [{"role": "user", "content": prompt}]
         turn = self._reply(messages, conversation_id, backend, ref, params, on_load, tools)
         turn.user_message_id = user_message_id
+        turn.sources = sources
         return turn
 
     def resume(
@@ -279,17 +285,29 @@ class ChatService:
         model: str | None = None,
         params: GenerationParams | None = None,
         on_load: LoadListener | None = None,
+        grounding: str | None = None,
+        sources: list[dict[str, Any]] | None = None,
     ) -> Turn:
-        """Write the last reply again; the new version is added to it and chosen, the earlier ones kept."""
+        """Write the last reply again; the new version is added to it and chosen, the earlier ones kept
+        (`grounding` and `sources` as for `send`: a reply from documents is written again from them)."""
         assert self.vault is not None, "regenerate needs the vault"
         stored = self.vault.conversations.messages(conversation_id)
         last = stored[-1].id if stored and stored[-1].role == "assistant" else None
         conversation = self.vault.conversations.get(conversation_id)
         backend, ref = self._usable_model(model or conversation.model)
         history = self._history(conversation_id, before=last)
+        if grounding:
+            history = _with_grounding(history, grounding)
         turn = self._reply(history, conversation_id, backend, ref, params, on_load)
         turn.replaces = last
+        turn.sources = sources
         return turn
+
+    def last_prompt(self, conversation_id: str) -> str | None:
+        """The text of the conversation's last user message (what a regenerated reply answers)."""
+        assert self.vault is not None, "needs the vault"
+        users = [m for m in self.vault.conversations.messages(conversation_id) if m.role == "user"]
+        return users[-1].content if users else None
 
     def edit_and_resend(
         self,

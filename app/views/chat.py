@@ -26,7 +26,7 @@ from app.operations import chat as chat_ops
 from app.operations import documents as docs_ops
 from app.session import Session
 from app.views.chat_settings import SETTINGS_KEY, ChatSettingsSheet
-from app.views.chat_sources import CollectionPicker, SourcesPanel
+from app.views.chat_sources import CollectionPicker, open_source
 from app.views.messages_view import MessageListView
 from app.views.sidebar import ConversationSidebar
 from app.views.tool_approval import ToolApproval
@@ -161,8 +161,6 @@ class ChatView(QWidget):
         pane_layout.addWidget(line)
         pane_layout.addWidget(self.view, 1)
         pane_layout.addWidget(self.placeholder, 1)
-        self.sources = SourcesPanel(session)
-        pane_layout.addWidget(self.sources)
         pane_layout.addLayout(bottom)
 
         self.splitter = QSplitter()
@@ -189,6 +187,8 @@ class ChatView(QWidget):
         self.view.edit_requested.connect(self.begin_edit)
         self.view.regenerate_requested.connect(self.regenerate)
         self.view.version_requested.connect(self._choose_version)
+        self.view.source_requested.connect(self.open_source)
+        self.collections.changed.connect(self._collections_picked)
         for keys in ("Ctrl+Return", "Ctrl+Enter"):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -252,7 +252,6 @@ class ChatView(QWidget):
         if streaming_here:
             stored = [m for m in stored if m.id != self._stream_replaces]
         self.messages.set_messages(stored)
-        self.sources.clear()
         self._stream_row = -1
         if streaming_here and self._stream_item is not None:
             self._stream_row = self.messages.append(self._stream_item)
@@ -260,6 +259,7 @@ class ChatView(QWidget):
         self._set_title(conversation.title)
         self._pick_model(conversation.model)
         self.sheet.set_system_prompt(conversation.system_prompt)
+        self.collections.set_chosen(docs_ops.stored_collections(self.session, conversation_id))
         self.sidebar.select(conversation_id)
         self._show_placeholder()
         self.view.scroll_to_end()
@@ -273,7 +273,7 @@ class ChatView(QWidget):
         self.conversation_id = None
         self._end_edit()
         self.messages.clear()
-        self.sources.clear()
+        self.collections.set_chosen([])  # a new chat answers from documents once some are picked for it
         self._stream_row = -1
         self._update_streaming_controls()
         self._set_title(self.tr("New chat"))
@@ -321,6 +321,14 @@ class ChatView(QWidget):
     def _save_system_prompt(self, text: str) -> None:
         if self.conversation_id is not None:
             self.session.vault.conversations.set_system_prompt(self.conversation_id, text.strip() or None)
+
+    def _collections_picked(self) -> None:
+        docs_ops.choose_collections(self.session, self.conversation_id, self.collections.chosen())
+
+    def open_source(self, source: dict[str, Any]) -> Task | None:
+        """Show a source cited under an answer in its document (`self.passage_dialog`)."""
+        self.passage_task = open_source(self, self.session, source)
+        return self.passage_task
 
     def _model_picked(self) -> None:
         name = self.model_picker.currentData()
@@ -375,10 +383,12 @@ class ChatView(QWidget):
             return
         params, model = self.sheet.params(), self.model_picker.currentData()
         self.messages.remove_from(len(items) - 1)
-        self._start_stream(
-            chat_ops.regenerate(self, self.session, self.conversation_id, model, params), model,
-            replaces=items[-1].id,
-        )
+        if self.collections.chosen():  # answered from the documents again, with its own sources
+            stream = docs_ops.regenerate(self, self.session, self.conversation_id, self.collections.chosen(),
+                                         model, params)
+        else:
+            stream = chat_ops.regenerate(self, self.session, self.conversation_id, model, params)
+        self._start_stream(stream, model, replaces=items[-1].id)
 
     def _choose_version(self, item: MessageItem, index: int) -> None:
         """Show another version of a regenerated reply; the next turn sends the one shown."""
@@ -392,7 +402,6 @@ class ChatView(QWidget):
         self.open_conversation(self.conversation_id)
 
     def _start_stream(self, stream: StreamTask, model: str | None, *, replaces: str | None = None) -> None:
-        self.sources.clear()
         self._stream_item = MessageItem("assistant", "", metadata={"model": model} if model else None, streaming=True)
         self._stream_row = self.messages.append(self._stream_item)
         self._stream_conversation = self.conversation_id
@@ -464,9 +473,6 @@ class ChatView(QWidget):
 
     def _finished(self, result: Any) -> None:
         row, regenerated = self._stream_row, self._stream_replaces is not None
-        sources = getattr(self.stream, "sources", None)
-        if sources is not None and row >= 0:
-            self.sources.show_sources(sources)
         shown = self._end_stream()
         if shown:
             self.conversation_id = result.conversation_id

@@ -3,28 +3,32 @@ sources listed under an answer (a click shows the passage in its document)."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QMenu, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QVBoxLayout, QWidget
 
+from app.operations import documents as docs_ops
 from app.session import Session
-from app.widgets import named
+from app.widgets import muted, named
 from app.workers import Task
 
 QUOTE_CHARS = 180
 MAX_PICKER_WIDTH = 360
 
 
-class CollectionPicker(QToolButton):
-    """A button with a menu of checkable collections: the turns of this chat answer from those checked."""
+class CollectionPicker(QPushButton):
+    """A button with a menu of checkable collections: the turns of this chat answer from those checked.
+
+    A push button, not a tool button: with a menu, a tool button draws its arrow over the end of its text
+    (Fusion), while a push button keeps room for the arrow beside the text."""
 
     changed = Signal()
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.setMaximumWidth(MAX_PICKER_WIDTH)  # many or long names: clipped here, all of them in the menu
         self.setToolTip(self.tr("Answer from these document collections, with sources"))
         named(self, self.tr("Document collections for this chat"))
@@ -35,8 +39,7 @@ class CollectionPicker(QToolButton):
 
     def refresh(self) -> None:
         """List the vault's collections, keeping those still there checked."""
-        vault = self.session.vault
-        names = [] if vault.is_locked else [c.name for c in self.session.engine.documents.collections()]
+        names = docs_ops.chat_collections(self.session)
         self._chosen = [n for n in self._chosen if n in names]
         self.menu_.clear()
         for name in names:
@@ -68,58 +71,64 @@ class CollectionPicker(QToolButton):
         self.changed.emit()
 
 
-class SourcesPanel(QWidget):
-    """The sources of the last answer from documents: document, page and the quoted passage."""
+class SourcesBlock(QWidget):
+    """The sources under one answer from documents (document, page, the quoted passage), stored with the
+    reply: they come back when the conversation is opened again. A click shows the passage in its document."""
 
-    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+    open_requested = Signal(object)  # the citation (a dict: document_id, document, page, quote)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.session = session
-        self.title = QLabel(self.tr("Sources of the answer (click one to see it in its document)"))
-        self.list = named(QListWidget(), self.tr("Sources of the answer"))
+        self.sources: list[dict[str, Any]] = []
+        self.title = muted(self.tr("Sources (click one to see it in its document)"))
+        self.list = QLabel()
         self.list.setWordWrap(True)
-        self.list.setMaximumHeight(130)
-        self.list.itemClicked.connect(self._clicked)
-        self.list.itemActivated.connect(self._clicked)
-        self.status = QLabel()
-        self.status.hide()
-        self.task: Task | None = None
+        self.list.setTextFormat(Qt.TextFormat.RichText)
+        self.list.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                          | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.list.linkActivated.connect(self._clicked)
+        named(self.list, self.tr("Sources of the answer"))
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 0, 16, 0)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.setSpacing(2)
         layout.addWidget(self.title)
         layout.addWidget(self.list)
-        layout.addWidget(self.status)
         self.hide()
 
-    def show_sources(self, hits: list[Any]) -> None:
-        """List an answer's sources (an empty list says that nothing matched)."""
-        self.list.clear()
-        for number, hit in enumerate(hits, start=1):
-            quote = " ".join(hit.text.split())
+    def show_sources(self, sources: list[dict[str, Any]] | None) -> None:
+        """List an answer's stored citations (None: not an answer from documents; empty: nothing matched)."""
+        self.sources = list(sources or [])
+        if sources is None:
+            self.hide()
+            return
+        self.list.setText("<br>".join(f'<a href="{row}">{html.escape(line)}</a>'
+                                      for row, line in enumerate(self.lines()))
+                          or html.escape(self.tr("None of the documents matched the question.")))
+        self.show()
+
+    def lines(self) -> list[str]:
+        """Each source as one line: “[1] handbook.pdf, page 2: “quote…””."""
+        lines = []
+        for row, source in enumerate(self.sources, start=1):
+            quote = " ".join(str(source.get("quote", "")).split())
             quote = quote if len(quote) <= QUOTE_CHARS else quote[: QUOTE_CHARS - 1] + "…"
-            where = (self.tr("{document}, page {page}").format(document=hit.document, page=hit.page) if hit.page
-                     else hit.document)
-            item = QListWidgetItem(f"[{number}] {where}: “{quote}”")
-            item.setData(256, hit)  # Qt.UserRole
-            self.list.addItem(item)
-        if not hits:
-            self.list.addItem(self.tr("None of the documents matched the question."))
-        self.setVisible(True)
+            document, page = str(source.get("document", "")), source.get("page")
+            where = self.tr("{document}, page {page}").format(document=document, page=page) if page else document
+            lines.append(f"[{source.get('index', row)}] {where}: “{quote}”")
+        return lines
 
-    def clear(self) -> None:
-        """No answer from documents on screen."""
-        self.list.clear()
-        self.hide()
+    def _clicked(self, link: str) -> None:
+        if link.isdigit() and int(link) < len(self.sources):
+            self.open_requested.emit(self.sources[int(link)])
 
-    def _clicked(self, item: QListWidgetItem) -> None:
-        self.open_source(self.list.row(item))
 
-    def open_source(self, row: int) -> Task | None:
-        """Show source `row`'s passage in its document."""
-        from app.views.documents import show_passage
+def open_source(owner: QWidget, session: Session, source: dict[str, Any]) -> Task | None:
+    """Show a cited passage in its document (a removed document says so in `owner.status`)."""
+    from app.views.documents import show_passage
 
-        item = self.list.item(row)
-        hit = None if item is None else item.data(256)
-        if hit is None:
-            return None
-        self.task = show_passage(self, self.session, hit.document_id, hit.text, hit.page)
-        return self.task
+    document_id = source.get("document_id")
+    if not isinstance(document_id, str):
+        return None
+    page = source.get("page")
+    return show_passage(owner, session, document_id, str(source.get("quote", "")),
+                        page if isinstance(page, int) else None)

@@ -195,9 +195,9 @@ class DocumentsView(QWidget):
         self.collection_list.blockSignals(True)
         self.collection_list.clear()
         for coll in self.library.collections():
-            item = QListWidgetItem(coll.name)
+            item = QListWidgetItem(docs_ops.collection_title(coll.name))
             item.setData(Qt.ItemDataRole.UserRole, coll.name)
-            item.setToolTip(coll.purpose or "")
+            item.setToolTip(docs_ops.collection_purpose(coll.name, coll.purpose or ""))
             self.collection_list.addItem(item)
             if coll.name == current:
                 self.collection_list.setCurrentItem(item)
@@ -218,9 +218,11 @@ class DocumentsView(QWidget):
     def _collection_picked(self) -> None:
         name = self.selected_collection()
         has = name is not None
-        for widget in (self.remove_collection_button, self.add_files_button, self.add_folder_button,
-                       self.search_button, self.query):
-            widget.setEnabled(has and (widget is not self.remove_collection_button or self.add_task is None))
+        # The API's uploads are filled (and indexed, when added to a vector store) by programs, not here.
+        fill = has and not docs_ops.is_api_uploads(name or "")
+        for widget in (self.add_files_button, self.add_folder_button, self.search_button, self.query):
+            widget.setEnabled(fill)
+        self.remove_collection_button.setEnabled(has and self.add_task is None)
         self.hits.setRowCount(0)
         if name is None:
             self.heading.setText(self.tr("Create a collection to add documents to it."))
@@ -229,8 +231,9 @@ class DocumentsView(QWidget):
             return
         coll = self.library.collection(name)
         keeps = self.tr("originals kept") if coll.keep_originals else self.tr("originals not kept")
-        purpose = coll.purpose or self.tr("no purpose given")
-        self.heading.setText(f"<b>{html.escape(coll.name)}</b> — {html.escape(purpose)} ({keeps})")
+        purpose = docs_ops.collection_purpose(coll.name, coll.purpose) or self.tr("no purpose given")
+        title = docs_ops.collection_title(coll.name)
+        self.heading.setText(f"<b>{html.escape(title)}</b> — {html.escape(purpose)} ({keeps})")
         self._fill_documents(name)
 
     def _fill_documents(self, name: str) -> None:
@@ -277,7 +280,7 @@ class DocumentsView(QWidget):
         dialog = TypedConfirmDialog(
             self.tr("Remove collection"),
             self.tr("“{name}” and its {count} documents will be erased for good. This cannot be undone.").format(
-                name=name, count=count),
+                name=docs_ops.collection_title(name), count=count),
             name, self.tr("Remove"), self,
         )
         if dialog.exec():
@@ -310,6 +313,9 @@ class DocumentsView(QWidget):
         name = self.selected_collection()
         if name is None:
             self.status.setText(self.tr("Create or pick a collection first."))
+            return None
+        if docs_ops.is_api_uploads(name):
+            self.status.setText(self.tr("Programs fill this collection through the API; pick another one."))
             return None
         if self.add_task is not None:
             self.status.setText(self.tr("Wait until the files being added are done, or cancel."))

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.models.messages import MessageItem, MessageListModel
+from app.operations.documents import stored_sources
+from app.views.chat_sources import SourcesBlock
 from app.views.markdown import MarkdownView
 from app.widgets import CopyButton, ElidedLabel, human_number, human_time_of_day, muted, named
 
@@ -60,6 +62,7 @@ class MessageWidget(QFrame):
     edit_requested = Signal(object)  # MessageItem
     regenerate_requested = Signal()
     version_requested = Signal(object, int)  # MessageItem, the version to show (0-based)
+    source_requested = Signal(object)  # a cited source of an answer from documents (dict)
 
     def __init__(self, item: MessageItem, author: str, accessible: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -137,6 +140,9 @@ class MessageWidget(QFrame):
         named(self.load_bar, self.tr("Model loading progress"))
         self.load_bar.hide()
         self.stats = muted("")
+        # An answer from documents: its sources, stored with it, under it (again when the chat is reopened).
+        self.sources = SourcesBlock()
+        self.sources.open_requested.connect(self.source_requested)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addLayout(header)
@@ -145,6 +151,7 @@ class MessageWidget(QFrame):
         layout.addWidget(self.result_toggle, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addWidget(self.body)
         layout.addWidget(self.load_bar)
+        layout.addWidget(self.sources)
         layout.addWidget(self.stats)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.update_item(item)
@@ -218,6 +225,9 @@ class MessageWidget(QFrame):
         self.copy.setEnabled(not item.streaming)
         self.stats.setText(self._stats(item))
         self.stats.setVisible(bool(self.stats.text()))
+        self.sources.show_sources(
+            None if item.streaming or item.role != "assistant" else stored_sources(item.metadata)
+        )
 
     def _show_thinking(self, shown: bool) -> None:
         text = self._thinking_text if shown else ""  # folded: no label work at all (long thinking is slow)
@@ -265,6 +275,7 @@ class MessageListView(QScrollArea):
     edit_requested = Signal(object)
     regenerate_requested = Signal()
     version_requested = Signal(object, int)
+    source_requested = Signal(object)
 
     def __init__(self, model: MessageListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -309,6 +320,7 @@ class MessageListView(QScrollArea):
         widget.edit_requested.connect(self.edit_requested)
         widget.regenerate_requested.connect(self.regenerate_requested)
         widget.version_requested.connect(self.version_requested)
+        widget.source_requested.connect(self.source_requested)
         return widget
 
     def _drop(self, widget: MessageWidget) -> None:

@@ -6,18 +6,22 @@ from __future__ import annotations
 import html
 import re
 import threading
+from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPointF, Signal
-from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen, QPolygonF
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QPainter, QPaintEvent, QPalette, QPen, QPolygonF, QTextOption
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QProgressBar,
     QPushButton,
     QSpinBox,
@@ -27,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.dialogs.conversation_dataset import ConversationDatasetDialog
+from app.operations import training as training_ops
 from app.session import Session
 from app.widgets import error_text, muted, named
 from app.workers import Task, TaskContext
@@ -110,10 +115,26 @@ class TrainingView(QWidget):
             QPushButton(self.tr("New dataset from conversations…")), self.tr("New dataset from conversations")
         )
         self.from_conversations.clicked.connect(self.new_dataset_from_conversations)
+        self.import_button = named(QPushButton(self.tr("Import JSONL file…")), self.tr("Import a dataset file"))
+        self.import_button.setToolTip(self.tr("A JSONL file in OpenAI's fine-tuning format: one "
+                                              "{\"messages\": [...]} object a line"))
+        self.import_button.clicked.connect(self.ask_import_file)
         dataset_row = QHBoxLayout()
         dataset_row.addWidget(self.dataset, 1)
-        dataset_row.addWidget(self.from_conversations)
         form.addRow(self.tr("Dataset:"), dataset_row)
+        sources_row = QHBoxLayout()
+        sources_row.addWidget(self.import_button)
+        sources_row.addWidget(self.from_conversations)
+        sources_row.addStretch(1)
+        form.addRow("", sources_row)
+        # Importing a file: progress, then the bad lines (if any) with their numbers; nothing half-imported.
+        self.import_task: Task | None = None
+        self.import_progress = named(QProgressBar(), self.tr("Dataset import progress"))
+        self.import_progress.hide()
+        self.import_report = named(QPlainTextEdit(), self.tr("Dataset import problems"))
+        self.import_report.setReadOnly(True)
+        self.import_report.setMaximumHeight(140)
+        self.import_report.hide()
         form.addRow(self.tr("Adapted model:"), self.name)
         form.addRow(self.tr("Epochs:"), self.epochs)
         form.addRow(self.tr("LoRA rank:"), self.rank)
@@ -132,9 +153,11 @@ class TrainingView(QWidget):
         box = QVBoxLayout(settings)
         box.addLayout(form)
         box.addWidget(muted(self.tr(
-            "Datasets are built here from conversations, or imported with "
-            "`enclave datasets import FILE.jsonl --name N`."
+            "Import a JSONL file in OpenAI's fine-tuning format, or build a dataset from conversations. "
+            "Either is checked first and stored encrypted in the vault."
         )))
+        box.addWidget(self.import_progress)
+        box.addWidget(self.import_report)
         box.addStretch(1)
         box.addLayout(buttons)
 
@@ -143,6 +166,9 @@ class TrainingView(QWidget):
         self.status.setWordWrap(True)
         self.curve = named(LossCurve(), self.tr("Loss curve"))
         self.evaluation = named(QTextBrowser(), self.tr("Evaluation: base and adapted answers"))
+        # Long answers (or one long word) wrap inside their cells: the box never scrolls sideways.
+        self.evaluation.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        self.evaluation.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.record = named(QTextBrowser(), self.tr("The adapter's record"))
 
         right = QVBoxLayout()
@@ -184,6 +210,67 @@ class TrainingView(QWidget):
         dialog.accepted.connect(lambda: self._dataset_created(dialog))
         dialog.open()
         return dialog
+
+    def ask_import_file(self) -> None:
+        """Pick a JSONL file and a name for the dataset, then import it."""
+        path, _ = QFileDialog.getOpenFileName(self, self.tr("Import a dataset"), "",
+                                              self.tr("JSONL datasets (*.jsonl *.json);;All files (*)"))
+        if not path:
+            return
+        taken = [self.dataset.itemData(i) for i in range(self.dataset.count())]
+        name, ok = QInputDialog.getText(self, self.tr("Import a dataset"), self.tr("Name of the dataset:"),
+                                        text=training_ops.suggested_name(Path(path), taken))
+        if ok and name.strip():
+            self.import_file(Path(path), name.strip())
+
+    def import_file(self, path: Path, name: str) -> Task | None:
+        """Validate and store a dataset file in the background; bad lines are listed with their numbers."""
+        if self.import_task is not None:
+            self.status.setText(self.tr("Wait until the dataset being imported is stored."))
+            return None
+        self.import_report.clear()
+        self.import_report.hide()
+        self.import_progress.setRange(0, 0)
+        self.import_progress.show()
+        self.import_button.setEnabled(False)
+        self.status.setText(self.tr("Importing {file}…").format(file=path.name))
+        self.import_task = (training_ops.import_file(self, self.session, path, name)
+                            .on_success(self._imported).on_failure(self._import_failed)
+                            .on_progress(self._import_progressed))
+        return self.import_task.start()
+
+    def _import_progressed(self, done: int, total: int) -> None:
+        self.import_progress.setRange(0, total)  # (0, 0): checking the rows, a busy bar
+        if total:
+            self.import_progress.setValue(done)
+        else:
+            self.status.setText(self.tr("Checking the rows and storing them encrypted…"))
+
+    def _import_ended(self) -> None:
+        self.import_task = None
+        self.import_progress.hide()
+        self.import_button.setEnabled(True)
+
+    def _imported(self, info: Any) -> None:
+        self._import_ended()
+        base = self.base.currentData()
+        self.refresh()
+        self.base.setCurrentIndex(max(0, self.base.findData(base)))
+        self.dataset.setCurrentIndex(self.dataset.findData(info.name))
+        self.status.setText(self.tr("Dataset {name} imported: {rows} rows, {held_out} held out for evaluation.")
+                            .format(name=info.name, rows=info.rows, held_out=info.held_out))
+
+    def _import_failed(self, exc: BaseException) -> None:
+        self._import_ended()
+        bad = training_ops.problems(exc)
+        if not bad:
+            self.status.setText(self.tr("The dataset was not imported: {error}").format(error=error_text(exc)))
+            return
+        self.status.setText(self.tr("The file has {count} bad rows; nothing was imported. Fix them and import "
+                                    "it again.").format(count=len(bad)))
+        self.import_report.setPlainText("\n".join(
+            self.tr("Line {line}: {problem}").format(line=line, problem=problem) for line, problem in bad))
+        self.import_report.show()
 
     def _dataset_created(self, dialog: ConversationDatasetDialog) -> None:
         if dialog.created is None:
@@ -318,7 +405,10 @@ class TrainingView(QWidget):
             self.curve.reset()
             for step, loss in info.get("losses", []):
                 self.curve.add(int(step), float(loss))
-        evaluation = info.get("evaluation") or {}
+        self.show_evaluation(info.get("evaluation") or {})
+
+    def show_evaluation(self, evaluation: dict[str, Any]) -> None:
+        """The held-out loss before and after, and the base and adapted answers side by side."""
         before = f"{evaluation.get('held_out_loss_before', 0):.4f}"
         after = f"{evaluation.get('held_out_loss_after', 0):.4f}"
         summary = self.tr("Held-out loss: {before} before, {after} after.").format(before=before, after=after)

@@ -227,6 +227,78 @@
         <translation>数据集 SHA-256 {digest}…</translation>
     </message>
     <message>
+        <source>{n} file added</source>
+        <translation>已添加 {n} 个文件</translation>
+    </message>
+    <message>
+        <source>{n} files added</source>
+        <translation>已添加 {n} 个文件</translation>
+    </message>
+    <message>
+        <source>{n} file replaced</source>
+        <translation>已替换 {n} 个文件</translation>
+    </message>
+    <message>
+        <source>{n} files replaced</source>
+        <translation>已替换 {n} 个文件</translation>
+    </message>
+    <message>
+        <source>{n} file unchanged</source>
+        <translation>{n} 个文件未变</translation>
+    </message>
+    <message>
+        <source>{n} files unchanged</source>
+        <translation>{n} 个文件未变</translation>
+    </message>
+    <message>
+        <source>{n} file unreadable</source>
+        <translation>{n} 个文件无法读取</translation>
+    </message>
+    <message>
+        <source>{n} files unreadable</source>
+        <translation>{n} 个文件无法读取</translation>
+    </message>
+    <message>
+        <source>{n} file cancelled</source>
+        <translation>已取消 {n} 个文件</translation>
+    </message>
+    <message>
+        <source>{n} files cancelled</source>
+        <translation>已取消 {n} 个文件</translation>
+    </message>
+    <message>
+        <source>a removed collection</source>
+        <translation>一个已删除的文档集</translation>
+    </message>
+    <message>
+        <source>collection {name}</source>
+        <translation>文档集 {name}</translation>
+    </message>
+    <message>
+        <source>collections {names}</source>
+        <translation>文档集 {names}</translation>
+    </message>
+    <message>
+        <source>{n} document</source>
+        <translation>{n} 个文档</translation>
+    </message>
+    <message>
+        <source>{n} documents</source>
+        <translation>{n} 个文档</translation>
+    </message>
+    <message>
+        <source>{n} passage found</source>
+        <translation>找到 {n} 个段落</translation>
+    </message>
+    <message>
+        <source>{n} passages found</source>
+        <translation>找到 {n} 个段落</translation>
+    </message>
+    <message>
+        <source>the whole collection</source>
+        <translation>整个文档集</translation>
+    </message>
+    <message>
         <source>listening on {address}</source>
         <translation>监听地址 {address}</translation>
     </message>
@@ -1661,6 +1733,17 @@ Last message: {time}</source>
     </message>
 </context>
 <context>
+    <name>Documents</name>
+    <message>
+        <source>Files uploaded through the API</source>
+        <translation>通过 API 上传的文件</translation>
+    </message>
+    <message>
+        <source>files programs uploaded through the OpenAI Files API, kept until added to a vector store</source>
+        <translation>程序通过 OpenAI Files API 上传的文件，保存到被加入向量库为止</translation>
+    </message>
+</context>
+<context>
     <name>DocumentsView</name>
     <message>
         <source>Collections</source>
@@ -1805,6 +1888,10 @@ Last message: {time}</source>
     <message>
         <source>Create or pick a collection first.</source>
         <translation>请先新建或选择一个文档集。</translation>
+    </message>
+    <message>
+        <source>Programs fill this collection through the API; pick another one.</source>
+        <translation>此文档集由程序通过 API 写入；请选择其他文档集。</translation>
     </message>
     <message>
         <source>Wait until the files being added are done, or cancel.</source>
@@ -3851,22 +3938,22 @@ Keep it safe and apart from this computer.
     </message>
 </context>
 <context>
-    <name>SourcesPanel</name>
+    <name>SourcesBlock</name>
     <message>
-        <source>Sources of the answer (click one to see it in its document)</source>
-        <translation>回答的来源（点击可在原文档中查看）</translation>
+        <source>Sources (click one to see it in its document)</source>
+        <translation>来源（点击可在原文档中查看）</translation>
     </message>
     <message>
         <source>Sources of the answer</source>
         <translation>回答的来源</translation>
     </message>
     <message>
-        <source>{document}, page {page}</source>
-        <translation>{document}，第 {page} 页</translation>
-    </message>
-    <message>
         <source>None of the documents matched the question.</source>
         <translation>没有文档与问题匹配。</translation>
+    </message>
+    <message>
+        <source>{document}, page {page}</source>
+        <translation>{document}，第 {page} 页</translation>
     </message>
 </context>
 <context>
@@ -4133,8 +4220,28 @@ Keep it safe and apart from this computer.
         <translation>基础模型：</translation>
     </message>
     <message>
+        <source>Import JSONL file…</source>
+        <translation>导入 JSONL 文件…</translation>
+    </message>
+    <message>
+        <source>Import a dataset file</source>
+        <translation>导入数据集文件</translation>
+    </message>
+    <message>
+        <source>A JSONL file in OpenAI&apos;s fine-tuning format: one {&quot;messages&quot;: [...]} object a line</source>
+        <translation>OpenAI 微调格式的 JSONL 文件：每行一个 {&quot;messages&quot;: [...]} 对象</translation>
+    </message>
+    <message>
         <source>Dataset:</source>
         <translation>数据集：</translation>
+    </message>
+    <message>
+        <source>Dataset import progress</source>
+        <translation>数据集导入进度</translation>
+    </message>
+    <message>
+        <source>Dataset import problems</source>
+        <translation>数据集导入问题</translation>
     </message>
     <message>
         <source>Adapted model:</source>
@@ -4177,8 +4284,8 @@ Keep it safe and apart from this computer.
         <translation>从对话新建数据集</translation>
     </message>
     <message>
-        <source>Datasets are built here from conversations, or imported with `enclave datasets import FILE.jsonl --name N`.</source>
-        <translation>数据集可在此从对话构建，或通过 `enclave datasets import FILE.jsonl --name N` 导入。</translation>
+        <source>Import a JSONL file in OpenAI&apos;s fine-tuning format, or build a dataset from conversations. Either is checked first and stored encrypted in the vault.</source>
+        <translation>导入 OpenAI 微调格式的 JSONL 文件，或从对话构建数据集。两者都会先经过检查，再加密保存在保险库中。</translation>
     </message>
     <message>
         <source>Training progress</source>
@@ -4219,6 +4326,46 @@ Keep it safe and apart from this computer.
     <message>
         <source>{name} ({rows} rows)</source>
         <translation>{name}（{rows} 行）</translation>
+    </message>
+    <message>
+        <source>Import a dataset</source>
+        <translation>导入数据集</translation>
+    </message>
+    <message>
+        <source>JSONL datasets (*.jsonl *.json);;All files (*)</source>
+        <translation>JSONL 数据集 (*.jsonl *.json);;所有文件 (*)</translation>
+    </message>
+    <message>
+        <source>Name of the dataset:</source>
+        <translation>数据集名称：</translation>
+    </message>
+    <message>
+        <source>Wait until the dataset being imported is stored.</source>
+        <translation>请等待正在导入的数据集保存完毕。</translation>
+    </message>
+    <message>
+        <source>Importing {file}…</source>
+        <translation>正在导入 {file}…</translation>
+    </message>
+    <message>
+        <source>Checking the rows and storing them encrypted…</source>
+        <translation>正在检查各行并加密保存…</translation>
+    </message>
+    <message>
+        <source>Dataset {name} imported: {rows} rows, {held_out} held out for evaluation.</source>
+        <translation>数据集 {name} 已导入：{rows} 行，其中 {held_out} 行留作评估。</translation>
+    </message>
+    <message>
+        <source>The dataset was not imported: {error}</source>
+        <translation>数据集未导入：{error}</translation>
+    </message>
+    <message>
+        <source>The file has {count} bad rows; nothing was imported. Fix them and import it again.</source>
+        <translation>文件中有 {count} 行有误；未导入任何内容。请修正后重新导入。</translation>
+    </message>
+    <message>
+        <source>Line {line}: {problem}</source>
+        <translation>第 {line} 行：{problem}</translation>
     </message>
     <message>
         <source>Dataset {name} built from {rows} conversations.</source>

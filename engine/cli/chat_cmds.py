@@ -32,28 +32,27 @@ def cmd_chat(args: argparse.Namespace) -> int:
     # A vault is optional: without one the reply is shown but not kept.
     with Engine.open(actor=COMMAND_LINE, passphrase=lambda: read_passphrase(args), vault_required=False) as engine:
         params = GenerationParams(max_tokens=args.max_tokens, temperature=args.temperature, seed=args.seed)
-        hits = None
-        system = None
+        sources = None
         if args.docs:
-            from engine.documents.answer import grounded_system_prompt
+            # The desktop chat's path: sources for this turn only, their citations stored with the reply.
+            from engine.documents.answer import ask
 
             engine.require_vault()
             engine.documents.start_loading()
-            engine.documents.wait_ready()
             names = [n.strip() for n in str(args.docs).split(",") if n.strip()]
-            hits = engine.documents.search(args.prompt, names, top=5, actor=engine.actor.audit_name)
-            system = grounded_system_prompt(hits)
-        turn = engine.chat.send(
-            args.prompt, conversation_id=args.conversation, model=args.model, params=params, system_prompt=system
-        )
+            asked = ask(engine.documents, engine.chat, args.prompt, names, actor=engine.actor.audit_name,
+                        conversation_id=args.conversation, model=args.model, params=params)
+            turn, sources = asked.turn, asked.sources
+        else:
+            turn = engine.chat.send(args.prompt, conversation_id=args.conversation, model=args.model, params=params)
         for chunk in turn:
             sys.stdout.write(chunk.text)
             sys.stdout.flush()
         sys.stdout.write("\n")
-        if hits is not None:
+        if sources is not None:
             from engine.documents.answer import render_sources
 
-            print(render_sources(hits) if hits else "Sources: none of the documents matched the question")
+            print(render_sources(sources))
         result = turn.finish()
         if result.conversation_id:
             print(f"[conversation {result.conversation_id}]", file=sys.stderr)

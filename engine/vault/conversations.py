@@ -48,6 +48,7 @@ class Conversations:
             parse_time(created_at),
             parse_time(updated_at),
             count,
+            tuple(data.get("collections") or ()),
         )
 
     def _row(self, db: Database, conv_id: str) -> tuple[Any, ...]:
@@ -162,6 +163,10 @@ class Conversations:
     def set_subject(self, conv_id: str, subject: str | None) -> Conversation:
         """Change the subject label."""
         return self._update(conv_id, lambda d: d.__setitem__("subject", subject))
+
+    def set_collections(self, conv_id: str, names: builtins.list[str]) -> Conversation:
+        """Change the document collections the conversation answers from (stored encrypted with it)."""
+        return self._update(conv_id, lambda d: d.__setitem__("collections", list(names)))
 
     def add_message(self, conv_id: str, role: str, content: str, *, metadata: dict[str, Any] | None = None) -> Message:
         """Append a message; returns once it is committed (synchronous=FULL)."""

@@ -167,6 +167,8 @@ def _message_details(message: Message) -> dict[str, Any]:
     details: dict[str, Any] = {"id": message.id, "created_at": iso(message.created_at), "metadata": message.metadata}
     if message.role == "assistant":
         details["label"] = export_label(message.metadata)
+        if (message.metadata or {}).get("sources") is not None:  # an answer from documents: what it cited
+            details["sources"] = (message.metadata or {})["sources"]
     if len(message.alternatives) > 1:  # a regenerated reply: every version is the person's data too
         details["versions"] = [
             {"content": a.content, "label": export_label(a.metadata)} for a in message.alternatives
@@ -191,6 +193,7 @@ def export_json(vault: Vault, path: Path, conversation_id: str | None, actor: st
                 "title": conv.title,
                 "model": conv.model,
                 "subject": conv.subject,
+                "collections": list(conv.collections),
                 "created_at": iso(conv.created_at),
                 "updated_at": iso(conv.updated_at),
                 "messages": openai,

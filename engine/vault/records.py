@@ -25,6 +25,7 @@ class Conversation:
     created_at: dt.datetime
     updated_at: dt.datetime
     message_count: int
+    collections: tuple[str, ...] = ()  # document collections its answers come from (the chat's picker)
 
 
 @dataclass(frozen=True)

@@ -105,20 +105,93 @@ def test_chat_answers_from_a_collection_with_sources(qtbot, window, tmp_path: Pa
     chat.composer.setPlainText("How long is a gizmo covered?")
     with qtbot.waitSignal(chat.reply_finished, timeout=180_000) as finished:
         chat.send()
-    assert chat.sources.isVisible(), chat.status.text()
+    answer = chat.view.widgets()[-1]
+    assert answer.sources.isVisible(), chat.status.text()
     # The model read the grounded prompt (one token a character: instructions and sources, not just the question).
     assert finished.args[0].final.usage.prompt_tokens > len(INSTRUCTIONS) + len(FACT)
-    first = chat.sources.list.item(0).text()
+    first = answer.sources.lines()[0]
     assert first.startswith("[1] handbook.pdf, page 2: “") and "seven years" in first
     # The sources served this turn only: the conversation's stored system prompt is not them.
     conversation = window.session.vault.conversations.get(chat.conversation_id)
     assert not conversation.system_prompt
-    chat.sources.open_source(0)
-    qtbot.waitUntil(lambda: getattr(chat.sources, "passage_dialog", None) is not None, timeout=10_000)
-    dialog = chat.sources.passage_dialog
+    # Stored with the reply (sealed in the vault) and the collections with the conversation.
+    stored = window.session.vault.conversations.messages(chat.conversation_id)[-1]
+    assert stored.metadata["sources"][0]["document"] == "handbook.pdf" and stored.metadata["sources"][0]["page"] == 2
+    assert conversation.collections == ("Handbook",)
+    answer.sources.list.linkActivated.emit("0")  # a click on source [1]
+    qtbot.waitUntil(lambda: getattr(chat, "passage_dialog", None) is not None, timeout=10_000)
+    dialog = chat.passage_dialog
     assert "seven years" in dialog.highlighted and "handbook.pdf" in dialog.windowTitle()
     assert "gizmo" in dialog.text.toPlainText()
     dialog.close()
 
+    # A new chat starts without documents; reopening the first brings back its collections and its sources.
+    first_id = chat.conversation_id
     chat.new_chat()
-    assert not chat.sources.isVisible()
+    assert chat.collections.chosen() == [] and chat.collections.text() == "Documents: none"
+    assert not any(w.sources.isVisible() for w in chat.view.widgets())
+    chat.open_conversation(first_id)
+    assert chat.collections.chosen() == ["Handbook"]
+    reopened = chat.view.widgets()[-1]
+    assert reopened.sources.isVisible() and reopened.sources.lines()[0] == first
+    assert not chat.view.widgets()[0].sources.isVisible()  # the question has none
+    # Regenerating an answer from documents writes it from the sources again, stored with its own.
+    with qtbot.waitSignal(chat.reply_finished, timeout=180_000):
+        chat.regenerate()
+    qtbot.waitUntil(lambda: chat.view.widgets()[-1].item.versions == 2, timeout=10_000)
+    versions = window.session.vault.conversations.messages(first_id)[-1].alternatives
+    assert [v.metadata["sources"][0]["document"] for v in versions] == ["handbook.pdf", "handbook.pdf"]
+    assert versions[1].metadata["usage"]["prompt_tokens"] > len(INSTRUCTIONS) + len(FACT)
+    assert chat.view.widgets()[-1].sources.lines()[0] == first
+    # Unticking the collection is remembered for this conversation too.
+    chat.collections.set_chosen([])
+    assert window.session.vault.conversations.get(first_id).collections == ()
+
+
+def test_api_uploads_are_labelled_and_not_offered_in_chat(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    engine = window.session.engine
+    engine.vector_stores.upload("notes.txt", b"Uploaded by a script.")
+    engine.documents.create_collection("Legal")
+    view = window.documents
+    window.show_view("documents")
+    view.refresh()
+    labels = [view.collection_list.item(i).text() for i in range(view.collection_list.count())]
+    assert "Files uploaded through the API" in labels and "openai-files" not in labels
+    view.select_collection("openai-files")
+    assert view.document_names() == ["notes.txt"]  # the organisation's data: listed, and removable
+    assert "Files uploaded through the API" in view.heading.text()
+    assert not view.add_files_button.isEnabled() and view.remove_collection_button.isEnabled()
+    window.chat.refresh_collections()
+    offered = [a.text() for a in window.chat.collections.menu_.actions()]
+    assert offered == ["Legal"]
+
+
+def test_audit_view_names_document_collections(qtbot, window) -> None:  # type: ignore[no-untyped-def]
+    from app.audit_names import describe_details
+
+    library = window.session.engine.documents
+    coll = library.create_collection("Case 2024-113")
+    window.show_view("privacy")
+    privacy = window.privacy
+    privacy.refresh()
+    entry = next(e for e in window.session.vault.audit.entries() if e.event == "documents_collection")
+    assert entry.details == {"collection": coll.id}  # the chain keeps the id: names may be personal
+    row = next(r for r in range(privacy.audit.rowCount())
+               if privacy.audit.index(r, 2).data() == "Document collection created")
+    shown = privacy.audit.index(row, 4).data()
+    assert "“Case 2024-113”" in shown and coll.id not in shown
+    added = describe_details("documents_add", {"collection": coll.id, "added": 2, "failed": 1},
+                             privacy.collection_names)
+    assert added == "Collection “Case 2024-113”; 2 files added; 1 file unreadable"
+    assert "a removed collection" in describe_details("documents_add", {"collection": "gone"}, {})
+
+
+def test_collection_picker_leaves_room_for_its_arrow(window) -> None:  # type: ignore[no-untyped-def]
+    picker = window.chat.collections
+    picker.set_chosen([])
+    # The menu arrow is drawn beside the text, not over its end: the button is wider than the same Qt button
+    # without a menu by the arrow's room (a tool button with an instant popup reserved none, and overlapped).
+    plain = type(picker).__mro__[1]()  # the Qt button class it is made from
+    plain.setFont(picker.font())
+    plain.setText(picker.text())
+    assert picker.sizeHint().width() >= plain.sizeHint().width() + 8
