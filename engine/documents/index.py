@@ -60,8 +60,8 @@ def _jieba() -> object:
 def _stemmer() -> Any:
     import Stemmer
 
-    # No word cache: PyStemmer's own (10,000 words by default) measured three times slower than none on
-    # a 30,000-word vocabulary (bench/bench_documents.py), and it would keep documents' words after lock.
+    # No word cache: PyStemmer's own (10,000 words by default) measured two to three times slower than none
+    # (pydoc's text, and a 30,000-word synthetic vocabulary), and it would keep documents' words after lock.
     return Stemmer.Stemmer("english", 0)
 
 
