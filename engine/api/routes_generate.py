@@ -222,7 +222,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     starts = []
     for i in range(n):
         own = choice_params(params, i, context.key.reproducible)
-        chat = ChatRequest(messages, own, tools=offer, openai=_openai(body, model, own))
+        chat = ChatRequest(messages, own, tools=offer, openai=_openai(body, model, own), caller=context.key)
         starts.append((0, partial(backend.chat, model, chat)))
     started = await start_all(services, context, starts)
     reply = _Reply(model, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
