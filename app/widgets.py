@@ -6,6 +6,7 @@ import datetime as dt
 from typing import TypeVar
 
 from PySide6.QtCore import (
+    QAbstractItemModel,
     QCoreApplication,
     QDateTime,
     QEasingCurve,
@@ -17,7 +18,19 @@ from PySide6.QtCore import (
     QTimer,
 )
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QResizeEvent, QWheelEvent
-from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QMessageBox, QSizePolicy, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QSizePolicy,
+    QTableView,
+    QToolButton,
+    QWidget,
+)
 
 from app import theme
 
@@ -118,6 +131,25 @@ class CopyButton(QToolButton):
         self.setText(self.tr("Copied"))
         # With the button as context, the timer dies with it (a message closed within the 1.5 s).
         QTimer.singleShot(1500, self, lambda: self.setText(self._label))
+
+
+def record_table(model: QAbstractItemModel, name: str, *, stretch: int = -1, max_height: int = 0) -> QTableView:
+    """A named table of whole-row, single selections, columns sized to their contents; column `stretch`
+    (the last when -1) takes what is left, so the table fits without scrolling sideways."""
+    table = named(QTableView(), name)
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.verticalHeader().hide()
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    if stretch < 0:
+        header.setStretchLastSection(True)
+    else:
+        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+    if max_height:
+        table.setMaximumHeight(max_height)
+    return table
 
 
 def shake(widget: QWidget) -> QPropertyAnimation:

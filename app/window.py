@@ -22,11 +22,12 @@ from PySide6.QtWidgets import (
 
 from app import i18n, theme
 from app.dialogs.unlock import UnlockDialog
+from app.operations.privacy import autolock_minutes
 from app.session import ACTOR, Session, prepare_demo
 from app.views.chat import ChatView
 from app.views.documents import DocumentsView
 from app.views.models import ModelsView
-from app.views.privacy import AUTOLOCK_KEY, PrivacyView
+from app.views.privacy import PrivacyView
 from app.views.server import ServerView
 from app.views.training import TrainingView
 from app.widgets import named
@@ -35,7 +36,6 @@ from engine.policy import retention
 
 VIEWS = ("chat", "models", "server", "privacy", "training", "documents")
 GEOMETRY_KEY = "gui.geometry"
-DEFAULT_AUTOLOCK_MINUTES = 15
 RETRANSLATE_RETRY_MS = 300
 _INPUT_EVENTS = {
     QEvent.Type.KeyPress,
@@ -313,8 +313,7 @@ class MainWindow(QMainWindow):
     # -- auto-lock -------------------------------------------------------------------------------
 
     def _stored_autolock(self) -> int:
-        value = self.session.vault.settings.get(AUTOLOCK_KEY, DEFAULT_AUTOLOCK_MINUTES)
-        return value if isinstance(value, int) and value >= 0 else DEFAULT_AUTOLOCK_MINUTES
+        return autolock_minutes(self.session)
 
     def _autolock_changed(self, minutes: int) -> None:
         self._autolock_minutes = minutes

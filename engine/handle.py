@@ -23,6 +23,7 @@ API key gets (`for_key`) share the owner's resources and rooms and are never clo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -333,13 +334,14 @@ class KeyAdmin:
         train: bool = False,
         collections: list[str] | None = None,
         collections_write: list[str] | None = None,
+        tools: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
         """Create a key; its secret is returned this once. It logs metadata only unless `store_content`;
-        `reproducible`: every request deterministic."""
+        `reproducible`: every request deterministic; `tools`: may use assistants' server-side tools."""
         require_admin_actor(self._engine.actor.audit_name)
         return issue_key(self._engine.require_vault(), name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
                          store_content=store_content, expires_at=expires_at, reproducible=reproducible, train=train,
-                         collections=collections, collections_write=collections_write,
+                         collections=collections, collections_write=collections_write, tools=tools,
                          actor=self._engine.actor.audit_name)
 
     def revoke(self, name: str) -> ApiKeyRecord:
@@ -404,6 +406,27 @@ class ModelAdmin:
         self._engine.runtime.unload(name)  # joins the model's thread
         self._engine.registry.remove(name)
         self._engine.audit("model_remove", {"name": name})
+
+    def import_file(
+        self,
+        path: Path,
+        name: str | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ModelRecord:
+        """Copy, hash and register a GGUF file; with a vault, the allowlist decides (refusals audited) and the
+        import is audited with the file's SHA-256."""
+        require_admin_actor(self._engine.actor.audit_name)
+        vault, actor = self._engine.vault, self._engine.actor.audit_name
+        guard = allowlist.import_guard(vault, actor=actor, name=name) if vault is not None else None
+        record = self._engine.registry.import_file(path, name, progress=progress, cancel=cancel, approve=guard)
+        self._engine.audit("model_import", {"name": record.name, "sha256": record.sha256})
+        return record
+
+    def verify(self, name: str) -> ModelRecord:
+        """Re-hash model `name`'s file; IntegrityError when it no longer matches the SHA-256 recorded at import."""
+        return self._engine.registry.verify(name)
 
     def set_default(self, name: str) -> None:
         """Make `name` the model used when none is named, and audit it."""

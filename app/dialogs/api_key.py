@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import QDate
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -16,17 +16,15 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from app.session import ACTOR
+from app.dialogs.parts import ModelChecklist, SecretBox, error_label, ok_cancel
 from app.views.snippets import export_lines
 from app.widgets import CopyButton, error_text, muted, named
-from engine.policy.keys import MAX_EXPIRY_DAYS, expiry_after, issue_key
+from engine.policy.keys import MAX_EXPIRY_DAYS, expiry_after
 
 DEFAULT_EXPIRY_DAYS = 90  # what the date picker suggests once expiry is ticked
 
@@ -34,21 +32,26 @@ DEFAULT_EXPIRY_DAYS = 90  # what the date picker suggests once expiry is ticked
 class CreateKeyDialog(QDialog):
     """Name the key, limit it to models, requests per minute and tokens per day; then issue it."""
 
-    def __init__(self, vault: Any, model_names: list[str], parent: QWidget | None = None) -> None:
+    def __init__(self, keys: Any, model_names: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.vault = vault
+        self.keys = keys  # the desktop engine's `engine.keys`: it issues and audits in the desktop's name
         self.record: Any = None
         self.secret: str | None = None
         self.setWindowTitle(self.tr("Create an API key"))
         self.name = named(QLineEdit(), self.tr("Key name"))
         self.name.setPlaceholderText(self.tr("e.g. finance-reports"))
-        self.models = named(QListWidget(), self.tr("Models this key may use"))
-        for model in model_names:
-            item = QListWidgetItem(model)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.models.addItem(item)
-        self.models.setMaximumHeight(110)
+        self.models = ModelChecklist(model_names, self.tr("Models this key may use"))
+        self._build_limits()
+        form = self._build_form(self._build_expiry())
+        self.message = error_label()
+        self.buttons, self.ok = ok_cancel(self, self.tr("Create key"), self.tr("Cancel"), self.issue, self.name)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+    def _build_limits(self) -> None:
+        """Requests per minute, tokens per day and whether the log keeps texts."""
         self.rpm = named(QSpinBox(), self.tr("Requests per minute"))
         self.rpm.setRange(0, 100_000)
         self.rpm.setSpecialValueText(self.tr("no limit"))
@@ -62,6 +65,9 @@ class CreateKeyDialog(QDialog):
         self.store.setChecked(False)
         self.store.setToolTip(self.tr(
             "Without it the request log keeps only metadata: time, key, model, status and token counts."))
+
+    def _build_expiry(self) -> QHBoxLayout:
+        """The expiry check box and the last day the key works."""
         self.expires = named(QCheckBox(self.tr("Expires after")), self.tr("The key expires"))
         self.expiry = named(QDateEdit(), self.tr("Last day the key works"))
         self.expiry.setCalendarPopup(True)
@@ -75,9 +81,10 @@ class CreateKeyDialog(QDialog):
         expiry_row.addWidget(self.expires)
         expiry_row.addWidget(self.expiry)
         expiry_row.addStretch(1)
-        self.message = QLabel()
-        self.message.setObjectName("errorLabel")
-        self.message.setWordWrap(True)
+        return expiry_row
+
+    def _build_form(self, expiry_row: QHBoxLayout) -> QFormLayout:
+        """The rows of the form, labelled."""
         form = QFormLayout()
         form.addRow(self.tr("Name:"), self.name)
         form.addRow(self.tr("Models:"), self.models)
@@ -88,25 +95,11 @@ class CreateKeyDialog(QDialog):
         form.addRow(self.tr("Expiry:"), expiry_row)
         form.addRow("", muted(self.tr("An expired key is refused with a message saying so; "
                                       "it works through the chosen day (UTC).")))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(self.tr("Create key"))
-        named(self.ok, self.tr("Create key"))
-        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        self.buttons.accepted.connect(self.issue)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-        self.name.textChanged.connect(lambda text: self.ok.setEnabled(bool(text.strip())))
-        self.ok.setEnabled(False)
+        return form
 
     def chosen_models(self) -> list[str] | None:
         """The checked models, or None for all."""
-        names = [self.models.item(i).text() for i in range(self.models.count())
-                 if self.models.item(i).checkState() == Qt.CheckState.Checked]
-        return names or None
+        return self.models.chosen()
 
     def expires_at(self) -> datetime | None:
         """When the key stops working (the start of the day after the chosen one, UTC), or None."""
@@ -117,15 +110,13 @@ class CreateKeyDialog(QDialog):
     def issue(self) -> None:
         """Issue the key (audited by the engine); the secret is kept only to show it once."""
         try:
-            self.record, self.secret = issue_key(
-                self.vault,
+            self.record, self.secret = self.keys.create(
                 self.name.text().strip(),
                 models=self.chosen_models(),
                 rpm=self.rpm.value() or None,
                 tokens_per_day=self.tokens.value() or None,
                 store_content=self.store.isChecked(),
                 expires_at=self.expires_at(),
-                actor=ACTOR,
             )
         except Exception as exc:  # noqa: BLE001 (a duplicate name etc. is explained in place)
             self.message.setText(error_text(exc))
@@ -140,13 +131,8 @@ class SecretDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Your new API key"))
         self.setMinimumWidth(560)
-        self.secret = QLabel(secret)
-        self.secret.setObjectName("secretBox")
-        self.secret.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.secret.setFont(QFont("monospace"))
-        self.secret.setWordWrap(True)
-        named(self.secret, self.tr("API key secret"))
-        self.copy = CopyButton(secret, self.tr("Copy key"))
+        box = SecretBox(secret, self.tr("API key secret"), self.tr("Copy key"))
+        self.secret, self.copy = box.label, box.copy
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         named(buttons.button(QDialogButtonBox.StandardButton.Close), self.tr("Close"))
         buttons.rejected.connect(self.reject)
@@ -156,8 +142,7 @@ class SecretDialog(QDialog):
         layout.addWidget(muted(self.tr(
             "Copy it now: this is the only time it is shown. Enclave keeps only a hash of it."
         )))
-        layout.addWidget(self.secret)
-        layout.addWidget(self.copy, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(box)
         # The Server view's examples read the key from $ENCLAVE_API_KEY: these lines put it there.
         layout.addWidget(muted(self.tr(
             "To run the examples on the Server page, first run this line in the same terminal:")))

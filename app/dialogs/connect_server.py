@@ -13,7 +13,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFormLayout,
     QLabel,
     QLineEdit,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.dialogs.parts import error_label, ok_cancel
 from app.session import ACTOR
 from app.widgets import error_text, muted, named
 from app.workers import Task, run_task
@@ -47,6 +47,26 @@ class ConnectServerDialog(QDialog):
             "Your administrator creates a pairing code on the server (enclave pair create). Paste it here: "
             "this computer then uses the server's models, and your conversations stay here, encrypted."
         ))
+        form = self._build_form()
+        self.message = error_label()
+        named(self.message, self.tr("Connection status"))
+        note = muted(self.tr(
+            "Enclave remembers this certificate: if the server ever presents another one, it refuses to "
+            "connect and tells you."
+        ))
+        self.buttons, self.ok = ok_cancel(self, self.tr("Connect"), self.tr("Cancel"), self.connect_server)
+        layout = QVBoxLayout(self)
+        layout.addWidget(intro)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.code_edit.textChanged.connect(self._read_code)
+        self.name.textChanged.connect(lambda _: self._update_ok())
+        self._read_code()
+
+    def _build_form(self) -> QFormLayout:
+        """The code field, what the code says about the server, and the name to keep it under."""
         self.code_edit = named(QPlainTextEdit(), self.tr("Pairing code"))
         self.code_edit.setPlaceholderText(self.tr("EP2-…"))
         self.code_edit.setFixedHeight(90)
@@ -66,30 +86,7 @@ class ConnectServerDialog(QDialog):
         form.addRow(self.tr("Certificate:"), self.fingerprint)
         form.addRow(self.tr("Paired as:"), self.device)
         form.addRow(self.tr("Name here:"), self.name)
-        self.message = QLabel()
-        self.message.setObjectName("errorLabel")
-        self.message.setWordWrap(True)
-        named(self.message, self.tr("Connection status"))
-        note = muted(self.tr(
-            "Enclave remembers this certificate: if the server ever presents another one, it refuses to "
-            "connect and tells you."
-        ))
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(self.tr("Connect"))
-        named(self.ok, self.tr("Connect"))
-        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        self.buttons.accepted.connect(self.connect_server)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addLayout(form)
-        layout.addWidget(note)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-        self.code_edit.textChanged.connect(self._read_code)
-        self.name.textChanged.connect(lambda _: self._update_ok())
-        self._read_code()
+        return form
 
     def _value(self, name: str) -> QLabel:
         label = named(QLabel("—"), name)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.widgets import error_text, human_number, human_size, muted, named
-from engine.models import ModelRecord, ModelRegistry
+from engine.models import ModelRecord, ModelRegistry, ModelSettings
 from engine.models.memory import estimate_memory
 from engine.models.templates import BUILTIN_TEMPLATES
 
@@ -36,6 +36,32 @@ class ModelSettingsDialog(QDialog):
         settings = record.settings
         self.setWindowTitle(self.tr("Settings for {name}").format(name=record.name))
         self.setMinimumWidth(480)  # room for the memory line in a few lines rather than five
+        self._build_sizes(settings)
+        self._build_gpu(settings)
+        self._build_template(settings)
+        self.memory = muted("")
+        self.message = QLabel()
+        self.message.setObjectName("errorLabel")
+        self.message.setWordWrap(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        named(buttons.button(QDialogButtonBox.StandardButton.Save), self.tr("Save"))
+        named(buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
+        buttons.accepted.connect(self.save)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self._build_form(record))
+        layout.addWidget(muted(self.tr("Changes apply the next time the model loads.")))
+        layout.addWidget(self.message)
+        layout.addWidget(buttons)
+        self.gpu_mode.currentIndexChanged.connect(self._update)
+        self.template.currentIndexChanged.connect(self._update)
+        self.context.valueChanged.connect(self._show_memory)
+        self.parallel.valueChanged.connect(self._show_memory)
+        self._update()
+        self._show_memory()
+
+    def _build_sizes(self, settings: ModelSettings) -> None:
+        """Context size, parallel requests and CPU threads."""
         self.context = named(QSpinBox(), self.tr("Context size in tokens"))
         self.context.setRange(0, 1_048_576)
         self.context.setSingleStep(1024)
@@ -48,6 +74,9 @@ class ModelSettingsDialog(QDialog):
         self.threads.setRange(0, 512)
         self.threads.setSpecialValueText(self.tr("automatic"))
         self.threads.setValue(settings.threads or 0)
+
+    def _build_gpu(self, settings: ModelSettings) -> None:
+        """GPU layers: automatic, all, none or a number."""
         self.gpu_mode = named(QComboBox(), self.tr("GPU layers"))
         for key, text in (
             ("auto", self.tr("Automatic")),
@@ -63,6 +92,9 @@ class ModelSettingsDialog(QDialog):
             self.gpu_layers.setValue(settings.gpu_layers)
         else:
             self.gpu_mode.setCurrentIndex(max(self.gpu_mode.findData(settings.gpu_layers), 0))
+
+    def _build_template(self, settings: ModelSettings) -> None:
+        """The chat template: the file's, a built-in one or a custom Jinja text."""
         self.template = named(QComboBox(), self.tr("Chat template"))
         self.template.addItem(self.tr("From the model file"), None)
         for name in BUILTIN_TEMPLATES:
@@ -78,11 +110,9 @@ class ModelSettingsDialog(QDialog):
         else:
             self.template.setCurrentIndex(self.template.findData("custom"))
             self.custom.setPlainText(current)
-        self.memory = muted("")
-        self.message = QLabel()
-        self.message.setObjectName("errorLabel")
-        self.message.setWordWrap(True)
 
+    def _build_form(self, record: ModelRecord) -> QFormLayout:
+        """The labelled rows."""
         gpu_row = QHBoxLayout()
         gpu_row.addWidget(self.gpu_mode, 1)
         gpu_row.addWidget(self.gpu_layers)
@@ -96,22 +126,7 @@ class ModelSettingsDialog(QDialog):
         form.addRow(self.tr("GPU layers:"), gpu_row)
         form.addRow(self.tr("Chat template:"), self.template)
         form.addRow("", self.custom)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
-        named(buttons.button(QDialogButtonBox.StandardButton.Save), self.tr("Save"))
-        named(buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        buttons.accepted.connect(self.save)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(muted(self.tr("Changes apply the next time the model loads.")))
-        layout.addWidget(self.message)
-        layout.addWidget(buttons)
-        self.gpu_mode.currentIndexChanged.connect(self._update)
-        self.template.currentIndexChanged.connect(self._update)
-        self.context.valueChanged.connect(self._show_memory)
-        self.parallel.valueChanged.connect(self._show_memory)
-        self._update()
-        self._show_memory()
+        return form
 
     def _update(self) -> None:
         self.gpu_layers.setVisible(self.gpu_mode.currentData() == "number")

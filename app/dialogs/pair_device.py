@@ -6,7 +6,7 @@ import io
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QPixmap
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -14,14 +14,13 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from app.dialogs.parts import ModelChecklist, SecretBox, error_label, ok_cancel
 from app.session import ACTOR
-from app.widgets import CopyButton, error_text, muted, named
+from app.widgets import error_text, muted, named
 from engine.pairing.appliance import create_pairing
 
 
@@ -49,16 +48,22 @@ class PairDeviceDialog(QDialog):
         self.code: str | None = None
         self.setWindowTitle(self.tr("Pair a device"))
         self.setMinimumWidth(560)
+        self.form_box = self._build_form(model_names, url)
+        self.result_box = self._build_result()
+        self.message = error_label()
+        self.buttons, self.ok = ok_cancel(self, self.tr("Create code"), self.tr("Cancel"), self.create, self.name)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.form_box)
+        layout.addWidget(self.result_box)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+
+    def _build_form(self, model_names: list[str], url: str) -> QWidget:
+        """The device's name, the address it reaches this server at, its models and its log rule."""
         self.name = named(QLineEdit(), self.tr("Device name"))
         self.name.setPlaceholderText(self.tr("e.g. alice-laptop"))
         self.url = named(QLineEdit(url), self.tr("Address devices reach this server at"))
-        self.models = named(QListWidget(), self.tr("Models this device may use"))
-        for model in model_names:
-            item = QListWidgetItem(model)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.models.addItem(item)
-        self.models.setMaximumHeight(110)
+        self.models = ModelChecklist(model_names, self.tr("Models this device may use"))
         self.log_content = named(QCheckBox(self.tr("Keep the device's prompts and replies in the request log")),
                                  self.tr("Log request content"))
         form = QFormLayout()
@@ -69,50 +74,29 @@ class PairDeviceDialog(QDialog):
         form.addRow("", self.log_content)
         form.addRow("", muted(self.tr("Off by default: the server then logs who asked what model when, "
                                       "never the text.")))
-        self.message = QLabel()
-        self.message.setObjectName("errorLabel")
-        self.message.setWordWrap(True)
-        self.form_box = QWidget()
-        self.form_box.setLayout(form)
+        box = QWidget()
+        box.setLayout(form)
+        return box
 
-        self.code_label = named(QLabel(), self.tr("Pairing code"))
-        self.code_label.setObjectName("secretBox")
-        self.code_label.setFont(QFont("monospace"))
-        self.code_label.setWordWrap(True)
-        self.code_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    def _build_result(self) -> QWidget:
+        """The one-time code as text and QR code, hidden until it exists."""
+        self.secret_box = SecretBox("", self.tr("Pairing code"), self.tr("Copy code"))
+        self.code_label, self.copy = self.secret_box.label, self.secret_box.copy
         self.qr = named(QLabel(), self.tr("Pairing code as a QR code"))
-        self.copy = CopyButton(lambda: self.code or "", self.tr("Copy code"))
-        self.result_box = QWidget()
-        result = QVBoxLayout(self.result_box)
+        box = QWidget()
+        result = QVBoxLayout(box)
         result.setContentsMargins(0, 0, 0, 0)
         result.addWidget(muted(self.tr(
             "Enter this code on the device (“Connect to your organisation's server”) within 24 hours. It "
             "works only once: the device exchanges it for its own key.")))
         result.addWidget(self.qr, 0, Qt.AlignmentFlag.AlignHCenter)
-        result.addWidget(self.code_label)
-        result.addWidget(self.copy, 0, Qt.AlignmentFlag.AlignLeft)
-        self.result_box.hide()
-
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(self.tr("Create code"))
-        named(self.ok, self.tr("Create code"))
-        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        self.buttons.accepted.connect(self.create)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.form_box)
-        layout.addWidget(self.result_box)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-        self.name.textChanged.connect(lambda text: self.ok.setEnabled(bool(text.strip())))
-        self.ok.setEnabled(False)
+        result.addWidget(self.secret_box)
+        box.hide()
+        return box
 
     def chosen_models(self) -> list[str] | None:
         """The checked models, or None for all."""
-        names = [self.models.item(i).text() for i in range(self.models.count())
-                 if self.models.item(i).checkState() == Qt.CheckState.Checked]
-        return names or None
+        return self.models.chosen()
 
     def create(self) -> None:
         """Record the device's pairing and show its one-time code (the engine audits it)."""
@@ -129,7 +113,7 @@ class PairDeviceDialog(QDialog):
             return
         self.message.clear()
         self.form_box.hide()
-        self.code_label.setText(self.code)
+        self.secret_box.set_text(self.code)
         pixmap = qr_pixmap(self.code)
         if pixmap is not None:
             self.qr.setPixmap(pixmap)

@@ -35,6 +35,20 @@ class ToolsDialog(QDialog):
         self._filling = False
         self.setWindowTitle(self.tr("Tools (MCP servers)"))
         self.resize(760, 480)
+        row = self._build_add_row()
+        self._build_tree()
+        bottom = self._build_bottom()
+        layout = QVBoxLayout(self)
+        layout.addWidget(muted(self.tr(
+            "Tools are not offered to any model until you allow them. Each call is shown to the person "
+            "for approval unless you tick “Without asking”; every call is recorded in the audit log.")))
+        layout.addLayout(row)
+        layout.addWidget(self.tree, 1)
+        layout.addLayout(bottom)
+        self.reload()
+
+    def _build_add_row(self) -> QHBoxLayout:
+        """Name, kind and command or URL of a server to register, with Add."""
         self.name = named(QLineEdit(), self.tr("Server name"))
         self.name.setPlaceholderText(self.tr("e.g. tickets"))
         self.kind = named(QComboBox(), self.tr("How to reach the server"))
@@ -49,6 +63,10 @@ class ToolsDialog(QDialog):
         row.addWidget(self.kind)
         row.addWidget(self.target, 3)
         row.addWidget(self.add_button)
+        return row
+
+    def _build_tree(self) -> None:
+        """The servers and their tools, with the two rule check boxes."""
         self.tree = named(QTreeWidget(), self.tr("Servers and their tools"))
         self.tree.setHeaderLabels([self.tr("Server / tool"), self.tr("Description"), self.tr("Allowed"),
                                    self.tr("Without asking")])
@@ -58,6 +76,9 @@ class ToolsDialog(QDialog):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.tree.itemChanged.connect(self._rule_changed)
+
+    def _build_bottom(self) -> QHBoxLayout:
+        """Remove server, the status line and Close."""
         self.remove_button = named(QPushButton(self.tr("Remove server")), self.tr("Forget the selected server"))
         self.remove_button.clicked.connect(self.remove_selected)
         self.state = muted("")
@@ -69,14 +90,7 @@ class ToolsDialog(QDialog):
         bottom.addWidget(self.remove_button)
         bottom.addWidget(self.state, 1)
         bottom.addWidget(buttons)
-        layout = QVBoxLayout(self)
-        layout.addWidget(muted(self.tr(
-            "Tools are not offered to any model until you allow them. Each call is shown to the person "
-            "for approval unless you tick “Without asking”; every call is recorded in the audit log.")))
-        layout.addLayout(row)
-        layout.addWidget(self.tree, 1)
-        layout.addLayout(bottom)
-        self.reload()
+        return bottom
 
     def reload(self) -> None:
         """Show the servers and rules as stored."""

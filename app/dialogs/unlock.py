@@ -56,13 +56,39 @@ class UnlockDialog(QDialog):
         self.setWindowTitle(self.tr("Unlock Enclave"))
         self.setWindowIcon(theme.app_icon())
         self.setMinimumWidth(420)
-
-        logo = QLabel()
-        logo.setPixmap(theme.app_icon().pixmap(56, 56))
-        title = _heading(self.tr("Enclave is locked") if self._resume else self.tr("Unlock Enclave"))
+        header = self._build_header()
         intro = muted(
             self.tr("Your conversations are encrypted on this computer. Enter your passphrase to open them.")
         )
+        self._build_entry()
+        buttons = self._build_buttons()
+        layout = QVBoxLayout(self)
+        layout.addLayout(header)
+        layout.addWidget(intro)
+        layout.addSpacing(8)
+        layout.addWidget(self.passphrase)
+        layout.addWidget(self.remember)
+        layout.addWidget(self.message)
+        layout.addLayout(buttons)
+
+        self.unlock_button.clicked.connect(self.try_unlock)
+        self.passphrase.returnPressed.connect(self.try_unlock)
+        self.quit.clicked.connect(self.reject)
+        self.forgot.clicked.connect(self._forgot)
+        self.locked_screen = vault is not None  # the lock screen of a running session, not the start
+
+    def _build_header(self) -> QHBoxLayout:
+        """The logo and the title."""
+        logo = QLabel()
+        logo.setPixmap(theme.app_icon().pixmap(56, 56))
+        title = _heading(self.tr("Enclave is locked") if self._resume else self.tr("Unlock Enclave"))
+        header = QHBoxLayout()
+        header.addWidget(logo)
+        header.addWidget(title, 1)
+        return header
+
+    def _build_entry(self) -> None:
+        """The passphrase field, the remember box and the status line."""
         self.passphrase = named(QLineEdit(), self.tr("Passphrase"))
         self.passphrase.setEchoMode(QLineEdit.EchoMode.Password)
         self.passphrase.setPlaceholderText(self.tr("Passphrase"))
@@ -81,6 +107,9 @@ class UnlockDialog(QDialog):
         else:
             self.remember.setEnabled(False)
             self.remember.setToolTip(self.tr("This system has no keyring to keep the passphrase in."))
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """Forgot passphrase…, Quit and Unlock (the default)."""
         self.forgot = named(QPushButton(self.tr("Forgot passphrase…")), self.tr("Forgot passphrase"))
         self.forgot.setFlat(True)
         self.quit = named(QPushButton(self.tr("Quit")), self.tr("Quit"))
@@ -92,29 +121,12 @@ class UnlockDialog(QDialog):
             button.setAutoDefault(False)
             button.setDefault(False)
         self.unlock_button.setIcon(theme.icon("lock"))
-
-        header = QHBoxLayout()
-        header.addWidget(logo)
-        header.addWidget(title, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.forgot)
         buttons.addStretch(1)
         buttons.addWidget(self.quit)
         buttons.addWidget(self.unlock_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(header)
-        layout.addWidget(intro)
-        layout.addSpacing(8)
-        layout.addWidget(self.passphrase)
-        layout.addWidget(self.remember)
-        layout.addWidget(self.message)
-        layout.addLayout(buttons)
-
-        self.unlock_button.clicked.connect(self.try_unlock)
-        self.passphrase.returnPressed.connect(self.try_unlock)
-        self.quit.clicked.connect(self.reject)
-        self.forgot.clicked.connect(self._forgot)
-        self.locked_screen = vault is not None  # the lock screen of a running session, not the start
+        return buttons
 
     def reject(self) -> None:
         """Quit (Quit, Escape, the window's close box); on the lock screen only once it is confirmed."""

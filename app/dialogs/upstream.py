@@ -8,17 +8,16 @@ from typing import Any
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.dialogs.parts import error_label, ok_cancel
 from app.widgets import error_text, muted, named
 from app.workers import run_task
 
@@ -34,6 +33,24 @@ class AddUpstreamDialog(QDialog):
         self.upstream: Any = None
         self.setWindowTitle(self.tr("Add an upstream"))
         self.setMinimumWidth(520)
+        form = self._build_form()
+        self.message = error_label()
+        self.buttons, self.ok = ok_cancel(self, self.tr("Add upstream"), self.tr("Cancel"), self.add)
+        layout = QVBoxLayout(self)
+        layout.addWidget(muted(self.tr(
+            "Requests for these models are forwarded to the upstream; API keys, rules, the request log and "
+            "the audit log stay on this machine. The same as `enclave upstreams add`.")))
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        self.ca_browse.clicked.connect(self._choose_ca)
+        for field in (self.name, self.url, self.models):
+            field.textChanged.connect(lambda _: self._update())
+        self.discover.toggled.connect(lambda _: self._update())
+        self._update()
+
+    def _build_form(self) -> QFormLayout:
+        """Name, URL, key, models (typed or discovered), prefix, CA file and the plain-HTTP choice."""
         self.name = named(QLineEdit(), self.tr("Upstream name"))
         self.name.setPlaceholderText(self.tr("e.g. gpu-cluster"))
         self.url = named(QLineEdit(), self.tr("Upstream URL"))
@@ -52,9 +69,6 @@ class AddUpstreamDialog(QDialog):
         self.ca_browse = named(QPushButton(self.tr("Choose…")), self.tr("Choose a CA certificate file"))
         self.plain_http = named(QCheckBox(self.tr("Allow unencrypted http:// to another machine")),
                                 self.tr("Allow plain HTTP"))
-        self.message = QLabel()
-        self.message.setObjectName("errorLabel")
-        self.message.setWordWrap(True)
         ca_row = QHBoxLayout()
         ca_row.addWidget(self.ca_path, 1)
         ca_row.addWidget(self.ca_browse)
@@ -67,25 +81,7 @@ class AddUpstreamDialog(QDialog):
         form.addRow(self.tr("Prefix:"), self.prefix)
         form.addRow(self.tr("CA certificate:"), ca_row)
         form.addRow("", self.plain_http)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok.setText(self.tr("Add upstream"))
-        named(self.ok, self.tr("Add upstream"))
-        named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
-        self.buttons.accepted.connect(self.add)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(muted(self.tr(
-            "Requests for these models are forwarded to the upstream; API keys, rules, the request log and "
-            "the audit log stay on this machine. The same as `enclave upstreams add`.")))
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addWidget(self.buttons)
-        self.ca_browse.clicked.connect(self._choose_ca)
-        for field in (self.name, self.url, self.models):
-            field.textChanged.connect(lambda _: self._update())
-        self.discover.toggled.connect(lambda _: self._update())
-        self._update()
+        return form
 
     def _update(self) -> None:
         self.models.setEnabled(not self.discover.isChecked())

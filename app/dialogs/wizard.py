@@ -83,6 +83,20 @@ class RecoveryPage(QWizardPage):
             self.tr("If you forget your passphrase, this key is the only way back in. It is shown only now.")
         )
         self.status = muted(self.tr("Creating your encrypted vault…"))
+        actions = self._build_actions()
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(self.key_label)
+        layout.addLayout(actions)
+        layout.addWidget(self.saved)
+        layout.addSpacing(12)
+        layout.addWidget(self.confirm)
+        layout.addStretch(1)
+        self.setCommitPage(True)
+        self.setButtonText(QWizard.WizardButton.CommitButton, self.tr("Continue"))
+
+    def _build_actions(self) -> QHBoxLayout:
+        """The key (hidden until made), Copy, Save to file…, Print…, where it was saved, and the confirmation."""
         self.key_label = QLabel()
         self.key_label.setObjectName("secretBox")
         self.key_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -110,16 +124,7 @@ class RecoveryPage(QWizardPage):
         self.saved.setWordWrap(True)
         self.saved.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         named(self.saved, self.tr("Where the recovery key was saved"))
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.status)
-        layout.addWidget(self.key_label)
-        layout.addLayout(actions)
-        layout.addWidget(self.saved)
-        layout.addSpacing(12)
-        layout.addWidget(self.confirm)
-        layout.addStretch(1)
-        self.setCommitPage(True)
-        self.setButtonText(QWizard.WizardButton.CommitButton, self.tr("Continue"))
+        return actions
 
     def initializePage(self) -> None:
         if self._wizard.vault is None:

@@ -20,10 +20,11 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.confirm import TypedConfirmDialog
-from app.removable import same_drive, suggested_folder
-from app.session import ACTOR, Session
+from app.operations import privacy as privacy_ops
+from app.removable import suggested_folder
+from app.session import Session
 from app.widgets import error_text, human_size, muted, named
-from app.workers import Task, TaskContext, run_task
+from app.workers import Task
 from engine.vault import Vault
 
 
@@ -106,20 +107,12 @@ class BackupPanel(QGroupBox):
 
     def backup_to(self, folder: Path) -> Task:
         """Write `enclave-backup-<time>.db` into `folder` in the background, with progress."""
-        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        target = Path(folder) / f"enclave-backup-{stamp}.db"
-        vault = self.session.vault
         self._busy(True)
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
         self.status.setText(self.tr("Backing up…"))
-
-        def write(ctx: TaskContext) -> Path:
-            return vault.backup(target, actor=ACTOR, progress=ctx.progress)
-
-        task = run_task(self, write, self._backed_up, self._backup_failed)
-        task.on_progress(self._progressed)
-        return task
+        return privacy_ops.backup(self, self.session, folder).on_progress(self._progressed).on_success(
+            self._backed_up).on_failure(self._backup_failed).start()
 
     def _progressed(self, done: int, total: int) -> None:
         self.progress.setValue(int(100 * done / total) if total else 0)
@@ -128,7 +121,7 @@ class BackupPanel(QGroupBox):
         self._busy(False)
         text = self.tr("Backup written to {path} (encrypted, {size}).").format(
             path=path, size=human_size(path.stat().st_size))
-        if same_drive(path, self.session.home):
+        if privacy_ops.on_the_vaults_drive(self.session, path):
             text += " " + self.tr("It is on the same drive as the vault: copy it to another disk too.")
         self.status.setText(text)
         self.notice.emit(text, False)
@@ -156,20 +149,18 @@ class BackupPanel(QGroupBox):
 
     def restore_from(self, path: Path, passphrase: str) -> Task | None:
         """Replace the vault with the backup at `path` (checked first; nothing changes if it is bad)."""
-        if self.session.server is not None and self.session.server.running:
+        if privacy_ops.restore_blocked(self.session):
             text = self.tr("Stop the server before restoring: its clients use the current vault.")
             self.notice.emit(text, True)
             return None
-        vault = self.session.vault
         self._busy(True)
         self.progress.setRange(0, 0)  # no measure: a moving bar while it copies and checks
         self.status.setText(self.tr("Checking and restoring the backup…"))
-        return run_task(self, lambda ctx: vault.restore_from(path, passphrase, actor=ACTOR),
-                        lambda restored: self._restored(path, restored), self._restore_failed)
+        return privacy_ops.restore(self, self.session, path, passphrase).on_success(
+            lambda restored: self._restored(path, restored)).on_failure(self._restore_failed).start()
 
     def _restored(self, path: Path, vault: Vault) -> None:
         self._busy(False)
-        self.session.replace_vault(vault)
         text = self.tr("Restored from {name}. The replaced vault was kept in the Backups folder.").format(
             name=path.name)
         self.status.setText(text)

@@ -3,8 +3,6 @@ record, and the model allowlist. The engine does the work (engine.policy); this 
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
@@ -31,21 +29,12 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.confirm import TypedConfirmDialog
-from app.session import ACTOR, Session
+from app.operations import compliance as compliance_ops
+from app.operations.compliance import bundle_folder
+from app.session import Session
 from app.widgets import error_text, muted, named, shrinkable
-from app.workers import Task, run_task
-from engine.policy import allowlist, report, retention, subjects
-from engine.policy.subjects import Selection
-
-
-def bundle_folder(parent: Path, subject: str, today: dt.date | None = None) -> Path:
-    """A new folder under `parent` for one subject's export (the engine wants a new or empty folder)."""
-    safe = re.sub(r"[^\w.-]+", "-", subject, flags=re.UNICODE).strip("-.") or "subject"
-    base = parent / f"enclave-subject-{safe}-{(today or dt.date.today()).isoformat()}"
-    folder, n = base, 2
-    while folder.exists() and any(folder.iterdir()):
-        folder, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return folder
+from app.workers import Task
+from engine.policy import report, subjects
 
 
 class ReportDialog(QDialog):
@@ -93,12 +82,21 @@ class CompliancePanel(QWidget):
     history_changed = Signal()
     subject_export_finished = Signal(object)  # the manifest, or the exception
     report_ready = Signal(object)  # the ReportDialog, or the exception
+    tagged = Signal()  # a conversation's subject tag changed
+    allowlist_changed = Signal()  # an allowlist change finished (or failed: the status says why)
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.report_dialog: ReportDialog | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for box in (self._build_hold(), self._build_subjects(), self._build_report(), self._build_allowlist()):
+            layout.addWidget(box)
+        self._connect()
 
+    def _build_hold(self) -> QGroupBox:
+        """Legal hold on everything, and who is held."""
         # -- legal hold
         hold_box = QGroupBox(self.tr("Legal hold"))
         self.legal_hold = named(QCheckBox(self.tr("Hold everything: nothing expires or is purged")),
@@ -108,7 +106,10 @@ class CompliancePanel(QWidget):
         hold_layout = QVBoxLayout(hold_box)
         hold_layout.addWidget(self.legal_hold)
         hold_layout.addWidget(self.held)
+        return hold_box
 
+    def _build_subjects(self) -> QGroupBox:
+        """Tag conversations with a data subject; export, erase or hold a subject."""
         # -- data subjects
         subject_box = QGroupBox(self.tr("Data subjects"))
         self.tag_conversation = shrinkable(named(QComboBox(), self.tr("Conversation to tag")))
@@ -142,7 +143,10 @@ class CompliancePanel(QWidget):
             "Erasing destroys the keys of every conversation the subject is tagged in."
         )))
         subject_form.addRow("", self.subject_status)
+        return subject_box
 
+    def _build_report(self) -> QGroupBox:
+        """The processing record button."""
         # -- processing record
         report_box = QGroupBox(self.tr("Record of processing (GDPR Art. 30)"))
         self.show_report = named(QPushButton(self.tr("Show record…")),
@@ -150,7 +154,10 @@ class CompliancePanel(QWidget):
         report_row = QHBoxLayout(report_box)
         report_row.addWidget(muted(self.tr("What is kept, where, for how long and how it is protected.")), 1)
         report_row.addWidget(self.show_report)
+        return report_box
 
+    def _build_allowlist(self) -> QGroupBox:
+        """The model allowlist: required or not, the approvals, approve and withdraw."""
         # -- model allowlist
         allow_box = QGroupBox(self.tr("Model allowlist"))
         self.allowlist_required = named(QCheckBox(self.tr("Only approved models may be imported and loaded")),
@@ -174,12 +181,10 @@ class CompliancePanel(QWidget):
         allow_layout.addLayout(approve_row)
         allow_layout.addWidget(muted(self.tr("An approval names the file's SHA-256: a swapped file is not approved.")))
         allow_layout.addWidget(self.allow_status)
+        return allow_box
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for box in (hold_box, subject_box, report_box, allow_box):
-            layout.addWidget(box)
-
+    def _connect(self) -> None:
+        """Wire the controls to their slots."""
         self.legal_hold.clicked.connect(self.set_legal_hold)
         self.hold_subject.clicked.connect(self.set_subject_hold)
         self.subject.currentIndexChanged.connect(lambda _: self._show_subject_hold())
@@ -197,15 +202,14 @@ class CompliancePanel(QWidget):
 
     def refresh(self) -> None:
         """Re-read the policy, the conversations, the subjects and the approvals."""
-        vault = self.session.vault
-        policy = retention.get_policy(vault)
+        policy = compliance_ops.policy(self.session)
         self.legal_hold.setChecked(policy.legal_hold)
         self.held.setText(self.tr("Subjects on hold: {names}").format(names=", ".join(policy.held_subjects))
                           if policy.held_subjects else self.tr("No data subject is on hold."))
 
         current = self.tag_conversation.currentData()
         self.tag_conversation.clear()
-        for conversation in vault.conversations.list():
+        for conversation in self.session.vault.conversations.list():
             shown = conversation.title
             if conversation.subject:
                 shown = self.tr("{title} — {subject}").format(title=conversation.title, subject=conversation.subject)
@@ -219,7 +223,7 @@ class CompliancePanel(QWidget):
         current_subject = self.subject.currentData()
         self.subject.blockSignals(True)
         self.subject.clear()
-        for label, count in subjects.subjects(vault).items():
+        for label, count in compliance_ops.subject_counts(self.session).items():
             self.subject.addItem(self.tr("{subject} (%n conversation(s))", "", count).format(subject=label), label)
         if current_subject is not None and self.subject.findData(current_subject) >= 0:
             self.subject.setCurrentIndex(self.subject.findData(current_subject))
@@ -232,13 +236,12 @@ class CompliancePanel(QWidget):
 
     def _show_subject_hold(self) -> None:
         label = self.subject.currentData()
-        held = retention.get_policy(self.session.vault).held_subjects
-        self.hold_subject.setChecked(label is not None and label in held)
+        self.hold_subject.setChecked(label is not None and label in compliance_ops.policy(self.session).held_subjects)
 
     def refresh_allowlist(self) -> None:
-        vault = self.session.vault
-        self.allowlist_required.setChecked(allowlist.is_required(vault))
-        entries = allowlist.approved(vault)
+        """Re-read whether approval is required, the approvals and the models to approve."""
+        self.allowlist_required.setChecked(compliance_ops.allowlist_required(self.session))
+        entries = compliance_ops.approvals(self.session)
         self.approved.clear()
         for sha256, entry in entries.items():
             item = QListWidgetItem(f"{entry.get('name') or '?'}  ·  {sha256[:16]}…")
@@ -257,37 +260,34 @@ class CompliancePanel(QWidget):
 
     # -- legal hold --------------------------------------------------------------------------------
 
-    def set_legal_hold(self, on: bool) -> None:
+    def set_legal_hold(self, on: bool) -> Task:
         """Hold (or release) everything."""
-        try:
-            retention.set_legal_hold(self.session.vault, bool(on), actor=ACTOR)
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self.subject_status.setText(error_text(exc))
-        self.refresh()
+        return compliance_ops.set_legal_hold(self, self.session, bool(on)).on_success(
+            lambda _policy: self.refresh()).on_failure(self._subject_failed).start()
 
-    def set_subject_hold(self, on: bool) -> None:
+    def set_subject_hold(self, on: bool) -> Task | None:
         """Hold (or release) the chosen subject's conversations."""
         label = self.subject.currentData()
         if label is None:
-            return
-        try:
-            retention.set_legal_hold(self.session.vault, bool(on), actor=ACTOR, subject=str(label))
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self.subject_status.setText(error_text(exc))
+            return None
+        return compliance_ops.set_legal_hold(self, self.session, bool(on), str(label)).on_success(
+            lambda _policy: self.refresh()).on_failure(self._subject_failed).start()
+
+    def _subject_failed(self, exc: BaseException) -> None:
+        self.subject_status.setText(error_text(exc))
         self.refresh()
 
     # -- subjects ----------------------------------------------------------------------------------
 
-    def tag(self, label: str | None) -> None:
+    def tag(self, label: str | None) -> Task | None:
         """Tag the chosen conversation with `label` (None clears it)."""
         conversation_id = self.tag_conversation.currentData()
         if conversation_id is None:
-            return
-        try:
-            subjects.tag(self.session.vault, [str(conversation_id)], label, actor=ACTOR)
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self.subject_status.setText(error_text(exc))
-            return
+            return None
+        return compliance_ops.tag(self, self.session, str(conversation_id), label).on_success(
+            lambda _conversations: self._tagged(label)).on_failure(self._subject_failed).start()
+
+    def _tagged(self, label: str | None) -> None:
         if label is None:
             self.subject_status.setText(self.tr("Subject tag removed."))
         else:
@@ -296,6 +296,7 @@ class CompliancePanel(QWidget):
         self.refresh()
         if label is not None and self.subject.findData(label.strip()) >= 0:
             self.subject.setCurrentIndex(self.subject.findData(label.strip()))
+        self.tagged.emit()
 
     def choose_subject_export(self) -> None:
         """Ask for a folder, then export the chosen subject into a new folder inside it."""
@@ -309,12 +310,9 @@ class CompliancePanel(QWidget):
 
     def export(self, folder: Path, label: str) -> Task:
         """Write the subject's bundle (parts and manifest) in the background."""
-        vault = self.session.vault
         self.subject_status.setText(self.tr("Exporting…"))
-        return run_task(
-            self, lambda ctx: subjects.export_bundle(vault, folder, Selection(subject=label), actor=ACTOR),
-            lambda manifest: self._exported(folder, manifest), self._export_failed,
-        )
+        return compliance_ops.export_subject(self, self.session, folder, label).on_success(
+            lambda manifest: self._exported(folder, manifest)).on_failure(self._export_failed).start()
 
     def _exported(self, folder: Path, manifest: dict[str, Any]) -> None:
         count = int(manifest.get("what", {}).get("conversations", 0))
@@ -341,14 +339,9 @@ class CompliancePanel(QWidget):
 
     def erase(self, label: str) -> Task:
         """Crypto-shred every conversation tagged `label`, in the background."""
-        vault = self.session.vault
-        training = self.session.engine.training  # the subject's training rows; adapters made from them withdrawn
         self.subject_status.setText(self.tr("Erasing…"))
-        return run_task(
-            self,
-            lambda ctx: subjects.erase(vault, Selection(subject=label), actor=ACTOR, erasers=[training]),
-            self._erased, self._erase_failed,
-        )
+        return compliance_ops.erase_subject(self, self.session, label).on_success(self._erased).on_failure(
+            self._erase_failed).start()
 
     def _erased(self, erased: subjects.Erased) -> None:
         text = self.tr("%n conversation(s) erased.", "", erased.conversations)
@@ -371,12 +364,9 @@ class CompliancePanel(QWidget):
 
     def open_report(self) -> Task:
         """Build the processing record in the background, then show it."""
-        vault, registry = self.session.vault, self.session.registry
         self.show_report.setEnabled(False)
-        return run_task(
-            self, lambda ctx: report.render_text(report.processing_record(vault, registry, actor=ACTOR)),
-            self._show_report, self._report_failed,
-        )
+        return compliance_ops.processing_record(self, self.session).on_success(self._show_report).on_failure(
+            self._report_failed).start()
 
     def _show_report(self, text: str) -> None:
         self.show_report.setEnabled(True)
@@ -391,38 +381,39 @@ class CompliancePanel(QWidget):
 
     # -- allowlist ---------------------------------------------------------------------------------
 
-    def set_allowlist_required(self, on: bool) -> None:
-        try:
-            allowlist.set_required(self.session.vault, bool(on), actor=ACTOR)
-            self.allow_status.setText(self.tr("Only approved models can be imported and loaded.") if on
-                                      else self.tr("Any model can be imported and loaded."))
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self.allow_status.setText(error_text(exc))
-        self.refresh_allowlist()
+    def set_allowlist_required(self, on: bool) -> Task:
+        """Require (or stop requiring) approved models."""
+        text = (self.tr("Only approved models can be imported and loaded.") if on
+                else self.tr("Any model can be imported and loaded."))
+        return compliance_ops.set_allowlist_required(self, self.session, bool(on)).on_success(
+            lambda _result: self._allowlist_done(text)).on_failure(self._allowlist_failed).start()
 
-    def approve(self, target: str) -> None:
+    def approve(self, target: str) -> Task | None:
         """Approve a registered model (by name) or a SHA-256."""
         if not target:
-            return
-        try:
-            sha256 = allowlist.approve(self.session.vault, target, actor=ACTOR, registry=self.session.registry)
-            self.allow_status.setText(self.tr("Approved {name} ({sha}…).").format(name=target, sha=sha256[:12]))
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self.allow_status.setText(error_text(exc))
-        self.refresh_allowlist()
+            return None
+        return compliance_ops.approve(self, self.session, target).on_success(
+            lambda sha256: self._allowlist_done(self.tr("Approved {name} ({sha}…).").format(
+                name=target, sha=sha256[:12]))).on_failure(self._allowlist_failed).start()
 
-    def unapprove_selected(self) -> None:
+    def unapprove_selected(self) -> Task | None:
         """Withdraw the approval selected in the list."""
         item = self.approved.currentItem()
         if item is None:
-            return
-        try:
-            allowlist.unapprove(self.session.vault, str(item.data(Qt.ItemDataRole.UserRole)), actor=ACTOR,
-                                registry=self.session.registry)
-            self.allow_status.setText(self.tr("Approval withdrawn."))
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self.allow_status.setText(error_text(exc))
+            return None
+        return compliance_ops.unapprove(self, self.session, str(item.data(Qt.ItemDataRole.UserRole))).on_success(
+            lambda _result: self._allowlist_done(self.tr("Approval withdrawn."))).on_failure(
+            self._allowlist_failed).start()
+
+    def _allowlist_done(self, text: str) -> None:
+        self.allow_status.setText(text)
         self.refresh_allowlist()
+        self.allowlist_changed.emit()
+
+    def _allowlist_failed(self, exc: BaseException) -> None:
+        self.allow_status.setText(error_text(exc))
+        self.refresh_allowlist()
+        self.allowlist_changed.emit()
 
     def apply_icons(self) -> None:
         """Re-tint icons after a light/dark switch."""

@@ -27,14 +27,13 @@ from app import hardware, theme
 from app.dialogs.model_settings import ModelSettingsDialog
 from app.models.model_table import Col, HashState, ModelTableModel
 from app.operations import models as model_ops
-from app.session import ACTOR, Session
+from app.session import Session
 from app.views.remotes import RemotesBox
 from app.widgets import error_text, human_number, human_size, muted, named
-from app.workers import Task, TaskContext, run_task
+from app.workers import Task, run_task
 from engine.errors import IntegrityError
 from engine.models import ModelRecord
 from engine.models.memory import context_per_sequence, estimate_memory
-from engine.policy import allowlist, audit_events
 from engine.runtime.manager import LoadedInfo, estimated_memory
 
 
@@ -125,9 +124,27 @@ class ModelsView(QWidget):
         self._loaded: list[LoadedInfo] = []
         self.setAcceptDrops(True)
         self.model = ModelTableModel(self)
-
         title = QLabel(self.tr("Models"))
         title.setObjectName("bigStatement")
+        toolbar = self._build_toolbar()
+        self._build_table()
+        self._build_progress()
+        lower = self._build_details()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(16, 12, 16, 12)
+        layout.addWidget(title)
+        layout.addLayout(toolbar)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.progress_box)
+        layout.addWidget(self.status)
+        layout.addLayout(lower)
+        layout.addWidget(self.remotes)
+        self._connect()
+        self.refresh()
+        run_task(self, lambda ctx: hardware.probe(), self._hardware_ready, lambda _exc: None)
+
+    def _build_toolbar(self) -> QHBoxLayout:
+        """Import…, Verify, Make default, Settings…, Load and Remove…."""
         self.import_button = self._button("import", self.tr("Import…"), self.tr("Import a GGUF model file"))
         self.verify_button = self._button("check", self.tr("Verify"), self.tr("Verify the file's SHA-256"))
         self.default_button = self._button("star", self.tr("Make default"), self.tr("Set as default model"))
@@ -139,7 +156,10 @@ class ModelsView(QWidget):
                        self.load_button, self.remove_button):
             toolbar.addWidget(button)
         toolbar.addStretch(1)
+        return toolbar
 
+    def _build_table(self) -> None:
+        """The registered models."""
         self.table = named(QTableView(), self.tr("Registered models"))
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -151,12 +171,12 @@ class ModelsView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setSectionResizeMode(Col.NAME, QHeaderView.ResizeMode.Stretch)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-        self.table.doubleClicked.connect(lambda _: self.edit_settings())
 
+    def _build_progress(self) -> None:
+        """The import's progress bar and Cancel, hidden until an import runs."""
         self.progress_label = muted("")
         self.progress = named(QProgressBar(), self.tr("Import progress"))
         self.cancel_button = named(QPushButton(self.tr("Cancel")), self.tr("Cancel import"))
-        self.cancel_button.clicked.connect(self.cancel_import)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress_label)
         progress_row.addWidget(self.progress, 1)
@@ -165,27 +185,24 @@ class ModelsView(QWidget):
         self.progress_box.setLayout(progress_row)
         self.progress_box.hide()
 
+    def _build_details(self) -> QHBoxLayout:
+        """The selected model's details, the hardware panel, the status line and the organisation servers."""
         self.details = muted("")
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status = muted(self.tr("Drop a .gguf file here to import it."))
         named(self.status, self.tr("Models status"))
         self.hardware = HardwarePanel()
-        self.remotes = RemotesBox(session, self)
-        self.remotes.remotes_changed.connect(self.models_changed)
+        self.remotes = RemotesBox(self.session, self)
         lower = QHBoxLayout()
         lower.addWidget(self.details, 1, Qt.AlignmentFlag.AlignTop)
         lower.addWidget(self.hardware, 1)
+        return lower
 
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(16, 12, 16, 12)
-        layout.addWidget(title)
-        layout.addLayout(toolbar)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.progress_box)
-        layout.addWidget(self.status)
-        layout.addLayout(lower)
-        layout.addWidget(self.remotes)
-
+    def _connect(self) -> None:
+        """Wire the controls to their slots."""
+        self.table.doubleClicked.connect(lambda _: self.edit_settings())
+        self.cancel_button.clicked.connect(self.cancel_import)
+        self.remotes.remotes_changed.connect(self.models_changed)
         self.import_button.clicked.connect(self.choose_file)
         self.verify_button.clicked.connect(self.verify_selected)
         self.default_button.clicked.connect(self.set_default)
@@ -193,8 +210,6 @@ class ModelsView(QWidget):
         self.load_button.clicked.connect(self.toggle_load)
         self.remove_button.clicked.connect(self.remove_selected)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
-        self.refresh()
-        run_task(self, lambda ctx: hardware.probe(), self._hardware_ready, lambda _exc: None)
 
     def _button(self, icon: str, text: str, name: str) -> QPushButton:
         button = QPushButton(theme.icon(icon), text)
@@ -321,19 +336,11 @@ class ModelsView(QWidget):
         if self.import_task is not None:
             self.status.setText(self.tr("An import is already running."))
             return None
-        registry, vault = self.session.registry, self.session.vault
-        guard = allowlist.import_guard(vault, actor=ACTOR, name=name)  # refuses unapproved files, audited
         self.progress.setRange(0, 0)
         self.progress_label.setText(self.tr("Importing {file}…").format(file=path.name))
         self.progress_box.show()
         self.import_button.setEnabled(False)
-        def run(ctx: TaskContext) -> ModelRecord:
-            record = registry.import_file(path, name, progress=ctx.progress, cancel=ctx.cancel_event, approve=guard)
-            audit_events.record(vault, "model_import", actor=ACTOR,
-                                details={"name": record.name, "sha256": record.sha256})
-            return record
-
-        task = Task(run, self)
+        task = model_ops.import_file(self, self.session, path, name)
         task.on_progress(self._import_progress).on_success(self._imported).on_failure(self._import_failed)
         self.import_task = task.start()
         return task
@@ -374,10 +381,10 @@ class ModelsView(QWidget):
         record = self.selected()
         if record is None:
             return None
-        registry, name = self.session.registry, record.name
+        name = record.name
         self.model.set_hash_state(name, HashState.CHECKING)
-        return run_task(self, lambda ctx: registry.verify(name), lambda _r: self._verified(name, None),
-                        lambda exc: self._verified(name, exc))
+        return model_ops.verify(self, self.session, name).on_success(lambda _r: self._verified(name, None)).on_failure(
+            lambda exc: self._verified(name, exc)).start()
 
     def _verified(self, name: str, exc: BaseException | None) -> None:
         if exc is None:
@@ -390,13 +397,17 @@ class ModelsView(QWidget):
             self.model.set_hash_state(name, HashState.RECORDED)
             self.status.setText(error_text(exc))
 
-    def set_default(self) -> None:
+    def set_default(self) -> Task | None:
         """Make the selected model the default."""
         record = self.selected()
-        if record is not None:
-            self.session.engine.model_admin.set_default(record.name)  # quick: a small JSON file and one audit row
-            self.refresh()
-            self.models_changed.emit()
+        if record is None:
+            return None
+        return model_ops.set_default(self, self.session, record.name).on_success(
+            lambda _r: self._default_set()).on_failure(lambda exc: self.status.setText(error_text(exc))).start()
+
+    def _default_set(self) -> None:
+        self.refresh()
+        self.models_changed.emit()
 
     def edit_settings(self) -> None:
         """Open the selected model's settings."""

@@ -33,20 +33,15 @@ from app.dialogs.confirm import TypedConfirmDialog
 from app.dialogs.passphrase import ChangePassphraseDialog
 from app.models.records import Column, RecordTableModel
 from app.operations import documents as docs_ops
-from app.session import ACTOR, Session
+from app.operations import privacy as privacy_ops
+from app.session import Session
 from app.views.backup import BackupPanel
 from app.views.compliance import CompliancePanel
 from app.widgets import Banner, DeliberateComboBox, ElidedLabel, error_text, human_time, muted, named, shrinkable
-from app.workers import Task, run_task
-from engine.policy import retention, subjects
-from engine.policy.categories import CATEGORIES
-from engine.vault import remember
+from app.workers import Task
+from engine.policy import subjects
 from engine.vault.core import BACKUP_DIR, db_path
 
-# The one retention choice offered here sets the categories declared for it alike (the CLI sets them one by one).
-RETENTION_CATEGORIES = tuple(c.name for c in CATEGORIES if c.gui_retention)
-
-AUTOLOCK_KEY = "gui.autolock_minutes"
 RETENTION_CHOICES = (0, 7, 30, 90, 365)
 
 
@@ -73,9 +68,18 @@ class PrivacyView(QWidget):
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
-        title = QLabel(self.tr("Privacy"))
-        title.setObjectName("bigStatement")
+        boxes = [self._build_statement(), self._build_language(), self._build_places()]
+        self.backup = BackupPanel(session)
+        boxes += [self.backup, self._build_security(), self._build_history()]
+        # -- data protection (legal hold, data subjects, processing record, model allowlist)
+        self.compliance = CompliancePanel(session)
+        boxes.append(self.compliance)
+        self._build_layout(boxes, self._build_audit())
+        self._connect()
+        self.reload()
 
+    def _build_statement(self) -> QGroupBox:
+        """What leaves this computer: nothing."""
         # -- statement
         statement = QGroupBox(self.tr("What leaves this computer"))
         telemetry = QLabel(self.tr("Telemetry: none."))
@@ -86,15 +90,18 @@ class PrivacyView(QWidget):
             "Enclave sends nothing anywhere: no usage statistics, no crash reports, no update checks. "
             "Models run here; conversations, settings and logs are stored encrypted with your passphrase."
         )))
+        return statement
 
+    def _build_places(self) -> QGroupBox:
+        """Where the data folder, vault, models and backups are."""
         # -- where data lives
-        home = session.home
+        home = self.session.home
         places = QGroupBox(self.tr("Where your data lives"))
         places_form = QFormLayout(places)
         for label, path in (
             (self.tr("Data folder:"), home),
             (self.tr("Encrypted vault:"), db_path(home)),
-            (self.tr("Models:"), session.registry.folder),
+            (self.tr("Models:"), self.session.registry.folder),
             (self.tr("Backups:"), home / BACKUP_DIR),
         ):
             # A path has no spaces to wrap at: it is elided in the middle (whole in the tooltip) instead.
@@ -104,7 +111,10 @@ class PrivacyView(QWidget):
         self.open_folder = named(QPushButton(theme.icon("folder"), self.tr("Open data folder")),
                                  self.tr("Open data folder"))
         places_form.addRow("", self.open_folder)
+        return places
 
+    def _build_security(self) -> QGroupBox:
+        """Passphrase, this device, auto-lock and retention."""
         # -- security and retention
         security = QGroupBox(self.tr("Passphrase and retention"))
         self.change_passphrase = named(QPushButton(theme.icon("lock"), self.tr("Change passphrase…")),
@@ -134,7 +144,10 @@ class PrivacyView(QWidget):
         device_row.addWidget(self.device_state)
         device_row.addWidget(self.forget_device, 0, Qt.AlignmentFlag.AlignLeft)
         security_form.insertRow(1, self.tr("This device:"), device_row)
+        return security
 
+    def _build_language(self) -> QGroupBox:
+        """The display language."""
         # -- language
         language_box = QGroupBox(self.tr("Language"))
         self.language = named(QComboBox(), self.tr("Display language"))
@@ -147,7 +160,10 @@ class PrivacyView(QWidget):
         language_form.addRow(self.tr("Display language:"), self.language)
         language_form.addRow("", muted(self.tr("Dates, numbers and file sizes follow the language. "
                                                "The change applies at once.")))
+        return language_box
 
+    def _build_history(self) -> QGroupBox:
+        """Export and erase conversations."""
         # -- export and erase
         history = QGroupBox(self.tr("Export and erase"))
         self.conversation = shrinkable(named(QComboBox(), self.tr("Conversation")))
@@ -176,7 +192,10 @@ class PrivacyView(QWidget):
             "conversation's key, so its text can never be decrypted again."
         )))
         history_layout.addWidget(self.history_status)
+        return history
 
+    def _build_audit(self) -> QGroupBox:
+        """The audit log table and its verification."""
         # -- audit
         audit = QGroupBox(self.tr("Audit log"))
         self.collection_names: dict[str, str] = {}
@@ -214,15 +233,16 @@ class PrivacyView(QWidget):
         audit_layout.addLayout(audit_top)
         audit_layout.addWidget(self.audit_status)
         audit_layout.addWidget(self.audit_table, 1)
+        return audit
 
-        # -- data protection (legal hold, data subjects, processing record, model allowlist)
-        self.compliance = CompliancePanel(session)
-
+    def _build_layout(self, boxes: list[QWidget], audit: QGroupBox) -> None:
+        """The scrolling left column of boxes beside the audit log, under the title and banner."""
+        title = QLabel(self.tr("Privacy"))
+        title.setObjectName("bigStatement")
         left_widget = QWidget()
         left = QVBoxLayout(left_widget)
         left.setContentsMargins(0, 0, 0, 0)
-        self.backup = BackupPanel(session)
-        for box in (statement, language_box, places, self.backup, security, history, self.compliance):
+        for box in boxes:
             left.addWidget(box)
         left.addStretch(1)
         scroll = QScrollArea()
@@ -241,7 +261,9 @@ class PrivacyView(QWidget):
         layout.addWidget(self.banner)
         layout.addLayout(columns, 1)
 
-        self.open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(home))))
+    def _connect(self) -> None:
+        """Wire the controls to their slots."""
+        self.open_folder.clicked.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.session.home))))
         self.change_passphrase.clicked.connect(self._change_passphrase)
         self.autolock.valueChanged.connect(self._autolock_set)
         self.retention.activated.connect(lambda _: self._retention_set())
@@ -255,18 +277,16 @@ class PrivacyView(QWidget):
         self.backup.notice.connect(lambda text, error: self.banner.show_message(text, error=error))
         self.compliance.history_changed.connect(self.refresh)
         self.compliance.history_changed.connect(self.history_changed)
-        self.reload()
 
     # -- loading -----------------------------------------------------------------------------------
 
     def reload(self) -> None:
         """Read settings, conversations and the audit log (also after unlock)."""
         vault = self.session.vault
-        minutes = vault.settings.get(AUTOLOCK_KEY, 15)
         self.autolock.blockSignals(True)
-        self.autolock.setValue(minutes if isinstance(minutes, int) else 15)
+        self.autolock.setValue(privacy_ops.autolock_minutes(self.session))
         self.autolock.blockSignals(False)
-        self._show_retention(retention.get_policy(vault).conversations)
+        self._show_retention(privacy_ops.retention_days(self.session))
         language = i18n.chosen(vault.settings.get(i18n.LANGUAGE_KEY))
         self.language.setCurrentIndex(max(self.language.findData(language), 0))
         self.show_device_state()
@@ -304,10 +324,10 @@ class PrivacyView(QWidget):
 
     def show_device_state(self) -> None:
         """Say whether this device's keyring holds the passphrase, and offer to forget it."""
-        remembered = remember.recall(self.session.home) is not None
+        remembered = privacy_ops.device_remembers(self.session)
         if remembered:
             text = self.tr("Remembers the passphrase in the system keyring: Enclave opens without asking.")
-        elif remember.available():
+        elif privacy_ops.keyring_available():
             text = self.tr("Asks for the passphrase at every start.")
         else:
             text = self.tr("Asks for the passphrase at every start (this system has no keyring).")
@@ -316,17 +336,17 @@ class PrivacyView(QWidget):
 
     def forget_this_device(self) -> None:
         """Remove the passphrase from the system keyring: the next start asks for it again."""
-        remember.forget(self.session.home)
+        privacy_ops.forget_device(self.session)
         self.show_device_state()
         self.history_status.setText(self.tr("This device no longer remembers the passphrase."))
 
     def _autolock_set(self, minutes: int) -> None:
-        self.session.vault.settings.set(AUTOLOCK_KEY, minutes)
+        privacy_ops.set_autolock_minutes(self.session, minutes)
         self.autolock_changed.emit(minutes)
 
     def retention_days(self) -> int | None:
         """The rule in force for the categories this view sets (None: forever)."""
-        return retention.get_policy(self.session.vault).conversations
+        return privacy_ops.retention_days(self.session)
 
     def _show_retention(self, days: int | None) -> None:
         index = self.retention.findData(days or 0)
@@ -335,33 +355,23 @@ class PrivacyView(QWidget):
             index = self.retention.count() - 1
         self.retention.setCurrentIndex(index)
 
-    def _policy_for(self, days: int | None) -> retention.RetentionPolicy:
-        changes: dict[str, int | None] = {category: days for category in RETENTION_CATEGORIES}
-        return retention.get_policy(self.session.vault).with_days(changes)
-
     def _retention_set(self) -> Task | None:
         """A new choice: count what it would erase now (a dry run); ask when that is anything; then apply."""
         days = int(self.retention.currentData()) or None
         if days == self.retention_days():
             return None
-        vault, policy = self.session.vault, self._policy_for(days)
         self.retention.setEnabled(False)
-        return run_task(self, lambda ctx: retention.preview(vault, policy),
-                        lambda counts: self._retention_previewed(days, counts), self._retention_failed)
+        return privacy_ops.preview_retention(self, self.session, days).on_success(
+            lambda counts: self._retention_previewed(days, counts)).on_failure(self._retention_failed).start()
 
     def _retention_previewed(self, days: int | None, counts: dict[str, int]) -> None:
-        if any(counts.get(c) for c in RETENTION_CATEGORIES) and not self.confirm_retention(days, counts):
+        if privacy_ops.erases_anything(counts) and not self.confirm_retention(days, counts):
             self.retention.setEnabled(True)
             self._show_retention(self.retention_days())
             self.history_status.setText(self.tr("Retention unchanged; nothing was erased."))
             return
-        vault, policy = self.session.vault, self._policy_for(days)
-
-        def apply(_ctx: object) -> dict[str, int]:
-            retention.set_policy(vault, policy, actor=ACTOR)
-            return retention.purge(vault, actor=ACTOR)
-
-        run_task(self, apply, self._retention_done, self._retention_failed)
+        privacy_ops.apply_retention(self, self.session, days).on_success(self._retention_done).on_failure(
+            self._retention_failed).start()
 
     def _erased_items(self, counts: dict[str, int]) -> str:
         """Counts per category in words: "3 conversations; 12 API request records"."""
@@ -392,7 +402,7 @@ class PrivacyView(QWidget):
 
     def _retention_done(self, counts: dict[str, int]) -> None:
         self.retention.setEnabled(True)
-        if any(counts.get(c) for c in RETENTION_CATEGORIES):
+        if privacy_ops.erases_anything(counts):
             self.history_status.setText(self.tr("Old data erased: {items}.").format(items=self._erased_items(counts)))
             self.history_changed.emit()
         else:
@@ -417,10 +427,9 @@ class PrivacyView(QWidget):
 
     def export(self, path: Path, conversation_id: str | None) -> Task:
         """Write plaintext JSON of one or every conversation."""
-        vault = self.session.vault
         self.history_status.setText(self.tr("Exporting…"))
-        return run_task(self, lambda ctx: vault.export_json(path, conversation_id, actor=ACTOR), self._exported,
-                        self._export_failed)
+        return privacy_ops.export(self, self.session, path, conversation_id).on_success(self._exported).on_failure(
+            self._export_failed).start()
 
     def _exported(self, path: Path) -> None:
         text = self.tr("Exported to {path}. The file is not encrypted: keep it somewhere safe.").format(path=path)
@@ -467,23 +476,19 @@ class PrivacyView(QWidget):
         if dialog.exec():
             self.erase(None)
 
-    def erase(self, conversation_id: str | None) -> Task | None:
-        """Crypto-shred one conversation, or (in the background) all of them and the API request log's texts."""
-        vault = self.session.vault
+    def erase(self, conversation_id: str | None) -> Task:
+        """Crypto-shred one conversation, or all of them and the API request log's texts (in the background)."""
         if conversation_id is None:
             self.history_status.setText(self.tr("Erasing…"))
-            everything = subjects.Selection(all=True)
-            return run_task(self, lambda ctx: subjects.erase(vault, everything, actor=ACTOR),
-                            self._erased_all, self._erase_failed)
-        try:
-            vault.conversations.erase(conversation_id, actor=ACTOR)
-            self.history_status.setText(self.tr("Conversation erased."))
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self._erase_failed(exc)
-            return None
+            return privacy_ops.erase_everything(self, self.session).on_success(self._erased_all).on_failure(
+                self._erase_failed).start()
+        return privacy_ops.erase_conversation(self, self.session, conversation_id).on_success(
+            self._erased_one).on_failure(self._erase_failed).start()
+
+    def _erased_one(self, _result: object) -> None:
+        self.history_status.setText(self.tr("Conversation erased."))
         self.refresh()
         self.history_changed.emit()
-        return None
 
     def _erased_all(self, erased: subjects.Erased) -> None:
         self.history_status.setText(self.tr("%n conversation(s) erased.", "", erased.conversations))
@@ -500,10 +505,10 @@ class PrivacyView(QWidget):
 
     def verify_audit(self) -> Task:
         """Check every link of the audit chain in the background; the table then shows exactly what was checked."""
-        audit = self.session.vault.audit
         self.audit_status.setObjectName("mutedLabel")
         self.audit_status.setText(self.tr("Verifying…"))
-        return run_task(self, lambda ctx: audit.verified_entries(), self._verified_entries, self._verified)
+        return privacy_ops.verify_audit(self, self.session).on_success(self._verified_entries).on_failure(
+            self._verified).start()
 
     def _verified_entries(self, entries: list[Any]) -> None:
         # The count and the table come from one read of the chain, so they agree.

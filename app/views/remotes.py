@@ -10,13 +10,10 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QMessageBox,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -24,10 +21,10 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.dialogs.connect_server import ConnectServerDialog
 from app.models.records import Column, RecordTableModel
-from app.session import ACTOR
-from app.widgets import error_text, muted, named
-from app.workers import Task, run_task
-from engine.pairing.remotes import RemoteServer, list_remotes, refresh_models, remove_remote
+from app.operations import remotes as remote_ops
+from app.widgets import error_text, muted, named, record_table
+from app.workers import Task
+from engine.pairing.remotes import RemoteServer
 
 
 class RemotesBox(QGroupBox):
@@ -47,14 +44,20 @@ class RemotesBox(QGroupBox):
             Column(self.tr("Models"), lambda r: ", ".join(r.models) or "—"),
             Column(self.tr("Status"), self._status, tooltip=self._status),
         ], self)
-        self.table = named(QTableView(), self.tr("Organisation servers"))
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMaximumHeight(130)
+        self.table = record_table(self.model, self.tr("Organisation servers"), max_height=130)
+        buttons = self._build_buttons()
+        self.state = muted(self.tr(
+            "Models of a paired server appear in the chat's model picker with the server's name. Your "
+            "conversations stay on this computer, encrypted."))
+        named(self.state, self.tr("Organisation servers status"))
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table)
+        layout.addWidget(self.state)
+        self.refresh()
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """Connect…, Check and Remove…, wired."""
         self.connect_button = named(
             QPushButton(theme.icon("server"), self.tr("Connect to your organisation's server…")),
             self.tr("Connect to your organisation's server"),
@@ -63,30 +66,22 @@ class RemotesBox(QGroupBox):
                                   self.tr("Ask the servers for their models now"))
         self.remove_button = named(QPushButton(theme.icon("trash"), self.tr("Remove…")),
                                    self.tr("Remove the organisation server"))
-        self.state = muted(self.tr(
-            "Models of a paired server appear in the chat's model picker with the server's name. Your "
-            "conversations stay on this computer, encrypted."))
-        named(self.state, self.tr("Organisation servers status"))
         buttons = QHBoxLayout()
         buttons.addWidget(self.connect_button)
         buttons.addWidget(self.check_button)
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(buttons)
-        layout.addWidget(self.table)
-        layout.addWidget(self.state)
         self.connect_button.clicked.connect(self.connect_dialog)
         self.check_button.clicked.connect(self.check)
         self.remove_button.clicked.connect(self.remove_selected)
-        self.refresh()
+        return buttons
 
     def _status(self, remote: RemoteServer) -> str:
         return self.problems.get(remote.name) or self.tr("paired as {device}").format(device=remote.device or "?")
 
     def refresh(self) -> None:
         """Reload the list from the vault (nothing is contacted)."""
-        remotes = list_remotes(self.session.vault)
+        remotes = remote_ops.remotes(self.session)
         self.model.set_records(remotes)
         self.table.setVisible(bool(remotes))
         self.check_button.setEnabled(bool(remotes) and self.task is None)
@@ -115,51 +110,35 @@ class RemotesBox(QGroupBox):
         """Ask every server for its models (in the background); problems show in the Status column."""
         if self.task is not None:
             return None
-        vault = self.session.vault
-        names = [r.name for r in list_remotes(vault)]
-
-        def run(_ctx: object) -> dict[str, str]:
-            problems: dict[str, str] = {}
-            for name in names:
-                try:
-                    refresh_models(vault, name)
-                except Exception as exc:  # noqa: BLE001 (each server's reason is shown on its row)
-                    problems[name] = error_text(exc)
-            return problems
-
-        def done(problems: dict[str, str]) -> None:
-            self.task = None
-            self.refresh()
-            self.problems = problems
-            self.model.set_records(list_remotes(vault))
-            self.state.setText("\n".join(problems.values()) or self.tr("Every server answered."))
-            self.remotes_changed.emit()
-
-        def failed(exc: BaseException) -> None:
-            self.task = None
-            self.state.setText(error_text(exc))
-            self.refresh()
-
         self.state.setText(self.tr("Checking…"))
-        self.task = run_task(self, run, done, failed)
+        self.task = remote_ops.check(self, self.session).on_success(self._checked).on_failure(
+            self._check_failed).start()
         self.check_button.setEnabled(False)
         return self.task
 
-    def remove_selected(self, *, ask: bool = True) -> None:
+    def _checked(self, problems: dict[str, BaseException]) -> None:
+        self.task = None
+        self.problems = {name: error_text(exc) for name, exc in problems.items()}
+        self.refresh()
+        self.state.setText("\n".join(self.problems.values()) or self.tr("Every server answered."))
+        self.remotes_changed.emit()
+
+    def _check_failed(self, exc: BaseException) -> None:
+        self.task = None
+        self.state.setText(error_text(exc))
+        self.refresh()
+
+    def remove_selected(self, *, ask: bool = True) -> Task | None:
         """Forget the selected server and its key (conversations with its models stay)."""
         remote = self.selected()
         if remote is None:
-            return
+            return None
         question = self.tr("Remove “{name}”? This computer forgets its key; your conversations stay.").format(
             name=remote.name)
         if ask and QMessageBox.question(
             self, self.tr("Remove server"), question,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
         ) != QMessageBox.StandardButton.Yes:
-            return
-        try:
-            remove_remote(self.session.vault, remote.name, actor=ACTOR)
-        except Exception as exc:  # noqa: BLE001
-            self.state.setText(error_text(exc))
-            return
-        self._changed()
+            return None
+        return remote_ops.remove(self, self.session, remote.name).on_success(
+            lambda _remote: self._changed()).on_failure(lambda exc: self.state.setText(error_text(exc))).start()

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontDatabase
 from PySide6.QtNetwork import QAbstractSocket, QNetworkInterface
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -33,39 +30,29 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.dialogs.api_key import CreateKeyDialog, SecretDialog
 from app.models.records import Column, RecordTableModel
-from app.session import ACTOR, Session
+from app.operations import server as server_ops
+from app.operations.server import DEFAULT_HOST
+from app.session import Session
 from app.views.server_tls import TlsBox
-from app.views.server_tls import resolve as resolve_tls
 from app.views.server_upstreams import UpstreamsPanel
 from app.views.snippets import client_url, snippets
-from app.widgets import CopyButton, error_text, human_clock, human_date, human_duration_ms, human_number, muted, named
-from app.workers import Task, run_task
-from engine.api.settings import DEFAULT_MAX_TOKENS, ApiSettings, bind_refusal, is_loopback
+from app.widgets import (
+    CopyButton,
+    error_text,
+    human_clock,
+    human_date,
+    human_duration_ms,
+    human_number,
+    muted,
+    named,
+    record_table,
+)
+from app.workers import Task
+from engine.api.settings import ApiSettings, is_loopback
 from engine.vault.records import PENDING_STATUS, ApiKeyRecord, RequestLogEntry
 
-SETTINGS_KEY = "gui.server"
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 REFRESH_MS = 2000
 ONE_SECOND = dt.timedelta(seconds=1)  # an expiry at midnight shows as the last day the key works
-
-
-def server_available() -> bool:
-    """True when this build has the HTTP endpoint (checked without importing FastAPI and uvicorn)."""
-    try:
-        return importlib.util.find_spec("engine.api.server") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def _make_server(
-    engine: Any, host: str, port: int, tls: Any = None, default_max_tokens: int = DEFAULT_MAX_TOKENS
-) -> Any:
-    """Import the endpoint (a second or more: call it in a worker) and build the server."""
-    from engine.api.server import ApiServer
-
-    settings = ApiSettings(default_max_tokens=default_max_tokens)
-    return ApiServer(engine, host=host, port=port, settings=settings, tls=tls)
 
 
 def _scrolling(content: QWidget) -> QScrollArea:
@@ -88,13 +75,21 @@ class ServerView(QWidget):
         super().__init__(parent)
         self.session = session
         self._busy = False
-        title = QLabel(self.tr("Local server"))
-        title.setObjectName("bigStatement")
-        intro = muted(self.tr(
-            "An OpenAI-compatible endpoint for other programs on this computer (or your network). "
-            "Every request needs an API key, and is logged encrypted."
-        ))
+        endpoint = self._build_network()
+        self.tls_box = TlsBox(session, self.port.value, self)
+        keys_box = self._build_keys()
+        requests_box = self._build_requests()
+        snippets_box = self._build_snippets()
+        self._build_upstreams()
+        self._build_layout(endpoint, keys_box, requests_box, snippets_box)
+        self._connect()
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh_requests)
+        self.reload()
 
+    def _build_network(self) -> QGroupBox:
+        """The Network box: host, port, default reply length, Start, URL and who can reach it."""
         # -- network: where it listens, and how long a reply runs when a request does not say
         self.host = named(QComboBox(), self.tr("Host to listen on"))
         self.host.setEditable(True)
@@ -135,9 +130,10 @@ class ServerView(QWidget):
         grid.addWidget(self.copy_url, 2, 4)
         grid.addWidget(self.bind_warning, 3, 0, 1, 5)
         grid.setColumnStretch(1, 1)
+        return endpoint
 
-        self.tls_box = TlsBox(session, self.port.value, self)
-
+    def _build_keys(self) -> QGroupBox:
+        """The API keys box: the table and its buttons."""
         # -- keys
         self.keys = RecordTableModel([
             Column(self.tr("Name"), lambda r: r.name),
@@ -164,7 +160,10 @@ class ServerView(QWidget):
         keys_layout = QVBoxLayout(keys_box)
         keys_layout.addLayout(key_buttons)
         keys_layout.addWidget(self.keys_table)
+        return keys_box
 
+    def _build_requests(self) -> QGroupBox:
+        """The live table of recent requests."""
         # -- requests
         self.requests = RecordTableModel([
             Column(self.tr("Time"), lambda r: human_clock(r.time)),
@@ -178,7 +177,10 @@ class ServerView(QWidget):
         self.requests_table = self._table(self.requests, self.tr("Recent requests"))
         requests_box = QGroupBox(self.tr("Recent requests (live)"))
         QVBoxLayout(requests_box).addWidget(self.requests_table)
+        return requests_box
 
+    def _build_snippets(self) -> QGroupBox:
+        """The curl and Python examples, with the model they name."""
         # -- snippets
         self.snippet_model = named(QComboBox(), self.tr("Model for the examples"))
         mono = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -199,9 +201,12 @@ class ServerView(QWidget):
             "They read the key from ENCLAVE_API_KEY: create a key, run the line its dialog shows, then "
             "paste an example into the same terminal.")))
         snippets_layout.addWidget(tabs)
+        return snippets_box
 
+    def _build_upstreams(self) -> None:
+        """The upstreams panel (and the MCP tools button beside its own)."""
         # -- upstreams (and the MCP tools an administrator allows)
-        self.upstreams_panel = UpstreamsPanel(session)
+        self.upstreams_panel = UpstreamsPanel(self.session)
         self.upstreams = self.upstreams_panel.model
         self.upstreams_table = self.upstreams_panel.table
         self.refresh_upstreams_button = self.upstreams_panel.refresh_button
@@ -210,6 +215,17 @@ class ServerView(QWidget):
         self.tools_button = named(QPushButton(self.tr("Tools…")),
                                   self.tr("Register MCP tool servers and allow their tools"))
         self.upstreams_panel.buttons.addWidget(self.tools_button)
+
+    def _build_layout(
+        self, endpoint: QGroupBox, keys_box: QGroupBox, requests_box: QGroupBox, snippets_box: QGroupBox
+    ) -> None:
+        """Two scrolling columns under the title."""
+        title = QLabel(self.tr("Local server"))
+        title.setObjectName("bigStatement")
+        intro = muted(self.tr(
+            "An OpenAI-compatible endpoint for other programs on this computer (or your network). "
+            "Every request needs an API key, and is logged encrypted."
+        ))
 
         columns = QHBoxLayout()
         # Each column (network, keys, upstreams; TLS, examples, requests) is taller than a small screen: it scrolls.
@@ -233,6 +249,8 @@ class ServerView(QWidget):
         layout.addWidget(intro)
         layout.addLayout(columns, 1)
 
+    def _connect(self) -> None:
+        """Wire the controls to their slots."""
         self.start_button.clicked.connect(self.toggle)
         self.tls_box.changed.connect(self.refresh_keys)  # a pairing is a key
         self.tls_box.changed.connect(self._update_state)
@@ -243,10 +261,6 @@ class ServerView(QWidget):
         self.snippet_model.currentIndexChanged.connect(lambda _: self._update_snippets())
         self.host.currentTextChanged.connect(lambda _: self._update_state())
         self.port.valueChanged.connect(lambda _: self._update_snippets())
-        self.timer = QTimer(self)
-        self.timer.setInterval(REFRESH_MS)
-        self.timer.timeout.connect(self.refresh_requests)
-        self.reload()
 
     def open_tools(self) -> None:
         """The administrator's MCP tools dialog."""
@@ -259,15 +273,7 @@ class ServerView(QWidget):
         return self.tr("pending") if entry.status == PENDING_STATUS else str(entry.status)
 
     def _table(self, model: RecordTableModel, name: str, stretch: int = 0) -> QTableView:
-        table = named(QTableView(), name)
-        table.setModel(model)
-        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        table.verticalHeader().hide()
-        header = table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        # One column takes what is left, so the table fits without scrolling sideways.
-        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
+        table = record_table(model, name, stretch=stretch)
         table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 10)
         return table
 
@@ -291,11 +297,11 @@ class ServerView(QWidget):
 
     def reload(self) -> None:
         """Read stored settings and every list (also after unlock)."""
-        stored = self.session.vault.settings.get(SETTINGS_KEY) or {}
-        self.host.setCurrentText(str(stored.get("host", DEFAULT_HOST)))
-        self.port.setValue(int(stored.get("port", DEFAULT_PORT)))
-        self.default_tokens.setValue(int(stored.get("default_max_tokens", DEFAULT_MAX_TOKENS)))
-        self.tls_box.load(stored)
+        stored = server_ops.settings(self.session)
+        self.host.setCurrentText(stored.host)
+        self.port.setValue(stored.port)
+        self.default_tokens.setValue(stored.default_max_tokens)
+        self.tls_box.load(stored.stored or {})
         self.refresh_models()
         self.refresh_keys()
         self.refresh_requests()
@@ -345,15 +351,10 @@ class ServerView(QWidget):
 
     def bind_problem(self) -> str | None:
         """Why the server would refuse the chosen host now (the engine's rule), or None."""
-        from engine.policy.keys import KeyPolicy
-
-        host = self.host_text()
-        if is_loopback(host):
-            return None
-        return bind_refusal(host, KeyPolicy(self.session.vault.api_keys).has_live_keys())
+        return server_ops.bind_problem(self.session, self.host_text())
 
     def _update_state(self) -> None:
-        available = server_available()
+        available = server_ops.available()
         running = self.running()
         refused = not running and not self.session.vault.is_locked and self.bind_problem() is not None
         self.start_button.setEnabled(available and not self._busy and not refused)
@@ -400,12 +401,7 @@ class ServerView(QWidget):
     def refresh_models(self) -> None:
         """Models for the snippet picker (default first)."""
         current = self.snippet_model.currentText()
-        registry = self.session.registry
-        names = [r.name for r in registry.list()]
-        default = registry.default_name()
-        if default in names:
-            names.remove(default)
-            names.insert(0, default)
+        names = server_ops.example_models(self.session)
         self.snippet_model.blockSignals(True)
         self.snippet_model.clear()
         self.snippet_model.addItems(names)
@@ -425,43 +421,29 @@ class ServerView(QWidget):
         else:
             self.start()
 
-    def start(self) -> None:
+    def start(self) -> Task | None:
         """Listen on host:port in the background (uvicorn starts on its own thread)."""
-        if not server_available():
-            return
-        host, port, tokens = self.host_text(), self.port.value(), self.default_tokens.value()
-        config = {"host": host, "port": port, "default_max_tokens": tokens, **self.tls_box.config()}
-        self.session.vault.settings.set(SETTINGS_KEY, config)
-        engine = self.session.engine
+        if not server_ops.available():
+            return None
+        host = self.host_text()
+        config = {"host": host, "port": self.port.value(), "default_max_tokens": self.default_tokens.value(),
+                  **self.tls_box.config()}
         self._set_busy(self.tr("Starting…"))
+        return server_ops.start(self, self.session, config).on_success(
+            lambda _server: self._changed(True)).on_failure(self._failed).start()
 
-        def start(_ctx: object) -> Any:
-            server = _make_server(engine, host, port, resolve_tls(config, host), tokens)
-            server.start()
-            return server
-
-        def started(server: Any) -> None:
-            self.session.server = server
-            self._busy = False
-            self._update_state()
-            self.server_changed.emit(True)
-
-        run_task(self, start, started, self._failed)
-
-    def stop(self) -> None:
+    def stop(self) -> Task | None:
         """Stop listening (requests in flight get a moment to finish)."""
-        server = self.session.server
-        if server is None:
-            return
+        task = server_ops.stop(self, self.session)
+        if task is None:
+            return None
         self._set_busy(self.tr("Stopping…"))
+        return task.on_success(lambda _result: self._changed(False)).on_failure(self._failed).start()
 
-        def stopped(_result: object) -> None:
-            self.session.server = None
-            self._busy = False
-            self._update_state()
-            self.server_changed.emit(False)
-
-        run_task(self, lambda ctx: server.stop(), stopped, self._failed)
+    def _changed(self, running: bool) -> None:
+        self._busy = False
+        self._update_state()
+        self.server_changed.emit(running)
 
     def _set_busy(self, text: str) -> None:
         self._busy = True
@@ -478,9 +460,7 @@ class ServerView(QWidget):
 
     def refresh_keys(self) -> None:
         """Reload the key list."""
-        records = self.session.vault.api_keys.list()
-        if not self.show_revoked.isChecked():
-            records = [r for r in records if not r.revoked]
+        records = server_ops.keys(self.session, revoked=self.show_revoked.isChecked())
         self.keys.set_records(records)
         self.revoke_key.setEnabled(bool(records))
         self._update_state()  # a first (or last) key allows (or forbids) a network address
@@ -502,38 +482,37 @@ class ServerView(QWidget):
     def create_key_dialog(self) -> None:
         """Create a key, then show its secret once."""
         names = [r.name for r in self.session.registry.list()]
-        dialog = CreateKeyDialog(self.session.vault, names, self)
+        dialog = CreateKeyDialog(self.session.engine.keys, names, self)
         if dialog.exec() and dialog.secret is not None:
             self.refresh_keys()
             SecretDialog(dialog.record.name, dialog.secret, self).exec()
 
-    def revoke_selected(self, *, confirm: bool = True) -> None:
+    def revoke_selected(self, *, confirm: bool = True) -> Task | None:
         """Revoke the selected key after a confirmation; programs using it are refused from now on."""
-        from engine.policy.keys import revoke_key
-
         record = self.selected_key()
         if record is None or record.revoked:
-            return
+            return None
         if confirm and QMessageBox.question(
             self, self.tr("Revoke key"),
             self.tr("Revoke “{name}”? Programs using it are refused from now on.").format(name=record.name),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
         ) != QMessageBox.StandardButton.Yes:
-            return
-        try:
-            revoke_key(self.session.vault, record.name, actor=ACTOR)
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self.state.setText(error_text(exc))
+            return None
+        return server_ops.revoke_key(self, self.session, record.name).on_success(
+            lambda _record: self.refresh_keys()).on_failure(self._revoke_failed).start()
+
+    def _revoke_failed(self, exc: BaseException) -> None:
+        self.state.setText(error_text(exc))
         self.refresh_keys()
 
     # -- requests ----------------------------------------------------------------------------------
 
-    def refresh_requests(self) -> None:
+    def refresh_requests(self) -> Task | None:
         """Reload the latest requests from the encrypted log (decrypting them off the GUI thread)."""
-        vault = self.session.vault
-        if vault.is_locked:
-            return
-        run_task(self, lambda ctx: vault.request_log.recent(100), self._show_requests, lambda _exc: None)
+        if self.session.vault.is_locked:
+            return None
+        # A failed refresh (the vault locked meanwhile) keeps the last list; the timer tries again.
+        return server_ops.recent_requests(self, self.session).on_success(self._show_requests).start()
 
     def _show_requests(self, entries: list[RequestLogEntry]) -> None:
         self.requests.set_records(entries)

@@ -6,7 +6,6 @@ issued by `engine.pairing.appliance` (through `PairDeviceDialog`).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -25,25 +24,11 @@ from PySide6.QtWidgets import (
 
 from app import theme
 from app.dialogs.pair_device import PairDeviceDialog
+from app.operations import server as server_ops
+from app.operations.server import AUTO, FILES
 from app.widgets import CopyButton, error_text, named
 from engine.errors import UserError
-from engine.pairing import tls
 from engine.pairing.appliance import default_url
-
-AUTO, FILES = "auto", "files"
-
-
-def resolve(config: dict[str, Any], host: str) -> tls.TlsFiles | None:
-    """The TLS files a stored server config asks for (the self-signed one made on first use), or None."""
-    mode = config.get("tls")
-    if mode == AUTO:
-        return tls.ensure_auto(host)[0]
-    if mode == FILES:
-        cert, key = str(config.get("tls_cert") or ""), str(config.get("tls_key") or "")
-        if not cert or not key:
-            raise UserError("choose both the certificate file and its key file")
-        return tls.check_files(Path(cert), Path(key))
-    return None
 
 
 class TlsBox(QGroupBox):
@@ -56,23 +41,34 @@ class TlsBox(QGroupBox):
         self.setTitle(self.tr("HTTPS and pairing"))
         self.session = session
         self._port = port  # () -> int: the port the endpoint listens on
+        self._build_choice()
+        self._build_files()
+        self._build_fingerprint()
+        grid = QGridLayout(self)
+        grid.addWidget(self.enabled, 0, 0)
+        grid.addWidget(self.mode, 0, 1, 1, 3)
+        grid.addWidget(self.files_box, 1, 0, 1, 4)
+        grid.addWidget(self.fingerprint, 2, 0, 1, 2)
+        grid.addWidget(self.copy, 2, 2, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.pair, 2, 3, Qt.AlignmentFlag.AlignTop)
+        grid.setColumnStretch(1, 1)
+        self._connect()
+
+    def _build_choice(self) -> None:
+        """HTTPS on or off, and which certificate."""
         self.enabled = named(QCheckBox(self.tr("HTTPS (TLS)")), self.tr("Use HTTPS"))
         self.mode = named(QComboBox(), self.tr("Certificate"))
         self.mode.addItem(self.tr("Self-signed, made by Enclave"), AUTO)
         self.mode.addItem(self.tr("My certificate files"), FILES)
         self.mode.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.mode.setMinimumContentsLength(12)
+
+    def _build_files(self) -> None:
+        """The certificate and key file rows (shown only for "my files", so the panel stays short)."""
         self.cert = named(QLineEdit(), self.tr("Certificate file (PEM)"))
         self.key = named(QLineEdit(), self.tr("Key file (PEM)"))
         self.cert_browse = named(QPushButton(theme.icon("folder"), self.tr("Browse…")), self.tr("Choose certificate"))
         self.key_browse = named(QPushButton(theme.icon("folder"), self.tr("Browse…")), self.tr("Choose key"))
-        # Two lines of 16 bytes: the whole fingerprint is readable (to compare by phone, say) without scrolling.
-        self.fingerprint = named(QLabel(), self.tr("Certificate fingerprint (SHA-256)"))
-        self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._fingerprint = ""
-        self.copy = CopyButton(lambda: self._fingerprint, self.tr("Copy"))
-        self.pair = named(QPushButton(theme.icon("key"), self.tr("Pair a device…")), self.tr("Pair a device"))
-        # The file rows show only for "my files", so the panel stays short (it shares a column).
         self.files_box = QWidget()
         files = QGridLayout(self.files_box)
         files.setContentsMargins(0, 0, 0, 0)
@@ -83,14 +79,18 @@ class TlsBox(QGroupBox):
         files.addWidget(self.key, 1, 1)
         files.addWidget(self.key_browse, 1, 2)
         files.setColumnStretch(1, 1)
-        grid = QGridLayout(self)
-        grid.addWidget(self.enabled, 0, 0)
-        grid.addWidget(self.mode, 0, 1, 1, 3)
-        grid.addWidget(self.files_box, 1, 0, 1, 4)
-        grid.addWidget(self.fingerprint, 2, 0, 1, 2)
-        grid.addWidget(self.copy, 2, 2, Qt.AlignmentFlag.AlignTop)
-        grid.addWidget(self.pair, 2, 3, Qt.AlignmentFlag.AlignTop)
-        grid.setColumnStretch(1, 1)
+
+    def _build_fingerprint(self) -> None:
+        """The certificate's fingerprint with Copy, and “Pair a device…”."""
+        # Two lines of 16 bytes: the whole fingerprint is readable (to compare by phone, say) without scrolling.
+        self.fingerprint = named(QLabel(), self.tr("Certificate fingerprint (SHA-256)"))
+        self.fingerprint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._fingerprint = ""
+        self.copy = CopyButton(lambda: self._fingerprint, self.tr("Copy"))
+        self.pair = named(QPushButton(theme.icon("key"), self.tr("Pair a device…")), self.tr("Pair a device"))
+
+    def _connect(self) -> None:
+        """Wire the controls to their slots."""
         self.enabled.toggled.connect(lambda _: self._changed())
         self.mode.currentIndexChanged.connect(lambda _: self._changed())
         self.cert.editingFinished.connect(self._changed)
@@ -137,16 +137,7 @@ class TlsBox(QGroupBox):
 
     def current_fingerprint(self) -> str | None:
         """The fingerprint of the certificate the endpoint uses (or will use), if there is one yet."""
-        mode = self.mode.currentData() if self.enabled.isChecked() else None
-        try:
-            if mode == AUTO:
-                files = tls.auto_files()
-                return files.fingerprint if files.cert.exists() else None
-            if mode == FILES and self.cert.text().strip():
-                return tls.fingerprint_of_pem(Path(self.cert.text().strip()).read_bytes()[: tls.MAX_PEM_BYTES])
-        except (OSError, UserError):
-            return None
-        return None
+        return server_ops.tls_fingerprint(self.config())
 
     def _update(self) -> None:
         on = self.enabled.isChecked()
@@ -176,7 +167,7 @@ class TlsBox(QGroupBox):
     def pair_dialog(self) -> PairDeviceDialog | None:
         """Pair a device: a key with its rules and a one-time code (text and QR)."""
         try:
-            files = resolve(self.config(), "")  # the self-signed certificate is made now if needed
+            files = server_ops.tls_files(self.config(), "")  # the self-signed certificate is made now if needed
         except UserError as exc:
             self.fingerprint.setText(error_text(exc))
             return None

@@ -7,13 +7,10 @@ from typing import Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QMessageBox,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -21,9 +18,10 @@ from PySide6.QtWidgets import (
 from app import theme
 from app.dialogs.upstream import AddUpstreamDialog
 from app.models.records import Column, RecordTableModel
+from app.operations import upstreams as upstream_ops
 from app.session import Session
-from app.widgets import error_text, muted, named
-from app.workers import Task, run_task
+from app.widgets import error_text, muted, named, record_table
+from app.workers import Task
 
 
 class UpstreamsPanel(QGroupBox):
@@ -41,47 +39,43 @@ class UpstreamsPanel(QGroupBox):
             Column(self.tr("Models"), lambda s: ", ".join(r.id for r in s.upstream.models) or "—"),
             Column(self.tr("Status"), self._status, tooltip=self._status),
         ], self)
-        self.table = named(QTableView(), self.tr("Upstreams"))
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.setMaximumHeight(160)
-        self.add_button = named(QPushButton(theme.icon("new"), self.tr("Add…")), self.tr("Add an upstream"))
-        self.remove_button = named(QPushButton(theme.icon("trash"), self.tr("Remove…")),
-                                   self.tr("Remove the selected upstream"))
-        self.refresh_button = named(QPushButton(self.tr("Refresh")), self.tr("Check the upstreams again"))
+        self.table = record_table(self.model, self.tr("Upstreams"), stretch=1, max_height=160)
+        buttons = self._build_buttons()
         self.state = muted("")
         named(self.state, self.tr("Upstreams status"))
         top = QHBoxLayout()
         top.addWidget(muted(self.tr("Serving engines on your network (vLLM, llama.cpp server, Ollama) that "
                                     "model names are routed to; keys and logs stay here.")), 1)
-        buttons = self.buttons = QHBoxLayout()  # the Server view adds its Tools… button here
-        buttons.addWidget(self.add_button)
-        buttons.addWidget(self.remove_button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.refresh_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(buttons)
         layout.addWidget(self.table)
         layout.addWidget(self.state)
+
+    def _build_buttons(self) -> QHBoxLayout:
+        """Add…, Remove… and Refresh, wired (the Server view adds its Tools… button to this row)."""
+        self.add_button = named(QPushButton(theme.icon("new"), self.tr("Add…")), self.tr("Add an upstream"))
+        self.remove_button = named(QPushButton(theme.icon("trash"), self.tr("Remove…")),
+                                   self.tr("Remove the selected upstream"))
+        self.refresh_button = named(QPushButton(self.tr("Refresh")), self.tr("Check the upstreams again"))
+        buttons = self.buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.refresh_button)
         self.add_button.clicked.connect(self.add_dialog)
         self.remove_button.clicked.connect(lambda: self.remove_selected())
         self.refresh_button.clicked.connect(self.refresh)
         self.remove_button.setEnabled(False)
+        return buttons
 
     def refresh(self) -> Task | None:
         """Check every registered upstream in the background (each check waits up to about 5 s)."""
-        admin = self.session.engine.upstreams
         if self.session.vault.is_locked or not self.refresh_button.isEnabled():
             return None
         self.refresh_button.setEnabled(False)
         self.state.setText(self.tr("Checking…"))
-        return run_task(self, lambda ctx: admin.with_health(), self._show, self._failed)
+        return upstream_ops.check(self, self.session).on_success(self._show).on_failure(self._failed).start()
 
     def _show(self, statuses: list[Any]) -> None:
         self.refresh_button.setEnabled(True)
@@ -126,30 +120,29 @@ class UpstreamsPanel(QGroupBox):
         status = self.model.record(rows[0].row()) if rows else None
         return None if status is None else str(status.upstream.name)
 
-    def remove_selected(self, *, confirm: bool = True) -> bool:
-        """Forget the selected upstream (and its key) after a confirmation; True when it was removed."""
+    def remove_selected(self, *, confirm: bool = True) -> Task | None:
+        """Forget the selected upstream (and its key) after a confirmation, in the background; None when
+        nothing was chosen or the person cancelled."""
         name = self.selected_name()
         if name is None:
             self.state.setText(self.tr("Select an upstream to remove."))
-            return False
+            return None
         if confirm and QMessageBox.question(
             self, self.tr("Remove upstream"),
             self.tr("Remove “{name}”? Its models are no longer offered, and its stored key is deleted.").format(
                 name=name),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
         ) != QMessageBox.StandardButton.Yes:
-            return False
-        try:
-            self.session.engine.upstreams.remove(name)  # as `enclave upstreams remove`
-        except Exception as exc:  # noqa: BLE001 (shown to the person)
-            self.state.setText(error_text(exc))
-            return False
+            return None
+        return upstream_ops.remove(self, self.session, name).on_success(
+            lambda _upstream: self._removed(name)).on_failure(lambda exc: self.state.setText(error_text(exc))).start()
+
+    def _removed(self, name: str) -> None:
         self.model.set_records([s for row in range(self.model.rowCount())
                                 if (s := self.model.record(row)).upstream.name != name])
         self.remove_button.setEnabled(self.model.rowCount() > 0)
         self.state.setText(self.tr("Upstream “{name}” removed.").format(name=name))
         self.changed.emit()
-        return True
 
     def apply_icons(self) -> None:
         """Re-tint icons after a light/dark switch."""

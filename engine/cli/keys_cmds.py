@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from typing import Any
 
 from engine.cli.admin import run_admin
 from engine.cli.passphrase import read_passphrase
+from engine.cli.table import Column, add_list_command, listed, print_table
 from engine.errors import UserError
 from engine.paths import enclave_home
 from engine.policy.audit_events import unlock
@@ -50,15 +51,15 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="every request deterministic: the same request gives the same tokens (seed 0 unless it sends one)",
     )
     create.add_argument("--train", action="store_true", help="may upload datasets and start fine-tuning jobs")
+    create.add_argument("--tools", action="store_true",
+                        help="may chat with assistants that run the admin's always-allowed MCP tools")
     create.add_argument("--collections", metavar="NAME[,NAME]",
                         help="document collections the key may search (vector stores, file_search); '*' for all")
     create.add_argument("--collections-write", metavar="NAME[,NAME]",
                         help="collections the key may create, fill and delete (includes searching); '*' for all")
     create.set_defaults(handler=cmd_create)
 
-    listing = actions.add_parser("list", parents=[common], help="list keys (never their secrets)")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(handler=cmd_list)
+    add_list_command(actions, common, cmd_list, "list keys (never their secrets)")
 
     revoke = actions.add_parser("revoke", parents=[common], help="revoke a key by name")
     revoke.add_argument("name")
@@ -76,6 +77,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     answer = run_admin(args, "keys.create", {
         "name": args.name, "models": models, "rpm": args.rpm, "tokens_per_day": args.tokens_per_day,
         "store_content": args.store_content, "reproducible": args.reproducible, "train": args.train,
+        "tools": args.tools,
         "collections": read, "collections_write": write,
         "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
     })
@@ -90,25 +92,27 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     """Print every key with its rules."""
     records = run_admin(args, "keys.list", {})["keys"]
-    if args.json:
-        print(json.dumps(records, indent=2))
+    if listed(args, lambda: records, len(records), "no API keys; create one with `enclave keys create --name NAME`"):
         return 0
-    if not records:
-        print("no API keys; create one with `enclave keys create --name NAME`", file=sys.stderr)
-        return 0
-    print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'RPM':>6} {'TOKENS/DAY':>11} {'CONTENT':<8} "
-          f"{'SEEDING':<12} {'CREATED':<16} {'EXPIRES':<16} COLLECTIONS")
-    for r in records:
-        models = ",".join(r["models"]) if r["models"] is not None else "all"
-        created = r["created_at"][:16].replace("T", " ")
-        status = "revoked" if r["revoked_at"] else "expired" if r["expired"] else "active"
-        expires = r["expires_at"][:16].replace("T", " ") if r["expires_at"] else "never"
-        print(
-            f"{r['name']:<20} {status:<8} {models:<24} {r['rpm'] or '-':>6} "
-            f"{r['tokens_per_day'] or '-':>11} {'logged' if r['store_content'] else 'no-store':<8} "
-            f"{'reproducible' if r.get('reproducible') else '-':<12} {created:<16} {expires:<16} {_collections(r)}"
-        )
+    print_table(KEY_COLUMNS, (_key_row(r) for r in records))
     return 0
+
+
+KEY_COLUMNS = (
+    Column("NAME", 20), Column("STATUS", 8), Column("MODELS", 24), Column("RPM", 6, right=True),
+    Column("TOKENS/DAY", 11, right=True), Column("CONTENT", 8), Column("SEEDING", 12), Column("CREATED", 16),
+    Column("EXPIRES", 16), Column("COLLECTIONS"),
+)
+
+
+def _key_row(r: dict[str, Any]) -> tuple[object, ...]:
+    """One key's cells under KEY_COLUMNS."""
+    models = ",".join(r["models"]) if r["models"] is not None else "all"
+    status = "revoked" if r["revoked_at"] else "expired" if r["expired"] else "active"
+    expires = r["expires_at"][:16].replace("T", " ") if r["expires_at"] else "never"
+    return (r["name"], status, models, r["rpm"] or "-", r["tokens_per_day"] or "-",
+            "logged" if r["store_content"] else "no-store", "reproducible" if r.get("reproducible") else "-",
+            r["created_at"][:16].replace("T", " "), expires, _collections(r))
 
 
 def _collections(record: dict[str, object]) -> str:

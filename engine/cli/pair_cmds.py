@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.cli.admin import run_admin
+from engine.cli.table import Column, add_list_command, listed, print_table
 from engine.cli.vault_cmds import ACTOR, open_vault
 from engine.errors import EnclaveError, UserError
 from engine.pairing import tls
@@ -34,9 +35,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                         help="the code lapses if not used within this many hours (default: 24)")
     create.add_argument("--no-qr", action="store_true", help="print the code as text only")
     create.set_defaults(handler=cmd_pair_create)
-    listing = actions.add_parser("list", parents=[common], help="paired devices and whether their keys work")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(handler=cmd_pair_list)
+    add_list_command(actions, common, cmd_pair_list, "paired devices and whether their keys work")
     revoke = actions.add_parser("revoke", parents=[common], help="cut a device off (revokes its key)")
     revoke.add_argument("name")
     revoke.set_defaults(handler=cmd_pair_revoke)
@@ -103,17 +102,12 @@ def _read(path: Path) -> bytes:
 def cmd_pair_list(args: argparse.Namespace) -> int:
     """Print the paired devices."""
     rows = run_admin(args, "pair.list", {})["pairings"]
-    if args.json:
-        print(json.dumps(rows, indent=2))
+    if listed(args, lambda: rows, len(rows), "no paired devices; pair one with `enclave pair create --name NAME`"):
         return 0
-    if not rows:
-        print("no paired devices; pair one with `enclave pair create --name NAME`", file=sys.stderr)
-        return 0
-    print(f"{'NAME':<20} {'STATUS':<8} {'MODELS':<24} {'CONTENT':<9} {'URL':<32} CREATED")
-    for r in rows:
-        models = ",".join(r["models"]) if r["models"] else "all"
-        print(f"{r['name']:<20} {r['state']:<8} {models:<24} "
-              f"{'logged' if r['log_content'] else 'metadata':<9} {r['url']:<32} {r['created_at']}")
+    columns = (Column("NAME", 20), Column("STATUS", 8), Column("MODELS", 24), Column("CONTENT", 9),
+               Column("URL", 32), Column("CREATED"))
+    print_table(columns, ((r["name"], r["state"], ",".join(r["models"]) if r["models"] else "all",
+                           "logged" if r["log_content"] else "metadata", r["url"], r["created_at"]) for r in rows))
     return 0
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from engine.cli.passphrase import open_engine
+from engine.cli.table import add_list_command, listed
 from engine.tools import McpServer
 from engine.tools.config import DEFAULT_TIMEOUT_S
 
@@ -25,9 +25,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
                      help="seconds one listing or call may take")
     add.set_defaults(handler=cmd_add)
 
-    listing = actions.add_parser("list", parents=[common], help="list servers, their tools and rules")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(handler=cmd_list)
+    add_list_command(actions, common, cmd_list, "list servers, their tools and rules")
 
     allow = actions.add_parser("allow", parents=[common], help="let chats offer a tool (each call asked)")
     allow.add_argument("name", help="the server")
@@ -75,11 +73,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Print every server with its tools and their rules."""
     with open_engine(args) as engine:
         servers = engine.tools.servers()
-    if args.json:
-        print(json.dumps([_as_json(s) for s in servers], indent=2))
-        return 0
-    if not servers:
-        print("no tool servers; register one with `enclave tools add NAME --command CMD | --url URL`", file=sys.stderr)
+    if listed(args, lambda: [_as_json(s) for s in servers], len(servers),
+              "no tool servers; register one with `enclave tools add NAME --command CMD | --url URL`"):
         return 0
     for server in servers:
         print(f"{server.name} ({server.kind}) {server.target}")

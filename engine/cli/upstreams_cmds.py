@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.cli.passphrase import open_engine
+from engine.cli.table import Column, add_list_command, listed, print_table
 from engine.errors import UserError
 from engine.upstreams import Upstream
 
@@ -30,9 +31,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     add.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds to wait for output")
     add.set_defaults(handler=cmd_add)
 
-    listing = actions.add_parser("list", parents=[common], help="list upstreams (never their keys)")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
-    listing.set_defaults(handler=cmd_list)
+    add_list_command(actions, common, cmd_list, "list upstreams (never their keys)")
 
     remove = actions.add_parser("remove", parents=[common], help="forget an upstream and its key")
     remove.add_argument("name")
@@ -94,15 +93,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     """Print the upstreams in failover order."""
     with open_engine(args) as engine:
         upstreams = engine.upstreams.list()
-    if args.json:
-        print(json.dumps([_as_json(u) for u in upstreams], indent=2))
+    if listed(args, lambda: [_as_json(u) for u in upstreams], len(upstreams),
+              "no upstreams; register one with `enclave upstreams add NAME --url URL --models M`"):
         return 0
-    if not upstreams:
-        print("no upstreams; register one with `enclave upstreams add NAME --url URL --models M`", file=sys.stderr)
-        return 0
-    print(f"{'NAME':<16} {'KEY':<4} {'URL':<40} MODELS")
-    for u in upstreams:
-        print(f"{u.name:<16} {'yes' if u.api_key else 'no':<4} {u.url:<40} {_models(u)}")
+    print_table((Column("NAME", 16), Column("KEY", 4), Column("URL", 40), Column("MODELS")),
+                ((u.name, "yes" if u.api_key else "no", u.url, _models(u)) for u in upstreams))
     return 0
 
 

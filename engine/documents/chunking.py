@@ -1,4 +1,10 @@
-"""Chunks for retrieval: built from paragraphs, never across a page or a heading, about 250 tokens each.
+"""Chunks for retrieval: built from paragraphs, never across a page or a heading, about 200 tokens each.
+
+Inside a section, indented plain text (reference manuals, `pydoc` and man pages) is read as entries: a
+paragraph whose first line hangs out to the left of what follows (`name(args)` over its indented
+description) starts an entry, and the more indented paragraphs after it belong to it. A chunk starts
+at an entry where it can, and a chunk that starts inside a long entry carries the entry's first line in
+its heading, so every piece of a long class or function description still says what it describes.
 
 Sizes are estimated, not tokenised (one token per CJK character, one per four other characters), which
 is close enough to keep every chunk well inside the embedding model's 512-token window.
@@ -7,6 +13,7 @@ is close enough to keep every chunk well inside the embedding model's 512-token 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from engine.documents.extract import Section
 from engine.vault.documents import StoredChunk
@@ -15,6 +22,10 @@ TARGET_TOKENS = 200
 MAX_TOKENS = 320
 _CJK = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*")
+# A paragraph break: a line with nothing on it but spaces and the bars that pydoc draws down a class.
+_BREAK = re.compile(r"\n[ \t|]*\n")
+_MARGIN = re.compile(r"[ \t|]*")
+_TITLE_CHARS = 120
 
 
 def estimate_tokens(text: str) -> int:
@@ -23,18 +34,40 @@ def estimate_tokens(text: str) -> int:
     return cjk + (len(text) - cjk) // 4 + 1
 
 
-def _paragraphs(text: str) -> list[str]:
-    parts = [p.strip() for p in re.split(r"\n\s*\n", text)]
-    out: list[str] = []
-    for part in parts:
-        if not part:
+def _margin(line: str) -> int:
+    return len(_MARGIN.match(line).group())  # type: ignore[union-attr]  # always matches
+
+
+@dataclass
+class _Entry:
+    """Paragraphs that belong together; `title` is the hanging first line, when there is one."""
+
+    margin: int
+    title: str | None
+    paragraphs: list[str] = field(default_factory=list)
+
+
+def _entries(text: str) -> list[_Entry]:
+    raw = [p for p in _BREAK.split(text) if p.strip()]
+    entries: list[_Entry] = []
+    for i, para in enumerate(raw):
+        lines = [line for line in para.split("\n") if line.strip()]
+        margin = _margin(lines[0])
+        if entries and entries[-1].title is not None and margin > entries[-1].margin:
+            entries[-1].paragraphs.append(para.strip())  # more indented than its entry's title: part of it
             continue
-        if estimate_tokens(part) <= MAX_TOKENS:
-            out.append(part)
-            continue
-        # A long paragraph (or a PDF page without blank lines) is cut at line ends, then sentences.
-        out.extend(_split_long(part))
-    return out
+        following = lines[1] if len(lines) > 1 else (raw[i + 1].lstrip("\n") if i + 1 < len(raw) else "")
+        hangs = bool(following.strip()) and _margin(following) > margin
+        title = " ".join(lines[0].split())[:_TITLE_CHARS] if hangs else None
+        entries.append(_Entry(margin, title, [para.strip()]))
+    return entries
+
+
+def _pieces(paragraph: str) -> list[str]:
+    """A paragraph, or a long one (a PDF page without blank lines) cut at line ends, then sentences."""
+    if estimate_tokens(paragraph) <= MAX_TOKENS:
+        return [paragraph]
+    return _split_long(paragraph)
 
 
 def _split_long(text: str) -> list[str]:
@@ -68,19 +101,43 @@ def _cut_point(text: str) -> int:
     return len(text)
 
 
+def _heading(section: str | None, title: str | None) -> str | None:
+    if title is None:
+        return section
+    return f"{section} › {title}" if section else title
+
+
 def chunk_sections(sections: list[Section]) -> list[StoredChunk]:
-    """Pack each section's paragraphs into chunks; the heading is kept with every chunk it covers."""
+    """Pack each section's entries into chunks; the heading (and the entry a chunk starts inside) is kept
+    with every chunk it covers."""
     chunks: list[StoredChunk] = []
     for section in sections:
-        current: list[str] = []
-        size = 0
-        for paragraph in _paragraphs(section.text):
-            tokens = estimate_tokens(paragraph)
-            if current and size + tokens > TARGET_TOKENS:
-                chunks.append(StoredChunk("\n\n".join(current), section.page, section.heading))
-                current, size = [], 0
-            current.append(paragraph)
-            size += tokens
-        if current:
-            chunks.append(StoredChunk("\n\n".join(current), section.page, section.heading))
+        chunks += _chunk_section(section)
+    return chunks
+
+
+def _chunk_section(section: Section) -> list[StoredChunk]:
+    chunks: list[StoredChunk] = []
+    current: list[str] = []
+    size = 0
+    heading = section.heading
+    for entry in _entries(section.text):
+        if current and size + sum(estimate_tokens(p) for p in entry.paragraphs) > TARGET_TOKENS:
+            # The entry does not fit: it starts the next chunk.
+            chunks.append(StoredChunk("\n\n".join(current), section.page, heading))
+            current, size, heading = [], 0, section.heading
+        first = True
+        for paragraph in entry.paragraphs:
+            for piece in _pieces(paragraph):
+                tokens = estimate_tokens(piece)
+                if current and size + tokens > TARGET_TOKENS:
+                    chunks.append(StoredChunk("\n\n".join(current), section.page, heading))
+                    # The next chunk starts inside the entry unless this is its first piece: say which.
+                    current, size = [], 0
+                    heading = section.heading if first else _heading(section.heading, entry.title)
+                current.append(piece)
+                size += tokens
+                first = False
+    if current:
+        chunks.append(StoredChunk("\n\n".join(current), section.page, heading))
     return chunks

@@ -118,8 +118,22 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
+# A plain-text heading as man pages and `pydoc` write them: a line of capitals at the left margin after a
+# blank line ("DESCRIPTION", "FUNCTIONS").
+_PLAIN_HEADING = re.compile(r"(?:\A|\n[ \t]*\n)([A-Z][A-Z ]{1,40}[A-Z])[ \t]*(?=\n)")
+
+
 def _plain(text: str) -> list[Section]:
-    return [Section(text)]
+    sections: list[Section] = []
+    heading: str | None = None
+    position = 0
+    for match in _PLAIN_HEADING.finditer(text):
+        if text[position : match.start()].strip():
+            sections.append(Section(text[position : match.start()], None, heading))
+        heading, position = match.group(1), match.end()
+    if text[position:].strip() or not sections:
+        sections.append(Section(text[position:], None, heading))
+    return sections
 
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")

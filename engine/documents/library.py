@@ -15,7 +15,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -207,12 +207,22 @@ class DocumentLibrary:
                 with self._lock:
                     if not self._stale:  # nothing changed while building: publish
                         self._indexes = indexes
-                        return
+                        break
+            self._load_embedders()
         except Exception as exc:  # a locked vault mid-load: the next unlock loads again
             self._load_error = exc
             log.warning("document index not loaded: %s", type(exc).__name__)
         finally:
             self._ready.set()
+
+    def _load_embedders(self) -> None:
+        # The first search would otherwise wait for its collection's model to load (seconds on a busy machine).
+        for collection in self._store.collections():
+            if collection.id in self._indexes:
+                try:
+                    self.embedder(collection.embedder or None)
+                except Exception as exc:  # a model removed since: that collection's searches say so themselves
+                    log.warning("embedding model of a collection not loaded: %s", type(exc).__name__)
 
     def _build_indexes(self) -> dict[str, CollectionIndex]:
         collections = self._store.collections()
@@ -618,9 +628,14 @@ def _find_loosely(text: str, needle: str) -> tuple[int, int] | None:
     return (match.start(), match.end()) if match else None
 
 
+_MARGIN = re.compile(r"(?m)^[ \t|]+")
+
+
 def _embedding_text(document: str, heading: str | None, text: str) -> str:
-    """What the embedding model sees: the heading for context (the file name adds noise), whitespace
-    collapsed (indentation costs tokens and time and carries no meaning for the model)."""
-    del document
-    body = " ".join(text.split())
-    return f"{heading}\n{body}" if heading else body
+    """What the embedding model sees: the document's name and the chunk's heading (they say what the
+    chunk is about, which its text often does not repeat), then the text with line margins (indentation,
+    pydoc's bars) and whitespace runs collapsed: they cost tokens and time and mean nothing to the model.
+    Measured on the retrieval set's dev half: the name lifted vectors alone from 0.60 to 0.65."""
+    body = " ".join(_MARGIN.sub("", text).split())
+    title = " › ".join(part for part in (PurePath(document).stem, heading) if part)
+    return f"{title}\n{body}" if title else body

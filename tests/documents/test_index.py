@@ -53,3 +53,37 @@ def test_markdown_headings_become_section_headings() -> None:
         ("Holidays", "Twenty-five days."),
         ("Pay", "Monthly."),
     ]
+
+
+def test_plain_text_capital_headings_and_hanging_entries_shape_the_chunks() -> None:
+    body = "\n\n".join(f"        Paragraph {i} of the long entry. " + "word " * 60 for i in range(6))
+    text = (
+        "Reference manual\n\nDESCRIPTION\n    What the module is for.\n\nFUNCTIONS\n"
+        "    short(x)\n        Returns x.\n    \n    long_entry(a, b)\n" + body + "\n\nDATA\n    limit = 3\n"
+    )
+    sections = extract("manual.txt", text.encode()).sections
+    assert [s.heading for s in sections] == [None, "DESCRIPTION", "FUNCTIONS", "DATA"]
+    chunks = chunk_sections(sections)
+    functions = [c for c in chunks if (c.heading or "").startswith("FUNCTIONS")]
+    # The long entry starts a chunk of its own; the pieces after its first say which entry they are in.
+    assert any(c.text.startswith("long_entry(a, b)") and c.heading == "FUNCTIONS" for c in functions)
+    continued = [c for c in functions if c.heading == "FUNCTIONS › long_entry(a, b)"]
+    assert len(continued) >= 2 and all("long_entry" not in c.text for c in continued)
+    assert all(estimate_tokens(c.text) <= MAX_TOKENS for c in chunks)
+    # A chunk never spans two sections, and a pydoc-style bar line is a paragraph break.
+    assert not any("DATA" in c.text or "limit = 3" in c.text and c.heading != "DATA" for c in chunks)
+    barred = chunk_sections([Section("    class A\n     |  one\n     |  \n     |  two " + "word " * 250)])
+    assert len(barred) == 2
+
+
+def test_reciprocal_rank_fusion_counts_only_each_lists_candidates() -> None:
+    # Chunk 0 is first by keywords but last of 25 by vectors (not a vector candidate), chunk 1 first by
+    # vectors with no query word, chunk 2 second in both lists: fusion puts chunk 2 first.
+    index = CollectionIndex(2)
+    texts = ["reactor reactor reactor", "unrelated words here", "reactor notes"] + [f"filler {i}" for i in range(22)]
+    vectors = [_unit(-1, 0.01), _unit(1, 0), _unit(0.95, 0.3)] + [_unit(0.5, 0.5 + i / 10) for i in range(22)]
+    index.add("d", "d.txt", [StoredChunk(t, None, None) for t in texts], np.stack(vectors))
+    hits = index.search("reactor", _unit(1, 0), 3)
+    assert hits[0].item.chunk.text == "reactor notes"
+    assert {h.item.chunk.text for h in hits[1:]} == {"reactor reactor reactor", "unrelated words here"}
+    assert hits[0].keyword_rank == 2 and hits[0].vector_rank == 2 and hits[1].vector_rank == 25

@@ -34,7 +34,7 @@ def test_every_dialog_control_has_an_accessible_name(qtbot, session, enclave_hom
         UnlockDialog(enclave_home),
         RecoveryDialog(enclave_home),
         ChangePassphraseDialog(session.vault),
-        CreateKeyDialog(session.vault, ["tiny"]),
+        CreateKeyDialog(session.engine.keys, ["tiny"]),
         SecretDialog("reports", "enc-secret"),
         TypedConfirmDialog("Erase", "Gone.", "ERASE", "Erase"),
         ModelSettingsDialog(registry, registry.get("tiny")),

@@ -26,35 +26,37 @@ def _panel(window):  # type: ignore[no-untyped-def]
     return window.privacy.compliance
 
 
-def _tag(panel, conversation_id: str, label: str) -> None:  # type: ignore[no-untyped-def]
+def _tag(qtbot, panel, conversation_id: str, label: str) -> None:  # type: ignore[no-untyped-def]
     panel.tag_conversation.setCurrentIndex(panel.tag_conversation.findData(conversation_id))
     panel.subject_label.setText(label)
-    panel.tag_button.click()
+    with qtbot.waitSignal(panel.tagged, timeout=10_000):  # tagged off the GUI thread
+        panel.tag_button.click()
 
 
 def test_compliance_legal_hold_persists(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
     panel = _panel(window)
     assert not panel.legal_hold.isChecked()
-    panel.legal_hold.click()
-    assert retention.get_policy(session.vault).legal_hold
+    panel.legal_hold.click()  # set off the GUI thread
+    qtbot.waitUntil(lambda: retention.get_policy(session.vault).legal_hold, timeout=10_000)
     panel.refresh()
     assert panel.legal_hold.isChecked()
     panel.legal_hold.click()
-    assert not retention.get_policy(session.vault).legal_hold
+    qtbot.waitUntil(lambda: not retention.get_policy(session.vault).legal_hold, timeout=10_000)
 
 
 def test_compliance_subject_tag_export_and_erase(qtbot, window, session, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     first, second, third = _conversations(session.vault, "alpha", "beta", "gamma")
     panel = _panel(window)
-    _tag(panel, first, "customer-42")
-    _tag(panel, third, "customer-42")
+    _tag(qtbot, panel, first, "customer-42")
+    _tag(qtbot, panel, third, "customer-42")
     assert {c.id for c in session.vault.conversations.list() if c.subject == "customer-42"} == {first, third}
     assert panel.subject.currentData() == "customer-42"
 
     panel.hold_subject.click()
-    assert retention.get_policy(session.vault).held_subjects == ("customer-42",)
+    qtbot.waitUntil(lambda: retention.get_policy(session.vault).held_subjects == ("customer-42",), timeout=10_000)
+    qtbot.waitUntil(panel.hold_subject.isChecked)
     panel.hold_subject.click()
-    assert retention.get_policy(session.vault).held_subjects == ()
+    qtbot.waitUntil(lambda: retention.get_policy(session.vault).held_subjects == (), timeout=10_000)
 
     folder = tmp_path / "bundle"
     with qtbot.waitSignal(panel.subject_export_finished, timeout=10_000) as done:
@@ -96,17 +98,22 @@ def test_compliance_report_dialog(qtbot, window, session, tmp_path: Path) -> Non
 
 def test_compliance_allowlist_toggle_and_approve(qtbot, window, session) -> None:  # type: ignore[no-untyped-def]
     panel = _panel(window)
-    panel.allowlist_required.click()
+
+    def click(button) -> None:  # type: ignore[no-untyped-def]
+        with qtbot.waitSignal(panel.allowlist_changed, timeout=10_000):  # each change runs off the GUI thread
+            button.click()
+
+    click(panel.allowlist_required)
     assert allowlist.is_required(session.vault)
     panel.model_choice.setCurrentIndex(panel.model_choice.findData("tiny"))
-    panel.approve_button.click()
+    click(panel.approve_button)
     sha256 = session.registry.get("tiny").sha256
     assert sha256 in allowlist.approved(session.vault)
     assert panel.approved.count() == 1
     panel.approved.setCurrentRow(0)
-    panel.unapprove_button.click()
+    click(panel.unapprove_button)
     assert allowlist.approved(session.vault) == {}
-    panel.allowlist_required.click()
+    click(panel.allowlist_required)
     assert not allowlist.is_required(session.vault)
 
 

@@ -42,7 +42,8 @@ def test_import_and_manage_a_model(qtbot, window, session, tiny_gguf_no_template
     assert "base model" in view.model.data(view.model.index(0, Col.NAME), Qt.ItemDataRole.ToolTipRole)  # the note
 
     view.select("base")
-    view.set_default()
+    with qtbot.waitSignal(view.models_changed, timeout=10_000):  # set off the GUI thread
+        view.set_default()
     assert session.registry.default_name() == "base"
     assert view.model.data(view.model.index(0, Col.NAME)) == "base (default)"
 
@@ -65,7 +66,7 @@ def test_drop_a_file_to_import_it(qtbot, window, tiny_gguf_no_template: Path) ->
 
 
 def test_cancel_an_import_keeps_nothing(qtbot, window, session, big_gguf: Path) -> None:  # type: ignore[no-untyped-def]
-    session.registry = SlowRegistry(session.registry.folder)
+    session.registry = session.engine.registry = SlowRegistry(session.registry.folder)  # the import runs in the engine
     view = window.models
     task = view.import_file(big_gguf)
     assert task is not None and view.progress_box.isVisibleTo(view)

@@ -79,7 +79,8 @@ def test_https_pairing_and_revocation_from_the_server_panel(  # type: ignore[no-
         # Revoked in the panel while the server runs: the very next request is refused.
         qtbot.waitUntil(lambda: view.keys.rowCount() == 1)
         view.keys_table.selectRow(0)
-        view.revoke_selected(confirm=False)
+        with qtbot.waitSignal(view.revoke_selected(confirm=False).finished, timeout=10_000):
+            pass  # revoked off the GUI thread
         with remote.client() as client, pytest.raises(KeyRefused, match="revoked"):
             client.models()
     finally:

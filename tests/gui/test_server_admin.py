@@ -104,7 +104,7 @@ def test_a_request_without_max_tokens_gets_the_default_cap(qtbot, window, sessio
 
 def test_new_keys_log_metadata_only_and_can_expire(qtbot, window, session, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     view = window.server
-    dialog = CreateKeyDialog(session.vault, ["tiny"])
+    dialog = CreateKeyDialog(session.engine.keys, ["tiny"])
     qtbot.addWidget(dialog)
     assert not dialog.store.isChecked() and not dialog.expiry.isEnabled()
     dialog.name.setText("short-lived")
@@ -173,7 +173,8 @@ def test_add_and_remove_an_upstream(qtbot, window, session, monkeypatch) -> None
     assert [u.name for u in list_upstreams(session.vault)] == ["lab"]
     assert panel.model.rowCount() == 1 and panel.model.index(0, 2).data() == "big-model, other"
     panel.table.selectRow(0)
-    assert panel.remove_selected(confirm=False)
+    with qtbot.waitSignal(panel.changed, timeout=10_000):  # removed off the GUI thread
+        assert panel.remove_selected(confirm=False) is not None
     assert list_upstreams(session.vault) == [] and panel.model.rowCount() == 0
     events = [(e.event, e.actor) for e in session.vault.audit.entries()]
     assert ("upstream_add", "gui") in events and ("upstream_remove", "gui") in events
