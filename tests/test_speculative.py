@@ -15,7 +15,14 @@ from engine.models.demo import demo_chunks, ensure_demo_model
 from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
-from engine.runtime.speculative import Distribution, Drafter
+from engine.runtime.speculative import (
+    Distribution,
+    Drafter,
+    StepCost,
+    best_draft_length,
+    expected_tokens,
+    prior_cost,
+)
 
 # A text that repeats: the tiny model's replies loop too, so drafts from the prompt and the reply are kept.
 REPEATING = "the cat sat on the mat. " * 12
@@ -154,15 +161,70 @@ def test_the_acceptance_rule_keeps_the_models_distribution() -> None:
         distribution.close()
 
 
-def test_drafts_follow_the_latest_match_and_back_off_when_refused() -> None:
+def test_drafts_follow_the_latest_match_and_stop_when_they_do_not_pay() -> None:
+    flat = _flat  # a GPU-like step: extra tokens cost nothing
     drafter = Drafter([1, 2, 3, 4, 5, 9, 9, 7, 1, 2, 3, 4, 6, 6, 1, 2, 3, 4])
-    assert drafter.draft(3) == [6, 6, 1]  # the latest occurrence of the last 4 tokens
-    drafter.record(3, 0)  # nothing kept: shorter, and a pause
-    assert drafter.length == 1 and drafter.draft(3) == []
-    assert drafter.draft(3) == [6]
-    drafter.record(1, 1)
-    assert drafter.length == 3 and drafter.misses == 0
-    assert Drafter([5, 6, 7, 8, 5, 6, 7]).draft(4) == []  # 3 tokens are too few to go by
+    assert drafter.draft(3, flat) == [6, 6, 1]  # the latest occurrence of the last 4 tokens
+    for _ in range(3):
+        drafter.record(3, 0)  # nothing kept, three times: not worth drafting at a CPU's cost
+    assert drafter.acceptance < 0.5
+    assert drafter.draft(3, prior_cost_of) == []
+    for _ in range(200):  # the estimate fades back towards the prior while it does not draft: it tries again
+        drafter.draft(3, prior_cost_of)
+    assert drafter.draft(3, prior_cost_of) == [6]  # a cautious probe
+    for _ in range(4):
+        drafter.record(1, 1)
+    assert drafter.draft(3, prior_cost_of) == [6, 6]  # kept: longer
+    assert drafter.draft(3, _flat) == [6, 6, 1]  # and where extra tokens cost nothing, as long as allowed
+    assert Drafter([5, 6, 7, 8, 5, 6, 7]).draft(4, flat) == []  # 3 tokens are too few to go by
+
+
+def _flat(k: int) -> float:
+    return 1.0
+
+
+def prior_cost_of(k: int) -> float:
+    return prior_cost(1 + k)
+
+
+def test_the_draft_length_maximises_expected_tokens_per_second() -> None:
+    assert expected_tokens(0.5, 0) == 1.0 and expected_tokens(0.5, 2) == pytest.approx(1.75)
+    assert expected_tokens(1.0, 4) == 5.0
+    # A CPU where each extra token costs half a step: half the drafts kept does not pay, 90 % does.
+    assert best_draft_length(0.5, prior_cost_of, 16) == 0
+    assert best_draft_length(0.0, _flat, 16) == 0
+    assert 3 <= best_draft_length(0.9, prior_cost_of, 16) < 16
+    assert best_draft_length(0.99, prior_cost_of, 16) >= 12
+    assert best_draft_length(0.9, prior_cost_of, 2) == 2  # never past the limit
+    # Where extra tokens are almost free (a GPU), even a modest acceptance drafts.
+    assert best_draft_length(0.5, lambda k: 1.0 + 0.01 * k, 16) >= 2
+    # Steps that cost twice as much with a second token: only near-certain drafts pay.
+    assert best_draft_length(0.9, lambda k: 1.0 + k, 16) == 0
+    assert best_draft_length(0.99, lambda k: 1.0 + k, 16) == 0
+    assert best_draft_length(0.95, lambda k: 1.0 + 0.2 * k, 16) > 0
+
+
+def test_step_costs_are_averaged_per_batch_size_and_interpolated() -> None:
+    cost = StepCost()
+    assert cost.of(3) == prior_cost(3)  # nothing measured yet
+    cost.record(1, 0.010)
+    assert cost.of(3) == pytest.approx(0.020)  # past the measured sizes: the prior's half a step per token
+    cost.record(5, 0.030)
+    assert cost.of(3) == pytest.approx(0.020)  # between two measured sizes
+    cost.record(9, 5.0)  # a first sample is never more than one step per token
+    assert cost.of(9) == pytest.approx(0.030 * 9 / 5)
+    for _ in range(3):
+        cost.record(5, 1.0)  # a preempted step counts as twice the average at most
+    assert cost.of(5) < 0.030 * 1.2**3 + 1e-9
+    for _ in range(100):
+        cost.record(1, 0.020)
+    assert cost.of(1) == pytest.approx(0.020, rel=0.01)  # an EMA follows a change
+    cost.record(1000, 9.0)  # a prompt chunk: not a draft's cost
+    assert 1000 not in cost.seconds
+    assert cost.marginal(5)(0) == cost.of(5)
+    for _ in range(2001):
+        cost.record(1, 0.020)
+    assert set(cost.seconds) == {1}  # sizes not measured for a long time are forgotten
 
 
 @pytest.mark.parametrize("value", ["sometimes", ""])
@@ -180,7 +242,12 @@ def test_deterministic_requests_speculate_and_stay_reproducible(tiny_model: Mode
     try:
         prompt = fast.tokenize(REPEATING)
         sampled = GenerationParams(
-            max_tokens=60, temperature=0.3, seed=3, deterministic=True, grammar=f'root ::= ("{REPEATING[:24]}")+'
+            max_tokens=60,
+            temperature=0.3,
+            seed=3,
+            deterministic=True,
+            ignore_eos=True,
+            grammar=f'root ::= ("{REPEATING[:24]}")+',
         )
         greedy = GenerationParams(max_tokens=40, temperature=0.0, seed=3, deterministic=True, ignore_eos=True)
         cold = [_summary(_replies(fast, [prompt], [p])[0]) for p in (sampled, greedy)]
@@ -223,3 +290,36 @@ def test_the_demo_model_quotes_a_document_with_speculation_token_for_token(
     finally:
         plain.close()
         fast.close()
+
+
+def test_a_repeated_deterministic_request_reuses_its_prompt_chunks_and_gives_the_same_tokens(
+    tiny_model: ModelRecord,
+) -> None:
+    """A warm seeded request evaluates only what follows the last prompt chunk the previous one evaluated
+    with the same tokens; the tokens stay those of a cold start, alone or under load."""
+    prompt_text = "Quote it back: " + REPEATING * 2
+    warm, cold_model = _model(tiny_model, "lookup"), _model(tiny_model, "lookup")
+    try:
+        prompt = warm.tokenize(prompt_text)
+        longer = warm.tokenize(prompt_text + " and then some more words at the end")
+        assert len(prompt) > 130
+        params = GenerationParams(max_tokens=30, temperature=0.7, seed=11, deterministic=True, ignore_eos=True)
+        expected = [_summary(_replies(cold_model, [p], [params])[0]) for p in (prompt, longer)]
+        _replies(cold_model, [cold_model.tokenize("something else")], [params])
+        assert _summary(_replies(cold_model, [longer], [params])[0]) == expected[1]  # cold (a different prompt)
+
+        assert _summary(_replies(warm, [prompt], [params])[0]) == expected[0]
+        assert warm.solo_evaluated == len(prompt)  # cold: all of it
+        before = warm.solo_evaluated
+        assert _summary(_replies(warm, [prompt], [params])[0]) == expected[0]
+        reused = (len(prompt) - 1) // 64 * 64
+        assert warm.solo_evaluated - before == len(prompt) - reused  # warm: the tail only
+        before = warm.solo_evaluated
+        others = [warm.tokenize(f"another stream {i}") for i in range(3)]
+        busy = GenerationParams(max_tokens=30, temperature=0.9, ignore_eos=True)
+        out = _replies(warm, [*others, longer], [busy, busy, busy, params])
+        assert _summary(out[-1]) == expected[1]  # a longer prompt with the same start, under load
+        assert warm.solo_evaluated - before == len(longer) - reused
+    finally:
+        warm.close()
+        cold_model.close()

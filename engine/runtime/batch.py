@@ -50,7 +50,15 @@ from engine.runtime.loaded import (
     longest_prefix,
     resolve_gpu_layers,
 )
-from engine.runtime.speculative import Distribution, Drafter, Speculation, room_for_draft, verify
+from engine.runtime.speculative import (
+    Distribution,
+    Drafter,
+    Speculation,
+    StepCost,
+    prior_cost,
+    room_for_draft,
+    verify,
+)
 from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, Timings, TokenLogprob, Usage
 
 Emit = Callable[[Chunk | BaseException | None], None]
@@ -159,6 +167,9 @@ class _Solo:
     ctx: LlamaContext
     batch: LlamaBatch
     slot: _Slot
+    # The prompt tokens the cache holds as evaluated in SOLO_CHUNK-sized chunks from position 0: a next
+    # request with the same start reuses them up to a chunk boundary (the same arithmetic, the same cells).
+    chunked: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -265,6 +276,8 @@ class BatchedModel:
         self._logit_views: dict[int, np.ndarray] = {}
         self.speculation = settings.speculation  # "lookup" or "off"
         self.drafted = self.kept = 0  # drafted tokens verified, and how many of them were kept
+        self.step_cost = StepCost()  # decode time by batch size: what a draft costs (speculative.py)
+        self.solo_evaluated = 0  # prompt tokens deterministic requests evaluated (the rest were reused)
         self._pieces: dict[int, bytes] = {}  # token → its text's bytes (at most the vocabulary)
         memory = self.model.size() + self.ctx.get_state_size()
         self.report = LoadReport(time.perf_counter() - started, memory, self.n_ctx_seq, gpu_layers, threads)
@@ -507,12 +520,22 @@ class BatchedModel:
         queued_s: float,
         sampler: LlamaSampler | None,
     ) -> None:
-        """Start a deterministic request in the solo context, its cache emptied (see the module's docstring)."""
+        """Start a deterministic request in the solo context. It keeps the cells of the prompt start the
+        previous one evaluated, up to a SOLO_CHUNK boundary: from there it evaluates the same chunks at
+        the same positions after the same cells as a cold start would, so the logits are the same."""
         solo = self._solo
-        C.llama_memory_clear(C.llama_get_memory(solo.ctx.ctx), True)
-        solo.slot.tokens = []
+        reuse = min(longest_prefix(solo.chunked, prompt), len(prompt) - 1)
+        reuse -= reuse % SOLO_CHUNK
+        if reuse > 0:
+            solo.ctx.kv_cache_seq_rm(0, reuse, -1)
+        else:
+            C.llama_memory_clear(C.llama_get_memory(solo.ctx.ctx), True)
+        solo.chunked = prompt[:reuse]
+        solo.slot.tokens = prompt[:reuse]
         solo.slot.busy = True
-        request = _Request(params, cancel, emit, solo.slot, prompt, 0, sampler, queued_s, solo=True)
+        request = _Request(
+            params, cancel, emit, solo.slot, prompt, reuse, sampler, queued_s, prefilled=reuse, solo=True
+        )
         request.stop_filter = StopFilter(params.stop)
         request.speculation = self._speculation_for(params, prompt)
         self._admitted += 1
@@ -538,16 +561,18 @@ class BatchedModel:
         """One decode of the deterministic request: a fixed-size chunk of its prompt, or its next token."""
         solo = self._solo
         batch = solo.batch.batch
-        if request.prefilling:
+        chunk = request.prefilling
+        if chunk:
             tokens = request.prompt[request.prefilled : request.prefilled + SOLO_CHUNK]
             request.prefilled += len(tokens)
+            self.solo_evaluated += len(tokens)
             logits_from = len(tokens) - 1
         else:
             assert request.next_token is not None
             tokens, request.next_token, logits_from = [request.next_token], None, 0
             if request.speculation is not None:
                 # Drafts depend only on the request's own tokens: the batches stay the same every time.
-                request.speculation.draft = self._draft(request, SOLO_CHUNK - 1)
+                request.speculation.draft = self._draft(request, SOLO_CHUNK - 1, self._draft_cost(request, 1))
                 tokens += request.speculation.draft
         start = len(request.slot.tokens)
         wants_logits = not request.prefilling
@@ -561,9 +586,12 @@ class BatchedModel:
         request.slot.tokens.extend(tokens)
         code = C.llama_decode(solo.ctx.ctx, batch)
         if code != 0:
+            solo.chunked = []
             request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
             self._release(request, keep_cache=False)
             return
+        if chunk:
+            solo.chunked = request.prompt[: request.prefilled]
         if wants_logits:
             request.batch_index = logits_from
             if request.prompt_done_at is None:
@@ -668,7 +696,8 @@ class BatchedModel:
                 request.next_token = None
                 if request.speculation is not None:
                     # Each drafted token gets logits too (see engine.runtime.speculative).
-                    request.speculation.draft = self._draft(request, self.n_batch - n - len(self.active))
+                    cost = self._draft_cost(request, n)
+                    request.speculation.draft = self._draft(request, self.n_batch - n - len(self.active), cost)
                     for token in request.speculation.draft:
                         add(request.slot, token, request)
                     request.batch_index = first
@@ -708,7 +737,9 @@ class BatchedModel:
         self._clear_for_prompt()
         ahead = self._fill_batch()
         if self.batch.batch.n_tokens:
+            started = time.perf_counter()
             code = C.llama_decode(self.ctx.ctx, self.batch.batch)
+            self.step_cost.record(self.batch.batch.n_tokens, time.perf_counter() - started)
             if code != 0:
                 for request in list(self.active):
                     request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
@@ -804,10 +835,18 @@ class BatchedModel:
             self.ctx.kv_cache_seq_rm(slot.seq_id, 0, shared)
             self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, 0, shared)
 
-    def _draft(self, request: _Request, spare: int) -> list[int]:
-        """The tokens a speculating request guesses follow its next one (at most `spare`)."""
+    def _draft_cost(self, request: _Request, n: int) -> Callable[[int], float]:
+        """What k drafted tokens make the step cost: measured, or for a seeded request the prior (its
+        random draws follow its drafts, and its seed must give the same tokens whatever the timings)."""
+        if request.params.seed is not None:
+            return lambda k: prior_cost(1 + k)
+        return self.step_cost.marginal(max(n, sum(not r.solo and not r.prefilling for r in self.active)))
+
+    def _draft(self, request: _Request, spare: int, cost: Callable[[int], float]) -> list[int]:
+        """The tokens a speculating request guesses follow its next one (at most `spare`, as many as pay
+        for themselves by `cost(k)`, the step time with k more tokens)."""
         assert request.speculation is not None
-        return request.speculation.drafter.draft(min(spare, room_for_draft(self, request)))
+        return request.speculation.drafter.draft(min(spare, room_for_draft(self, request)), cost)
 
     def _sample(self, request: _Request) -> None:
         ctx = self._solo.ctx if request.solo else self.ctx
@@ -963,7 +1002,7 @@ class BatchedModel:
         slot.busy = False
         slot.last_used = time.monotonic()
         if request.solo:
-            slot.tokens = []  # (the solo context's cache is emptied when the next one starts)
+            slot.tokens = []  # (the next one keeps what it can of the cache, see `_admit_solo`)
         elif not keep_cache:
             self._forget(slot)
         elif len(slot.tokens) + len(ahead) < self.n_ctx_seq:

@@ -16,19 +16,25 @@ own sampler chain (bias, penalties, grammar, top-k, top-p, min-p, temperature) a
 token by token, so the chain's state (penalty window, grammar) advances exactly as without drafts. The
 draws use a generator seeded from the request's seed.
 
-Adaptive. Each sequence's draft length grows while its guesses are kept and shrinks when they are not;
-a sequence whose guesses keep failing pauses guessing for a growing number of steps. Ordinary chat,
-where earlier n-grams rarely predict the reply, then decodes as it would without speculation.
+Cost-aware. Each loaded model measures (`StepCost`, an EMA per batch size) how long a decode takes as
+a function of the tokens in the batch; each sequence estimates (`Drafter.acceptance`) the chance that a
+drafted token is kept. With acceptance a, a draft of k tokens yields (1 - a^(k+1)) / (1 - a) tokens in
+expectation; `best_draft_length` drafts the k that maximises tokens per unit of step time, and nothing
+when no k beats not drafting. The estimate decays back towards an optimistic prior while a sequence
+does not draft, so it tries again later. Ordinary chat, where earlier n-grams rarely predict the reply,
+then decodes as it would without speculation.
 
 Deterministic requests (a seed, or a key's "reproducible" rule) speculate too, in the model's solo
-context: what they draft, how long, and what they keep depend only on their own tokens and seed, so the
-batches their tokens are decoded in, and hence the tokens, are the same every time.
+context: what they draft, how long, and what they keep depend only on their own tokens and seed (their
+policy uses the fixed prior step cost, never measured times), so the batches their tokens are decoded
+in, and hence the tokens, are the same every time.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,8 +51,16 @@ if TYPE_CHECKING:
 NGRAM_SIZES = (8, 4)
 MAX_DRAFT = 16
 START_DRAFT = 4
-# After this many drafts in a row with nothing kept, a sequence stops guessing for this many steps at most.
-MAX_PAUSE = 32
+# Acceptance prior: optimistic (a matched 8-gram is usually a quote), worth PRIOR_WEIGHT observations.
+PRIOR_ACCEPTANCE = 0.8
+PRIOR_WEIGHT = 2.0
+# Observations fade by this factor per draft, and per step without one (so a sequence tries again later).
+DECAY = 0.9
+IDLE_DECAY = 0.9
+# Before a batch size is measured: each extra token costs this share of a one-token step (a CPU's figure).
+PRIOR_EXTRA_TOKEN_COST = 0.5
+COST_EMA = 0.1  # weight of a new step time in its batch size's average
+FORGET_AFTER_STEPS = 2000  # a batch size's average is forgotten when not measured for this many steps
 # The n-grams of at most this many recent tokens are indexed (a long document: its last 32k tokens).
 MAX_INDEXED = 32768
 SPECULATION_CHOICES = ("lookup", "off")
@@ -62,23 +76,28 @@ class Drafter:
     history: list[int]  # the prompt, then every token taken
     index: dict[tuple[int, ...], int] = field(default_factory=dict)  # n-gram → where its latest continuation starts
     indexed: int = 0  # n-grams ending before this position are in `index`
-    length: int = START_DRAFT
-    misses: int = 0  # drafts in a row of which nothing was kept
-    pause: int = 0  # steps left without guessing
+    kept_weight: float = 0.0  # faded count of drafted tokens kept
+    missed_weight: float = 0.0  # faded count of drafted tokens rejected
     drafted: int = 0
     accepted: int = 0
+
+    @property
+    def acceptance(self) -> float:
+        """The estimated chance that a drafted token is kept (prior plus faded observations)."""
+        kept = self.kept_weight + PRIOR_ACCEPTANCE * PRIOR_WEIGHT
+        return kept / (kept + self.missed_weight + (1 - PRIOR_ACCEPTANCE) * PRIOR_WEIGHT)
 
     def push(self, token: int) -> None:
         """A token was taken (sampled or accepted)."""
         self.history.append(token)
 
-    def draft(self, limit: int) -> list[int]:
-        """Up to `limit` tokens that followed the longest recent n-gram last time it occurred."""
-        if self.pause > 0:
-            self.pause -= 1
-            return []
-        limit = min(limit, self.length)
+    def draft(self, limit: int, cost: Callable[[int], float]) -> list[int]:
+        """Up to `limit` tokens that followed the longest recent n-gram last time it occurred, as many as
+        pay for themselves: `cost(k)` is the step time with k more tokens in the batch."""
+        limit = best_draft_length(self.acceptance, cost, min(limit, MAX_DRAFT))
         if limit <= 0:
+            self.kept_weight *= IDLE_DECAY
+            self.missed_weight *= IDLE_DECAY
             return []
         self._extend_index()
         history = self.history
@@ -107,15 +126,88 @@ class Drafter:
             return
         self.drafted += drafted
         self.accepted += kept
-        if kept == drafted:
-            self.length = min(MAX_DRAFT, self.length + 2)
+        # Geometric model: `kept` successes, then one failure unless the whole draft was kept.
+        self.kept_weight = self.kept_weight * DECAY + kept
+        self.missed_weight = self.missed_weight * DECAY + (kept < drafted)
+
+
+def expected_tokens(acceptance: float, k: int) -> float:
+    """Tokens one step yields in expectation with a draft of k tokens: 1 + a + ... + a^k."""
+    if acceptance >= 1.0:
+        return float(k + 1)
+    return (1.0 - acceptance ** (k + 1)) / (1.0 - acceptance)
+
+
+def best_draft_length(acceptance: float, cost: Callable[[int], float], limit: int) -> int:
+    """The draft length (0 = none) with the most expected tokens per unit of step time, where `cost(k)`
+    is the step's time with k drafted tokens added."""
+    best, best_rate = 0, 0.0
+    for k in range(1, max(0, limit) + 1):
+        rate = expected_tokens(acceptance, k) / cost(k)
+        if rate > best_rate:
+            best, best_rate = k, rate
+    # (A margin: the estimates are noisy, and not drafting is the safe side.)
+    return best if best_rate > 1.02 / cost(0) else 0
+
+
+class StepCost:
+    """One model's decode time by the number of tokens in the batch, measured online: an EMA per batch
+    size, interpolated between measured sizes and extended by the prior's cost per token past them.
+
+    On a CPU the curve is far from a line (measured on the demo model, 2 threads: 1 token 15 ms, 2 tokens
+    29 ms, 9 tokens 81 ms, 17 tokens 128 ms), so sizes are kept apart. A sample is capped at twice its
+    size's average (a step the scheduler preempted says nothing about drafts), and a size not measured for
+    `FORGET_AFTER_STEPS` steps is forgotten, so a bad estimate cannot rule drafts out for good."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[int, float] = {}
+        self.seen: dict[int, int] = {}  # size → the step it was last measured at
+        self.steps = 0
+
+    def record(self, n_tokens: int, seconds: float) -> None:
+        """A decode of `n_tokens` tokens took `seconds`."""
+        self.steps += 1
+        if n_tokens <= 0 or n_tokens > 4 * MAX_DRAFT or seconds <= 0:
+            return  # (long prompt chunks: a draft never makes a batch that big)
+        for n in [n for n, at in self.seen.items() if self.steps - at > FORGET_AFTER_STEPS]:
+            del self.seconds[n], self.seen[n]
+        old = self.seconds.get(n_tokens)
+        if old is None:
+            smaller = [(n, t) for n, t in self.seconds.items() if n < n_tokens]
+            if smaller:  # never more than evaluating the tokens one by one
+                n, t = max(smaller)
+                seconds = min(seconds, t * n_tokens / n)
+            self.seconds[n_tokens] = seconds
         else:
-            self.length = max(1, kept + 1)
-        if kept == 0:
-            self.misses += 1
-            self.pause = min(MAX_PAUSE, 2**self.misses - 1)
-        else:
-            self.misses = 0
+            self.seconds[n_tokens] = old + COST_EMA * (min(seconds, 2 * old) - old)
+        self.seen[n_tokens] = self.steps
+
+    def of(self, n_tokens: int) -> float:
+        """The expected time of a decode of `n_tokens` (the prior's, in one-token steps, before any)."""
+        known = self.seconds
+        if n_tokens in known:
+            return known[n_tokens]
+        below = max((n for n in known if n < n_tokens), default=None)
+        above = min((n for n in known if n > n_tokens), default=None)
+        if below is not None and above is not None:
+            share = (n_tokens - below) / (above - below)
+            return known[below] + share * (known[above] - known[below])
+        if below is not None:
+            unit = known[min(known)] / prior_cost(min(known))  # a one-token step, by the smallest size
+            return known[below] + unit * PRIOR_EXTRA_TOKEN_COST * (n_tokens - below)
+        if above is not None:
+            return known[above] * prior_cost(n_tokens) / prior_cost(above)
+        return prior_cost(n_tokens)
+
+    def marginal(self, base: int) -> Callable[[int], float]:
+        """cost(k): the step time of a batch of `base` tokens with k more."""
+        return lambda k: self.of(base + k)
+
+
+def prior_cost(n_tokens: int) -> float:
+    """A step's time in units of a one-token step, before anything is measured (and for deterministic
+    requests, always: their drafts must not depend on timings)."""
+    return 1.0 + PRIOR_EXTRA_TOKEN_COST * (max(1, n_tokens) - 1)
 
 
 class Distribution:
