@@ -59,8 +59,11 @@ DECAY = 0.9
 IDLE_DECAY = 0.9
 # Before a batch size is measured: each extra token costs this share of a one-token step (a CPU's figure).
 PRIOR_EXTRA_TOKEN_COST = 0.5
-COST_EMA = 0.1  # weight of a new step time in its batch size's average
-FORGET_AFTER_STEPS = 2000  # a batch size's average is forgotten when not measured for this many steps
+# Weights of a new step time in its batch size's average, when below it and when above it: the average
+# tracks a low quantile, the time a step takes when nothing else preempts it.
+COST_EMA_DOWN = 0.3
+COST_EMA_UP = 0.03
+FORGET_AFTER_STEPS = 256  # a batch size's average is forgotten when not measured for this many steps
 # The n-grams of at most this many recent tokens are indexed (a long document: its last 32k tokens).
 MAX_INDEXED = 32768
 SPECULATION_CHOICES = ("lookup", "off")
@@ -156,7 +159,8 @@ class StepCost:
 
     On a CPU the curve is far from a line (measured on the demo model, 2 threads: 1 token 15 ms, 2 tokens
     29 ms, 9 tokens 81 ms, 17 tokens 128 ms), so sizes are kept apart. A sample is capped at twice its
-    size's average (a step the scheduler preempted says nothing about drafts), and a size not measured for
+    size's average and weighs less above it than below it (a step the scheduler preempted says nothing
+about drafts: the average follows the unhindered time), and a size not measured for
     `FORGET_AFTER_STEPS` steps is forgotten, so a bad estimate cannot rule drafts out for good."""
 
     def __init__(self) -> None:
@@ -178,8 +182,9 @@ class StepCost:
                 n, t = max(smaller)
                 seconds = min(seconds, t * n_tokens / n)
             self.seconds[n_tokens] = seconds
-        else:
-            self.seconds[n_tokens] = old + COST_EMA * (min(seconds, 2 * old) - old)
+        else:  # a low quantile: the other processes on the machine only ever add time
+            rate = COST_EMA_DOWN if seconds < old else COST_EMA_UP
+            self.seconds[n_tokens] = old + rate * (min(seconds, 2 * old) - old)
         self.seen[n_tokens] = self.steps
 
     def of(self, n_tokens: int) -> float:
