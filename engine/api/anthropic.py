@@ -246,7 +246,8 @@ async def _stream(
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": _usage(None),
+            # The prompt's size is known once generation started (a remote backend reports it only at the end).
+            "usage": {**_usage(None), "input_tokens": getattr(run.pump.generation, "prompt_tokens", None) or 0},
         }
         yield _event("message_start", {"message": start})
         yield _event("ping", {})

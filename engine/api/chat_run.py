@@ -66,7 +66,7 @@ async def start_chat(services: Services, context: RequestContext, body: ChatComp
     params = generation_params(body, services.settings, grammar=plan.grammar, budget=budget)
     messages = chat_messages(body)
     context.request_text = json.dumps(messages, ensure_ascii=False)
-    chat = ChatRequest(messages, params, tools=tool_offer(body, plan), openai=_openai(body, model))
+    chat = ChatRequest(messages, params, tools=tool_offer(body, plan), openai=_openai(body, model), caller=context.key)
     pump, first = await start_generation(services, context, partial(backend.chat, model, chat))
     return ChatRun(pump, first, reply_rules(body, plan), model)
 

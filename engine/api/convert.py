@@ -113,6 +113,6 @@ def completion_logprobs(items: list[TokenLogprob], offset: int = 0) -> dict[str,
     return {
         "tokens": [item.token for item in items],
         "token_logprobs": [item.logprob for item in items],
-        "top_logprobs": [dict(item.top) for item in items],
+        "top_logprobs": [dict(item.top) if item.logprob is not None else None for item in items],
         "text_offset": offsets,
     }

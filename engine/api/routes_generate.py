@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -171,8 +171,15 @@ class _Outcome:
     """How one choice's stream ended."""
 
     final: Chunk | None = None
-    text: str = ""
     failed: bool = False
+    # The reply's text, joined only when read (once, at the end): joining it at every chunk would cost
+    # time growing with the square of the reply's length, on the event loop.
+    text_of: Callable[[], str] = field(default=lambda: "")
+
+    @property
+    def text(self) -> str:
+        """The reply's text so far."""
+        return self.text_of()
 
 
 async def _stream(
@@ -222,7 +229,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request) -> Res
     starts = []
     for i in range(n):
         own = choice_params(params, i, context.key.reproducible)
-        chat = ChatRequest(messages, own, tools=offer, openai=_openai(body, model, own))
+        chat = ChatRequest(messages, own, tools=offer, openai=_openai(body, model, own), caller=context.key)
         starts.append((0, partial(backend.chat, model, chat)))
     started = await start_all(services, context, starts)
     reply = _Reply(model, "chatcmpl", "chat.completion.chunk" if body.stream else "chat.completion")
@@ -308,23 +315,29 @@ async def _chat_events(
         yield event({"role": "assistant", "content": None, "tool_calls": [opening]})
     else:
         yield event({"role": "assistant", "content": ""})
+    outcome.text_of = lambda: reader.text
+    held: list[bytes] = []  # the events of chunks that arrived together, sent in one write
     try:
         async for chunk in chunks_of(choice):
             piece = reader.feed(chunk)
-            outcome.text = reader.text
             if piece.thinking:
-                yield event({"reasoning_content": piece.thinking})
+                held.append(event({"reasoning_content": piece.thinking}))
             if piece.arguments:
-                yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]})
+                held.append(event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]}))
             if piece.answer or piece.logprobs:
                 logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
-                yield event({"content": piece.answer}, logprobs=logprobs)
+                held.append(event({"content": piece.answer}, logprobs=logprobs))
+            if held and not choice.pump.ready():
+                yield b"".join(held)
+                held.clear()
     except EnclaveError as exc:  # the backend failed mid-reply (an upstream broke off): said in the stream
         outcome.failed = True
-        yield _error_event(exc)
+        yield b"".join(held) + _error_event(exc)
         return
+    if held:
+        yield b"".join(held)
     read = reader.finish()
-    outcome.final, outcome.text = read.final, read.text
+    outcome.final, outcome.text_of = read.final, lambda: read.text
     if read.rest:
         yield event({"content": read.rest})
     if rules.forced_tool is not None:
@@ -422,7 +435,9 @@ async def _completion_events(
 ) -> AsyncIterator[bytes]:
     """One choice's events of a streamed text completion."""
     parts: list[str] = []
+    outcome.text_of = lambda: "".join(parts)
     offset = 0
+    held: list[bytes] = []  # the events of chunks that arrived together, sent in one write
     try:
         async for chunk in chunks_of(choice):
             if chunk.finish_reason is not None:
@@ -432,10 +447,14 @@ async def _completion_events(
                 finish = finish_reason(chunk) if chunk.finish_reason else None
                 item = {"text": chunk.text, "index": index, "logprobs": logprobs, "finish_reason": finish}
                 extra = labels.api_field(context.key, reply.label(chunk)) if finish else {}
-                yield sse(reply.envelope(choices=[item], **usage_field, **extra))
+                held.append(sse(reply.envelope(choices=[item], **usage_field, **extra)))
             parts.append(chunk.text)
-            outcome.text = "".join(parts)
             offset += len(chunk.text)
+            if held and not choice.pump.ready():
+                yield b"".join(held)
+                held.clear()
     except EnclaveError as exc:  # the backend failed mid-reply: said in the stream
         outcome.failed = True
-        yield _error_event(exc)
+        held.append(_error_event(exc))
+    if held:
+        yield b"".join(held)

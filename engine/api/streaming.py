@@ -1,9 +1,9 @@
 """From the engine's model thread to the event loop, and from chunks to SSE lines.
 
-The model's thread hands each chunk of a request straight to the event loop (`Generation.listen` with
-`call_soon_threadsafe`): no thread per stream in between, which on a machine whose cores all decode
-would cost a wake-up per token. Cancelling (client gone) goes the other way through the generation's
-cancel token, which the model's thread checks before every token.
+The model's thread hands each chunk of a request straight to the event loop (`Generation.listen`, and
+one `call_soon_threadsafe` for all the chunks a decoding step produced): no thread per stream in between,
+which on a machine whose cores all decode would cost a wake-up per token. Cancelling (client gone) goes
+the other way through the generation's cancel token, which the model's thread checks before every token.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import threading
+import weakref
 from typing import Any
 
 from engine.backends import Stream
@@ -19,20 +21,58 @@ from engine.runtime import Chunk
 _END = object()
 
 
+class _Mailbox:
+    """Items for the pumps of one event loop, handed over with one wake-up for all that arrive together.
+
+    A decoding step gives every running stream its next token at once: one `call_soon_threadsafe` (a
+    write to the loop's self-pipe, a wake-up of its thread) per step rather than one per stream.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._items: list[tuple[asyncio.Queue[Any], Any]] = []
+
+    def post(self, queue: asyncio.Queue[Any], item: Any) -> None:
+        """From any thread: put `item` into `queue` on the loop, in order."""
+        with self._lock:
+            wake = not self._items
+            self._items.append((queue, item))
+        if wake:  # else a delivery is already scheduled and will take this item too
+            # The loop may already be closed when a server stops mid-generation.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            items, self._items = self._items, []
+        for queue, item in items:
+            queue.put_nowait(item)
+
+
+_mailboxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
+
+
+def _mailbox(loop: asyncio.AbstractEventLoop) -> _Mailbox:
+    mailbox = _mailboxes.get(loop)
+    if mailbox is None:  # (only the loop's own thread gets here: pumps are made on the loop)
+        mailbox = _mailboxes[loop] = _Mailbox(loop)
+    return mailbox
+
+
 class ChunkPump:
     """`await next()` gets a Stream's chunks on the event loop that created the pump."""
 
     def __init__(self, generation: Stream) -> None:
         self.generation = generation
-        self._loop = asyncio.get_running_loop()
+        self._mailbox = _mailbox(asyncio.get_running_loop())
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._given = 0
         generation.listen(self._put)
 
     def _put(self, item: Chunk | BaseException | None) -> None:
-        # Runs on the model's thread. The loop may already be closed when a server stops mid-generation.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, _END if item is None else item)
+        # Runs on the model's thread.
+        self._mailbox.post(self._queue, _END if item is None else item)
 
     async def next(self) -> Chunk | None:
         """The next chunk, None at the end; re-raises an engine error."""
@@ -46,6 +86,10 @@ class ChunkPump:
             raise item
         assert isinstance(item, Chunk)
         return item
+
+    def ready(self) -> bool:
+        """Whether the next chunk (or the end) is already here: a caller may then write both at once."""
+        return not self._queue.empty()
 
     def cancel(self) -> None:
         """Stop the generation (safe to call more than once, or after it finished)."""

@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from engine.models.registry import ModelRecord
 from engine.models.template_input import ToolOffer
 from engine.runtime import Chunk, GenerationParams, LoadListener
+from engine.vault.records import ApiKeyRecord
 
 ItemListener = Callable[[Chunk | BaseException | None], None]
 
@@ -64,6 +65,9 @@ class ChatRequest:
     openai: Mapping[str, Any] | None = None
     # Hears how far a model that must be loaded first has come (the local runtime; others never load).
     on_load: LoadListener | None = field(default=None, compare=False)
+    # The API key the request came with (None: the desktop or the command line); what an assistant's
+    # server-side tools are governed by (engine.documents.assistant_tools).
+    caller: ApiKeyRecord | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     create.add_argument("--model", required=True, metavar="M")
     create.add_argument("--docs", required=True, metavar="N[,N]", help="the collections it answers from")
     create.add_argument("--system", metavar="TEXT", help="its system prompt")
+    create.add_argument("--tools", metavar="SERVER.TOOL[,…]",
+                        help="MCP tools the engine runs for it over the API (each must be 'always allow')")
+    create.add_argument("--tool-choice", choices=("auto", "required"), default="auto",
+                        help="required: its first reply must call one of its tools (default: auto)")
     create.set_defaults(handler=cmd_assistant_create)
     a_list = a_actions.add_parser("list", parents=[common], help="list assistants")
     a_list.add_argument("--json", action="store_true")
@@ -214,9 +218,12 @@ def cmd_assistant_create(args: argparse.Namespace) -> int:
             collections=_names(args.docs),
             known_models=known,
             system=args.system,
+            tools=_names(args.tools) if args.tools else None,
+            tool_choice=args.tool_choice,
             actor=ACTOR,
         )
-    print(f"assistant {made.name}: {made.model} answering from {', '.join(made.collections)}")
+    tools = f", tools {', '.join(made.tools)}" if made.tools else ""
+    print(f"assistant {made.name}: {made.model} answering from {', '.join(made.collections)}{tools}")
     return 0
 
 
@@ -231,7 +238,8 @@ def cmd_assistant_list(args: argparse.Namespace) -> int:
     elif not found:
         print("no assistants")
     for a in [] if args.json else found:
-        print(f"{a.name:<24} {a.model:<24} {', '.join(a.collections)}")
+        tools = f"  tools: {', '.join(a.tools)}" if a.tools else ""
+        print(f"{a.name:<24} {a.model:<24} {', '.join(a.collections)}{tools}")
     return 0
 
 

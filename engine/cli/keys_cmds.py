@@ -51,6 +51,8 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="every request deterministic: the same request gives the same tokens (seed 0 unless it sends one)",
     )
     create.add_argument("--train", action="store_true", help="may upload datasets and start fine-tuning jobs")
+    create.add_argument("--tools", action="store_true",
+                        help="may chat with assistants that run the admin's always-allowed MCP tools")
     create.add_argument("--collections", metavar="NAME[,NAME]",
                         help="document collections the key may search (vector stores, file_search); '*' for all")
     create.add_argument("--collections-write", metavar="NAME[,NAME]",
@@ -75,6 +77,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     answer = run_admin(args, "keys.create", {
         "name": args.name, "models": models, "rpm": args.rpm, "tokens_per_day": args.tokens_per_day,
         "store_content": args.store_content, "reproducible": args.reproducible, "train": args.train,
+        "tools": args.tools,
         "collections": read, "collections_write": write,
         "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
     })

@@ -95,6 +95,7 @@ def key_json(record: ApiKeyRecord) -> dict[str, Any]:
         "train": record.train,
         "collections": list(record.collections),
         "collections_write": list(record.collections_write),
+        "tools": record.tools,
         "created_at": record.created_at.isoformat(timespec="seconds"),
         "revoked_at": record.revoked_at.isoformat(timespec="seconds") if record.revoked_at else None,
         "expires_at": record.expires_at.isoformat(timespec="seconds") if record.expires_at else None,
@@ -121,6 +122,7 @@ def _keys_create(engine: Engine, args: Args) -> dict[str, Any]:
         train=args.flag("train"),
         collections=args.names("collections"),
         collections_write=args.names("collections_write"),
+        tools=args.flag("tools"),
     )
     return {"secret": secret, "key": key_json(record)}
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from engine.backends import Backend, ChatRequest, CompletionRequest, Embeddings, ModelRef, Stream
 from engine.documents import assistants
 from engine.documents.answer import citations, grounded_system_prompt
+from engine.documents.assistant_tools import run_rounds, tools_for
 from engine.documents.library import DocumentLibrary
 from engine.errors import UserError
 from engine.policy import allowlist
@@ -81,7 +82,9 @@ class AssistantBackend:
             allowlist.check_loadable(vault, base.record, actor="assistant")
         messages: list[dict[str, Any]] = [{"role": "system", "content": grounded_system_prompt(hits, assistant.system)}]
         messages += [dict(m) for m in request.messages if m.get("role") != "system"]
-        stream = backend.chat(base, replace(request, messages=messages, openai=None))
+        asked = replace(request, messages=messages, openai=None)
+        tools = tools_for(vault, assistant, request)
+        stream = run_rounds(vault, tools, assistant, backend, base, asked) if tools else backend.chat(base, asked)
         stream.citations = citations(hits)  # type: ignore[attr-defined]
         return stream
 

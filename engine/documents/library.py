@@ -207,12 +207,22 @@ class DocumentLibrary:
                 with self._lock:
                     if not self._stale:  # nothing changed while building: publish
                         self._indexes = indexes
-                        return
+                        break
+            self._load_embedders()
         except Exception as exc:  # a locked vault mid-load: the next unlock loads again
             self._load_error = exc
             log.warning("document index not loaded: %s", type(exc).__name__)
         finally:
             self._ready.set()
+
+    def _load_embedders(self) -> None:
+        # The first search would otherwise wait for its collection's model to load (seconds on a busy machine).
+        for collection in self._store.collections():
+            if collection.id in self._indexes:
+                try:
+                    self.embedder(collection.embedder or None)
+                except Exception as exc:  # a model removed since: that collection's searches say so themselves
+                    log.warning("embedding model of a collection not loaded: %s", type(exc).__name__)
 
     def _build_indexes(self) -> dict[str, CollectionIndex]:
         collections = self._store.collections()

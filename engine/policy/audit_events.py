@@ -73,6 +73,7 @@ EVENTS: dict[str, str] = {
     "tool_server_add": "MCP tool server registered (name, stdio or http, how many tools)",
     "tool_server_remove": "MCP tool server removed",
     "tool_rule": "an MCP tool allowed or no longer allowed (server, tool, always)",
+    "assistant_tools_skipped": "an assistant answered without its tools (the reason: e.g. the key may not use tools)",
     "tool_call": "a model's tool call: tool, decision, SHA-256 of its arguments and result (never their text)",
     "pair_create": "device paired with this server (name, URL, certificate fingerprint, models; never its key)",
     "pair_revoke": "paired device's key (or its unused pairing code) revoked",

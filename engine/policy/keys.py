@@ -150,6 +150,7 @@ def issue_key(
     train: bool = False,
     collections: list[str] | None = None,
     collections_write: list[str] | None = None,
+    tools: bool = False,
     actor: str = "local",
 ) -> tuple[ApiKeyRecord, str]:
     """Create an API key (the secret is returned once) and audit it.
@@ -163,12 +164,14 @@ def issue_key(
         train=train,
         collections=collections,
         collections_write=collections_write,
+        tools=tools,
     )
     details = {"name": name, "models": list(models) if models else None, "rpm": rpm,
                "tokens_per_day": tokens_per_day, "store_content": store_content,
                "expires_at": expires_at.isoformat(timespec="seconds") if expires_at else None,
                "reproducible": reproducible, "train": train,
-               "collections": list(collections or []), "collections_write": list(collections_write or [])}
+               "collections": list(collections or []), "collections_write": list(collections_write or []),
+               "tools": tools}
     vault.audit.append("api_key_create", actor=actor, details=details)
     return record, secret
 

@@ -59,6 +59,13 @@ MIN_TOKENS_WORTH_SAVING = 32
 # (or waits a step for them, when the other is evaluating them now) instead of evaluating them itself.
 MIN_TOKENS_WORTH_SHARING = 16
 PREFILL_CHUNK_WHILE_DECODING = 128
+# A prompt evaluated while nothing decodes goes into llama.cpp in batches this large (llama-server's default
+# logical batch), which llama.cpp splits into micro-batches of the model's batch size itself: a lone long
+# prompt takes a few decode calls, not one per micro-batch.
+LOGICAL_BATCH = 2048
+# A prompt with at least this many tokens to evaluate first moves idle conversations' caches to RAM (see
+# `_clear_for_prompt`): its cells then sit at the bottom of the cache, not above theirs.
+CLEAR_FOR_PROMPT_TOKENS = 512
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
 # turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
 AHEAD_PER_STEP = 16
@@ -204,7 +211,8 @@ class BatchedModel:
         self.n_ctx_seq = context_per_sequence(record)
         threads = self.threads = settings.threads or max(1, os.cpu_count() or 1)
         gpu_layers = resolve_gpu_layers(settings.gpu_layers)
-        self.n_batch = max(32, min(settings.batch_size, self.n_ctx_seq))
+        self.n_ubatch = max(32, min(settings.batch_size, self.n_ctx_seq))
+        self.n_batch = max(self.n_ubatch, min(LOGICAL_BATCH, self.n_ctx_seq))
         started = time.perf_counter()
         model_params = C.llama_model_default_params()
         model_params.n_gpu_layers = gpu_layers
@@ -219,7 +227,7 @@ class BatchedModel:
         ctx_params = C.llama_context_default_params()
         ctx_params.n_ctx = self.n_ctx_seq * self.parallel
         ctx_params.n_batch = self.n_batch
-        ctx_params.n_ubatch = self.n_batch
+        ctx_params.n_ubatch = self.n_ubatch
         ctx_params.n_seq_max = self.parallel
         ctx_params.n_threads = threads
         ctx_params.n_threads_batch = threads
@@ -253,6 +261,7 @@ class BatchedModel:
         self._admitted = 0
         self._compacted_for: frozenset[int] = frozenset()  # the running requests the cache was tidied for
         self._logit_views: dict[int, np.ndarray] = {}
+        self._pieces: dict[int, bytes] = {}  # token → its text's bytes (at most the vocabulary)
         memory = self.model.size() + self.ctx.get_state_size()
         self.report = LoadReport(time.perf_counter() - started, memory, self.n_ctx_seq, gpu_layers, threads)
 
@@ -274,6 +283,15 @@ class BatchedModel:
 
     def token_bytes(self, token: int, special: bool = False) -> bytes:
         """The raw bytes of one token (llama-cpp-python's own helper returns a NUL-padded buffer)."""
+        if not special:
+            # Every generated token is detokenised: a dict lookup instead of a buffer and a native call.
+            piece = self._pieces.get(token)
+            if piece is None:
+                piece = self._pieces[token] = self._token_bytes(token, False)
+            return piece
+        return self._token_bytes(token, True)
+
+    def _token_bytes(self, token: int, special: bool) -> bytes:
         size = 64
         while True:
             buffer = ctypes.create_string_buffer(size)
@@ -658,6 +676,7 @@ class BatchedModel:
         if not self.active and not self.has_work_ahead:
             return
         self._compact()
+        self._clear_for_prompt()
         ahead = self._fill_batch()
         if self.batch.batch.n_tokens:
             code = C.llama_decode(self.ctx.ctx, self.batch.batch)
@@ -719,6 +738,30 @@ class BatchedModel:
                 continue
             self._share_again(request.slot, placed)
             placed.append(request.slot)
+
+    def _clear_for_prompt(self) -> None:
+        """Before a long prompt's first chunk, move idle conversations' caches to RAM (as `_compact` does).
+
+        Attention visits every cell up to the highest occupied one: a 4,000-token prompt evaluated above
+        two idle 4,000-token conversations costs ~1.4× its time alone, and every token of its reply is
+        slower until the running requests settle. Saving an idle state to RAM is a memory copy (tens of
+        milliseconds for thousands of tokens); the returning conversation is restored from there. A state
+        too big for the RAM budget stays where it is rather than be lost.
+        """
+        if not self.shares_prefixes:
+            return
+        long_prompt = any(
+            not request.solo
+            and request.leader is None
+            and request.prefilled == request.reused  # nothing of it evaluated yet: its first chunk comes now
+            and len(request.prompt) - request.prefilled >= CLEAR_FOR_PROMPT_TOKENS
+            for request in self.active
+        )
+        if not long_prompt:
+            return
+        for slot in self.slots:
+            if not slot.busy and slot.tokens and (len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self._save(slot)):
+                self._forget(slot)
 
     def _share_again(self, slot: _Slot, placed: list[_Slot]) -> None:
         """After a move, the start `slot` has in common with a sequence placed before it shares that

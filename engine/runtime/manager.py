@@ -31,6 +31,7 @@ from engine.models.templates import (
 from engine.runtime.adapters import AdapterSource
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
+from engine.runtime.prompt_logprobs import prompt_logprobs
 from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt, PromptTooLong
 from engine.runtime.worker import Generation, ModelWorker, ServingModel
 
@@ -333,7 +334,9 @@ class Runtime:
             else:
                 ids = list(tokens) if tokens is not None else loaded.tokenize(prompt)
             shown = "" if not echo else prompt if tokens is None else loaded.detokenize(list(tokens))
-            return Prompt(ids, echo=shown)
+            asked = (params or GenerationParams()).logprobs
+            scored = prompt_logprobs(loaded, ids, asked) if echo and asked is not None and suffix is None else ()
+            return Prompt(ids, echo=shown, echo_logprobs=scored)
 
         return worker.submit(build, params or GenerationParams(), cancel)
 

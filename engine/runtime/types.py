@@ -78,6 +78,7 @@ class Prompt:
     turn_change: tuple[int, ...] = ()
     opens_thinking: bool = False  # the prompt ends inside a <think> block (engine.models.reasoning)
     echo: str = ""  # text sent before the reply (a completion's `echo`: the prompt as text)
+    echo_logprobs: tuple[TokenLogprob, ...] = ()  # the echoed prompt's tokens, when logprobs were asked for
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class TokenLogprob:
     """The log-probability of a generated token and of its best alternatives."""
 
     token: str
-    logprob: float
+    logprob: float | None  # None: a prompt's first token, which nothing before it predicts
     top: tuple[tuple[str, float], ...] = ()
 
 

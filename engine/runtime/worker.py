@@ -94,6 +94,7 @@ class _Job:
     out: _Outbox = field(default_factory=_Outbox)
     enqueued_at: float = field(default_factory=time.perf_counter)
     opens_thinking: bool = False  # set from the built prompt before its first chunk is out
+    prompt_tokens: int | None = None  # likewise: how many tokens the prompt has
 
 
 @dataclass
@@ -117,6 +118,11 @@ class Generation:
     def opens_thinking(self) -> bool:
         """Whether the reply starts inside a thinking block its prompt opened (known once a chunk is out)."""
         return self._job.opens_thinking
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        """How many tokens the prompt has (known once a chunk is out; before the reply's usage arrives)."""
+        return self._job.prompt_tokens
 
     def cancel(self) -> None:
         """Stop the generation before its next token (or drop it from the queue)."""
@@ -335,9 +341,10 @@ class ModelWorker:
         try:
             prompt = job.build_prompt(model)
             job.opens_thinking = prompt.opens_thinking
+            job.prompt_tokens = len(prompt.tokens)
             model.admit(prompt.tokens, job.params, job.cancel, job.out.put, queued, turn_change=prompt.turn_change)
             if prompt.echo:  # before any token: admitting only queues the request for the next step
-                job.out.put(Chunk(text=prompt.echo))
+                job.out.put(Chunk(text=prompt.echo, logprobs=prompt.echo_logprobs))
         except EnclaveError as exc:
             job.out.put(exc)
             job.out.put(_DONE)

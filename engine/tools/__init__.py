@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -46,6 +47,12 @@ _LAX_CHAR = r'char ::= [^"\\] |'
 _STRICT_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
 DENIED_TEXT = "The person denied this tool call; it was not run."
 NOT_ALLOWED_TEXT = "This tool is not allowed here; it was not run."
+NEEDS_PERSON_TEXT = (
+    "This tool needs a person's approval for each call, which a request over the API cannot give; it was not run. "
+    "An administrator can mark it \"always allow\" (`enclave tools allow SERVER TOOL --always`)."
+)
+# Who approved a call, as the audit chain says it.
+APPROVALS = {"always-allowed": "auto (admin rule)", "approved": "person", "denied": "person"}
 
 
 class _Named(Protocol):
@@ -78,7 +85,7 @@ class ToolOutcome:
     """A call handled: what was decided, what came back, and where it was stored."""
 
     call: ToolCallRequest
-    decision: str  # "approved", "always-allowed", "denied", "not-allowed"
+    decision: str  # "approved", "always-allowed", "denied", "not-allowed", "needs-approval"
     text: str  # what the model gets back
     is_error: bool
     message_id: str | None  # the stored tool message
@@ -97,8 +104,17 @@ def sha256_text(text: str) -> str:
 class Tools:
     """MCP servers, tool rules and tool calls of one engine's actor (`engine.tools`)."""
 
-    def __init__(self, engine: ToolsHost) -> None:
+    def __init__(
+        self, engine: ToolsHost, *, only: Collection[str] | None = None, unattended: bool = False,
+        context: dict[str, Any] | None = None,
+    ) -> None:
+        """`only`: the tools (SERVER__TOOL) this use may offer, of those allowed; `unattended`: nobody
+        approves calls (an API request), so only "always allow" tools are offered and run; `context`:
+        more to say in each call's audit entry (e.g. the assistant)."""
         self._engine = engine
+        self._only = frozenset(only) if only is not None else None
+        self._unattended = unattended
+        self._context = dict(context or {})
 
     def _store(self) -> ServerStore:
         vault = self._engine.vault
@@ -179,8 +195,13 @@ class Tools:
     # -- use in a chat -----------------------------------------------------------------------------
 
     def allowed(self) -> list[tuple[McpServer, ToolRule]]:
-        """Every allowed tool with its server."""
-        return [(s, t) for s in self.servers() for t in s.tools if t.allowed]
+        """Every allowed tool with its server (of `only`; when unattended, only those always allowed)."""
+        return [(s, t) for s, t in self._permitted() if t.always or not self._unattended]
+
+    def _permitted(self) -> list[tuple[McpServer, ToolRule]]:
+        """Allowed tools of `only`, whether or not they need a person's approval."""
+        return [(s, t) for s in self.servers() for t in s.tools
+                if t.allowed and (self._only is None or model_name(s.name, t.name) in self._only)]
 
     def find(self, name: str) -> tuple[McpServer, ToolRule] | None:
         """The allowed tool a model calls `name` (SERVER__TOOL), or None."""
@@ -227,7 +248,10 @@ class Tools:
         """
         found = self.find(call.name)
         result: ToolResult
-        if found is None:
+        if found is None and self._unattended and any(model_name(s.name, t.name) == call.name
+                                                      for s, t in self._permitted()):
+            decision, result = "needs-approval", ToolResult(NEEDS_PERSON_TEXT, is_error=True)
+        elif found is None:
             decision, result = "not-allowed", ToolResult(NOT_ALLOWED_TEXT, is_error=True)
         elif found[1].always:
             decision = "always-allowed"
@@ -251,6 +275,8 @@ class Tools:
             "call_id": call.id,
             "conversation": conversation_id,
             "decision": decision,
+            "approval": APPROVALS.get(decision, "none"),
+            **self._context,
             "arguments_sha256": sha256_text(call.arguments),
             "result_sha256": sha256_text(result.text),
             "is_error": result.is_error,

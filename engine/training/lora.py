@@ -79,10 +79,18 @@ def _arch_enum(architecture: str) -> gguf.MODEL_ARCH:
 class LoraTrainer:
     """A base model with a LoRA on its linear layers, an optimizer, and one step at a time."""
 
-    def __init__(self, base: Path, architecture: str, hp: Hyperparameters, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        base: Path,
+        architecture: str,
+        hp: Hyperparameters,
+        *,
+        threads: int | None = None,
+        device: str | None = None,  # "cpu" or "cuda"; default: a CUDA GPU where PyTorch sees one
+    ) -> None:
         self.hp = hp.validated()
         self.architecture = architecture
-        self.device = pick_device()
+        self.device = device or pick_device()
         if threads:
             torch.set_num_threads(threads)
         torch.manual_seed(hp.seed)

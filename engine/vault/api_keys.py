@@ -50,6 +50,7 @@ class ApiKeys:
             bool(data.get("train", False)),
             tuple(data.get("collections") or ()),
             tuple(data.get("collections_write") or ()),
+            bool(data.get("tools", False)),
         )
         return record, str(data["secret_sha256"])
 
@@ -70,6 +71,7 @@ class ApiKeys:
         train: bool = False,
         collections: list[str] | None = None,
         collections_write: list[str] | None = None,
+        tools: bool = False,
     ) -> tuple[ApiKeyRecord, str]:
         """A new key and its secret (shown once, never stored); by default it logs no prompt or reply text."""
         if not name.strip():
@@ -96,6 +98,7 @@ class ApiKeys:
                 "train": train,
                 "collections": list(collections or []),
                 "collections_write": list(collections_write or []),
+                "tools": tools,
                 "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
             }
             sealed = self._store.seal_json(db, "api_keys", "body", key_id, self._store.stream_keys["api_keys"], body)

@@ -85,6 +85,9 @@ class ApiKeyRecord:
     # None by default: documents are the organisation's most sensitive data, so a key reaches them only when granted.
     collections: tuple[str, ...] = ()
     collections_write: tuple[str, ...] = ()
+    # May chat with assistants that run the admin's always-allowed MCP tools server-side (off by default:
+    # a tool reaches systems beyond the model).
+    tools: bool = False
 
     @property
     def revoked(self) -> bool:

@@ -103,10 +103,16 @@ def test_a_stop_sequence_that_ends_the_reply_is_named(client: anthropic.Anthropi
 
 def test_streaming_event_sequence(api: Api, client: anthropic.Anthropic) -> None:
     names = []
+    started_with = -1
     with client.messages.stream(model="tiny", max_tokens=6, messages=HELLO) as stream:
         for event in stream:
             names.append(event.type)
+            if event.type == "message_start":
+                started_with = event.message.usage.input_tokens
         final = stream.get_final_message()
+    # message_start already counts the prompt, as the reply's final usage and count_tokens do.
+    assert started_with == final.usage.input_tokens > 0
+    assert started_with == client.messages.count_tokens(model="tiny", messages=HELLO).input_tokens
     assert names[:2] == ["message_start", "ping"] or names[0] == "message_start"
     assert names[-2:] == ["message_delta", "message_stop"]
     assert final.stop_reason in ("end_turn", "max_tokens") and final.usage.output_tokens <= 6

@@ -73,6 +73,7 @@ class FakeUpstream:
         self.gate = threading.Event()  # the test opens it to let the stream finish
         self.finished = threading.Event()  # the whole stream was sent
         self.cancelled = threading.Event()  # the stream was cut off by Enclave
+        self.last_body: dict[str, object] = {}  # the latest chat request, as Enclave forwarded it
         app = Starlette(routes=[
             Route("/v1/models", self._models),
             Route("/v1/chat/completions", self._chat, methods=["POST"]),
@@ -115,6 +116,9 @@ class FakeUpstream:
         if not self._authorised(request):
             return JSONResponse({"error": {"message": "bad key"}}, status_code=401)
         body = await request.json()
+        self.last_body = body
+        if body.get("tools") and body.get("stream"):
+            return StreamingResponse(self._tool_stream(body["tools"]), media_type="text/event-stream")
         if body.get("messages", [{}])[0].get("content") == "refuse":
             message = f"model {MODEL} at {self.url} (key {self.api_key}) cannot take this: context too long"
             return JSONResponse({"error": {"message": message, "code": "context_length_exceeded"}}, status_code=400)
@@ -137,6 +141,20 @@ class FakeUpstream:
                      "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
             yield b"data: " + json.dumps(event).encode() + b"\n\n"
         yield _chunk(None, "stop")
+        yield b"data: [DONE]\n\n"
+
+    async def _tool_stream(self, tools: list[dict[str, object]]) -> AsyncIterator[bytes]:
+        """A call of the first tool offered, its arguments in two pieces, as OpenAI streams them."""
+        function = tools[0]["function"]
+        name = function["name"] if isinstance(function, dict) else "?"
+        pieces = [{"index": 0, "id": "call_fake", "type": "function", "function": {"name": name, "arguments": ""}},
+                  {"index": 0, "function": {"arguments": '{"city": '}},
+                  {"index": 0, "function": {"arguments": '"Paris"}'}}]
+        for piece in pieces:
+            event = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": MODEL,
+                     "choices": [{"index": 0, "delta": {"tool_calls": [piece]}, "finish_reason": None}]}
+            yield b"data: " + json.dumps(event).encode() + b"\n\n"
+        yield _chunk(None, "tool_calls")
         yield b"data: [DONE]\n\n"
 
     async def _broken_stream(self) -> AsyncIterator[bytes]:
