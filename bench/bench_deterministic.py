@@ -2,10 +2,14 @@
 
 A deterministic request (a seed, or a key's "reproducible" rule) is evaluated from scratch in a context of
 its own and decoded in a batch of its own, one such request at a time (engine.runtime.batch). This
-measures, in interleaved rounds on one loaded model:
+measures, in interleaved rounds on one loaded model, with prompt-lookup speculation on (the default) and
+off (engine.runtime.speculative; deterministic requests speculate too, in their own context):
 - one request alone (the deterministic one pays for evaluating its prompt in fixed-size chunks);
 - four concurrent requests (the normal path decodes them together; deterministic ones run one after another);
-reporting wall time, time to first token and generated tokens per second for each mode.
+for two prompts: a note to write (little to copy) and a document to quote (where speculation pays);
+reporting wall time, time to first token and generated tokens per second for each mode, and the ratio
+deterministic / normal (target ≥ 0.9). It also checks that a seeded request gives the same tokens cold,
+warm and while three other streams run, with speculation on and off.
 
 Run: python bench/bench_deterministic.py [--rounds 3] [--tokens 32]. Writes bench/results/deterministic.json.
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -24,13 +29,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_extractive import document  # noqa: E402
 from bench.common import demo_home, machine, median  # noqa: E402
 
 CLIENTS = 4
-PROMPT = "Write a short note to the records team about the retention policy for case files, numbered {i}. " * 4
+PROMPTS = {
+    "note": "Write a short note to the records team about the retention policy for case files, numbered {i}. " * 4,
+    "quote": "{i}. Quote this document word for word, then stop.\n\n" + document(8),
+}
 
 
-def run(runtime: Any, model: str, clients: int, tokens: int, deterministic: bool, round_: int) -> dict[str, float]:
+def run(
+    runtime: Any, model: str, clients: int, tokens: int, deterministic: bool, round_: int, prompt: str = "note"
+) -> dict[str, float]:
     """`clients` requests at once; wall time, median time to first token, generated tokens per second."""
     from engine.runtime import GenerationParams
 
@@ -41,7 +52,7 @@ def run(runtime: Any, model: str, clients: int, tokens: int, deterministic: bool
         params = GenerationParams(
             max_tokens=tokens, temperature=1.0, seed=1000 + i, deterministic=deterministic, ignore_eos=True
         )
-        messages = [{"role": "user", "content": PROMPT.format(i=i + 10 * round_)}]
+        messages = [{"role": "user", "content": PROMPTS[prompt].replace("{i}", str(i + 10 * round_))}]
         first, count = 0.0, 0
         for chunk in runtime.chat(messages, params, model=model):
             if not first and chunk.text:
@@ -63,6 +74,29 @@ def run(runtime: Any, model: str, clients: int, tokens: int, deterministic: bool
     }
 
 
+def reproducible(runtime: Any, model: str, tokens: int) -> bool:
+    """A seeded request's tokens cold (first after loading), warm and under three other streams: the same?"""
+    from engine.runtime import GenerationParams
+
+    params = GenerationParams(max_tokens=tokens, temperature=0.8, seed=42, deterministic=True, ignore_eos=True)
+    messages = [{"role": "user", "content": PROMPTS["quote"].replace("{i}", "0")}]
+    cold = runtime.chat(messages, params, model=model).text()
+    warm = runtime.chat(messages, params, model=model).text()
+    busy = GenerationParams(max_tokens=tokens, temperature=1.0, ignore_eos=True)
+    others = [
+        threading.Thread(
+            target=lambda i=i: runtime.chat([{"role": "user", "content": f"Story {i}"}], busy, model=model).text()
+        )
+        for i in range(3)
+    ]
+    for thread in others:
+        thread.start()
+    loaded = runtime.chat(messages, params, model=model).text()
+    for thread in others:
+        thread.join()
+    return bool(cold) and cold == warm == loaded
+
+
 def main() -> int:
     """Measure and write bench/results/deterministic.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -75,27 +109,63 @@ def main() -> int:
     from engine.models.demo import DEMO_NAME
     from engine.runtime import Runtime
 
-    runtime = Runtime(ModelRegistry())
-    runtime.load(DEMO_NAME)
-    run(runtime, DEMO_NAME, 1, 4, True, -1)  # warm up both contexts
+    registry = ModelRegistry()
     rows: dict[str, list[dict[str, float]]] = {}
-    for round_ in range(args.rounds):
-        for clients in (1, CLIENTS):
-            for deterministic in (False, True):  # interleaved: the machine's load hits both alike
-                name = f"{clients}x {'deterministic' if deterministic else 'normal'}"
-                rows.setdefault(name, []).append(run(runtime, DEMO_NAME, clients, args.tokens, deterministic, round_))
-    runtime.close()
-    summary = {
-        name: {key: round(median([r[key] for r in runs]), 3) for key in runs[0]} for name, runs in rows.items()
+    identical: dict[str, bool] = {}
+    for speculation in ("lookup", "off"):
+        registry.update_settings(DEMO_NAME, speculation=speculation)
+        runtime = Runtime(registry)
+        runtime.load(DEMO_NAME)
+        identical[speculation] = reproducible(runtime, DEMO_NAME, args.tokens)
+        run(runtime, DEMO_NAME, 1, 4, True, -1)  # warm up both contexts
+        for round_ in range(args.rounds):
+            for prompt in PROMPTS:
+                for clients in (1, CLIENTS):
+                    for deterministic in (False, True):  # interleaved: the machine's load hits both alike
+                        mode = "deterministic" if deterministic else "normal"
+                        name = f"speculation {speculation}, {prompt}, {clients}x {mode}"
+                        rows.setdefault(name, []).append(
+                            run(runtime, DEMO_NAME, clients, args.tokens, deterministic, round_, prompt)
+                        )
+        runtime.close()
+    summary = {name: {key: round(median([r[key] for r in runs]), 3) for key in runs[0]} for name, runs in rows.items()}
+    ratios = {
+        name.replace(" normal", ""): round(
+            median(
+                [
+                    d["tokens_per_s"] / n["tokens_per_s"]
+                    for n, d in zip(runs, rows[name.replace("normal", "deterministic")], strict=True)
+                    if n["tokens_per_s"] > 0
+                ]
+            ),
+            3,
+        )
+        for name, runs in rows.items()
+        if name.endswith("normal")
     }
-    result = {"machine": machine(), "model": DEMO_NAME, "tokens": args.tokens, "rounds": args.rounds,
-              "median": summary, "runs": rows}
+    result = {
+        "machine": machine(),
+        "model": DEMO_NAME,
+        "tokens": args.tokens,
+        "rounds": args.rounds,
+        "median": summary,
+        "deterministic_vs_normal": ratios,
+        "reproducible": identical,
+        "runs": rows,
+    }
     out = ROOT / "bench" / "results" / "deterministic.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     for name, values in summary.items():
-        print(f"{name:<20} wall {values['wall_s']:7.2f} s  ttft {values['ttft_s']:6.2f} s  "
-              f"{values['tokens_per_s']:7.1f} tok/s")
-    return 0
+        print(
+            f"{name:<48} wall {values['wall_s']:7.2f} s  ttft {values['ttft_s']:6.2f} s  "
+            f"{values['tokens_per_s']:7.1f} tok/s"
+        )
+    print("deterministic / normal tokens/s (target >= 0.9):")
+    for name, value in ratios.items():
+        print(f"  {name:<44} {value:.2f}")
+    print("same tokens cold, warm and under 3 streams:", identical)
+    shutil.rmtree(home, ignore_errors=True)  # (the demo model's copy: 253 MB)
+    return 0 if all(identical.values()) else 1
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument("--batch-size", type=int)
     p.add_argument("--parallel", type=int, help="sequences decoded together (concurrent requests)")
     p.add_argument("--chat-template", help="builtin name (chatml, gemma, llama3, mistral) or a Jinja file path")
+    p.add_argument(
+        "--speculation", choices=("lookup", "off"), help="prompt-lookup speculative decoding (default lookup)"
+    )
     p.set_defaults(handler=cmd_set)
 
 
@@ -192,7 +195,7 @@ def cmd_default(args: argparse.Namespace) -> int:
 def cmd_set(args: argparse.Namespace) -> int:
     """Change per-model settings."""
     changes: dict[str, object] = {}
-    for key in ("context_size", "threads", "batch_size", "parallel"):
+    for key in ("context_size", "threads", "batch_size", "parallel", "speculation"):
         if getattr(args, key) is not None:
             changes[key] = getattr(args, key)
     if args.gpu_layers is not None:

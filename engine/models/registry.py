@@ -47,6 +47,7 @@ class ModelSettings:
     batch_size: int = 512
     chat_template: str | None = None  # a builtin name ("chatml", "gemma", …) or Jinja source
     parallel: int = 4
+    speculation: str = "lookup"  # "lookup": prompt-lookup drafts (engine.runtime.speculative); "off"
 
     def validated(self) -> ModelSettings:
         """Return self, or raise a UserError naming the first bad setting."""
@@ -62,6 +63,8 @@ class ModelSettings:
             raise UserError("batch size must be between 1 and 65536")
         if not 1 <= self.parallel <= 64:
             raise UserError("parallel sequences must be between 1 and 64")
+        if self.speculation not in ("lookup", "off"):
+            raise UserError("speculation must be lookup or off")
         return self
 
 

@@ -50,6 +50,7 @@ from engine.runtime.loaded import (
     longest_prefix,
     resolve_gpu_layers,
 )
+from engine.runtime.speculative import Distribution, Drafter, Speculation, room_for_draft, verify
 from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, Timings, TokenLogprob, Usage
 
 Emit = Callable[[Chunk | BaseException | None], None]
@@ -188,6 +189,7 @@ class _Request:
     serial: int = 0  # tells requests apart (see `_compacted_for`)
     decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     stop_filter: StopFilter | None = None
+    speculation: Speculation | None = None  # drafts verified in the shared batch (engine.runtime.speculative)
 
     @property
     def prefilling(self) -> bool:
@@ -261,6 +263,8 @@ class BatchedModel:
         self._admitted = 0
         self._compacted_for: frozenset[int] = frozenset()  # the running requests the cache was tidied for
         self._logit_views: dict[int, np.ndarray] = {}
+        self.speculation = settings.speculation  # "lookup" or "off"
+        self.drafted = self.kept = 0  # drafted tokens verified, and how many of them were kept
         self._pieces: dict[int, bytes] = {}  # token → its text's bytes (at most the vocabulary)
         memory = self.model.size() + self.ctx.get_state_size()
         self.report = LoadReport(time.perf_counter() - started, memory, self.n_ctx_seq, gpu_layers, threads)
@@ -481,7 +485,18 @@ class BatchedModel:
             shared = min(longest_prefix(other.prompt, prompt), len(prompt) - 1)
             if other.prefilling and shared - reuse >= MIN_TOKENS_WORTH_SHARING and shared > request.shared_with_leader:
                 request.leader, request.shared_with_leader = other, shared
+        request.speculation = self._speculation_for(params, prompt)
         self.active.append(request)
+
+    def _speculation_for(self, params: GenerationParams, prompt: list[int]) -> Speculation | None:
+        """Prompt-lookup speculation for a request, when the model's setting has it on."""
+        if self.speculation == "off":
+            return None
+        distribution = None
+        if not plain_greedy(params):
+            chain = self._sampler(params, prompt, draw=False)
+            distribution = Distribution(chain, self.n_vocab, greedy=params.temperature == 0.0, seed=params.seed)
+        return Speculation(Drafter(list(prompt)), distribution)
 
     def _admit_solo(
         self,
@@ -499,6 +514,7 @@ class BatchedModel:
         solo.slot.busy = True
         request = _Request(params, cancel, emit, solo.slot, prompt, 0, sampler, queued_s, solo=True)
         request.stop_filter = StopFilter(params.stop)
+        request.speculation = self._speculation_for(params, prompt)
         self._admitted += 1
         request.serial = self._admitted
         self.active.append(request)
@@ -525,18 +541,22 @@ class BatchedModel:
         if request.prefilling:
             tokens = request.prompt[request.prefilled : request.prefilled + SOLO_CHUNK]
             request.prefilled += len(tokens)
+            logits_from = len(tokens) - 1
         else:
             assert request.next_token is not None
-            tokens, request.next_token = [request.next_token], None
+            tokens, request.next_token, logits_from = [request.next_token], None, 0
+            if request.speculation is not None:
+                # Drafts depend only on the request's own tokens: the batches stay the same every time.
+                request.speculation.draft = self._draft(request, SOLO_CHUNK - 1)
+                tokens += request.speculation.draft
         start = len(request.slot.tokens)
+        wants_logits = not request.prefilling
         for i, token in enumerate(tokens):
             batch.token[i] = token
             batch.pos[i] = start + i
             batch.n_seq_id[i] = 1
             batch.seq_id[i][0] = 0
-            batch.logits[i] = False
-        wants_logits = not request.prefilling
-        batch.logits[len(tokens) - 1] = wants_logits
+            batch.logits[i] = wants_logits and i >= logits_from
         batch.n_tokens = len(tokens)
         request.slot.tokens.extend(tokens)
         code = C.llama_decode(solo.ctx.ctx, batch)
@@ -545,7 +565,7 @@ class BatchedModel:
             self._release(request, keep_cache=False)
             return
         if wants_logits:
-            request.batch_index = len(tokens) - 1
+            request.batch_index = logits_from
             if request.prompt_done_at is None:
                 request.prompt_done_at = time.perf_counter()
             self._sample(request)
@@ -582,8 +602,9 @@ class BatchedModel:
         request.reused += held - request.prefilled
         request.prefilled = held
 
-    def _sampler(self, params: GenerationParams, prompt: list[int]) -> LlamaSampler:
-        """The request's native sampler chain: bias, penalties, grammar, then the sampling itself."""
+    def _sampler(self, params: GenerationParams, prompt: list[int], *, draw: bool = True) -> LlamaSampler:
+        """The request's native sampler chain: bias, penalties, grammar, then the sampling itself (without
+        the final random draw when not `draw`: speculative verification draws itself)."""
         sampler = LlamaSampler()
         bias = dict(params.logit_bias)
         if params.ignore_eos:
@@ -612,7 +633,8 @@ class BatchedModel:
             sampler.add_top_p(params.top_p, 1)
             sampler.add_min_p(params.min_p, 1)
             sampler.add_temp(params.temperature)
-            sampler.add_dist(seed)
+            if draw:
+                sampler.add_dist(seed)
         return sampler
 
     # -- one decoding step ---------------------------------------------------------------------
@@ -641,8 +663,15 @@ class BatchedModel:
         for request in self.active:
             request.batch_index = -1
             if not request.solo and not request.prefilling and request.next_token is not None:
+                first = n
                 add(request.slot, request.next_token, request)
                 request.next_token = None
+                if request.speculation is not None:
+                    # Each drafted token gets logits too (see engine.runtime.speculative).
+                    request.speculation.draft = self._draft(request, self.n_batch - n - len(self.active))
+                    for token in request.speculation.draft:
+                        add(request.slot, token, request)
+                    request.batch_index = first
         # While streams are decoding, a newcomer's prompt goes in smaller chunks: each step then stays
         # short and running streams keep their pace; alone, a prompt takes the whole batch.
         limit = self.n_batch if n == 0 else min(self.n_batch, n + PREFILL_CHUNK_WHILE_DECODING)
@@ -775,16 +804,28 @@ class BatchedModel:
             self.ctx.kv_cache_seq_rm(slot.seq_id, 0, shared)
             self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, 0, shared)
 
+    def _draft(self, request: _Request, spare: int) -> list[int]:
+        """The tokens a speculating request guesses follow its next one (at most `spare`)."""
+        assert request.speculation is not None
+        return request.speculation.drafter.draft(min(spare, room_for_draft(self, request)))
+
     def _sample(self, request: _Request) -> None:
         ctx = self._solo.ctx if request.solo else self.ctx
+        if request.speculation is not None:
+            verify(self, request, ctx)
+            return
         if request.sampler is None:
             token = self._argmax(request.batch_index, request.params, ctx)
         else:
             token = int(C.llama_sampler_sample(request.sampler.sampler, ctx.ctx, request.batch_index))
+        self._take(request, token, request.batch_index, ctx)
+
+    def _take(self, request: _Request, token: int, index: int, ctx: LlamaContext) -> bool:
+        """Hand the request the token chosen from batch position `index`; False once that finished it."""
         if C.llama_vocab_is_eog(self.vocab, token):
             self._finish(request, "stop")
-            return
-        logprob = self._logprob(request.batch_index, token, request.params.logprobs, ctx)
+            return False
+        logprob = self._logprob(index, token, request.params.logprobs, ctx)
         request.generated += 1
         if request.first_token_at is None:
             request.first_token_at = time.perf_counter()
@@ -798,6 +839,8 @@ class BatchedModel:
             self._finish(request, "length", unevaluated=token)
         else:
             request.next_token = token
+            return True
+        return False
 
     def _logits(self, index: int, ctx: LlamaContext | None = None) -> np.ndarray:
         """The logits of batch position `index` (a view into llama.cpp's buffer, valid until the next decode)."""
@@ -914,6 +957,8 @@ class BatchedModel:
         self.active.remove(request)
         if request.sampler is not None:
             request.sampler.close()
+        if request.speculation is not None:
+            request.speculation.close()
         slot = request.slot
         slot.busy = False
         slot.last_used = time.monotonic()
