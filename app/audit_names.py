@@ -65,6 +65,8 @@ def event_label(event: str) -> str:
         "tool_server_remove": QCoreApplication.translate("AuditEvents", "Tool server removed"),
         "tool_rule": QCoreApplication.translate("AuditEvents", "Tool rule changed"),
         "tool_call": QCoreApplication.translate("AuditEvents", "Tool called"),
+        "assistant_tools_skipped": QCoreApplication.translate(
+            "AuditEvents", "Assistant answered without its tools (the key may not use tools)"),
         "pair_create": QCoreApplication.translate("AuditEvents", "Device paired"),
         "pair_revoke": QCoreApplication.translate("AuditEvents", "Paired device cut off"),
         "pair_redeem": QCoreApplication.translate("AuditEvents", "Pairing code used by its device"),

@@ -7,8 +7,6 @@ it runs off the GUI thread; the dialog stays open with the reason when it fails.
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
@@ -22,12 +20,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.dialogs.parts import error_label, ok_cancel
-from app.session import ACTOR
+from app.operations import remotes as remote_ops
+from app.session import Session
 from app.widgets import error_text, muted, named
-from app.workers import Task, run_task
+from app.workers import Task
 from engine.errors import UserError
 from engine.pairing.code import PairingCode, decode
-from engine.pairing.remotes import RemoteServer, add_remote, suggested_name
+from engine.pairing.remotes import RemoteServer, suggested_name
 
 
 class ConnectServerDialog(QDialog):
@@ -35,9 +34,9 @@ class ConnectServerDialog(QDialog):
 
     connected = Signal(object)  # the RemoteServer, once stored
 
-    def __init__(self, vault: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.vault = vault
+        self.session = session
         self.code: PairingCode | None = None
         self.remote: RemoteServer | None = None
         self.task: Task | None = None
@@ -120,9 +119,9 @@ class ConnectServerDialog(QDialog):
         """Pin the certificate, list the models and store the server (in the background)."""
         if self.code is None or self.task is not None:
             return
-        vault, name, text = self.vault, self.name.text().strip(), self.code_edit.toPlainText()
         self.message.setText(self.tr("Connecting…"))
-        self.task = run_task(self, lambda _ctx: add_remote(vault, name, text, actor=ACTOR), self._done, self._failed)
+        task = remote_ops.connect(self, self.session, self.name.text().strip(), self.code_edit.toPlainText())
+        self.task = task.on_success(self._done).on_failure(self._failed).start()
         self._update_ok()
 
     def _done(self, remote: RemoteServer) -> None:

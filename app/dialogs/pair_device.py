@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
@@ -19,9 +18,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.dialogs.parts import ModelChecklist, SecretBox, error_label, ok_cancel
-from app.session import ACTOR
+from app.operations import server as server_ops
+from app.session import Session
 from app.widgets import error_text, muted, named
-from engine.pairing.appliance import create_pairing
+from app.workers import Task
 
 
 def qr_pixmap(text: str, scale: int = 4) -> QPixmap | None:
@@ -40,10 +40,11 @@ def qr_pixmap(text: str, scale: int = 4) -> QPixmap | None:
 class PairDeviceDialog(QDialog):
     """Name the device and its models; then show its code once (it holds the device's key)."""
 
-    def __init__(self, vault: Any, model_names: list[str], url: str, fingerprint: str,
+    def __init__(self, session: Session, model_names: list[str], url: str, fingerprint: str,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.vault = vault
+        self.session = session
+        self.task: Task | None = None
         self.fingerprint = fingerprint
         self.code: str | None = None
         self.setWindowTitle(self.tr("Pair a device"))
@@ -99,22 +100,33 @@ class PairDeviceDialog(QDialog):
         return self.models.chosen()
 
     def create(self) -> None:
-        """Record the device's pairing and show its one-time code (the engine audits it)."""
+        """Record the device's pairing in the background, then show its one-time code (the engine audits it)."""
         if self.code is not None:
             self.accept()
             return
-        try:
-            _, self.code = create_pairing(
-                self.vault, self.name.text().strip(), url=self.url.text().strip(), fingerprint=self.fingerprint,
-                models=self.chosen_models(), log_content=self.log_content.isChecked(), actor=ACTOR,
-            )
-        except Exception as exc:  # noqa: BLE001 (a bad name or URL is explained in place)
-            self.message.setText(error_text(exc))
+        if self.task is not None:
             return
+        task = server_ops.pair_device(
+            self, self.session, self.name.text().strip(), url=self.url.text().strip(), fingerprint=self.fingerprint,
+            models=self.chosen_models(), log_content=self.log_content.isChecked(),
+        )
+        self.ok.setEnabled(False)
+        self.task = task.on_success(self._show_code).on_failure(self._failed).start()
+
+    def _failed(self, exc: BaseException) -> None:
+        """A bad name or URL is explained in place; the form stays as typed."""
+        self.task = None
+        self.ok.setEnabled(True)
+        self.message.setText(error_text(exc))
+
+    def _show_code(self, code: str) -> None:
+        self.task = None
+        self.code = code
+        self.ok.setEnabled(True)
         self.message.clear()
         self.form_box.hide()
-        self.secret_box.set_text(self.code)
-        pixmap = qr_pixmap(self.code)
+        self.secret_box.set_text(code)
+        pixmap = qr_pixmap(code)
         if pixmap is not None:
             self.qr.setPixmap(pixmap)
         self.qr.setVisible(pixmap is not None)

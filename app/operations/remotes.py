@@ -1,5 +1,5 @@
-"""Operations on the organisation servers this desktop is paired with (Models page): list, check, remove.
-Connecting is the connect dialog's (`engine.pairing.remotes.connect`)."""
+"""Operations on the organisation servers this desktop is paired with (Models page): connect, list, check,
+remove."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ from PySide6.QtCore import QObject
 
 from app.session import Session
 from app.workers import Task
-from engine.pairing.remotes import RemoteServer, list_remotes, refresh_models, remove_remote
+from engine.pairing.remotes import RemoteServer, add_remote, list_remotes, refresh_models, remove_remote
+
+
+def connect(owner: QObject, session: Session, name: str, code: str) -> Task:
+    """Redeem pairing `code` over TLS pinned to the fingerprint it carries, list the server's models and
+    store it as `name` (encrypted, audited); the Task's result is the RemoteServer."""
+    vault, actor = session.vault, session.engine.actor.audit_name
+    return Task(lambda _ctx: add_remote(vault, name, code, actor=actor), owner)
 
 
 def remotes(session: Session) -> list[RemoteServer]:

@@ -19,6 +19,7 @@ from app.workers import Task
 from engine.api.settings import DEFAULT_MAX_TOKENS, ApiSettings, bind_refusal, is_loopback
 from engine.errors import UserError
 from engine.pairing import tls
+from engine.pairing.appliance import create_pairing
 
 SETTINGS_KEY = "gui.server"
 DEFAULT_HOST = "127.0.0.1"
@@ -154,3 +155,17 @@ def recent_requests(owner: QObject, session: Session, limit: int = RECENT_REQUES
     """The latest entries of the encrypted request log, newest first (decrypted off the GUI thread)."""
     log = session.vault.request_log
     return Task(lambda _ctx: log.recent(limit), owner)
+
+
+def pair_device(owner: QObject, session: Session, name: str, *, url: str, fingerprint: str,
+                models: list[str] | None, log_content: bool) -> Task:
+    """Record a pending pairing for device `name` with its key rules (audited); the Task's result is the
+    one-time pairing code that carries the server's address, its certificate fingerprint and the token."""
+    vault, actor = session.vault, session.engine.actor.audit_name
+
+    def run(_ctx: object) -> str:
+        _, code = create_pairing(vault, name, url=url, fingerprint=fingerprint, models=models,
+                                 log_content=log_content, actor=actor)
+        return code
+
+    return Task(run, owner)

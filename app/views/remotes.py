@@ -96,7 +96,7 @@ class RemotesBox(QGroupBox):
 
     def connect_dialog(self) -> ConnectServerDialog:
         """Open the connect dialog; a connected server shows up here and in the model picker."""
-        dialog = ConnectServerDialog(self.session.vault, self)
+        dialog = ConnectServerDialog(self.session, self)
         dialog.connected.connect(lambda _remote: self._changed())
         dialog.open()
         return dialog

@@ -175,7 +175,7 @@ class TlsBox(QGroupBox):
             return None
         self._update()
         names = [r.name for r in self.session.registry.list()]
-        dialog = PairDeviceDialog(self.session.vault, names, default_url(int(self._port())), files.fingerprint, self)
+        dialog = PairDeviceDialog(self.session, names, default_url(int(self._port())), files.fingerprint, self)
         dialog.finished.connect(lambda _: self.changed.emit())
         dialog.open()
         return dialog

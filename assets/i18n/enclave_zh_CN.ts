@@ -698,6 +698,10 @@
         <translation>调用工具</translation>
     </message>
     <message>
+        <source>Assistant answered without its tools (the key may not use tools)</source>
+        <translation>助手未使用其工具作答（该密钥无权使用工具）</translation>
+    </message>
+    <message>
         <source>Device paired</source>
         <translation>已配对设备</translation>
     </message>

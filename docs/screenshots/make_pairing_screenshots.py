@@ -139,7 +139,7 @@ def capture(desktop: Path, spare: str, lang: str) -> None:
     shot.save(str(OUT / f"{prefix}pairing_picker.png"), "PNG")
     window.chat.model_picker.hidePopup()
     window.show_view("models")
-    dialog = ConnectServerDialog(vault, window)
+    dialog = ConnectServerDialog(session, window)
     dialog.code_edit.setPlainText(spare)
     dialog.name.setText(SERVER_NAME + "-2")
     dialog.show()

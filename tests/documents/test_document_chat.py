@@ -41,15 +41,22 @@ def test_cli_document_chat_grounds_every_turn_and_stores_its_sources(enclave_hom
     assert conversation is not None, first.stderr
     second = _run([*ask, "--conversation", conversation.group(1), "And what does the warranty cover?"], env)
     assert "Sources:" in second.stdout and "contract.pdf, page 2" in second.stdout
+    # Continued without --docs: the collections saved with the conversation answer again, as on the desktop;
+    # --no-docs asks without them.
+    plain = ["chat", "--model", "tiny-long", "--max-tokens", "4", "--temperature", "0"]
+    third = _run([*plain, "--conversation", conversation.group(1), "Is delivery included?"], env)
+    assert "saved with this conversation" in third.stderr and "contract.pdf, page 2" in third.stdout
+    fourth = _run([*plain, "--no-docs", "--conversation", conversation.group(1), "Thanks."], env)
+    assert "Sources:" not in fourth.stdout and "saved with this conversation" not in fourth.stderr
 
     out = tmp_path / "export.json"
     _run(["export", "--conversation", conversation.group(1), "--out", str(out)], env)
     exported = json.loads(out.read_text())["conversations"][0]
     assert exported["collections"] == ["Legal"]
-    assert [m["role"] for m in exported["messages"]] == ["user", "assistant", "user", "assistant"]  # no system
+    assert [m["role"] for m in exported["messages"]] == ["user", "assistant"] * 4  # no system
     replies = [d for d in exported["message_metadata"] if "label" in d]
-    assert len(replies) == 2
-    for reply in replies:
+    assert len(replies) == 4 and "sources" not in replies[3]
+    for reply in replies[:3]:
         sources = reply["sources"]
         assert sources[0]["document"] == "contract.pdf" and sources[0]["page"] == 2 and "seven years" in sources[0][
             "quote"]

@@ -76,6 +76,27 @@ def test_plain_text_capital_headings_and_hanging_entries_shape_the_chunks() -> N
     assert len(barred) == 2
 
 
+def test_methods_inside_a_class_are_entries_that_name_their_chunks() -> None:
+    # pydoc's layout: a class over its bar-margined methods, one of them long enough to span chunks.
+    method_body = "\n     |  \n".join(f"     |      Part {i} of what extract does. " + "word " * 40 for i in range(8))
+    text = (
+        "CLASSES\n    class Other(builtins.object)\n     |  A small class.\n     |  \n"
+        "     |  tiny(self)\n     |      Does little.\n    \n"
+        "    class Archive(builtins.object)\n     |  Archive(path)\n     |  \n     |  Methods defined here:\n     |  \n"
+        "     |  close(self)\n     |      Close it.\n     |  \n"
+        "     |  extract(self, member, path=None)\n" + method_body + "\n"
+    )
+    sections = extract("mod.txt", text.encode()).sections
+    chunks = chunk_sections(sections)
+    # The class does not fit behind the small one: it starts a chunk of its own.
+    assert any(c.text.startswith("class Archive(") and c.heading == "CLASSES" for c in chunks)
+    assert not any("class Other" in c.text and "class Archive" in c.text for c in chunks)
+    # Pieces of the long method say class and method (no pydoc bars in the heading).
+    method = "CLASSES › class Archive(builtins.object) › extract(self, member, path=None)"
+    inside = [c for c in chunks if c.heading == method]
+    assert len(inside) >= 2 and all("Part" in c.text for c in inside)
+
+
 def test_reciprocal_rank_fusion_counts_only_each_lists_candidates() -> None:
     # Chunk 0 is first by keywords but last of 25 by vectors (not a vector candidate), chunk 1 first by
     # vectors with no query word, chunk 2 second in both lists: fusion puts chunk 2 first.

@@ -8,8 +8,8 @@ Retrieval settings were chosen on the DEV half only; the HELD_OUT half is what i
 and all three modes (hybrid, plain BM25, vectors alone) are printed.
 
 The issue asks for hybrid recall@5 >= 0.93. On this set (questions that avoid the docstrings' words, and a
-hit must hold the entry itself) the default model (multilingual-e5-small, 4-bit) measures 0.68 held out
-(plain BM25 0.50, vectors alone 0.53; dev 0.79 / 0.56 / 0.65): the test holds that floor and the margin
+hit must hold the entry itself) the default model (multilingual-e5-small, 4-bit) measures 0.70 held out
+(plain BM25 0.48, vectors alone 0.55; dev 0.83 / 0.54 / 0.63): the test holds that floor and the margin
 over BM25, and the README says the target is not reached.
 """
 
@@ -58,7 +58,7 @@ def recall(library: Library, questions: list[Question], mode: str) -> tuple[floa
 
 
 @pytest.mark.slow
-# Embedding the 541 chunks takes about a minute of one core; on a machine shared by many builds it has
+# Embedding the 551 chunks takes about a minute of one core; on a machine shared by many builds it has
 # taken over five, which the suite's 300 s default would cut short.
 @pytest.mark.timeout(1200)
 def test_hybrid_recall_at_5_beats_plain_bm25(reference: Library, record_property: pytest.RecordProperty) -> None:
@@ -80,5 +80,5 @@ def test_hybrid_recall_at_5_beats_plain_bm25(reference: Library, record_property
     print("\n" + report)
     record_property("recall_at_5", figures)
     held_out = figures["held-out"]
-    assert held_out["hybrid"] >= 0.65, (report, missed)  # the issue's 0.93 is not reached (see the docstring)
+    assert held_out["hybrid"] >= 0.675, (report, missed)  # the issue's 0.93 is not reached (see the docstring)
     assert held_out["hybrid"] >= held_out["keyword"] + 0.15, report

@@ -286,6 +286,25 @@ def test_remotes_check_with_none_and_remove_an_unknown_one(qtbot, owner, session
     assert missing.error is not None and "office" in str(missing.error)
 
 
+
+def test_pair_a_device_then_refuse_the_same_name_and_a_bad_code(qtbot, owner, session) -> None:  # type: ignore[no-untyped-def]
+    from app.operations import remotes
+    from engine.pairing.code import decode
+
+    fingerprint = ":".join(["AB"] * 32)  # as tls.fingerprint writes it
+    made = _run(qtbot, server.pair_device(owner, session, "alice-laptop", url="https://10.0.0.5:8765",
+                                          fingerprint=fingerprint, models=None, log_content=False))
+    assert made.error is None
+    code = decode(made.result)
+    assert code.device == "alice-laptop" and code.fingerprint == fingerprint and code.one_time
+    assert _audited(session, "pair_create")
+    again = _run(qtbot, server.pair_device(owner, session, "alice-laptop", url="https://10.0.0.5:8765",
+                                           fingerprint=fingerprint, models=None, log_content=False))
+    assert again.error is not None and "alice-laptop" in str(again.error)
+    bad = _run(qtbot, remotes.connect(owner, session, "office", "not a code"))
+    assert bad.error is not None and "pairing code" in str(bad.error)
+    assert remotes.remotes(session) == []
+
 # -- models --------------------------------------------------------------------------------------------------
 
 

@@ -48,6 +48,7 @@ def test_https_pairing_and_revocation_from_the_server_panel(  # type: ignore[no-
     qtbot.keyClicks(dialog.name, "alice-laptop")
     dialog.url.setText(f"https://127.0.0.1:{port}")
     qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.code is not None)  # recorded off the GUI thread
     assert dialog.code is not None and dialog.code_label.text() == dialog.code
     assert dialog.qr.isVisible() and not dialog.qr.pixmap().isNull()  # shown as QR (segno)
     code = decode(dialog.code)

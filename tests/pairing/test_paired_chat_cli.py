@@ -58,13 +58,15 @@ def test_stop_ends_a_remote_reply_at_once(
         assert [m.name for m in backend.models()] == ["hospital-gpu/tiny"]
         ref = backend.find("hospital-gpu/tiny")
         assert ref is not None and ref.origin == "hospital-gpu" and backend.find("elsewhere/tiny") is None
-        request = ChatRequest([{"role": "user", "content": "tell me a long story"}], GenerationParams(max_tokens=400))
+        # The tiny model's end-of-generation tokens are banned: left alone, the reply would run to max_tokens.
+        never_ends = GenerationParams(max_tokens=400, logit_bias=((2, -100.0), (4, -100.0)))
+        request = ChatRequest([{"role": "user", "content": "tell me a long story"}], never_ends)
         stream = backend.chat(ref, request)
         chunks = iter(stream)
         first = next(chunks)
         assert first.text and stream.served_by == "hospital-gpu"
         stream.cancel()
         rest = list(chunks)
-    # Left alone, this reply ends with "stop"; cancelled, it ends marked so (after what was already received).
+    # Left alone, this reply ends with "length"; cancelled, it ends marked so (after what was already received).
     assert stream.final is not None and stream.final.finish_reason == "cancelled"
     assert rest[-1] is stream.final
