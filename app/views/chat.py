@@ -74,6 +74,52 @@ class ChatView(QWidget):
         self.sheet.hide()
         self.sheet.load_settings(self._stored_params())
 
+        # Tool calls waiting for the person (engine.tools): one approval at a time, above the composer.
+        self.approval: ToolApproval | None = None
+        self.tool_choice = "auto"  # "required": the first reply of a send must call an allowed tool
+        self._pending_calls: list[Any] = []
+        self._tool_task: Task | None = None
+        self._tool_rounds = 0
+        self._tool_model: str | None = None
+        self._tool_conversation: str | None = None  # the conversation whose calls these are
+
+        self.splitter = QSplitter()
+        self.splitter.addWidget(self.sidebar)
+        self.splitter.addWidget(self._build_pane())
+        self.splitter.addWidget(self.sheet)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([250, 700, 280])
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+        self._connect_signals()
+        self.refresh_models()
+        self.reload()
+
+    def _build_pane(self) -> QWidget:
+        """The middle: header, the messages (or a placeholder) and everything under them."""
+        self.view = MessageListView(self.messages)
+        self.placeholder = muted("")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        pane = QWidget()
+        pane_layout = QVBoxLayout(pane)
+        pane_layout.setContentsMargins(0, 0, 0, 0)
+        pane_layout.setSpacing(0)
+        pane_layout.addLayout(self._build_header())
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        pane_layout.addWidget(line)
+        pane_layout.addWidget(self.view, 1)
+        pane_layout.addWidget(self.placeholder, 1)
+        pane_layout.addLayout(self._build_bottom())
+        return pane
+
+    def _build_header(self) -> QHBoxLayout:
+        """The conversation's title, the model picker and the settings button."""
         self.title = ElidedLabel()
         font = QFont(self.title.font())
         font.setPointSizeF(font.pointSizeF() * 1.2)
@@ -93,11 +139,10 @@ class ChatView(QWidget):
         header.addWidget(QLabel(self.tr("Model:")))
         header.addWidget(self.model_picker)
         header.addWidget(self.settings_button)
+        return header
 
-        self.view = MessageListView(self.messages)
-        self.placeholder = muted("")
-        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-
+    def _build_bottom(self) -> QVBoxLayout:
+        """Under the messages: tool approvals, the edit banner, the collection picker, the composer, status."""
         self.edit_banner = muted("")
         self.cancel_edit = named(QPushButton(self.tr("Cancel edit")), self.tr("Cancel edit"))
         self.cancel_edit.setFlat(True)
@@ -130,50 +175,22 @@ class ChatView(QWidget):
         composer_row.addLayout(buttons)
         # Tool calls waiting for the person (engine.tools): one approval at a time, above the composer.
         self.tool_area = QVBoxLayout()
-        self.approval: ToolApproval | None = None
-        self.tool_choice = "auto"  # "required": the first reply of a send must call an allowed tool
-        self._pending_calls: list[Any] = []
-        self._tool_task: Task | None = None
-        self._tool_rounds = 0
-        self._tool_model: str | None = None
-        self._tool_conversation: str | None = None  # the conversation whose calls these are
         bottom = QVBoxLayout()
         bottom.setContentsMargins(16, 4, 16, 10)
         bottom.addLayout(self.tool_area)
         bottom.addWidget(self.banner)
         # Under the messages, beside what it changes: the header has no room left at narrow widths.
-        self.collections = CollectionPicker(session)
+        self.collections = CollectionPicker(self.session)
         picker_row = QHBoxLayout()
         picker_row.addWidget(self.collections)
         picker_row.addStretch(1)
         bottom.addLayout(picker_row)
         bottom.addLayout(composer_row)
         bottom.addWidget(self.status)
+        return bottom
 
-        pane = QWidget()
-        pane_layout = QVBoxLayout(pane)
-        pane_layout.setContentsMargins(0, 0, 0, 0)
-        pane_layout.setSpacing(0)
-        pane_layout.addLayout(header)
-        line = QFrame()
-        line.setFrameShape(QFrame.Shape.HLine)
-        line.setFrameShadow(QFrame.Shadow.Sunken)
-        pane_layout.addWidget(line)
-        pane_layout.addWidget(self.view, 1)
-        pane_layout.addWidget(self.placeholder, 1)
-        pane_layout.addLayout(bottom)
-
-        self.splitter = QSplitter()
-        self.splitter.addWidget(self.sidebar)
-        self.splitter.addWidget(pane)
-        self.splitter.addWidget(self.sheet)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([250, 700, 280])
-        self.splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
-
+    def _connect_signals(self) -> None:
+        """Wire the parts together, and the send/stop shortcuts."""
         self.sidebar.conversation_selected.connect(self.open_conversation)
         self.sidebar.new_requested.connect(self.new_chat)
         self.sidebar.conversation_erased.connect(self._erased)
@@ -198,8 +215,6 @@ class ChatView(QWidget):
         escape.activated.connect(self._escape)
         self.composer.escape_pressed.connect(self._escape)
 
-        self.refresh_models()
-        self.reload()
 
     # -- loading -----------------------------------------------------------------------------------
 

@@ -72,6 +72,20 @@ class DocumentsView(QWidget):
         self.search_task: Task | None = None
         self.setAcceptDrops(True)
 
+        splitter = QSplitter()
+        splitter.addWidget(self._build_collections())
+        splitter.addWidget(self._build_documents())
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([240, 900])
+        splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+        self._connect_signals()
+        self.reload()
+
+    def _build_collections(self) -> QWidget:
+        """The left pane: the collections and the buttons that make and remove them."""
         self.collection_list = named(QListWidget(), self.tr("Collections"))
         self.new_button = named(QPushButton(self.tr("New collection…")), self.tr("New collection"))
         self.remove_collection_button = named(QPushButton(self.tr("Remove collection…")),
@@ -83,7 +97,10 @@ class DocumentsView(QWidget):
         left.addWidget(self.remove_collection_button)
         left_pane = QWidget()
         left_pane.setLayout(left)
+        return left_pane
 
+    def _build_document_actions(self) -> tuple[QHBoxLayout, QHBoxLayout]:
+        """The selected collection's heading, index state and documents; add/remove buttons, progress, report."""
         self.heading = QLabel()
         self.heading.setWordWrap(True)
         self.index_note = muted("")
@@ -109,7 +126,10 @@ class DocumentsView(QWidget):
         self.report = named(QPlainTextEdit(), self.tr("Import report"))
         self.report.setReadOnly(True)
         self.report.setMaximumHeight(110)
+        return actions, progress_row
 
+    def _build_search(self) -> QHBoxLayout:
+        """The search field and the table of passages found."""
         self.query = named(QLineEdit(), self.tr("Search the collection"))
         self.query.setPlaceholderText(self.tr("Search this collection…"))
         self.search_button = named(QPushButton(self.tr("Search")), self.tr("Search"))
@@ -118,7 +138,12 @@ class DocumentsView(QWidget):
         search_row.addWidget(self.search_button)
         self.hits = _table([self.tr("Passage"), self.tr("Document"), self.tr("Page")], self.tr("Search results"))
         self.hits.setWordWrap(True)
+        return search_row
 
+    def _build_documents(self) -> QWidget:
+        """The right pane: the collection's documents, adding, the import report and search."""
+        actions, progress_row = self._build_document_actions()
+        search_row = self._build_search()
         right = QVBoxLayout()
         right.addWidget(self.heading)
         right.addWidget(self.index_note)
@@ -132,16 +157,10 @@ class DocumentsView(QWidget):
         right.addWidget(self.hits, 2)
         right_pane = QWidget()
         right_pane.setLayout(right)
+        return right_pane
 
-        splitter = QSplitter()
-        splitter.addWidget(left_pane)
-        splitter.addWidget(right_pane)
-        splitter.setStretchFactor(1, 1)
-        splitter.setSizes([240, 900])
-        splitter.setChildrenCollapsible(False)
-        layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
-
+    def _connect_signals(self) -> None:
+        """Buttons, drops and the index-state poll."""
         self.collection_list.currentItemChanged.connect(lambda *_: self._collection_picked())
         self.new_button.clicked.connect(self.ask_new_collection)
         self.remove_collection_button.clicked.connect(self.confirm_remove_collection)
@@ -155,7 +174,6 @@ class DocumentsView(QWidget):
         self.index_timer = QTimer(self)
         self.index_timer.setInterval(INDEX_POLL_MS)
         self.index_timer.timeout.connect(self._show_index_state)
-        self.reload()
 
     # -- reading -------------------------------------------------------------------------------
 

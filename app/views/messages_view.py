@@ -70,17 +70,37 @@ class MessageWidget(QFrame):
         self.setObjectName("userBubble" if item.role == "user" else "assistantBubble")
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.setAccessibleName(accessible[:300])
+        self._thinking_seen = False
+        self._thinking_text = ""
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addLayout(self._build_header(author))
+        self._build_thinking()
+        self._build_body()
+        layout.addWidget(self.thinking_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.thinking)
+        layout.addWidget(self.result_toggle, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.body)
+        layout.addWidget(self.load_bar)
+        layout.addWidget(self.sources)
+        layout.addWidget(self.stats)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        self.update_item(item)
+        self._show_result(False)
+
+    def _build_header(self, author: str) -> QHBoxLayout:
+        """Author, AI label, time, version arrows, edit/regenerate/copy."""
         # A long model name is elided (whole in the tooltip): the bubble never outgrows the message column.
         self.author = ElidedLabel(author)
         author_font = self.author.font()
         author_font.setBold(True)
         self.author.setFont(author_font)
-        self.time = muted(human_time_of_day(item.created_at))
+        self.time = muted(human_time_of_day(self.item.created_at))
         self.badge = QLabel(self.tr("AI-generated"))
         self.badge.setObjectName("aiBadge")
         self.badge.setToolTip(self.tr("This text was produced by an AI model and may be wrong."))
         named(self.badge, self.tr("AI-generated content"))
-        self.badge.setVisible(item.ai_generated)
+        self.badge.setVisible(self.item.ai_generated)
         self.copy = CopyButton(lambda: self.item.thinking_and_answer()[1], self.tr("Copy"))
         self.copy.setAutoRaise(True)
         named(self.copy, self.tr("Copy message"))
@@ -88,7 +108,7 @@ class MessageWidget(QFrame):
         self.edit.clicked.connect(lambda: self.edit_requested.emit(self.item))
         self.regenerate = self._tool("regenerate", self.tr("Regenerate"))
         self.regenerate.clicked.connect(self.regenerate_requested)
-        self.edit.setVisible(item.role == "user" and item.id is not None)
+        self.edit.setVisible(self.item.role == "user" and self.item.id is not None)
         self.regenerate.hide()
         # A regenerated reply keeps its earlier versions: ‹ 1/2 › steps through them.
         self.previous_version = self._arrow("‹", self.tr("Previous version of this reply"))
@@ -108,6 +128,10 @@ class MessageWidget(QFrame):
         header.addWidget(self.edit)
         header.addWidget(self.regenerate)
         header.addWidget(self.copy)
+        return header
+
+    def _build_thinking(self) -> None:
+        """A reasoning model's thinking and its toggle."""
         # A reasoning model's thinking: dimmed, above the answer; open while it streams in, folded when a
         # finished reply is shown again.
         self.thinking_toggle = QToolButton()
@@ -121,8 +145,9 @@ class MessageWidget(QFrame):
         self.thinking.setTextFormat(Qt.TextFormat.PlainText)
         self.thinking.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.thinking_toggle.toggled.connect(self._show_thinking)
-        self._thinking_seen = False
-        self._thinking_text = ""
+
+    def _build_body(self) -> None:
+        """The text, a tool result's toggle, the load bar, the sources and the figures under a reply."""
         self.body = MarkdownView()
         # A tool's result: folded under a toggle (it can be long, and is the tool's text, not the model's).
         self.result_toggle = QToolButton()
@@ -132,7 +157,7 @@ class MessageWidget(QFrame):
         self.result_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.result_toggle.setArrowType(Qt.ArrowType.RightArrow)
         named(self.result_toggle, self.tr("Show or hide the tool's result"))
-        self.result_toggle.setVisible(item.role == "tool")
+        self.result_toggle.setVisible(self.item.role == "tool")
         self.result_toggle.toggled.connect(self._show_result)
         self.load_bar = QProgressBar()
         self.load_bar.setRange(0, 100)
@@ -143,19 +168,6 @@ class MessageWidget(QFrame):
         # An answer from documents: its sources, stored with it, under it (again when the chat is reopened).
         self.sources = SourcesBlock()
         self.sources.open_requested.connect(self.source_requested)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.addLayout(header)
-        layout.addWidget(self.thinking_toggle, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.thinking)
-        layout.addWidget(self.result_toggle, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.body)
-        layout.addWidget(self.load_bar)
-        layout.addWidget(self.sources)
-        layout.addWidget(self.stats)
-        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        self.update_item(item)
-        self._show_result(False)
 
     def _show_result(self, shown: bool) -> None:
         """A tool's result is folded until the person opens it."""

@@ -90,6 +90,19 @@ class TrainingView(QWidget):
         self.session = session
         self.task: Task | None = None
         self.cancel = threading.Event()
+        self.import_task: Task | None = None
+        title = QLabel(self.tr("Training"))
+        title.setObjectName("bigStatement")  # the page title, as on the other views
+        columns = QHBoxLayout()
+        columns.addWidget(self._build_settings(), 2)
+        columns.addLayout(self._build_results(), 3)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addLayout(columns, 1)
+        self.refresh()
+
+    def _build_settings(self) -> QGroupBox:
+        """Base model, dataset (and where new ones come from), hyperparameters, legal basis, Train/Stop."""
         self.base = named(QComboBox(), self.tr("Base model"))
         self.dataset = named(QComboBox(), self.tr("Dataset"))
         self.name = named(QLineEdit(), self.tr("Name of the adapted model"))
@@ -128,7 +141,6 @@ class TrainingView(QWidget):
         sources_row.addStretch(1)
         form.addRow("", sources_row)
         # Importing a file: progress, then the bad lines (if any) with their numbers; nothing half-imported.
-        self.import_task: Task | None = None
         self.import_progress = named(QProgressBar(), self.tr("Dataset import progress"))
         self.import_progress.hide()
         self.import_report = named(QPlainTextEdit(), self.tr("Dataset import problems"))
@@ -160,7 +172,10 @@ class TrainingView(QWidget):
         box.addWidget(self.import_report)
         box.addStretch(1)
         box.addLayout(buttons)
+        return settings
 
+    def _build_results(self) -> QVBoxLayout:
+        """The live loss curve and progress, the evaluation side by side, the adapter's record."""
         self.progress = named(QProgressBar(), self.tr("Training progress"))
         self.status = QLabel(self.tr("Pick a base model and a dataset."))
         self.status.setWordWrap(True)
@@ -180,15 +195,7 @@ class TrainingView(QWidget):
         right.addWidget(self.evaluation, 2)
         right.addWidget(QLabel(self.tr("Record")))
         right.addWidget(self.record, 1)
-        title = QLabel(self.tr("Training"))
-        title.setObjectName("bigStatement")  # the page title, as on the other views
-        columns = QHBoxLayout()
-        columns.addWidget(settings, 2)
-        columns.addLayout(right, 3)
-        layout = QVBoxLayout(self)
-        layout.addWidget(title)
-        layout.addLayout(columns, 1)
-        self.refresh()
+        return right
 
     # -- choices -------------------------------------------------------------------------------
 
