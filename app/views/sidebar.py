@@ -62,6 +62,7 @@ class ConversationSidebar(QWidget):
         self.session = session
         self.model = ConversationListModel(self)
         self.setMinimumWidth(200)
+        self.streaming_id: str | None = None  # the conversation a reply is being written in (not deletable)
         self.search = named(QLineEdit(), self.tr("Search all chats"))
         self.search.setPlaceholderText(self.tr("Search all chats (Ctrl+K)"))
         self.search.setClearButtonEnabled(True)
@@ -69,6 +70,20 @@ class ConversationSidebar(QWidget):
         self.new_button = named(QPushButton(self.tr("New chat")), self.tr("New chat"))
         self.new_button.setIcon(theme.icon("new"))
         self.new_button.setToolTip(self.tr("New chat (Ctrl+N)"))
+        self._build_lists()
+        tools = self._build_tools()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 4, 8)
+        layout.addWidget(self.new_button)
+        layout.addWidget(self.search)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.hits, 1)
+        layout.addWidget(self.empty)
+        layout.addLayout(tools)
+        self._connect_signals()
+
+    def _build_lists(self) -> None:
+        """The conversations (titles elided to the width, never a sideways scroll bar) and the search hits."""
         self.list = named(QListView(), self.tr("Conversations"))
         self.list.setModel(self.model)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -80,12 +95,14 @@ class ConversationSidebar(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setItemDelegate(_FitWidthDelegate(self.list))
-        self.streaming_id: str | None = None  # the conversation a reply is being written in (not deletable)
         self.hits = named(QListWidget(), self.tr("Search results"))
         self.hits.setWordWrap(True)
         self.hits.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.hits.setResizeMode(QListView.ResizeMode.Adjust)
         self.hits.hide()
+
+    def _build_tools(self) -> QHBoxLayout:
+        """Rename and delete under the list; an empty-list note."""
         self.empty = muted(self.tr("No conversations yet."))
         self.rename_button = self._tool("edit", self.tr("Rename chat"))
         self.delete_button = self._tool("trash", self.tr("Delete chat"))
@@ -93,15 +110,10 @@ class ConversationSidebar(QWidget):
         tools.addWidget(self.rename_button)
         tools.addWidget(self.delete_button)
         tools.addStretch(1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 8, 4, 8)
-        layout.addWidget(self.new_button)
-        layout.addWidget(self.search)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.hits, 1)
-        layout.addWidget(self.empty)
-        layout.addLayout(tools)
+        return tools
 
+    def _connect_signals(self) -> None:
+        """Search as one types (debounced), selection, context menu, F2 and Delete on the list."""
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(SEARCH_DELAY_MS)

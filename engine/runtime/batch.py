@@ -545,17 +545,22 @@ class BatchedModel:
     @cached_property
     def _solo(self) -> _Solo:
         """The context deterministic requests run in, made on first use (a KV cache for one sequence)."""
+        ctx = self.single_sequence_context(self.n_ctx_seq, SOLO_CHUNK, "a deterministic request")
+        return _Solo(ctx, LlamaBatch(n_tokens=SOLO_CHUNK, embd=0, n_seq_max=1, verbose=False), _Slot(0))
+
+    def single_sequence_context(self, n_ctx: int, chunk: int, purpose: str) -> LlamaContext:
+        """A context of its own on this model's weights for one sequence, evaluated `chunk` tokens at a time
+        (deterministic requests, prompt log-probabilities); UserError naming `purpose` if llama.cpp refuses."""
         params = C.llama_context_default_params()
-        params.n_ctx = self.n_ctx_seq
-        params.n_batch = params.n_ubatch = SOLO_CHUNK
+        params.n_ctx = n_ctx
+        params.n_batch = params.n_ubatch = chunk
         params.n_seq_max = 1
         params.n_threads = params.n_threads_batch = self.threads
         params.swa_full = True
         try:
-            ctx = LlamaContext(model=self.model, params=params, verbose=False)
+            return LlamaContext(model=self.model, params=params, verbose=False)
         except (ValueError, RuntimeError) as exc:
-            raise UserError(f"llama.cpp could not make a context for a deterministic request: {exc}") from None
-        return _Solo(ctx, LlamaBatch(n_tokens=SOLO_CHUNK, embd=0, n_seq_max=1, verbose=False), _Slot(0))
+            raise UserError(f"llama.cpp could not make a context for {purpose}: {exc}") from None
 
     def _step_solo(self, request: _Request) -> None:
         """One decode of the deterministic request: a fixed-size chunk of its prompt, or its next token."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from llama_cpp import llama_cpp as C
-from llama_cpp._internals import LlamaBatch, LlamaContext
+from llama_cpp._internals import LlamaBatch
 
 from engine.errors import UserError
 from engine.runtime.types import TokenLogprob
@@ -30,16 +30,7 @@ def prompt_logprobs(model: BatchedModel, tokens: list[int], top_n: int) -> tuple
     after the tokens before it (None for the first), and the `top_n` likeliest tokens there."""
     bos = C.llama_vocab_bos(model.vocab)
     shown_from = 1 if tokens and tokens[0] == bos and len(tokens) > 1 else 0
-    params = C.llama_context_default_params()
-    params.n_ctx = max(len(tokens), CHUNK)
-    params.n_batch = params.n_ubatch = CHUNK
-    params.n_seq_max = 1
-    params.n_threads = params.n_threads_batch = model.threads
-    params.swa_full = True
-    try:
-        ctx = LlamaContext(model=model.model, params=params, verbose=False)
-    except (ValueError, RuntimeError) as exc:
-        raise UserError(f"llama.cpp could not make a context for the prompt's logprobs: {exc}") from None
+    ctx = model.single_sequence_context(max(len(tokens), CHUNK), CHUNK, "the prompt's logprobs")
     batch = LlamaBatch(n_tokens=CHUNK, embd=0, n_seq_max=1, verbose=False)
     # The first token's text as the prompt's text has it (detokenize drops SentencePiece's added space).
     entries = [TokenLogprob(model.detokenize([tokens[shown_from]]), None)] if len(tokens) > shown_from else []
