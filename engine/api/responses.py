@@ -85,9 +85,15 @@ def _converted(body: ResponsesRequest, history: list[dict[str, Any]], sources: s
     message: the instructions, then the file_search sources, since many chat templates take only one)."""
     parts = [text for text in (body.instructions, sources) if text]
     system = [{"role": "system", "content": "\n\n".join(parts)}] if parts else []
+    messages = system + history + _items(body)
+    if not messages:  # e.g. only reasoning items: valid items, nothing to answer
+        raise ApiError(
+            400, "input holds nothing to answer: reasoning items are not shown to the model again; send a "
+            "message or a function call's output", param="input", code="invalid_value",
+        )
     converted: dict[str, Any] = {
         "model": body.model,
-        "messages": system + history + _items(body),
+        "messages": messages,
         "max_tokens": body.max_output_tokens,
         "temperature": body.temperature,
         "top_p": body.top_p,

@@ -33,6 +33,7 @@ UNSTATABLE_MESSAGES = (
     "the prompt has a token id outside this model's vocabulary",  # token-id prompts: the model's vocabulary
     "suffix needs fill-in-the-middle tokens",  # only models with FIM tokens fill in the middle
     "prompts × n is at most",  # a bound on the product of two fields (batched prompts and choices)
+    "input holds nothing to answer",  # Responses input of reasoning items only: each item valid, none answerable
 )
 # A previous_response_id must name a response stored for this key: state, not shape. An uploaded file's
 # contents (a dataset's rows) are no part of a multipart schema.

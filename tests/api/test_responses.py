@@ -214,6 +214,9 @@ def test_refusals(client: openai.OpenAI) -> None:
         client.responses.create(model="tiny", input=[{"role": "user", "content": [{"type": "input_image"}]}])
     with pytest.raises(openai.NotFoundError):
         client.responses.create(model="nope", input="x")
+    with pytest.raises(openai.BadRequestError) as empty:  # reasoning items only: nothing the model is shown
+        client.responses.create(model="tiny", input=[{"type": "reasoning", "summary": [], "content": []}])  # type: ignore[list-item]
+    assert "input holds nothing to answer" in empty.value.message
     body: dict[str, Any] = {"type": "function", "name": "nope"}
     with pytest.raises(openai.BadRequestError):
         client.responses.create(model="tiny", input="x", tools=[WEATHER], tool_choice=body)  # type: ignore[arg-type]
