@@ -930,7 +930,10 @@ class BatchedModel:
     ) -> TokenLogprob | None:
         if top_n is None:
             return None
-        logits = self._logits(index, ctx)
+        return self.token_logprob(self._logits(index, ctx), token, top_n)
+
+    def token_logprob(self, logits: np.ndarray, token: int, top_n: int) -> TokenLogprob:
+        """`token`'s log-probability under `logits`, with the `top_n` likeliest tokens there."""
         shifted = logits - logits.max()
         log_probs = shifted - math.log(float(np.exp(shifted).sum()))
         top: tuple[tuple[str, float], ...] = ()

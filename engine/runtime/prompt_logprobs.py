@@ -9,7 +9,6 @@ evaluated in chunks of CHUNK positions so that the logits buffer stays small wit
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -50,19 +49,8 @@ def prompt_logprobs(model: BatchedModel, tokens: list[int], top_n: int) -> tuple
                 if position + 1 >= len(tokens) or position + 1 <= shown_from:
                     continue
                 logits = np.ctypeslib.as_array(C.llama_get_logits_ith(ctx.ctx, i), shape=(model.n_vocab,))
-                entries.append(_entry(model, logits, tokens[position + 1], top_n))
+                entries.append(model.token_logprob(logits, tokens[position + 1], top_n))
     finally:
         batch.close()
         ctx.close()
     return tuple(entries)
-
-
-def _entry(model: BatchedModel, logits: np.ndarray, token: int, top_n: int) -> TokenLogprob:
-    shifted = logits - logits.max()
-    log_probs = shifted - math.log(float(np.exp(shifted).sum()))
-    top: tuple[tuple[str, float], ...] = ()
-    if top_n:
-        best = np.argpartition(-log_probs, top_n)[:top_n]
-        best = best[np.argsort(-log_probs[best])]
-        top = tuple((model.token_text(int(t)), float(log_probs[t])) for t in best)
-    return TokenLogprob(model.token_text(token), float(log_probs[token]), top)

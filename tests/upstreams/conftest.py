@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import openai
@@ -23,6 +24,9 @@ from engine.vault import RequestLogEntry
 from engine.vault.records import PENDING_STATUS
 from tests.api.conftest import Api, start_api, stop_api
 from tests.conftest import module_enclave_home
+
+if TYPE_CHECKING:
+    from tests.upstreams.fake import FakeUpstream
 
 READY_TIMEOUT_S = 60.0
 
@@ -140,3 +144,13 @@ def logged_after(api: Api, count: int, timeout_s: float = 10.0) -> RequestLogEnt
             raise AssertionError("the request was not logged, or its row was never completed")
         time.sleep(0.02)
     return api.vault.request_log.recent(1)[0]
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeUpstream]:
+    """The scripted upstream (plain HTTP on loopback; it calls the first tool it is offered)."""
+    from tests.upstreams.fake import FakeUpstream  # here: fake.py takes free_port from this module
+
+    server = FakeUpstream(f"sk-fake-{secrets.token_hex(16)}").start()
+    yield server
+    server.stop()

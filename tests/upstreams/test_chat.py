@@ -4,7 +4,6 @@ through the same backend interface, streamed event by event, stored encrypted in
 from __future__ import annotations
 
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -25,14 +24,6 @@ from tests.upstreams.conftest import LlamaServer, free_port
 from tests.upstreams.fake import FakeUpstream
 
 PASSPHRASE = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    """The scripted upstream (plain HTTP on loopback)."""
-    server = FakeUpstream(f"sk-fake-{secrets.token_hex(16)}").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ with the API's own error event, scrubbed."""
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterator
 
 import anthropic
 import pytest
@@ -15,14 +13,6 @@ from engine.upstreams import add_upstream
 from tests.api.conftest import Api
 from tests.upstreams.conftest import client, log_count, logged_after
 from tests.upstreams.fake import FakeUpstream
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    """The scripted upstream (plain HTTP on loopback)."""
-    server = FakeUpstream(f"sk-fake-{secrets.token_hex(16)}").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -5,8 +5,6 @@ Messages), through the official SDKs and a real Enclave server on loopback."""
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -26,14 +24,6 @@ WEATHER: Any = {
     },
 }
 ASK: Any = [{"role": "user", "content": "Weather in Paris?"}]
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeUpstream]:
-    """The scripted upstream (plain HTTP on loopback): it calls the first tool it is offered."""
-    server = FakeUpstream(f"sk-fake-{secrets.token_hex(16)}").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module", autouse=True)
