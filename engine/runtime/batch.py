@@ -15,10 +15,10 @@ occupied cell up to the last (see `_compact`).
 
 A deterministic request (a seed, or a key's "reproducible" rule) gives the same tokens whatever the cache
 holds and whatever else runs: llama.cpp's logits for a token depend on how its prompt was split into
-batches (matrix kernels change with the batch's size), on what else shares the batch, and on which KV
-cells hold its sequence (summation order in attention). Such a request therefore runs in a context of its
-own (`_Solo`, made on first use): the cache emptied, the prompt evaluated from position 0 in chunks of a
-fixed size, each token decoded in a batch of its own, sampled by a chain seeded from the request.
+batches, on which KV cells hold its sequence and on the weights' kernels. Such requests therefore run in a
+context of their own (`engine.runtime.deterministic.Lanes`, made on first use), under the conditions that
+make a sequence's logits independent of the others': they decode together there, sampled by chains
+seeded from the requests.
 
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
@@ -43,6 +43,8 @@ from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.adapters import apply_lora
+from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
+from engine.runtime.deterministic import Lane, Lanes
 from engine.runtime.loaded import (
     PENALTY_WINDOW,
     LoadReport,
@@ -86,9 +88,6 @@ MAX_LEARNT_FRAMING = 16
 COMPACT_AFTER_TOKENS = 16
 # Views kept on llama.cpp's logits rows (one per batch position that gets logits, in practice).
 MAX_LOGIT_VIEWS = 64
-# A deterministic request's prompt is evaluated in chunks of this many tokens (a fixed size: the same
-# prompt is always split the same way, whatever the model's batch size).
-SOLO_CHUNK = 64
 
 
 def plain_greedy(params: GenerationParams) -> bool:
@@ -161,18 +160,6 @@ class _Saved:
 
 
 @dataclass
-class _Solo:
-    """The context deterministic requests run in, one at a time."""
-
-    ctx: LlamaContext
-    batch: LlamaBatch
-    slot: _Slot
-    # The prompt tokens the cache holds as evaluated in SOLO_CHUNK-sized chunks from position 0: a next
-    # request with the same start reuses them up to a chunk boundary (the same arithmetic, the same cells).
-    chunked: list[int] = field(default_factory=list)
-
-
-@dataclass
 class _Request:
     """A request being served: its slot, sampler and progress through prompt and reply."""
 
@@ -196,7 +183,8 @@ class _Request:
     first_token_at: float | None = None
     prompt_done_at: float | None = None
     batch_index: int = -1
-    solo: bool = False  # deterministic: runs in the model's solo context (see the module's docstring)
+    solo: bool = False  # deterministic: runs in the model's Lanes (see the module's docstring)
+    lane: Lane | None = None  # (a deterministic request's sequence there)
     serial: int = 0  # tells requests apart (see `_compacted_for`)
     decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     stop_filter: StopFilter | None = None
@@ -223,7 +211,8 @@ class BatchedModel:
         self.parallel = settings.parallel
         self.n_ctx_seq = context_per_sequence(record)
         threads = self.threads = settings.threads or max(1, os.cpu_count() or 1)
-        gpu_layers = resolve_gpu_layers(settings.gpu_layers)
+        gpu_layers = self.gpu_layers = resolve_gpu_layers(settings.gpu_layers)
+        self._adapter = adapter
         self.n_ubatch = max(32, min(settings.batch_size, self.n_ctx_seq))
         self.n_batch = max(self.n_ubatch, min(LOGICAL_BATCH, self.n_ctx_seq))
         started = time.perf_counter()
@@ -368,9 +357,9 @@ class BatchedModel:
         return any(not slot.busy for slot in self.slots)
 
     def can_admit(self, params: GenerationParams) -> bool:
-        """Whether a request with `params` can start now (deterministic ones run one at a time)."""
+        """Whether a request with `params` can start now (deterministic ones in a free lane)."""
         if params.deterministic:
-            return not any(request.solo for request in self.active)
+            return "_solo" not in self.__dict__ or self._solo.has_free_lane
         return self.has_free_slot
 
     @property
@@ -520,21 +509,13 @@ class BatchedModel:
         queued_s: float,
         sampler: LlamaSampler | None,
     ) -> None:
-        """Start a deterministic request in the solo context. It keeps the cells of the prompt start the
-        previous one evaluated, up to a SOLO_CHUNK boundary: from there it evaluates the same chunks at
+        """Start a deterministic request in a free lane. It keeps the cells of the prompt start the lane's
+        previous request evaluated, up to a SOLO_CHUNK boundary: from there it evaluates the same chunks at
         the same positions after the same cells as a cold start would, so the logits are the same."""
-        solo = self._solo
-        reuse = min(longest_prefix(solo.chunked, prompt), len(prompt) - 1)
-        reuse -= reuse % SOLO_CHUNK
-        if reuse > 0:
-            solo.ctx.kv_cache_seq_rm(0, reuse, -1)
-        else:
-            C.llama_memory_clear(C.llama_get_memory(solo.ctx.ctx), True)
-        solo.chunked = prompt[:reuse]
-        solo.slot.tokens = prompt[:reuse]
-        solo.slot.busy = True
+        lane, reuse = self._solo.take(prompt)
+        slot = _Slot(lane.seq_id, tokens=prompt[:reuse], busy=True)
         request = _Request(
-            params, cancel, emit, solo.slot, prompt, reuse, sampler, queued_s, prefilled=reuse, solo=True
+            params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse, solo=True, lane=lane
         )
         request.stop_filter = StopFilter(params.stop)
         request.speculation = self._speculation_for(params, prompt)
@@ -543,10 +524,17 @@ class BatchedModel:
         self.active.append(request)
 
     @cached_property
-    def _solo(self) -> _Solo:
-        """The context deterministic requests run in, made on first use (a KV cache for one sequence)."""
-        ctx = self.single_sequence_context(self.n_ctx_seq, SOLO_CHUNK, "a deterministic request")
-        return _Solo(ctx, LlamaBatch(n_tokens=SOLO_CHUNK, embd=0, n_seq_max=1, verbose=False), _Slot(0))
+    def _solo(self) -> Lanes:
+        """The context deterministic requests run in, made on first use."""
+        return Lanes(
+            str(self.record.path),
+            self.model,
+            n_ctx_seq=self.n_ctx_seq,
+            threads=self.threads,
+            gpu=self.gpu_layers != 0,
+            parallel=self.parallel,
+            adapter=self._adapter,
+        )
 
     def single_sequence_context(self, n_ctx: int, chunk: int, purpose: str) -> LlamaContext:
         """A context of its own on this model's weights for one sequence, evaluated `chunk` tokens at a time
@@ -562,46 +550,56 @@ class BatchedModel:
         except (ValueError, RuntimeError) as exc:
             raise UserError(f"llama.cpp could not make a context for {purpose}: {exc}") from None
 
-    def _step_solo(self, request: _Request) -> None:
-        """One decode of the deterministic request: a fixed-size chunk of its prompt, or its next token."""
-        solo = self._solo
-        batch = solo.batch.batch
-        chunk = request.prefilling
-        if chunk:
+    def _step_deterministic(self) -> None:
+        """One step of the deterministic requests: a fixed-size chunk of each one's prompt, in a decode call of
+        its own, then the next token (and drafts) of all the others together in one decode call."""
+        decoding = [r for r in self.active if r.solo and not r.prefilling and r.next_token is not None]
+        for request in [r for r in self.active if r.solo and r.prefilling]:
+            assert request.lane is not None
             tokens = request.prompt[request.prefilled : request.prefilled + SOLO_CHUNK]
+            start = request.prefilled
             request.prefilled += len(tokens)
             self.solo_evaluated += len(tokens)
-            logits_from = len(tokens) - 1
-        else:
+            request.slot.tokens.extend(tokens)
+            done = not request.prefilling
+            row = (request.lane.seq_id, tokens, start, len(tokens) - 1 if done else len(tokens))
+            if not self._decode_deterministic([request], [row]):
+                continue
+            request.lane.chunked = request.prompt[: request.prefilled]
+            if done:
+                request.batch_index = len(tokens) - 1
+                request.prompt_done_at = time.perf_counter()
+                self._sample(request)
+        if not decoding:
+            return
+        rows: list[tuple[int, list[int], int, int]] = []
+        n = 0
+        for request in decoding:
             assert request.next_token is not None
-            tokens, request.next_token, logits_from = [request.next_token], None, 0
+            tokens, request.next_token = [request.next_token], None
             if request.speculation is not None:
-                # Drafts depend only on the request's own tokens: the batches stay the same every time.
+                # Drafts depend only on the request's own tokens: its batches' rows are the same every time.
                 request.speculation.draft = self._draft(request, SOLO_CHUNK - 1, self._draft_cost(request, 1))
                 tokens += request.speculation.draft
-        start = len(request.slot.tokens)
-        wants_logits = not request.prefilling
-        for i, token in enumerate(tokens):
-            batch.token[i] = token
-            batch.pos[i] = start + i
-            batch.n_seq_id[i] = 1
-            batch.seq_id[i][0] = 0
-            batch.logits[i] = wants_logits and i >= logits_from
-        batch.n_tokens = len(tokens)
-        request.slot.tokens.extend(tokens)
-        code = C.llama_decode(solo.ctx.ctx, batch)
-        if code != 0:
-            solo.chunked = []
+            rows.append((request.slot.seq_id, tokens, len(request.slot.tokens), 0))
+            request.slot.tokens.extend(tokens)
+            request.batch_index = n
+            n += len(tokens)
+        if self._decode_deterministic(decoding, rows):
+            for request in decoding:
+                self._sample(request)
+
+    def _decode_deterministic(self, requests: list[_Request], rows: list[tuple[int, list[int], int, int]]) -> bool:
+        """Decode `rows` in the lanes' context; on failure the requests are stopped (False)."""
+        code = self._solo.decode(rows)
+        if code == 0:
+            return True
+        for request in requests:
+            assert request.lane is not None
+            self._solo.forget(request.lane)
             request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
             self._release(request, keep_cache=False)
-            return
-        if chunk:
-            solo.chunked = request.prompt[: request.prefilled]
-        if wants_logits:
-            request.batch_index = logits_from
-            if request.prompt_done_at is None:
-                request.prompt_done_at = time.perf_counter()
-            self._sample(request)
+        return False
 
     def _copy_shared_prefix(self, slot: _Slot, prompt: list[int], reuse: int) -> int:
         """Give `slot` the longest start of `prompt` that another sequence holds beyond its own `reuse`
@@ -759,8 +757,8 @@ class BatchedModel:
             if request.prompt_done_at is None:
                 request.prompt_done_at = now
             self._sample(request)
-        for request in [r for r in self.active if r.solo]:
-            self._step_solo(request)
+        if any(request.solo for request in self.active):
+            self._step_deterministic()
 
     def _compact(self) -> None:
         """Keep the cache's occupied cells to the running sequences, at its start, once they have settled.
@@ -1009,8 +1007,8 @@ class BatchedModel:
         slot = request.slot
         slot.busy = False
         slot.last_used = time.monotonic()
-        if request.solo:
-            slot.tokens = []  # (the next one keeps what it can of the cache, see `_admit_solo`)
+        if request.lane is not None:
+            request.lane.busy = False  # (the next one keeps what it can of the cache, see `_admit_solo`)
         elif not keep_cache:
             self._forget(slot)
         elif len(slot.tokens) + len(ahead) < self.n_ctx_seq:
@@ -1030,8 +1028,7 @@ class BatchedModel:
             request.emit(UserError("the model was unloaded"))
             self._release(request, keep_cache=False)
         if "_solo" in self.__dict__:
-            self._solo.batch.close()
-            self._solo.ctx.close()
+            self._solo.close()
         self.batch.close()
         self.ctx.close()
         self.model.close()

@@ -1,0 +1,140 @@
+"""Deterministic requests decoding together, in a context of their own (`Lanes`).
+
+A deterministic request (a seed, or a key's "reproducible" rule) must give the same tokens whatever the
+cache holds and whatever else runs. Measured on llama.cpp's CPU backend (bench/batch_invariance.py, logits
+compared bit for bit on the demo model), one sequence's logits stay exactly the same whatever other
+sequences share its batches, on three conditions:
+- its KV cells sit in a stream of its own from cell 0 (a unified cache interleaves sequences' cells, and
+  the SIMD grouping of attention's sums follows the cell index), and flash attention is off (its CPU
+  kernel's result depends on the other queries of the micro-batch);
+- the weights are used as the file stores them: the CPU "repacked" layouts compute a column with one
+  kernel when it falls in a group of four batch rows and another for the rest, so a token's result
+  depends on its place in the batch (the non-repacked kernels compute every batch row alike);
+- its prompt is evaluated in chunks of a fixed size from position 0 (`CHUNK`), each in a decode call of
+  its own (a chunk's attention depends on the chunk's length).
+Decode steps (a token, and the drafts a request guesses from its own tokens) then go into one batch for
+all the deterministic requests running: up to `STREAMS` run at once instead of one after another. The
+weights here are a second view of the same file (mapped, so the pages are shared with the first one's
+unrepacked tensors); on a GPU (different kernels by batch shape) one request runs at a time on the
+model's own weights, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from llama_cpp import llama_cpp as C
+from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
+
+from engine.errors import UserError
+from engine.runtime.adapters import apply_lora
+from engine.runtime.loaded import longest_prefix
+
+# A deterministic request's prompt is evaluated in chunks of this many tokens (a fixed size: the same
+# prompt is always split the same way, whatever the model's batch size).
+CHUNK = 64
+# Deterministic requests decoding together at most (each holds a KV stream of the model's context size).
+STREAMS = 4
+
+
+@dataclass
+class Lane:
+    """One deterministic sequence: its stream's tokens, and the prompt start evaluated in CHUNK-sized chunks."""
+
+    seq_id: int
+    busy: bool = False
+    # The prompt tokens the stream holds as evaluated in CHUNK-sized chunks from position 0: a next request
+    # with the same start reuses them up to a chunk boundary (the same arithmetic, the same cells).
+    chunked: list[int] = field(default_factory=list)
+
+
+class Lanes:
+    """The context deterministic requests run in: `streams` sequences, each in a KV stream of its own."""
+
+    def __init__(
+        self,
+        path: str,
+        shared: LlamaModel,
+        *,
+        n_ctx_seq: int,
+        threads: int,
+        gpu: bool,
+        parallel: int,
+        adapter: bytes | None,
+    ) -> None:
+        self.streams = 1 if gpu else max(1, min(STREAMS, parallel))
+        self._own_model: LlamaModel | None = None
+        model = shared
+        if not gpu:
+            params = C.llama_model_default_params()
+            params.n_gpu_layers = 0
+            params.use_extra_bufts = False  # no repacked weights (see the module's docstring)
+            try:
+                model = self._own_model = LlamaModel(path_model=path, params=params, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise UserError(f"llama.cpp could not load the model for a deterministic request: {exc}") from None
+        ctx_params = C.llama_context_default_params()
+        ctx_params.n_ctx = n_ctx_seq * self.streams
+        ctx_params.n_batch = ctx_params.n_ubatch = max(CHUNK, self.streams * CHUNK)
+        ctx_params.n_seq_max = self.streams
+        ctx_params.n_threads = ctx_params.n_threads_batch = threads
+        ctx_params.kv_unified = self.streams == 1
+        ctx_params.flash_attn_type = 0  # off (see the module's docstring)
+        ctx_params.swa_full = True
+        try:
+            self.ctx = LlamaContext(model=model, params=ctx_params, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            self.close()
+            raise UserError(f"llama.cpp could not make a context for a deterministic request: {exc}") from None
+        if adapter is not None:
+            apply_lora(model.model, self.ctx.ctx, adapter)
+        self.batch = LlamaBatch(n_tokens=ctx_params.n_batch, embd=0, n_seq_max=1, verbose=False)
+        self.lanes = [Lane(seq_id) for seq_id in range(self.streams)]
+
+    @property
+    def has_free_lane(self) -> bool:
+        """Whether another deterministic request can start now."""
+        return any(not lane.busy for lane in self.lanes)
+
+    def take(self, prompt: list[int]) -> tuple[Lane, int]:
+        """A free lane for `prompt` (the one whose chunks match it best) and how many of its tokens that
+        lane keeps: whole chunks only, so what follows is evaluated exactly as from a cold start."""
+        free = [lane for lane in self.lanes if not lane.busy]
+        lane = max(free, key=lambda candidate: longest_prefix(candidate.chunked, prompt))
+        reuse = min(longest_prefix(lane.chunked, prompt), len(prompt) - 1)
+        reuse -= reuse % CHUNK
+        self.ctx.kv_cache_seq_rm(lane.seq_id, reuse, -1)
+        lane.chunked = prompt[:reuse]
+        lane.busy = True
+        return lane, reuse
+
+    def decode(self, rows: Sequence[tuple[int, Sequence[int], int, int]]) -> int:
+        """One llama_decode of `rows`: (sequence id, tokens, first position, logits from this token index on);
+        llama.cpp's return code."""
+        batch = self.batch.batch
+        n = 0
+        for seq_id, tokens, start, logits_from in rows:
+            for i, token in enumerate(tokens):
+                batch.token[n] = token
+                batch.pos[n] = start + i
+                batch.n_seq_id[n] = 1
+                batch.seq_id[n][0] = seq_id
+                batch.logits[n] = i >= logits_from
+                n += 1
+        batch.n_tokens = n
+        return int(C.llama_decode(self.ctx.ctx, batch))
+
+    def forget(self, lane: Lane) -> None:
+        """Empty a lane's stream (after a failed decode its cells say nothing reliable)."""
+        self.ctx.kv_cache_seq_rm(lane.seq_id, 0, -1)
+        lane.chunked = []
+
+    def close(self) -> None:
+        """Free the context and the second view of the weights."""
+        if hasattr(self, "batch"):
+            self.batch.close()
+        if hasattr(self, "ctx"):
+            self.ctx.close()
+        if self._own_model is not None:
+            self._own_model.close()
