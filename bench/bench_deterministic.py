@@ -1,17 +1,20 @@
 """What deterministic mode costs: the same requests with and without it, side by side on the demo model.
 
-A deterministic request (a seed, or a key's "reproducible" rule) is evaluated from scratch in a context of
-its own and decoded in a batch of its own, one such request at a time (engine.runtime.batch). This
-measures, in interleaved rounds on one loaded model, with prompt-lookup speculation on (the default) and
-off (engine.runtime.speculative; deterministic requests speculate too, in their own context):
+A deterministic request (a seed, or a key's "reproducible" rule) runs in a context of its own, up to four
+decoding together there under the conditions that make each one's logits independent of the others'
+(engine.runtime.deterministic). This measures, in interleaved rounds on one loaded model, with
+prompt-lookup speculation on (the default) and off (engine.runtime.speculative; deterministic requests
+speculate too, in their own context):
 - one request alone (the deterministic one pays for evaluating its prompt in fixed-size chunks);
-- four concurrent requests (the normal path decodes them together; deterministic ones run one after another);
+- three concurrent requests (issue 30's target: 3 concurrent seeded streams' throughput ≥ 0.9× that of 3
+  concurrent unseeded ones);
 for two prompts: a note to write (little to copy) and a document to quote (where speculation pays);
 reporting wall time, time to first token and generated tokens per second for each mode, and the ratio
-deterministic / normal (target ≥ 0.9). It also checks that a seeded request gives the same tokens cold,
-warm and while three other streams run, with speculation on and off.
+deterministic / normal (median over rounds of each round's ratio). It also checks that a seeded request
+gives the same tokens cold, warm, while three other streams run, and while two other seeded ones run.
 
-Run: python bench/bench_deterministic.py [--rounds 3] [--tokens 32]. Writes bench/results/deterministic.json.
+Run: python bench/bench_deterministic.py [--rounds 5] [--tokens 32] [--speculation lookup,off]
+[--prompts note,quote]. Writes bench/results/deterministic.json.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import shutil
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bench_extractive import document  # noqa: E402
 from bench.common import demo_home, machine, median  # noqa: E402
 
-CLIENTS = 4
+CLIENTS = 3
 PROMPTS = {
     "note": "Write a short note to the records team about the retention policy for case files, numbered {i}. " * 4,
     "quote": "{i}. Quote this document word for word, then stop.\n\n" + document(8),
@@ -94,7 +98,20 @@ def reproducible(runtime: Any, model: str, tokens: int) -> bool:
     loaded = runtime.chat(messages, params, model=model).text()
     for thread in others:
         thread.join()
-    return bool(cold) and cold == warm == loaded
+    # Three seeded streams at once (seeds 42, 43, 44): each gives what it gives alone.
+    seeds = [replace(params, seed=42 + i) for i in range(3)]
+    alone = [cold, *(runtime.chat(messages, p, model=model).text() for p in seeds[1:])]
+    together: list[str] = [""] * 3
+
+    def seeded(i: int) -> None:
+        together[i] = runtime.chat(messages, seeds[i], model=model).text()
+
+    threads = [threading.Thread(target=seeded, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return bool(cold) and cold == warm == loaded and together == alone
 
 
 def main() -> int:
@@ -102,6 +119,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--speculation", default="lookup,off", help="the settings to measure, comma-separated")
+    parser.add_argument("--prompts", default="note,quote", help=f"which of {', '.join(PROMPTS)}, comma-separated")
     args = parser.parse_args()
     home = demo_home()
     os.environ["ENCLAVE_HOME"] = str(home)
@@ -112,14 +131,14 @@ def main() -> int:
     registry = ModelRegistry()
     rows: dict[str, list[dict[str, float]]] = {}
     identical: dict[str, bool] = {}
-    for speculation in ("lookup", "off"):
+    for speculation in args.speculation.split(","):
         registry.update_settings(DEMO_NAME, speculation=speculation)
         runtime = Runtime(registry)
         runtime.load(DEMO_NAME)
         identical[speculation] = reproducible(runtime, DEMO_NAME, args.tokens)
         run(runtime, DEMO_NAME, 1, 4, True, -1)  # warm up both contexts
         for round_ in range(args.rounds):
-            for prompt in PROMPTS:
+            for prompt in args.prompts.split(","):
                 for clients in (1, CLIENTS):
                     for deterministic in (False, True):  # interleaved: the machine's load hits both alike
                         mode = "deterministic" if deterministic else "normal"
@@ -160,10 +179,10 @@ def main() -> int:
             f"{name:<48} wall {values['wall_s']:7.2f} s  ttft {values['ttft_s']:6.2f} s  "
             f"{values['tokens_per_s']:7.1f} tok/s"
         )
-    print("deterministic / normal tokens/s (target >= 0.9):")
+    print(f"deterministic / normal tokens/s, median of the rounds' ratios (target: {CLIENTS}x >= 0.9):")
     for name, value in ratios.items():
         print(f"  {name:<44} {value:.2f}")
-    print("same tokens cold, warm and under 3 streams:", identical)
+    print("same tokens cold, warm, under 3 streams and 3 seeded at once:", identical)
     shutil.rmtree(home, ignore_errors=True)  # (the demo model's copy: 253 MB)
     return 0 if all(identical.values()) else 1
 

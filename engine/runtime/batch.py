@@ -44,7 +44,7 @@ from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.adapters import apply_lora
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
-from engine.runtime.deterministic import Lane, Lanes
+from engine.runtime.deterministic import Lane, Lanes, batch_invariant
 from engine.runtime.loaded import (
     PENALTY_WINDOW,
     LoadReport,
@@ -531,7 +531,7 @@ class BatchedModel:
             self.model,
             n_ctx_seq=self.n_ctx_seq,
             threads=self.threads,
-            gpu=self.gpu_layers != 0,
+            invariant=batch_invariant(self.metadata, self.gpu_layers != 0),
             parallel=self.parallel,
             adapter=self._adapter,
         )
@@ -573,20 +573,29 @@ class BatchedModel:
         if not decoding:
             return
         rows: list[tuple[int, list[int], int, int]] = []
-        n = 0
+        together: list[_Request] = []
         for request in decoding:
             assert request.next_token is not None
             tokens, request.next_token = [request.next_token], None
             if request.speculation is not None:
-                # Drafts depend only on the request's own tokens: its batches' rows are the same every time.
+                # Drafts depend only on the request's own tokens: the same every time.
                 request.speculation.draft = self._draft(request, SOLO_CHUNK - 1, self._draft_cost(request, 1))
                 tokens += request.speculation.draft
-            rows.append((request.slot.seq_id, tokens, len(request.slot.tokens), 0))
+            row = (request.slot.seq_id, tokens, len(request.slot.tokens), 0)
             request.slot.tokens.extend(tokens)
-            request.batch_index = n
-            n += len(tokens)
-        if self._decode_deterministic(decoding, rows):
-            for request in decoding:
+            if len(tokens) > 1:
+                # A token with drafts goes alone: with a KV stream per sequence, llama.cpp splits a batch into
+                # micro-batches of as many tokens from each sequence, so in company its rows would be split
+                # differently than alone (measured: the logits then differ).
+                request.batch_index = 0
+                if self._decode_deterministic([request], [row]):
+                    self._sample(request)
+                continue
+            rows.append(row)
+            request.batch_index = len(together)
+            together.append(request)
+        if together and self._decode_deterministic(together, rows):
+            for request in together:
                 self._sample(request)
 
     def _decode_deterministic(self, requests: list[_Request], rows: list[tuple[int, list[int], int, int]]) -> bool:

@@ -11,12 +11,14 @@ sequences share its batches, on three conditions:
   kernel when it falls in a group of four batch rows and another for the rest, so a token's result
   depends on its place in the batch (the non-repacked kernels compute every batch row alike);
 - its prompt is evaluated in chunks of a fixed size from position 0 (`CHUNK`), each in a decode call of
-  its own (a chunk's attention depends on the chunk's length).
+  its own (a chunk's attention depends on the chunk's length);
+- its weights are quantized (Q4_K, Q6_K, Q5_0, Q8_0 measured): llama.cpp's CPU kernels for float weights
+  (F32 measured, F16 and BF16 take the same path) give a row slightly different results by batch size.
 Decode steps (a token, and the drafts a request guesses from its own tokens) then go into one batch for
 all the deterministic requests running: up to `STREAMS` run at once instead of one after another. The
 weights here are a second view of the same file (mapped, so the pages are shared with the first one's
 unrepacked tensors); on a GPU (different kernels by batch shape) one request runs at a time on the
-model's own weights, as before.
+model's own weights, as before, and so they do for a model with float weights (`batch_invariant`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,15 @@ from engine.runtime.loaded import longest_prefix
 CHUNK = 64
 # Deterministic requests decoding together at most (each holds a KV stream of the model's context size).
 STREAMS = 4
+# llama.cpp's file types whose matrices are floats (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16).
+FLOAT_FILE_TYPES = frozenset({0, 1, 32})
+
+
+def batch_invariant(metadata: dict[str, str], gpu: bool) -> bool:
+    """Whether a sequence's logits are the same whatever shares its batches, under the conditions of the
+    module's docstring: on the CPU with quantized weights (a file type the metadata does not give: no)."""
+    file_type = metadata.get("general.file_type", "")
+    return not gpu and file_type.isdigit() and int(file_type) not in FLOAT_FILE_TYPES
 
 
 @dataclass
@@ -59,14 +70,14 @@ class Lanes:
         *,
         n_ctx_seq: int,
         threads: int,
-        gpu: bool,
+        invariant: bool,
         parallel: int,
         adapter: bytes | None,
     ) -> None:
-        self.streams = 1 if gpu else max(1, min(STREAMS, parallel))
+        self.streams = max(1, min(STREAMS, parallel)) if invariant else 1
         self._own_model: LlamaModel | None = None
         model = shared
-        if not gpu:
+        if invariant:
             params = C.llama_model_default_params()
             params.n_gpu_layers = 0
             params.use_extra_bufts = False  # no repacked weights (see the module's docstring)

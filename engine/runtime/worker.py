@@ -303,11 +303,11 @@ class ModelWorker:
                     job.cancel.cancel()
                 for request in model.active:
                     request.cancel.cancel()
-            # In arrival order; a deterministic request waits only for the one before it (it runs in a
-            # context of its own), never for a free sequence.
+            # In arrival order; a deterministic request waits only for a free lane of its own context
+            # (engine.runtime.deterministic), never for a free sequence.
             for job in [job for job in waiting if model.can_admit(job.params)]:
                 if not model.can_admit(job.params):
-                    continue  # (a deterministic one admitted just now)
+                    continue  # (the last free lane taken just now)
                 waiting.remove(job)
                 self._admit(model, job)
                 starting.append(job)
