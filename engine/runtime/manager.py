@@ -30,6 +30,7 @@ from engine.models.templates import (
 )
 from engine.runtime.adapters import AdapterSource
 from engine.runtime.batch import BatchedModel
+from engine.runtime.draft_model import draft_record
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.prompt_logprobs import prompt_logprobs
 from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt, PromptTooLong
@@ -107,7 +108,11 @@ class Runtime:
                     self._workers.pop(key).stop()
                 self._make_room(estimated_memory(record, embedding=embedding))
                 worker = ModelWorker(
-                    record, max_queue=self.max_queue, embedding=embedding, adapter=self._adapter_for(record, embedding)
+                    record,
+                    max_queue=self.max_queue,
+                    embedding=embedding,
+                    adapter=self._adapter_for(record, embedding),
+                    draft=None if embedding else draft_record(self.registry, record),
                 )
                 self._workers[key] = worker
                 started = True
