@@ -22,7 +22,7 @@ from engine.models import ModelRegistry
 from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
-from engine.runtime.draft_model import set_draft_model
+from engine.runtime.draft_model import check_draft, set_draft_model
 from tests.tiny_gguf import PIECES, write_tiny_gguf
 
 # Text the tiny model has not seen repeated: prompt lookup finds nothing long, so the draft model drafts.
@@ -255,8 +255,11 @@ def test_an_incompatible_or_identical_draft_is_refused(
 ) -> None:
     with pytest.raises(UserError, match="cannot draft for 'tiny': its token 261 is \"'\" where the target's is 'a'"):
         set_draft_model(registry, "tiny", "alien")
-    with pytest.raises(UserError, match="same file"):
+    with pytest.raises(UserError, match="its own draft model"):
         set_draft_model(registry, "tiny", "tiny")
+    # (The registry refuses a second copy of a file; the check stands should a record carry the same hash.)
+    with pytest.raises(UserError, match="'twin' is the same file as 'tiny'"):
+        check_draft(tiny_model, replace(drafts["twin"], sha256=tiny_model.sha256))
     with pytest.raises(UserError, match="unknown model"):
         set_draft_model(registry, "tiny", "nothing")
     assert registry.get("tiny").settings.draft_model is None  # nothing changed

@@ -103,7 +103,9 @@ def incompatibility(target: LlamaModel, draft: LlamaModel) -> str | None:
 
 def check_draft(target: ModelRecord, draft: ModelRecord) -> None:
     """UserError unless `draft` can be `target`'s draft model."""
-    if draft.name == target.name or draft.sha256 == target.sha256:
+    if draft.name == target.name:
+        raise UserError(f"{target.name!r} cannot be its own draft model: name a smaller model of its family")
+    if draft.sha256 == target.sha256:
         raise UserError(
             f"{draft.name!r} is the same file as {target.name!r}: a draft model is a smaller model of its family"
         )
