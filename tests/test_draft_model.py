@@ -235,6 +235,27 @@ def test_sampled_tokens_after_a_model_draft_follow_the_targets_distribution(
     assert chi2 < 23.0, (counts, expected)
 
 
+def test_the_cost_model_counts_the_draft_models_time(tiny_model: ModelRecord, drafts: dict[str, ModelRecord]) -> None:
+    """The same requests: with the draft model's decodes costing nothing it drafts; costing as much as
+    a hundred of the model's steps, it drafts nothing (and the reply is the same)."""
+    greedy = GenerationParams(max_tokens=24, temperature=0.0, ignore_eos=True)
+    replies, proposed = [], []
+    for draft_step in (0.0, 100.0):
+        model = BatchedModel(
+            replace(tiny_model, settings=replace(tiny_model.settings, draft_model="twin")), draft=drafts["twin"]
+        )
+        try:
+            assert model.draft_model is not None
+            model._draft_cost = lambda request, n: lambda k: 1.0 + 0.1 * k  # type: ignore[method-assign]
+            model.draft_model._step_seconds = lambda target, n, s=draft_step: s  # type: ignore[method-assign]
+            replies.append(_text(_replies(model, [model.tokenize(PROMPTS[0])], [greedy])[0]))
+            proposed.append(model.draft_model.proposed)
+        finally:
+            model.close()
+    assert proposed[0] > 10 and proposed[1] == 0
+    assert replies[0] == replies[1]
+
+
 def test_seeded_requests_keep_their_reproducibility_with_a_draft_model(
     tiny_model: ModelRecord, drafts: dict[str, ModelRecord]
 ) -> None:
