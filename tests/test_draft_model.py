@@ -185,8 +185,9 @@ def test_sampled_tokens_with_a_draft_model_are_ones_the_target_allows(
             scores = np.asarray(llm.scores)[: len(prompt) + len(tokens)].copy()
             scores[:, end_of_generation] = -np.inf
             for i, token in enumerate(tokens):
-                allowed = np.argsort(-scores[len(prompt) - 1 + i])[:3]
-                assert token in allowed, f"token {i} ({token}) is not among the target's top 3 {allowed}"
+                row = scores[len(prompt) - 1 + i]
+                third = np.sort(row)[-3]  # (to within kernel rounding between batch sizes)
+                assert row[token] >= third - 0.01, f"token {i} ({token}) is not among the target's top 3"
     finally:
         llm.close()
 
