@@ -3,10 +3,10 @@
 A deterministic request (a seed, or a key's "reproducible" rule) must give the same tokens whatever the
 cache holds and whatever else runs. Measured on llama.cpp's CPU backend (bench/batch_invariance.py, logits
 compared bit for bit on the demo model), one sequence's logits stay exactly the same whatever other
-sequences share its batches, on three conditions:
+sequences share its batches, on these conditions:
 - its KV cells sit in a stream of its own from cell 0 (a unified cache interleaves sequences' cells, and
-  the SIMD grouping of attention's sums follows the cell index), and flash attention is off (its CPU
-  kernel's result depends on the other queries of the micro-batch);
+  the SIMD grouping of attention's sums follows the cell index), and flash attention is off (with it,
+  the logits changed with the size of the prompt's chunks);
 - the weights are used as the file stores them: the CPU "repacked" layouts compute a column with one
   kernel when it falls in a group of four batch rows and another for the rest, so a token's result
   depends on its place in the batch (the non-repacked kernels compute every batch row alike);
@@ -14,8 +14,10 @@ sequences share its batches, on three conditions:
   its own (a chunk's attention depends on the chunk's length);
 - its weights are quantized (Q4_K, Q6_K, Q5_0, Q8_0 measured): llama.cpp's CPU kernels for float weights
   (F32 measured, F16 and BF16 take the same path) give a row slightly different results by batch size.
-Decode steps (a token, and the drafts a request guesses from its own tokens) then go into one batch for
-all the deterministic requests running: up to `STREAMS` run at once instead of one after another. The
+The next tokens of all the deterministic requests running then go into one batch: up to `STREAMS` run at
+once instead of one after another. A token with drafts (guessed from the request's own tokens, so the
+same every time) is decoded alone: with a stream per sequence llama.cpp splits a batch into micro-batches
+of as many tokens from each sequence, which would cut its rows differently in company. The
 weights here are a second view of the same file (mapped, so the pages are shared with the first one's
 unrepacked tensors); on a GPU (different kernels by batch shape) one request runs at a time on the
 model's own weights, as before, and so they do for a model with float weights (`batch_invariant`).
@@ -91,7 +93,8 @@ class Lanes:
         ctx_params.n_seq_max = self.streams
         ctx_params.n_threads = ctx_params.n_threads_batch = threads
         ctx_params.kv_unified = self.streams == 1
-        ctx_params.flash_attn_type = 0  # off (see the module's docstring)
+        if invariant:
+            ctx_params.flash_attn_type = 0  # off (see the module's docstring)
         ctx_params.swa_full = True
         try:
             self.ctx = LlamaContext(model=model, params=ctx_params, verbose=False)
