@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--streams", action="store_true", help="a KV stream per sequence (kv_unified off)")
     parser.add_argument("--no-repack", action="store_true", help="weights as in the file (no CPU repacking)")
     parser.add_argument("--draft", type=int, default=0, help="the sequence's decode steps carry this many drafts")
+    parser.add_argument("--pad4", action="store_true", help="the reference decodes with 3 dummy rows (4 in all)")
     parser.add_argument("--only", default="", help="run only scenarios whose name contains this")
     args = parser.parse_args()
     h = Harness(args.model, {"auto": -1, "off": 0, "on": 1}[args.flash], not args.streams, not args.no_repack)
@@ -95,7 +96,7 @@ def main() -> None:
     )
 
     # Reference: alone, 64-token chunks, greedy decode; the decoded tokens are then fed to every arrangement.
-    ctx = h.context(1, 64, 64)
+    ctx = h.context(4, 2048, 512) if args.pad4 else h.context(1, 64, 64)
     ref: list[np.ndarray] = []
     for s in range(0, len(prompt), 64):
         chunk = prompt[s : s + 64]
@@ -105,7 +106,8 @@ def main() -> None:
     tokens = []
     for d in range(DECODE):
         tokens.append(int(np.argmax(ref[-1])))
-        out = h.decode(ctx, [(0, [tokens[-1], *DRAFT[:k]], len(prompt) + d * (1 + k), True)], 0)
+        pad = [(i, [7], d, True) for i in (1, 2, 3)] if args.pad4 else []  # 3 rows of dummy sequences
+        out = h.decode(ctx, [(0, [tokens[-1], *DRAFT[:k]], len(prompt) + d * (1 + k), True), *pad], 0)
         assert out is not None
         ref.append(out)
     ctx.close()

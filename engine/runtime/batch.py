@@ -545,7 +545,6 @@ class BatchedModel:
     def _solo(self) -> Lanes:
         """The context deterministic requests run in, made on first use."""
         return Lanes(
-            str(self.record.path),
             self.model,
             n_ctx_seq=self.n_ctx_seq,
             threads=self.threads,
@@ -581,7 +580,7 @@ class BatchedModel:
             request.slot.tokens.extend(tokens)
             done = not request.prefilling
             row = (request.lane.seq_id, tokens, start, len(tokens) - 1 if done else len(tokens))
-            if not self._decode_deterministic([request], [row]):
+            if not self._decode_deterministic([request], [row], pad=False):
                 continue
             request.lane.chunked = request.prompt[: request.prefilled]
             if done:
@@ -616,9 +615,12 @@ class BatchedModel:
             for request in together:
                 self._sample(request)
 
-    def _decode_deterministic(self, requests: list[_Request], rows: list[tuple[int, list[int], int, int]]) -> bool:
-        """Decode `rows` in the lanes' context; on failure the requests are stopped (False)."""
-        code = self._solo.decode(rows)
+    def _decode_deterministic(
+        self, requests: list[_Request], rows: list[tuple[int, list[int], int, int]], *, pad: bool = True
+    ) -> bool:
+        """Decode `rows` in the lanes' context (`pad`: rows that all want logits, see Lanes.decode); on failure
+        the requests are stopped (False)."""
+        code = self._solo.decode(rows, pad=pad)
         if code == 0:
             return True
         for request in requests:

@@ -7,9 +7,11 @@ sequences share its batches, on these conditions:
 - its KV cells sit in a stream of its own from cell 0 (a unified cache interleaves sequences' cells, and
   the SIMD grouping of attention's sums follows the cell index), and flash attention is off (with it,
   the logits changed with the size of the prompt's chunks);
-- the weights are used as the file stores them: the CPU "repacked" layouts compute a column with one
-  kernel when it falls in a group of four batch rows and another for the rest, so a token's result
-  depends on its place in the batch (the non-repacked kernels compute every batch row alike);
+- every decode call of tokens that want logits has a multiple of `ROWS` rows (padded with throwaway rows
+  of a sequence of their own): llama.cpp's CPU "repacked" weight layouts compute the batch's rows in
+  groups of four with one kernel and the rest one by one with another, so a token's result depends on
+  its place in the batch otherwise (measured; with unrepacked weights it does not, but those kernels
+  made a decode step several times slower);
 - its prompt is evaluated in chunks of a fixed size from position 0 (`CHUNK`), each in a decode call of
   its own (a chunk's attention depends on the chunk's length);
 - its weights are quantized (Q4_K, Q6_K, Q5_0, Q8_0 measured): llama.cpp's CPU kernels for float weights
@@ -17,10 +19,10 @@ sequences share its batches, on these conditions:
 The next tokens of all the deterministic requests running then go into one batch: up to `STREAMS` run at
 once instead of one after another. A token with drafts (guessed from the request's own tokens, so the
 same every time) is decoded alone: with a stream per sequence llama.cpp splits a batch into micro-batches
-of as many tokens from each sequence, which would cut its rows differently in company. The
-weights here are a second view of the same file (mapped, so the pages are shared with the first one's
-unrepacked tensors); on a GPU (different kernels by batch shape) one request runs at a time on the
-model's own weights, as before, and so they do for a model with float weights (`batch_invariant`).
+of as many tokens from each sequence, which would cut its rows differently in company. The padding rows
+cost a little (decoding is bound by reading the weights, which four rows read once); their sequence
+holds nothing between calls. On a GPU (different kernels by batch shape) one request runs at a time, as
+before, and so they do for a model with float weights (`batch_invariant`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ from engine.runtime.loaded import longest_prefix
 CHUNK = 64
 # Deterministic requests decoding together at most (each holds a KV stream of the model's context size).
 STREAMS = 4
+# A decode call's rows that want logits come in multiples of this (see the module's docstring).
+ROWS = 4
 # llama.cpp's file types whose matrices are floats (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16).
 FLOAT_FILE_TYPES = frozenset({0, 1, 32})
 
@@ -67,7 +71,6 @@ class Lanes:
 
     def __init__(
         self,
-        path: str,
         shared: LlamaModel,
         *,
         n_ctx_seq: int,
@@ -77,22 +80,16 @@ class Lanes:
         adapter: bytes | None,
     ) -> None:
         self.streams = max(1, min(STREAMS, parallel)) if invariant else 1
-        self._own_model: LlamaModel | None = None
+        # The padding rows' sequence (see the module's docstring), when the lanes decode together.
+        self.padding = self.streams if invariant else None
+        n_seq = self.streams + (1 if invariant else 0)
         model = shared
-        if invariant:
-            params = C.llama_model_default_params()
-            params.n_gpu_layers = 0
-            params.use_extra_bufts = False  # no repacked weights (see the module's docstring)
-            try:
-                model = self._own_model = LlamaModel(path_model=path, params=params, verbose=False)
-            except (ValueError, RuntimeError) as exc:
-                raise UserError(f"llama.cpp could not load the model for a deterministic request: {exc}") from None
         ctx_params = C.llama_context_default_params()
-        ctx_params.n_ctx = n_ctx_seq * self.streams
-        ctx_params.n_batch = ctx_params.n_ubatch = max(CHUNK, self.streams * CHUNK)
-        ctx_params.n_seq_max = self.streams
+        ctx_params.n_ctx = n_ctx_seq * n_seq
+        ctx_params.n_batch = ctx_params.n_ubatch = self.streams * CHUNK + ROWS
+        ctx_params.n_seq_max = n_seq
         ctx_params.n_threads = ctx_params.n_threads_batch = threads
-        ctx_params.kv_unified = self.streams == 1
+        ctx_params.kv_unified = not invariant
         if invariant:
             ctx_params.flash_attn_type = 0  # off (see the module's docstring)
         ctx_params.swa_full = True
@@ -123,9 +120,9 @@ class Lanes:
         lane.busy = True
         return lane, reuse
 
-    def decode(self, rows: Sequence[tuple[int, Sequence[int], int, int]]) -> int:
+    def decode(self, rows: Sequence[tuple[int, Sequence[int], int, int]], *, pad: bool = False) -> int:
         """One llama_decode of `rows`: (sequence id, tokens, first position, logits from this token index on);
-        llama.cpp's return code."""
+        llama.cpp's return code. `pad`: every row wants logits; padded to a multiple of ROWS rows."""
         batch = self.batch.batch
         n = 0
         for seq_id, tokens, start, logits_from in rows:
@@ -136,8 +133,19 @@ class Lanes:
                 batch.seq_id[n][0] = seq_id
                 batch.logits[n] = i >= logits_from
                 n += 1
+        extra = -n % ROWS if pad and self.padding is not None else 0
+        for i in range(extra):
+            batch.token[n] = 0
+            batch.pos[n] = i
+            batch.n_seq_id[n] = 1
+            batch.seq_id[n][0] = self.padding
+            batch.logits[n] = True
+            n += 1
         batch.n_tokens = n
-        return int(C.llama_decode(self.ctx.ctx, batch))
+        code = int(C.llama_decode(self.ctx.ctx, batch))
+        if extra and self.padding is not None:
+            self.ctx.kv_cache_seq_rm(self.padding, 0, -1)
+        return code
 
     def forget(self, lane: Lane) -> None:
         """Empty a lane's stream (after a failed decode its cells say nothing reliable)."""
@@ -145,10 +153,8 @@ class Lanes:
         lane.chunked = []
 
     def close(self) -> None:
-        """Free the context and the second view of the weights."""
+        """Free the context."""
         if hasattr(self, "batch"):
             self.batch.close()
         if hasattr(self, "ctx"):
             self.ctx.close()
-        if self._own_model is not None:
-            self._own_model.close()
