@@ -70,10 +70,12 @@ def _seeded(i: int, tokens: int) -> GenerationParams:
     )
 
 
-def _three_at_once_equal_each_alone(record: ModelRecord, tokens: int, *, together: bool = True) -> None:
+def _three_at_once_equal_each_alone(
+    record: ModelRecord, tokens: int, *, together: bool = True, prompts_text: list[str] = PROMPTS
+) -> None:
     cold = _model(record)
     try:
-        prompts = [cold.tokenize(p) for p in PROMPTS]
+        prompts = [cold.tokenize(p) for p in prompts_text]
         alone = []
         for i, prompt in enumerate(prompts):
             alone.append(_run(cold, [(prompt, _seeded(i, tokens))])[0][0])
@@ -88,13 +90,13 @@ def _three_at_once_equal_each_alone(record: ModelRecord, tokens: int, *, togethe
         for round_ in range(2):  # cold, then warm (their prompts' chunks cached), under three other streams
             jobs = [(prompt, _seeded(i, tokens)) for i, prompt in enumerate(prompts)]
             results = _run(model, [*jobs, *others] if round_ else [*others, *jobs])
-            seeded = results[3:] if not round_ else results[:3]
+            seeded = results[3:] if not round_ else results[: len(prompts)]
             assert [reply for reply, _ in seeded] == alone
             # Side by side: each one emits before any other has finished (one at a time, the second would
             # start only after the first's last token).
             side_by_side = max(steps[0] for _, steps in seeded) < min(steps[-1] for _, steps in seeded)
             assert side_by_side == together
-            assert model._solo.streams == (4 if together else 1)
+            assert model._solo.streams == (3 if together else 1)
     finally:
         model.close()
 

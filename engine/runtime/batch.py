@@ -580,7 +580,7 @@ class BatchedModel:
             request.slot.tokens.extend(tokens)
             done = not request.prefilling
             row = (request.lane.seq_id, tokens, start, len(tokens) - 1 if done else len(tokens))
-            if not self._decode_deterministic([request], [row], pad=False):
+            if not self._decode_deterministic([request], [row]):
                 continue
             request.lane.chunked = request.prompt[: request.prefilled]
             if done:
@@ -615,12 +615,9 @@ class BatchedModel:
             for request in together:
                 self._sample(request)
 
-    def _decode_deterministic(
-        self, requests: list[_Request], rows: list[tuple[int, list[int], int, int]], *, pad: bool = True
-    ) -> bool:
-        """Decode `rows` in the lanes' context (`pad`: rows that all want logits, see Lanes.decode); on failure
-        the requests are stopped (False)."""
-        code = self._solo.decode(rows, pad=pad)
+    def _decode_deterministic(self, requests: list[_Request], rows: list[tuple[int, list[int], int, int]]) -> bool:
+        """Decode `rows` in the lanes' context; on failure the requests are stopped (False)."""
+        code = self._solo.decode(rows)
         if code == 0:
             return True
         for request in requests:

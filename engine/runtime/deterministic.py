@@ -7,11 +7,11 @@ sequences share its batches, on these conditions:
 - its KV cells sit in a stream of its own from cell 0 (a unified cache interleaves sequences' cells, and
   the SIMD grouping of attention's sums follows the cell index), and flash attention is off (with it,
   the logits changed with the size of the prompt's chunks);
-- every decode call of tokens that want logits has a multiple of `ROWS` rows (padded with throwaway rows
-  of a sequence of their own): llama.cpp's CPU "repacked" weight layouts compute the batch's rows in
-  groups of four with one kernel and the rest one by one with another, so a token's result depends on
-  its place in the batch otherwise (measured; with unrepacked weights it does not, but those kernels
-  made a decode step several times slower);
+- a decode call of next tokens has at most three rows: llama.cpp's CPU "repacked" weight layouts compute
+  a batch's rows in groups of four with one kernel and the rest one by one with another, so with fewer
+  than four every row takes the one-by-one kernel, as alone (with unrepacked weights any count is
+  invariant, but those kernels made a decode step several times slower; padding every step to four
+  rows passed with three streams and failed with four, not understood yet);
 - its prompt is evaluated in chunks of a fixed size from position 0 (`CHUNK`), each in a decode call of
   its own (a chunk's attention depends on the chunk's length);
 - its weights are quantized (Q4_K, Q6_K, Q5_0, Q8_0 measured): llama.cpp's CPU kernels for float weights
@@ -19,10 +19,9 @@ sequences share its batches, on these conditions:
 The next tokens of all the deterministic requests running then go into one batch: up to `STREAMS` run at
 once instead of one after another. A token with drafts (guessed from the request's own tokens, so the
 same every time) is decoded alone: with a stream per sequence llama.cpp splits a batch into micro-batches
-of as many tokens from each sequence, which would cut its rows differently in company. The padding rows
-cost a little (decoding is bound by reading the weights, which four rows read once); their sequence
-holds nothing between calls. On a GPU (different kernels by batch shape) one request runs at a time, as
-before, and so they do for a model with float weights (`batch_invariant`).
+of as many tokens from each sequence, which would cut its rows differently in company. On a GPU
+(different kernels by batch shape) one request runs at a time, as before, and so they do for a model
+with float weights (`batch_invariant`).
 """
 
 from __future__ import annotations
@@ -40,10 +39,9 @@ from engine.runtime.loaded import longest_prefix
 # A deterministic request's prompt is evaluated in chunks of this many tokens (a fixed size: the same
 # prompt is always split the same way, whatever the model's batch size).
 CHUNK = 64
-# Deterministic requests decoding together at most (each holds a KV stream of the model's context size).
-STREAMS = 4
-# A decode call's rows that want logits come in multiples of this (see the module's docstring).
-ROWS = 4
+# Deterministic requests decoding together at most (each holds a KV stream of the model's context size;
+# below four rows a step stays on one kernel, see the module's docstring).
+STREAMS = 3
 # llama.cpp's file types whose matrices are floats (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16).
 FLOAT_FILE_TYPES = frozenset({0, 1, 32})
 
@@ -80,14 +78,11 @@ class Lanes:
         adapter: bytes | None,
     ) -> None:
         self.streams = max(1, min(STREAMS, parallel)) if invariant else 1
-        # The padding rows' sequence (see the module's docstring), when the lanes decode together.
-        self.padding = self.streams if invariant else None
-        n_seq = self.streams + (1 if invariant else 0)
         model = shared
         ctx_params = C.llama_context_default_params()
-        ctx_params.n_ctx = n_ctx_seq * n_seq
-        ctx_params.n_batch = ctx_params.n_ubatch = self.streams * CHUNK + ROWS
-        ctx_params.n_seq_max = n_seq
+        ctx_params.n_ctx = n_ctx_seq * self.streams
+        ctx_params.n_batch = ctx_params.n_ubatch = self.streams * CHUNK
+        ctx_params.n_seq_max = self.streams
         ctx_params.n_threads = ctx_params.n_threads_batch = threads
         ctx_params.kv_unified = not invariant
         if invariant:
@@ -120,9 +115,9 @@ class Lanes:
         lane.busy = True
         return lane, reuse
 
-    def decode(self, rows: Sequence[tuple[int, Sequence[int], int, int]], *, pad: bool = False) -> int:
+    def decode(self, rows: Sequence[tuple[int, Sequence[int], int, int]]) -> int:
         """One llama_decode of `rows`: (sequence id, tokens, first position, logits from this token index on);
-        llama.cpp's return code. `pad`: every row wants logits; padded to a multiple of ROWS rows."""
+        llama.cpp's return code."""
         batch = self.batch.batch
         n = 0
         for seq_id, tokens, start, logits_from in rows:
@@ -133,19 +128,8 @@ class Lanes:
                 batch.seq_id[n][0] = seq_id
                 batch.logits[n] = i >= logits_from
                 n += 1
-        extra = -n % ROWS if pad and self.padding is not None else 0
-        for i in range(extra):
-            batch.token[n] = 0
-            batch.pos[n] = i
-            batch.n_seq_id[n] = 1
-            batch.seq_id[n][0] = self.padding
-            batch.logits[n] = True
-            n += 1
         batch.n_tokens = n
-        code = int(C.llama_decode(self.ctx.ctx, batch))
-        if extra and self.padding is not None:
-            self.ctx.kv_cache_seq_rm(self.padding, 0, -1)
-        return code
+        return int(C.llama_decode(self.ctx.ctx, batch))
 
     def forget(self, lane: Lane) -> None:
         """Empty a lane's stream (after a failed decode its cells say nothing reliable)."""
