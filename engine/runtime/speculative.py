@@ -16,13 +16,17 @@ own sampler chain (bias, penalties, grammar, top-k, top-p, min-p, temperature) a
 token by token, so the chain's state (penalty window, grammar) advances exactly as without drafts. The
 draws use a generator seeded from the request's seed.
 
-Cost-aware. Each loaded model measures (`StepCost`, an EMA per batch size) how long a decode takes as
-a function of the tokens in the batch; each sequence estimates (`Drafter.acceptance`) the chance that a
-drafted token is kept. With acceptance a, a draft of k tokens yields (1 - a^(k+1)) / (1 - a) tokens in
-expectation; `best_draft_length` drafts the k that maximises tokens per unit of step time, and nothing
-when no k beats not drafting. The estimate decays back towards an optimistic prior while a sequence
-does not draft, so it tries again later. Ordinary chat, where earlier n-grams rarely predict the reply,
-then decodes as it would without speculation.
+Cost-aware. Each loaded model measures (`StepCost`, an EMA per batch size, from steps whose every
+token has logits) how long a decode takes as a function of the tokens in the batch; each sequence
+estimates (`Drafter.acceptance_at`) the chance that a drafted token is kept, apart for each length of
+the match it is drafted at (`MATCH_BUCKETS`): a 40-token verbatim match of a quoted document goes on far
+more often than a chance 4-gram of a chat reply, and each kept token makes the match one longer. With
+acceptance a_i at the i-th drafted position, a draft of k tokens yields 1 + a_0 + a_0 a_1 + ... tokens in
+expectation; `best_draft_length` drafts the k (up to `MAX_DRAFT` = 64, llama.cpp's n-gram drafter's
+limit) that maximises tokens per unit of step time, and nothing when no k beats not drafting. The
+estimates decay back towards optimistic priors while a sequence does not draft, so it tries again later.
+Ordinary chat, where earlier n-grams rarely predict the reply, then decodes as it would without
+speculation.
 
 Deterministic requests (a seed, or a key's "reproducible" rule) speculate too, in the model's solo
 context: what they draft, how long, and what they keep depend only on their own tokens and seed (their
