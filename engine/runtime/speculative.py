@@ -392,14 +392,15 @@ def verify(model: BatchedModel, request: _Request, ctx: LlamaContext) -> None:
     draft, speculation.draft = speculation.draft, []
     slot = request.slot
     base = len(slot.tokens) - len(draft)  # the cache up to and including the token decoded for logits
-    kept = 0
+    kept, finished = 0, False
     for i in range(len(draft) + 1):
         index = request.batch_index + i
         guess = draft[i] if i < len(draft) else None
         token = _choose(model, request, index, ctx, guess)
         del slot.tokens[base + i :]
         if not model._take(request, token, index, ctx):
-            break  # finished
+            finished = True
+            break
         speculation.drafter.push(token)
         if token != guess:
             break  # the token is the next one to evaluate
@@ -409,7 +410,10 @@ def verify(model: BatchedModel, request: _Request, ctx: LlamaContext) -> None:
     speculation.drafter.record(len(draft), kept)
     model.drafted += len(draft)
     model.kept += kept
-    if draft:
+    # A finished deterministic request's slot lists nothing any more (its cache's prompt chunks stay, for
+    # the next one to reuse, and it trims the rest itself: see BatchedModel._admit_solo); removing from
+    # len(slot.tokens) would empty the cache under that bookkeeping.
+    if draft and not (finished and request.solo):
         ctx.kv_cache_seq_rm(slot.seq_id, len(slot.tokens), -1)
 
 
