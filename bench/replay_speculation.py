@@ -8,7 +8,7 @@ the policy drafts, the drafted tokens the reply has are kept, and the step costs
 many tokens costs on a CPU (by default the demo model's quiet-machine curve, 2 threads; `--cost` to give
 another). It prints the speed-up over decoding one token a step for: the policy as it learns step costs
 (as it runs in the engine), the policy given the true costs, and an oracle that drafts exactly the run
-of tokens that will be kept (an upper bound for prompt-lookup drafts).
+of tokens that will be kept, step by step (nearly a bound for prompt-lookup drafts).
 
 Run: python bench/replay_speculation.py [--rounds 2] [--tokens 128] [--replies FILE.json]
 """
