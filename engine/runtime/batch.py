@@ -50,7 +50,6 @@ from engine.runtime.loaded import (
     longest_prefix,
     resolve_gpu_layers,
 )
-from engine.runtime.nucleus import NucleusSampler, covers
 from engine.runtime.speculative import (
     Distribution,
     Drafter,
@@ -202,7 +201,6 @@ class _Request:
     decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
     stop_filter: StopFilter | None = None
     speculation: Speculation | None = None  # drafts verified in the shared batch (engine.runtime.speculative)
-    nucleus: NucleusSampler | None = None  # samples instead of the native chain (engine.runtime.nucleus)
 
     @property
     def prefilling(self) -> bool:
@@ -471,10 +469,9 @@ class BatchedModel:
         if any(token < 0 or token >= self.n_vocab for token in prompt):
             raise UserError(f"the prompt has a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
         # First: a bad grammar must not leave a slot half taken.
-        fast = NucleusSampler(params) if covers(params) else None
-        sampler = None if plain_greedy(params) or fast is not None else self._sampler(params, prompt)
+        sampler = None if plain_greedy(params) else self._sampler(params, prompt)
         if params.deterministic:
-            self._admit_solo(prompt, params, cancel, emit, queued_s, sampler, fast)
+            self._admit_solo(prompt, params, cancel, emit, queued_s, sampler)
             return
         slot, shared = self._choose_slot(prompt)
         reuse = min(shared, len(prompt) - 1)
@@ -501,19 +498,15 @@ class BatchedModel:
             shared = min(longest_prefix(other.prompt, prompt), len(prompt) - 1)
             if other.prefilling and shared - reuse >= MIN_TOKENS_WORTH_SHARING and shared > request.shared_with_leader:
                 request.leader, request.shared_with_leader = other, shared
-        request.nucleus = fast
-        request.speculation = self._speculation_for(params, prompt, fast)
+        request.speculation = self._speculation_for(params, prompt)
         self.active.append(request)
 
-    def _speculation_for(
-        self, params: GenerationParams, prompt: list[int], fast: Distribution | None = None
-    ) -> Speculation | None:
-        """Prompt-lookup speculation for a request, when the model's setting has it on (`fast`: the
-        request's NucleusSampler, which then also verifies its drafts)."""
+    def _speculation_for(self, params: GenerationParams, prompt: list[int]) -> Speculation | None:
+        """Prompt-lookup speculation for a request, when the model's setting has it on."""
         if self.speculation == "off":
             return None
-        distribution = fast
-        if distribution is None and not plain_greedy(params):
+        distribution = None
+        if not plain_greedy(params):
             chain = self._sampler(params, prompt, draw=False)
             distribution = Distribution(chain, self.n_vocab, greedy=params.temperature == 0.0, seed=params.seed)
         return Speculation(Drafter(list(prompt)), distribution)
@@ -526,7 +519,6 @@ class BatchedModel:
         emit: Emit,
         queued_s: float,
         sampler: LlamaSampler | None,
-        fast: NucleusSampler | None = None,
     ) -> None:
         """Start a deterministic request in the solo context. It keeps the cells of the prompt start the
         previous one evaluated, up to a SOLO_CHUNK boundary: from there it evaluates the same chunks at
@@ -545,8 +537,7 @@ class BatchedModel:
             params, cancel, emit, solo.slot, prompt, reuse, sampler, queued_s, prefilled=reuse, solo=True
         )
         request.stop_filter = StopFilter(params.stop)
-        request.nucleus = fast
-        request.speculation = self._speculation_for(params, prompt, fast)
+        request.speculation = self._speculation_for(params, prompt)
         self._admitted += 1
         request.serial = self._admitted
         self.active.append(request)
@@ -867,9 +858,7 @@ class BatchedModel:
         if request.speculation is not None:
             verify(self, request, ctx)
             return
-        if request.nucleus is not None:
-            token = request.nucleus.sample(self._logits(request.batch_index, ctx))
-        elif request.sampler is None:
+        if request.sampler is None:
             token = self._argmax(request.batch_index, request.params, ctx)
         else:
             token = int(C.llama_sampler_sample(request.sampler.sampler, ctx.ctx, request.batch_index))
