@@ -36,6 +36,13 @@ class ConversationDatasetDialog(QDialog):
         self.task: Task | None = None
         self.setWindowTitle(self.tr("New dataset from conversations"))
         self.resize(640, 480)
+        self._build_list()
+        self._build_fields()
+        self._build_layout()
+        self._fill()
+        self._enable()
+
+    def _build_list(self) -> None:
         self.list = named(QTreeWidget(), self.tr("Conversations"))
         self.list.setHeaderLabels([self.tr("Title"), self.tr("Date"), self.tr("Subject")])
         self.list.setRootIsDecorated(False)
@@ -44,8 +51,12 @@ class ConversationDatasetDialog(QDialog):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for column in (1, 2):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        self.list.itemChanged.connect(self._enable)
+
+    def _build_fields(self) -> None:
         self.name = named(QLineEdit(), self.tr("Dataset name"))
         self.name.setPlaceholderText(self.tr("letters, digits, '.', '-' or '_'"))
+        self.name.textChanged.connect(self._enable)
         self.subject = named(QLineEdit(), self.tr("Subject for unlabelled conversations"))
         self.subject.setPlaceholderText(self.tr("optional: whose personal data they hold"))
         self.status = QLabel("")
@@ -57,9 +68,8 @@ class ConversationDatasetDialog(QDialog):
         named(self.buttons.button(QDialogButtonBox.StandardButton.Cancel), self.tr("Cancel"))
         self.buttons.accepted.connect(self.create)
         self.buttons.rejected.connect(self.reject)
-        self.name.textChanged.connect(self._enable)
-        self.list.itemChanged.connect(self._enable)
 
+    def _build_layout(self) -> None:
         form = QFormLayout()
         form.addRow(self.tr("Name:"), self.name)
         form.addRow(self.tr("Subject:"), self.subject)
@@ -72,8 +82,6 @@ class ConversationDatasetDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
-        self._fill()
-        self._enable()
 
     def _fill(self) -> None:
         for conversation in self.session.vault.conversations.list():

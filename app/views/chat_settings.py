@@ -42,10 +42,12 @@ class ChatSettingsSheet(QWidget):
         self.setObjectName("sheet")
         self.setMinimumWidth(250)
         self._loading = False
-        title = QLabel(self.tr("Chat settings"))
-        font = title.font()
-        font.setBold(True)
-        title.setFont(font)
+        self._build_fields()
+        self._build_layout()
+        self.set_params(GenerationParams(max_tokens=512))
+        self._connect_fields()
+
+    def _build_fields(self) -> None:
         self.system_prompt = named(QPlainTextEdit(), self.tr("System prompt"))
         self.system_prompt.setPlaceholderText(self.tr("e.g. You are a concise assistant for our legal team."))
         self.system_prompt.setMaximumHeight(140)
@@ -68,6 +70,12 @@ class ChatSettingsSheet(QWidget):
         self.seed = named(QSpinBox(), self.tr("Seed"))
         self.seed.setRange(-1, 2**31 - 1)
         self.seed.setSpecialValueText(self.tr("random"))
+
+    def _build_layout(self) -> None:
+        title = QLabel(self.tr("Chat settings"))
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
         form = QFormLayout()
         form.addRow(self.tr("Preset:"), self.preset)
         form.addRow(self.tr("Temperature:"), self.temperature)
@@ -83,7 +91,9 @@ class ChatSettingsSheet(QWidget):
         layout.addWidget(muted(self.tr("Sampling (all chats):")))
         layout.addLayout(form)
         layout.addStretch(1)
-        self.set_params(GenerationParams(max_tokens=512))
+
+    def _connect_fields(self) -> None:
+        # A typed system prompt is saved after a pause, not on every key press.
         self._prompt_timer = QTimer(self)
         self._prompt_timer.setSingleShot(True)
         self._prompt_timer.setInterval(600)
