@@ -58,7 +58,8 @@ def measure(model_path: Path, threads: int, tokens: int, unified: bool, swa_full
     batch = LlamaBatch(n_tokens=2048, embd=0, n_seq_max=1, verbose=False)
     try:
         rng = random.Random(tokens)
-        prompt = [model.token_bos(), *(rng.randrange(1000, model.n_vocab()) for _ in range(tokens - 1))]
+        low = min(1000, model.n_vocab() // 2)  # past the special and byte tokens
+        prompt = [model.token_bos(), *(rng.randrange(low, model.n_vocab()) for _ in range(tokens - 1))]
         b = batch.batch
 
         def decode(chunk: list[int], start: int, logits_last: bool) -> None:
@@ -76,7 +77,7 @@ def measure(model_path: Path, threads: int, tokens: int, unified: bool, swa_full
         prefill = time.perf_counter() - started
         started = time.perf_counter()
         for i in range(DECODE_TOKENS):
-            decode([1000 + i], len(prompt) + i, True)
+            decode([prompt[1 + i]], len(prompt) + i, True)
         per_token = (time.perf_counter() - started) / DECODE_TOKENS
         return {"prefill_s": prefill, "decode_ms_per_token": per_token * 1e3}
     finally:
