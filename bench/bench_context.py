@@ -12,7 +12,8 @@ settings that matter for a long prompt (llama-server's startup log at `-lv 4` pr
 Both use flash attention (llama.cpp's "auto": on for the CPU), n_batch 2,048 and n_ubatch 512 here. This
 bench evaluates one new prompt of `--tokens` tokens from an empty cache in each configuration, then decodes
 32 tokens, in rotating order over `--rounds` rounds, and prints medians and each configuration's ratio to
-llama-server's settings. Run: python bench/bench_context.py [--tokens 3900] [--rounds 3] [--model PATH]
+llama-server's settings. On a machine shared with other work, compare `prefill_cpu_s` with `--threads 1`.
+Run: python bench/bench_context.py [--tokens 3900] [--rounds 3] [--threads 2] [--model PATH]
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ CONFIGS = {  # name: (kv_unified, swa_full)
 PARALLEL = 4
 CONTEXT_PER_SEQUENCE = 4096
 DECODE_TOKENS = 32
+# Wall time, and the process's CPU time (with --threads 1 it barely depends on what else the machine runs:
+# the figure to compare on a shared machine).
+KEYS = ("prefill_s", "prefill_cpu_s", "decode_ms_per_token")
 
 
 def measure(model_path: Path, threads: int, tokens: int, unified: bool, swa_full: bool) -> dict[str, float]:
@@ -71,15 +75,15 @@ def measure(model_path: Path, threads: int, tokens: int, unified: bool, swa_full
             if C.llama_decode(ctx.ctx, b) != 0:
                 raise RuntimeError("llama_decode failed")
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for start in range(0, len(prompt), 2048):
             decode(prompt[start : start + 2048], start, start + 2048 >= len(prompt))
-        prefill = time.perf_counter() - started
+        prefill, prefill_cpu = time.perf_counter() - started, time.process_time() - cpu
         started = time.perf_counter()
         for i in range(DECODE_TOKENS):
             decode([prompt[1 + i]], len(prompt) + i, True)
         per_token = (time.perf_counter() - started) / DECODE_TOKENS
-        return {"prefill_s": prefill, "decode_ms_per_token": per_token * 1e3}
+        return {"prefill_s": prefill, "prefill_cpu_s": prefill_cpu, "decode_ms_per_token": per_token * 1e3}
     finally:
         batch.close()
         ctx.close()
@@ -110,14 +114,11 @@ def main() -> None:
                 runs[name].append(measure(path, args.threads, args.tokens, unified, swa_full))
                 print(f"round {round_ + 1}: {name}: {runs[name][-1]}", file=sys.stderr, flush=True)
     base = names[-1]
-    results = {
-        name: {key: median([r[key] for r in rows]) for key in ("prefill_s", "decode_ms_per_token")}
-        for name, rows in runs.items()
-    }
+    results = {name: {key: median([r[key] for r in rows]) for key in KEYS} for name, rows in runs.items()}
     ratios = {
         name: {
             f"{key}_vs_llama_server_settings": median([r[key] / b[key] for r, b in zip(rows, runs[base], strict=True)])
-            for key in ("prefill_s", "decode_ms_per_token")
+            for key in KEYS
         }
         for name, rows in runs.items()
         if name != base

@@ -26,7 +26,7 @@ def test_every_configuration_is_measured_against_llama_servers_settings(tiny_ggu
     names = set(report["results"])
     assert len(names) == 3 and any(name.startswith("llama-server") for name in names)
     for figures in report["results"].values():
-        assert figures["prefill_s"] > 0 and figures["decode_ms_per_token"] > 0
+        assert figures["prefill_s"] > 0 and figures["prefill_cpu_s"] > 0 and figures["decode_ms_per_token"] > 0
     assert set(report["ratios"]) == {name for name in names if not name.startswith("llama-server")}
     assert all(len(rounds) == 2 for rounds in report["per_round"].values())
 
