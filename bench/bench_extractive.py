@@ -17,7 +17,10 @@ the completion's tokens (as the server's usage reports them) over the time from 
 text. Phases run in interleaved rounds, servers in rotating order; figures are medians over rounds,
 ratios medians of per-round ratios. Prints a Markdown table; writes bench/results/extractive.json.
 
-Run: python bench/bench_extractive.py [--rounds 5] [--tokens 256] [--model PATH] [--skip NAME]
+With `--draft-model PATH` (a smaller GGUF of the model's family), two more servers: Enclave with that
+draft model (`enclave models set demo --draft-model draft`) and llama-server with `-md PATH`.
+
+Run: python bench/bench_extractive.py [--rounds 5] [--tokens 256] [--model PATH] [--draft-model PATH] [--skip NAME]
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ QUESTIONS = (
 )
 
 ENCLAVE, ENCLAVE_OFF = "Enclave", "Enclave (speculation off)"
+ENCLAVE_DRAFT, LLAMA_DRAFT = "Enclave (draft model)", "llama-server -md"  # with --draft-model only
 LLAMA, LLAMA_SPEC, LLAMA_NGRAM = "llama-server", "llama-server --spec-default", "llama-server ngram-simple"
 LLAMA_OPTIONS = {
     LLAMA: [],
@@ -102,7 +106,7 @@ def running(server: Server) -> Iterator[Server]:
             shutil.rmtree(server.home, ignore_errors=True)
 
 
-def start_enclave(name: str, model_path: Path, threads: int, speculation: str) -> Server:
+def start_enclave(name: str, model_path: Path, threads: int, speculation: str, draft: Path | None = None) -> Server:
     home = Path(tempfile.mkdtemp(prefix="enclave-extractive-bench-"))
     env = {**os.environ, "ENCLAVE_HOME": str(home), "ENCLAVE_PASSPHRASE": PASSPHRASE, "ENCLAVE_NO_DEMO": "1"}
     enclave = [sys.executable, "-m", "engine.cli"]
@@ -110,6 +114,11 @@ def start_enclave(name: str, model_path: Path, threads: int, speculation: str) -
         ["init"],
         ["models", "import", str(model_path), "--name", "demo"],
         ["models", "set", "demo", "--threads", str(threads), "--context", str(CONTEXT), "--speculation", speculation],
+        *(
+            [["models", "import", str(draft), "--name", "draft"], ["models", "set", "demo", "--draft-model", "draft"]]
+            if draft is not None
+            else []
+        ),
     ):
         subprocess.run([*enclave, *command], env=env, check=True, capture_output=True)
     created = subprocess.run(
@@ -285,11 +294,16 @@ def ratio(per_round: dict[str, Any], ours: str, theirs: str, phase: str) -> floa
     return median([a["tok_s"] / b["tok_s"] for a, b in pairs if b["tok_s"] > 0])
 
 
-def start_servers(stack: ExitStack, model_path: Path, threads: int, skip: list[str]) -> list[Server]:
+def start_servers(
+    stack: ExitStack, model_path: Path, threads: int, skip: list[str], draft: Path | None = None
+) -> list[Server]:
     starters = {
         ENCLAVE: lambda: start_enclave(ENCLAVE, model_path, threads, "lookup"),
         ENCLAVE_OFF: lambda: start_enclave(ENCLAVE_OFF, model_path, threads, "off"),
     }
+    if draft is not None:
+        starters[ENCLAVE_DRAFT] = lambda: start_enclave(ENCLAVE_DRAFT, model_path, threads, "lookup", draft)
+        LLAMA_OPTIONS[LLAMA_DRAFT] = ["-md", str(draft)]
     script = str(ROOT / "bench" / "build_llama_server.sh")
     env = {**os.environ, "PY": os.environ.get("PY", sys.executable)}  # the Python that runs the bench
     built = subprocess.run(["bash", script], cwd=ROOT, capture_output=True, text=True, env=env)
@@ -307,6 +321,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians are taken over them)")
     parser.add_argument("--tokens", type=int, default=256, help="max_tokens of every reply")
     parser.add_argument("--model", type=Path, help="a GGUF to serve instead of the bundled demo model")
+    parser.add_argument("--draft-model", type=Path, help="a smaller GGUF of the model's family to draft with")
     parser.add_argument(
         "--skip",
         action="append",
@@ -325,7 +340,8 @@ def main() -> None:
         if not model_path.is_file():
             raise SystemExit(f"no such model file: {model_path}")
         with ExitStack() as stack:
-            servers = start_servers(stack, model_path, threads, args.skip)
+            draft = args.draft_model.resolve() if args.draft_model else None
+            servers = start_servers(stack, model_path, threads, args.skip, draft)
             per_round = measure(servers, args.rounds, args.tokens)
     finally:
         shutil.rmtree(os.environ["ENCLAVE_HOME"], ignore_errors=True)
@@ -359,6 +375,10 @@ def main() -> None:
         if ENCLAVE_OFF in results:
             for phase in ("quote", "code", "chat"):
                 ratios[f"{phase}_speculation_on_vs_off"] = ratio(per_round, ENCLAVE, ENCLAVE_OFF, phase)
+    for phase in ("quote", "code", "chat"):
+        for theirs, label in ((ENCLAVE_OFF, "speculation_off"), (LLAMA_DRAFT, "llama_server_md")):
+            if ENCLAVE_DRAFT in results and theirs in results:
+                ratios[f"{phase}_draft_model_vs_{label}"] = ratio(per_round, ENCLAVE_DRAFT, theirs, phase)
     print("\nratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
     print("targets: quote/code ≥ 1.6× llama-server, ≥ 1.0× llama-server with speculation; chat on/off ≥ 0.97×")
     out = ROOT / "bench" / "results"

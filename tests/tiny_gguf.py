@@ -17,7 +17,10 @@ CHATML_TEMPLATE = (
 )
 
 
-def _vocabulary() -> tuple[list[bytes], list[float], list[int]]:
+PIECES = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'"
+
+
+def _vocabulary(pieces: str = PIECES) -> tuple[list[bytes], list[float], list[int]]:
     """SentencePiece-style vocabulary: specials, all 256 byte tokens, and a few ASCII pieces."""
     T = gguf.TokenType
     tokens = [b"<unk>", b"<s>", b"</s>", b"<|im_start|>", b"<|im_end|>"]
@@ -28,7 +31,7 @@ def _vocabulary() -> tuple[list[bytes], list[float], list[int]]:
         types.append(T.BYTE)
         scores.append(0.0)
     # Printable pieces (with and without the SentencePiece space marker) so text tokenises compactly.
-    for i, char in enumerate("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,!?'"):
+    for i, char in enumerate(pieces):
         for piece in (char, "\u2581" + char):
             tokens.append(piece.encode())
             types.append(T.NORMAL)
@@ -52,10 +55,12 @@ def write_tiny_gguf(
     n_ff: int = 128,
     name: str = "tiny-test",
     fim: bool = False,
+    pieces: str = PIECES,
 ) -> Path:
-    """Write the model to `path` and return it; `fim`: with fill-in-the-middle tokens, as code models have."""
+    """Write the model to `path` and return it; `fim`: with fill-in-the-middle tokens, as code models have;
+    `pieces`: the characters that have tokens of their own (another order: another vocabulary)."""
     rng = np.random.default_rng(seed)
-    tokens, scores, types = _vocabulary()
+    tokens, scores, types = _vocabulary(pieces)
     fim_ids = {}
     if fim:
         for key, text in ((gguf.Keys.Tokenizer.FIM_PRE_ID, "<|fim_prefix|>"), (gguf.Keys.Tokenizer.FIM_SUF_ID,

@@ -15,6 +15,7 @@ from engine.models.memory import estimate_memory
 from engine.paths import enclave_home
 from engine.policy import allowlist
 from engine.policy.audit_events import record_or_defer
+from engine.runtime.draft_model import set_draft_model
 from engine.training.jobs import Training
 
 
@@ -58,6 +59,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     p.add_argument(
         "--speculation", choices=("lookup", "off"), help="prompt-lookup speculative decoding (default lookup)"
     )
+    p.add_argument(
+        "--draft-model",
+        metavar="DRAFT",
+        help="a registered smaller model of the same family that drafts tokens for this one; none: no draft model",
+    )
     p.set_defaults(handler=cmd_set)
 
 
@@ -79,6 +85,8 @@ def _describe(record: ModelRecord, default: str | None) -> dict[str, object]:
         "kv_cache_tokens": estimate.cells,
         "saved_conversations_bytes": estimate.saved_conversations,
     }
+    if record.settings.draft_model is not None:
+        data["draft_model"] = record.settings.draft_model  # (drafts tokens for it: engine.runtime.draft_model)
     if record.adapter is not None:
         data["note"] = f"LoRA adapter (in the vault) on {record.adapter.base}" + (
             "; WITHDRAWN from serving: trained on data of an erased subject" if record.adapter.withdrawn else ""
@@ -107,6 +115,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         adapted = ""
         if r.adapter is not None:
             adapted = f"  adapter on {r.adapter.base}" + ("  [WITHDRAWN]" if r.adapter.withdrawn else "")
+        if r.settings.draft_model is not None:
+            adapted += f"  draft model {r.settings.draft_model}"
         print(
             f"{mark}{r.name:<28} {r.facts.architecture:<10} {r.facts.size_label:>6} "
             f"{r.facts.quantization:<8} {r.facts.context_length:>7} {r.file_size / 1e6:>7.1f}MB{adapted}"
@@ -203,6 +213,9 @@ def cmd_set(args: argparse.Namespace) -> int:
     if args.chat_template is not None:
         path = Path(args.chat_template)
         changes["chat_template"] = path.read_text(encoding="utf-8") if path.is_file() else args.chat_template
-    record = ModelRegistry().update_settings(args.name, **changes)
+    registry = ModelRegistry()
+    if args.draft_model is not None:  # checked against the model's vocabulary first
+        set_draft_model(registry, args.name, args.draft_model)
+    record = registry.update_settings(args.name, **changes)
     print(json.dumps(record.to_json()["settings"], indent=2))
     return 0

@@ -48,6 +48,7 @@ class ModelSettings:
     chat_template: str | None = None  # a builtin name ("chatml", "gemma", …) or Jinja source
     parallel: int = 4
     speculation: str = "lookup"  # "lookup": prompt-lookup drafts (engine.runtime.speculative); "off"
+    draft_model: str | None = None  # a registered model that drafts for this one (engine.runtime.draft_model)
 
     def validated(self) -> ModelSettings:
         """Return self, or raise a UserError naming the first bad setting."""
@@ -65,6 +66,8 @@ class ModelSettings:
             raise UserError("parallel sequences must be between 1 and 64")
         if self.speculation not in ("lookup", "off"):
             raise UserError("speculation must be lookup or off")
+        if self.draft_model is not None and not (isinstance(self.draft_model, str) and self.draft_model):
+            raise UserError("the draft model must be a registered model's name")
         return self
 
 

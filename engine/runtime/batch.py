@@ -43,6 +43,7 @@ from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.adapters import apply_lora
+from engine.runtime.draft_model import AssistedDrafter, DraftModel
 from engine.runtime.loaded import (
     PENALTY_WINDOW,
     LoadReport,
@@ -217,6 +218,7 @@ class BatchedModel:
         ram_cache_bytes: int = DEFAULT_RAM_CACHE_BYTES,
         on_progress: Callable[[float], None] | None = None,
         adapter: bytes | None = None,
+        draft: ModelRecord | None = None,
     ) -> None:
         settings = record.settings
         self.record = record
@@ -279,8 +281,22 @@ class BatchedModel:
         self.step_cost = StepCost()  # decode time by batch size: what a draft costs (speculative.py)
         self.solo_evaluated = 0  # prompt tokens deterministic requests evaluated (the rest were reused)
         self._pieces: dict[int, bytes] = {}  # token → its text's bytes (at most the vocabulary)
+        self.draft_model = self._load_draft(draft)
         memory = self.model.size() + self.ctx.get_state_size()
+        memory += self.draft_model.memory_bytes if self.draft_model is not None else 0
         self.report = LoadReport(time.perf_counter() - started, memory, self.n_ctx_seq, gpu_layers, threads)
+
+    def _load_draft(self, draft: ModelRecord | None) -> DraftModel | None:
+        """The draft model that drafts beside this one (engine.runtime.draft_model), if it has one."""
+        if draft is None or self.speculation == "off":
+            return None
+        try:
+            return DraftModel(draft, self)
+        except BaseException:
+            self.batch.close()
+            self.ctx.close()
+            self.model.close()
+            raise
 
     @cached_property
     def _eog(self) -> list[int]:
@@ -509,7 +525,9 @@ class BatchedModel:
         if not plain_greedy(params):
             chain = self._sampler(params, prompt, draw=False)
             distribution = Distribution(chain, self.n_vocab, greedy=params.temperature == 0.0, seed=params.seed)
-        return Speculation(Drafter(list(prompt)), distribution)
+        # A seeded request's drafts must not depend on what else is in the draft model's batch or on timings.
+        assisted = self.draft_model is not None and params.seed is None and not params.deterministic
+        return Speculation((AssistedDrafter if assisted else Drafter)(list(prompt)), distribution)
 
     def _admit_solo(
         self,
@@ -740,6 +758,8 @@ class BatchedModel:
             return
         self._compact()
         self._clear_for_prompt()
+        if self.draft_model is not None:
+            self.draft_model.prepare(self)  # the draft model's drafts, all sequences batched
         ahead = self._fill_batch()
         if self.batch.batch.n_tokens:
             started = time.perf_counter()
@@ -1034,6 +1054,8 @@ class BatchedModel:
         for request in list(self.active):
             request.emit(UserError("the model was unloaded"))
             self._release(request, keep_cache=False)
+        if self.draft_model is not None:
+            self.draft_model.close()
         if "_solo" in self.__dict__:
             self._solo.batch.close()
             self._solo.ctx.close()

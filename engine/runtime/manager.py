@@ -30,6 +30,7 @@ from engine.models.templates import (
 )
 from engine.runtime.adapters import AdapterSource
 from engine.runtime.batch import BatchedModel
+from engine.runtime.draft_model import draft_record
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.prompt_logprobs import prompt_logprobs
 from engine.runtime.types import CancelToken, GenerationParams, LoadListener, LoadProgress, Prompt, PromptTooLong
@@ -48,9 +49,14 @@ def total_memory_bytes() -> int:
         return 8 * 1024**3
 
 
-def estimated_memory(record: ModelRecord, *, embedding: bool = False) -> int:
-    """What loading `record` takes: weights, a KV cache for every parallel sequence, buffers."""
-    return estimate_memory(record, sequences=1 if embedding else None).total
+def estimated_memory(record: ModelRecord, *, embedding: bool = False, draft: ModelRecord | None = None) -> int:
+    """What loading `record` takes: weights, a KV cache for every parallel sequence, buffers (and those of
+    its draft model, with the target's sequences)."""
+    total = estimate_memory(record, sequences=1 if embedding else None).total
+    if draft is not None:
+        beside = replace(draft.settings, parallel=record.settings.parallel, context_size=record.settings.context_size)
+        total += estimate_memory(replace(draft, settings=beside)).total
+    return total
 
 
 @dataclass(frozen=True)
@@ -105,9 +111,14 @@ class Runtime:
             if worker is None or not worker.record.loads_like(record):  # settings changed: reload
                 if worker is not None:
                     self._workers.pop(key).stop()
-                self._make_room(estimated_memory(record, embedding=embedding))
+                draft = None if embedding else draft_record(self.registry, record)
+                self._make_room(estimated_memory(record, embedding=embedding, draft=draft))
                 worker = ModelWorker(
-                    record, max_queue=self.max_queue, embedding=embedding, adapter=self._adapter_for(record, embedding)
+                    record,
+                    max_queue=self.max_queue,
+                    embedding=embedding,
+                    adapter=self._adapter_for(record, embedding),
+                    draft=draft,
                 )
                 self._workers[key] = worker
                 started = True
@@ -153,7 +164,7 @@ class Runtime:
         """Unload idle models, least recently used first, until `needed` bytes fit the budget."""
 
         def used() -> int:
-            return sum(estimated_memory(w.record, embedding=key[1]) for key, w in self._workers.items())
+            return sum(estimated_memory(w.record, embedding=key[1], draft=w.draft) for key, w in self._workers.items())
 
         for key, worker in sorted(self._workers.items(), key=lambda kv: kv[1].last_used):
             if used() + needed <= self.memory_budget:

@@ -178,9 +178,16 @@ class ModelWorker:
     """
 
     def __init__(
-        self, record: ModelRecord, *, max_queue: int = 64, embedding: bool = False, adapter: bytes | None = None
+        self,
+        record: ModelRecord,
+        *,
+        max_queue: int = 64,
+        embedding: bool = False,
+        adapter: bytes | None = None,
+        draft: ModelRecord | None = None,
     ) -> None:
         self.record = record
+        self.draft = draft  # the draft model's record (engine.runtime.draft_model)
         self._adapter = adapter  # an adapted model's LoRA, handed to the model thread once
         self._queue: queue.Queue[_Job | _Call | None] = queue.Queue(maxsize=max_queue)
         self._loaded: Future[LoadReport] = Future()
@@ -244,7 +251,7 @@ class ModelWorker:
             model: ServingModel = (
                 LoadedModel(self.record, embedding=True)
                 if self._embedding
-                else BatchedModel(self.record, on_progress=self._progress, adapter=self._adapter)
+                else BatchedModel(self.record, on_progress=self._progress, adapter=self._adapter, draft=self.draft)
             )
             self._adapter = None
         except BaseException as exc:  # reported to whoever waits on the load
