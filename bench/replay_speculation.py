@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.runtime.speculative import MAX_DRAFT, NGRAM_SIZES, Drafter, StepCost  # noqa: E402
+from engine.runtime.speculative import MAX_LOOKUP_DRAFT, NGRAM_SIZES, Drafter, StepCost  # noqa: E402
 
 # Step time by tokens in the batch, in one-token steps: the demo model, 2 threads, a quiet machine (1 token
 # 15 ms, 2 tokens 29 ms, 9 tokens 81 ms, 17 tokens 128 ms; longer batches extrapolated by their trend).
@@ -67,7 +67,7 @@ def oracle(tokens: list[int], prompt: int, cost: Cost) -> float:
         if found is not None:
             start = found[0]
             while (
-                kept < MAX_DRAFT
+                kept < MAX_LOOKUP_DRAFT
                 and at + kept < len(tokens)
                 and start + kept < at
                 and drafter.history[start + kept] == tokens[at + kept]
@@ -123,7 +123,7 @@ def main() -> None:
     if args.cost:
         curve = tuple((int(n), float(t)) for n, t in (pair.split(":") for pair in args.cost.split(",")))
     cost = curve_cost(curve)
-    print(f"n-grams {NGRAM_SIZES}, drafts up to {MAX_DRAFT}; step costs {curve}\n")
+    print(f"n-grams {NGRAM_SIZES}, drafts up to {MAX_LOOKUP_DRAFT}; step costs {curve}\n")
     print("| reply | learned costs | true costs | oracle |\n|---|---|---|---|")
     for name, reply in replies.items():
         tokens, prompt = list(reply["tokens"]), int(reply["prompt"])

@@ -17,7 +17,7 @@ from engine.runtime import CancelToken, Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
 from engine.runtime.speculative import (
     MATCH_BUCKETS,
-    MAX_DRAFT,
+    MAX_LOOKUP_DRAFT,
     PRIOR_ACCEPTANCE,
     Distribution,
     Drafter,
@@ -384,7 +384,7 @@ def test_long_drafts_are_weighed_when_extra_tokens_get_cheaper() -> None:
     assert best_draft_length(0.98, _cpu_cost, 64) >= 32
     assert best_draft_length(0.8, _cpu_cost, 64) == 0  # a CPU needs near-certain drafts
     assert best_draft_length(0.98, _cpu_cost, 20) == 20  # a limit between the lengths weighed is weighed too
-    assert MAX_DRAFT >= 48
+    assert MAX_LOOKUP_DRAFT >= 48
 
 
 def test_step_costs_leave_out_prompt_chunks_and_extrapolate_by_the_measured_slope() -> None:

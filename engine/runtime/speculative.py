@@ -2,9 +2,9 @@
 
 A decoding sequence whose last few tokens occurred before in its prompt or reply (a quoted document, a
 code file returned with an edit, a repeated list) guesses that what followed them then follows now. In
-the step's one `llama_decode` batch it adds its next token plus up to `MAX_DRAFT` guessed tokens, each
+the step's one `llama_decode` batch it adds its next token plus up to `MAX_LOOKUP_DRAFT` guessed tokens, each
 with logits, and keeps the longest run of guesses the model itself would have produced, plus the model's
-own token after that run: one decode then yields up to `MAX_DRAFT + 1` tokens. The cells of the guesses
+own token after that run: one decode then yields up to `MAX_LOOKUP_DRAFT + 1` tokens. The cells of the guesses
 it did not keep are removed from the cache.
 
 Exact. A greedy request takes the model's most likely token at each position, as it would without
@@ -22,7 +22,7 @@ estimates (`Drafter.acceptance_at`) the chance that a drafted token is kept, apa
 the match it is drafted at (`MATCH_BUCKETS`): a 40-token verbatim match of a quoted document goes on far
 more often than a chance 4-gram of a chat reply, and each kept token makes the match one longer. With
 acceptance a_i at the i-th drafted position, a draft of k tokens yields 1 + a_0 + a_0 a_1 + ... tokens in
-expectation; `best_draft_length` drafts the k (up to `MAX_DRAFT` = 64, llama.cpp's n-gram drafter's
+expectation; `best_draft_length` drafts the k (up to `MAX_LOOKUP_DRAFT` = 64, llama.cpp's n-gram drafter's
 limit) that maximises tokens per unit of step time, and nothing when no k beats not drafting. The
 estimates decay back towards optimistic priors while a sequence does not draft, so it tries again later.
 Ordinary chat, where earlier n-grams rarely predict the reply, then decodes as it would without
@@ -54,10 +54,11 @@ if TYPE_CHECKING:
 # tokens guess wrong too often in chat to pay for the extra positions a step evaluates (on a CPU, each
 # costs about half a token's decode).
 NGRAM_SIZES = (8, 4)
-# llama.cpp's n-gram drafter (ngram-mod) drafts up to 64 tokens: on a CPU, where a one-token step is
-# dominated by reading the weights and the per-token cost falls with the batch, only long drafts of a
-# long verbatim match pay much.
-MAX_DRAFT = 64
+# llama.cpp's n-gram drafter (ngram-mod) drafts up to 64 tokens: on a CPU, where the cost per token
+# falls as the batch grows, long drafts of a long verbatim match pay most. (A draft model's drafts,
+# engine.runtime.draft_model, cost a decode each: they stay within MAX_DRAFT.)
+MAX_LOOKUP_DRAFT = 64
+MAX_DRAFT = 16
 # How far back a match is followed (its length predicts how long it goes on), and the match lengths
 # whose drafts are counted apart: a quote's 40-token match goes on far more often than a chance 4-gram
 # of a chat reply, and a few misses of the one must not stop the drafts of the other.
@@ -126,7 +127,7 @@ class Drafter:
         """Up to `limit` tokens that followed the longest recent n-gram last time it occurred, as many as
         pay for themselves at the acceptance the match's length predicts for each (a drafted token kept
         makes the match one longer): `cost(k)` is the step time with k more tokens in the batch."""
-        limit = min(limit, MAX_DRAFT)
+        limit = min(limit, MAX_LOOKUP_DRAFT)
         if limit <= 0:
             return []
         found = self.match()
@@ -248,7 +249,7 @@ class StepCost:
     def record(self, n_tokens: int, seconds: float, outputs: int | None = None) -> None:
         """A decode of `n_tokens` tokens, `outputs` of them with logits (None: all), took `seconds`."""
         self.steps += 1
-        if n_tokens <= 0 or n_tokens > 4 * MAX_DRAFT or seconds <= 0:
+        if n_tokens <= 0 or n_tokens > 4 * MAX_LOOKUP_DRAFT or seconds <= 0:
             return  # (long prompt chunks: a draft never makes a batch that big)
         if outputs is not None and outputs < n_tokens:
             return  # a prompt chunk in the batch: tokens without logits cost far less than a draft's
