@@ -5,6 +5,10 @@ text to continue), the same thread count, one stream at a time, on loopback:
 - quote: a ~1,500-token document, then the start of its verbatim copy (an answer quoting its source);
 - code: a Python file, then the start of the same file "with one identifier renamed";
 - chat: a conversation continued with a new question (nothing to copy: speculation must not slow it).
+Each round has its own document, file and question. llama.cpp's n-gram drafters keep the n-grams of every
+sequence they saw, across requests: with the same task every round, llama-server --spec-default drafts
+the previous round's reply (measured: 101 of 128 tokens kept on a repeated quote, 16 on the first) and
+the figure says how well it remembers, not how well it follows the document.
 Servers: Enclave (prompt-lookup speculation on, its default), Enclave with speculation off, llama.cpp's
 llama-server with its defaults, and llama-server with the speculative options its documentation
 recommends (docs/speculative.md: `--spec-default`, the n-gram hasher; and `--spec-type ngram-simple
@@ -49,8 +53,23 @@ PASSPHRASE = "bench-passphrase-not-secret"
 CONTEXT = 8192
 PARALLEL = 4
 SETTLE_S = 0.1
-CODE_FILE = ROOT / "engine" / "runtime" / "loaded.py"
-RENAMED = ("longest_prefix", "common_prefix_length")
+# One file per round, each with an identifier to rename: a server that remembers earlier replies (llama.cpp's
+# n-gram drafters keep every sequence's n-grams across requests) must not draft this round's answer from
+# the previous round's.
+CODE_CASES = (
+    ("engine/runtime/loaded.py", "longest_prefix", "common_prefix_length"),
+    ("engine/policy/audit_queue.py", "pending_path", "queue_path"),
+    ("engine/runtime/types.py", "GenerationParams", "SamplingParams"),
+    ("engine/pairing/tls.py", "fingerprint", "thumbprint"),
+    ("engine/documents/assistants.py", "Assistant", "Helper"),
+)
+QUESTIONS = (
+    "What time do the fishing boats usually return, and what do they bring in during the winter months?",
+    "Where can a visitor moor a small sailing boat overnight, and what does it cost?",
+    "How did the harbour change after the storm of 1953, and who paid for the new sea wall?",
+    "Which festivals take place on the quay in summer, and how do people take part?",
+    "What should a new crew member know before their first night shift on the harbour tug?",
+)
 
 ENCLAVE, ENCLAVE_OFF = "Enclave", "Enclave (speculation off)"
 ENCLAVE_DRAFT, LLAMA_DRAFT = "Enclave (draft model)", "llama-server -md"  # with --draft-model only
@@ -126,10 +145,10 @@ def start_llama_server(name: str, binary: Path, model_path: Path, threads: int) 
 # -- the tasks -------------------------------------------------------------------------------------
 
 
-def document(paragraphs: int = 24) -> str:
-    """A records policy of numbered sections, ~1,500 tokens on the demo model. Every sentence is drawn
-    from its own words (no phrase recurs), so that a quote has one place to follow in the document."""
-    rng = random.Random(30)
+def document(round_: int = 0, paragraphs: int = 24) -> str:
+    """A records policy of numbered sections, ~1,500 tokens on the demo model, different each round. Every
+    sentence is drawn from its own words (no phrase recurs), so that a quote has one place to follow."""
+    rng = random.Random(30 + round_)
     subjects = [
         "case files",
         "invoices",
@@ -186,21 +205,23 @@ def document(paragraphs: int = 24) -> str:
     return "\n".join(lines)
 
 
-def tasks() -> dict[str, str]:
-    """The prompts, by phase: each ends where the reply should start."""
-    doc = document()
+def tasks(round_: int = 0) -> dict[str, str]:
+    """The prompts of a round, by phase: each ends where the reply should start. Every round has its own
+    document, file and question: no reply repeats an earlier round's."""
+    doc = document(round_)
     first_line = doc.splitlines()[0]
-    code = CODE_FILE.read_text(encoding="utf-8")
-    old, new = RENAMED
+    path, old, new = CODE_CASES[round_ % len(CODE_CASES)]
+    code = (ROOT / path).read_text(encoding="utf-8")
     return {
         "quote": f"Document:\n{doc}\n\nThe document above, quoted word for word:\n{first_line}\n",
         "code": (
-            f"File loaded.py:\n```python\n{code}```\n\nThe same file, complete, with `{old}` renamed to `{new}`:\n"
+            f"File {Path(path).name}:\n```python\n{code}```\n\n"
+            f"The same file, complete, with `{old}` renamed to `{new}`:\n"
             f"```python\n" + "".join(code.splitlines(keepends=True)[:3])
         ),
         "chat": (
-            "A conversation between a visitor and the harbour master.\nUser: What time do the fishing boats "
-            "usually return, and what do they bring in during the winter months?\nAssistant:"
+            "A conversation between a visitor and the harbour master.\nUser: "
+            f"{QUESTIONS[round_ % len(QUESTIONS)]}\nAssistant:"
         ),
     }
 
@@ -257,17 +278,14 @@ def rotated(servers: list[Server], shift: int) -> list[Server]:
 
 
 def measure(servers: list[Server], rounds: int, max_tokens: int) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    prompts = tasks()
     for server in servers:  # warm-up: load the model, first-request costs
-        asyncio.run(measure_one(server, prompts["chat"], 8))
-    per_round: dict[str, dict[str, list[dict[str, Any]]]] = {s.name: {p: [] for p in prompts} for s in servers}
+        asyncio.run(measure_one(server, "Hello! How are you today?", 8))
+    per_round: dict[str, dict[str, list[dict[str, Any]]]] = {s.name: {p: [] for p in tasks()} for s in servers}
     for round_ in range(rounds):
-        for index, (phase, prompt) in enumerate(prompts.items()):
-            # A new first line each round: no server answers from a cache of the previous round's reply.
-            varied = f"[{round_}] {prompt}"
+        for index, (phase, prompt) in enumerate(tasks(round_).items()):
             for server in rotated(servers, round_ + index):
                 print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
-                per_round[server.name][phase].append(asyncio.run(measure_one(server, varied, max_tokens)))
+                per_round[server.name][phase].append(asyncio.run(measure_one(server, prompt, max_tokens)))
     return per_round
 
 

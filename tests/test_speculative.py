@@ -16,6 +16,9 @@ from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
 from engine.runtime.speculative import (
+    MATCH_BUCKETS,
+    MAX_LOOKUP_DRAFT,
+    PRIOR_ACCEPTANCE,
     Distribution,
     Drafter,
     StepCost,
@@ -326,3 +329,72 @@ def test_a_repeated_deterministic_request_reuses_its_prompt_chunks_and_gives_the
     finally:
         warm.close()
         cold_model.close()
+
+
+def _cpu_cost(k: int) -> float:
+    """A CPU's step time with k drafted tokens, in one-token steps (the demo model's shape, 2 threads:
+    a second token costs almost a step, later ones a quarter to a third of one)."""
+    return float(np.interp(1 + k, [1, 2, 9, 17, 33, 65], [1.0, 1.93, 5.4, 8.5, 13.0, 21.0]))
+
+
+def _quoting(copied: int) -> list[int]:
+    """A 300-token 'document' of distinct tokens, then its first `copied` tokens quoted back."""
+    document = list(range(1000, 1300))
+    return [*document, 7, 7, *document[:copied]]
+
+
+def test_a_long_verbatim_match_drafts_long_and_a_short_one_does_not() -> None:
+    long_match = Drafter(_quoting(40))
+    draft = long_match.draft(64, _cpu_cost)
+    assert len(draft) >= 32 and draft == list(range(1040, 1040 + len(draft)))  # the document goes on
+    assert long_match.match() == (40, 40)  # where it goes on, and the 40 tokens that agree
+    # The same document quoted for 4 tokens: at a CPU's cost, a chance 4-gram's guess does not pay.
+    assert Drafter(_quoting(4)).draft(64, _cpu_cost) == []
+    # (and the limit holds)
+    assert len(Drafter(_quoting(40)).draft(5, _cpu_cost)) == 5
+
+
+def test_misses_of_short_matches_do_not_stop_the_drafts_of_long_ones() -> None:
+    drafter = Drafter(_quoting(40))
+    drafter.length = 4
+    for _ in range(10):  # chance 4-grams of a chat reply, never kept
+        drafter.record(4, 0)
+    assert drafter.acceptance_at(0) < 0.3
+    assert len(drafter.draft(64, _cpu_cost)) >= 32  # a 40-token match still drafts long
+    assert drafter.length == 40
+    last = len(MATCH_BUCKETS) - 1
+    drafter.record(48, 0)  # while a long match that failed at once lowers its own estimate
+    drafter.record(48, 0)
+    assert drafter.acceptance_at(last) < PRIOR_ACCEPTANCE[-1] - 0.1
+    assert drafter.draft(64, _cpu_cost) == []
+
+
+def test_kept_tokens_count_at_the_match_length_they_were_drafted_at() -> None:
+    drafter = Drafter(_quoting(6))
+    drafter.length = 6
+    drafter.record(12, 5)  # positions at match lengths 6, 7 (bucket 0), 8..10 (bucket 1) kept; 11 missed
+    assert drafter.kept_weight == [2, 3, 0, 0] and drafter.missed_weight == [0, 1, 0, 0]
+    assert expected_tokens([0.5, 0.5, 1.0], 3) == pytest.approx(1 + 0.5 + 0.25 + 0.25)
+    # Acceptance that grows along the draft (the match gets longer) makes a longer draft worth it.
+    rising = [0.9] * 4 + [0.99] * 60
+    assert best_draft_length(rising, _cpu_cost, 64) > best_draft_length(0.9, _cpu_cost, 64)
+
+
+def test_long_drafts_are_weighed_when_extra_tokens_get_cheaper() -> None:
+    assert best_draft_length(0.98, _cpu_cost, 64) >= 32
+    assert best_draft_length(0.8, _cpu_cost, 64) == 0  # a CPU needs near-certain drafts
+    assert best_draft_length(0.98, _cpu_cost, 20) == 20  # a limit between the lengths weighed is weighed too
+    assert MAX_LOOKUP_DRAFT >= 48
+
+
+def test_step_costs_leave_out_prompt_chunks_and_extrapolate_by_the_measured_slope() -> None:
+    cost = StepCost()
+    cost.record(1, 0.010)
+    cost.record(40, 0.050, outputs=1)  # a prompt: 40 tokens, one with logits, says nothing about drafts
+    assert 40 not in cost.seconds
+    cost.record(9, 0.050, outputs=9)
+    cost.record(17, 0.080, outputs=17)
+    # Past 17: the last segment's 3.75 ms a token (between a tenth and half of a one-token step).
+    assert cost.of(33) == pytest.approx(0.080 + 16 * 0.00375)
+    cost.record(25, 0.081)
+    assert cost.of(33) == pytest.approx(0.081 + 8 * 0.001)  # never under a tenth of a step a token

@@ -770,7 +770,7 @@ class BatchedModel:
         if self.batch.batch.n_tokens:
             started = time.perf_counter()
             code = C.llama_decode(self.ctx.ctx, self.batch.batch)
-            self.step_cost.record(self.batch.batch.n_tokens, time.perf_counter() - started)
+            self.step_cost.record(self.batch.batch.n_tokens, time.perf_counter() - started, self._outputs())
             if code != 0:
                 for request in list(self.active):
                     request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
@@ -865,6 +865,11 @@ class BatchedModel:
         if donor is not None and shared >= MIN_TOKENS_WORTH_SHARING:
             self.ctx.kv_cache_seq_rm(slot.seq_id, 0, shared)
             self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, 0, shared)
+
+    def _outputs(self) -> int:
+        """How many tokens of the batch just decoded had logits (a step's cost, see StepCost.record)."""
+        batch = self.batch.batch
+        return int(np.ctypeslib.as_array(batch.logits, shape=(batch.n_tokens,)).astype(bool).sum())
 
     def _draft_cost(self, request: _Request, n: int) -> Callable[[int], float]:
         """What k drafted tokens make the step cost: measured, or for a seeded request the prior (its
