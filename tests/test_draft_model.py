@@ -20,9 +20,10 @@ from engine.cli import main
 from engine.errors import UserError
 from engine.models import ModelRegistry
 from engine.models.registry import ModelRecord
-from engine.runtime import CancelToken, Chunk, GenerationParams
+from engine.runtime import Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
 from engine.runtime.draft_model import check_draft, set_draft_model
+from tests.stepping import run_together as _replies
 from tests.tiny_gguf import PIECES, write_tiny_gguf
 
 # Text the tiny model has not seen repeated: prompt lookup finds nothing long, so the draft model drafts.
@@ -57,14 +58,6 @@ def _model(record: ModelRecord, draft: ModelRecord | None, speculation: str = "l
     return model
 
 
-def _replies(model: BatchedModel, prompts: list[list[int]], params: list[GenerationParams]) -> list[list[Any]]:
-    """Admit every request at once (concurrent streams), step until all are done; what each emitted."""
-    outs: list[list[Any]] = [[] for _ in prompts]
-    for prompt, p, out in zip(prompts, params, outs, strict=True):
-        model.admit(prompt, p, CancelToken(), out.append, 0.0)
-    while model.active:
-        model.step()
-    return outs
 
 
 def _text(out: list[Any]) -> tuple[str, str | None, int]:

@@ -13,7 +13,7 @@ from llama_cpp._internals import LlamaSampler
 from engine.models import ModelRegistry
 from engine.models.demo import demo_chunks, ensure_demo_model
 from engine.models.registry import ModelRecord
-from engine.runtime import CancelToken, Chunk, GenerationParams
+from engine.runtime import Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
 from engine.runtime.speculative import (
     MATCH_BUCKETS,
@@ -26,6 +26,7 @@ from engine.runtime.speculative import (
     expected_tokens,
     prior_cost,
 )
+from tests.stepping import run_together as _replies
 
 # A text that repeats: the tiny model's replies loop too, so drafts from the prompt and the reply are kept.
 REPEATING = "the cat sat on the mat. " * 12
@@ -35,14 +36,6 @@ def _model(record: ModelRecord, speculation: str) -> BatchedModel:
     return BatchedModel(replace(record, settings=replace(record.settings, speculation=speculation)))
 
 
-def _replies(model: BatchedModel, prompts: list[list[int]], params: list[GenerationParams]) -> list[list[Any]]:
-    """Admit every request at once, step until all are done; what each emitted."""
-    outs: list[list[Any]] = [[] for _ in prompts]
-    for prompt, p, out in zip(prompts, params, outs, strict=True):
-        model.admit(prompt, p, CancelToken(), out.append, 0.0)
-    while model.active:
-        model.step()
-    return outs
 
 
 def _summary(out: list[Any]) -> tuple[str, str | None, int, list[str]]:
