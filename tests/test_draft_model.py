@@ -58,8 +58,6 @@ def _model(record: ModelRecord, draft: ModelRecord | None, speculation: str = "l
     return model
 
 
-
-
 def _text(out: list[Any]) -> tuple[str, str | None, int]:
     chunks = [c for c in out if isinstance(c, Chunk)]
     assert chunks[-1].usage is not None

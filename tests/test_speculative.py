@@ -36,8 +36,6 @@ def _model(record: ModelRecord, speculation: str) -> BatchedModel:
     return BatchedModel(replace(record, settings=replace(record.settings, speculation=speculation)))
 
 
-
-
 def _summary(out: list[Any]) -> tuple[str, str | None, int, list[str]]:
     """Text, finish reason, token count and the tokens logprobs name (their values: see `_logprobs`)."""
     chunks = [c for c in out if isinstance(c, Chunk)]
