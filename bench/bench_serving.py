@@ -94,7 +94,7 @@ def running(server: Server) -> Iterator[Server]:
             server.process.kill()
 
 
-def start_enclave(model_path: Path, threads: int, home: Path) -> Server:
+def start_enclave(model_path: Path, threads: int, home: Path, speculation: str = "lookup") -> Server:
     env = {**os.environ, "ENCLAVE_HOME": str(home), "ENCLAVE_PASSPHRASE": PASSPHRASE, "ENCLAVE_NO_DEMO": "1"}
     enclave = [sys.executable, "-m", "engine.cli"]
     subprocess.run([*enclave, "init"], env=env, check=True, capture_output=True)
@@ -102,7 +102,8 @@ def start_enclave(model_path: Path, threads: int, home: Path) -> Server:
         [*enclave, "models", "import", str(model_path), "--name", "demo"], env=env, check=True, capture_output=True
     )
     subprocess.run(
-        [*enclave, "models", "set", "demo", "--threads", str(threads), "--context", str(CONTEXT_PER_SEQUENCE)],
+        [*enclave, "models", "set", "demo", "--threads", str(threads), "--context", str(CONTEXT_PER_SEQUENCE)]
+        + ["--speculation", speculation],
         env=env,
         check=True,
         capture_output=True,
@@ -420,13 +421,18 @@ def measure(
     return results, per_round
 
 
-def start_servers(stack: ExitStack, model_path: Path, threads: int, skip: list[str]) -> list[Server]:
+def start_servers(
+    stack: ExitStack, model_path: Path, threads: int, skip: list[str], speculation: str = "lookup"
+) -> list[Server]:
     """Enclave, llama-cpp-python's server and llama-server (built first, if need be) on `model_path`, each
     stopped when `stack` closes (Enclave's home, with its copy of the model, then removed); `skip` names
-    servers to leave out."""
+    servers to leave out; `speculation` is Enclave's setting (lookup, its default, or off)."""
     starters = {
         "enclave": lambda: start_enclave(
-            model_path, threads, Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="enclave-serve-bench-")))
+            model_path,
+            threads,
+            Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="enclave-serve-bench-"))),
+            speculation,
         ),
         "llama-cpp-python": lambda: start_llama_cpp_python(model_path, threads),
     }
@@ -484,6 +490,9 @@ def main() -> None:
         "--phases", nargs="+", choices=GROUPS, default=list(GROUPS), help="the phases to run (default: all)"
     )
     parser.add_argument("--overhead-runs", type=int, default=3, help="host-overhead repetitions (0: none)")
+    parser.add_argument(
+        "--speculation", choices=("lookup", "off"), default="lookup", help="Enclave's prompt-lookup speculation"
+    )
     args = parser.parse_args()
     threads = os.cpu_count() or 1
     exit_on_sigterm()
@@ -499,7 +508,7 @@ def main() -> None:
         groups = frozenset(args.phases) - ({"long"} if args.no_long else set())
         count = token_counter(model_path) if "long" in groups else None
         with ExitStack() as servers_stack:
-            servers = start_servers(servers_stack, model_path, threads, args.skip)
+            servers = start_servers(servers_stack, model_path, threads, args.skip, args.speculation)
             results, per_round = measure(servers, rounds, args.quick, args.long_tokens, count, groups)
         overhead: list[dict[str, Any]] = []
         if args.overhead_runs > 0:
