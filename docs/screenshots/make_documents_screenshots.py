@@ -83,41 +83,12 @@ def build_data(home: Path, lang: str) -> None:
 def capture(home: Path, lang: str) -> None:
     """Inside Xvfb: the Documents view after a search, then the chat answering from the collection."""
     sys.path.insert(0, str(REPO))
-    from PySide6.QtCore import QEventLoop, QTimer
+    from shot_window import open_window, save, settle, wait_for
 
-    from app import i18n, theme
-    from app.main import application
-    from app.session import Session
-    from app.window import MainWindow
-    from engine.models import ModelRegistry
-    from engine.runtime import GenerationParams, Runtime
-    from engine.vault import Vault
-
-    def settle(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
-
-    def wait_for(done: object, what: str, seconds: float = 600) -> None:
-        for _ in range(int(seconds * 10)):
-            if done():  # type: ignore[operator]
-                return
-            settle(100)
-        sys.exit(f"timed out waiting for {what}")
+    from engine.runtime import GenerationParams
 
     prefix = "" if lang == "en" else "zh_"
-    app = application()
-    theme.apply(app)
-    vault = Vault.unlock(home, PASSPHRASE)
-    i18n.install(app, i18n.chosen(vault.settings.get(i18n.LANGUAGE_KEY)) or "en")
-    registry = ModelRegistry()
-    session = Session(home, registry, Runtime(registry), vault)
-    window = MainWindow(session, start_background=False)
-    window.remember_geometry = False
-    window.resize(*SIZE)
-    window.move(0, 0)
-    window.show_view("documents")
-    window.show()
+    session, window = open_window(home, PASSPHRASE, SIZE, "documents")
     settle(600)
     docs = window.documents
     # The index is built in the background after the unlock; a search before it is ready finds nothing.
@@ -128,9 +99,7 @@ def capture(home: Path, lang: str) -> None:
     docs.search()
     wait_for(lambda: docs.search_task is None, "the search")
     settle(600)
-    target = OUT / f"{prefix}documents.png"
-    window.grab().save(str(target), "PNG")
-    print(target, flush=True)
+    save(window, OUT / f"{prefix}documents.png")
 
     window.show_view("chat")
     chat = window.chat
@@ -143,9 +112,7 @@ def capture(home: Path, lang: str) -> None:
     chat.send()
     wait_for(lambda: chat.stream is None, "the answer")
     settle(800)
-    target = OUT / f"{prefix}chat_documents.png"
-    window.grab().save(str(target), "PNG")
-    print(target, flush=True)
+    save(window, OUT / f"{prefix}chat_documents.png")
     window.close()
     session.close()
 

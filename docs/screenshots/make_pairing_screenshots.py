@@ -102,36 +102,13 @@ def build(base: Path, lang: str) -> tuple[subprocess.Popen[bytes], Path, str]:
 def capture(desktop: Path, spare: str, lang: str) -> None:
     """Inside Xvfb: the picker open over the chat, then the connect dialog with the spare code."""
     sys.path.insert(0, str(REPO))
-    from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtGui import QGuiApplication
+    from shot_window import open_window, settle
 
-    from app import i18n, theme
     from app.dialogs.connect_server import ConnectServerDialog
-    from app.main import application
-    from app.session import Session
-    from app.window import MainWindow
-    from engine.models import ModelRegistry
-    from engine.runtime import Runtime
-    from engine.vault import Vault
-
-    def settle(ms: int) -> None:
-        loop = QEventLoop()
-        QTimer.singleShot(ms, loop.quit)
-        loop.exec()
 
     prefix = "" if lang == "en" else "zh_"
-    app = application()
-    theme.apply(app)
-    vault = Vault.unlock(desktop, PASSPHRASE)
-    i18n.install(app, i18n.chosen(vault.settings.get(i18n.LANGUAGE_KEY)) or "en")
-    registry = ModelRegistry()
-    session = Session(desktop, registry, Runtime(registry), vault)
-    window = MainWindow(session, start_background=False)
-    window.remember_geometry = False
-    window.resize(1200, 760)
-    window.move(0, 0)
-    window.show_view("chat")
-    window.show()
+    session, window = open_window(desktop, PASSPHRASE, (1200, 760), "chat")
     settle(800)
     window.chat.model_picker.showPopup()
     settle(600)
