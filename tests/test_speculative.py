@@ -15,6 +15,7 @@ from engine.models.demo import demo_chunks, ensure_demo_model
 from engine.models.registry import ModelRecord
 from engine.runtime import Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
+from engine.runtime.candidates import Chain
 from engine.runtime.speculative import (
     MATCH_BUCKETS,
     MAX_LOOKUP_DRAFT,
@@ -149,7 +150,7 @@ def test_the_acceptance_rule_keeps_the_models_distribution() -> None:
     logits = np.log(np.array([0.5, 0.3, 0.15, 0.05], dtype=np.float32))
     chain = LlamaSampler()
     chain.add_temp(1.0)
-    distribution = Distribution(chain, 4, greedy=False, seed=1)
+    distribution = Distribution(Chain(chain, 4, keep=0), greedy=False, seed=1)
     try:
         for draft in (None, 0, 1, 3):
             counts = np.bincount([distribution.choose(logits, draft) for _ in range(20000)], minlength=4)

@@ -37,17 +37,17 @@ from functools import cached_property
 
 import numpy as np
 from llama_cpp import llama_cpp as C
-from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
+from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
 
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.adapters import apply_lora
+from engine.runtime.candidates import Chain, sampler_chain
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
 from engine.runtime.deterministic import Lane, Lanes, batch_invariant
 from engine.runtime.draft_model import AssistedDrafter, DraftModel
 from engine.runtime.loaded import (
-    PENALTY_WINDOW,
     LoadReport,
     StopFilter,
     longest_prefix,
@@ -170,7 +170,7 @@ class _Request:
     slot: _Slot
     prompt: list[int]
     reused: int
-    sampler: LlamaSampler | None  # None: plain greedy, taken straight from the logits
+    sampler: Chain | None  # None: plain greedy, taken straight from the logits
     queued_s: float
     turn_change: tuple[int, ...] = ()  # see Prompt.turn_change
     started: float = field(default_factory=time.perf_counter)
@@ -513,7 +513,7 @@ class BatchedModel:
         distribution = None
         if not plain_greedy(params):
             chain = self._sampler(params, prompt, draw=False)
-            distribution = Distribution(chain, self.n_vocab, greedy=params.temperature == 0.0, seed=params.seed)
+            distribution = Distribution(chain, greedy=params.temperature == 0.0, seed=params.seed)
         # A seeded request's drafts must not depend on what else is in the draft model's batch or on timings.
         assisted = self.draft_model is not None and params.seed is None and not params.deterministic
         return Speculation((AssistedDrafter if assisted else Drafter)(list(prompt)), distribution)
@@ -525,7 +525,7 @@ class BatchedModel:
         cancel: CancelToken,
         emit: Emit,
         queued_s: float,
-        sampler: LlamaSampler | None,
+        sampler: Chain | None,
     ) -> None:
         """Start a deterministic request in a free lane. It keeps the cells of the prompt start the lane's
         previous request evaluated, up to a SOLO_CHUNK boundary: from there it evaluates the same chunks at
@@ -659,40 +659,11 @@ class BatchedModel:
         request.reused += held - request.prefilled
         request.prefilled = held
 
-    def _sampler(self, params: GenerationParams, prompt: list[int], *, draw: bool = True) -> LlamaSampler:
-        """The request's native sampler chain: bias, penalties, grammar, then the sampling itself (without
-        the final random draw when not `draw`: speculative verification draws itself)."""
-        sampler = LlamaSampler()
-        bias = dict(params.logit_bias)
-        if params.ignore_eos:
-            bias.update(dict.fromkeys(self._eog, float("-inf")))
-        if bias:
-            sampler.add_logit_bias(self.n_vocab, bias)
-        sampler.add_penalties(
-            self.n_vocab, PENALTY_WINDOW, params.repeat_penalty, params.frequency_penalty, params.presence_penalty
-        )
-        # Penalties look at recent history, so they are fed the prompt's tail. The grammar joins the chain
-        # only afterwards: fed prompt tokens, it would reject them and abort the process.
-        for token in prompt[-PENALTY_WINDOW:]:
-            sampler.accept(token)
-        if params.grammar:
-            # llama.cpp parses the grammar here and returns NULL when it fails; a NULL in the chain crashes.
-            grammar = C.llama_sampler_init_grammar(self.vocab, params.grammar.encode("utf-8"), b"root")
-            if not grammar:
-                sampler.close()
-                raise UserError("the response format could not be turned into a valid grammar")
-            C.llama_sampler_chain_add(sampler.sampler, grammar)
-        if params.temperature == 0.0:
-            sampler.add_greedy()
-        else:
-            seed = params.seed if params.seed is not None else int.from_bytes(os.urandom(4), "little")
-            sampler.add_top_k(params.top_k)
-            sampler.add_top_p(params.top_p, 1)
-            sampler.add_min_p(params.min_p, 1)
-            sampler.add_temp(params.temperature)
-            if draw:
-                sampler.add_dist(seed)
-        return sampler
+    def _sampler(self, params: GenerationParams, prompt: list[int], *, draw: bool = True) -> Chain:
+        """The request's native sampler chain (see `sampler_chain`); without the final random draw when not
+        `draw` (speculative verification draws itself)."""
+        eog = self._eog if params.ignore_eos else ()
+        return sampler_chain(params, self.n_vocab, prompt, eog=eog, vocab=self.vocab, draw=draw)
 
     # -- one decoding step ---------------------------------------------------------------------
 
@@ -892,7 +863,7 @@ class BatchedModel:
         if request.sampler is None:
             token = self._argmax(request.batch_index, request.params, ctx)
         else:
-            token = int(C.llama_sampler_sample(request.sampler.sampler, ctx.ctx, request.batch_index))
+            token = request.sampler.sample(ctx, request.batch_index, self._logits(request.batch_index, ctx))
         self._take(request, token, request.batch_index, ctx)
 
     def _take(self, request: _Request, token: int, index: int, ctx: LlamaContext) -> bool:

@@ -36,7 +36,6 @@ in, and hence the tokens, are the same every time.
 
 from __future__ import annotations
 
-import ctypes
 import os
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
@@ -44,8 +43,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_cpp import llama_cpp as C
-from llama_cpp._internals import LlamaContext, LlamaSampler
+from llama_cpp._internals import LlamaContext
+
+from engine.runtime.candidates import Chain
 
 if TYPE_CHECKING:
     from engine.runtime.batch import BatchedModel, _Request
@@ -86,8 +86,6 @@ MAX_INDEXED = 32768
 DRAFT_LENGTHS = (*range(1, 9), 12, 16, 24, 32, 48, 64)
 SPECULATION_CHOICES = ("lookup", "off")
 
-TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
-assert TOKEN_DATA.itemsize == ctypes.sizeof(C.llama_token_data)
 
 
 def _bucket_weights() -> list[float]:
@@ -309,30 +307,17 @@ def prior_cost(n_tokens: int) -> float:
 class Distribution:
     """A request's sampler chain without its final draw, applied to logits (for a sampled request)."""
 
-    def __init__(self, chain: LlamaSampler, n_vocab: int, *, greedy: bool, seed: int | None) -> None:
+    def __init__(self, chain: Chain, *, greedy: bool, seed: int | None) -> None:
         self.chain = chain
         self.greedy = greedy
         self.rng = np.random.default_rng(seed if seed is not None else int.from_bytes(os.urandom(8), "little"))
-        self.data = np.zeros(n_vocab, dtype=TOKEN_DATA)
-        self.data["id"] = np.arange(n_vocab, dtype=np.int32)
-        self.pointer = self.data.ctypes.data_as(C.llama_token_data_p)
 
     def candidates(self, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray] | int:
-        """The chain's candidates and their probabilities, or its choice for a greedy chain."""
-        data = self.data
-        data["id"] = np.arange(len(data), dtype=np.int32)  # the chain sorts the array in place
-        data["logit"] = logits
-        data["p"] = 0.0
-        array = C.llama_token_data_array(data=self.pointer, size=len(data), selected=-1, sorted=False)
-        C.llama_sampler_apply(self.chain.sampler, ctypes.byref(array))
-        size = int(array.size)
-        address = ctypes.cast(array.data, ctypes.c_void_p).value or 0
-        if address == self.data.ctypes.data:
-            kept = self.data[:size]
-        else:  # (a sampler that moved the candidates to a buffer of its own)
-            kept = np.frombuffer(ctypes.string_at(address, size * TOKEN_DATA.itemsize), dtype=TOKEN_DATA)
+        """The chain's candidates and their probabilities, or its choice for a greedy chain (on a
+        preselection of the logits where that is exact: see engine.runtime.candidates)."""
+        kept, selected = self.chain.apply(logits)
         if self.greedy:
-            return int(kept["id"][array.selected])
+            return int(kept["id"][selected])
         logit = kept["logit"].astype(np.float64)
         probabilities = np.exp(logit - logit.max())
         return kept["id"].copy(), probabilities / probabilities.sum()
@@ -358,7 +343,7 @@ class Distribution:
 
     def accept(self, token: int) -> None:
         """Advance the chain's state (penalty window, grammar) by the token taken."""
-        C.llama_sampler_accept(self.chain.sampler, token)
+        self.chain.accept(token)
 
     def close(self) -> None:
         """Free the native chain."""
@@ -426,10 +411,10 @@ def _choose(model: BatchedModel, request: _Request, index: int, ctx: LlamaContex
         return model._argmax(index, request.params, ctx)
     if guess is None and request.sampler is not None:
         # Nothing drafted here: llama.cpp's own chain draws (and accepts) it; the copy follows.
-        token = int(C.llama_sampler_sample(request.sampler.sampler, ctx.ctx, index))
+        token = request.sampler.sample(ctx, index, model._logits(index, ctx))
     else:
         token = distribution.choose(model._logits(index, ctx), guess)
         if request.sampler is not None:
-            C.llama_sampler_accept(request.sampler.sampler, token)
+            request.sampler.accept(token)
     distribution.accept(token)
     return token

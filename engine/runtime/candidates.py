@@ -1,0 +1,277 @@
+"""A request's native sampler chain, applied to an exact preselection of the vocabulary (`Chain`).
+
+llama.cpp's `llama_sampler_sample` copies every logit into a candidate array before the chain runs: on
+the demo model's 262,144-token vocabulary that copy, and the chain's first pass over it, cost about half
+a millisecond per token and stream, more than the rest of the host's work on a token together.
+
+Most chains truncate early. Ours run logit bias, penalties, [grammar], then top-k (or greedy, a top-1), then
+top-p, min-p, temperature and the draw. Only a few tokens' logits change before top-k: the biased ones
+(and the end-of-generation tokens when `ignore_eos` bans them) and, when penalties are on, the tokens in
+the penalty window (a presence or frequency penalty can be negative and raise one). Every other token
+keeps its raw logit. So with `touched` those few tokens, m the largest raw logit and some width d such
+that at least k untouched tokens have a logit >= m - d, an untouched token below m - d is beaten by k
+untouched tokens and can never be among the k that top-k keeps. The chain therefore picks the same k
+tokens (ties at the k-th place aside: llama.cpp's partial sort may order equal logits differently in a
+different array) from
+
+    S = {untouched tokens with logit >= m - d}  ∪  touched
+
+as from the whole vocabulary, and every step after top-k is llama.cpp's own code on identical input:
+the same candidates, the same probabilities, the same seeded draws. `Chain` fills only S into a small
+persistent candidate array (in token-id order, as the full array is, so a greedy chain breaks ties the
+same way) and runs the native chain on it, as `llama_sampler_sample` does (apply, take the selected
+token, accept it). It falls back to the whole vocabulary when the chain does not truncate (top_k 0),
+holds a grammar (which may reject every preselected token), or no width gives the guarantee (a logit
+that is not finite, a tiny vocabulary).
+
+The penalty window is the last PENALTY_WINDOW tokens the chain accepted (the prompt's tail, then every
+token taken), kept here on the Python side: every accept goes through `Chain.accept` or `Chain.sample`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from llama_cpp import llama_cpp as C
+from llama_cpp._internals import LlamaContext, LlamaSampler
+
+from engine.errors import UserError
+from engine.runtime.loaded import PENALTY_WINDOW
+from engine.runtime.types import GenerationParams
+
+TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
+assert TOKEN_DATA.itemsize == ctypes.sizeof(C.llama_token_data)
+
+# Off: every chain runs on the whole vocabulary (tests and the bench compare the two paths).
+ENABLED = True
+# A token's threshold is first guessed from the last one's: this far below the logit that was the need-th
+# largest then (on the demo model the k-th largest logit moves by about 2 from one token to the next: the
+# guess holds about two times in three). Otherwise: this width below the largest logit, doubled until wide
+# enough (with k = 40, 8 below the largest takes 2 to 1,700 tokens, median 200, on the demo model).
+GUESS_MARGIN = 3.0
+FIRST_WIDTH = 4.0
+MAX_WIDENINGS = 12
+# More than this many times the tokens needed above the threshold: S is cut down to the needed ones.
+TOO_WIDE = 4
+NO_TOKENS = np.zeros(0, dtype=np.int32)
+
+
+class Chain:
+    """A native sampler chain that runs on an exact preselection of the logits when that is possible."""
+
+    def __init__(
+        self,
+        sampler: LlamaSampler,
+        n_vocab: int,
+        *,
+        keep: int,
+        biased: Iterable[int] = (),
+        penalised: bool = False,
+        grammar: bool = False,
+    ) -> None:
+        """`keep`: the k of the chain's first truncating step (top-k's k, 1 for greedy, 0 for none);
+        `biased`: the tokens the logit-bias step changes; `penalised`: whether the penalties step is on."""
+        self.sampler = sampler
+        self.n_vocab = n_vocab
+        # (At or past the untouched vocabulary's size nothing can be left out.)
+        self.keep = keep if keep > 0 and not grammar else 0
+        self.biased = frozenset(int(t) for t in biased)
+        self.penalised = penalised
+        self.window: deque[int] = deque(maxlen=PENALTY_WINDOW)
+        self._touched: np.ndarray | None = np.array(sorted(self.biased), dtype=np.int32)
+        self.threshold: np.float32 | None = None  # the first guess for the next token's (see preselect)
+        self._data = np.zeros(0, dtype=TOKEN_DATA)
+        self._flags: np.ndarray | None = None
+        self._words = np.zeros(0, dtype=bool)
+        self._full: np.ndarray | None = None
+        self._array = C.llama_token_data_array(data=None, size=0, selected=-1, sorted=False)
+        self._array_p = ctypes.pointer(self._array)
+        self.preselecting = ENABLED  # (off: always the whole vocabulary, the path tests compare with)
+        self.preselected = 0  # chain runs on a preselection, and on the whole vocabulary
+        self.full = 0
+
+    def accept(self, token: int) -> None:
+        """Advance the chain's state (penalty window, grammar) by a token taken."""
+        C.llama_sampler_accept(self.sampler.sampler, token)
+        self._taken(token)
+
+    def _taken(self, token: int) -> None:
+        if self.penalised:
+            self.window.append(token)
+            self._touched = None
+
+    def touched(self) -> np.ndarray:
+        """The tokens whose logits the steps before top-k may change, sorted, each once."""
+        if self._touched is None:
+            self._touched = np.array(sorted(self.biased.union(self.window)), dtype=np.int32)
+        return self._touched
+
+    def preselect(self, logits: np.ndarray) -> np.ndarray | None:
+        """The token ids S (sorted) the chain's result depends on, or None when that cannot be told."""
+        keep = self.keep
+        if not self.preselecting or keep <= 0:
+            return None
+        touched = self.touched()
+        # With `need` tokens at or above a threshold, at least `keep` of them are untouched.
+        need = keep + len(touched)
+        if need >= self.n_vocab:
+            return None
+        above: np.ndarray | None = None
+        threshold = self.threshold
+        if threshold is not None:  # the last token's guess: right about two times in three, in one pass
+            above = self._at_least(logits, threshold)
+            if len(above) < need:
+                above = None
+        if above is None:
+            top = logits.max()
+            if not np.isfinite(top):
+                return None
+            width = FIRST_WIDTH
+            for _ in range(MAX_WIDENINGS):
+                threshold = np.float32(top - np.float32(width))
+                above = self._at_least(logits, threshold)
+                if len(above) >= need:
+                    break
+                width *= 2.0
+            else:
+                return None
+        assert above is not None and threshold is not None
+        values = logits[above]
+        at = len(values) - need
+        nth = np.partition(values, at)[at]  # the need-th largest: the tightest threshold that would do
+        self.threshold = np.float32(nth - np.float32(GUESS_MARGIN)) if np.isfinite(nth) else None
+        if at > TOO_WIDE * need:  # (a wide S costs its fill and top-k's sort: narrow it to the need-th)
+            above, threshold = above[values >= nth], nth
+        if len(touched) == 0:
+            return above
+        ids = np.concatenate((above, touched[logits[touched] < threshold]))
+        ids.sort()
+        return ids
+
+    def _at_least(self, logits: np.ndarray, threshold: np.floating) -> np.ndarray:
+        """The indices of the logits >= threshold, ascending. (np.flatnonzero over 262k flags takes 80 µs;
+        finding the few 8-flag words that hold any first takes a third of that. The flags' buffers are
+        kept: a fresh 256 kB array costs its page faults every time.)"""
+        flags = self._flags
+        if flags is None or len(flags) != len(logits):
+            flags = self._flags = np.empty(len(logits), dtype=bool)
+            self._words = np.empty(len(logits) // 8, dtype=bool)
+        np.greater_equal(logits, threshold, out=flags)
+        if len(flags) % 8:
+            return np.flatnonzero(flags)
+        words = np.flatnonzero(np.not_equal(flags.view(np.uint64), 0, out=self._words))
+        within = np.flatnonzero(flags.reshape(-1, 8)[words])
+        found: np.ndarray = words[within >> 3] * 8 + (within & 7)
+        return found
+
+    def apply(self, logits: np.ndarray) -> tuple[np.ndarray, int]:
+        """Run the chain (without accepting) on the logits: its candidates, and the index it selected
+        (-1 when the chain has no selecting step)."""
+        ids = self.preselect(logits)
+        if ids is None:
+            self.full += 1
+            data = self._full
+            if data is None:
+                data = self._full = np.zeros(self.n_vocab, dtype=TOKEN_DATA)
+            data["id"] = np.arange(self.n_vocab, dtype=np.int32)  # the chain sorts the array in place
+            data["logit"] = logits
+            data["p"] = 0.0
+        else:
+            self.preselected += 1
+            if len(self._data) < len(ids):
+                self._data = np.zeros(max(2 * len(ids), 256), dtype=TOKEN_DATA)
+            data = self._data[: len(ids)]
+            data["id"] = ids
+            data["logit"] = logits[ids]
+            data["p"] = 0.0
+        array = self._array
+        address = data.ctypes.data
+        array.data = ctypes.cast(address, C.llama_token_data_p)  # type: ignore[assignment]
+        array.size = len(data)
+        array.selected = -1
+        array.sorted = False
+        C.llama_sampler_apply(self.sampler.sampler, self._array_p)
+        size = int(array.size)
+        moved = ctypes.cast(array.data, ctypes.c_void_p).value or 0
+        if moved == address:
+            kept = data[:size]
+        else:  # (a sampler that moved the candidates to a buffer of its own)
+            kept = np.frombuffer(ctypes.string_at(moved, size * TOKEN_DATA.itemsize), dtype=TOKEN_DATA)
+        return kept, int(array.selected)
+
+    def choose(self, logits: np.ndarray) -> int:
+        """Run the chain on the logits, and take and accept the token it selects (as `llama_sampler_sample`)."""
+        kept, selected = self.apply(logits)
+        if not 0 <= selected < len(kept):
+            raise RuntimeError("the sampler chain selected no token")  # (llama.cpp would abort)
+        token = int(kept["id"][selected])
+        self.accept(token)
+        return token
+
+    def sample(self, ctx: LlamaContext, index: int, logits: np.ndarray) -> int:
+        """Choose and accept the next token from batch position `index` (`logits`: that row's)."""
+        if self.preselecting and self.keep > 0:
+            return self.choose(logits)
+        self.full += 1
+        token = int(C.llama_sampler_sample(self.sampler.sampler, ctx.ctx, index))
+        self._taken(token)
+        return token
+
+    def close(self) -> None:
+        """Free the native chain."""
+        self.sampler.close()
+
+
+
+def sampler_chain(
+    params: GenerationParams,
+    n_vocab: int,
+    prompt: Sequence[int],
+    *,
+    eog: Sequence[int] = (),
+    vocab: object = None,
+    draw: bool = True,
+) -> Chain:
+    """A request's native chain: bias (and `eog` banned for ignore_eos), penalties fed the prompt's tail,
+    grammar (parsed against `vocab`), then greedy, or top-k, top-p, min-p, temperature and (when `draw`)
+    the seeded draw."""
+    sampler = LlamaSampler()
+    bias = dict(params.logit_bias)
+    if params.ignore_eos:
+        bias.update(dict.fromkeys(eog, float("-inf")))
+    if bias:
+        sampler.add_logit_bias(n_vocab, bias)
+    sampler.add_penalties(
+        n_vocab, PENALTY_WINDOW, params.repeat_penalty, params.frequency_penalty, params.presence_penalty
+    )
+    penalised = (params.repeat_penalty, params.frequency_penalty, params.presence_penalty) != (1.0, 0.0, 0.0)
+    # Top-k (greedy: a top-1) is the first step after bias, penalties and grammar.
+    keep = 1 if params.temperature == 0.0 else params.top_k
+    chain = Chain(sampler, n_vocab, keep=keep, biased=bias, penalised=penalised, grammar=bool(params.grammar))
+    # Penalties look at recent history, so they are fed the prompt's tail. The grammar joins the chain
+    # only afterwards: fed prompt tokens, it would reject them and abort the process.
+    for token in prompt[-PENALTY_WINDOW:]:
+        chain.accept(token)
+    if params.grammar:
+        # llama.cpp parses the grammar here and returns NULL when it fails; a NULL in the chain crashes.
+        grammar = C.llama_sampler_init_grammar(vocab, params.grammar.encode("utf-8"), b"root")
+        if not grammar:
+            sampler.close()
+            raise UserError("the response format could not be turned into a valid grammar")
+        C.llama_sampler_chain_add(sampler.sampler, grammar)
+    if params.temperature == 0.0:
+        sampler.add_greedy()
+    else:
+        seed = params.seed if params.seed is not None else int.from_bytes(os.urandom(4), "little")
+        sampler.add_top_k(params.top_k)
+        sampler.add_top_p(params.top_p, 1)
+        sampler.add_min_p(params.min_p, 1)
+        sampler.add_temp(params.temperature)
+        if draw:
+            sampler.add_dist(seed)
+    return chain
+
