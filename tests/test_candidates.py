@@ -122,7 +122,8 @@ def test_candidates_and_probabilities_equal_the_whole_vocabularys(
             token = int(want["id"][rng.integers(0, len(want))])
             fast.accept(token)
             full.accept(token)
-        assert fast.preselected == 25 and fast.full == 0
+        # (A penalty can make two logits equal in the top k: such a token runs on the whole vocabulary.)
+        assert fast.preselected >= 20 and fast.full == fast.ties
         assert full.preselected == 0
     finally:
         fast.close()
@@ -141,7 +142,7 @@ def test_seeded_draws_equal_the_whole_vocabularys(name: str, params: GenerationP
             tokens_fast.append(fast.choose(logits))
             tokens_full.append(full.choose(logits))
         assert tokens_fast == tokens_full
-        assert fast.preselected == 80
+        assert fast.preselected >= 70 and fast.full == fast.ties
         if name in ("top-k 40", "top-k 1000, hot"):
             assert len(set(tokens_full)) > 5  # (really sampled)
     finally:
@@ -230,3 +231,26 @@ def test_seeded_sampled_replies_of_a_real_model_are_those_of_the_whole_vocabular
     assert used[0] > 100  # (the preselection was taken, not the fallback)
     assert replies[True] == replies[False]
     assert [replies[True][i][2] for i in (0, 3, 5, 6)] == [40, 40, 60, 60]
+
+
+@pytest.mark.parametrize("top_k", [40, 200])
+def test_equal_logits_among_the_top_k_give_llama_cpps_own_tokens(top_k: int) -> None:
+    """llama.cpp's partial sort is not stable: equal logits in the top k come out of a smaller array in
+    another order. Those tokens run on the whole vocabulary, so seeded draws stay token for token."""
+    rng = np.random.default_rng(9)
+    params = GenerationParams(temperature=1.0, top_k=top_k, top_p=0.99, min_p=0.0, seed=4)
+    fast, full = _pair(params, [], N_VOCAB, draw=True)
+    try:
+        tokens_fast, tokens_full = [], []
+        for _ in range(150):
+            logits = _logits(rng, N_VOCAB, "peaked")
+            best = np.argsort(logits)[::-1][:top_k]
+            tied = rng.choice(best, 6, replace=False)
+            logits[tied[3:]] = logits[tied[:3]]  # three pairs of equal logits among the top k
+            tokens_fast.append(fast.choose(logits))
+            tokens_full.append(full.choose(logits))
+        assert tokens_fast == tokens_full
+        assert fast.ties == 150
+    finally:
+        fast.close()
+        full.close()

@@ -17,7 +17,12 @@ different array) from
     S = {untouched tokens with logit >= m - d}  ∪  touched
 
 as from the whole vocabulary, and every step after top-k is llama.cpp's own code on identical input:
-the same candidates, the same probabilities, the same seeded draws. `Chain` fills only S into a small
+the same candidates, the same probabilities, the same seeded draws. Equal logits among the k are the one
+exception: llama.cpp's partial sort is not stable, so they may come out of a smaller array in another
+order, and top-p or the seeded draw then take the other of two equally likely tokens. So the chain runs in
+two parts: when the k that top-k keeps hold two equal logits (about 1 token in 200 on the demo model,
+whose 4-bit weights make equal logits common), the steps up to top-k run again on the whole vocabulary
+before the rest: the tokens stay those of `llama_sampler_sample`, ties included. `Chain` fills only S into a small
 persistent candidate array (in token-id order, as the full array is, so a greedy chain breaks ties the
 same way) and runs the native chain on it, as `llama_sampler_sample` does (apply, take the selected
 token, accept it). It falls back to the whole vocabulary when the chain does not truncate (top_k 0),
@@ -69,11 +74,13 @@ class Chain:
         n_vocab: int,
         *,
         keep: int,
+        top_k_at: int | None = None,
         biased: Iterable[int] = (),
         penalised: bool = False,
         grammar: bool = False,
     ) -> None:
-        """`keep`: the k of the chain's first truncating step (top-k's k, 1 for greedy, 0 for none);
+        """`keep`: the k of the chain's first truncating step (top-k's k, 1 for greedy, 0 for none), which is
+        top-k at step `top_k_at` of the chain (None: greedy, the last step);
         `biased`: the tokens the logit-bias step changes; `penalised`: whether the penalties step is on."""
         self.sampler = sampler
         self.n_vocab = n_vocab
@@ -86,6 +93,10 @@ class Chain:
         self.threshold: np.float32 | None = None  # the first guess for the next token's (see preselect)
         self._data = np.zeros(0, dtype=TOKEN_DATA)
         self._flags: np.ndarray | None = None
+        self._steps: list[object] | None = None  # the chain's samplers, for running it in parts
+        # Where top-k is in the chain (None: no top-k, as in a greedy chain): a preselection whose top k holds
+        # equal logits runs again on the whole vocabulary (see the module's docstring).
+        self.top_k_at = top_k_at
         self._words = np.zeros(0, dtype=bool)
         self._full: np.ndarray | None = None
         self._array = C.llama_token_data_array(data=None, size=0, selected=-1, sorted=False)
@@ -93,6 +104,7 @@ class Chain:
         self.preselecting = ENABLED  # (off: always the whole vocabulary, the path tests compare with)
         self.preselected = 0  # chain runs on a preselection, and on the whole vocabulary
         self.full = 0
+        self.ties = 0  # (of those on the whole vocabulary: equal logits in a preselection's top k)
 
     def accept(self, token: int) -> None:
         """Advance the chain's state (penalty window, grammar) by a token taken."""
@@ -168,18 +180,14 @@ class Chain:
         found: np.ndarray = words[within >> 3] * 8 + (within & 7)
         return found
 
-    def apply(self, logits: np.ndarray) -> tuple[np.ndarray, int]:
-        """Run the chain (without accepting) on the logits: its candidates, and the index it selected
-        (-1 when the chain has no selecting step)."""
-        ids = self.preselect(logits)
+    def apply(self, logits: np.ndarray, ids: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+        """Run the chain (without accepting) on the logits, or on the preselection `ids` of them (found here
+        when not given): its candidates, and the index it selected (-1 when the chain has no selecting step)."""
+        if ids is None:
+            ids = self.preselect(logits)
         if ids is None:
             self.full += 1
-            data = self._full
-            if data is None:
-                data = self._full = np.zeros(self.n_vocab, dtype=TOKEN_DATA)
-            data["id"] = np.arange(self.n_vocab, dtype=np.int32)  # the chain sorts the array in place
-            data["logit"] = logits
-            data["p"] = 0.0
+            self._run(self._fill_all(logits), 0, None)
         else:
             self.preselected += 1
             if len(self._data) < len(ids):
@@ -188,24 +196,63 @@ class Chain:
             data["id"] = ids
             data["logit"] = logits[ids]
             data["p"] = 0.0
-        array = self._array
-        address = data.ctypes.data
-        array.data = ctypes.cast(address, C.llama_token_data_p)  # type: ignore[assignment]
-        array.size = len(data)
-        array.selected = -1
-        array.sorted = False
-        C.llama_sampler_apply(self.sampler.sampler, self._array_p)
-        size = int(array.size)
-        moved = ctypes.cast(array.data, ctypes.c_void_p).value or 0
-        if moved == address:
-            kept = data[:size]
-        else:  # (a sampler that moved the candidates to a buffer of its own)
-            kept = np.frombuffer(ctypes.string_at(moved, size * TOKEN_DATA.itemsize), dtype=TOKEN_DATA)
-        return kept, int(array.selected)
+            top_k = self.top_k_at
+            if top_k is None:  # (greedy: the first largest logit in id order, from any superset)
+                self._run(data, 0, None)
+            else:
+                self._run(data, 0, top_k + 1)
+                if _tied(self._kept()["logit"]):
+                    # (see the module's docstring; the steps up to top-k keep no state: they run again)
+                    self.preselected -= 1
+                    self.full += 1
+                    self.ties += 1
+                    self._run(self._fill_all(logits), 0, top_k + 1)
+                self._run(None, top_k + 1, None)
+        return self._kept(), int(self._array.selected)
 
-    def choose(self, logits: np.ndarray) -> int:
-        """Run the chain on the logits, and take and accept the token it selects (as `llama_sampler_sample`)."""
-        kept, selected = self.apply(logits)
+    def _fill_all(self, logits: np.ndarray) -> np.ndarray:
+        data = self._full
+        if data is None:
+            data = self._full = np.zeros(self.n_vocab, dtype=TOKEN_DATA)
+        data["id"] = np.arange(self.n_vocab, dtype=np.int32)  # the chain sorts the array in place
+        data["logit"] = logits
+        data["p"] = 0.0
+        return data
+
+    def _run(self, data: np.ndarray | None, first: int, stop: int | None) -> None:
+        """Apply the chain's steps first..stop-1 (all: 0, None) to `data` (None: the candidates as the last
+        steps left them)."""
+        array = self._array
+        if data is not None:
+            array.data = ctypes.cast(data.ctypes.data, C.llama_token_data_p)  # type: ignore[assignment]
+            array.size = len(data)
+            array.selected = -1
+            array.sorted = False
+        if first == 0 and stop is None:
+            C.llama_sampler_apply(self.sampler.sampler, self._array_p)
+            return
+        steps = self._steps
+        if steps is None:
+            chain = self.sampler.sampler
+            steps = self._steps = [C.llama_sampler_chain_get(chain, i) for i in range(C.llama_sampler_chain_n(chain))]
+        for step in steps[first:stop]:
+            C.llama_sampler_apply(step, self._array_p)
+
+    def _kept(self) -> np.ndarray:
+        """The candidates as the chain's steps left them."""
+        array = self._array
+        size = int(array.size)
+        address = ctypes.cast(array.data, ctypes.c_void_p).value or 0
+        for data in (self._data, self._full):
+            if data is not None and data.ctypes.data == address:
+                return data[:size]
+        # (a sampler that moved the candidates to a buffer of its own)
+        return np.frombuffer(ctypes.string_at(address, size * TOKEN_DATA.itemsize), dtype=TOKEN_DATA)
+
+    def choose(self, logits: np.ndarray, ids: np.ndarray | None = None) -> int:
+        """Run the chain on the logits (see `apply`), and take and accept the token it selects (as
+        `llama_sampler_sample` does)."""
+        kept, selected = self.apply(logits, ids)
         if not 0 <= selected < len(kept):
             raise RuntimeError("the sampler chain selected no token")  # (llama.cpp would abort)
         token = int(kept["id"][selected])
@@ -214,8 +261,9 @@ class Chain:
 
     def sample(self, ctx: LlamaContext, index: int, logits: np.ndarray) -> int:
         """Choose and accept the next token from batch position `index` (`logits`: that row's)."""
-        if self.preselecting and self.keep > 0:
-            return self.choose(logits)
+        ids = self.preselect(logits)
+        if ids is not None:
+            return self.choose(logits, ids)
         self.full += 1
         token = int(C.llama_sampler_sample(self.sampler.sampler, ctx.ctx, index))
         self._taken(token)
@@ -251,7 +299,10 @@ def sampler_chain(
     penalised = (params.repeat_penalty, params.frequency_penalty, params.presence_penalty) != (1.0, 0.0, 0.0)
     # Top-k (greedy: a top-1) is the first step after bias, penalties and grammar.
     keep = 1 if params.temperature == 0.0 else params.top_k
-    chain = Chain(sampler, n_vocab, keep=keep, biased=bias, penalised=penalised, grammar=bool(params.grammar))
+    top_k_at = None if params.temperature == 0.0 else (1 if bias else 0) + 1 + (1 if params.grammar else 0)
+    chain = Chain(
+        sampler, n_vocab, keep=keep, top_k_at=top_k_at, biased=bias, penalised=penalised, grammar=bool(params.grammar)
+    )
     # Penalties look at recent history, so they are fed the prompt's tail. The grammar joins the chain
     # only afterwards: fed prompt tokens, it would reject them and abort the process.
     for token in prompt[-PENALTY_WINDOW:]:
@@ -275,3 +326,8 @@ def sampler_chain(
             sampler.add_dist(seed)
     return chain
 
+
+
+def _tied(logits: np.ndarray) -> bool:
+    """Whether two of top-k's candidates (sorted by logit) have the same logit."""
+    return len(logits) > 1 and bool(np.any(logits[1:] == logits[:-1]))
