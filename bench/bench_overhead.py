@@ -12,6 +12,7 @@ Two paths: `runtime` (in process: Runtime.complete, chunks taken by a listener a
 Models: the bundled demo model and the suite's tiny test model (or --model PATH).
 
 Run: python bench/bench_overhead.py [--streams 1 4] [--tokens 128] [--paths runtime http] [--sampling]
+     [--full-vocabulary] (in process only: sampler chains without the preselection, for a before/after)
 """
 
 from __future__ import annotations
@@ -222,7 +223,17 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", default=["runtime", "http"], choices=["runtime", "http"])
     parser.add_argument("--models", nargs="+", default=["demo", "tiny"], help="demo, tiny, or GGUF paths")
     parser.add_argument("--sampling", action="store_true", help="also with temperature 0.8, top_p 0.95")
+    parser.add_argument(
+        "--full-vocabulary",
+        action="store_true",
+        help="in process: sampler chains run on the whole vocabulary, without the exact preselection "
+        "(engine/runtime/candidates.py), for a before/after comparison",
+    )
     args = parser.parse_args()
+    if args.full_vocabulary:
+        from engine.runtime import candidates
+
+        candidates.ENABLED = False
     threads = os.cpu_count() or 1
     decode_timer.install()
     results: list[dict[str, Any]] = []
