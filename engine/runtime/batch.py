@@ -41,7 +41,7 @@ from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
 
 from engine.errors import UserError
-from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
+from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence, micro_batch
 from engine.models.registry import ModelRecord
 from engine.runtime.adapters import apply_lora
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
@@ -221,7 +221,7 @@ class BatchedModel:
         threads = self.threads = settings.threads or max(1, os.cpu_count() or 1)
         gpu_layers = self.gpu_layers = resolve_gpu_layers(settings.gpu_layers)
         self._adapter = adapter
-        self.n_ubatch = max(32, min(settings.batch_size, self.n_ctx_seq))
+        self.n_ubatch = micro_batch(record)  # (what the memory estimate counts on)
         self.n_batch = max(self.n_ubatch, min(LOGICAL_BATCH, self.n_ctx_seq))
         started = time.perf_counter()
         model_params = C.llama_model_default_params()
