@@ -112,9 +112,10 @@ class Chain:
     def accept(self, token: int) -> None:
         """Advance the chain's state (penalty window, grammar) by a token taken."""
         C.llama_sampler_accept(self.sampler.sampler, token)
-        self._taken(token)
+        self.taken(token)
 
-    def _taken(self, token: int) -> None:
+    def taken(self, token: int) -> None:
+        """A token the native chain accepted itself (`llama_sampler_sample`): the penalty window follows."""
         if self.penalised:
             self.window.append(token)
             self._touched = None
@@ -268,15 +269,15 @@ class Chain:
     def sample(self, ctx: LlamaContext, index: int, logits: np.ndarray) -> int:
         """Choose and accept the next token from batch position `index` (`logits`: that row's)."""
         # Without penalties, llama.cpp's own copy of the row into its candidate array is about as fast as the
-        # numpy pass that finds a preselection (measured on the demo model right after each decode, CPU time
-        # of the call: 0.34 ms against 0.39 ms), since both are bound by reading the 1 MB row; with penalties
-        # on, its chain looks every candidate up in the window (1.1 ms against 0.5 ms).
+        # numpy pass that finds a preselection (bench/bench_sampling_call.py, on the demo model right after each
+        # decode: 0.33 ms against 0.31-0.39 ms), since both are bound by reading the 1 MB row; with penalties
+        # on, its chain looks every candidate up in the window (1.1 ms against 0.4-0.5 ms).
         ids = self.preselect(logits) if self.penalised or not NATIVE_WITHOUT_PENALTIES else None
         if ids is not None:
             return self.choose(logits, ids)
         self.full += 1
         token = int(C.llama_sampler_sample(self.sampler.sampler, ctx.ctx, index))
-        self._taken(token)
+        self.taken(token)
         return token
 
     def close(self) -> None:
