@@ -64,7 +64,6 @@ FIRST_WIDTH = 4.0
 MAX_WIDENINGS = 12
 # More than this many times the tokens needed above the threshold: S is cut down to the needed ones.
 TOO_WIDE = 4
-NO_TOKENS = np.zeros(0, dtype=np.int32)
 
 
 class Chain:
@@ -86,7 +85,7 @@ class Chain:
         `biased`: the tokens the logit-bias step changes; `penalised`: whether the penalties step is on."""
         self.sampler = sampler
         self.n_vocab = n_vocab
-        # (At or past the untouched vocabulary's size nothing can be left out.)
+        # (A grammar may reject every preselected token: such a chain always runs on the whole vocabulary.)
         self.keep = keep if keep > 0 and not grammar else 0
         self.biased = frozenset(int(t) for t in biased)
         self.penalised = penalised
