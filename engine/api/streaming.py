@@ -1,9 +1,10 @@
 """From the engine's model thread to the event loop, and from chunks to SSE lines.
 
 The model's thread hands each chunk of a request straight to the event loop (`Generation.listen`, and
-one `call_soon_threadsafe` for all the chunks a decoding step produced): no thread per stream in between,
-which on a machine whose cores all decode would cost a wake-up per token. Cancelling (client gone) goes
-the other way through the generation's cancel token, which the model's thread checks before every token.
+one `call_soon_threadsafe` for all the chunks a decoding step produced, engine.runtime.handoff): no
+thread per stream in between, which on a machine whose cores all decode would cost a wake-up per token.
+Cancelling (client gone) goes the other way through the generation's cancel token, which the model's
+thread checks before every token.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import weakref
 from typing import Any
 
 from engine.backends import Stream
-from engine.runtime import Chunk
+from engine.runtime import Chunk, handoff
 
 _END = object()
 
@@ -25,7 +26,9 @@ class _Mailbox:
     """Items for the pumps of one event loop, handed over with one wake-up for all that arrive together.
 
     A decoding step gives every running stream its next token at once: one `call_soon_threadsafe` (a
-    write to the loop's self-pipe, a wake-up of its thread) per step rather than one per stream.
+    write to the loop's self-pipe, a wake-up of its thread) per step rather than one per chunk. The
+    model's thread defers that wake-up to the end of its step (engine.runtime.handoff), so the chunks of
+    all streams of the step are delivered together, however fast the loop would have woken for the first.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -38,10 +41,13 @@ class _Mailbox:
         with self._lock:
             wake = not self._items
             self._items.append((queue, item))
-        if wake:  # else a delivery is already scheduled and will take this item too
-            # The loop may already be closed when a server stops mid-generation.
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._deliver)
+        if wake:  # else a delivery is already asked for and will take this item too
+            handoff.wake(self._schedule)
+
+    def _schedule(self) -> None:
+        # The loop may already be closed when a server stops mid-generation.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._deliver)
 
     def _deliver(self) -> None:
         with self._lock:

@@ -42,6 +42,7 @@ from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSamp
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
+from engine.runtime import handoff
 from engine.runtime.adapters import apply_lora
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
 from engine.runtime.deterministic import Lane, Lanes, batch_invariant
@@ -768,6 +769,7 @@ class BatchedModel:
             self.draft_model.prepare(self)  # the draft model's drafts, all sequences batched
         ahead = self._fill_batch()
         if self.batch.batch.n_tokens:
+            handoff.flush()  # what was finished before the decode goes out before it (engine.runtime.handoff)
             started = time.perf_counter()
             code = C.llama_decode(self.ctx.ctx, self.batch.batch)
             self.step_cost.record(self.batch.batch.n_tokens, time.perf_counter() - started, self._outputs())
