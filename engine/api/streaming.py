@@ -14,6 +14,7 @@ import contextlib
 import json
 import threading
 import weakref
+from json.encoder import encode_basestring
 from typing import Any
 
 from engine.backends import Stream
@@ -111,9 +112,52 @@ async def watch_disconnect(receive: Any, pump: ChunkPump) -> None:
             return
 
 
+# One encoder for every event: json.dumps with options other than the defaults builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(data: Any) -> str:
+    """`data` as JSON without spaces, non-ASCII kept (as json.dumps(…, ensure_ascii=False, separators=…))."""
+    return _JSON.encode(data)
+
+
 def sse(data: dict[str, Any]) -> bytes:
     """One server-sent event carrying JSON, as OpenAI sends it."""
-    return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + _JSON.encode(data).encode() + b"\n\n"
+
+
+SLOTS = tuple(f"\x00enclave-slot-{i}\x00" for i in range(4))
+"""Stand-ins for the values an `SseTemplate` fills in: put SLOTS[0], SLOTS[1]… where they go."""
+
+
+class SseTemplate:
+    """An event whose JSON is fixed but for a few values (a token's text, a sequence number).
+
+    A stream's per-token events differ only there: the bytes around them are encoded once, and each
+    event costs one string encoding (the C encoder json.dumps itself uses) and a join. The output is
+    byte for byte what formatting the event with the values in place gives: a JSON object's encoding is the
+    concatenation of its members' encodings.
+    """
+
+    def __init__(self, whole: bytes) -> None:
+        """`whole`: the event formatted with SLOTS in place of the values (e.g. `sse(data)`)."""
+        self._parts: list[bytes] = []
+        for slot in SLOTS:
+            before, found, whole = whole.partition(encode_basestring(slot).encode())
+            if not found:
+                whole = before
+                break
+            self._parts.append(before)
+        self._parts.append(whole)
+
+    def __call__(self, *values: str | int) -> bytes:
+        """The event with `values` in the slots, in order (strings as JSON strings, ints as numbers)."""
+        parts = self._parts
+        out = [parts[0]]
+        for value, after in zip(values, parts[1:], strict=True):
+            out.append((encode_basestring(value) if isinstance(value, str) else str(int(value))).encode())
+            out.append(after)
+        return b"".join(out)
 
 
 SSE_DONE = b"data: [DONE]\n\n"
