@@ -788,6 +788,7 @@ class BatchedModel:
                 request.prompt_done_at = now
             self._sample(request)
         if any(request.solo for request in self.active):
+            handoff.flush()  # the shared batch's tokens go out before the lanes decode
             self._step_deterministic()
 
     def _compact(self) -> None:
