@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import decode_timer  # noqa: E402
-from bench.common import machine, median, temporary_demo_home  # noqa: E402
+from bench.common import exit_on_sigterm, machine, median, temporary_demo_home  # noqa: E402
 
 PROMPT = "The harbour town woke slowly. Fishermen checked their nets, and the lighthouse keeper said"
 
@@ -265,6 +265,7 @@ def main() -> None:
         "--server-roots", nargs="+", type=Path, default=[ROOT], help="checkouts the http path's server runs from"
     )
     args = parser.parse_args()
+    exit_on_sigterm()  # a timeout's SIGTERM still stops the servers and removes the temporary folders
     roots = [root.resolve() for root in args.server_roots]
     threads = os.cpu_count() or 1
     decode_timer.install()

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_overhead import http_streams, timed_server  # noqa: E402
-from bench.common import median, temporary_demo_home  # noqa: E402
+from bench.common import exit_on_sigterm, median, temporary_demo_home  # noqa: E402
 
 
 def loop_thread(process: Any, dump: Path) -> int:
@@ -50,6 +50,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--sampling", action="store_true")
     args = parser.parse_args()
+    exit_on_sigterm()  # a timeout's SIGTERM still stops the servers and removes the temporary folders
     threads = os.cpu_count() or 1
     roots = [root.resolve() for root in args.server_roots]
     rows: list[dict[str, Any]] = []
