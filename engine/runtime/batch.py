@@ -43,6 +43,7 @@ from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence, micro_batch
 from engine.models.registry import ModelRecord
+from engine.runtime import handoff
 from engine.runtime.adapters import apply_lora
 from engine.runtime.candidates import Chain, sampler_chain
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
@@ -748,6 +749,7 @@ class BatchedModel:
             self.draft_model.prepare(self)  # the draft model's drafts, all sequences batched
         ahead = self._fill_batch()
         if self.batch.batch.n_tokens:
+            handoff.flush()  # what was finished before the decode goes out before it (engine.runtime.handoff)
             started = time.perf_counter()
             code = C.llama_decode(self.ctx.ctx, self.batch.batch)
             self.step_cost.record(self.batch.batch.n_tokens, time.perf_counter() - started, self._outputs())
@@ -766,6 +768,7 @@ class BatchedModel:
                 request.prompt_done_at = now
             self._sample(request)
         if any(request.solo for request in self.active):
+            handoff.flush()  # the shared batch's tokens go out before the lanes decode
             self._step_deterministic()
 
     def _compact(self) -> None:
