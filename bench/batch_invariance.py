@@ -302,7 +302,8 @@ def speculation_scenarios(h: Harness, only: str) -> None:
             elif layout == "one call":
                 calls = [list(range(seqs))]
             else:  # "plain apart": one-token rows together, rows with drafts together
-                calls = [[q for q in range(seqs) if len(row_of[q]) == 1], [q for q in range(seqs) if len(row_of[q]) > 1]]
+                plain = [q for q in range(seqs) if len(row_of[q]) == 1]
+                calls = [plain, [q for q in range(seqs) if q not in plain]]
             for call in [c for c in calls if c]:
                 b, n, first = batch.batch, 0, -1
                 for seq in call:
