@@ -44,7 +44,7 @@ from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
 from engine.models.registry import ModelRecord
 from engine.runtime.adapters import apply_lora
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
-from engine.runtime.deterministic import Lane, Lanes, batch_invariant
+from engine.runtime.deterministic import Lane, Lanes, batch_invariant, lane_draft_cost
 from engine.runtime.draft_model import AssistedDrafter, DraftModel
 from engine.runtime.loaded import (
     PENALTY_WINDOW,
@@ -874,6 +874,8 @@ class BatchedModel:
     def _draft_cost(self, request: _Request, n: int) -> Callable[[int], float]:
         """What k drafted tokens make the step cost: measured, or for a seeded request the prior (its
         random draws follow its drafts, and its seed must give the same tokens whatever the timings)."""
+        if request.solo:
+            return lane_draft_cost  # (its drafted steps decode alone, see engine.runtime.deterministic)
         if request.params.seed is not None:
             return lambda k: prior_cost(1 + k)
         return self.step_cost.marginal(max(n, sum(not r.solo and not r.prefilling for r in self.active)))

@@ -19,7 +19,11 @@ sequences share its batches, on these conditions:
 The next tokens of all the deterministic requests running then go into one batch: up to `STREAMS` run at
 once instead of one after another. A token with drafts (guessed from the request's own tokens, so the
 same every time) is decoded alone: with a stream per sequence llama.cpp splits a batch into micro-batches
-of as many tokens from each sequence, which would cut its rows differently in company. On a GPU
+of as many tokens from each sequence, which would cut its rows differently in company (bench/
+batch_invariance.py --speculate: drafts verified in one shared decode change the logits; with every
+drafting row a multiple of four tokens they stay the same only until a sequence has had drafts rejected).
+A drafted step therefore costs a decode call of its own, which the other lanes wait for: a lane drafts by
+`lane_draft_cost`, a fixed cost (its drafts must not depend on timings) that charges it that call. On a GPU
 (different kernels by batch shape) one request runs at a time, as before, and so they do for a model
 with float weights (`batch_invariant`).
 """
@@ -42,6 +46,9 @@ CHUNK = 64
 # Deterministic requests decoding together at most (each holds a KV stream of the model's context size;
 # below four rows a step stays on one kernel, see the module's docstring).
 STREAMS = 3
+# A decode's time by its tokens, in one-token steps (the demo model on a CPU, engine.runtime.speculative
+# StepCost: 1 token 15 ms, 2 tokens 29, 9 tokens 81, 17 tokens 128; past that, the last segment's slope).
+STEP_COST = ((1, 1.0), (2, 1.93), (9, 5.4), (17, 8.5))
 # llama.cpp's file types whose matrices are floats (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16).
 FLOAT_FILE_TYPES = frozenset({0, 1, 32})
 
@@ -51,6 +58,30 @@ def batch_invariant(metadata: dict[str, str], gpu: bool) -> bool:
     module's docstring: on the CPU with quantized weights (a file type the metadata does not give: no)."""
     file_type = metadata.get("general.file_type", "")
     return not gpu and file_type.isdigit() and int(file_type) not in FLOAT_FILE_TYPES
+
+
+def step_cost(n_tokens: int) -> float:
+    """A decode of `n_tokens` tokens, in one-token steps (STEP_COST, interpolated)."""
+    points = STEP_COST
+    n = max(1, n_tokens)
+    for (n0, t0), (n1, t1) in zip(points, points[1:], strict=False):
+        if n <= n1:
+            return t0 + (t1 - t0) * (n - n0) / (n1 - n0)
+    (n0, t0), (n1, t1) = points[-2], points[-1]
+    return t1 + (t1 - t0) / (n1 - n0) * (n - n1)
+
+
+def lane_draft_cost(k: int) -> float:
+    """What a lane's step costs with k drafted tokens, for `Drafter.draft`, with STREAMS lanes decoding: without
+    a draft its token shares a call with the others' (its share: a third of that call); with one, the others'
+    call shrinks by a row and it decodes alone. Scaled so that a draft passes `best_draft_length`'s test
+    exactly when the lanes together make more tokens per second with it than without (the others' tokens
+    counted): (others + E) / (call(others) + call(1 + k)) > (others + 1) / call(others + 1)."""
+    others = STREAMS - 1
+    share = step_cost(STREAMS) / STREAMS
+    if k <= 0:
+        return share
+    return step_cost(1 + k) + step_cost(others) - others * share
 
 
 @dataclass
