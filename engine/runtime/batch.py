@@ -875,7 +875,8 @@ class BatchedModel:
         """What k drafted tokens make the step cost: measured, or for a seeded request the prior (its
         random draws follow its drafts, and its seed must give the same tokens whatever the timings)."""
         if request.solo:
-            return lane_draft_cost  # (its drafted steps decode alone, see engine.runtime.deterministic)
+            lanes = self._solo.streams  # (its drafted steps decode alone, see engine.runtime.deterministic)
+            return lambda k: lane_draft_cost(k, lanes)
         if request.params.seed is not None:
             return lambda k: prior_cost(1 + k)
         return self.step_cost.marginal(max(n, sum(not r.solo and not r.prefilling for r in self.active)))

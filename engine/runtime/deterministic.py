@@ -61,24 +61,26 @@ def batch_invariant(metadata: dict[str, str], gpu: bool) -> bool:
 
 
 def step_cost(n_tokens: int) -> float:
-    """A decode of `n_tokens` tokens, in one-token steps (STEP_COST, interpolated)."""
+    """A decode of `n_tokens` tokens, in one-token steps (STEP_COST, interpolated; no tokens, no call)."""
+    if n_tokens <= 0:
+        return 0.0
     points = STEP_COST
-    n = max(1, n_tokens)
     for (n0, t0), (n1, t1) in zip(points, points[1:], strict=False):
-        if n <= n1:
-            return t0 + (t1 - t0) * (n - n0) / (n1 - n0)
+        if n_tokens <= n1:
+            return t0 + (t1 - t0) * (n_tokens - n0) / (n1 - n0)
     (n0, t0), (n1, t1) = points[-2], points[-1]
-    return t1 + (t1 - t0) / (n1 - n0) * (n - n1)
+    return t1 + (t1 - t0) / (n1 - n0) * (n_tokens - n1)
 
 
-def lane_draft_cost(k: int) -> float:
-    """What a lane's step costs with k drafted tokens, for `Drafter.draft`, with STREAMS lanes decoding: without
-    a draft its token shares a call with the others' (its share: a third of that call); with one, the others'
-    call shrinks by a row and it decodes alone. Scaled so that a draft passes `best_draft_length`'s test
-    exactly when the lanes together make more tokens per second with it than without (the others' tokens
-    counted): (others + E) / (call(others) + call(1 + k)) > (others + 1) / call(others + 1)."""
-    others = STREAMS - 1
-    share = step_cost(STREAMS) / STREAMS
+def lane_draft_cost(k: int, lanes: int = STREAMS) -> float:
+    """What a lane's step costs with k drafted tokens, for `Drafter.draft`, in a context of `lanes` lanes
+    (Lanes.streams: fixed by the model, not by the load) all decoding: without a draft its token shares a
+    call with the others' (its share: 1/lanes of that call); with one, the others' call shrinks by a row and
+    it decodes alone. Scaled so that a draft passes `best_draft_length`'s test exactly when the lanes
+    together make more tokens per unit of time with it than without (the others' tokens counted):
+    (others + E) / (call(others) + call(1 + k)) > (others + 1) / call(others + 1)."""
+    others = max(0, lanes - 1)
+    share = step_cost(others + 1) / (others + 1)
     if k <= 0:
         return share
     return step_cost(1 + k) + step_cost(others) - others * share
