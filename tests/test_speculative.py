@@ -14,7 +14,6 @@ from engine.models import ModelRegistry
 from engine.models.demo import demo_chunks, ensure_demo_model
 from engine.models.registry import ModelRecord
 from engine.runtime import Chunk, GenerationParams
-from engine.runtime import batch as batch_module
 from engine.runtime.batch import BatchedModel
 from engine.runtime.speculative import (
     MATCH_BUCKETS,
@@ -236,14 +235,9 @@ def test_a_bad_speculation_setting_is_refused(tiny_model: ModelRecord, value: st
         replace(tiny_model.settings, speculation=value).validated()
 
 
-def test_deterministic_requests_speculate_and_stay_reproducible(
-    monkeypatch: pytest.MonkeyPatch, tiny_model: ModelRecord
-) -> None:
+def test_deterministic_requests_speculate_and_stay_reproducible(tiny_model: ModelRecord) -> None:
     """A seeded deterministic request drafts in its solo context: the same tokens cold, warm and while
     other streams run, and (greedy) the same as without speculation."""
-    # The tiny model's grammar-made text matches its prompt only by short n-grams, which the lanes' cost
-    # curve (engine.runtime.deterministic.lane_draft_cost) does not draft; drafted by the prior's cost here.
-    monkeypatch.setattr(batch_module, "lane_draft_cost", lambda k, lanes: prior_cost(1 + k))
     fast, plain = _model(tiny_model, "lookup"), _model(tiny_model, "off")
     try:
         prompt = fast.tokenize(REPEATING)

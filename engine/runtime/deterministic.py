@@ -46,9 +46,10 @@ CHUNK = 64
 # Deterministic requests decoding together at most (each holds a KV stream of the model's context size;
 # below four rows a step stays on one kernel, see the module's docstring).
 STREAMS = 3
-# A decode's time by its tokens, in one-token steps (the demo model on a CPU, engine.runtime.speculative
-# StepCost: 1 token 15 ms, 2 tokens 29, 9 tokens 81, 17 tokens 128; past that, the last segment's slope).
-STEP_COST = ((1, 1.0), (2, 1.93), (9, 5.4), (17, 8.5))
+# A decode's time in the lanes' context by its tokens, in one-token steps: the demo model on a quiet CPU
+# (2026-12-07, AVX2, 2 threads, minimum of 12; 1 token 17.6 ms). Rows in fours are cheap (the repacked
+# weights' 4-row kernel): 4 tokens cost less than 3. Past the last size, the average slope from 1 token.
+STEP_COST = ((1, 1.0), (2, 1.72), (3, 2.87), (4, 2.23), (5, 3.33), (8, 3.18), (9, 4.36), (16, 5.44), (17, 6.71))
 # llama.cpp's file types whose matrices are floats (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16).
 FLOAT_FILE_TYPES = frozenset({0, 1, 32})
 
@@ -68,7 +69,7 @@ def step_cost(n_tokens: int) -> float:
     for (n0, t0), (n1, t1) in zip(points, points[1:], strict=False):
         if n_tokens <= n1:
             return t0 + (t1 - t0) * (n_tokens - n0) / (n1 - n0)
-    (n0, t0), (n1, t1) = points[-2], points[-1]
+    (n0, t0), (n1, t1) = points[0], points[-1]
     return t1 + (t1 - t0) / (n1 - n0) * (n_tokens - n1)
 
 
