@@ -12,18 +12,29 @@ settings that matter for a long prompt (llama-server's startup log at `-lv 4` pr
 Both use flash attention (llama.cpp's "auto": on for the CPU), n_batch 2,048 and n_ubatch 512 here. This
 bench evaluates one new prompt of `--tokens` tokens from an empty cache in each configuration, then decodes
 32 tokens, in rotating order over `--rounds` rounds, and prints medians and each configuration's ratio to
-llama-server's settings. On a machine shared with other work, compare `prefill_cpu_s` with `--threads 1`.
-Run: python bench/bench_context.py [--tokens 3900] [--rounds 3] [--threads 2] [--model PATH]
+the first one of its set. `--set` picks what is compared:
+
+- `settings` (default): llama-server's settings, Enclave's, and Enclave's without `swa_full`.
+- `ubatch`: Enclave's settings with micro-batches of 512 (its default), 1,024 and 2,048 tokens (one
+  micro-batch per logical batch, as `--batch-size 2048` gives), and the compute buffer each reserves.
+- `flash`: Enclave's settings with flash attention on (llama.cpp's "auto" on a CPU) and off.
+
+On a machine shared with other work, compare `prefill_cpu_s` with `--threads 1`.
+Run: python bench/bench_context.py [--set settings|ubatch|flash] [--tokens 3900] [--rounds 3] [--threads 2]
+[--model PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import random
+import re
 import sys
 import time
 from contextlib import ExitStack
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,34 +42,68 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import machine, median, temporary_demo_home  # noqa: E402
 
-CONFIGS = {  # name: (kv_unified, swa_full)
-    "enclave (unified, swa_full)": (True, True),
-    "unified, window-only SWA cache": (True, False),
-    "llama-server (per-sequence streams, window-only SWA cache)": (False, False),
+
+@dataclass(frozen=True)
+class Config:
+    """The context settings compared (the rest as in both servers: n_batch 2,048, 4 sequences)."""
+
+    unified: bool = True
+    swa_full: bool = True
+    ubatch: int = 512
+    flash: int = -1  # llama.cpp's flash_attn_type: -1 auto (on for a CPU), 0 off, 1 on
+
+
+ENCLAVE = Config()
+SETS = {  # the first of each set is the baseline of its ratios
+    "settings": {
+        "llama-server (per-sequence streams, window-only SWA cache)": Config(unified=False, swa_full=False),
+        "enclave (unified, swa_full)": ENCLAVE,
+        "unified, window-only SWA cache": Config(swa_full=False),
+    },
+    "ubatch": {
+        "enclave, n_ubatch 512": ENCLAVE,
+        "enclave, n_ubatch 1024": replace(ENCLAVE, ubatch=1024),
+        "enclave, n_ubatch 2048": replace(ENCLAVE, ubatch=2048),
+    },
+    "flash": {
+        "enclave, flash attention auto (on)": ENCLAVE,
+        "enclave, flash attention off": replace(ENCLAVE, flash=0),
+    },
 }
 PARALLEL = 4
 CONTEXT_PER_SEQUENCE = 4096
 DECODE_TOKENS = 32
 # Wall time, and the process's CPU time (with --threads 1 it barely depends on what else the machine runs:
 # the figure to compare on a shared machine).
-KEYS = ("prefill_s", "prefill_cpu_s", "decode_ms_per_token")
+KEYS = ("prefill_s", "prefill_cpu_s", "decode_ms_per_token", "compute_buffer_mib")
+LOG: list[str] = []  # llama.cpp's messages while a context is made (its compute buffer sizes)
 
 
-def measure(model_path: Path, threads: int, tokens: int, unified: bool, swa_full: bool) -> dict[str, float]:
+def _keep_log(_level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+    LOG.append(text.decode("utf-8", "replace"))
+
+
+def measure(model_path: Path, threads: int, tokens: int, config: Config) -> dict[str, float]:
     """Prefill seconds and decode ms per token for one configuration (a context of its own)."""
     from llama_cpp import llama_cpp as C
     from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
 
-    from engine.runtime import llama_log
-
-    llama_log.install()  # llama.cpp's log: errors only
+    callback = C.llama_log_callback(_keep_log)  # referenced until the context is made
+    C.llama_log_set(callback, ctypes.c_void_p(0))
     model = LlamaModel(path_model=str(model_path), params=C.llama_model_default_params(), verbose=False)
     params = C.llama_context_default_params()
     params.n_ctx = CONTEXT_PER_SEQUENCE * PARALLEL
-    params.n_batch, params.n_ubatch, params.n_seq_max = 2048, 512, PARALLEL
+    params.n_batch, params.n_ubatch, params.n_seq_max = 2048, config.ubatch, PARALLEL
     params.n_threads = params.n_threads_batch = threads
-    params.kv_unified, params.swa_full = unified, swa_full
+    params.kv_unified, params.swa_full = config.unified, config.swa_full
+    params.flash_attn_type = config.flash
+    LOG.clear()
     ctx = LlamaContext(model=model, params=params, verbose=False)
+    from engine.runtime import llama_log
+
+    llama_log.install()  # llama.cpp's log: errors only from here
+    # What llama.cpp reserves for its graphs (as reserved: pages it never touches take no memory).
+    buffer_mib = sum(float(m) for m in re.findall(r"compute buffer size = +([\d.]+) MiB", "".join(LOG)))
     batch = LlamaBatch(n_tokens=2048, embd=0, n_seq_max=1, verbose=False)
     try:
         rng = random.Random(tokens)
@@ -83,7 +128,12 @@ def measure(model_path: Path, threads: int, tokens: int, unified: bool, swa_full
         for i in range(DECODE_TOKENS):
             decode([prompt[1 + i]], len(prompt) + i, True)
         per_token = (time.perf_counter() - started) / DECODE_TOKENS
-        return {"prefill_s": prefill, "prefill_cpu_s": prefill_cpu, "decode_ms_per_token": per_token * 1e3}
+        return {
+            "prefill_s": prefill,
+            "prefill_cpu_s": prefill_cpu,
+            "decode_ms_per_token": per_token * 1e3,
+            "compute_buffer_mib": buffer_mib,
+        }
     finally:
         batch.close()
         ctx.close()
@@ -96,6 +146,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are taken over them)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--model", type=Path, help="a GGUF instead of the bundled demo model")
+    parser.add_argument("--set", choices=list(SETS), default="settings", help="what to compare (see above)")
     args = parser.parse_args()
     if not 32 <= args.tokens < CONTEXT_PER_SEQUENCE - DECODE_TOKENS:
         parser.error(f"--tokens must be between 32 and {CONTEXT_PER_SEQUENCE - DECODE_TOKENS - 1}")
@@ -106,19 +157,20 @@ def main() -> None:
             from engine.models import ModelRegistry
 
             path = ModelRegistry().resolve(None).path
-        runs: dict[str, list[dict[str, float]]] = {name: [] for name in CONFIGS}
-        names = list(CONFIGS)
+        configs = SETS[args.set]
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
+        names = list(configs)
         for round_ in range(args.rounds):
             for name in names[round_ % len(names) :] + names[: round_ % len(names)]:  # rotating order
-                unified, swa_full = CONFIGS[name]
-                runs[name].append(measure(path, args.threads, args.tokens, unified, swa_full))
+                runs[name].append(measure(path, args.threads, args.tokens, configs[name]))
                 print(f"round {round_ + 1}: {name}: {runs[name][-1]}", file=sys.stderr, flush=True)
-    base = names[-1]
+    base = names[0]
     results = {name: {key: median([r[key] for r in rows]) for key in KEYS} for name, rows in runs.items()}
     ratios = {
         name: {
-            f"{key}_vs_llama_server_settings": median([r[key] / b[key] for r, b in zip(rows, runs[base], strict=True)])
+            f"{key}_vs_{args.set}_baseline": median([r[key] / b[key] for r, b in zip(rows, runs[base], strict=True)])
             for key in KEYS
+            if all(b[key] > 0 for b in runs[base])
         }
         for name, rows in runs.items()
         if name != base
@@ -127,6 +179,8 @@ def main() -> None:
         json.dumps(
             {
                 "machine": machine(),
+                "set": args.set,
+                "baseline": base,
                 "tokens": args.tokens,
                 "threads": args.threads,
                 "rounds": args.rounds,

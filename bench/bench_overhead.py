@@ -11,7 +11,13 @@ Two paths: `runtime` (in process: Runtime.complete, chunks taken by a listener a
 `http` (an `enclave serve` subprocess with the timer installed, N streaming /v1/completions clients).
 Models: the bundled demo model and the suite's tiny test model (or --model PATH).
 
+The http path also reads the server's CPU time (/proc/PID/task/TID/schedstat, nanoseconds) around the
+streams: of its event loop's thread (SSE formatting, writes, chunk delivery) and of the whole process
+(decoding included), per token received by the clients. `--server-roots A B` runs the server from other
+checkouts too, round after round interleaved, to compare code versions on one machine.
+
 Run: python bench/bench_overhead.py [--streams 1 4] [--tokens 128] [--paths runtime http] [--sampling]
+     [--server-roots . /tmp/base]
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import decode_timer  # noqa: E402
-from bench.common import machine, median, temporary_demo_home  # noqa: E402
+from bench.common import exit_on_sigterm, machine, median, temporary_demo_home  # noqa: E402
 
 PROMPT = "The harbour town woke slowly. Fishermen checked their nets, and the lighthouse keeper said"
 
@@ -114,9 +120,23 @@ def runtime_path(model: str, streams: int, tokens: int, sampling: bool) -> dict[
         runtime.close()
 
 
+def thread_cpu_s(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of process `pid` so far (the scheduler's nanosecond count)."""
+    times: dict[int, float] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            times[int(tid)] = int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):  # a thread that ended meanwhile
+            continue
+    return times
+
+
 @contextmanager
-def timed_server(model_path: Path, threads: int) -> Iterator[tuple[str, str, subprocess.Popen[bytes], Path]]:
-    """An `enclave serve` subprocess with llama_decode timed; yields (base url, key, process, intervals file)."""
+def timed_server(
+    model_path: Path, threads: int, root: Path = ROOT
+) -> Iterator[tuple[str, str, subprocess.Popen[bytes], Path]]:
+    """An `enclave serve` subprocess (code from `root`) with llama_decode timed; yields (base url, key,
+    process, intervals file)."""
     from bench.common import free_port, wait_ready
 
     with tempfile.TemporaryDirectory(prefix="enclave-overhead-") as tmp:
@@ -126,7 +146,7 @@ def timed_server(model_path: Path, threads: int) -> Iterator[tuple[str, str, sub
             "ENCLAVE_HOME": str(home),
             "ENCLAVE_PASSPHRASE": "bench-passphrase-not-secret",
             "ENCLAVE_NO_DEMO": "1",
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(root),
         }
         enclave = [sys.executable, "-m", "engine.cli"]
         for args in (
@@ -141,10 +161,12 @@ def timed_server(model_path: Path, threads: int) -> Iterator[tuple[str, str, sub
         key = next(word for word in created.stdout.split() if word.startswith("enc-"))
         port = free_port()
         dump = Path(tmp) / "decode.json"
+        # The timer as a script: its engine is the one on PYTHONPATH (`root`), whatever that checkout's bench.
+        timer = str(ROOT / "bench" / "decode_timer.py")
         process = subprocess.Popen(
-            [sys.executable, "-m", "bench.decode_timer", str(dump), "serve", "--port", str(port), "--model", "bench"],
+            [sys.executable, timer, str(dump), "serve", "--port", str(port), "--model", "bench"],
             env=env,
-            cwd=ROOT,
+            cwd=root,
             stderr=subprocess.DEVNULL,
         )
         try:
@@ -159,7 +181,10 @@ def timed_server(model_path: Path, threads: int) -> Iterator[tuple[str, str, sub
                 process.wait()
 
 
-async def http_streams(base: str, key: str, streams: int, tokens: int, sampling: bool) -> tuple[list[float], ...]:
+async def http_streams(
+    base: str, key: str, pid: int, streams: int, tokens: int, sampling: bool
+) -> tuple[list[float], list[float], list[float], dict[int, float]]:
+    """The streams' first-token, end and token times, and each server thread's CPU seconds spent meanwhile."""
     import httpx
 
     firsts: list[float] = []
@@ -197,24 +222,38 @@ async def http_streams(base: str, key: str, streams: int, tokens: int, sampling:
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=streams + 2)) as client:
         await one(client, -1)  # warm-up
         firsts.clear(), ends.clear(), stamps.clear()
+        before = thread_cpu_s(pid)
         await asyncio.gather(*(one(client, i) for i in range(streams)))
-    return firsts, ends, stamps
+        after = thread_cpu_s(pid)
+    spent = {tid: cpu - before.get(tid, 0.0) for tid, cpu in after.items()}
+    return firsts, ends, stamps, spent
 
 
-def http_path(model_path: Path, threads: int, streams: int, tokens: int, sampling: bool) -> dict[str, float]:
+def http_path(
+    model_path: Path, threads: int, streams: int, tokens: int, sampling: bool, root: Path = ROOT
+) -> dict[str, float]:
     """N concurrent streaming /v1/completions on an `enclave serve` with llama_decode timed."""
-    with timed_server(model_path, threads) as (base, key, process, dump):
-        firsts, ends, stamps = asyncio.run(http_streams(base, key, streams, tokens, sampling))
+    with timed_server(model_path, threads, root) as (base, key, process, dump):
+        firsts, ends, stamps, spent = asyncio.run(http_streams(base, key, process.pid, streams, tokens, sampling))
         process.send_signal(signal.SIGUSR1)
         deadline = time.monotonic() + 10
         while not dump.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         intervals = [tuple(pair) for pair in json.loads(dump.read_text())]
+        names = json.loads(dump.with_suffix(".threads.json").read_text())
     # A reply that ends early (the model's end of text) ends the window: the API has no ignore_eos.
-    return window_figure(firsts, ends, stamps, intervals)  # type: ignore[arg-type]
+    figure = window_figure(firsts, ends, stamps, intervals)  # type: ignore[arg-type]
+    received = max(1, len(stamps))
+    figure["loop_cpu_ms_per_token"] = spent.get(names.get("api-server", -1), float("nan")) / received * 1000
+    figure["process_cpu_ms_per_token"] = sum(spent.values()) / received * 1000
+    return figure
+
+
+FIELDS = ("overhead_ms_per_token", "decode_ms_per_step", "tokens", "loop_cpu_ms_per_token", "process_cpu_ms_per_token")
 
 
 def main() -> None:
+    """Measure every model, stream count and path; print the medians as a table, save them as JSON."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--tokens", type=int, default=128)
@@ -222,7 +261,12 @@ def main() -> None:
     parser.add_argument("--paths", nargs="+", default=["runtime", "http"], choices=["runtime", "http"])
     parser.add_argument("--models", nargs="+", default=["demo", "tiny"], help="demo, tiny, or GGUF paths")
     parser.add_argument("--sampling", action="store_true", help="also with temperature 0.8, top_p 0.95")
+    parser.add_argument(
+        "--server-roots", nargs="+", type=Path, default=[ROOT], help="checkouts the http path's server runs from"
+    )
     args = parser.parse_args()
+    exit_on_sigterm()  # a timeout's SIGTERM still stops the servers and removes the temporary folders
+    roots = [root.resolve() for root in args.server_roots]
     threads = os.cpu_count() or 1
     decode_timer.install()
     results: list[dict[str, Any]] = []
@@ -250,30 +294,42 @@ def main() -> None:
             for streams in args.streams:
                 for sampling in (False, True) if args.sampling else (False,):
                     for path_kind in args.paths:
-                        runs = []
+                        # The http path round-robins over the server checkouts: each round runs every one.
+                        kinds = [None] if path_kind == "runtime" else roots
+                        runs: dict[Path | None, list[dict[str, float]]] = {root: [] for root in kinds}
                         for _ in range(args.runs):
-                            if path_kind == "runtime":
-                                runs.append(runtime_path(model, streams, args.tokens, sampling))
-                            else:
-                                runs.append(http_path(paths[name], threads, streams, args.tokens, sampling))
-                        row = {
-                            "model": name,
-                            "path": path_kind,
-                            "streams": streams,
-                            "sampling": sampling,
-                            "overhead_ms_per_token": median([r["overhead_ms_per_token"] for r in runs]),
-                            "decode_ms_per_step": median([r["decode_ms_per_step"] for r in runs]),
-                            "tokens": median([r["tokens"] for r in runs]),
-                        }
-                        results.append(row)
-                        print(json.dumps(row), file=sys.stderr, flush=True)
+                            for root in kinds:
+                                if root is None:
+                                    runs[root].append(runtime_path(model, streams, args.tokens, sampling))
+                                else:
+                                    figure = http_path(paths[name], threads, streams, args.tokens, sampling, root)
+                                    runs[root].append(figure)
+                        for root, measured in runs.items():
+                            row: dict[str, Any] = {
+                                "model": name,
+                                "path": path_kind,
+                                "server": "" if root is None or len(roots) == 1 else str(root),
+                                "streams": streams,
+                                "sampling": sampling,
+                            }
+                            for field in FIELDS:
+                                row[field] = median([r.get(field, float("nan")) for r in measured])
+                            row["runs"] = measured
+                            results.append(row)
+                            shown = {k: v for k, v in row.items() if k != "runs"}
+                            print(json.dumps(shown), file=sys.stderr, flush=True)
     print(f"\n{machine()['cpu']}, {threads} threads, median of {args.runs} runs\n")
-    print("| model | path | streams | sampling | host ms / token / stream | decode ms / step |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| model | path | streams | sampling | host ms / token / stream | decode ms / step "
+        "| event loop CPU ms / token | server CPU ms / token |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for r in results:
+        path = f"{r['path']} ({r['server']})" if r["server"] else r["path"]
         print(
-            f"| {r['model']} | {r['path']} | {r['streams']} | {'yes' if r['sampling'] else 'no'} | "
-            f"{r['overhead_ms_per_token']:.3f} | {r['decode_ms_per_step']:.1f} |"
+            f"| {r['model']} | {path} | {r['streams']} | {'yes' if r['sampling'] else 'no'} | "
+            f"{r['overhead_ms_per_token']:.3f} | {r['decode_ms_per_step']:.1f} | "
+            f"{r['loop_cpu_ms_per_token']:.3f} | {r['process_cpu_ms_per_token']:.3f} |"
         )
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

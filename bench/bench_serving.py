@@ -182,7 +182,7 @@ async def stream_completion(
     client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int, sampled: bool = False
 ) -> dict[str, Any]:
     """One streaming /v1/completions request: time to first token, token count, decode time, the
-    prompt tokens the server reported as cached (-1 if it does not say) and the reply's text.
+    prompt's tokens and those the server reported as cached (-1 if it does not say) and the reply's text.
 
     Each request on its own connection: llama-server closes kept-alive connections after a stream.
     Tokens are counted as the chunks that carry text, the same way for every server.
@@ -200,7 +200,7 @@ async def stream_completion(
     first = last = None
     pieces = 0
     text: list[str] = []
-    cached = -1.0
+    cached = prompt_tokens = -1.0
     finish = None
     async with client.stream(
         "POST",
@@ -222,9 +222,12 @@ async def stream_completion(
                 first = first or now
                 last = now
                 pieces += 1
-            details = (event.get("usage") or {}).get("prompt_tokens_details") or {}
+            usage = event.get("usage") or {}
+            details = usage.get("prompt_tokens_details") or {}
             if details.get("cached_tokens") is not None:
                 cached = float(details["cached_tokens"])
+            if usage.get("prompt_tokens") is not None:
+                prompt_tokens = float(usage["prompt_tokens"])
     if first is None or last is None:
         raise RuntimeError(f"{server.name}: empty stream")
     return {
@@ -233,6 +236,7 @@ async def stream_completion(
         "decode_s": last - first,
         "total_s": last - started,
         "cached_tokens": cached,
+        "prompt_tokens": prompt_tokens,
         "text": "".join(text),
         "finish_reason": finish,
     }

@@ -3,7 +3,8 @@
 `install()` wraps `llama_cpp.llama_cpp.llama_decode` (the engine calls it through that module at call
 time), recording each call's (start, end) on `time.perf_counter` (CLOCK_MONOTONIC on Linux: comparable
 across processes). `python -m bench.decode_timer OUT.json ARGS…` runs `enclave ARGS…` with the timer
-installed, and writes the recorded intervals to OUT.json whenever it receives SIGUSR1.
+installed, and writes the recorded intervals to OUT.json whenever it receives SIGUSR1, and the native
+thread id of each named thread (the API's event loop runs on "api-server") to OUT.threads.json.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ def main() -> int:
     def dump(_signum: int, _frame: object) -> None:
         with _lock:
             data = list(INTERVALS)
+        threads = {thread.name: thread.native_id for thread in threading.enumerate()}
+        named = out.with_suffix(".threads.part")
+        named.write_text(json.dumps(threads))
+        named.replace(out.with_suffix(".threads.json"))  # before the intervals, which readers wait for
         partial = out.with_suffix(".part")
         partial.write_text(json.dumps(data))
         partial.replace(out)

@@ -5,7 +5,9 @@ Document answers send prompts of this size, several users at once. Each prompt s
 own (nothing cached from another request or round can be reused), so the time to its first token is the
 time to evaluate all of it. `long_alone`: the prompt is the only request on the server. `long_idle`: two
 other long conversations are sent (and answered) first and stay in the cache, idle, while the measured
-prompt is evaluated and decoded: time to its first token and its decode rate.
+prompt is evaluated and decoded: time to its first token and its decode rate. Both also record the
+measured prompt's size and how many of its tokens the server reported as taken from its cache (-1: it does
+not say), so a run shows that every server evaluated the same prompt in full.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ Stream = Callable[..., Coroutine[Any, Any, dict[str, Any]]]
 async def long_alone(stream: Stream, prompt: str, reply_tokens: int) -> dict[str, float]:
     """Time to the first token of one long prompt with nothing else on the server."""
     result = await stream(prompt, reply_tokens)
-    return {"ttft_s": result["ttft"]}
+    return {"ttft_s": result["ttft"], **_prompt_facts(result)}
 
 
 async def long_idle(stream: Stream, others: list[str], prompt: str, reply_tokens: int) -> dict[str, float]:
@@ -98,4 +100,9 @@ async def long_idle(stream: Stream, others: list[str], prompt: str, reply_tokens
         await stream(other, 4)
     result = await stream(prompt, reply_tokens)
     rate = (result["pieces"] - 1) / result["decode_s"] if result["decode_s"] > 0 and result["pieces"] > 1 else 0.0
-    return {"ttft_s": result["ttft"], "decode_tok_s": rate}
+    return {"ttft_s": result["ttft"], "decode_tok_s": rate, **_prompt_facts(result)}
+
+
+def _prompt_facts(result: dict[str, Any]) -> dict[str, float]:
+    """The measured prompt's tokens and its cached ones, as the server reported them."""
+    return {"prompt_tokens": result["prompt_tokens"], "cached_prompt_tokens": result["cached_tokens"]}

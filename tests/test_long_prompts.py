@@ -102,3 +102,30 @@ def test_idle_conversations_move_to_ram_before_a_long_prompt_and_come_back(model
     assert "".join(chunk.text for chunk in again) == text
     usage = again[-1].usage
     assert usage is not None and usage.cached_prompt_tokens >= len(first) - 1
+
+
+def test_saved_states_stay_within_the_ram_budget(registry: ModelRegistry, tiny_model: Any) -> None:
+    record = registry.update_settings("tiny", context_size=2048, batch_size=128)
+    first_text, second_text = "first conversation about the harbour " * 3, "second conversation about the market " * 3
+    probe = BatchedModel(record)
+    try:
+        expected = "".join(chunk.text for chunk in _run(probe, probe.tokenize(second_text)))
+        (held,) = [slot for slot in probe.slots if slot.tokens]
+        size = C.llama_state_seq_get_size(probe.ctx.ctx, held.seq_id)
+    finally:
+        probe.close()
+    model = BatchedModel(record, ram_cache_bytes=size * 3 // 2)  # room for one such state, not two
+    try:
+        first, second = model.tokenize(first_text), model.tokenize(second_text)
+        _run(model, first)
+        _run(model, second)
+        _run(model, model.tokenize("a long document " * 45))  # both idle conversations leave for RAM
+        # The older one made room for the newer: what RAM holds stays within the budget.
+        assert [saved.tokens[: len(second)] for saved in model.saved.values()] == [second]
+        assert sum(saved.state.size for saved in model.saved.values()) <= model.ram_cache_bytes
+        again = _run(model, second)  # restored from RAM: the same reply, its prompt not evaluated again
+        assert "".join(chunk.text for chunk in again) == expected
+        usage = again[-1].usage
+        assert usage is not None and usage.cached_prompt_tokens >= len(second) - 1
+    finally:
+        model.close()

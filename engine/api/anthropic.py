@@ -41,7 +41,7 @@ from engine.api.errors import ApiError, anthropic_error, from_exception
 from engine.api.grammar import plan_output
 from engine.api.routes_generate import ERRORS, JSON_OR_EVENTS, bearer
 from engine.api.services import Services, context_of, resolve_model, services_of
-from engine.api.streaming import SSE_HEADERS
+from engine.api.streaming import SLOTS, SSE_HEADERS, SseTemplate, compact_json
 from engine.backends import ChatRequest
 from engine.errors import EnclaveError
 from engine.policy import labels
@@ -192,7 +192,7 @@ def _stop(read: Reply, stop_sequences: list[str] | None) -> dict[str, Any]:
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
     """One of Anthropic's server-sent events: its name on the `event:` line and as the data's `type`."""
-    payload = json.dumps({"type": name, **data}, ensure_ascii=False, separators=(",", ":"))
+    payload = compact_json({"type": name, **data})
     return f"event: {name}\ndata: {payload}\n\n".encode()
 
 
@@ -202,6 +202,8 @@ class _Blocks:
     def __init__(self) -> None:
         self.index = -1
         self.open_kind: str | None = None
+        # A block's deltas differ only in their text: encoded once but for it (engine.api.streaming).
+        self._templates: dict[tuple[int, str, str], SseTemplate] = {}
 
     def start(self, block: dict[str, Any]) -> list[bytes]:
         events = self.stop()
@@ -211,7 +213,13 @@ class _Blocks:
 
     def delta(self, kind: str, delta: dict[str, Any]) -> list[bytes]:
         events = [] if self.open_kind == kind else self.start(_EMPTY[kind])
-        return [*events, _event("content_block_delta", {"index": self.index, "delta": delta})]
+        (field, text), = (item for item in delta.items() if item[0] != "type")
+        key = (self.index, delta["type"], field)
+        template = self._templates.get(key)
+        if template is None:
+            data = {"index": self.index, "delta": {**delta, field: SLOTS[0]}}
+            template = self._templates[key] = SseTemplate(_event("content_block_delta", data))
+        return [*events, template(text)]
 
     def stop(self) -> list[bytes]:
         if self.open_kind is None:
@@ -237,6 +245,8 @@ async def _stream(
     reply = StreamedReply(services, context, run)
     blocks = _Blocks()
     forced = run.rules.forced_tool
+    # The events of chunks that arrive together go out in one write (one SSE event each, as before).
+    events: list[bytes] = []
     try:
         start: dict[str, Any] = {
             "id": message_id,
@@ -249,23 +259,22 @@ async def _stream(
             # The prompt's size is known once generation started (a remote backend reports it only at the end).
             "usage": {**_usage(None), "input_tokens": getattr(run.pump.generation, "prompt_tokens", None) or 0},
         }
-        yield _event("message_start", {"message": start})
-        yield _event("ping", {})
+        events += [_event("message_start", {"message": start}), _event("ping", {})]
         if forced is not None:
-            for event in blocks.start({**_tool_use(forced, ""), "input": {}}):
-                yield event
+            events += blocks.start({**_tool_use(forced, ""), "input": {}})
+        yield b"".join(events)
+        events.clear()
         async for piece in reply.pieces():
-            events: list[bytes] = []
             if piece.thinking and thinking:
                 events += blocks.delta("thinking", {"type": "thinking_delta", "thinking": piece.thinking})
             if piece.arguments:
                 events += blocks.delta("tool_use", {"type": "input_json_delta", "partial_json": piece.arguments})
             if piece.answer:
                 events += blocks.delta("text", {"type": "text_delta", "text": piece.answer})
-            for event in events:
-                yield event
+            if events and not reply.ready():
+                yield b"".join(events)
+                events.clear()
         read = reply.finish()
-        events = []
         if read.rest:
             events += blocks.delta("text", {"type": "text_delta", "text": read.rest})
         if forced is not None:
@@ -280,13 +289,13 @@ async def _stream(
         stop = _stop(read, stop_sequences)
         events.append(_event("message_delta", {"delta": stop, "usage": _usage(read.final)}))
         events.append(_event("message_stop", labels.api_field(context.key, run.label(read.final))))
-        for event in events:
-            yield event
+        yield b"".join(events)
         reply.done = True
     except EnclaveError as exc:  # a backend failed mid-stream: Anthropic's error event ends the stream
         context.response_text = reply.reader.text
         error = from_exception(exc)
-        yield _event("error", {"error": anthropic_error(error.status, error.message)["error"]})
+        events.append(_event("error", {"error": anthropic_error(error.status, error.message)["error"]}))
+        yield b"".join(events)
         reply.done = True
     finally:
         await reply.close()

@@ -98,6 +98,10 @@ class StreamedReply:
             yield self.reader.feed(chunk)
             chunk = await self.run.pump.next()
 
+    def ready(self) -> bool:
+        """Whether the next chunk is already here: the events read so far may then wait to go out with it."""
+        return self.run.pump.ready()
+
     def finish(self) -> Reply:
         """The whole reply read (after `pieces`), accounted for the request log and the budget."""
         read = self.reader.finish()

@@ -11,11 +11,10 @@ expire with the API content under retention.
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any
 
@@ -36,7 +35,7 @@ from engine.api.responses_schemas import (
 )
 from engine.api.routes_generate import ERRORS, JSON_OR_EVENTS, bearer
 from engine.api.services import Services, context_of, on_vault_thread, services_of
-from engine.api.streaming import SSE_HEADERS
+from engine.api.streaming import SLOTS, SSE_HEADERS, SseTemplate, compact_json
 from engine.errors import EnclaveError
 from engine.policy import labels
 from engine.replies import Reply
@@ -332,7 +331,19 @@ class _Events:
     def __call__(self, kind: str, **data: Any) -> bytes:
         payload = {"type": kind, "sequence_number": self.sequence, **data}
         self.sequence += 1
-        return f"event: {kind}\ndata: {json.dumps(payload, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+        return f"event: {kind}\ndata: {compact_json(payload)}\n\n".encode()
+
+    def deltas(self, kind: str, data: dict[str, Any], after: dict[str, Any] | None = None) -> Callable[[str], bytes]:
+        """Events of `kind` that differ only in their number and `delta` (between `data` and `after`):
+        encoded once but for those (engine.api.streaming.SseTemplate)."""
+        payload = {"type": kind, "sequence_number": SLOTS[0], **data, "delta": SLOTS[1], **(after or {})}
+        template = SseTemplate(f"event: {kind}\ndata: {compact_json(payload)}\n\n".encode())
+
+        def event(delta: str) -> bytes:
+            self.sequence += 1
+            return template(self.sequence - 1, delta)
+
+        return event
 
 
 class _Items:
@@ -345,6 +356,7 @@ class _Items:
         self.kind: str | None = None
         self.item: dict[str, Any] = {}
         self.text = ""
+        self._delta: Callable[[str], bytes] = lambda delta: b""  # the open item's delta event
 
     @property
     def index(self) -> int:
@@ -360,6 +372,14 @@ class _Items:
         else:
             self.item = _call_item(_new_id("fc_"), _new_id("call_"), name, "", status="in_progress")
         events.append(self.event("response.output_item.added", output_index=self.index, item=self.item))
+        where = {"item_id": self.item["id"], "output_index": self.index}
+        if kind == "reasoning":
+            self._delta = self.event.deltas("response.reasoning_text.delta", {**where, "content_index": 0})
+        elif kind == "message":
+            text = {**where, "content_index": 0}
+            self._delta = self.event.deltas("response.output_text.delta", text, {"logprobs": []})
+        else:
+            self._delta = self.event.deltas("response.function_call_arguments.delta", where)
         if kind == "message":
             where = {"item_id": self.item["id"], "output_index": self.index, "content_index": 0}
             events.append(self.event("response.content_part.added", **where, part=_text_part("")))
@@ -368,13 +388,7 @@ class _Items:
     def add(self, kind: str, delta: str) -> list[bytes]:
         events = [] if self.kind == kind else self.open(kind)
         self.text += delta
-        where = {"item_id": self.item["id"], "output_index": self.index}
-        if kind == "reasoning":
-            events.append(self.event("response.reasoning_text.delta", **where, content_index=0, delta=delta))
-        elif kind == "message":
-            events.append(self.event("response.output_text.delta", **where, content_index=0, delta=delta, logprobs=[]))
-        else:
-            events.append(self.event("response.function_call_arguments.delta", **where, delta=delta))
+        events.append(self._delta(delta))
         return events
 
     def close(self) -> list[bytes]:
@@ -424,28 +438,29 @@ async def _stream(
     event = _Events()
     items = _Items(event, envelope.search)
     forced = run.rules.forced_tool
+    # The events of chunks that arrive together go out in one write (one SSE event each, as before).
+    events: list[bytes] = []
     try:
-        yield event("response.created", response=envelope.object("in_progress", []))
-        yield event("response.in_progress", response=envelope.object("in_progress", []))
+        events.append(event("response.created", response=envelope.object("in_progress", [])))
+        events.append(event("response.in_progress", response=envelope.object("in_progress", [])))
         if envelope.search is not None:  # done before the model started; reported first, as OpenAI does
-            for chunk in _search_events(event, envelope.search):
-                yield chunk
+            events += _search_events(event, envelope.search)
             items.done.append(envelope.search.item())
         if forced is not None:
-            for chunk in items.open("function_call", forced):
-                yield chunk
+            events += items.open("function_call", forced)
+        yield b"".join(events)
+        events.clear()
         async for piece in reply.pieces():
-            events: list[bytes] = []
             if piece.thinking:
                 events += items.add("reasoning", piece.thinking)
             if piece.arguments:
                 events += items.add("function_call", piece.arguments)
             if piece.answer:
                 events += items.add("message", piece.answer)
-            for chunk in events:
-                yield chunk
+            if events and not reply.ready():
+                yield b"".join(events)
+                events.clear()
         read = reply.finish()
-        events = []
         if read.rest:
             events += items.add("message", read.rest)
         if forced is not None:
@@ -456,18 +471,18 @@ async def _stream(
                 events += items.open("function_call", name)
                 events += items.add("function_call", arguments)
         events += items.close()
-        for chunk in events:
-            yield chunk
         status = _status(read)
         response = envelope.object(status, items.done, read.final)
         await _store(services, context, envelope, history, response)
         label = labels.api_field(context.key, run.label(read.final))
-        yield event(f"response.{status}", response={**response, **label})
+        events.append(event(f"response.{status}", response={**response, **label}))
+        yield b"".join(events)
         reply.done = True
     except EnclaveError as exc:  # a backend failed mid-stream: the Responses error event ends the stream
         context.response_text = reply.reader.text
         error = from_exception(exc)
-        yield event("error", code=error.code, message=error.message, param=error.param)
+        events.append(event("error", code=error.code, message=error.message, param=error.param))
+        yield b"".join(events)
         reply.done = True
     finally:
         await reply.close()

@@ -35,7 +35,7 @@ from engine.api.errors import error_body, from_exception
 from engine.api.grammar import plan_output
 from engine.api.schemas import ChatCompletionRequest, CompletionRequest
 from engine.api.services import Services, collect, context_of, drain_after_cancel, resolve_model, services_of
-from engine.api.streaming import SSE_DONE, SSE_HEADERS, ChunkPump, sse
+from engine.api.streaming import SLOTS, SSE_DONE, SSE_HEADERS, ChunkPump, SseTemplate, sse
 from engine.api.tool_calls import new_call_id, reply_rules
 from engine.backends import ChatRequest, ModelRef
 from engine.backends import CompletionRequest as BackendCompletion
@@ -193,18 +193,25 @@ async def _stream(
 ) -> AsyncIterator[bytes]:
     """The choices' events interleaved, then usage and [DONE]; the slot given back however it ends."""
     done = False
+    tail: list[bytes] = []  # the events after every choice's last chunk: one write with usage and [DONE]
     try:
         async for event in merged(sources):
-            yield event
+            if all(o.final is not None or o.failed for o in outcomes):
+                tail.append(event)
+            else:
+                yield event
         context.response_text = joined([o.text for o in outcomes])
         if any(o.failed for o in outcomes):  # a backend failed mid-reply: said in the stream
             done = True
+            if tail:
+                yield b"".join(tail)
             return
         usage = count_usage(context, started, [o.final for o in outcomes])
         if include_usage:
-            yield sse(reply.envelope(choices=[], usage=usage))
-        yield SSE_DONE
+            tail.append(sse(reply.envelope(choices=[], usage=usage)))
+        tail.append(SSE_DONE)
         done = True
+        yield b"".join(tail)
     finally:
         await release_all(services, context, started, done, [o.final for o in outcomes])
         if not done:
@@ -305,6 +312,10 @@ async def _chat_events(
         item = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return sse(reply.envelope(choices=[item], **usage_field, **extra))
 
+    # A token's event, encoded but for its text (the same bytes as event() gives).
+    answer_event = SseTemplate(event({"content": SLOTS[0]}))
+    thinking_event = SseTemplate(event({"reasoning_content": SLOTS[0]}))
+
     # The engine reads the reply (engine.replies): thinking, the answer as far as it is surely one, a
     # forced call's arguments; the calls at the end. This only turns that into OpenAI's events.
     reader = ReplyReader(rules, choice.pump.generation.opens_thinking)
@@ -321,12 +332,14 @@ async def _chat_events(
         async for chunk in chunks_of(choice):
             piece = reader.feed(chunk)
             if piece.thinking:
-                held.append(event({"reasoning_content": piece.thinking}))
+                held.append(thinking_event(piece.thinking))
             if piece.arguments:
                 held.append(event({"tool_calls": [{"index": 0, "function": {"arguments": piece.arguments}}]}))
-            if piece.answer or piece.logprobs:
-                logprobs = chat_logprobs(list(piece.logprobs)) if piece.logprobs else None
+            if piece.logprobs:
+                logprobs = chat_logprobs(list(piece.logprobs))
                 held.append(event({"content": piece.answer}, logprobs=logprobs))
+            elif piece.answer:
+                held.append(answer_event(piece.answer))
             if held and not choice.pump.ready():
                 yield b"".join(held)
                 held.clear()
@@ -334,15 +347,13 @@ async def _chat_events(
         outcome.failed = True
         yield b"".join(held) + _error_event(exc)
         return
-    if held:
-        yield b"".join(held)
     read = reader.finish()
     outcome.final, outcome.text_of = read.final, lambda: read.text
     if read.rest:
-        yield event({"content": read.rest})
+        held.append(event({"content": read.rest}))
     if rules.forced_tool is not None:
         if read.calls and not read.arguments_streamed:  # a remote backend reported the call whole
-            yield event({"tool_calls": [{"index": 0, "function": {"arguments": read.calls[0][1]}}]})
+            held.append(event({"tool_calls": [{"index": 0, "function": {"arguments": read.calls[0][1]}}]}))
     elif read.calls:
         deltas = [
             {
@@ -353,10 +364,10 @@ async def _chat_events(
             }
             for i, (name, arguments) in enumerate(read.calls)
         ]
-        yield event({"tool_calls": deltas})
-    yield event(
-        {}, read.finish_reason, **labels.api_field(context.key, reply.label(read.final)), **_citations(choice)
-    )
+        held.append(event({"tool_calls": deltas}))
+    label = labels.api_field(context.key, reply.label(read.final))
+    held.append(event({}, read.finish_reason, **label, **_citations(choice)))
+    yield b"".join(held)
 
 
 # -- text completions --------------------------------------------------------------------------------
@@ -438,11 +449,17 @@ async def _completion_events(
     outcome.text_of = lambda: "".join(parts)
     offset = 0
     held: list[bytes] = []  # the events of chunks that arrived together, sent in one write
+    # A token's event, encoded but for its text (the same bytes as the dict below through sse()).
+    item = {"text": SLOTS[0], "index": index, "logprobs": None, "finish_reason": None}
+    plain = SseTemplate(sse(reply.envelope(choices=[item], **usage_field)))
     try:
         async for chunk in chunks_of(choice):
             if chunk.finish_reason is not None:
                 outcome.final = chunk
-            if chunk.text or chunk.logprobs or chunk.finish_reason:
+            if chunk.finish_reason is None and not with_logprobs:
+                if chunk.text or chunk.logprobs:
+                    held.append(plain(chunk.text))
+            elif chunk.text or chunk.logprobs or chunk.finish_reason:
                 logprobs = completion_logprobs(list(chunk.logprobs), offset) if with_logprobs else None
                 finish = finish_reason(chunk) if chunk.finish_reason else None
                 item = {"text": chunk.text, "index": index, "logprobs": logprobs, "finish_reason": finish}

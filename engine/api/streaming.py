@@ -1,9 +1,10 @@
 """From the engine's model thread to the event loop, and from chunks to SSE lines.
 
 The model's thread hands each chunk of a request straight to the event loop (`Generation.listen`, and
-one `call_soon_threadsafe` for all the chunks a decoding step produced): no thread per stream in between,
-which on a machine whose cores all decode would cost a wake-up per token. Cancelling (client gone) goes
-the other way through the generation's cancel token, which the model's thread checks before every token.
+one `call_soon_threadsafe` for all the chunks a decoding step produced, engine.runtime.handoff): no
+thread per stream in between, which on a machine whose cores all decode would cost a wake-up per token.
+Cancelling (client gone) goes the other way through the generation's cancel token, which the model's
+thread checks before every token.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import contextlib
 import json
 import threading
 import weakref
+from json.encoder import encode_basestring
 from typing import Any
 
 from engine.backends import Stream
-from engine.runtime import Chunk
+from engine.runtime import Chunk, handoff
 
 _END = object()
 
@@ -25,7 +27,9 @@ class _Mailbox:
     """Items for the pumps of one event loop, handed over with one wake-up for all that arrive together.
 
     A decoding step gives every running stream its next token at once: one `call_soon_threadsafe` (a
-    write to the loop's self-pipe, a wake-up of its thread) per step rather than one per stream.
+    write to the loop's self-pipe, a wake-up of its thread) per step rather than one per chunk. The
+    model's thread defers that wake-up to the end of its step (engine.runtime.handoff), so the chunks of
+    all streams of the step are delivered together, however fast the loop would have woken for the first.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -38,10 +42,13 @@ class _Mailbox:
         with self._lock:
             wake = not self._items
             self._items.append((queue, item))
-        if wake:  # else a delivery is already scheduled and will take this item too
-            # The loop may already be closed when a server stops mid-generation.
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._deliver)
+        if wake:  # else a delivery is already asked for and will take this item too
+            handoff.wake(self._schedule)
+
+    def _schedule(self) -> None:
+        # The loop may already be closed when a server stops mid-generation.
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._deliver)
 
     def _deliver(self) -> None:
         with self._lock:
@@ -105,9 +112,52 @@ async def watch_disconnect(receive: Any, pump: ChunkPump) -> None:
             return
 
 
+# One encoder for every event: json.dumps with options other than the defaults builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def compact_json(data: Any) -> str:
+    """`data` as JSON without spaces, non-ASCII kept (as json.dumps(…, ensure_ascii=False, separators=…))."""
+    return _JSON.encode(data)
+
+
 def sse(data: dict[str, Any]) -> bytes:
     """One server-sent event carrying JSON, as OpenAI sends it."""
-    return b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + _JSON.encode(data).encode() + b"\n\n"
+
+
+SLOTS = tuple(f"\x00enclave-slot-{i}\x00" for i in range(4))
+"""Stand-ins for the values an `SseTemplate` fills in: put SLOTS[0], SLOTS[1]… where they go."""
+
+
+class SseTemplate:
+    """An event whose JSON is fixed but for a few values (a token's text, a sequence number).
+
+    A stream's per-token events differ only there: the bytes around them are encoded once, and each
+    event costs one string encoding (the C encoder json.dumps itself uses) and a join. The output is
+    byte for byte what formatting the event with the values in place gives: a JSON object's encoding is the
+    concatenation of its members' encodings.
+    """
+
+    def __init__(self, whole: bytes) -> None:
+        """`whole`: the event formatted with SLOTS in place of the values (e.g. `sse(data)`)."""
+        self._parts: list[bytes] = []
+        for slot in SLOTS:
+            before, found, whole = whole.partition(encode_basestring(slot).encode())
+            if not found:
+                whole = before
+                break
+            self._parts.append(before)
+        self._parts.append(whole)
+
+    def __call__(self, *values: str | int) -> bytes:
+        """The event with `values` in the slots, in order (strings as JSON strings, ints as numbers)."""
+        parts = self._parts
+        out = [parts[0]]
+        for value, after in zip(values, parts[1:], strict=True):
+            out.append((encode_basestring(value) if isinstance(value, str) else str(int(value))).encode())
+            out.append(after)
+        return b"".join(out)
 
 
 SSE_DONE = b"data: [DONE]\n\n"

@@ -36,12 +36,14 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
+import numpy.typing as npt
 from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel, LlamaSampler
 
 from engine.errors import UserError
-from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence
+from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence, micro_batch
 from engine.models.registry import ModelRecord
+from engine.runtime import handoff
 from engine.runtime.adapters import apply_lora
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
 from engine.runtime.deterministic import Lane, Lanes, batch_invariant, lane_draft_cost
@@ -89,6 +91,11 @@ MAX_LEARNT_FRAMING = 16
 COMPACT_AFTER_TOKENS = 16
 # Views kept on llama.cpp's logits rows (one per batch position that gets logits, in practice).
 MAX_LOGIT_VIEWS = 64
+
+
+def _pointer(buffer: npt.NDArray[np.uint8]) -> ctypes._Pointer[ctypes.c_uint8]:
+    """`buffer`'s bytes as llama.cpp's state functions take them (no copy)."""
+    return buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
 
 
 def plain_greedy(params: GenerationParams) -> bool:
@@ -155,7 +162,7 @@ class _Saved:
     """A sequence's KV state copied to RAM, with the tokens it stands for."""
 
     tokens: list[int]
-    state: bytes
+    state: npt.NDArray[np.uint8]
     ahead: list[int]
     turns: _Turns
 
@@ -215,7 +222,7 @@ class BatchedModel:
         threads = self.threads = settings.threads or max(1, os.cpu_count() or 1)
         gpu_layers = self.gpu_layers = resolve_gpu_layers(settings.gpu_layers)
         self._adapter = adapter
-        self.n_ubatch = max(32, min(settings.batch_size, self.n_ctx_seq))
+        self.n_ubatch = micro_batch(record)  # (what the memory estimate counts on)
         self.n_batch = max(self.n_ubatch, min(LOGICAL_BATCH, self.n_ctx_seq))
         started = time.perf_counter()
         model_params = C.llama_model_default_params()
@@ -394,27 +401,30 @@ class BatchedModel:
         if buffer is None:
             return False
         self._saved_ids += 1
-        self.saved[self._saved_ids] = _Saved(list(slot.tokens), bytes(buffer), list(slot.ahead), slot.turns)
-        while sum(len(s.state) for s in self.saved.values()) > self.ram_cache_bytes:
+        self.saved[self._saved_ids] = _Saved(list(slot.tokens), buffer, list(slot.ahead), slot.turns)
+        while sum(s.state.size for s in self.saved.values()) > self.ram_cache_bytes:
             self.saved.popitem(last=False)
         return True
 
-    def _state_of(self, seq_id: int, limit: int | None = None) -> ctypes.Array[ctypes.c_uint8] | None:
-        """A copy of one sequence's KV state (None if llama.cpp cannot give it, or it exceeds `limit` bytes)."""
+    def _state_of(self, seq_id: int, limit: int | None = None) -> npt.NDArray[np.uint8] | None:
+        """A copy of one sequence's KV state (None if llama.cpp cannot give it, or it exceeds `limit` bytes).
+
+        The buffer is not zeroed first and is kept as it is: llama.cpp writes every byte, and a 4,000-token
+        state is tens of megabytes, so each extra pass over it (zeroing, a copy into `bytes`, another on the
+        way back in) is time before a long prompt's first token (see `_clear_for_prompt`)."""
         size = C.llama_state_seq_get_size(self.ctx.ctx, seq_id)
         if size <= 0 or (limit is not None and size > limit):
             return None
-        buffer: ctypes.Array[ctypes.c_uint8] = (ctypes.c_uint8 * size)()
-        if C.llama_state_seq_get_data(self.ctx.ctx, buffer, size, seq_id) != size:
+        buffer = np.empty(size, dtype=np.uint8)
+        if C.llama_state_seq_get_data(self.ctx.ctx, _pointer(buffer), size, seq_id) != size:
             return None
         return buffer
 
     def _restore(self, key: int, slot: _Slot) -> bool:
         """Load a RAM-saved state into `slot`; False if llama.cpp refused it."""
         saved = self.saved.pop(key)
-        buffer = (ctypes.c_uint8 * len(saved.state)).from_buffer_copy(saved.state)
         self._forget(slot)
-        if C.llama_state_seq_set_data(self.ctx.ctx, buffer, len(saved.state), slot.seq_id) == 0:
+        if C.llama_state_seq_set_data(self.ctx.ctx, _pointer(saved.state), saved.state.size, slot.seq_id) == 0:
             return False
         slot.tokens, slot.ahead, slot.turns = saved.tokens, saved.ahead, saved.turns
         return True
@@ -768,6 +778,7 @@ class BatchedModel:
             self.draft_model.prepare(self)  # the draft model's drafts, all sequences batched
         ahead = self._fill_batch()
         if self.batch.batch.n_tokens:
+            handoff.flush()  # what was finished before the decode goes out before it (engine.runtime.handoff)
             started = time.perf_counter()
             code = C.llama_decode(self.ctx.ctx, self.batch.batch)
             self.step_cost.record(self.batch.batch.n_tokens, time.perf_counter() - started, self._outputs())
@@ -786,6 +797,7 @@ class BatchedModel:
                 request.prompt_done_at = now
             self._sample(request)
         if any(request.solo for request in self.active):
+            handoff.flush()  # the shared batch's tokens go out before the lanes decode
             self._step_deterministic()
 
     def _compact(self) -> None:
@@ -823,7 +835,7 @@ class BatchedModel:
         for request, state in moving:
             if state is None:
                 continue
-            if C.llama_state_seq_set_data(self.ctx.ctx, state, len(state), request.slot.seq_id) == 0:
+            if C.llama_state_seq_set_data(self.ctx.ctx, _pointer(state), state.size, request.slot.seq_id) == 0:
                 request.emit(UserError("llama.cpp could not move the request's cache; the request was stopped"))
                 self._release(request, keep_cache=False)
                 continue

@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.errors import EnclaveError, UserError
 from engine.models.registry import ModelRecord
+from engine.runtime import handoff
 from engine.runtime.batch import BatchedModel
 from engine.runtime.loaded import LoadedModel, LoadReport
 from engine.runtime.types import CancelToken, Chunk, GenerationParams, Prompt, RuntimeBusy
@@ -319,7 +320,8 @@ class ModelWorker:
                 self._admit(model, job)
                 starting.append(job)
             if model.active or (model.has_work_ahead and not stopping):
-                model.step()
+                with handoff.step():  # the step's chunks reach each event loop in one wake-up
+                    model.step()
             if starting:
                 starting = self._hand_over_first_chunks(starting)
             self.last_used = time.monotonic()

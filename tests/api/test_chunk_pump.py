@@ -62,3 +62,51 @@ def test_a_pump_on_a_closed_loop_does_not_raise_on_the_producer_thread() -> None
     asyncio.run(make())  # the loop is closed once this returns
     stream.put(Chunk(text="late"))  # a server stopping mid-generation: the chunk is dropped quietly
     stream.end()
+
+
+def test_the_chunks_of_a_decoding_step_reach_the_loop_in_one_hand_off(runtime, tiny_model) -> None:  # type: ignore[no-untyped-def]
+    """Real decoding, 3 streams at once, the loop free to wake at any time: one wake-up per step at most."""
+    from engine.runtime import GenerationParams
+    from engine.runtime.batch import BatchedModel
+
+    runtime.load("tiny")
+    steps = 0
+    original_step = BatchedModel.step
+
+    def counted_step(self: BatchedModel) -> None:
+        nonlocal steps
+        steps += 1
+        original_step(self)
+
+    async def main() -> tuple[list[str], int]:
+        loop = asyncio.get_running_loop()
+        wake_ups = 0
+        original = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal wake_ups
+            wake_ups += 1
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        params = GenerationParams(max_tokens=40, temperature=0.0, ignore_eos=True)
+        generations = [runtime.complete(f"story {i}:", params, model="tiny") for i in range(3)]
+        pumps = [ChunkPump(generation) for generation in generations]
+
+        async def read(pump: ChunkPump) -> str:
+            parts = []
+            while (chunk := await pump.next()) is not None:
+                parts.append(chunk.text)
+            return "".join(parts)
+
+        texts = await asyncio.gather(*(read(pump) for pump in pumps))
+        return list(texts), wake_ups
+
+    BatchedModel.step = counted_step  # type: ignore[method-assign]
+    try:
+        texts, wake_ups = asyncio.run(main())
+    finally:
+        BatchedModel.step = original_step  # type: ignore[method-assign]
+    assert all(texts)
+    # 3 streams x 40 tokens = 120 chunks (and 3 ends) over ~40 steps: per-chunk hand-offs would take ~120.
+    assert wake_ups <= steps + 3, (wake_ups, steps)
