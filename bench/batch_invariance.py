@@ -8,10 +8,25 @@ drafts, prompts). For each arrangement it prints whether every logits row equals
 exactly, and the largest difference.
 
 Run: python bench/batch_invariance.py MODEL.gguf [--flash auto|off|on] [--streams] [--no-repack] [--pad4]
-[--draft K] [--only TEXT]. Measured on the demo model (Q4_K_M, AVX2): identical in every arrangement but
+[--draft K] [--only TEXT] [--speculate]. Measured on the demo model (Q4_K_M, AVX2): identical in every arrangement but
 whole-prompt batches with `--flash off --streams --no-repack`, and with `--flash off --streams --pad4`
 (decode steps of four rows); otherwise the arrangements with other sequences differ. On a float (F32)
 model, decode steps differ slightly by batch size whatever the options.
+
+`--speculate` asks whether deterministic lanes could verify their drafts in one shared decode: three
+sequences in a context like engine.runtime.deterministic.Lanes (a KV stream each, 64-token prompt chunks),
+each step every sequence decodes its next token and a draft of its own length, drafted tokens not kept
+leave the cache (as engine verify does); sequence 0's logits, every row of every step, are compared with
+its own alone. Layouts: each sequence in a decode call of its own (the reference's), all in one call, and
+one-token rows in one call with the rows that have drafts in another. Measured on the demo model (Q4_K_M,
+AVX2, `--flash off --streams`, repacked or not): only "alone" is identical. With drafts of any length a
+shared call differs (llama.cpp splits a multi-stream batch into micro-batches of as many tokens from each
+sequence, so a sequence's rows are cut and grouped differently in company). With every drafting row a
+multiple of four tokens (drafts of 3, 7, 11, ...) and one-token rows in a call of their own it is identical
+as long as every drafted token is kept, but once a sequence has had drafts rejected (cells freed above its
+last token), its next shared multi-token decode differs (repacked or not; its cache's cells before that
+decode are byte-identical to the reference's, cause not found). One-token rows together stay identical
+after rejections (what the engine does).
 """
 
 from __future__ import annotations
@@ -89,8 +104,14 @@ def main() -> None:
     parser.add_argument("--draft", type=int, default=0, help="the sequence's decode steps carry this many drafts")
     parser.add_argument("--pad4", action="store_true", help="the reference decodes with 3 dummy rows (4 in all)")
     parser.add_argument("--only", default="", help="run only scenarios whose name contains this")
+    parser.add_argument(
+        "--speculate", action="store_true", help="instead: drafts of several sequences verified in shared decodes"
+    )
     args = parser.parse_args()
     h = Harness(args.model, {"auto": -1, "off": 0, "on": 1}[args.flash], not args.streams, not args.no_repack)
+    if args.speculate:
+        speculation_scenarios(h, args.only)
+        return
     k = args.draft
     prompt = tokenize(h.model, TEXT * 2)
     others = [tokenize(h.model, t * 6) for t in OTHERS]
@@ -244,6 +265,78 @@ def main() -> None:
 
     ctx_steps = hole_before()
     scenario("shared ctx, cells after another sequence's (no hole)", 4, 2048, 512, chunks(64), 0, none, ctx_steps)
+
+
+# Speculation (--speculate): per step, each sequence's (draft length, drafted tokens then kept). Sequence 0's
+# logits, every row of every step (verification reads them all), are compared with its own alone.
+ANY_LENGTH = [
+    [(0, 0), (2, 1), (5, 5), (0, 0), (6, 2), (4, 4), (1, 0), (9, 3), (0, 0), (3, 3)],
+    [(4, 0), (0, 0), (1, 1), (8, 8), (0, 0), (3, 1), (2, 2), (0, 0), (5, 0), (0, 0)],
+    [(7, 7), (6, 1), (0, 0), (2, 0), (3, 3), (0, 0), (12, 4), (4, 4), (0, 0), (1, 1)],
+]
+FOUR_ROWS = [  # a draft of 3, 7, 11, ... tokens: its row and the token before it, a multiple of four rows
+    [(0, 0), (3, 1), (7, 7), (0, 0), (15, 2), (3, 3), (0, 0), (11, 3), (0, 0), (3, 0)],
+    [(3, 0), (0, 0), (7, 1), (11, 11), (0, 0), (3, 1), (7, 7), (0, 0), (3, 0), (0, 0)],
+    [(7, 7), (3, 1), (0, 0), (3, 0), (3, 3), (0, 0), (15, 4), (7, 7), (0, 0), (3, 3)],
+]
+
+
+def speculation_scenarios(h: Harness, only: str) -> None:
+    """Sequence 0 decodes with drafts, alone, then with two others drafting, under several batch layouts."""
+    prompts = [tokenize(h.model, t * 3) for t in (TEXT, *OTHERS[:2])]
+    lanes = 3
+
+    def run(schedule: list[list[tuple[int, int]]], seqs: int, layout: str) -> list[np.ndarray]:
+        ctx = h.context(lanes, lanes * 64, lanes * 64)
+        for seq in range(seqs):  # prompts in 64-token chunks, one decode call each (as engine Lanes)
+            p = prompts[seq]
+            for s in range(0, len(p), 64):
+                h.decode(ctx, [(seq, p[s : s + 64], s, False)], -1)
+        pos = [len(prompts[seq]) for seq in range(seqs)]
+        rows: list[np.ndarray] = []
+        batch = LlamaBatch(n_tokens=lanes * 64, embd=0, n_seq_max=1, verbose=False)
+        for step in range(len(schedule[0])):
+            row_of = {seq: [11 + step, *range(400 + step, 400 + step + schedule[seq][step][0])] for seq in range(seqs)}
+            if layout == "alone":
+                calls = [[seq] for seq in range(seqs)]
+            elif layout == "one call":
+                calls = [list(range(seqs))]
+            else:  # "plain apart": one-token rows together, rows with drafts together
+                plain = [q for q in range(seqs) if len(row_of[q]) == 1]
+                calls = [plain, [q for q in range(seqs) if q not in plain]]
+            for call in [c for c in calls if c]:
+                b, n, first = batch.batch, 0, -1
+                for seq in call:
+                    if seq == 0:
+                        first = n
+                    for j, token in enumerate(row_of[seq]):
+                        b.token[n], b.pos[n], b.n_seq_id[n], b.seq_id[n][0] = token, pos[seq] + j, 1, seq
+                        b.logits[n] = True
+                        n += 1
+                b.n_tokens = n
+                assert C.llama_decode(ctx.ctx, b) == 0
+                if first >= 0:
+                    for j in range(len(row_of[0])):
+                        pointer = C.llama_get_logits_ith(ctx.ctx, first + j)
+                        rows.append(np.ctypeslib.as_array(pointer, shape=(h.n_vocab,)).copy())
+            for seq in range(seqs):  # drafted tokens not kept leave the cache, as engine verify does
+                keep = pos[seq] + 1 + schedule[seq][step][1]
+                ctx.kv_cache_seq_rm(seq, keep, -1)
+                pos[seq] = keep
+        batch.close()
+        ctx.close()
+        return rows
+
+    for name, schedule in (("drafts of any length", ANY_LENGTH), ("rows a multiple of four", FOUR_ROWS)):
+        ref = run(schedule, 1, "alone")
+        for layout in ("alone", "one call", "plain apart"):
+            label = f"{name}, 2 others drafting, {layout}"
+            if only not in label:
+                continue
+            got = run(schedule, 3, layout)
+            same = "".join("=" if np.array_equal(a, b) else "x" for a, b in zip(ref, got, strict=True))
+            diff = max(float(np.max(np.abs(a - b))) for a, b in zip(ref, got, strict=True))
+            print(f"{'IDENTICAL' if 'x' not in same else 'differs  '} max|Δ|={diff:.3g} rows {same}  {label}")
 
 
 if __name__ == "__main__":

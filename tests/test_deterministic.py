@@ -15,6 +15,8 @@ from engine.models.demo import demo_chunks, ensure_demo_model
 from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
+from engine.runtime.deterministic import STREAMS, lane_draft_cost, step_cost
+from engine.runtime.speculative import Drafter, best_draft_length, expected_tokens
 
 PROMPTS = [
     "Tell a story about a lighthouse keeper who finds a message in a bottle. " * 2,
@@ -64,21 +66,26 @@ def _run(model: BatchedModel, jobs: list[tuple[list[int], GenerationParams]]) ->
     return list(zip(replies, steps, strict=True))
 
 
-def _seeded(i: int, tokens: int) -> GenerationParams:
+def _seeded(i: int, tokens: int, temperature: float = 1.0) -> GenerationParams:
     return GenerationParams(
-        max_tokens=tokens, temperature=1.0, seed=100 + i, deterministic=True, ignore_eos=True, logprobs=0
+        max_tokens=tokens, temperature=temperature, seed=100 + i, deterministic=True, ignore_eos=True, logprobs=0
     )
 
 
 def _three_at_once_equal_each_alone(
-    record: ModelRecord, tokens: int, *, together: bool = True, prompts_text: list[str] = PROMPTS
+    record: ModelRecord,
+    tokens: int,
+    *,
+    together: bool = True,
+    prompts_text: list[str] = PROMPTS,
+    temperature: float = 1.0,
 ) -> None:
     cold = _model(record)
     try:
         prompts = [cold.tokenize(p) for p in prompts_text]
         alone = []
         for i, prompt in enumerate(prompts):
-            alone.append(_run(cold, [(prompt, _seeded(i, tokens))])[0][0])
+            alone.append(_run(cold, [(prompt, _seeded(i, tokens, temperature))])[0][0])
             cold.close()
             cold = _model(record)  # every one cold: a fresh model, nothing cached
     finally:
@@ -88,7 +95,7 @@ def _three_at_once_equal_each_alone(
         busy = GenerationParams(max_tokens=tokens, temperature=1.0, ignore_eos=True)
         others = [(model.tokenize(f"Another stream {i}, busy"), busy) for i in range(3)]
         for round_ in range(2):  # cold, then warm (their prompts' chunks cached), under three other streams
-            jobs = [(prompt, _seeded(i, tokens)) for i, prompt in enumerate(prompts)]
+            jobs = [(prompt, _seeded(i, tokens, temperature)) for i, prompt in enumerate(prompts)]
             results = _run(model, [*jobs, *others] if round_ else [*others, *jobs])
             seeded = results[3:] if not round_ else results[: len(prompts)]
             assert [reply for reply, _ in seeded] == alone
@@ -127,3 +134,59 @@ def test_the_demo_model_decodes_three_seeded_streams_together_reproducibly(
     record = ensure_demo_model(registry)
     assert record is not None
     _three_at_once_equal_each_alone(record, 10)
+
+
+def test_lanes_draft_only_what_pays_with_the_others_waiting() -> None:
+    """A lane's drafted step is a decode call of its own that the other lanes wait for (drafts verified in one
+    shared decode change the logits, bench/batch_invariance.py --speculate): it drafts exactly when the
+    lanes together make more tokens per step with the draft than without, by the fixed cost curve."""
+    for lanes in (1, 2, STREAMS):
+        others = lanes - 1
+        for acceptance in (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.995):
+            for limit in (1, 3, 8, 16, 63):
+                k = best_draft_length(acceptance, lambda j, n=lanes: lane_draft_cost(j, n), limit)
+                without = (others + 1) / step_cost(others + 1)
+                rates = [
+                    (others + expected_tokens(acceptance, j)) / (step_cost(others) + step_cost(1 + j))
+                    for j in range(limit + 1)
+                ]
+                if k:
+                    assert rates[k] > without
+                else:
+                    assert all(rate < 1.02 * without for rate in rates[1:])
+    # A coin-flip guess is not worth a call of its own; a chat reply's 4-gram (the prior's 0.7) is, for
+    # three tokens (four rows: the repacked weights' cheap 4-row kernel); a quote's (0.98) for longer.
+    assert best_draft_length(0.5, lane_draft_cost, 63) == 0
+    assert best_draft_length(0.7, lane_draft_cost, 63) == 3
+    assert best_draft_length(0.98, lane_draft_cost, 63) >= 7
+
+
+def test_seeded_lanes_that_speculate_give_their_cold_tokens(
+    monkeypatch: pytest.MonkeyPatch, registry: ModelRegistry, tiny_gguf: Path, tmp_path: Path
+) -> None:
+    """Speculation on, every lane drafting at most steps (the tiny model's random text has no n-gram matches,
+    so the drafts are the history's last tokens, 1 to 5 of them: mostly rejected, as drafts of lanes that
+    then go on): three seeded streams at once, cold and warm, under three other streams, give each one's cold
+    tokens, and the lanes did draft."""
+    quantized = tmp_path / "tiny-q8.gguf"
+    params = C.llama_model_quantize_default_params()
+    params.ftype = C.LLAMA_FTYPE_MOSTLY_Q8_0
+    assert C.llama_model_quantize(str(tiny_gguf).encode(), str(quantized).encode(), params) == 0
+    record = registry.import_file(quantized, "tiny-q8")
+    assert record.settings.speculation == "lookup"
+
+    def draft(self: Drafter, limit: int, cost: object) -> list[int]:
+        return self.history[-(len(self.history) % 6) :][:limit] if len(self.history) % 6 else []
+
+    monkeypatch.setattr(Drafter, "draft", draft)
+    drafted: list[int] = []
+    close = BatchedModel.close
+
+    def counting_close(self: BatchedModel) -> None:
+        drafted.append(self.drafted)
+        close(self)
+
+    monkeypatch.setattr(BatchedModel, "close", counting_close)
+    _three_at_once_equal_each_alone(record, 24)
+    # Each cold run drafted, and the concurrent ones (the fourth model made was never used).
+    assert all(drafted[:3]) and drafted[-1] > 0, drafted

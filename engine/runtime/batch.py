@@ -47,7 +47,7 @@ from engine.runtime import handoff
 from engine.runtime.adapters import apply_lora
 from engine.runtime.candidates import Chain, sampler_chain
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
-from engine.runtime.deterministic import Lane, Lanes, batch_invariant
+from engine.runtime.deterministic import Lane, Lanes, batch_invariant, lane_draft_cost
 from engine.runtime.draft_model import AssistedDrafter, DraftModel
 from engine.runtime.loaded import (
     LoadReport,
@@ -857,6 +857,9 @@ class BatchedModel:
     def _draft_cost(self, request: _Request, n: int) -> Callable[[int], float]:
         """What k drafted tokens make the step cost: measured, or for a seeded request the prior (its
         random draws follow its drafts, and its seed must give the same tokens whatever the timings)."""
+        if request.solo:
+            lanes = self._solo.streams  # (its drafted steps decode alone, see engine.runtime.deterministic)
+            return lambda k: lane_draft_cost(k, lanes)
         if request.params.seed is not None:
             return lambda k: prior_cost(1 + k)
         return self.step_cost.marginal(max(n, sum(not r.solo and not r.prefilling for r in self.active)))

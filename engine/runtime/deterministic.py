@@ -19,7 +19,11 @@ sequences share its batches, on these conditions:
 The next tokens of all the deterministic requests running then go into one batch: up to `STREAMS` run at
 once instead of one after another. A token with drafts (guessed from the request's own tokens, so the
 same every time) is decoded alone: with a stream per sequence llama.cpp splits a batch into micro-batches
-of as many tokens from each sequence, which would cut its rows differently in company. On a GPU
+of as many tokens from each sequence, which would cut its rows differently in company (bench/
+batch_invariance.py --speculate: drafts verified in one shared decode change the logits; with every
+drafting row a multiple of four tokens they stay the same only until a sequence has had drafts rejected).
+A drafted step therefore costs a decode call of its own, which the other lanes wait for: a lane drafts by
+`lane_draft_cost`, a fixed cost (its drafts must not depend on timings) that charges it that call. On a GPU
 (different kernels by batch shape) one request runs at a time, as before, and so they do for a model
 with float weights (`batch_invariant`).
 """
@@ -42,6 +46,10 @@ CHUNK = 64
 # Deterministic requests decoding together at most (each holds a KV stream of the model's context size;
 # below four rows a step stays on one kernel, see the module's docstring).
 STREAMS = 3
+# A decode's time in the lanes' context by its tokens, in one-token steps: the demo model on a quiet CPU
+# (2026-12-07, AVX2, 2 threads, minimum of 12; 1 token 17.6 ms). Rows in fours are cheap (the repacked
+# weights' 4-row kernel): 4 tokens cost less than 3. Past the last size, the average slope from 1 token.
+STEP_COST = ((1, 1.0), (2, 1.72), (3, 2.87), (4, 2.23), (5, 3.33), (8, 3.18), (9, 4.36), (16, 5.44), (17, 6.71))
 # llama.cpp's file types whose matrices are floats (LLAMA_FTYPE_ALL_F32, MOSTLY_F16, MOSTLY_BF16).
 FLOAT_FILE_TYPES = frozenset({0, 1, 32})
 
@@ -51,6 +59,32 @@ def batch_invariant(metadata: dict[str, str], gpu: bool) -> bool:
     module's docstring: on the CPU with quantized weights (a file type the metadata does not give: no)."""
     file_type = metadata.get("general.file_type", "")
     return not gpu and file_type.isdigit() and int(file_type) not in FLOAT_FILE_TYPES
+
+
+def step_cost(n_tokens: int) -> float:
+    """A decode of `n_tokens` tokens, in one-token steps (STEP_COST, interpolated; no tokens, no call)."""
+    if n_tokens <= 0:
+        return 0.0
+    points = STEP_COST
+    for (n0, t0), (n1, t1) in zip(points, points[1:], strict=False):
+        if n_tokens <= n1:
+            return t0 + (t1 - t0) * (n_tokens - n0) / (n1 - n0)
+    (n0, t0), (n1, t1) = points[0], points[-1]
+    return t1 + (t1 - t0) / (n1 - n0) * (n_tokens - n1)
+
+
+def lane_draft_cost(k: int, lanes: int = STREAMS) -> float:
+    """What a lane's step costs with k drafted tokens, for `Drafter.draft`, in a context of `lanes` lanes
+    (Lanes.streams: fixed by the model, not by the load) all decoding: without a draft its token shares a
+    call with the others' (its share: 1/lanes of that call); with one, the others' call shrinks by a row and
+    it decodes alone. Scaled so that a draft passes `best_draft_length`'s test exactly when the lanes
+    together make more tokens per unit of time with it than without (the others' tokens counted):
+    (others + E) / (call(others) + call(1 + k)) > (others + 1) / call(others + 1)."""
+    others = max(0, lanes - 1)
+    share = step_cost(others + 1) / (others + 1)
+    if k <= 0:
+        return share
+    return step_cost(1 + k) + step_cost(others) - others * share
 
 
 @dataclass
