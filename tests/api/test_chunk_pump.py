@@ -11,18 +11,22 @@ from engine.backends import QueueStream
 from engine.runtime import Chunk
 
 
+def count_wake_ups(loop: asyncio.AbstractEventLoop) -> list[int]:
+    """Count the loop's thread-safe wake-ups from now on: the count is the returned list's one item."""
+    count = [0]
+    original = loop.call_soon_threadsafe
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        count[0] += 1
+        return original(*args, **kwargs)
+
+    loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+    return count
+
+
 def test_chunks_ready_together_take_one_wake_up_and_keep_their_order() -> None:
     async def main() -> tuple[list[list[str]], int]:
-        loop = asyncio.get_running_loop()
-        wake_ups = 0
-        original = loop.call_soon_threadsafe
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            nonlocal wake_ups
-            wake_ups += 1
-            return original(*args, **kwargs)
-
-        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        wake_ups = count_wake_ups(asyncio.get_running_loop())
         streams = [QueueStream("tiny"), QueueStream("tiny")]
         pumps = [ChunkPump(stream) for stream in streams]
 
@@ -45,7 +49,7 @@ def test_chunks_ready_together_take_one_wake_up_and_keep_their_order() -> None:
                 texts[n].append(chunk.text)
                 # Everything is here at once: a route may write what follows with this chunk.
                 assert pump.ready()
-        return texts, wake_ups
+        return texts, wake_ups[0]
 
     texts, wake_ups = asyncio.run(main())
     for n in range(2):
@@ -79,16 +83,7 @@ def test_the_chunks_of_a_decoding_step_reach_the_loop_in_one_hand_off(runtime, t
         original_step(self)
 
     async def main() -> tuple[list[str], int]:
-        loop = asyncio.get_running_loop()
-        wake_ups = 0
-        original = loop.call_soon_threadsafe
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            nonlocal wake_ups
-            wake_ups += 1
-            return original(*args, **kwargs)
-
-        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        wake_ups = count_wake_ups(asyncio.get_running_loop())
         params = GenerationParams(max_tokens=40, temperature=0.0, ignore_eos=True)
         generations = [runtime.complete(f"story {i}:", params, model="tiny") for i in range(3)]
         pumps = [ChunkPump(generation) for generation in generations]
@@ -100,7 +95,7 @@ def test_the_chunks_of_a_decoding_step_reach_the_loop_in_one_hand_off(runtime, t
             return "".join(parts)
 
         texts = await asyncio.gather(*(read(pump) for pump in pumps))
-        return list(texts), wake_ups
+        return list(texts), wake_ups[0]
 
     BatchedModel.step = counted_step  # type: ignore[method-assign]
     try:
