@@ -373,16 +373,15 @@ class _Items:
             self.item = _call_item(_new_id("fc_"), _new_id("call_"), name, "", status="in_progress")
         events.append(self.event("response.output_item.added", output_index=self.index, item=self.item))
         where = {"item_id": self.item["id"], "output_index": self.index}
-        if kind == "reasoning":
-            self._delta = self.event.deltas("response.reasoning_text.delta", {**where, "content_index": 0})
-        elif kind == "message":
-            text = {**where, "content_index": 0}
-            self._delta = self.event.deltas("response.output_text.delta", text, {"logprobs": []})
-        else:
+        if kind == "function_call":
             self._delta = self.event.deltas("response.function_call_arguments.delta", where)
-        if kind == "message":
-            where = {"item_id": self.item["id"], "output_index": self.index, "content_index": 0}
-            events.append(self.event("response.content_part.added", **where, part=_text_part("")))
+            return events
+        part = {**where, "content_index": 0}
+        if kind == "reasoning":
+            self._delta = self.event.deltas("response.reasoning_text.delta", part)
+        else:
+            self._delta = self.event.deltas("response.output_text.delta", part, {"logprobs": []})
+            events.append(self.event("response.content_part.added", **part, part=_text_part("")))
         return events
 
     def add(self, kind: str, delta: str) -> list[bytes]:

@@ -284,7 +284,6 @@ class Chain:
         self.sampler.close()
 
 
-
 def sampler_chain(
     params: GenerationParams,
     n_vocab: int,
@@ -335,7 +334,6 @@ def sampler_chain(
         if draw:
             sampler.add_dist(seed)
     return chain
-
 
 
 def _pointer(data: np.ndarray) -> tuple[object, int]:

@@ -87,7 +87,6 @@ DRAFT_LENGTHS = (*range(1, 9), 12, 16, 24, 32, 48, 64)
 SPECULATION_CHOICES = ("lookup", "off")
 
 
-
 def _bucket_weights() -> list[float]:
     return [0.0] * len(MATCH_BUCKETS)
 
