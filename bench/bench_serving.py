@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,10 +179,17 @@ def start_llama_server(binary: Path, model_path: Path, threads: int) -> Server:
 
 
 async def stream_completion(
-    client: httpx.AsyncClient, server: Server, prompt: str, max_tokens: int, sampled: bool = False
+    client: httpx.AsyncClient,
+    server: Server,
+    prompt: str,
+    max_tokens: int,
+    sampled: bool = False,
+    ban: Sequence[int] = (),
 ) -> dict[str, Any]:
     """One streaming /v1/completions request: time to first token, token count, decode time, the
     prompt's tokens and those the server reported as cached (-1 if it does not say) and the reply's text.
+    `ban`: tokens every server is asked not to produce (a logit bias of -100: the end-of-generation tokens,
+    so that a sampled reply runs its whole length).
 
     Each request on its own connection: llama-server closes kept-alive connections after a stream.
     Tokens are counted as the chunks that carry text, the same way for every server.
@@ -194,6 +201,7 @@ async def stream_completion(
         **(SAMPLING if sampled else {"temperature": 0.0}),
         "stream": True,
         "stream_options": {"include_usage": True},  # servers that know it report cached prompt tokens
+        **({"logit_bias": {str(token): -100.0 for token in ban}} if ban else {}),
         **server.extra_body,
     }
     started = time.perf_counter()
@@ -229,7 +237,7 @@ async def stream_completion(
             if usage.get("prompt_tokens") is not None:
                 prompt_tokens = float(usage["prompt_tokens"])
     if first is None or last is None:
-        raise RuntimeError(f"{server.name}: empty stream")
+        raise RuntimeError(f"{server.name}: empty stream (finish reason {finish})")
     return {
         "ttft": first - started,
         "pieces": pieces,
@@ -346,9 +354,11 @@ def measure_phase(server: Server, phase: str, tokens: int) -> dict[str, float]:
 
 
 def measure_long(
-    server: Server, phase: str, round_: int, long_tokens: int, count: Callable[[str], int]
+    server: Server, phase: str, round_: int, long_tokens: int, vocabulary: Vocabulary
 ) -> dict[str, float]:
-    """One long-context measurement on `server`; its prompts are new (tagged by server, round and phase)."""
+    """One long-context measurement on `server`; its prompts are new (tagged by server, round and phase).
+    No reply ends early: a sampled one may otherwise end at its first token, and carry no decode to time."""
+    count = vocabulary.count
     sampled = phase.endswith(SAMPLED)
     tag = f"{server.name.split()[0]}-{round_}-{phase}"
 
@@ -357,7 +367,9 @@ def measure_long(
 
             async def stream(prompt: str, max_tokens: int) -> dict[str, Any]:
                 await asyncio.sleep(SETTLE_S)
-                return await stream_completion(client, server, prompt, max_tokens, sampled)
+                return await stream_completion(
+                    client, server, prompt, max_tokens, sampled, ban=vocabulary.end_of_generation
+                )
 
             prompt = serving_long.long_text(long_tokens, tag, count)
             if phase.startswith("long_alone"):
@@ -373,7 +385,7 @@ def measure(
     rounds: int,
     quick: bool,
     long_tokens: int,
-    count: Callable[[str], int] | None,
+    vocabulary: Vocabulary | None,
     groups: frozenset[str] = frozenset(GROUPS),
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Every phase on every server, in `rounds` rounds with the servers in rotating order.
@@ -386,7 +398,7 @@ def measure(
     for server in servers:  # warm-up: load the model, fill caches, first-request costs
         asyncio.run(single_stream(server, 8, 1))
     phases = variants(tuple(p for p in PHASES if p.rstrip("0123456789") in groups))
-    long_phases = variants(LONG_PHASES) if count is not None and "long" in groups else []
+    long_phases = variants(LONG_PHASES) if vocabulary is not None and "long" in groups else []
     conversations = variants(("conversations",)) if "conversations" in groups else []
     every = [*phases, *long_phases, *conversations]
     per_round: dict[str, dict[str, list[dict[str, float]]]] = {s.name: {p: [] for p in every} for s in servers}
@@ -396,10 +408,10 @@ def measure(
                 print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
                 per_round[server.name][phase].append(measure_phase(server, phase, tokens))
         for index, phase in enumerate(long_phases):
-            assert count is not None
+            assert vocabulary is not None
             for server in rotated(servers, round_ + index):
                 print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
-                per_round[server.name][phase].append(measure_long(server, phase, round_, long_tokens, count))
+                per_round[server.name][phase].append(measure_long(server, phase, round_, long_tokens, vocabulary))
         for phase in conversations:
             print(f"round {round_ + 1}/{rounds}: {phase} on every server …", file=sys.stderr, flush=True)
             passes = asyncio.run(
@@ -452,12 +464,23 @@ def start_servers(
     return [stack.enter_context(running(start())) for key, start in starters.items() if key not in skip]
 
 
-def token_counter(model_path: Path) -> Callable[[str], int]:
-    """Counts tokens as the model's own tokeniser does (its vocabulary only is loaded)."""
+@dataclass(frozen=True)
+class Vocabulary:
+    """The model's tokeniser for the long phases: counts a prompt's tokens, names the end-of-generation ones."""
+
+    count: Callable[[str], int]
+    end_of_generation: tuple[int, ...]
+
+
+def vocabulary_of(model_path: Path) -> Vocabulary:
+    """The model's own tokeniser (its vocabulary only is loaded)."""
     from llama_cpp import Llama
+    from llama_cpp import llama_cpp as C
 
     vocab = Llama(str(model_path), vocab_only=True, verbose=False)
-    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=True))
+    native = C.llama_model_get_vocab(vocab.model)
+    ends = tuple(t for t in range(vocab.n_vocab()) if C.llama_vocab_is_eog(native, t))
+    return Vocabulary(lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=True)), ends)
 
 
 def host_overhead(model: str, tokens: int, runs: int) -> list[dict[str, Any]]:
@@ -510,10 +533,10 @@ def main() -> None:
         stem = "serving" if args.model is None else f"serving-{model_path.stem}"
         rounds = 1 if args.quick else args.rounds
         groups = frozenset(args.phases) - ({"long"} if args.no_long else set())
-        count = token_counter(model_path) if "long" in groups else None
+        vocabulary = vocabulary_of(model_path) if "long" in groups else None
         with ExitStack() as servers_stack:
             servers = start_servers(servers_stack, model_path, threads, args.skip, args.speculation)
-            results, per_round = measure(servers, rounds, args.quick, args.long_tokens, count, groups)
+            results, per_round = measure(servers, rounds, args.quick, args.long_tokens, vocabulary, groups)
         overhead: list[dict[str, Any]] = []
         if args.overhead_runs > 0:
             registry = ModelRegistry()

@@ -3,6 +3,7 @@ tokens are those decoding without them would give (greedy), or distributed as th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -107,9 +108,10 @@ def test_the_cache_after_speculation_holds_exactly_the_reply(tiny_model: ModelRe
 
 def test_grammar_and_penalties_stay_exact_under_speculation(tiny_model: ModelRecord) -> None:
     plain, fast = _model(tiny_model, "off"), _model(tiny_model, "lookup")
-    # Step costs stay the prior's: measured on a loaded machine they can make every draft look unprofitable,
-    # and this test is about exactness when drafts are taken, so drafting must not depend on the timings.
+    # Step costs are fixed, a GPU's (extra tokens nearly free): measured on a loaded machine they can make
+    # every draft look unprofitable, and this test is about exactness when drafts are taken.
     fast.step_cost.record = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    fast.step_cost.of = lambda n_tokens: 1.0 + 0.05 * (n_tokens - 1)  # type: ignore[method-assign]
     try:
         prompt = plain.tokenize(REPEATING)
         params = [
@@ -141,6 +143,44 @@ def test_sampled_speculation_is_reproducible_with_a_seed_and_keeps_drafts(tiny_m
         assert first == second and first[2] == 50
         other = _summary(_replies(fast, [prompt], [replace(params, seed=8)])[0])
         assert other[0].startswith(REPEATING[:24])
+    finally:
+        fast.close()
+
+
+def test_each_draft_is_weighed_against_the_other_streams_of_its_step(
+    tiny_model: ModelRecord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three unseeded streams decode together: each one's draft is weighed with the other two's tokens; a
+    seeded one's never (its drafts depend only on its own tokens, so that its seed gives the same reply)."""
+    fast = _model(tiny_model, "lookup")
+    seen: dict[int | None, set[float]] = {}
+    draft = Drafter.draft
+
+    def watched(self: Drafter, limit: int, cost: Any, others: float = 0.0) -> list[int]:
+        seen.setdefault(seed_of[id(self)], set()).add(others)
+        return draft(self, limit, cost, others)
+
+    monkeypatch.setattr(Drafter, "draft", watched)
+    seed_of: dict[int, int | None] = {}
+    admit = fast.admit
+
+    def admitted(prompt: list[int], params: GenerationParams, *args: Any, **kwargs: Any) -> Any:
+        result = admit(prompt, params, *args, **kwargs)
+        request = fast.active[-1]
+        assert request.speculation is not None
+        seed_of[id(request.speculation.drafter)] = params.seed
+        return result
+
+    monkeypatch.setattr(fast, "admit", admitted)
+    try:
+        prompt = fast.tokenize(REPEATING)
+        unseeded = GenerationParams(max_tokens=12, temperature=0.0, ignore_eos=True)
+        _replies(fast, [prompt] * 3, [unseeded] * 3)
+        # (fewer while a stream is still prefilling or after one has finished; never itself)
+        assert max(seen[None]) == 2.0 and seen[None] <= {0.0, 1.0, 2.0}
+        seen.clear()
+        _replies(fast, [prompt] * 3, [unseeded, unseeded, replace(unseeded, temperature=0.5, seed=3)])
+        assert seen[3] == {0.0} and max(seen[None]) == 2.0
     finally:
         fast.close()
 
@@ -200,6 +240,29 @@ def test_the_draft_length_maximises_expected_tokens_per_second() -> None:
     assert best_draft_length(0.9, lambda k: 1.0 + k, 16) == 0
     assert best_draft_length(0.99, lambda k: 1.0 + k, 16) == 0
     assert best_draft_length(0.95, lambda k: 1.0 + 0.2 * k, 16) > 0
+
+
+def test_a_draft_pays_only_if_the_whole_step_makes_tokens_faster() -> None:
+    # Four streams decode together; one of them could draft. Its extra tokens slow the other three too.
+    four_streams = curve(((4, 4.0), (68, 55.2)))  # each extra token a fifth of the step, as on a CPU
+    # Alone it would draft (its own tokens per unit of time rise) ...
+    assert best_draft_length(0.7, four_streams, 16) > 0
+    # ... but the step's four tokens per 4.0 beat (3 + E) per cost(k) for every k at that acceptance.
+    assert best_draft_length(0.7, four_streams, 16, others=3) == 0
+    for k in range(1, 17):
+        assert (3 + expected_tokens(0.7, k)) / four_streams(k) < 4 / four_streams(0)
+    # A near-certain long match still pays for the whole step.
+    assert best_draft_length(0.98, four_streams, 16, others=3) >= 4
+
+
+def curve(points: tuple[tuple[int, float], ...]) -> Callable[[int], float]:
+    """cost(k): the step time with k drafted tokens added to a batch, interpolated between (tokens, time)."""
+    base = points[0][0]
+
+    def cost(k: int) -> float:
+        return float(np.interp(base + k, [n for n, _ in points], [t for _, t in points]))
+
+    return cost
 
 
 def test_step_costs_are_averaged_per_batch_size_and_interpolated() -> None:

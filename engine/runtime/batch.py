@@ -261,6 +261,8 @@ class BatchedModel:
             C.llama_model_is_recurrent(self.model.model) or C.llama_model_is_hybrid(self.model.model)
         )
         self.batch = LlamaBatch(n_tokens=self.n_batch, embd=0, n_seq_max=1, verbose=False)
+        # (a view made once: numpy's ctypes conversion costs tens of microseconds a step)
+        self._wants_logits = np.ctypeslib.as_array(self.batch.batch.logits, shape=(self.n_batch,))
         self.vocab = self.model.vocab
         self.n_vocab = self.model.n_vocab()
         self.metadata = self.model.metadata()
@@ -851,8 +853,7 @@ class BatchedModel:
 
     def _outputs(self) -> int:
         """How many tokens of the batch just decoded had logits (a step's cost, see StepCost.record)."""
-        batch = self.batch.batch
-        return int(np.ctypeslib.as_array(batch.logits, shape=(batch.n_tokens,)).astype(bool).sum())
+        return int(np.count_nonzero(self._wants_logits[: self.batch.batch.n_tokens]))
 
     def _draft_cost(self, request: _Request, n: int) -> Callable[[int], float]:
         """What k drafted tokens make the step cost: measured, or for a seeded request the prior (its
@@ -864,11 +865,19 @@ class BatchedModel:
             return lambda k: prior_cost(1 + k)
         return self.step_cost.marginal(max(n, sum(not r.solo and not r.prefilling for r in self.active)))
 
+    def draft_others(self, request: _Request) -> float:
+        """The tokens the rest of the shared step yields besides a request's own, which its draft slows too
+        (0 for a seeded or deterministic request: its drafts depend only on its own tokens)."""
+        if request.solo or request.params.seed is not None:
+            return 0.0
+        return float(max(0, sum(not r.solo and not r.prefilling for r in self.active) - 1))
+
     def _draft(self, request: _Request, spare: int, cost: Callable[[int], float]) -> list[int]:
         """The tokens a speculating request guesses follow its next one (at most `spare`, as many as pay
-        for themselves by `cost(k)`, the step time with k more tokens)."""
+        for themselves by `cost(k)`, the step time with k more tokens, counting the rest of the step's tokens)."""
         assert request.speculation is not None
-        return request.speculation.drafter.draft(min(spare, room_for_draft(self, request)), cost)
+        limit = min(spare, room_for_draft(self, request))
+        return request.speculation.drafter.draft(limit, cost, self.draft_others(request))
 
     def _sample(self, request: _Request) -> None:
         ctx = self._solo.ctx if request.solo else self.ctx

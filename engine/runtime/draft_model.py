@@ -176,12 +176,12 @@ class AssistedDrafter(Drafter):
         self.model_kept_weight *= IDLE_DECAY
         self.model_missed_weight *= IDLE_DECAY
 
-    def draft(self, limit: int, cost: Callable[[int], float]) -> list[int]:
+    def draft(self, limit: int, cost: Callable[[int], float], others: float = 0.0) -> list[int]:
         """The draft model's proposal for this step, else a prompt-lookup draft."""
         proposal, self.proposal = self.proposal, None
         self.from_model = proposal is not None
         if proposal is None:
-            return super().draft(limit, cost)
+            return super().draft(limit, cost, others)
         return proposal[: max(0, limit)]
 
     def record(self, drafted: int, kept: int) -> None:
@@ -271,7 +271,10 @@ class DraftModel:
             context = [*request.slot.tokens, request.next_token]
             limit = min(room_for_draft(target, request), MAX_DRAFT, self.n_ctx_seq - len(context))
             k = best_draft_length(
-                drafter.model_acceptance, _with_drafting(target._draft_cost(request, decoding), step), limit
+                drafter.model_acceptance,
+                _with_drafting(target._draft_cost(request, decoding), step),
+                limit,
+                target.draft_others(request),
             )
             if k <= 0:
                 drafter.model_idle()

@@ -120,10 +120,11 @@ class Drafter:
         """A token was taken (sampled or accepted)."""
         self.history.append(token)
 
-    def draft(self, limit: int, cost: Callable[[int], float]) -> list[int]:
+    def draft(self, limit: int, cost: Callable[[int], float], others: float = 0.0) -> list[int]:
         """Up to `limit` tokens that followed the longest recent n-gram last time it occurred, as many as
         pay for themselves at the acceptance the match's length predicts for each (a drafted token kept
-        makes the match one longer): `cost(k)` is the step time with k more tokens in the batch."""
+        makes the match one longer): `cost(k)` is the step time with k more tokens in the batch, `others`
+        the tokens the rest of the step yields (see `best_draft_length`)."""
         limit = min(limit, MAX_LOOKUP_DRAFT)
         if limit <= 0:
             return []
@@ -134,7 +135,7 @@ class Drafter:
         history = self.history
         limit = min(limit, len(history) - start)
         by_bucket = [self.acceptance_at(bucket) for bucket in range(len(MATCH_BUCKETS))]
-        k = best_draft_length([by_bucket[bucket_of(length + i)] for i in range(limit)], cost, limit)
+        k = best_draft_length([by_bucket[bucket_of(length + i)] for i in range(limit)], cost, limit, others)
         if k <= 0:
             self._fade()
             return []
@@ -207,10 +208,13 @@ def expected_tokens(acceptance: float | Sequence[float], k: int) -> float:
     return total
 
 
-def best_draft_length(acceptance: float | Sequence[float], cost: Callable[[int], float], limit: int) -> int:
+def best_draft_length(
+    acceptance: float | Sequence[float], cost: Callable[[int], float], limit: int, others: float = 0.0
+) -> int:
     """The draft length (0 = none) with the most expected tokens per unit of step time (`acceptance`: as
     for `expected_tokens`), where `cost(k)` is the step's time with k drafted tokens added (weighed at
-    DRAFT_LENGTHS and at `limit`)."""
+    DRAFT_LENGTHS and at `limit`) and `others` the tokens the rest of the step's batch yields: a draft
+    slows every sequence in the step, so it pays only if the step as a whole makes tokens faster with it."""
     if isinstance(acceptance, float | int):
         expected = [expected_tokens(acceptance, k) for k in range(max(0, limit) + 1)]
     else:  # (one pass: 1, 1 + a0, 1 + a0 + a0 a1, ...)
@@ -221,11 +225,11 @@ def best_draft_length(acceptance: float | Sequence[float], cost: Callable[[int],
             expected.append(expected[-1] + kept)
     best, best_rate = 0, 0.0
     for k in (*(k for k in DRAFT_LENGTHS if k < limit), limit) if limit > 0 else ():
-        rate = expected[k] / cost(k)
+        rate = (others + expected[k]) / cost(k)
         if rate > best_rate:
             best, best_rate = k, rate
     # (A margin: the estimates are noisy, and not drafting is the safe side.)
-    return best if best_rate > 1.02 / cost(0) else 0
+    return best if best_rate > 1.02 * (others + 1) / cost(0) else 0
 
 
 class StepCost:
