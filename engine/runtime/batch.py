@@ -25,14 +25,13 @@ Only the worker thread that created a BatchedModel may call it (llama.cpp contex
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import math
 import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
@@ -47,7 +46,7 @@ from engine.runtime import handoff
 from engine.runtime.adapters import apply_lora
 from engine.runtime.candidates import Chain, sampler_chain
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
-from engine.runtime.deterministic import Lane, Lanes, batch_invariant, lane_draft_cost
+from engine.runtime.deterministic import Lanes, batch_invariant, lane_draft_cost
 from engine.runtime.draft_model import AssistedDrafter, DraftModel
 from engine.runtime.loaded import (
     LoadReport,
@@ -55,6 +54,7 @@ from engine.runtime.loaded import (
     longest_prefix,
     resolve_gpu_layers,
 )
+from engine.runtime.requests import Emit, Request, Saved, Slot, Turns
 from engine.runtime.speculative import (
     Distribution,
     Drafter,
@@ -66,7 +66,6 @@ from engine.runtime.speculative import (
 )
 from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, Timings, TokenLogprob, Usage
 
-Emit = Callable[[Chunk | BaseException | None], None]
 # A saved state is only worth its memory when it spares evaluating at least this many tokens.
 MIN_TOKENS_WORTH_SAVING = 32
 # A prompt shares at least this many leading tokens with another sequence's before it copies them from it
@@ -83,14 +82,15 @@ CLEAR_FOR_PROMPT_TOKENS = 512
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
 # turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
 AHEAD_PER_STEP = 16
-# A raw transcript's learnt framing, at most: "\nUser:" is 3 tokens, "### Instruction:\n" 6; a longer
-# common start of two turns is more likely a repeated message than a framing.
-MAX_LEARNT_FRAMING = 16
 # A running request that has produced this many tokens will likely produce many more: the cache is then
 # tidied for the requests running (see `_compact`), at the cost of copying their cells once.
 COMPACT_AFTER_TOKENS = 16
 # Views kept on llama.cpp's logits rows (one per batch position that gets logits, in practice).
 MAX_LOGIT_VIEWS = 64
+# The names the decoding step's methods (and engine.runtime.speculative) give these: those are edited on
+# another branch now; once that is merged, they can say Request and Slot and these aliases go.
+_Request = Request
+_Slot = Slot
 
 
 def _pointer(buffer: npt.NDArray[np.uint8]) -> ctypes._Pointer[ctypes.c_uint8]:
@@ -112,95 +112,6 @@ def plain_greedy(params: GenerationParams) -> bool:
         and params.frequency_penalty == 0.0
         and params.presence_penalty == 0.0
     )
-
-
-@dataclass(frozen=True)
-class _Turns:
-    """What a conversation has sent after its replies, for a prompt without a chat template's turn change.
-
-    A client that keeps a raw transcript ("...reply\nUser: question\nAssistant:") frames every turn the
-    same way. Once two turns have come back after a reply exactly as it was produced, the tokens they
-    both start with are that framing, and are evaluated ahead like a template's change of turn.
-    """
-
-    reply_end: int = -1  # where the last reply's text ends in the sequence (-1: unknown)
-    last_token: int = -1  # the reply's last token when it was sampled but not evaluated
-    last_sent: tuple[int, ...] = ()  # what the conversation sent after its previous reply
-    framing: tuple[int, ...] = ()  # the start its last two turns share
-
-    def after(self, tokens: list[int], prompt: list[int]) -> _Turns:
-        """This memory once `prompt` arrives for a sequence holding `tokens`. A prompt that does not
-        continue the last reply exactly is another conversation, or an edited one: nothing is known."""
-        end = self.reply_end
-        evaluated = end - 1 if self.last_token >= 0 else end
-        if (
-            end <= 0
-            or len(prompt) <= end
-            or longest_prefix(tokens[:evaluated], prompt) < evaluated
-            or (self.last_token >= 0 and prompt[evaluated] != self.last_token)
-        ):
-            return _Turns()
-        sent = prompt[end:]
-        shared = longest_prefix(list(self.last_sent), sent)
-        return _Turns(last_sent=tuple(sent), framing=tuple(sent[: min(shared, MAX_LEARNT_FRAMING)]))
-
-
-@dataclass
-class _Slot:
-    """One llama.cpp sequence id and the tokens whose KV state it holds."""
-
-    seq_id: int
-    tokens: list[int] = field(default_factory=list)
-    last_used: float = 0.0
-    busy: bool = False
-    ahead: list[int] = field(default_factory=list)  # expected to follow `tokens`; evaluated when idle
-    turns: _Turns = field(default_factory=_Turns)
-
-
-@dataclass
-class _Saved:
-    """A sequence's KV state copied to RAM, with the tokens it stands for."""
-
-    tokens: list[int]
-    state: npt.NDArray[np.uint8]
-    ahead: list[int]
-    turns: _Turns
-
-
-@dataclass
-class _Request:
-    """A request being served: its slot, sampler and progress through prompt and reply."""
-
-    params: GenerationParams
-    cancel: CancelToken
-    emit: Emit
-    slot: _Slot
-    prompt: list[int]
-    reused: int
-    sampler: Chain | None  # None: plain greedy, taken straight from the logits
-    queued_s: float
-    turn_change: tuple[int, ...] = ()  # see Prompt.turn_change
-    started: float = field(default_factory=time.perf_counter)
-    prefilled: int = 0  # prompt tokens already in the KV cache (reused ones included)
-    # Another request evaluating the same leading tokens now, and how many: they are copied from its
-    # sequence once it has them, instead of being evaluated twice.
-    leader: _Request | None = None
-    shared_with_leader: int = 0
-    next_token: int | None = None  # sampled but not yet evaluated
-    generated: int = 0
-    first_token_at: float | None = None
-    prompt_done_at: float | None = None
-    batch_index: int = -1
-    solo: bool = False  # deterministic: runs in the model's Lanes (see the module's docstring)
-    lane: Lane | None = None  # (a deterministic request's sequence there)
-    serial: int = 0  # tells requests apart (see `_compacted_for`)
-    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
-    stop_filter: StopFilter | None = None
-    speculation: Speculation | None = None  # drafts verified in the shared batch (engine.runtime.speculative)
-
-    @property
-    def prefilling(self) -> bool:
-        return self.prefilled < len(self.prompt)
 
 
 class BatchedModel:
@@ -264,11 +175,11 @@ class BatchedModel:
         self.vocab = self.model.vocab
         self.n_vocab = self.model.n_vocab()
         self.metadata = self.model.metadata()
-        self.slots = [_Slot(seq_id) for seq_id in range(self.parallel)]
-        self.saved: OrderedDict[int, _Saved] = OrderedDict()
+        self.slots = [Slot(seq_id) for seq_id in range(self.parallel)]
+        self.saved: OrderedDict[int, Saved] = OrderedDict()
         self._saved_ids = 0
         self.ram_cache_bytes = ram_cache_bytes
-        self.active: list[_Request] = []
+        self.active: list[Request] = []
         self._admitted = 0
         self._compacted_for: frozenset[int] = frozenset()  # the running requests the cache was tidied for
         self._logit_views: dict[int, np.ndarray] = {}
@@ -392,7 +303,7 @@ class BatchedModel:
 
     # -- admission: slot choice and prefix reuse ----------------------------------------------
 
-    def _save(self, slot: _Slot) -> bool:
+    def _save(self, slot: Slot) -> bool:
         """Copy a slot's KV state to RAM (LRU within the budget) before it is overwritten; False when it
         was not worth it or did not fit."""
         if len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self.ram_cache_bytes <= 0:
@@ -401,7 +312,7 @@ class BatchedModel:
         if buffer is None:
             return False
         self._saved_ids += 1
-        self.saved[self._saved_ids] = _Saved(list(slot.tokens), buffer, list(slot.ahead), slot.turns)
+        self.saved[self._saved_ids] = Saved(list(slot.tokens), buffer, list(slot.ahead), slot.turns)
         while sum(s.state.size for s in self.saved.values()) > self.ram_cache_bytes:
             self.saved.popitem(last=False)
         return True
@@ -420,7 +331,7 @@ class BatchedModel:
             return None
         return buffer
 
-    def _restore(self, key: int, slot: _Slot) -> bool:
+    def _restore(self, key: int, slot: Slot) -> bool:
         """Load a RAM-saved state into `slot`; False if llama.cpp refused it."""
         saved = self.saved.pop(key)
         self._forget(slot)
@@ -429,7 +340,7 @@ class BatchedModel:
         slot.tokens, slot.ahead, slot.turns = saved.tokens, saved.ahead, saved.turns
         return True
 
-    def _choose_slot(self, prompt: list[int]) -> tuple[_Slot, int]:
+    def _choose_slot(self, prompt: list[int]) -> tuple[Slot, int]:
         """The free slot whose cache best matches `prompt` (restoring a saved state if that is better),
         and how many of the prompt's tokens it holds."""
         free = [slot for slot in self.slots if not slot.busy]
@@ -500,7 +411,7 @@ class BatchedModel:
         slot.ahead = []
         slot.busy = True
         reuse = self._copy_shared_prefix(slot, prompt, reuse)
-        request = _Request(
+        request = Request(
             params, cancel, emit, slot, prompt, reuse, sampler, queued_s, tuple(turn_change), prefilled=reuse
         )
         request.stop_filter = StopFilter(params.stop)
@@ -541,8 +452,8 @@ class BatchedModel:
         previous request evaluated, up to a SOLO_CHUNK boundary: from there it evaluates the same chunks at
         the same positions after the same cells as a cold start would, so the logits are the same."""
         lane, reuse = self._solo.take(prompt)
-        slot = _Slot(lane.seq_id, tokens=prompt[:reuse], busy=True)
-        request = _Request(
+        slot = Slot(lane.seq_id, tokens=prompt[:reuse], busy=True)
+        request = Request(
             params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse, solo=True, lane=lane
         )
         request.stop_filter = StopFilter(params.stop)
@@ -600,7 +511,7 @@ class BatchedModel:
         if not decoding:
             return
         rows: list[tuple[int, list[int], int, int]] = []
-        together: list[_Request] = []
+        together: list[Request] = []
         for request in decoding:
             assert request.next_token is not None
             tokens, request.next_token = [request.next_token], None
@@ -625,7 +536,7 @@ class BatchedModel:
             for request in together:
                 self._sample(request)
 
-    def _decode_deterministic(self, requests: list[_Request], rows: list[tuple[int, list[int], int, int]]) -> bool:
+    def _decode_deterministic(self, requests: list[Request], rows: list[tuple[int, list[int], int, int]]) -> bool:
         """Decode `rows` in the lanes' context; on failure the requests are stopped (False)."""
         code = self._solo.decode(rows)
         if code == 0:
@@ -637,7 +548,7 @@ class BatchedModel:
             self._release(request, keep_cache=False)
         return False
 
-    def _copy_shared_prefix(self, slot: _Slot, prompt: list[int], reuse: int) -> int:
+    def _copy_shared_prefix(self, slot: Slot, prompt: list[int], reuse: int) -> int:
         """Give `slot` the longest start of `prompt` that another sequence holds beyond its own `reuse`
         tokens (a system prompt shared by many conversations, say). In llama.cpp's unified KV cache the
         two sequences then share those cells: nothing is copied but the cells' sequence sets. Returns
@@ -656,7 +567,7 @@ class BatchedModel:
         slot.tokens.extend(prompt[reuse:shared])
         return shared
 
-    def _catch_up_with_leader(self, request: _Request) -> None:
+    def _catch_up_with_leader(self, request: Request) -> None:
         """Once its leader has evaluated the tokens they share (or is gone), a follower takes them from
         whichever sequence holds them; what no sequence holds, it evaluates itself. Called before a step
         adds anything: every token a slot lists is then in the cache."""
@@ -802,7 +713,7 @@ class BatchedModel:
         for request, state in moving:
             if state is not None:  # (else llama.cpp could not copy it: it stays where it is)
                 self.ctx.kv_cache_seq_rm(request.slot.seq_id, 0, -1)
-        placed: list[_Slot] = []
+        placed: list[Slot] = []
         for request, state in moving:
             if state is None:
                 continue
@@ -837,7 +748,7 @@ class BatchedModel:
             if not slot.busy and slot.tokens and (len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self._save(slot)):
                 self._forget(slot)
 
-    def _share_again(self, slot: _Slot, placed: list[_Slot]) -> None:
+    def _share_again(self, slot: Slot, placed: list[Slot]) -> None:
         """After a move, the start `slot` has in common with a sequence placed before it shares that
         sequence's cells again (four requests with one long system prompt hold it once, not four times)."""
         donor, shared = None, 0
@@ -881,7 +792,7 @@ class BatchedModel:
             token = request.sampler.sample(ctx, request.batch_index, self._logits(request.batch_index, ctx))
         self._take(request, token, request.batch_index, ctx)
 
-    def _take(self, request: _Request, token: int, index: int, ctx: LlamaContext) -> bool:
+    def _take(self, request: Request, token: int, index: int, ctx: LlamaContext) -> bool:
         """Hand the request the token chosen from batch position `index`; False once that finished it."""
         if C.llama_vocab_is_eog(self.vocab, token):
             self._finish(request, "stop")
@@ -961,7 +872,7 @@ class BatchedModel:
         return TokenLogprob(self.token_text(token), float(log_probs[token]), top)
 
     def _finish(
-        self, request: _Request, reason: str, *, hit_stop_string: bool = False, unevaluated: int | None = None
+        self, request: Request, reason: str, *, hit_stop_string: bool = False, unevaluated: int | None = None
     ) -> None:
         """Send the final chunk and free the sequence. `unevaluated`: the reply's last token, sampled but
         not yet in the cache."""
@@ -1016,7 +927,7 @@ class BatchedModel:
         slot.turns = replace(slot.turns, reply_end=end, last_token=last)
         self._release(request, keep_cache=True, ahead=ahead)
 
-    def _release(self, request: _Request, *, keep_cache: bool, ahead: Sequence[int] = ()) -> None:
+    def _release(self, request: Request, *, keep_cache: bool, ahead: Sequence[int] = ()) -> None:
         request.emit(None)
         self.active.remove(request)
         if request.sampler is not None:
@@ -1034,12 +945,12 @@ class BatchedModel:
             # (A request cut short mid-prompt leaves a partial prefix: still valid, still reusable.)
             slot.ahead = list(ahead)
 
-    def _forget(self, slot: _Slot) -> None:
+    def _forget(self, slot: Slot) -> None:
         """Empty a sequence's cache."""
         self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
         slot.tokens = []
         slot.ahead = []
-        slot.turns = _Turns()
+        slot.turns = Turns()
 
     def close(self) -> None:
         """Free the context and model now rather than at garbage collection."""
