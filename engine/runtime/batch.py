@@ -11,7 +11,7 @@ What a returning conversation will send after the reply (the reply's last token,
 change of turn, or for a raw transcript the framing its own earlier turns began with) is evaluated
 ahead, when the model has nothing else to do. Once the running requests have settled, idle sequences'
 states move to RAM and the running ones to the start of the cache, since attention visits every
-occupied cell up to the last (see `_compact`).
+occupied cell up to the last (see `cache_moves.compact`).
 
 A deterministic request (a seed, or a key's "reproducible" rule) gives the same tokens whatever the cache
 holds and whatever else runs: llama.cpp's logits for a token depend on how its prompt was split into
@@ -35,15 +35,15 @@ from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
-import numpy.typing as npt
 from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
 
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence, micro_batch
 from engine.models.registry import ModelRecord
-from engine.runtime import handoff
+from engine.runtime import cache_moves, handoff
 from engine.runtime.adapters import apply_lora
+from engine.runtime.cache_moves import MIN_TOKENS_WORTH_SAVING, MIN_TOKENS_WORTH_SHARING
 from engine.runtime.candidates import Chain, sampler_chain
 from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
 from engine.runtime.deterministic import Lanes, batch_invariant, lane_draft_cost
@@ -54,7 +54,7 @@ from engine.runtime.loaded import (
     longest_prefix,
     resolve_gpu_layers,
 )
-from engine.runtime.requests import Emit, Request, Saved, Slot, Turns
+from engine.runtime.requests import Emit, Request, Saved, Slot
 from engine.runtime.speculative import (
     Distribution,
     Drafter,
@@ -66,36 +66,20 @@ from engine.runtime.speculative import (
 )
 from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, Timings, TokenLogprob, Usage
 
-# A saved state is only worth its memory when it spares evaluating at least this many tokens.
-MIN_TOKENS_WORTH_SAVING = 32
-# A prompt shares at least this many leading tokens with another sequence's before it copies them from it
-# (or waits a step for them, when the other is evaluating them now) instead of evaluating them itself.
-MIN_TOKENS_WORTH_SHARING = 16
 PREFILL_CHUNK_WHILE_DECODING = 128
 # A prompt evaluated while nothing decodes goes into llama.cpp in batches this large (llama-server's default
 # logical batch), which llama.cpp splits into micro-batches of the model's batch size itself: a lone long
 # prompt takes a few decode calls, not one per micro-batch.
 LOGICAL_BATCH = 2048
-# A prompt with at least this many tokens to evaluate first moves idle conversations' caches to RAM (see
-# `_clear_for_prompt`): its cells then sit at the bottom of the cache, not above theirs.
-CLEAR_FOR_PROMPT_TOKENS = 512
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
 # turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
 AHEAD_PER_STEP = 16
-# A running request that has produced this many tokens will likely produce many more: the cache is then
-# tidied for the requests running (see `_compact`), at the cost of copying their cells once.
-COMPACT_AFTER_TOKENS = 16
 # Views kept on llama.cpp's logits rows (one per batch position that gets logits, in practice).
 MAX_LOGIT_VIEWS = 64
 # The names the decoding step's methods (and engine.runtime.speculative) give these: those are edited on
 # another branch now; once that is merged, they can say Request and Slot and these aliases go.
 _Request = Request
 _Slot = Slot
-
-
-def _pointer(buffer: npt.NDArray[np.uint8]) -> ctypes._Pointer[ctypes.c_uint8]:
-    """`buffer`'s bytes as llama.cpp's state functions take them (no copy)."""
-    return buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
 
 
 def plain_greedy(params: GenerationParams) -> bool:
@@ -303,72 +287,6 @@ class BatchedModel:
 
     # -- admission: slot choice and prefix reuse ----------------------------------------------
 
-    def _save(self, slot: Slot) -> bool:
-        """Copy a slot's KV state to RAM (LRU within the budget) before it is overwritten; False when it
-        was not worth it or did not fit."""
-        if len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self.ram_cache_bytes <= 0:
-            return False
-        buffer = self._state_of(slot.seq_id, self.ram_cache_bytes)
-        if buffer is None:
-            return False
-        self._saved_ids += 1
-        self.saved[self._saved_ids] = Saved(list(slot.tokens), buffer, list(slot.ahead), slot.turns)
-        while sum(s.state.size for s in self.saved.values()) > self.ram_cache_bytes:
-            self.saved.popitem(last=False)
-        return True
-
-    def _state_of(self, seq_id: int, limit: int | None = None) -> npt.NDArray[np.uint8] | None:
-        """A copy of one sequence's KV state (None if llama.cpp cannot give it, or it exceeds `limit` bytes).
-
-        The buffer is not zeroed first and is kept as it is: llama.cpp writes every byte, and a 4,000-token
-        state is tens of megabytes, so each extra pass over it (zeroing, a copy into `bytes`, another on the
-        way back in) is time before a long prompt's first token (see `_clear_for_prompt`)."""
-        size = C.llama_state_seq_get_size(self.ctx.ctx, seq_id)
-        if size <= 0 or (limit is not None and size > limit):
-            return None
-        buffer = np.empty(size, dtype=np.uint8)
-        if C.llama_state_seq_get_data(self.ctx.ctx, _pointer(buffer), size, seq_id) != size:
-            return None
-        return buffer
-
-    def _restore(self, key: int, slot: Slot) -> bool:
-        """Load a RAM-saved state into `slot`; False if llama.cpp refused it."""
-        saved = self.saved.pop(key)
-        self._forget(slot)
-        if C.llama_state_seq_set_data(self.ctx.ctx, _pointer(saved.state), saved.state.size, slot.seq_id) == 0:
-            return False
-        slot.tokens, slot.ahead, slot.turns = saved.tokens, saved.ahead, saved.turns
-        return True
-
-    def _choose_slot(self, prompt: list[int]) -> tuple[Slot, int]:
-        """The free slot whose cache best matches `prompt` (restoring a saved state if that is better),
-        and how many of the prompt's tokens it holds."""
-        free = [slot for slot in self.slots if not slot.busy]
-        match = {slot.seq_id: longest_prefix(slot.tokens, prompt) for slot in free}
-        best = max(free, key=lambda s: (match[s.seq_id], -s.last_used))
-        best_match = match[best.seq_id]
-        saved_key, saved_match = None, 0
-        for key, saved in self.saved.items():
-            shared = longest_prefix(saved.tokens, prompt)
-            if shared > saved_match:
-                saved_key, saved_match = key, shared
-        if saved_key is not None and saved_match > best_match + MIN_TOKENS_WORTH_SAVING // 2:
-            # Overwrite the free slot that matters least: least recently used among the worst matches.
-            target = min(free, key=lambda s: (match[s.seq_id], s.last_used))
-            self._save(target)
-            restored = self._restore(saved_key, target)  # on refusal the slot is simply empty
-            return target, saved_match if restored else 0
-        empty = [slot for slot in free if not slot.tokens]
-        if best_match < MIN_TOKENS_WORTH_SAVING // 2:
-            # Sharing a few tokens (the BOS, a common opening) is not worth another conversation's cache:
-            # take an empty sequence, else the least recently used.
-            best = min(free, key=lambda s: (bool(s.tokens), s.last_used))
-        elif empty and len(best.tokens) - best_match >= MIN_TOKENS_WORTH_SHARING:
-            # Only the start is shared (a system prompt, say): leave the other conversation where it is
-            # and share that start with an empty sequence (see `_copy_shared_prefix`).
-            best = empty[0]
-        return best, match[best.seq_id]
-
     def admit(
         self,
         prompt: list[int],
@@ -399,10 +317,10 @@ class BatchedModel:
         if params.deterministic:
             self._admit_solo(prompt, params, cancel, emit, queued_s, sampler)
             return
-        slot, shared = self._choose_slot(prompt)
+        slot, shared = cache_moves.choose_slot(self, prompt)
         reuse = min(shared, len(prompt) - 1)
         if len(slot.tokens) - reuse >= MIN_TOKENS_WORTH_SAVING and reuse < len(slot.tokens):
-            self._save(slot)  # the tail about to be dropped may be another conversation's
+            cache_moves.save(self, slot)  # the tail about to be dropped may be another conversation's
         slot.turns = slot.turns.after(slot.tokens, prompt)
         if not self.ctx.kv_cache_seq_rm(slot.seq_id, reuse, -1):
             reuse = 0
@@ -410,7 +328,7 @@ class BatchedModel:
         slot.tokens = slot.tokens[:reuse]
         slot.ahead = []
         slot.busy = True
-        reuse = self._copy_shared_prefix(slot, prompt, reuse)
+        reuse = cache_moves.copy_shared_prefix(self, slot, prompt, reuse)
         request = Request(
             params, cancel, emit, slot, prompt, reuse, sampler, queued_s, tuple(turn_change), prefilled=reuse
         )
@@ -548,25 +466,6 @@ class BatchedModel:
             self._release(request, keep_cache=False)
         return False
 
-    def _copy_shared_prefix(self, slot: Slot, prompt: list[int], reuse: int) -> int:
-        """Give `slot` the longest start of `prompt` that another sequence holds beyond its own `reuse`
-        tokens (a system prompt shared by many conversations, say). In llama.cpp's unified KV cache the
-        two sequences then share those cells: nothing is copied but the cells' sequence sets. Returns
-        how many of the prompt's tokens the slot now holds."""
-        if not self.shares_prefixes:
-            return reuse
-        donor, shared = None, reuse
-        for other in self.slots:
-            if other is not slot:
-                n = min(longest_prefix(other.tokens, prompt), len(prompt) - 1)
-                if n > shared:
-                    donor, shared = other, n
-        if donor is None or shared - reuse < MIN_TOKENS_WORTH_SHARING:
-            return reuse
-        self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, reuse, shared)
-        slot.tokens.extend(prompt[reuse:shared])
-        return shared
-
     def _catch_up_with_leader(self, request: Request) -> None:
         """Once its leader has evaluated the tokens they share (or is gone), a follower takes them from
         whichever sequence holds them; what no sequence holds, it evaluates itself. Called before a step
@@ -576,7 +475,7 @@ class BatchedModel:
         if leader in self.active and leader.prefilled < request.shared_with_leader:
             return  # not there yet: the follower waits this step out
         request.leader = None
-        held = self._copy_shared_prefix(request.slot, request.prompt, request.prefilled)
+        held = cache_moves.copy_shared_prefix(self, request.slot, request.prompt, request.prefilled)
         request.reused += held - request.prefilled
         request.prefilled = held
 
@@ -681,84 +580,6 @@ class BatchedModel:
         if any(request.solo for request in self.active):
             handoff.flush()  # the shared batch's tokens go out before the lanes decode
             self._step_deterministic()
-
-    def _compact(self) -> None:
-        """Keep the cache's occupied cells to the running sequences, at its start, once they have settled.
-
-        For every head of every layer, llama.cpp's attention visits each cell up to the highest occupied
-        one, whichever sequence holds it: in the unified cache, other conversations' idle caches, or a
-        running sequence's own cells far up the buffer, slow every token of every request. (Measured on a
-        1.1B model: 57 ms per token, and 84 ms with one occupied cell at 12,100.) So once the running
-        requests have all made `COMPACT_AFTER_TOKENS` tokens, idle sequences move to RAM (a returning
-        conversation is restored from there, see `_choose_slot`) and the running ones to the start of the
-        cache: their states are copied out and back in, which llama.cpp places from the first free cell.
-        An idle cache too big for the RAM budget stays where it is rather than be lost.
-        """
-        shared = [request for request in self.active if not request.solo]
-        if not self.shares_prefixes or not shared:
-            return  # a recurrent state is not cells
-        running = frozenset(request.serial for request in shared)
-        if running == self._compacted_for or any(
-            request.prefilling or request.leader is not None or request.generated < COMPACT_AFTER_TOKENS
-            for request in shared
-        ):
-            return
-        if any(slot.ahead and not slot.busy for slot in self.slots):
-            return  # an idle sequence's work ahead is not done yet: it goes to RAM once it is
-        self._compacted_for = running
-        for slot in self.slots:
-            if not slot.busy and slot.tokens and (len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self._save(slot)):
-                self._forget(slot)  # (a few tokens are not worth RAM: evaluating them again is quick)
-        moving = [(request, self._state_of(request.slot.seq_id)) for request in shared]
-        for request, state in moving:
-            if state is not None:  # (else llama.cpp could not copy it: it stays where it is)
-                self.ctx.kv_cache_seq_rm(request.slot.seq_id, 0, -1)
-        placed: list[Slot] = []
-        for request, state in moving:
-            if state is None:
-                continue
-            if C.llama_state_seq_set_data(self.ctx.ctx, _pointer(state), state.size, request.slot.seq_id) == 0:
-                request.emit(UserError("llama.cpp could not move the request's cache; the request was stopped"))
-                self._release(request, keep_cache=False)
-                continue
-            self._share_again(request.slot, placed)
-            placed.append(request.slot)
-
-    def _clear_for_prompt(self) -> None:
-        """Before a long prompt's first chunk, move idle conversations' caches to RAM (as `_compact` does).
-
-        Attention visits every cell up to the highest occupied one: a 4,000-token prompt evaluated above
-        two idle 4,000-token conversations costs ~1.4× its time alone, and every token of its reply is
-        slower until the running requests settle. Saving an idle state to RAM is a memory copy (tens of
-        milliseconds for thousands of tokens); the returning conversation is restored from there. A state
-        too big for the RAM budget stays where it is rather than be lost.
-        """
-        if not self.shares_prefixes:
-            return
-        long_prompt = any(
-            not request.solo
-            and request.leader is None
-            and request.prefilled == request.reused  # nothing of it evaluated yet: its first chunk comes now
-            and len(request.prompt) - request.prefilled >= CLEAR_FOR_PROMPT_TOKENS
-            for request in self.active
-        )
-        if not long_prompt:
-            return
-        for slot in self.slots:
-            if not slot.busy and slot.tokens and (len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self._save(slot)):
-                self._forget(slot)
-
-    def _share_again(self, slot: Slot, placed: list[Slot]) -> None:
-        """After a move, the start `slot` has in common with a sequence placed before it shares that
-        sequence's cells again (four requests with one long system prompt hold it once, not four times)."""
-        donor, shared = None, 0
-        for other in placed:
-            n = longest_prefix(other.tokens, slot.tokens)
-            if n > shared:
-                donor, shared = other, n
-        if donor is not None and shared >= MIN_TOKENS_WORTH_SHARING:
-            self.ctx.kv_cache_seq_rm(slot.seq_id, 0, shared)
-            self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, 0, shared)
 
     def _outputs(self) -> int:
         """How many tokens of the batch just decoded had logits (a step's cost, see StepCost.record)."""
@@ -945,12 +766,17 @@ class BatchedModel:
             # (A request cut short mid-prompt leaves a partial prefix: still valid, still reusable.)
             slot.ahead = list(ahead)
 
+    def _compact(self) -> None:
+        """Tidy the cache for the running requests once they have settled (see `cache_moves.compact`)."""
+        cache_moves.compact(self)
+
+    def _clear_for_prompt(self) -> None:
+        """Move idle caches to RAM before a long prompt's first chunk (see `cache_moves.clear_for_prompt`)."""
+        cache_moves.clear_for_prompt(self)
+
     def _forget(self, slot: Slot) -> None:
         """Empty a sequence's cache."""
-        self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
-        slot.tokens = []
-        slot.ahead = []
-        slot.turns = Turns()
+        cache_moves.forget(self, slot)
 
     def close(self) -> None:
         """Free the context and model now rather than at garbage collection."""
