@@ -25,8 +25,6 @@ Only the worker thread that created a BatchedModel may call it (llama.cpp contex
 
 from __future__ import annotations
 
-import ctypes
-import math
 import os
 import time
 from collections import OrderedDict
@@ -54,6 +52,7 @@ from engine.runtime.loaded import (
     longest_prefix,
     resolve_gpu_layers,
 )
+from engine.runtime.logits import LogitRows, greedy, token_logprob
 from engine.runtime.requests import Emit, Request, Saved, Slot
 from engine.runtime.speculative import (
     Distribution,
@@ -75,8 +74,6 @@ LOGICAL_BATCH = 2048
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
 # turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
 AHEAD_PER_STEP = 16
-# Views kept on llama.cpp's logits rows (one per batch position that gets logits, in practice).
-MAX_LOGIT_VIEWS = 64
 # The names the decoding step's methods (and engine.runtime.speculative) give these: those are edited on
 # another branch now; once that is merged, they can say Request and Slot and these aliases go.
 _Request = Request
@@ -167,7 +164,7 @@ class BatchedModel(TokenText):
         self.active: list[Request] = []
         self._admitted = 0
         self._compacted_for: frozenset[int] = frozenset()  # the running requests the cache was tidied for
-        self._logit_views: dict[int, np.ndarray] = {}
+        self._logit_rows = LogitRows(self.n_vocab)
         self.speculation = settings.speculation  # "lookup" or "off"
         self.drafted = self.kept = 0  # drafted tokens verified, and how many of them were kept
         self.step_cost = StepCost()  # decode time by batch size: what a draft costs (speculative.py)
@@ -563,42 +560,11 @@ class BatchedModel(TokenText):
 
     def _logits(self, index: int, ctx: LlamaContext | None = None) -> np.ndarray:
         """The logits of batch position `index` (a view into llama.cpp's buffer, valid until the next decode)."""
-        pointer = C.llama_get_logits_ith((ctx or self.ctx).ctx, index)
-        address = ctypes.addressof(pointer.contents)
-        # Rows sit at a few fixed places in llama.cpp's output buffer: a view made once per place saves
-        # numpy's ctypes conversion on every token (0.13 ms right after a decode, when caches are cold).
-        view = self._logit_views.get(address)
-        if view is None:
-            if len(self._logit_views) >= MAX_LOGIT_VIEWS:
-                self._logit_views.clear()
-            view = self._logit_views[address] = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
-        return view
+        return self._logit_rows.row(ctx or self.ctx, index)
 
     def _argmax(self, index: int, params: GenerationParams, ctx: LlamaContext | None = None) -> int:
         """Greedy choice, as llama.cpp's bias + greedy samplers make it (first maximum wins)."""
-        logits = self._logits(index, ctx)
-        best = int(np.argmax(logits))
-        if not params.logit_bias and not params.ignore_eos:
-            return best
-        biases = dict(params.logit_bias)
-        forbidden = self._eog_set if params.ignore_eos else frozenset()
-        if best in biases or best in forbidden:
-            # The raw winner itself is changed: redo the whole choice on a biased copy.
-            logits = logits.copy()
-            for token, bias in biases.items():
-                logits[token] += bias
-            if params.ignore_eos:
-                logits[self._eog] = -np.inf
-            return int(np.argmax(logits))
-        # Otherwise only a biased token can beat it: no 1 MB copy of the logits for every token.
-        choice, value = best, logits[best]
-        for token, bias in biases.items():
-            if token in forbidden:
-                continue
-            biased = logits[token] + np.float32(bias)  # float32, as llama.cpp adds it
-            if biased > value or (biased == value and token < choice):
-                choice, value = token, biased
-        return choice
+        return greedy(self._logits(index, ctx), params, self._eog_set if params.ignore_eos else frozenset())
 
     def _logprob(
         self, index: int, token: int, top_n: int | None, ctx: LlamaContext | None = None
@@ -609,14 +575,7 @@ class BatchedModel(TokenText):
 
     def token_logprob(self, logits: np.ndarray, token: int, top_n: int) -> TokenLogprob:
         """`token`'s log-probability under `logits`, with the `top_n` likeliest tokens there."""
-        shifted = logits - logits.max()
-        log_probs = shifted - math.log(float(np.exp(shifted).sum()))
-        top: tuple[tuple[str, float], ...] = ()
-        if top_n:
-            best = np.argpartition(-log_probs, top_n)[:top_n]
-            best = best[np.argsort(-log_probs[best])]
-            top = tuple((self.token_text(int(t)), float(log_probs[t])) for t in best)
-        return TokenLogprob(self.token_text(token), float(log_probs[token]), top)
+        return token_logprob(logits, token, top_n, self.token_text)
 
     def _finish(
         self, request: Request, reason: str, *, hit_stop_string: bool = False, unevaluated: int | None = None
