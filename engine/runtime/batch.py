@@ -39,11 +39,10 @@ from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence, micro_batch
 from engine.models.registry import ModelRecord
-from engine.runtime import cache_moves, handoff
+from engine.runtime import cache_moves, deterministic, handoff
 from engine.runtime.adapters import apply_lora
 from engine.runtime.cache_moves import MIN_TOKENS_WORTH_SAVING, MIN_TOKENS_WORTH_SHARING
 from engine.runtime.candidates import Chain, sampler_chain
-from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
 from engine.runtime.deterministic import Lanes, batch_invariant, lane_draft_cost
 from engine.runtime.draft_model import AssistedDrafter, DraftModel
 from engine.runtime.loaded import (
@@ -289,15 +288,8 @@ class BatchedModel(TokenText):
         queued_s: float,
         sampler: Chain | None,
     ) -> None:
-        """Start a deterministic request in a free lane. It keeps the cells of the prompt start the lane's
-        previous request evaluated, up to a SOLO_CHUNK boundary: from there it evaluates the same chunks at
-        the same positions after the same cells as a cold start would, so the logits are the same."""
-        lane, reuse = self._solo.take(prompt)
-        slot = Slot(lane.seq_id, tokens=prompt[:reuse], busy=True)
-        request = Request(
-            params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse, solo=True, lane=lane
-        )
-        request.stop_filter = StopFilter(params.stop)
+        """Start a deterministic request in a free lane (see `deterministic.lane_request`)."""
+        request = deterministic.lane_request(self._solo, prompt, params, cancel, emit, queued_s, sampler)
         request.speculation = self._speculation_for(params, prompt)
         self._admitted += 1
         request.serial = self._admitted
@@ -330,64 +322,8 @@ class BatchedModel(TokenText):
             raise UserError(f"llama.cpp could not make a context for {purpose}: {exc}") from None
 
     def _step_deterministic(self) -> None:
-        """One step of the deterministic requests: a fixed-size chunk of each one's prompt, in a decode call of
-        its own, then the next token (and drafts) of all the others together in one decode call."""
-        decoding = [r for r in self.active if r.solo and not r.prefilling and r.next_token is not None]
-        for request in [r for r in self.active if r.solo and r.prefilling]:
-            assert request.lane is not None
-            tokens = request.prompt[request.prefilled : request.prefilled + SOLO_CHUNK]
-            start = request.prefilled
-            request.prefilled += len(tokens)
-            self.solo_evaluated += len(tokens)
-            request.slot.tokens.extend(tokens)
-            done = not request.prefilling
-            row = (request.lane.seq_id, tokens, start, len(tokens) - 1 if done else len(tokens))
-            if not self._decode_deterministic([request], [row]):
-                continue
-            request.lane.chunked = request.prompt[: request.prefilled]
-            if done:
-                request.batch_index = len(tokens) - 1
-                request.prompt_done_at = time.perf_counter()
-                self._sample(request)
-        if not decoding:
-            return
-        rows: list[tuple[int, list[int], int, int]] = []
-        together: list[Request] = []
-        for request in decoding:
-            assert request.next_token is not None
-            tokens, request.next_token = [request.next_token], None
-            if request.speculation is not None:
-                # Drafts depend only on the request's own tokens: the same every time.
-                request.speculation.draft = self._draft(request, SOLO_CHUNK - 1, self._draft_cost(request, 1))
-                tokens += request.speculation.draft
-            row = (request.slot.seq_id, tokens, len(request.slot.tokens), 0)
-            request.slot.tokens.extend(tokens)
-            if len(tokens) > 1:
-                # A token with drafts goes alone: with a KV stream per sequence, llama.cpp splits a batch into
-                # micro-batches of as many tokens from each sequence, so in company its rows would be split
-                # differently than alone (measured: the logits then differ).
-                request.batch_index = 0
-                if self._decode_deterministic([request], [row]):
-                    self._sample(request)
-                continue
-            rows.append(row)
-            request.batch_index = len(together)
-            together.append(request)
-        if together and self._decode_deterministic(together, rows):
-            for request in together:
-                self._sample(request)
-
-    def _decode_deterministic(self, requests: list[Request], rows: list[tuple[int, list[int], int, int]]) -> bool:
-        """Decode `rows` in the lanes' context; on failure the requests are stopped (False)."""
-        code = self._solo.decode(rows)
-        if code == 0:
-            return True
-        for request in requests:
-            assert request.lane is not None
-            self._solo.forget(request.lane)
-            request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
-            self._release(request, keep_cache=False)
-        return False
+        """One step of the deterministic requests, in their lanes (see `deterministic.step`)."""
+        deterministic.step(self)
 
     def _catch_up_with_leader(self, request: Request) -> None:
         """Once its leader has evaluated the tokens they share (or is gone), a follower takes them from
@@ -644,7 +580,7 @@ class BatchedModel(TokenText):
         slot.busy = False
         slot.last_used = time.monotonic()
         if request.lane is not None:
-            request.lane.busy = False  # (the next one keeps what it can of the cache, see `_admit_solo`)
+            request.lane.busy = False  # (the next one keeps what it can of the cache, see `deterministic.lane_request`)
         elif not keep_cache:
             self._forget(slot)
         elif len(slot.tokens) + len(ahead) < self.n_ctx_seq:
