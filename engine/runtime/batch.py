@@ -29,7 +29,6 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from functools import cached_property
 
 import numpy as np
@@ -62,7 +61,7 @@ from engine.runtime.speculative import (
     room_for_draft,
     verify,
 )
-from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, Timings, TokenLogprob, Usage
+from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, TokenLogprob
 from engine.runtime.vocabulary import TokenText
 
 PREFILL_CHUNK_WHILE_DECODING = 128
@@ -518,56 +517,11 @@ class BatchedModel(TokenText):
     ) -> None:
         """Send the final chunk and free the sequence. `unevaluated`: the reply's last token, sampled but
         not yet in the cache."""
-        assert request.stop_filter is not None
-        tail = "" if hit_stop_string else request.stop_filter.flush() + request.decoder.decode(b"", final=True)
-        finished = time.perf_counter()
-        prompt_done = request.prompt_done_at or finished
-        decode_s = finished - prompt_done
-        # The rate counts the tokens after the first over the time since it came: the prompt, and whatever a
-        # first decode after loading costs (mapping the weights in), are the time to the first token instead.
-        since_first = finished - (request.first_token_at or finished)
-        rate = (request.generated - 1) / since_first if since_first > 0 and request.generated > 1 else None
-        request.emit(
-            Chunk(
-                text=tail,
-                finish_reason=reason,
-                usage=Usage(
-                    prompt_tokens=len(request.prompt),
-                    completion_tokens=request.generated,
-                    cached_prompt_tokens=request.reused,
-                    evaluated_prompt_tokens=request.prefilled - request.reused,
-                ),
-                timings=Timings(
-                    queued_s=request.queued_s,
-                    time_to_first_token_s=(request.first_token_at or finished) - request.started,
-                    prompt_eval_s=prompt_done - request.started,
-                    decode_s=decode_s,
-                ),
-                tokens_per_s=rate,
-                stop_sequence=request.stop_filter.matched if hit_stop_string else None,
-            )
-        )
+        request.emit(request.final_chunk(reason, hit_stop_string))
         if request.solo:
             self._release(request, keep_cache=False)
             return
-        # What the client sends back next time: the reply as text (its last token included, when the
-        # length cut it), then the template's change of turn or the framing the conversation's own turns
-        # began with. After a stop string the reply's text ends before the tokens that made it: only a
-        # conversation that has sent them back before is expected to do so again.
-        slot = request.slot
-        change = request.turn_change or slot.turns.framing
-        ahead: list[int] = []
-        end, last = -1, -1
-        if reason == "length" and unevaluated is not None:
-            ahead, end, last = [unevaluated, *change], len(slot.tokens) + 1, unevaluated
-        elif reason == "stop" and not hit_stop_string:
-            ahead, end = list(change), len(slot.tokens)  # the end-of-generation token is not text
-        elif hit_stop_string and unevaluated is not None:
-            end, last = len(slot.tokens) + 1, unevaluated
-            if slot.turns.last_sent:
-                ahead = [unevaluated, *change]
-        slot.turns = replace(slot.turns, reply_end=end, last_token=last)
-        self._release(request, keep_cache=True, ahead=ahead)
+        self._release(request, keep_cache=True, ahead=request.ahead_after_reply(reason, hit_stop_string, unevaluated))
 
     def _release(self, request: Request, *, keep_cache: bool, ahead: Sequence[int] = ()) -> None:
         request.emit(None)

@@ -2,7 +2,8 @@
 
 `BatchedModel` (engine.runtime.batch) decodes; the cache's housekeeping (engine.runtime.cache_moves),
 speculation and the deterministic lanes read and update the same records. They live here, apart from
-any of those, so that each can name them without importing the decode loop.
+any of those, so that each can name them without importing the decode loop. A request also sums up its
+own end: its last chunk (usage, timings) and what its conversation is expected to send back next.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import codecs
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy.typing as npt
 from engine.runtime.candidates import Chain
 from engine.runtime.loaded import StopFilter, longest_prefix
 from engine.runtime.speculative import Speculation
-from engine.runtime.types import CancelToken, Chunk, GenerationParams
+from engine.runtime.types import CancelToken, Chunk, GenerationParams, Timings, Usage
 
 if TYPE_CHECKING:
     from engine.runtime.deterministic import Lane
@@ -117,3 +118,57 @@ class Request:
     @property
     def prefilling(self) -> bool:
         return self.prefilled < len(self.prompt)
+
+    def final_chunk(self, reason: str, hit_stop_string: bool) -> Chunk:
+        """The request's last chunk: the text held back until now, its usage and timings."""
+        assert self.stop_filter is not None
+        tail = "" if hit_stop_string else self.stop_filter.flush() + self.decoder.decode(b"", final=True)
+        finished = time.perf_counter()
+        prompt_done = self.prompt_done_at or finished
+        decode_s = finished - prompt_done
+        # The rate counts the tokens after the first over the time since it came: the prompt, and whatever a
+        # first decode after loading costs (mapping the weights in), are the time to the first token instead.
+        since_first = finished - (self.first_token_at or finished)
+        rate = (self.generated - 1) / since_first if since_first > 0 and self.generated > 1 else None
+        return Chunk(
+            text=tail,
+            finish_reason=reason,
+            usage=Usage(
+                prompt_tokens=len(self.prompt),
+                completion_tokens=self.generated,
+                cached_prompt_tokens=self.reused,
+                evaluated_prompt_tokens=self.prefilled - self.reused,
+            ),
+            timings=Timings(
+                queued_s=self.queued_s,
+                time_to_first_token_s=(self.first_token_at or finished) - self.started,
+                prompt_eval_s=prompt_done - self.started,
+                decode_s=decode_s,
+            ),
+            tokens_per_s=rate,
+            stop_sequence=self.stop_filter.matched if hit_stop_string else None,
+        )
+
+    def ahead_after_reply(self, reason: str, hit_stop_string: bool, unevaluated: int | None) -> list[int]:
+        """Once the reply has ended (`unevaluated`: its last token, sampled but not yet in the cache), what
+        the conversation is expected to send back, to evaluate ahead; the slot's turns learn where it ended.
+
+        What the client sends back next time: the reply as text (its last token included, when the length
+        cut it), then the template's change of turn or the framing the conversation's own turns began with.
+        After a stop string the reply's text ends before the tokens that made it: only a conversation that
+        has sent them back before is expected to do so again.
+        """
+        slot = self.slot
+        change = self.turn_change or slot.turns.framing
+        ahead: list[int] = []
+        end, last = -1, -1
+        if reason == "length" and unevaluated is not None:
+            ahead, end, last = [unevaluated, *change], len(slot.tokens) + 1, unevaluated
+        elif reason == "stop" and not hit_stop_string:
+            ahead, end = list(change), len(slot.tokens)  # the end-of-generation token is not text
+        elif hit_stop_string and unevaluated is not None:
+            end, last = len(slot.tokens) + 1, unevaluated
+            if slot.turns.last_sent:
+                ahead = [unevaluated, *change]
+        slot.turns = replace(slot.turns, reply_end=end, last_token=last)
+        return ahead
