@@ -20,6 +20,11 @@ context of their own (`engine.runtime.deterministic.Lanes`, made on first use), 
 make a sequence's logits independent of the others': they decode together there, sampled by chains
 seeded from the requests.
 
+This module is the decode loop: admission, one step, sampling and finishing. Beside it in engine.runtime:
+the records of requests and sequences (`requests`), where KV states live (`cache_moves`), text ↔ tokens
+(`vocabulary`), reading logits (`logits`), the deterministic lanes (`deterministic`) and drafts
+(`speculative`, `draft_model`).
+
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
 
@@ -236,7 +241,11 @@ class BatchedModel(TokenText):
         # First: a bad grammar must not leave a slot half taken.
         sampler = None if plain_greedy(params) else self._sampler(params, prompt)
         if params.deterministic:
-            self._admit_solo(prompt, params, cancel, emit, queued_s, sampler)
+            request = deterministic.lane_request(self._solo, prompt, params, cancel, emit, queued_s, sampler)
+            request.speculation = self._speculation_for(params, prompt)
+            self._admitted += 1
+            request.serial = self._admitted
+            self.active.append(request)
             return
         slot, shared = cache_moves.choose_slot(self, prompt)
         reuse = min(shared, len(prompt) - 1)
@@ -277,22 +286,6 @@ class BatchedModel(TokenText):
         # A seeded request's drafts must not depend on what else is in the draft model's batch or on timings.
         assisted = self.draft_model is not None and params.seed is None and not params.deterministic
         return Speculation((AssistedDrafter if assisted else Drafter)(list(prompt)), distribution)
-
-    def _admit_solo(
-        self,
-        prompt: list[int],
-        params: GenerationParams,
-        cancel: CancelToken,
-        emit: Emit,
-        queued_s: float,
-        sampler: Chain | None,
-    ) -> None:
-        """Start a deterministic request in a free lane (see `deterministic.lane_request`)."""
-        request = deterministic.lane_request(self._solo, prompt, params, cancel, emit, queued_s, sampler)
-        request.speculation = self._speculation_for(params, prompt)
-        self._admitted += 1
-        request.serial = self._admitted
-        self.active.append(request)
 
     @cached_property
     def _solo(self) -> Lanes:
