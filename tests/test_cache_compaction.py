@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from engine.models.registry import ModelRecord
-from engine.runtime import CancelToken, Chunk, GenerationParams
-from engine.runtime import batch as batch_module
-from engine.runtime.batch import COMPACT_AFTER_TOKENS, MIN_TOKENS_WORTH_SAVING, BatchedModel
+from engine.runtime import CancelToken, Chunk, GenerationParams, cache_moves
+from engine.runtime.batch import BatchedModel
+from engine.runtime.cache_moves import COMPACT_AFTER_TOKENS, MIN_TOKENS_WORTH_SAVING
 from tests.test_prefix_sharing import _answer
 
 SHORT = GenerationParams(max_tokens=6, temperature=0.0, ignore_eos=True, logprobs=0)
@@ -46,13 +46,13 @@ def _same_as_cold(cold: BatchedModel, prompt: list[int], out: list[Any], params:
 def restores(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The sequence ids whose state is written back into the cache (a move, or a restore from RAM)."""
     seen: list[int] = []
-    real = batch_module.C.llama_state_seq_set_data
+    real = cache_moves.C.llama_state_seq_set_data
 
     def recording(ctx: Any, src: Any, size: int, seq_id: int) -> int:
         seen.append(seq_id)
         return int(real(ctx, src, size, seq_id))
 
-    monkeypatch.setattr(batch_module.C, "llama_state_seq_set_data", recording)
+    monkeypatch.setattr(cache_moves.C, "llama_state_seq_set_data", recording)
     return seen
 
 

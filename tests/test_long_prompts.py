@@ -10,7 +10,8 @@ from llama_cpp import llama_cpp as C
 
 from engine.models import ModelRegistry
 from engine.runtime import CancelToken, Chunk, GenerationParams
-from engine.runtime.batch import CLEAR_FOR_PROMPT_TOKENS, BatchedModel
+from engine.runtime.batch import BatchedModel
+from engine.runtime.cache_moves import CLEAR_FOR_PROMPT_TOKENS
 
 GREEDY = GenerationParams(max_tokens=4, temperature=0.0, ignore_eos=True)
 

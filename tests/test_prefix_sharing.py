@@ -10,7 +10,8 @@ import pytest
 
 from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, Chunk, GenerationParams
-from engine.runtime.batch import MIN_TOKENS_WORTH_SHARING, BatchedModel
+from engine.runtime.batch import BatchedModel
+from engine.runtime.cache_moves import MIN_TOKENS_WORTH_SHARING
 
 SYSTEM = "You are the records assistant of a small hospital. Answer briefly and cite the policy. "
 REPLY = GenerationParams(max_tokens=6, temperature=0.0, ignore_eos=True, logprobs=0)

@@ -11,7 +11,7 @@ What a returning conversation will send after the reply (the reply's last token,
 change of turn, or for a raw transcript the framing its own earlier turns began with) is evaluated
 ahead, when the model has nothing else to do. Once the running requests have settled, idle sequences'
 states move to RAM and the running ones to the start of the cache, since attention visits every
-occupied cell up to the last (see `_compact`).
+occupied cell up to the last (see `cache_moves.compact`).
 
 A deterministic request (a seed, or a key's "reproducible" rule) gives the same tokens whatever the cache
 holds and whatever else runs: llama.cpp's logits for a token depend on how its prompt was split into
@@ -20,34 +20,34 @@ context of their own (`engine.runtime.deterministic.Lanes`, made on first use), 
 make a sequence's logits independent of the others': they decode together there, sampled by chains
 seeded from the requests.
 
+This module is the decode loop: admission, one step, sampling and finishing. Beside it in engine.runtime:
+the records of requests and sequences (`requests`), where KV states live (`cache_moves`), text ↔ tokens
+(`vocabulary`), reading logits (`logits`), the deterministic lanes (`deterministic`) and drafts
+(`speculative`, `draft_model`).
+
 Only the worker thread that created a BatchedModel may call it (llama.cpp contexts are not thread-safe).
 """
 
 from __future__ import annotations
 
-import codecs
-import ctypes
-import math
 import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import numpy as np
-import numpy.typing as npt
 from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
 
 from engine.errors import UserError
 from engine.models.memory import DEFAULT_RAM_CACHE_BYTES, context_per_sequence, micro_batch
 from engine.models.registry import ModelRecord
-from engine.runtime import handoff
+from engine.runtime import cache_moves, deterministic, handoff
 from engine.runtime.adapters import apply_lora
+from engine.runtime.cache_moves import MIN_TOKENS_WORTH_SAVING, MIN_TOKENS_WORTH_SHARING
 from engine.runtime.candidates import Chain, sampler_chain
-from engine.runtime.deterministic import CHUNK as SOLO_CHUNK
-from engine.runtime.deterministic import Lane, Lanes, batch_invariant, lane_draft_cost
+from engine.runtime.deterministic import Lanes, batch_invariant, lane_draft_cost
 from engine.runtime.draft_model import AssistedDrafter, DraftModel
 from engine.runtime.loaded import (
     LoadReport,
@@ -55,6 +55,8 @@ from engine.runtime.loaded import (
     longest_prefix,
     resolve_gpu_layers,
 )
+from engine.runtime.logits import LogitRows, greedy, token_logprob
+from engine.runtime.requests import Emit, Request, Saved, Slot
 from engine.runtime.speculative import (
     Distribution,
     Drafter,
@@ -64,38 +66,21 @@ from engine.runtime.speculative import (
     room_for_draft,
     verify,
 )
-from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, Timings, TokenLogprob, Usage
+from engine.runtime.types import CancelToken, Chunk, GenerationParams, PromptTooLong, TokenLogprob
+from engine.runtime.vocabulary import TokenText
 
-Emit = Callable[[Chunk | BaseException | None], None]
-# A saved state is only worth its memory when it spares evaluating at least this many tokens.
-MIN_TOKENS_WORTH_SAVING = 32
-# A prompt shares at least this many leading tokens with another sequence's before it copies them from it
-# (or waits a step for them, when the other is evaluating them now) instead of evaluating them itself.
-MIN_TOKENS_WORTH_SHARING = 16
 PREFILL_CHUNK_WHILE_DECODING = 128
 # A prompt evaluated while nothing decodes goes into llama.cpp in batches this large (llama-server's default
 # logical batch), which llama.cpp splits into micro-batches of the model's batch size itself: a lone long
 # prompt takes a few decode calls, not one per micro-batch.
 LOGICAL_BATCH = 2048
-# A prompt with at least this many tokens to evaluate first moves idle conversations' caches to RAM (see
-# `_clear_for_prompt`): its cells then sit at the bottom of the cache, not above theirs.
-CLEAR_FOR_PROMPT_TOKENS = 512
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
 # turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
 AHEAD_PER_STEP = 16
-# A raw transcript's learnt framing, at most: "\nUser:" is 3 tokens, "### Instruction:\n" 6; a longer
-# common start of two turns is more likely a repeated message than a framing.
-MAX_LEARNT_FRAMING = 16
-# A running request that has produced this many tokens will likely produce many more: the cache is then
-# tidied for the requests running (see `_compact`), at the cost of copying their cells once.
-COMPACT_AFTER_TOKENS = 16
-# Views kept on llama.cpp's logits rows (one per batch position that gets logits, in practice).
-MAX_LOGIT_VIEWS = 64
-
-
-def _pointer(buffer: npt.NDArray[np.uint8]) -> ctypes._Pointer[ctypes.c_uint8]:
-    """`buffer`'s bytes as llama.cpp's state functions take them (no copy)."""
-    return buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8))
+# The names the decoding step's methods (and engine.runtime.speculative) give these: those are edited on
+# another branch now; once that is merged, they can say Request and Slot and these aliases go.
+_Request = Request
+_Slot = Slot
 
 
 def plain_greedy(params: GenerationParams) -> bool:
@@ -114,96 +99,7 @@ def plain_greedy(params: GenerationParams) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class _Turns:
-    """What a conversation has sent after its replies, for a prompt without a chat template's turn change.
-
-    A client that keeps a raw transcript ("...reply\nUser: question\nAssistant:") frames every turn the
-    same way. Once two turns have come back after a reply exactly as it was produced, the tokens they
-    both start with are that framing, and are evaluated ahead like a template's change of turn.
-    """
-
-    reply_end: int = -1  # where the last reply's text ends in the sequence (-1: unknown)
-    last_token: int = -1  # the reply's last token when it was sampled but not evaluated
-    last_sent: tuple[int, ...] = ()  # what the conversation sent after its previous reply
-    framing: tuple[int, ...] = ()  # the start its last two turns share
-
-    def after(self, tokens: list[int], prompt: list[int]) -> _Turns:
-        """This memory once `prompt` arrives for a sequence holding `tokens`. A prompt that does not
-        continue the last reply exactly is another conversation, or an edited one: nothing is known."""
-        end = self.reply_end
-        evaluated = end - 1 if self.last_token >= 0 else end
-        if (
-            end <= 0
-            or len(prompt) <= end
-            or longest_prefix(tokens[:evaluated], prompt) < evaluated
-            or (self.last_token >= 0 and prompt[evaluated] != self.last_token)
-        ):
-            return _Turns()
-        sent = prompt[end:]
-        shared = longest_prefix(list(self.last_sent), sent)
-        return _Turns(last_sent=tuple(sent), framing=tuple(sent[: min(shared, MAX_LEARNT_FRAMING)]))
-
-
-@dataclass
-class _Slot:
-    """One llama.cpp sequence id and the tokens whose KV state it holds."""
-
-    seq_id: int
-    tokens: list[int] = field(default_factory=list)
-    last_used: float = 0.0
-    busy: bool = False
-    ahead: list[int] = field(default_factory=list)  # expected to follow `tokens`; evaluated when idle
-    turns: _Turns = field(default_factory=_Turns)
-
-
-@dataclass
-class _Saved:
-    """A sequence's KV state copied to RAM, with the tokens it stands for."""
-
-    tokens: list[int]
-    state: npt.NDArray[np.uint8]
-    ahead: list[int]
-    turns: _Turns
-
-
-@dataclass
-class _Request:
-    """A request being served: its slot, sampler and progress through prompt and reply."""
-
-    params: GenerationParams
-    cancel: CancelToken
-    emit: Emit
-    slot: _Slot
-    prompt: list[int]
-    reused: int
-    sampler: Chain | None  # None: plain greedy, taken straight from the logits
-    queued_s: float
-    turn_change: tuple[int, ...] = ()  # see Prompt.turn_change
-    started: float = field(default_factory=time.perf_counter)
-    prefilled: int = 0  # prompt tokens already in the KV cache (reused ones included)
-    # Another request evaluating the same leading tokens now, and how many: they are copied from its
-    # sequence once it has them, instead of being evaluated twice.
-    leader: _Request | None = None
-    shared_with_leader: int = 0
-    next_token: int | None = None  # sampled but not yet evaluated
-    generated: int = 0
-    first_token_at: float | None = None
-    prompt_done_at: float | None = None
-    batch_index: int = -1
-    solo: bool = False  # deterministic: runs in the model's Lanes (see the module's docstring)
-    lane: Lane | None = None  # (a deterministic request's sequence there)
-    serial: int = 0  # tells requests apart (see `_compacted_for`)
-    decoder: codecs.IncrementalDecoder = field(default_factory=lambda: codecs.getincrementaldecoder("utf-8")("replace"))
-    stop_filter: StopFilter | None = None
-    speculation: Speculation | None = None  # drafts verified in the shared batch (engine.runtime.speculative)
-
-    @property
-    def prefilling(self) -> bool:
-        return self.prefilled < len(self.prompt)
-
-
-class BatchedModel:
+class BatchedModel(TokenText):
     """A model with `parallel` sequences decoding together in one context."""
 
     def __init__(
@@ -266,14 +162,14 @@ class BatchedModel:
         self.vocab = self.model.vocab
         self.n_vocab = self.model.n_vocab()
         self.metadata = self.model.metadata()
-        self.slots = [_Slot(seq_id) for seq_id in range(self.parallel)]
-        self.saved: OrderedDict[int, _Saved] = OrderedDict()
+        self.slots = [Slot(seq_id) for seq_id in range(self.parallel)]
+        self.saved: OrderedDict[int, Saved] = OrderedDict()
         self._saved_ids = 0
         self.ram_cache_bytes = ram_cache_bytes
-        self.active: list[_Request] = []
+        self.active: list[Request] = []
         self._admitted = 0
         self._compacted_for: frozenset[int] = frozenset()  # the running requests the cache was tidied for
-        self._logit_views: dict[int, np.ndarray] = {}
+        self._logit_rows = LogitRows(self.n_vocab)
         self.speculation = settings.speculation  # "lookup" or "off"
         self.drafted = self.kept = 0  # drafted tokens verified, and how many of them were kept
         self.step_cost = StepCost()  # decode time by batch size: what a draft costs (speculative.py)
@@ -295,81 +191,6 @@ class BatchedModel:
             self.ctx.close()
             self.model.close()
             raise
-
-    @cached_property
-    def _eog(self) -> list[int]:
-        """Every end-of-generation token. Only `ignore_eos` needs the list, and finding it asks llama.cpp
-        about each token of the vocabulary (262k for Gemma: ~0.3 s), so it waits for the first such request."""
-        return [t for t in range(self.n_vocab) if C.llama_vocab_is_eog(self.vocab, t)]
-
-    @cached_property
-    def _eog_set(self) -> frozenset[int]:
-        return frozenset(self._eog)
-
-    # -- text ↔ tokens ------------------------------------------------------------------------
-
-    def tokenize(self, text: str, *, add_bos: bool = True) -> list[int]:
-        """Tokens of `text`; special tokens written by the chat template are recognised."""
-        return list(self.model.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True))
-
-    def token_bytes(self, token: int, special: bool = False) -> bytes:
-        """The raw bytes of one token (llama-cpp-python's own helper returns a NUL-padded buffer)."""
-        if not special:
-            # Every generated token is detokenised: a dict lookup instead of a buffer and a native call.
-            piece = self._pieces.get(token)
-            if piece is None:
-                piece = self._pieces[token] = self._token_bytes(token, False)
-            return piece
-        return self._token_bytes(token, True)
-
-    def _token_bytes(self, token: int, special: bool) -> bytes:
-        size = 64
-        while True:
-            buffer = ctypes.create_string_buffer(size)
-            n = C.llama_token_to_piece(self.vocab, token, buffer, size, 0, special)
-            if n >= 0:
-                return buffer.raw[:n]
-            size = -n  # the piece needs this many bytes
-
-    def token_text(self, token: int, special: bool = False) -> str:
-        """The text of one token (a partial UTF-8 sequence is replaced)."""
-        return self.token_bytes(token, special).decode("utf-8", errors="replace")
-
-    def detokenize(self, tokens: list[int]) -> str:
-        """The text of token ids (ids outside the vocabulary are refused)."""
-        if any(token < 0 or token >= self.n_vocab for token in tokens):
-            raise UserError(f"the prompt has a token id outside this model's vocabulary (0…{self.n_vocab - 1})")
-        text = b"".join(self.token_bytes(token) for token in tokens).decode("utf-8", errors="replace")
-        # A SentencePiece vocabulary puts a space before the first word when it tokenises text: the text
-        # the tokens stand for starts without it.
-        return text[1:] if self._adds_space_prefix and text.startswith(" ") else text
-
-    @cached_property
-    def _adds_space_prefix(self) -> bool:
-        first = self.tokenize("a", add_bos=False)
-        return bool(first) and self.token_text(first[0]).startswith(" ")
-
-    def fim_prompt(self, prefix: str | list[int], suffix: str) -> list[int]:
-        """A fill-in-the-middle prompt in the model's own FIM tokens (prefix, suffix, then the middle to
-        write), as llama.cpp's server builds it; UserError for a model that has no such tokens."""
-        pre, suf, mid = (f(self.vocab) for f in (C.llama_vocab_fim_pre, C.llama_vocab_fim_suf, C.llama_vocab_fim_mid))
-        if min(pre, suf, mid) < 0:
-            raise UserError(
-                f"suffix needs fill-in-the-middle tokens, which model {self.record.name!r} does not have: send the "
-                "prompt without a suffix, or use a code model trained for infilling"
-            )
-        head = prefix if isinstance(prefix, list) else self.tokenize(prefix, add_bos=False)
-        tail = self.tokenize(suffix, add_bos=False)
-        bos = [self.model.token_bos()] if C.llama_vocab_get_add_bos(self.vocab) and self.model.token_bos() >= 0 else []
-        return [*bos, pre, *head, suf, *tail, mid]
-
-    def special_text(self) -> tuple[str, str]:
-        """The BOS and EOS token texts, as chat templates expect them."""
-        bos, eos = self.model.token_bos(), self.model.token_eos()
-        return (
-            self.token_text(bos, special=True) if bos >= 0 else "",
-            self.token_text(eos, special=True) if eos >= 0 else "",
-        )
 
     @property
     def n_ctx(self) -> int:
@@ -393,72 +214,6 @@ class BatchedModel:
         return any(slot.ahead and not slot.busy for slot in self.slots)
 
     # -- admission: slot choice and prefix reuse ----------------------------------------------
-
-    def _save(self, slot: _Slot) -> bool:
-        """Copy a slot's KV state to RAM (LRU within the budget) before it is overwritten; False when it
-        was not worth it or did not fit."""
-        if len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self.ram_cache_bytes <= 0:
-            return False
-        buffer = self._state_of(slot.seq_id, self.ram_cache_bytes)
-        if buffer is None:
-            return False
-        self._saved_ids += 1
-        self.saved[self._saved_ids] = _Saved(list(slot.tokens), buffer, list(slot.ahead), slot.turns)
-        while sum(s.state.size for s in self.saved.values()) > self.ram_cache_bytes:
-            self.saved.popitem(last=False)
-        return True
-
-    def _state_of(self, seq_id: int, limit: int | None = None) -> npt.NDArray[np.uint8] | None:
-        """A copy of one sequence's KV state (None if llama.cpp cannot give it, or it exceeds `limit` bytes).
-
-        The buffer is not zeroed first and is kept as it is: llama.cpp writes every byte, and a 4,000-token
-        state is tens of megabytes, so each extra pass over it (zeroing, a copy into `bytes`, another on the
-        way back in) is time before a long prompt's first token (see `_clear_for_prompt`)."""
-        size = C.llama_state_seq_get_size(self.ctx.ctx, seq_id)
-        if size <= 0 or (limit is not None and size > limit):
-            return None
-        buffer = np.empty(size, dtype=np.uint8)
-        if C.llama_state_seq_get_data(self.ctx.ctx, _pointer(buffer), size, seq_id) != size:
-            return None
-        return buffer
-
-    def _restore(self, key: int, slot: _Slot) -> bool:
-        """Load a RAM-saved state into `slot`; False if llama.cpp refused it."""
-        saved = self.saved.pop(key)
-        self._forget(slot)
-        if C.llama_state_seq_set_data(self.ctx.ctx, _pointer(saved.state), saved.state.size, slot.seq_id) == 0:
-            return False
-        slot.tokens, slot.ahead, slot.turns = saved.tokens, saved.ahead, saved.turns
-        return True
-
-    def _choose_slot(self, prompt: list[int]) -> tuple[_Slot, int]:
-        """The free slot whose cache best matches `prompt` (restoring a saved state if that is better),
-        and how many of the prompt's tokens it holds."""
-        free = [slot for slot in self.slots if not slot.busy]
-        match = {slot.seq_id: longest_prefix(slot.tokens, prompt) for slot in free}
-        best = max(free, key=lambda s: (match[s.seq_id], -s.last_used))
-        best_match = match[best.seq_id]
-        saved_key, saved_match = None, 0
-        for key, saved in self.saved.items():
-            shared = longest_prefix(saved.tokens, prompt)
-            if shared > saved_match:
-                saved_key, saved_match = key, shared
-        if saved_key is not None and saved_match > best_match + MIN_TOKENS_WORTH_SAVING // 2:
-            # Overwrite the free slot that matters least: least recently used among the worst matches.
-            target = min(free, key=lambda s: (match[s.seq_id], s.last_used))
-            self._save(target)
-            restored = self._restore(saved_key, target)  # on refusal the slot is simply empty
-            return target, saved_match if restored else 0
-        empty = [slot for slot in free if not slot.tokens]
-        if best_match < MIN_TOKENS_WORTH_SAVING // 2:
-            # Sharing a few tokens (the BOS, a common opening) is not worth another conversation's cache:
-            # take an empty sequence, else the least recently used.
-            best = min(free, key=lambda s: (bool(s.tokens), s.last_used))
-        elif empty and len(best.tokens) - best_match >= MIN_TOKENS_WORTH_SHARING:
-            # Only the start is shared (a system prompt, say): leave the other conversation where it is
-            # and share that start with an empty sequence (see `_copy_shared_prefix`).
-            best = empty[0]
-        return best, match[best.seq_id]
 
     def admit(
         self,
@@ -488,12 +243,16 @@ class BatchedModel:
         # First: a bad grammar must not leave a slot half taken.
         sampler = None if plain_greedy(params) else self._sampler(params, prompt)
         if params.deterministic:
-            self._admit_solo(prompt, params, cancel, emit, queued_s, sampler)
+            request = deterministic.lane_request(self._solo, prompt, params, cancel, emit, queued_s, sampler)
+            request.speculation = self._speculation_for(params, prompt)
+            self._admitted += 1
+            request.serial = self._admitted
+            self.active.append(request)
             return
-        slot, shared = self._choose_slot(prompt)
+        slot, shared = cache_moves.choose_slot(self, prompt)
         reuse = min(shared, len(prompt) - 1)
         if len(slot.tokens) - reuse >= MIN_TOKENS_WORTH_SAVING and reuse < len(slot.tokens):
-            self._save(slot)  # the tail about to be dropped may be another conversation's
+            cache_moves.save(self, slot)  # the tail about to be dropped may be another conversation's
         slot.turns = slot.turns.after(slot.tokens, prompt)
         if not self.ctx.kv_cache_seq_rm(slot.seq_id, reuse, -1):
             reuse = 0
@@ -501,8 +260,8 @@ class BatchedModel:
         slot.tokens = slot.tokens[:reuse]
         slot.ahead = []
         slot.busy = True
-        reuse = self._copy_shared_prefix(slot, prompt, reuse)
-        request = _Request(
+        reuse = cache_moves.copy_shared_prefix(self, slot, prompt, reuse)
+        request = Request(
             params, cancel, emit, slot, prompt, reuse, sampler, queued_s, tuple(turn_change), prefilled=reuse
         )
         request.stop_filter = StopFilter(params.stop)
@@ -529,29 +288,6 @@ class BatchedModel:
         # A seeded request's drafts must not depend on what else is in the draft model's batch or on timings.
         assisted = self.draft_model is not None and params.seed is None and not params.deterministic
         return Speculation((AssistedDrafter if assisted else Drafter)(list(prompt)), distribution)
-
-    def _admit_solo(
-        self,
-        prompt: list[int],
-        params: GenerationParams,
-        cancel: CancelToken,
-        emit: Emit,
-        queued_s: float,
-        sampler: Chain | None,
-    ) -> None:
-        """Start a deterministic request in a free lane. It keeps the cells of the prompt start the lane's
-        previous request evaluated, up to a SOLO_CHUNK boundary: from there it evaluates the same chunks at
-        the same positions after the same cells as a cold start would, so the logits are the same."""
-        lane, reuse = self._solo.take(prompt)
-        slot = _Slot(lane.seq_id, tokens=prompt[:reuse], busy=True)
-        request = _Request(
-            params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse, solo=True, lane=lane
-        )
-        request.stop_filter = StopFilter(params.stop)
-        request.speculation = self._speculation_for(params, prompt)
-        self._admitted += 1
-        request.serial = self._admitted
-        self.active.append(request)
 
     @cached_property
     def _solo(self) -> Lanes:
@@ -580,85 +316,10 @@ class BatchedModel:
             raise UserError(f"llama.cpp could not make a context for {purpose}: {exc}") from None
 
     def _step_deterministic(self) -> None:
-        """One step of the deterministic requests: a fixed-size chunk of each one's prompt, in a decode call of
-        its own, then the next token (and drafts) of all the others together in one decode call."""
-        decoding = [r for r in self.active if r.solo and not r.prefilling and r.next_token is not None]
-        for request in [r for r in self.active if r.solo and r.prefilling]:
-            assert request.lane is not None
-            tokens = request.prompt[request.prefilled : request.prefilled + SOLO_CHUNK]
-            start = request.prefilled
-            request.prefilled += len(tokens)
-            self.solo_evaluated += len(tokens)
-            request.slot.tokens.extend(tokens)
-            done = not request.prefilling
-            row = (request.lane.seq_id, tokens, start, len(tokens) - 1 if done else len(tokens))
-            if not self._decode_deterministic([request], [row]):
-                continue
-            request.lane.chunked = request.prompt[: request.prefilled]
-            if done:
-                request.batch_index = len(tokens) - 1
-                request.prompt_done_at = time.perf_counter()
-                self._sample(request)
-        if not decoding:
-            return
-        rows: list[tuple[int, list[int], int, int]] = []
-        together: list[_Request] = []
-        for request in decoding:
-            assert request.next_token is not None
-            tokens, request.next_token = [request.next_token], None
-            if request.speculation is not None:
-                # Drafts depend only on the request's own tokens: the same every time.
-                request.speculation.draft = self._draft(request, SOLO_CHUNK - 1, self._draft_cost(request, 1))
-                tokens += request.speculation.draft
-            row = (request.slot.seq_id, tokens, len(request.slot.tokens), 0)
-            request.slot.tokens.extend(tokens)
-            if len(tokens) > 1:
-                # A token with drafts goes alone: with a KV stream per sequence, llama.cpp splits a batch into
-                # micro-batches of as many tokens from each sequence, so in company its rows would be split
-                # differently than alone (measured: the logits then differ).
-                request.batch_index = 0
-                if self._decode_deterministic([request], [row]):
-                    self._sample(request)
-                continue
-            rows.append(row)
-            request.batch_index = len(together)
-            together.append(request)
-        if together and self._decode_deterministic(together, rows):
-            for request in together:
-                self._sample(request)
+        """One step of the deterministic requests, in their lanes (see `deterministic.step`)."""
+        deterministic.step(self)
 
-    def _decode_deterministic(self, requests: list[_Request], rows: list[tuple[int, list[int], int, int]]) -> bool:
-        """Decode `rows` in the lanes' context; on failure the requests are stopped (False)."""
-        code = self._solo.decode(rows)
-        if code == 0:
-            return True
-        for request in requests:
-            assert request.lane is not None
-            self._solo.forget(request.lane)
-            request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
-            self._release(request, keep_cache=False)
-        return False
-
-    def _copy_shared_prefix(self, slot: _Slot, prompt: list[int], reuse: int) -> int:
-        """Give `slot` the longest start of `prompt` that another sequence holds beyond its own `reuse`
-        tokens (a system prompt shared by many conversations, say). In llama.cpp's unified KV cache the
-        two sequences then share those cells: nothing is copied but the cells' sequence sets. Returns
-        how many of the prompt's tokens the slot now holds."""
-        if not self.shares_prefixes:
-            return reuse
-        donor, shared = None, reuse
-        for other in self.slots:
-            if other is not slot:
-                n = min(longest_prefix(other.tokens, prompt), len(prompt) - 1)
-                if n > shared:
-                    donor, shared = other, n
-        if donor is None or shared - reuse < MIN_TOKENS_WORTH_SHARING:
-            return reuse
-        self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, reuse, shared)
-        slot.tokens.extend(prompt[reuse:shared])
-        return shared
-
-    def _catch_up_with_leader(self, request: _Request) -> None:
+    def _catch_up_with_leader(self, request: Request) -> None:
         """Once its leader has evaluated the tokens they share (or is gone), a follower takes them from
         whichever sequence holds them; what no sequence holds, it evaluates itself. Called before a step
         adds anything: every token a slot lists is then in the cache."""
@@ -667,7 +328,7 @@ class BatchedModel:
         if leader in self.active and leader.prefilled < request.shared_with_leader:
             return  # not there yet: the follower waits this step out
         request.leader = None
-        held = self._copy_shared_prefix(request.slot, request.prompt, request.prefilled)
+        held = cache_moves.copy_shared_prefix(self, request.slot, request.prompt, request.prefilled)
         request.reused += held - request.prefilled
         request.prefilled = held
 
@@ -773,84 +434,6 @@ class BatchedModel:
             handoff.flush()  # the shared batch's tokens go out before the lanes decode
             self._step_deterministic()
 
-    def _compact(self) -> None:
-        """Keep the cache's occupied cells to the running sequences, at its start, once they have settled.
-
-        For every head of every layer, llama.cpp's attention visits each cell up to the highest occupied
-        one, whichever sequence holds it: in the unified cache, other conversations' idle caches, or a
-        running sequence's own cells far up the buffer, slow every token of every request. (Measured on a
-        1.1B model: 57 ms per token, and 84 ms with one occupied cell at 12,100.) So once the running
-        requests have all made `COMPACT_AFTER_TOKENS` tokens, idle sequences move to RAM (a returning
-        conversation is restored from there, see `_choose_slot`) and the running ones to the start of the
-        cache: their states are copied out and back in, which llama.cpp places from the first free cell.
-        An idle cache too big for the RAM budget stays where it is rather than be lost.
-        """
-        shared = [request for request in self.active if not request.solo]
-        if not self.shares_prefixes or not shared:
-            return  # a recurrent state is not cells
-        running = frozenset(request.serial for request in shared)
-        if running == self._compacted_for or any(
-            request.prefilling or request.leader is not None or request.generated < COMPACT_AFTER_TOKENS
-            for request in shared
-        ):
-            return
-        if any(slot.ahead and not slot.busy for slot in self.slots):
-            return  # an idle sequence's work ahead is not done yet: it goes to RAM once it is
-        self._compacted_for = running
-        for slot in self.slots:
-            if not slot.busy and slot.tokens and (len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self._save(slot)):
-                self._forget(slot)  # (a few tokens are not worth RAM: evaluating them again is quick)
-        moving = [(request, self._state_of(request.slot.seq_id)) for request in shared]
-        for request, state in moving:
-            if state is not None:  # (else llama.cpp could not copy it: it stays where it is)
-                self.ctx.kv_cache_seq_rm(request.slot.seq_id, 0, -1)
-        placed: list[_Slot] = []
-        for request, state in moving:
-            if state is None:
-                continue
-            if C.llama_state_seq_set_data(self.ctx.ctx, _pointer(state), state.size, request.slot.seq_id) == 0:
-                request.emit(UserError("llama.cpp could not move the request's cache; the request was stopped"))
-                self._release(request, keep_cache=False)
-                continue
-            self._share_again(request.slot, placed)
-            placed.append(request.slot)
-
-    def _clear_for_prompt(self) -> None:
-        """Before a long prompt's first chunk, move idle conversations' caches to RAM (as `_compact` does).
-
-        Attention visits every cell up to the highest occupied one: a 4,000-token prompt evaluated above
-        two idle 4,000-token conversations costs ~1.4× its time alone, and every token of its reply is
-        slower until the running requests settle. Saving an idle state to RAM is a memory copy (tens of
-        milliseconds for thousands of tokens); the returning conversation is restored from there. A state
-        too big for the RAM budget stays where it is rather than be lost.
-        """
-        if not self.shares_prefixes:
-            return
-        long_prompt = any(
-            not request.solo
-            and request.leader is None
-            and request.prefilled == request.reused  # nothing of it evaluated yet: its first chunk comes now
-            and len(request.prompt) - request.prefilled >= CLEAR_FOR_PROMPT_TOKENS
-            for request in self.active
-        )
-        if not long_prompt:
-            return
-        for slot in self.slots:
-            if not slot.busy and slot.tokens and (len(slot.tokens) < MIN_TOKENS_WORTH_SAVING or self._save(slot)):
-                self._forget(slot)
-
-    def _share_again(self, slot: _Slot, placed: list[_Slot]) -> None:
-        """After a move, the start `slot` has in common with a sequence placed before it shares that
-        sequence's cells again (four requests with one long system prompt hold it once, not four times)."""
-        donor, shared = None, 0
-        for other in placed:
-            n = longest_prefix(other.tokens, slot.tokens)
-            if n > shared:
-                donor, shared = other, n
-        if donor is not None and shared >= MIN_TOKENS_WORTH_SHARING:
-            self.ctx.kv_cache_seq_rm(slot.seq_id, 0, shared)
-            self.ctx.kv_cache_seq_cp(donor.seq_id, slot.seq_id, 0, shared)
-
     def _outputs(self) -> int:
         """How many tokens of the batch just decoded had logits (a step's cost, see StepCost.record)."""
         return int(np.count_nonzero(self._wants_logits[: self.batch.batch.n_tokens]))
@@ -890,7 +473,7 @@ class BatchedModel:
             token = request.sampler.sample(ctx, request.batch_index, self._logits(request.batch_index, ctx))
         self._take(request, token, request.batch_index, ctx)
 
-    def _take(self, request: _Request, token: int, index: int, ctx: LlamaContext) -> bool:
+    def _take(self, request: Request, token: int, index: int, ctx: LlamaContext) -> bool:
         """Hand the request the token chosen from batch position `index`; False once that finished it."""
         if C.llama_vocab_is_eog(self.vocab, token):
             self._finish(request, "stop")
@@ -914,42 +497,11 @@ class BatchedModel:
 
     def _logits(self, index: int, ctx: LlamaContext | None = None) -> np.ndarray:
         """The logits of batch position `index` (a view into llama.cpp's buffer, valid until the next decode)."""
-        pointer = C.llama_get_logits_ith((ctx or self.ctx).ctx, index)
-        address = ctypes.addressof(pointer.contents)
-        # Rows sit at a few fixed places in llama.cpp's output buffer: a view made once per place saves
-        # numpy's ctypes conversion on every token (0.13 ms right after a decode, when caches are cold).
-        view = self._logit_views.get(address)
-        if view is None:
-            if len(self._logit_views) >= MAX_LOGIT_VIEWS:
-                self._logit_views.clear()
-            view = self._logit_views[address] = np.ctypeslib.as_array(pointer, shape=(self.n_vocab,))
-        return view
+        return self._logit_rows.row(ctx or self.ctx, index)
 
     def _argmax(self, index: int, params: GenerationParams, ctx: LlamaContext | None = None) -> int:
         """Greedy choice, as llama.cpp's bias + greedy samplers make it (first maximum wins)."""
-        logits = self._logits(index, ctx)
-        best = int(np.argmax(logits))
-        if not params.logit_bias and not params.ignore_eos:
-            return best
-        biases = dict(params.logit_bias)
-        forbidden = self._eog_set if params.ignore_eos else frozenset()
-        if best in biases or best in forbidden:
-            # The raw winner itself is changed: redo the whole choice on a biased copy.
-            logits = logits.copy()
-            for token, bias in biases.items():
-                logits[token] += bias
-            if params.ignore_eos:
-                logits[self._eog] = -np.inf
-            return int(np.argmax(logits))
-        # Otherwise only a biased token can beat it: no 1 MB copy of the logits for every token.
-        choice, value = best, logits[best]
-        for token, bias in biases.items():
-            if token in forbidden:
-                continue
-            biased = logits[token] + np.float32(bias)  # float32, as llama.cpp adds it
-            if biased > value or (biased == value and token < choice):
-                choice, value = token, biased
-        return choice
+        return greedy(self._logits(index, ctx), params, self._eog_set if params.ignore_eos else frozenset())
 
     def _logprob(
         self, index: int, token: int, top_n: int | None, ctx: LlamaContext | None = None
@@ -960,72 +512,20 @@ class BatchedModel:
 
     def token_logprob(self, logits: np.ndarray, token: int, top_n: int) -> TokenLogprob:
         """`token`'s log-probability under `logits`, with the `top_n` likeliest tokens there."""
-        shifted = logits - logits.max()
-        log_probs = shifted - math.log(float(np.exp(shifted).sum()))
-        top: tuple[tuple[str, float], ...] = ()
-        if top_n:
-            best = np.argpartition(-log_probs, top_n)[:top_n]
-            best = best[np.argsort(-log_probs[best])]
-            top = tuple((self.token_text(int(t)), float(log_probs[t])) for t in best)
-        return TokenLogprob(self.token_text(token), float(log_probs[token]), top)
+        return token_logprob(logits, token, top_n, self.token_text)
 
     def _finish(
-        self, request: _Request, reason: str, *, hit_stop_string: bool = False, unevaluated: int | None = None
+        self, request: Request, reason: str, *, hit_stop_string: bool = False, unevaluated: int | None = None
     ) -> None:
         """Send the final chunk and free the sequence. `unevaluated`: the reply's last token, sampled but
         not yet in the cache."""
-        assert request.stop_filter is not None
-        tail = "" if hit_stop_string else request.stop_filter.flush() + request.decoder.decode(b"", final=True)
-        finished = time.perf_counter()
-        prompt_done = request.prompt_done_at or finished
-        decode_s = finished - prompt_done
-        # The rate counts the tokens after the first over the time since it came: the prompt, and whatever a
-        # first decode after loading costs (mapping the weights in), are the time to the first token instead.
-        since_first = finished - (request.first_token_at or finished)
-        rate = (request.generated - 1) / since_first if since_first > 0 and request.generated > 1 else None
-        request.emit(
-            Chunk(
-                text=tail,
-                finish_reason=reason,
-                usage=Usage(
-                    prompt_tokens=len(request.prompt),
-                    completion_tokens=request.generated,
-                    cached_prompt_tokens=request.reused,
-                    evaluated_prompt_tokens=request.prefilled - request.reused,
-                ),
-                timings=Timings(
-                    queued_s=request.queued_s,
-                    time_to_first_token_s=(request.first_token_at or finished) - request.started,
-                    prompt_eval_s=prompt_done - request.started,
-                    decode_s=decode_s,
-                ),
-                tokens_per_s=rate,
-                stop_sequence=request.stop_filter.matched if hit_stop_string else None,
-            )
-        )
+        request.emit(request.final_chunk(reason, hit_stop_string))
         if request.solo:
             self._release(request, keep_cache=False)
             return
-        # What the client sends back next time: the reply as text (its last token included, when the
-        # length cut it), then the template's change of turn or the framing the conversation's own turns
-        # began with. After a stop string the reply's text ends before the tokens that made it: only a
-        # conversation that has sent them back before is expected to do so again.
-        slot = request.slot
-        change = request.turn_change or slot.turns.framing
-        ahead: list[int] = []
-        end, last = -1, -1
-        if reason == "length" and unevaluated is not None:
-            ahead, end, last = [unevaluated, *change], len(slot.tokens) + 1, unevaluated
-        elif reason == "stop" and not hit_stop_string:
-            ahead, end = list(change), len(slot.tokens)  # the end-of-generation token is not text
-        elif hit_stop_string and unevaluated is not None:
-            end, last = len(slot.tokens) + 1, unevaluated
-            if slot.turns.last_sent:
-                ahead = [unevaluated, *change]
-        slot.turns = replace(slot.turns, reply_end=end, last_token=last)
-        self._release(request, keep_cache=True, ahead=ahead)
+        self._release(request, keep_cache=True, ahead=request.ahead_after_reply(reason, hit_stop_string, unevaluated))
 
-    def _release(self, request: _Request, *, keep_cache: bool, ahead: Sequence[int] = ()) -> None:
+    def _release(self, request: Request, *, keep_cache: bool, ahead: Sequence[int] = ()) -> None:
         request.emit(None)
         self.active.remove(request)
         if request.sampler is not None:
@@ -1036,19 +536,24 @@ class BatchedModel:
         slot.busy = False
         slot.last_used = time.monotonic()
         if request.lane is not None:
-            request.lane.busy = False  # (the next one keeps what it can of the cache, see `_admit_solo`)
+            request.lane.busy = False  # (the next one keeps what it can of the cache, see `deterministic.lane_request`)
         elif not keep_cache:
             self._forget(slot)
         elif len(slot.tokens) + len(ahead) < self.n_ctx_seq:
             # (A request cut short mid-prompt leaves a partial prefix: still valid, still reusable.)
             slot.ahead = list(ahead)
 
-    def _forget(self, slot: _Slot) -> None:
+    def _compact(self) -> None:
+        """Tidy the cache for the running requests once they have settled (see `cache_moves.compact`)."""
+        cache_moves.compact(self)
+
+    def _clear_for_prompt(self) -> None:
+        """Move idle caches to RAM before a long prompt's first chunk (see `cache_moves.clear_for_prompt`)."""
+        cache_moves.clear_for_prompt(self)
+
+    def _forget(self, slot: Slot) -> None:
         """Empty a sequence's cache."""
-        self.ctx.kv_cache_seq_rm(slot.seq_id, 0, -1)
-        slot.tokens = []
-        slot.ahead = []
-        slot.turns = _Turns()
+        cache_moves.forget(self, slot)
 
     def close(self) -> None:
         """Free the context and model now rather than at garbage collection."""

@@ -26,19 +26,30 @@ A drafted step therefore costs a decode call of its own, which the other lanes w
 `lane_draft_cost`, a fixed cost (its drafts must not depend on timings) that charges it that call. On a GPU
 (different kernels by batch shape) one request runs at a time, as before, and so they do for a model
 with float weights (`batch_invariant`).
+
+`BatchedModel` (engine.runtime.batch) starts a deterministic request in a lane (`lane_request`) and, after
+each step of its shared batch, runs one step of the lanes (`step`).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaBatch, LlamaContext, LlamaModel
 
 from engine.errors import UserError
 from engine.runtime.adapters import apply_lora
-from engine.runtime.loaded import longest_prefix
+from engine.runtime.candidates import Chain
+from engine.runtime.loaded import StopFilter, longest_prefix
+from engine.runtime.requests import Emit, Request, Slot
+from engine.runtime.types import CancelToken, GenerationParams
+
+if TYPE_CHECKING:
+    from engine.runtime.batch import BatchedModel
 
 # A deterministic request's prompt is evaluated in chunks of this many tokens (a fixed size: the same
 # prompt is always split the same way, whatever the model's batch size).
@@ -176,3 +187,86 @@ class Lanes:
             self.batch.close()
         if hasattr(self, "ctx"):
             self.ctx.close()
+
+
+def lane_request(
+    lanes: Lanes,
+    prompt: list[int],
+    params: GenerationParams,
+    cancel: CancelToken,
+    emit: Emit,
+    queued_s: float,
+    sampler: Chain | None,
+) -> Request:
+    """A deterministic request in a free lane. It keeps the cells of the prompt start the lane's previous
+    request evaluated, up to a CHUNK boundary: from there it evaluates the same chunks at the same positions
+    after the same cells as a cold start would, so the logits are the same."""
+    lane, reuse = lanes.take(prompt)
+    slot = Slot(lane.seq_id, tokens=prompt[:reuse], busy=True)
+    request = Request(
+        params, cancel, emit, slot, prompt, reuse, sampler, queued_s, prefilled=reuse, solo=True, lane=lane
+    )
+    request.stop_filter = StopFilter(params.stop)
+    return request
+
+
+def step(model: BatchedModel) -> None:
+    """One step of the deterministic requests: a fixed-size chunk of each one's prompt, in a decode call of
+    its own, then the next token (and drafts) of all the others together in one decode call."""
+    decoding = [r for r in model.active if r.solo and not r.prefilling and r.next_token is not None]
+    for request in [r for r in model.active if r.solo and r.prefilling]:
+        assert request.lane is not None
+        tokens = request.prompt[request.prefilled : request.prefilled + CHUNK]
+        start = request.prefilled
+        request.prefilled += len(tokens)
+        model.solo_evaluated += len(tokens)
+        request.slot.tokens.extend(tokens)
+        done = not request.prefilling
+        row = (request.lane.seq_id, tokens, start, len(tokens) - 1 if done else len(tokens))
+        if not _decode(model, [request], [row]):
+            continue
+        request.lane.chunked = request.prompt[: request.prefilled]
+        if done:
+            request.batch_index = len(tokens) - 1
+            request.prompt_done_at = time.perf_counter()
+            model._sample(request)
+    if not decoding:
+        return
+    rows: list[tuple[int, list[int], int, int]] = []
+    together: list[Request] = []
+    for request in decoding:
+        assert request.next_token is not None
+        tokens, request.next_token = [request.next_token], None
+        if request.speculation is not None:
+            # Drafts depend only on the request's own tokens: the same every time.
+            request.speculation.draft = model._draft(request, CHUNK - 1, model._draft_cost(request, 1))
+            tokens += request.speculation.draft
+        row = (request.slot.seq_id, tokens, len(request.slot.tokens), 0)
+        request.slot.tokens.extend(tokens)
+        if len(tokens) > 1:
+            # A token with drafts goes alone: with a KV stream per sequence, llama.cpp splits a batch into
+            # micro-batches of as many tokens from each sequence, so in company its rows would be split
+            # differently than alone (measured: the logits then differ).
+            request.batch_index = 0
+            if _decode(model, [request], [row]):
+                model._sample(request)
+            continue
+        rows.append(row)
+        request.batch_index = len(together)
+        together.append(request)
+    if together and _decode(model, together, rows):
+        for request in together:
+            model._sample(request)
+
+
+def _decode(model: BatchedModel, requests: list[Request], rows: list[tuple[int, list[int], int, int]]) -> bool:
+    """Decode `rows` in the lanes' context; on failure the requests are stopped (False)."""
+    code = model._solo.decode(rows)
+    if code == 0:
+        return True
+    for request in requests:
+        assert request.lane is not None
+        model._solo.forget(request.lane)
+        request.emit(UserError(f"llama.cpp could not decode (code {code}); the request was stopped"))
+        model._release(request, keep_cache=False)
+    return False

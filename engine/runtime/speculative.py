@@ -400,7 +400,7 @@ def verify(model: BatchedModel, request: _Request, ctx: LlamaContext) -> None:
     model.drafted += len(draft)
     model.kept += kept
     # A finished deterministic request's slot lists nothing any more (its cache's prompt chunks stay, for
-    # the next one to reuse, and it trims the rest itself: see BatchedModel._admit_solo); removing from
+    # the next one to reuse, and it trims the rest itself: see deterministic.lane_request); removing from
     # len(slot.tokens) would empty the cache under that bookkeeping.
     if draft and not (finished and request.solo):
         ctx.kv_cache_seq_rm(slot.seq_id, len(slot.tokens), -1)
