@@ -5,7 +5,9 @@ all servers up at once and measured in interleaved rounds. Measures single-strea
 time to first token, aggregate tokens/s with 1, 4 and 8 concurrent streaming clients, and time to first
 token at turn 1 and turn 10 of four interleaved conversations (new ones every round), and the long-context
 phase (bench/serving_long.py: a lone ~4,000-token prompt, then one with two other long conversations idle in
-the cache). Every phase runs greedy and sampled (temperature 0.8, top_p 0.95). Ends with Enclave's host
+the cache). Every phase runs greedy and sampled (temperature 0.8, top_p 0.95); sampled single-stream and
+concurrent replies, and every long-phase reply, run their full length (the end-of-generation tokens get a
+logit bias of -100 on every server: a reply's length is then no matter of chance). Ends with Enclave's host
 overhead per token and stream (bench/bench_overhead.py). Prints Markdown tables; writes
 bench/results/serving.json and serving.png. Every temporary folder (model copies included) is removed on
 the way out, on an error or Ctrl-C too.
@@ -250,32 +252,39 @@ async def stream_completion(
     }
 
 
-async def single_stream(server: Server, tokens: int, runs: int, sampled: bool = False) -> dict[str, float]:
+async def single_stream(
+    server: Server, tokens: int, runs: int, sampled: bool = False, ban: Sequence[int] = ()
+) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=300) as client:
         results = []
         for i in range(runs):
             await asyncio.sleep(SETTLE_S)
-            results.append(await stream_completion(client, server, STORY + f" Day {i}.", tokens, sampled))
+            results.append(await stream_completion(client, server, STORY + f" Day {i}.", tokens, sampled, ban))
     return {
         "ttft_s": median([r["ttft"] for r in results]),
         "decode_tok_s": median([(r["pieces"] - 1) / r["decode_s"] for r in results if r["decode_s"] > 0]),
     }
 
 
-async def concurrent(server: Server, clients: int, tokens: int, sampled: bool = False) -> dict[str, float]:
+async def concurrent(
+    server: Server, clients: int, tokens: int, sampled: bool = False, ban: Sequence[int] = ()
+) -> dict[str, float]:
     async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=clients + 2)) as client:
         await asyncio.sleep(SETTLE_S)
         started = time.perf_counter()
         results = await asyncio.gather(
-            *(stream_completion(client, server, f"{STORY} Chapter {i}: ", tokens, sampled) for i in range(clients)),
+            *(
+                stream_completion(client, server, f"{STORY} Chapter {i}: ", tokens, sampled, ban)
+                for i in range(clients)
+            ),
             return_exceptions=True,
         )
         wall = time.perf_counter() - started
     failed = [r for r in results if isinstance(r, BaseException)]
     ok = [r for r in results if not isinstance(r, BaseException)]
-    # Cut: the stream ended without a finish reason, or (greedy, where every server writes the same long
-    # reply) with less than half of it. A sampled reply may end early on its own.
-    cut = sum(1 for r in ok if r["finish_reason"] is None or (not sampled and r["pieces"] < tokens * 0.5))
+    # Cut: the stream ended without a finish reason, or with less than half of its reply (greedy, every server
+    # writes the same long one; sampled, the end-of-generation tokens are banned: see measure_phase).
+    cut = sum(1 for r in ok if r["finish_reason"] is None or r["pieces"] < tokens * 0.5)
     return {"aggregate_tok_s": sum(r["pieces"] for r in ok) / wall, "failed": len(failed), "cut_off": cut}
 
 
@@ -345,12 +354,16 @@ def variants(phases: tuple[str, ...]) -> list[str]:
     return [*phases, *(phase + SAMPLED for phase in phases)]
 
 
-def measure_phase(server: Server, phase: str, tokens: int) -> dict[str, float]:
+def measure_phase(server: Server, phase: str, tokens: int, vocabulary: Vocabulary) -> dict[str, float]:
+    """One single-stream or concurrent measurement. Sampled replies may not end early: a reply's length would
+    otherwise be chance (an early end of text), and tokens per second over the phase's wall time would
+    measure that chance more than the server."""
     sampled = phase.endswith(SAMPLED)
     base = phase.removesuffix(SAMPLED)
+    ban = vocabulary.end_of_generation if sampled else ()
     if base == "single":
-        return asyncio.run(single_stream(server, tokens, 2, sampled))
-    return asyncio.run(concurrent(server, int(base.removeprefix("concurrent")), tokens, sampled))
+        return asyncio.run(single_stream(server, tokens, 2, sampled, ban))
+    return asyncio.run(concurrent(server, int(base.removeprefix("concurrent")), tokens, sampled, ban))
 
 
 def measure_long(
@@ -385,7 +398,7 @@ def measure(
     rounds: int,
     quick: bool,
     long_tokens: int,
-    vocabulary: Vocabulary | None,
+    vocabulary: Vocabulary,
     groups: frozenset[str] = frozenset(GROUPS),
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Every phase on every server, in `rounds` rounds with the servers in rotating order.
@@ -398,7 +411,7 @@ def measure(
     for server in servers:  # warm-up: load the model, fill caches, first-request costs
         asyncio.run(single_stream(server, 8, 1))
     phases = variants(tuple(p for p in PHASES if p.rstrip("0123456789") in groups))
-    long_phases = variants(LONG_PHASES) if vocabulary is not None and "long" in groups else []
+    long_phases = variants(LONG_PHASES) if "long" in groups else []
     conversations = variants(("conversations",)) if "conversations" in groups else []
     every = [*phases, *long_phases, *conversations]
     per_round: dict[str, dict[str, list[dict[str, float]]]] = {s.name: {p: [] for p in every} for s in servers}
@@ -406,9 +419,8 @@ def measure(
         for index, phase in enumerate(phases):
             for server in rotated(servers, round_ + index):
                 print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
-                per_round[server.name][phase].append(measure_phase(server, phase, tokens))
+                per_round[server.name][phase].append(measure_phase(server, phase, tokens, vocabulary))
         for index, phase in enumerate(long_phases):
-            assert vocabulary is not None
             for server in rotated(servers, round_ + index):
                 print(f"round {round_ + 1}/{rounds}: {phase} on {server.name} …", file=sys.stderr, flush=True)
                 per_round[server.name][phase].append(measure_long(server, phase, round_, long_tokens, vocabulary))
@@ -533,7 +545,7 @@ def main() -> None:
         stem = "serving" if args.model is None else f"serving-{model_path.stem}"
         rounds = 1 if args.quick else args.rounds
         groups = frozenset(args.phases) - ({"long"} if args.no_long else set())
-        vocabulary = vocabulary_of(model_path) if "long" in groups else None
+        vocabulary = vocabulary_of(model_path)
         with ExitStack() as servers_stack:
             servers = start_servers(servers_stack, model_path, threads, args.skip, args.speculation)
             results, per_round = measure(servers, rounds, args.quick, args.long_tokens, vocabulary, groups)
@@ -567,7 +579,8 @@ def main() -> None:
         "method": (
             f"all servers up at once; {rounds} rounds, each running every phase greedy and sampled (temperature "
             "0.8, top_p 0.95) on every server in rotating order (Enclave and llama-server back to back): "
-            "single stream, 1/4/8 concurrent clients, long context (a lone prompt of "
+            "single stream, 1/4/8 concurrent clients (sampled replies with the end-of-generation tokens "
+            "banned, as in the long phases: full length), long context (a lone prompt of "
             f"{args.long_tokens} tokens, then one with two more such conversations idle in the cache), then four "
             "new conversations of 10 turns interleaved over all servers request by request; figures are medians "
             "over rounds, ratios medians of per-round ratios; host overhead in process after the servers stopped"

@@ -175,7 +175,7 @@ def test_seeded_lanes_that_speculate_give_their_cold_tokens(
     record = registry.import_file(quantized, "tiny-q8")
     assert record.settings.speculation == "lookup"
 
-    def draft(self: Drafter, limit: int, cost: object) -> list[int]:
+    def draft(self: Drafter, limit: int, cost: object, others: float = 0.0) -> list[int]:
         return self.history[-(len(self.history) % 6) :][:limit] if len(self.history) % 6 else []
 
     monkeypatch.setattr(Drafter, "draft", draft)

@@ -69,6 +69,7 @@ def _cases(model: BatchedModel) -> tuple[list[list[int]], list[GenerationParams]
 
 def test_greedy_speculation_gives_the_same_tokens_and_keeps_drafts(tiny_model: ModelRecord) -> None:
     plain, fast = _model(tiny_model, "off"), _model(tiny_model, "lookup")
+    _gpu_like_step_costs(fast)
     try:
         prompts, params = _cases(plain)
         plain_outs, fast_outs = _replies(plain, prompts, params), _replies(fast, prompts, params)
@@ -87,6 +88,13 @@ def test_greedy_speculation_gives_the_same_tokens_and_keeps_drafts(tiny_model: M
     finally:
         plain.close()
         fast.close()
+
+
+def _gpu_like_step_costs(model: BatchedModel) -> None:
+    """Fixed step costs, a GPU's (extra tokens nearly free): measured ones, on a loaded machine, can make every
+    draft look unprofitable, and the tests that call this are about exactness when drafts are taken."""
+    model.step_cost.record = lambda *args, **kwargs: None  # type: ignore[method-assign]
+    model.step_cost.of = lambda n_tokens: 1.0 + 0.05 * (n_tokens - 1)  # type: ignore[method-assign]
 
 
 def test_the_cache_after_speculation_holds_exactly_the_reply(tiny_model: ModelRecord) -> None:
@@ -108,10 +116,7 @@ def test_the_cache_after_speculation_holds_exactly_the_reply(tiny_model: ModelRe
 
 def test_grammar_and_penalties_stay_exact_under_speculation(tiny_model: ModelRecord) -> None:
     plain, fast = _model(tiny_model, "off"), _model(tiny_model, "lookup")
-    # Step costs are fixed, a GPU's (extra tokens nearly free): measured on a loaded machine they can make
-    # every draft look unprofitable, and this test is about exactness when drafts are taken.
-    fast.step_cost.record = lambda *args, **kwargs: None  # type: ignore[method-assign]
-    fast.step_cost.of = lambda n_tokens: 1.0 + 0.05 * (n_tokens - 1)  # type: ignore[method-assign]
+    _gpu_like_step_costs(fast)
     try:
         prompt = plain.tokenize(REPEATING)
         params = [

@@ -77,10 +77,6 @@ LOGICAL_BATCH = 2048
 # Work ahead per step, at most: a request arriving meanwhile waits for that step (a template's change of
 # turn is 2-6 tokens; more would be an unusual template, evaluated over several steps).
 AHEAD_PER_STEP = 16
-# The names the decoding step's methods (and engine.runtime.speculative) give these: those are edited on
-# another branch now; once that is merged, they can say Request and Slot and these aliases go.
-_Request = Request
-_Slot = Slot
 
 
 def plain_greedy(params: GenerationParams) -> bool:
@@ -340,13 +336,13 @@ class BatchedModel(TokenText):
 
     # -- one decoding step ---------------------------------------------------------------------
 
-    def _fill_batch(self) -> list[_Slot]:
+    def _fill_batch(self) -> list[Slot]:
         """Next token of every decoding request, then prompt chunks of newcomers, up to n_batch; then, if
         no prompt is in progress, idle sequences' expected continuations. Returns the idle slots added."""
         batch = self.batch.batch
         n = 0
 
-        def add(slot: _Slot, token: int, logits_for: _Request | None = None) -> None:
+        def add(slot: Slot, token: int, logits_for: Request | None = None) -> None:
             nonlocal n
             batch.token[n] = token
             batch.pos[n] = len(slot.tokens)
@@ -385,7 +381,7 @@ class BatchedModel(TokenText):
                 request.prefilled += 1
         # Work ahead only goes into steps without a prompt: it could be wasted (the conversation may never
         # come back); the time to a newcomer's first token is not.
-        ahead: list[_Slot] = []
+        ahead: list[Slot] = []
         if not prompting:
             limit = min(limit, n + AHEAD_PER_STEP)
             for slot in self.slots:
@@ -438,7 +434,7 @@ class BatchedModel(TokenText):
         """How many tokens of the batch just decoded had logits (a step's cost, see StepCost.record)."""
         return int(np.count_nonzero(self._wants_logits[: self.batch.batch.n_tokens]))
 
-    def _draft_cost(self, request: _Request, n: int) -> Callable[[int], float]:
+    def _draft_cost(self, request: Request, n: int) -> Callable[[int], float]:
         """What k drafted tokens make the step cost: measured, or for a seeded request the prior (its
         random draws follow its drafts, and its seed must give the same tokens whatever the timings)."""
         if request.solo:
@@ -448,21 +444,21 @@ class BatchedModel(TokenText):
             return lambda k: prior_cost(1 + k)
         return self.step_cost.marginal(max(n, sum(not r.solo and not r.prefilling for r in self.active)))
 
-    def draft_others(self, request: _Request) -> float:
+    def draft_others(self, request: Request) -> float:
         """The tokens the rest of the shared step yields besides a request's own, which its draft slows too
         (0 for a seeded or deterministic request: its drafts depend only on its own tokens)."""
         if request.solo or request.params.seed is not None:
             return 0.0
         return float(max(0, sum(not r.solo and not r.prefilling for r in self.active) - 1))
 
-    def _draft(self, request: _Request, spare: int, cost: Callable[[int], float]) -> list[int]:
+    def _draft(self, request: Request, spare: int, cost: Callable[[int], float]) -> list[int]:
         """The tokens a speculating request guesses follow its next one (at most `spare`, as many as pay
         for themselves by `cost(k)`, the step time with k more tokens, counting the rest of the step's tokens)."""
         assert request.speculation is not None
         limit = min(spare, room_for_draft(self, request))
         return request.speculation.drafter.draft(limit, cost, self.draft_others(request))
 
-    def _sample(self, request: _Request) -> None:
+    def _sample(self, request: Request) -> None:
         ctx = self._solo.ctx if request.solo else self.ctx
         if request.speculation is not None:
             verify(self, request, ctx)

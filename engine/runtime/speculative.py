@@ -48,7 +48,8 @@ from llama_cpp._internals import LlamaContext
 from engine.runtime.candidates import Chain
 
 if TYPE_CHECKING:
-    from engine.runtime.batch import BatchedModel, _Request
+    from engine.runtime.batch import BatchedModel
+    from engine.runtime.requests import Request
 
 # Longest match first: an 8-token match is usually the one place being quoted. Shorter matches than 4
 # tokens guess wrong too often in chat to pay for the extra positions a step evaluates (on a CPU, each
@@ -367,13 +368,13 @@ class Speculation:
             self.distribution.close()
 
 
-def room_for_draft(model: BatchedModel, request: _Request) -> int:
+def room_for_draft(model: BatchedModel, request: Request) -> int:
     """How many drafted tokens could be useful: never past max_tokens or the sequence's context."""
     left = min(request.params.max_tokens, model.n_ctx_seq - len(request.prompt)) - request.generated
     return max(0, left - 1)
 
 
-def verify(model: BatchedModel, request: _Request, ctx: LlamaContext) -> None:
+def verify(model: BatchedModel, request: Request, ctx: LlamaContext) -> None:
     """Take the tokens of a speculating request after a decode: the model's token at each position, for as
     long as it equals the drafted one; then remove the cells of the drafted tokens not kept."""
     speculation = request.speculation
@@ -406,7 +407,7 @@ def verify(model: BatchedModel, request: _Request, ctx: LlamaContext) -> None:
         ctx.kv_cache_seq_rm(slot.seq_id, len(slot.tokens), -1)
 
 
-def _choose(model: BatchedModel, request: _Request, index: int, ctx: LlamaContext, guess: int | None) -> int:
+def _choose(model: BatchedModel, request: Request, index: int, ctx: LlamaContext, guess: int | None) -> int:
     speculation = request.speculation
     assert speculation is not None
     distribution = speculation.distribution
