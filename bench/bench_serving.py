@@ -5,9 +5,9 @@ all servers up at once and measured in interleaved rounds. Measures single-strea
 time to first token, aggregate tokens/s with 1, 4 and 8 concurrent streaming clients, and time to first
 token at turn 1 and turn 10 of four interleaved conversations (new ones every round), and the long-context
 phase (bench/serving_long.py: a lone ~4,000-token prompt, then one with two other long conversations idle in
-the cache). Every phase runs greedy and sampled (temperature 0.8, top_p 0.95); sampled single-stream and
-concurrent replies, and every long-phase reply, run their full length (the end-of-generation tokens get a
-logit bias of -100 on every server: a reply's length is then no matter of chance). Ends with Enclave's host
+the cache). Every phase runs greedy and sampled (temperature 0.8, top_p 0.95); sampled replies run their
+full length (the end-of-generation tokens get a logit bias of -100, on llama-server and Enclave: a reply's
+length is then no matter of chance, and none is empty). Ends with Enclave's host
 overhead per token and stream (bench/bench_overhead.py). Prints Markdown tables; writes
 bench/results/serving.json and serving.png. Every temporary folder (model copies included) is removed on
 the way out, on an error or Ctrl-C too.
@@ -82,6 +82,10 @@ class Server:
     model: str
     process: subprocess.Popen[bytes]
     extra_body: dict[str, Any] = field(default_factory=dict)
+    # Whether the bench bans end-of-generation tokens here by logit bias (see stream_completion): not in
+    # llama-cpp-python's server, whose logit bias is a Python processor copying the whole row every token
+    # (it would be slowed by the bench, not by its own doing); its sampled replies may end early, as before.
+    takes_bans: bool = True
 
 
 @contextmanager
@@ -148,7 +152,8 @@ def start_llama_cpp_python(model_path: Path, threads: int) -> Server:
         stderr=subprocess.DEVNULL,
     )
     wait_ready(f"http://127.0.0.1:{port}/v1/models", process)
-    return Server("llama-cpp-python server", f"http://127.0.0.1:{port}/v1", "none", "demo", process)
+    url = f"http://127.0.0.1:{port}/v1"
+    return Server("llama-cpp-python server", url, "none", "demo", process, takes_bans=False)
 
 
 def start_llama_server(binary: Path, model_path: Path, threads: int) -> Server:
@@ -203,7 +208,7 @@ async def stream_completion(
         **(SAMPLING if sampled else {"temperature": 0.0}),
         "stream": True,
         "stream_options": {"include_usage": True},  # servers that know it report cached prompt tokens
-        **({"logit_bias": {str(token): -100.0 for token in ban}} if ban else {}),
+        **({"logit_bias": {str(token): -100.0 for token in ban}} if ban and server.takes_bans else {}),
         **server.extra_body,
     }
     started = time.perf_counter()
@@ -289,7 +294,7 @@ async def concurrent(
 
 
 async def interleaved_conversations(
-    servers: list[Server], turns: int, tokens: int, tag: int = 0, sampled: bool = False
+    servers: list[Server], turns: int, tokens: int, tag: int = 0, sampled: bool = False, ban: Sequence[int] = ()
 ) -> dict[str, Any]:
     """Four conversations taking turns on every server, request by request in rotating server order.
 
@@ -310,7 +315,7 @@ async def interleaved_conversations(
                     transcript = transcripts[server.name]
                     transcript[c] += f"\nUser: {QUESTIONS[(turn + 3 * c) % len(QUESTIONS)]}\nAssistant:"
                     await asyncio.sleep(SETTLE_S)
-                    result = await stream_completion(client, server, transcript[c], tokens, sampled)
+                    result = await stream_completion(client, server, transcript[c], tokens, sampled, ban)
                     ttft.setdefault((server.name, turn), []).append(result["ttft"])
                     if turn == turns and result["cached_tokens"] >= 0:
                         cached.setdefault(server.name, []).append(result["cached_tokens"])
@@ -370,7 +375,7 @@ def measure_long(
     server: Server, phase: str, round_: int, long_tokens: int, vocabulary: Vocabulary
 ) -> dict[str, float]:
     """One long-context measurement on `server`; its prompts are new (tagged by server, round and phase).
-    No reply ends early: a sampled one may otherwise end at its first token, and carry no decode to time."""
+    A sampled reply does not end early: it could end at its first token, and carry no decode to time."""
     count = vocabulary.count
     sampled = phase.endswith(SAMPLED)
     tag = f"{server.name.split()[0]}-{round_}-{phase}"
@@ -381,7 +386,7 @@ def measure_long(
             async def stream(prompt: str, max_tokens: int) -> dict[str, Any]:
                 await asyncio.sleep(SETTLE_S)
                 return await stream_completion(
-                    client, server, prompt, max_tokens, sampled, ban=vocabulary.end_of_generation
+                    client, server, prompt, max_tokens, sampled, ban=vocabulary.end_of_generation if sampled else ()
                 )
 
             prompt = serving_long.long_text(long_tokens, tag, count)
@@ -428,7 +433,12 @@ def measure(
             print(f"round {round_ + 1}/{rounds}: {phase} on every server …", file=sys.stderr, flush=True)
             passes = asyncio.run(
                 interleaved_conversations(
-                    servers, CONVERSATION_TURNS, CONVERSATION_REPLY_TOKENS, tag=round_, sampled=phase.endswith(SAMPLED)
+                    servers,
+                    CONVERSATION_TURNS,
+                    CONVERSATION_REPLY_TOKENS,
+                    tag=round_,
+                    sampled=phase.endswith(SAMPLED),
+                    ban=vocabulary.end_of_generation if phase.endswith(SAMPLED) else (),
                 )
             )
             for name, conv in passes.items():
@@ -580,7 +590,7 @@ def main() -> None:
             f"all servers up at once; {rounds} rounds, each running every phase greedy and sampled (temperature "
             "0.8, top_p 0.95) on every server in rotating order (Enclave and llama-server back to back): "
             "single stream, 1/4/8 concurrent clients (sampled replies with the end-of-generation tokens "
-            "banned, as in the long phases: full length), long context (a lone prompt of "
+            "banned on Enclave and llama-server: full length), long context (a lone prompt of "
             f"{args.long_tokens} tokens, then one with two more such conversations idle in the cache), then four "
             "new conversations of 10 turns interleaved over all servers request by request; figures are medians "
             "over rounds, ratios medians of per-round ratios; host overhead in process after the servers stopped"

@@ -175,7 +175,10 @@ def test_seeded_lanes_that_speculate_give_their_cold_tokens(
     record = registry.import_file(quantized, "tiny-q8")
     assert record.settings.speculation == "lookup"
 
+    weighed_with: set[float] = set()
+
     def draft(self: Drafter, limit: int, cost: object, others: float = 0.0) -> list[int]:
+        weighed_with.add(others)
         return self.history[-(len(self.history) % 6) :][:limit] if len(self.history) % 6 else []
 
     monkeypatch.setattr(Drafter, "draft", draft)
@@ -190,3 +193,5 @@ def test_seeded_lanes_that_speculate_give_their_cold_tokens(
     _three_at_once_equal_each_alone(record, 24)
     # Each cold run drafted, and the concurrent ones (the fourth model made was never used).
     assert all(drafted[:3]) and drafted[-1] > 0, drafted
+    # A lane's drafts never count the other streams (its tokens must not depend on the load).
+    assert weighed_with == {0.0}

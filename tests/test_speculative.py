@@ -258,6 +258,10 @@ def test_a_draft_pays_only_if_the_whole_step_makes_tokens_faster() -> None:
         assert (3 + expected_tokens(0.7, k)) / four_streams(k) < 4 / four_streams(0)
     # A near-certain long match still pays for the whole step.
     assert best_draft_length(0.98, four_streams, 16, others=3) >= 4
+    # And a drafter weighs its guesses so: a 4-token match (prior acceptance 0.7) drafts alone, not among four.
+    history = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2, 3, 4]
+    assert Drafter(list(history)).draft(8, four_streams) != []
+    assert Drafter(list(history)).draft(8, four_streams, others=3) == []
 
 
 def curve(points: tuple[tuple[int, float], ...]) -> Callable[[int], float]:
