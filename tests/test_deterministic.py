@@ -175,11 +175,19 @@ def test_seeded_lanes_that_speculate_give_their_cold_tokens(
     record = registry.import_file(quantized, "tiny-q8")
     assert record.settings.speculation == "lookup"
 
-    weighed_with: set[float] = set()
-
     def draft(self: Drafter, limit: int, cost: object, others: float = 0.0) -> list[int]:
-        weighed_with.add(others)
         return self.history[-(len(self.history) % 6) :][:limit] if len(self.history) % 6 else []
+
+    lanes_weighed_with: set[float] = set()
+    draft_others = BatchedModel.draft_others
+
+    def recording(self: BatchedModel, request: Any) -> float:
+        others = draft_others(self, request)
+        if request.solo:
+            lanes_weighed_with.add(others)
+        return others
+
+    monkeypatch.setattr(BatchedModel, "draft_others", recording)
 
     monkeypatch.setattr(Drafter, "draft", draft)
     drafted: list[int] = []
@@ -194,4 +202,4 @@ def test_seeded_lanes_that_speculate_give_their_cold_tokens(
     # Each cold run drafted, and the concurrent ones (the fourth model made was never used).
     assert all(drafted[:3]) and drafted[-1] > 0, drafted
     # A lane's drafts never count the other streams (its tokens must not depend on the load).
-    assert weighed_with == {0.0}
+    assert lanes_weighed_with == {0.0}
