@@ -150,6 +150,34 @@ def test_seeded_draws_equal_the_whole_vocabularys(name: str, params: GenerationP
         full.close()
 
 
+def test_the_threshold_adapts_to_a_models_logit_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Logits that spread little (each a distinct multiple of 1e-4, all within 3.3): a margin made for Gemma's
+    logits lets in nearly the whole vocabulary; the chain narrows it until the preselection holds a few times
+    the tokens top-k needs, and every draw stays the whole vocabulary's."""
+    rng = np.random.default_rng(9)
+    fast, full = _pair(GenerationParams(temperature=0.8, top_k=40, seed=4), [], N_VOCAB, draw=True)
+    found: list[int] = []
+    at_least = Chain._at_least
+
+    def counting(self: Chain, logits: np.ndarray, threshold: np.floating) -> np.ndarray:
+        above = at_least(self, logits, threshold)
+        if self is fast:
+            found.append(len(above))
+        return above
+
+    monkeypatch.setattr(Chain, "_at_least", counting)
+    try:
+        for _ in range(60):
+            logits = rng.permutation(N_VOCAB).astype(np.float32) * np.float32(1e-4)
+            assert fast.choose(logits) == full.choose(logits)
+        assert found[1] > N_VOCAB // 2  # (the first guess after the first token)
+        assert np.median(found[-30:]) < candidates_module.SHRINK_ABOVE * 40
+        assert fast.preselected == 60
+    finally:
+        fast.close()
+        full.close()
+
+
 def test_the_demo_vocabulary_size_and_a_flat_row_stay_exact() -> None:
     """262,144 tokens (the demo model's vocabulary), k up to 1,000 out of a flat row."""
     rng = np.random.default_rng(5)

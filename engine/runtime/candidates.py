@@ -53,15 +53,21 @@ assert TOKEN_DATA.itemsize == ctypes.sizeof(C.llama_token_data)
 
 # Off: every chain runs on the whole vocabulary (tests and the bench compare the two paths).
 ENABLED = True
-# A token's threshold is first guessed from the last one's: this far below the logit that was the need-th
-# largest then (on the demo model the k-th largest logit moves by about 2 from one token to the next: the
-# guess holds about two times in three). Otherwise: this width below the largest logit, doubled until wide
+# A token's threshold is first guessed from the last one's: a margin below the logit that was the need-th
+# largest then (on the demo model the k-th largest logit moves by about 2 from one token to the next: a
+# margin of 3 holds about two times in three). Otherwise: a width below the largest logit, doubled until wide
 # enough (with k = 40, 8 below the largest takes 2 to 1,700 tokens, median 200, on the demo model).
 GUESS_MARGIN = 3.0
 FIRST_WIDTH = 4.0
 MAX_WIDENINGS = 12
 # More than this many times the tokens needed above the threshold: S is cut down to the needed ones.
 TOO_WIDE = 4
+# Logits come at each model's own scale: a margin that suits Gemma's took half of a 32,000-token vocabulary on
+# a model whose logits spread less (the synthetic 1.1B model: 15,500 tokens above the guess, 42 needed). So each
+# chain adapts its margin and width: doubled after a guess too narrow, halved after one that let in more than
+# SHRINK_ABOVE times the tokens needed, within these factors of the starting values.
+SHRINK_ABOVE = 16
+SCALE_RANGE = (1 / 1024, 8.0)
 
 
 class Chain:
@@ -90,6 +96,8 @@ class Chain:
         self.window: deque[int] = deque(maxlen=PENALTY_WINDOW)
         self._touched: np.ndarray | None = np.array(sorted(self.biased), dtype=np.int32)
         self.threshold: np.float32 | None = None  # the first guess for the next token's (see preselect)
+        self.margin = GUESS_MARGIN  # (adapted to the model's logits: see SHRINK_ABOVE)
+        self.width = FIRST_WIDTH
         self._data = np.zeros(256, dtype=TOKEN_DATA)
         self._pointers = [_pointer(self._data), (None, -1)]  # (pointer, address) of _data and of _full
         self._flags: np.ndarray | None = None
@@ -139,11 +147,14 @@ class Chain:
             above = self._at_least(logits, threshold)
             if len(above) < need:
                 above = None
+                self.margin = _scaled(self.margin * 2.0, GUESS_MARGIN)
+            elif len(above) > SHRINK_ABOVE * need:
+                self.margin = _scaled(self.margin / 2.0, GUESS_MARGIN)
         if above is None:
             top = logits.max()
             if not np.isfinite(top):
                 return None
-            width = FIRST_WIDTH
+            width = self.width
             for _ in range(MAX_WIDENINGS):
                 threshold = np.float32(top - np.float32(width))
                 above = self._at_least(logits, threshold)
@@ -152,11 +163,12 @@ class Chain:
                 width *= 2.0
             else:
                 return None
+            self.width = _scaled(width / 2.0 if len(above) > SHRINK_ABOVE * need else width, FIRST_WIDTH)
         assert above is not None and threshold is not None
         values = logits[above]
         at = len(values) - need
         nth = np.partition(values, at)[at]  # the need-th largest: the tightest threshold that would do
-        self.threshold = np.float32(nth - np.float32(GUESS_MARGIN)) if np.isfinite(nth) else None
+        self.threshold = np.float32(nth - np.float32(self.margin)) if np.isfinite(nth) else None
         if at > TOO_WIDE * need:  # (a wide S costs its fill and top-k's sort: narrow it to the need-th)
             above, threshold = above[values >= nth], nth
         if len(touched) == 0:
@@ -341,6 +353,12 @@ def _pointer(data: np.ndarray) -> tuple[object, int]:
     """A llama_token_data pointer to the array's start, and its address."""
     address = data.ctypes.data
     return ctypes.cast(address, C.llama_token_data_p), address
+
+
+def _scaled(value: float, start: float) -> float:
+    """`value` kept within SCALE_RANGE times `start`."""
+    low, high = SCALE_RANGE
+    return min(max(value, start * low), start * high)
 
 
 def _tied(logits: np.ndarray) -> bool:
