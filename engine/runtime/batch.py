@@ -434,6 +434,11 @@ class BatchedModel(TokenText):
         """How many tokens of the batch just decoded had logits (a step's cost, see StepCost.record)."""
         return int(np.count_nonzero(self._wants_logits[: self.batch.batch.n_tokens]))
 
+    @property
+    def shared_decoding(self) -> int:
+        """How many requests decode in the shared batch (not in a deterministic lane, past their prompt)."""
+        return sum(not r.solo and not r.prefilling for r in self.active)
+
     def _draft_cost(self, request: Request, n: int) -> Callable[[int], float]:
         """What k drafted tokens make the step cost: measured, or for a seeded request the prior (its
         random draws follow its drafts, and its seed must give the same tokens whatever the timings)."""
@@ -442,14 +447,14 @@ class BatchedModel(TokenText):
             return lambda k: lane_draft_cost(k, lanes)
         if request.params.seed is not None:
             return lambda k: prior_cost(1 + k)
-        return self.step_cost.marginal(max(n, sum(not r.solo and not r.prefilling for r in self.active)))
+        return self.step_cost.marginal(max(n, self.shared_decoding))
 
     def draft_others(self, request: Request) -> float:
         """The tokens the rest of the shared step yields besides a request's own, which its draft slows too
         (0 for a seeded or deterministic request: its drafts depend only on its own tokens)."""
         if request.solo or request.params.seed is not None:
             return 0.0
-        return float(max(0, sum(not r.solo and not r.prefilling for r in self.active) - 1))
+        return float(max(0, self.shared_decoding - 1))
 
     def _draft(self, request: Request, spare: int, cost: Callable[[int], float]) -> list[int]:
         """The tokens a speculating request guesses follow its next one (at most `spare`, as many as pay

@@ -263,7 +263,7 @@ class DraftModel:
                 candidates.append((request, speculation.drafter))
         if not candidates:
             return
-        decoding = sum(not r.solo and not r.prefilling for r in target.active)
+        decoding = target.shared_decoding
         step = self._step_seconds(target, len(candidates))
         wants: list[tuple[AssistedDrafter, int, list[int], int]] = []
         for request, drafter in candidates:
