@@ -20,7 +20,7 @@ $(PY):
 	$(PIP) install -q --upgrade pip wheel
 
 # Stamp files keep repeated `make` calls from re-running pip when pyproject.toml has not changed.
-$(VENV)/.installed-run: pyproject.toml | $(PY)
+$(VENV)/.installed-run: pyproject.toml engine/runtime/_scan.c | $(PY)
 	$(PIP) install -q -e '.[demo]'
 	touch $@
 
@@ -30,7 +30,7 @@ $(VENV)/.installed-run: pyproject.toml | $(PY)
 # installed), so the pin keeps `make test` off the CUDA download. `make test TORCH=torch` takes PyPI's latest.
 TORCH ?= torch==2.13.0
 
-$(VENV)/.installed-dev: pyproject.toml | $(PY)
+$(VENV)/.installed-dev: pyproject.toml engine/runtime/_scan.c | $(PY)
 	$(PIP) install -q '$(TORCH)'
 	$(PIP) install -q -e '.[demo,dev,train]'
 	touch $@ $(VENV)/.installed-run

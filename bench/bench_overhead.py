@@ -19,6 +19,7 @@ checkouts too, round after round interleaved, to compare code versions on one ma
 Run: python bench/bench_overhead.py [--streams 1 4] [--tokens 128] [--paths runtime http] [--sampling]
      [--server-roots . /tmp/base]
      [--full-vocabulary] (in process only: sampler chains without the preselection, for a before/after)
+     [--numpy-scan] (in process only: the preselection's passes in numpy rather than C, engine/runtime/scan.py)
 """
 
 from __future__ import annotations
@@ -271,6 +272,11 @@ def main() -> None:
         help="in process: sampler chains run on the whole vocabulary, without the exact preselection "
         "(engine/runtime/candidates.py), for a before/after comparison",
     )
+    parser.add_argument(
+        "--numpy-scan",
+        action="store_true",
+        help="in process: the preselection's passes over the logits in numpy, not C (engine/runtime/scan.py)",
+    )
     args = parser.parse_args()
     exit_on_sigterm()  # a timeout's SIGTERM still stops the servers and removes the temporary folders
     roots = [root.resolve() for root in args.server_roots]
@@ -278,6 +284,10 @@ def main() -> None:
         from engine.runtime import candidates
 
         candidates.ENABLED = False
+    if args.numpy_scan:
+        from engine.runtime import scan
+
+        scan.NATIVE = False
     threads = os.cpu_count() or 1
     decode_timer.install()
     results: list[dict[str, Any]] = []

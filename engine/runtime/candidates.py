@@ -46,6 +46,7 @@ from llama_cpp._internals import LlamaContext, LlamaSampler
 
 from engine.errors import UserError
 from engine.runtime.loaded import PENALTY_WINDOW
+from engine.runtime.scan import Scan, fill
 from engine.runtime.types import GenerationParams
 
 TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)], align=True)
@@ -100,12 +101,11 @@ class Chain:
         self.width = FIRST_WIDTH
         self._data = np.zeros(256, dtype=TOKEN_DATA)
         self._pointers = [_pointer(self._data), (None, -1)]  # (pointer, address) of _data and of _full
-        self._flags: np.ndarray | None = None
+        self._scan = Scan(n_vocab)
         self._steps: list[object] | None = None  # the chain's samplers, for running it in parts
         # Where top-k is in the chain (None: no top-k, as in a greedy chain): a preselection whose top k holds
         # equal logits runs again on the whole vocabulary (see the module's docstring).
         self.top_k_at = top_k_at
-        self._words = np.zeros(0, dtype=bool)
         self._full: np.ndarray | None = None
         self._array = C.llama_token_data_array(data=None, size=0, selected=-1, sorted=False)
         self._array_p = ctypes.pointer(self._array)
@@ -141,57 +141,41 @@ class Chain:
         need = keep + len(touched)
         if need >= self.n_vocab:
             return None
-        above: np.ndarray | None = None
+        found = 0
+        top: float | None = None
         threshold = self.threshold
         if threshold is not None:  # the last token's guess: right about two times in three, in one pass
-            above = self._at_least(logits, threshold)
-            if len(above) < need:
-                above = None
+            found, top = self._at_least(logits, threshold)
+            if found < need:
+                threshold = None
                 self.margin = _scaled(self.margin * 2.0, GUESS_MARGIN)
-            elif len(above) > SHRINK_ABOVE * need:
+            elif found > SHRINK_ABOVE * need:
                 self.margin = _scaled(self.margin / 2.0, GUESS_MARGIN)
-        if above is None:
-            top = logits.max()
+        if threshold is None:
+            if top is None:
+                top = float(logits.max())
             if not np.isfinite(top):
                 return None
             width = self.width
             for _ in range(MAX_WIDENINGS):
-                threshold = np.float32(top - np.float32(width))
-                above = self._at_least(logits, threshold)
-                if len(above) >= need:
+                threshold = np.float32(np.float32(top) - np.float32(width))
+                found, _ = self._at_least(logits, threshold)
+                if found >= need:
                     break
                 width *= 2.0
             else:
                 return None
-            self.width = _scaled(width / 2.0 if len(above) > SHRINK_ABOVE * need else width, FIRST_WIDTH)
-        assert above is not None and threshold is not None
-        values = logits[above]
-        at = len(values) - need
-        nth = np.partition(values, at)[at]  # the need-th largest: the tightest threshold that would do
-        self.threshold = np.float32(nth - np.float32(self.margin)) if np.isfinite(nth) else None
-        if at > TOO_WIDE * need:  # (a wide S costs its fill and top-k's sort: narrow it to the need-th)
-            above, threshold = above[values >= nth], nth
-        if len(touched) == 0:
-            return above
-        ids = np.concatenate((above, touched[logits[touched] < threshold]))
-        ids.sort()
+            self.width = _scaled(width / 2.0 if found > SHRINK_ABOVE * need else width, FIRST_WIDTH)
+        assert threshold is not None
+        # The need-th largest is the tightest threshold that would do: the next guess is a margin below it.
+        # (A wide S costs its fill and top-k's sort: beyond TOO_WIDE times the need it is narrowed to that.)
+        ids, nth = self._scan.select(logits, need, TOO_WIDE, touched, threshold)
+        self.threshold = np.float32(np.float32(nth) - np.float32(self.margin)) if np.isfinite(nth) else None
         return ids
 
-    def _at_least(self, logits: np.ndarray, threshold: np.floating) -> np.ndarray:
-        """The indices of the logits >= threshold, ascending. (np.flatnonzero over 262k flags takes 80 µs;
-        finding the few 8-flag words that hold any first takes a third of that. The flags' buffers are
-        kept: a fresh 256 kB array costs its page faults every time.)"""
-        flags = self._flags
-        if flags is None or len(flags) != len(logits):
-            flags = self._flags = np.empty(len(logits), dtype=bool)
-            self._words = np.empty(len(logits) // 8, dtype=bool)
-        np.greater_equal(logits, threshold, out=flags)
-        if len(flags) % 8:
-            return np.flatnonzero(flags)
-        words = np.flatnonzero(np.not_equal(flags.view(np.uint64), 0, out=self._words))
-        within = np.flatnonzero(flags.reshape(-1, 8)[words])
-        found: np.ndarray = words[within >> 3] * 8 + (within & 7)
-        return found
+    def _at_least(self, logits: np.ndarray, threshold: np.floating) -> tuple[int, float | None]:
+        """How many logits are >= threshold, and the largest logit where that came free (see Scan)."""
+        return self._scan.at_least(logits, threshold)
 
     def apply(self, logits: np.ndarray, ids: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """Run the chain (without accepting) on the logits, or on the preselection `ids` of them (found here
@@ -207,9 +191,7 @@ class Chain:
                 self._data = np.zeros(max(2 * len(ids), 256), dtype=TOKEN_DATA)
                 self._pointers[0] = _pointer(self._data)
             data = self._data[: len(ids)]
-            data["id"] = ids
-            data["logit"] = logits[ids]
-            data["p"] = 0.0
+            fill(data, logits, ids)
             top_k = self.top_k_at
             if top_k is None:  # (greedy: the first largest logit in id order, from any superset)
                 self._run(data, 0, None)

@@ -1,0 +1,9 @@
+"""Types of the C module built from _scan.c (see engine/runtime/scan.py)."""
+
+from typing import Any
+
+def at_least(logits: Any, threshold: float, out: Any, /) -> tuple[int, float]: ...
+def select(
+    logits: Any, found: Any, count: int, need: int, too_wide: int, touched: Any, threshold: float, out: Any, /
+) -> tuple[int, float]: ...
+def fill(logits: Any, ids: Any, data: Any, /) -> None: ...
