@@ -297,3 +297,38 @@ def test_end_of_generation_tokens_are_listed_only_when_a_request_needs_them(tiny
         assert "_eog" in vars(model) and model.model.token_eos() in model._eog
     finally:
         model.close()
+
+
+def test_each_step_records_the_tokens_that_had_logits(tiny_model) -> None:  # type: ignore[no-untyped-def]
+    """The step cost learns from (tokens, tokens with logits): the count kept while filling the batch is
+    llama.cpp's own flags' count, with prompts (logits for the last token only), drafts and plain steps."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from engine.runtime import CancelToken
+    from engine.runtime.batch import BatchedModel
+
+    model = BatchedModel(replace(tiny_model, settings=replace(tiny_model.settings, speculation="lookup")))
+    seen: list[tuple[int, int | None, int]] = []
+
+    def recording(n_tokens: int, seconds: float, outputs: int | None = None) -> None:
+        flags = np.ctypeslib.as_array(model.batch.batch.logits, shape=(n_tokens,))
+        seen.append((n_tokens, outputs, int(np.count_nonzero(flags))))
+
+    model.step_cost.record = recording  # type: ignore[method-assign]
+    # Fixed step costs, a GPU's (extra tokens nearly free), so that drafts are made whatever this machine's timings.
+    model.step_cost.of = lambda n_tokens: 1.0 + 0.05 * (n_tokens - 1)  # type: ignore[method-assign]
+    try:
+        # (a reply of two favoured tokens repeats its own n-grams: drafts)
+        params = GenerationParams(max_tokens=30, temperature=0.0, ignore_eos=True, logit_bias=((300, 15), (301, 15)))
+        for prompt in ("one two three four " * 6, "a story", "five six seven " * 9):
+            model.admit(model.tokenize(prompt), params, CancelToken(), lambda _chunk: None, 0.0)
+        while model.active:
+            model.step()
+    finally:
+        model.close()
+    assert len(seen) > 20
+    assert all(outputs == flagged for _, outputs, flagged in seen)
+    assert any(n_tokens > flagged for n_tokens, _, flagged in seen)  # (a prompt: one token of many)
+    assert any(flagged > 3 for _, _, flagged in seen)  # (drafts: several tokens of one sequence)
