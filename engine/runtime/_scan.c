@@ -9,6 +9,14 @@
  *     ids, ascending. nth: the need-th largest of found's logits. out gets found's ids (only those >= nth
  *     when count - need > too_wide * need) and, merged in ascending order, the touched ids whose logit is
  *     below the threshold kept (nth when narrowed); n: how many.
+ * draw(apply, accept, chain, steps, split, array) -> token
+ *     Runs a sampler chain on candidates already in a llama_token_data_array, as Python would through
+ *     ctypes, one call instead of eight: steps[:split] (through top-k); then, when two of the candidates
+ *     left have equal logits, returns -1 and goes no further (the caller runs those steps again on the
+ *     whole vocabulary, engine/runtime/candidates.py says why); else steps[split:], and the selected
+ *     token is accepted by the chain and returned (-2: none selected). apply, accept: the addresses of
+ *     llama_sampler_apply and llama_sampler_accept; chain, steps: samplers' addresses; array: the address
+ *     of the llama_token_data_array.
  * fill(logits, ids, data) -> None
  *     data: llama_token_data records (int32 id, float logit, float p; 12 bytes each), at least len(ids):
  *     record i gets (ids[i], logits[ids[i]], 0).
@@ -19,6 +27,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -189,6 +198,59 @@ fail_found:
     return NULL;
 }
 
+/* llama.h's candidate records and their array (the layout llama-cpp-python's ctypes mirror too). */
+typedef struct {
+    int32_t id;
+    float logit;
+    float p;
+} token_data;
+typedef struct {
+    token_data *data;
+    size_t size;
+    int64_t selected;
+    bool sorted;
+} token_data_array;
+typedef void (*apply_fn)(void *sampler, token_data_array *candidates);
+typedef void (*accept_fn)(void *sampler, int32_t token);
+
+static PyObject *draw(PyObject *self, PyObject *args) {
+    unsigned long long apply_address, accept_address, chain, array_address;
+    PyObject *steps;
+    Py_ssize_t split;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "KKKO!nK", &apply_address, &accept_address, &chain, &PyTuple_Type, &steps, &split,
+                          &array_address))
+        return NULL;
+    const Py_ssize_t n_steps = PyTuple_GET_SIZE(steps);
+    if (!apply_address || !accept_address || !chain || !array_address || split < 0 || split > n_steps) {
+        PyErr_SetString(PyExc_ValueError, "draw: a null address or a split outside the chain");
+        return NULL;
+    }
+    void *samplers[64];
+    if (n_steps > 64) {
+        PyErr_SetString(PyExc_ValueError, "draw: more than 64 steps");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n_steps; i++) {
+        samplers[i] = PyLong_AsVoidPtr(PyTuple_GET_ITEM(steps, i));
+        if (samplers[i] == NULL) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "draw: a null sampler");
+            return NULL;
+        }
+    }
+    const apply_fn apply = (apply_fn)(uintptr_t)apply_address;
+    token_data_array *candidates = (token_data_array *)(uintptr_t)array_address;
+    for (Py_ssize_t i = 0; i < split; i++) apply(samplers[i], candidates);
+    for (size_t i = 1; i < candidates->size; i++)
+        if (candidates->data[i].logit == candidates->data[i - 1].logit) return PyLong_FromLong(-1);
+    for (Py_ssize_t i = split; i < n_steps; i++) apply(samplers[i], candidates);
+    const int64_t selected = candidates->selected;
+    if (selected < 0 || (size_t)selected >= candidates->size) return PyLong_FromLong(-2);
+    const int32_t token = candidates->data[selected].id;
+    ((accept_fn)(uintptr_t)accept_address)((void *)(uintptr_t)chain, token);
+    return PyLong_FromLong(token);
+}
+
 static PyObject *fill(PyObject *self, PyObject *args) {
     PyObject *logits_object, *ids_object, *data_object;
     Py_buffer logits, ids, data;
@@ -231,6 +293,7 @@ static PyObject *fill(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"at_least", at_least, METH_VARARGS, "(logits, threshold, out) -> (count, top): see the module's source."},
     {"select", select_ids, METH_VARARGS, "(logits, found, count, need, too_wide, touched, threshold, out) -> (n, nth)."},
+    {"draw", draw, METH_VARARGS, "(apply, accept, chain, steps, split, array) -> token: see the module's source."},
     {"fill", fill, METH_VARARGS, "(logits, ids, data) -> None: llama_token_data records for ids."},
     {NULL, NULL, 0, NULL},
 };

@@ -45,6 +45,7 @@ from llama_cpp import llama_cpp as C
 from llama_cpp._internals import LlamaContext, LlamaSampler
 
 from engine.errors import UserError
+from engine.runtime import scan
 from engine.runtime.loaded import PENALTY_WINDOW
 from engine.runtime.scan import Scan, fill
 from engine.runtime.types import GenerationParams
@@ -103,6 +104,7 @@ class Chain:
         self._pointers = [_pointer(self._data), (None, -1)]  # (pointer, address) of _data and of _full
         self._scan = Scan(n_vocab)
         self._steps: list[object] | None = None  # the chain's samplers, for running it in parts
+        self._addresses: tuple[int, tuple[int, ...], int] | None = None  # the chain's, its steps', the array's
         # Where top-k is in the chain (None: no top-k, as in a greedy chain): a preselection whose top k holds
         # equal logits runs again on the whole vocabulary (see the module's docstring).
         self.top_k_at = top_k_at
@@ -180,18 +182,16 @@ class Chain:
     def apply(self, logits: np.ndarray, ids: np.ndarray | None = None) -> tuple[np.ndarray, int]:
         """Run the chain (without accepting) on the logits, or on the preselection `ids` of them (found here
         when not given): its candidates, and the index it selected (-1 when the chain has no selecting step)."""
-        if ids is None:
-            ids = self.preselect(logits)
+        return self._apply(logits, self.preselect(logits) if ids is None else ids)
+
+    def _apply(self, logits: np.ndarray, ids: np.ndarray | None) -> tuple[np.ndarray, int]:
+        """`apply` on the preselection `ids` (None: on the whole vocabulary)."""
         if ids is None:
             self.full += 1
             self._run(self._fill_all(logits), 0, None)
         else:
             self.preselected += 1
-            if len(self._data) < len(ids):
-                self._data = np.zeros(max(2 * len(ids), 256), dtype=TOKEN_DATA)
-                self._pointers[0] = _pointer(self._data)
-            data = self._data[: len(ids)]
-            fill(data, logits, ids)
+            data = self._load(logits, ids)
             top_k = self.top_k_at
             if top_k is None:  # (greedy: the first largest logit in id order, from any superset)
                 self._run(data, 0, None)
@@ -206,6 +206,37 @@ class Chain:
                 self._run(None, top_k + 1, None)
         return self._kept(), int(self._array.selected)
 
+    def _load(self, logits: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """The preselection's candidate records, in the persistent array."""
+        if len(self._data) < len(ids):
+            self._data = np.zeros(max(2 * len(ids), 256), dtype=TOKEN_DATA)
+            self._pointers[0] = _pointer(self._data)
+        data = self._data[: len(ids)]
+        fill(data, logits, ids)
+        return data
+
+    def _draw(self, logits: np.ndarray, ids: np.ndarray) -> int | None:
+        """Choose and accept a token from the preselection `ids` in one C call (engine/runtime/_scan.c: the
+        chain's steps, the check for equal logits among top-k's candidates, the accept), or None where that
+        cannot be done (no C part) or must not (equal logits: `apply` runs those steps on the whole vocabulary)."""
+        assert self.top_k_at is not None
+        if not scan.NATIVE or _SAMPLER_CALLS is None:
+            return None
+        addresses = self._addresses
+        if addresses is None:
+            steps = tuple(_address(step) for step in self._chain_steps())
+            addresses = self._addresses = (_address(self.sampler.sampler), steps, ctypes.addressof(self._array))
+        chain, steps, array_address = addresses
+        self._point_at(self._load(logits, ids))
+        token = scan.draw(*_SAMPLER_CALLS, chain, steps, self.top_k_at + 1, array_address)
+        if token is None or token == scan.TIED:
+            return None
+        if token < 0:
+            raise RuntimeError("the sampler chain selected no token")  # (llama.cpp would abort)
+        self.preselected += 1
+        self.taken(token)
+        return token
+
     def _fill_all(self, logits: np.ndarray) -> np.ndarray:
         data = self._full
         if data is None:
@@ -219,22 +250,30 @@ class Chain:
     def _run(self, data: np.ndarray | None, first: int, stop: int | None) -> None:
         """Apply the chain's steps first..stop-1 (all: 0, None) to `data` (None: the candidates as the last
         steps left them)."""
-        array = self._array
         if data is not None:
-            # (numpy's .ctypes costs microseconds a call: the two buffers' pointers are made once)
-            array.data = self._pointers[0 if data.base is self._data else 1][0]  # type: ignore[assignment]
-            array.size = len(data)
-            array.selected = -1
-            array.sorted = False
+            self._point_at(data)
         if first == 0 and stop is None:
             C.llama_sampler_apply(self.sampler.sampler, self._array_p)
             return
+        for step in self._chain_steps()[first:stop]:
+            C.llama_sampler_apply(step, self._array_p)
+
+    def _point_at(self, data: np.ndarray) -> None:
+        """Make the candidate array the chain runs on `data` (a start of _data or of _full)."""
+        array = self._array
+        # (numpy's .ctypes costs microseconds a call: the two buffers' pointers are made once)
+        array.data = self._pointers[0 if data.base is self._data else 1][0]  # type: ignore[assignment]
+        array.size = len(data)
+        array.selected = -1
+        array.sorted = False
+
+    def _chain_steps(self) -> list[object]:
+        """The chain's samplers, in order."""
         steps = self._steps
         if steps is None:
             chain = self.sampler.sampler
             steps = self._steps = [C.llama_sampler_chain_get(chain, i) for i in range(C.llama_sampler_chain_n(chain))]
-        for step in steps[first:stop]:
-            C.llama_sampler_apply(step, self._array_p)
+        return steps
 
     def _kept(self) -> np.ndarray:
         """The candidates as the chain's steps left them."""
@@ -250,7 +289,13 @@ class Chain:
     def choose(self, logits: np.ndarray, ids: np.ndarray | None = None) -> int:
         """Run the chain on the logits (see `apply`), and take and accept the token it selects (as
         `llama_sampler_sample` does)."""
-        kept, selected = self.apply(logits, ids)
+        if ids is None:
+            ids = self.preselect(logits)
+        if ids is not None and self.top_k_at is not None:
+            token = self._draw(logits, ids)
+            if token is not None:
+                return token
+        kept, selected = self._apply(logits, ids)
         if not 0 <= selected < len(kept):
             raise RuntimeError("the sampler chain selected no token")  # (llama.cpp would abort)
         token = int(kept["id"][selected])
@@ -329,6 +374,30 @@ def sampler_chain(
         if draw:
             sampler.add_dist(seed)
     return chain
+
+
+def _address(pointer: object) -> int:
+    """A ctypes pointer's address."""
+    address = ctypes.cast(pointer, ctypes.c_void_p).value  # type: ignore[arg-type]
+    if not address:
+        raise RuntimeError("a null sampler")
+    return address
+
+
+def _sampler_calls() -> tuple[int, int] | None:
+    """The addresses of llama_sampler_apply and llama_sampler_accept, for the C draw (None: not found)."""
+    library = getattr(C, "_lib", None)
+    try:
+        calls = [
+            ctypes.cast(getattr(library, name), ctypes.c_void_p).value
+            for name in ("llama_sampler_apply", "llama_sampler_accept")
+        ]
+    except (AttributeError, TypeError):
+        return None
+    return (calls[0], calls[1]) if calls[0] and calls[1] else None
+
+
+_SAMPLER_CALLS = _sampler_calls()
 
 
 def _pointer(data: np.ndarray) -> tuple[object, int]:

@@ -97,6 +97,20 @@ class Scan:
         return found
 
 
+TIED = -1  # (draw: equal logits among top-k's candidates, see engine/runtime/candidates.py)
+
+
+def draw(apply: int, accept: int, chain: int, steps: tuple[int, ...], split: int, array: int) -> int | None:
+    """Run a sampler chain's steps on the candidates the array at `array` points to, through top-k (the
+    first `split` steps) and, unless two of them have equal logits (then TIED), the rest; accept the selected
+    token on the chain and return it (-2: none selected). None: the C part was not built or is off.
+    `apply`, `accept`: the addresses of llama_sampler_apply and llama_sampler_accept."""
+    if not NATIVE or _native is None:
+        return None
+    token: int = _native.draw(apply, accept, chain, steps, split, array)
+    return token
+
+
 def fill(data: np.ndarray, logits: np.ndarray, ids: np.ndarray) -> None:
     """llama_token_data records (`data`, at least len(ids) long) for the tokens `ids` of the row `logits`."""
     if NATIVE and _native is not None and ids.dtype == np.int32 and ids.flags.c_contiguous and _float_row(logits):
