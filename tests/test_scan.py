@@ -36,6 +36,20 @@ def _rows(rng: np.random.Generator) -> list[np.ndarray]:
     return rows
 
 
+def test_the_c_part_is_current_and_finds_llama_cpps_sampler_calls() -> None:
+    """A module built from this source (an older in-place build would be ignored: numpy, slower), and the
+    addresses of llama.cpp's sampler calls that the C draw calls."""
+    try:
+        from engine.runtime import _scan
+    except ImportError:
+        pytest.skip("engine/runtime/_scan.c was not built (no C compiler or headers)")
+    from engine.runtime import candidates
+
+    assert getattr(_scan, "VERSION", None) == scan.VERSION, "a stale build: run `make install-dev`"
+    assert scan.NATIVE
+    assert candidates._SAMPLER_CALLS is not None and all(candidates._SAMPLER_CALLS)
+
+
 @native
 def test_the_c_pass_finds_what_numpy_finds(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = np.random.default_rng(3)
@@ -115,6 +129,15 @@ def test_a_chain_draws_the_same_tokens_with_either_pass(monkeypatch: pytest.Monk
     if use_native and not scan.NATIVE:
         pytest.skip("engine/runtime/_scan.c was not built")
     monkeypatch.setattr(scan, "NATIVE", use_native)
+    drawn = [0]
+    draw = scan.draw
+
+    def counting(*args: int | tuple[int, ...]) -> int | None:
+        token = draw(*args)  # type: ignore[arg-type]
+        drawn[0] += token is not None and token >= 0
+        return token
+
+    monkeypatch.setattr(scan, "draw", counting)
     rng = np.random.default_rng(6)
     params = GenerationParams(temperature=0.8, top_k=40, top_p=0.95, seed=11, presence_penalty=0.5)
     fast, full = _pair(params, [9, 11, 21], 32768, draw=True)
@@ -124,6 +147,8 @@ def test_a_chain_draws_the_same_tokens_with_either_pass(monkeypatch: pytest.Monk
             logits = _logits(rng, 32768, "peaked" if i % 3 else "flat")
             assert fast.choose(logits) == full.choose(logits)
         assert fast.preselected > 100
+        # (the C draw was taken, not a silent fallback to the ctypes path)
+        assert (drawn[0] > 100) if use_native else (drawn[0] == 0)
     finally:
         fast.close()
         full.close()

@@ -36,6 +36,7 @@
 #define SCAN_SSE2 1
 #endif
 
+#ifdef SCAN_SSE2
 #if defined(_MSC_VER)
 #include <intrin.h>
 static int lowest_bit(unsigned int mask) {
@@ -46,6 +47,11 @@ static int lowest_bit(unsigned int mask) {
 #else
 static int lowest_bit(unsigned int mask) { return __builtin_ctz(mask); }
 #endif
+#endif
+
+/* Raised whenever a function's contract changes: engine/runtime/scan.py ignores a module built from an
+ * older source (an in-place build left by an earlier checkout) rather than calling what it lacks. */
+#define SCAN_VERSION 3
 
 static Py_ssize_t scan(const float *x, Py_ssize_t n, float threshold, int32_t *out, Py_ssize_t cap, float *top) {
     Py_ssize_t count = 0, i = 0;
@@ -306,4 +312,11 @@ static struct PyModuleDef module = {
     .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__scan(void) {
+    PyObject *created = PyModule_Create(&module);
+    if (created != NULL && PyModule_AddIntConstant(created, "VERSION", SCAN_VERSION) < 0) {
+        Py_DECREF(created);
+        return NULL;
+    }
+    return created;
+}

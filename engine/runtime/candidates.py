@@ -105,6 +105,7 @@ class Chain:
         self._scan = Scan(n_vocab)
         self._steps: list[object] | None = None  # the chain's samplers, for running it in parts
         self._addresses: tuple[int, tuple[int, ...], int] | None = None  # the chain's, its steps', the array's
+        self._tie_drawn = False  # (the last C draw stopped at equal logits among top-k's candidates)
         # Where top-k is in the chain (None: no top-k, as in a greedy chain): a preselection whose top k holds
         # equal logits runs again on the whole vocabulary (see the module's docstring).
         self.top_k_at = top_k_at
@@ -198,12 +199,19 @@ class Chain:
             else:
                 self._run(data, 0, top_k + 1)
                 if _tied(self._kept()["logit"]):
-                    # (see the module's docstring; the steps up to top-k keep no state: they run again)
                     self.preselected -= 1
-                    self.full += 1
-                    self.ties += 1
-                    self._run(self._fill_all(logits), 0, top_k + 1)
+                    return self._apply_after_tie(logits)
                 self._run(None, top_k + 1, None)
+        return self._kept(), int(self._array.selected)
+
+    def _apply_after_tie(self, logits: np.ndarray) -> tuple[np.ndarray, int]:
+        """`apply` on the whole vocabulary, for a preselection whose top k held equal logits (see the module's
+        docstring; the steps up to top-k keep no state: they run again)."""
+        assert self.top_k_at is not None
+        self.full += 1
+        self.ties += 1
+        self._run(self._fill_all(logits), 0, self.top_k_at + 1)
+        self._run(None, self.top_k_at + 1, None)
         return self._kept(), int(self._array.selected)
 
     def _load(self, logits: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -220,6 +228,7 @@ class Chain:
         chain's steps, the check for equal logits among top-k's candidates, the accept), or None where that
         cannot be done (no C part) or must not (equal logits: `apply` runs those steps on the whole vocabulary)."""
         assert self.top_k_at is not None
+        self._tie_drawn = False
         if not scan.NATIVE or _SAMPLER_CALLS is None:
             return None
         addresses = self._addresses
@@ -229,6 +238,7 @@ class Chain:
         chain, steps, array_address = addresses
         self._point_at(self._load(logits, ids))
         token = scan.draw(*_SAMPLER_CALLS, chain, steps, self.top_k_at + 1, array_address)
+        self._tie_drawn = token == scan.TIED
         if token is None or token == scan.TIED:
             return None
         if token < 0:
@@ -295,7 +305,10 @@ class Chain:
             token = self._draw(logits, ids)
             if token is not None:
                 return token
-        kept, selected = self._apply(logits, ids)
+        if ids is not None and self._tie_drawn:  # (the C draw found equal logits in the top k)
+            kept, selected = self._apply_after_tie(logits)
+        else:
+            kept, selected = self._apply(logits, ids)
         if not 0 <= selected < len(kept):
             raise RuntimeError("the sampler chain selected no token")  # (llama.cpp would abort)
         token = int(kept["id"][selected])
@@ -321,6 +334,7 @@ class Chain:
 
     def close(self) -> None:
         """Free the native chain."""
+        self._addresses = self._steps = None  # (they pointed into it)
         self.sampler.close()
 
 

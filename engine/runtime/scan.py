@@ -15,11 +15,16 @@ from types import ModuleType
 
 import numpy as np
 
+# The C part's contract this module calls (engine/runtime/_scan.c's SCAN_VERSION).
+VERSION = 3
+
 _native: ModuleType | None
 try:
     import engine.runtime._scan as _native
 except ImportError:  # (the optional C part was not built: numpy does the same)
     _native = None
+if _native is not None and getattr(_native, "VERSION", None) != VERSION:
+    _native = None  # (built from another checkout's source, left in place: numpy rather than a wrong call)
 
 # Off: numpy does the passes (tests compare the two, bench/bench_overhead.py --numpy-scan times them).
 NATIVE = _native is not None
@@ -42,7 +47,7 @@ class Scan:
     def at_least(self, logits: np.ndarray, threshold: np.floating) -> tuple[int, float | None]:
         """How many logits are >= threshold (kept for `select` and `found`), and the largest logit (NaN
         when the row holds a NaN) where that came at no cost (else None)."""
-        if self.native and _float_row(logits):
+        if self.native and _float_row(logits) and len(logits) <= len(self._found):
             assert _native is not None
             count, top = _native.at_least(logits, float(threshold), self._found)
             self._count = -count - 1  # (negative: in _found)

@@ -111,9 +111,10 @@ def test_waiting_chunks_go_out_in_one_write_with_the_same_events(
     # The same events, in the same order (ids and times aside).
     for a, b in zip(_events(held), _events(plain), strict=True):
         assert a == b
-    # Held up, the chunks made meanwhile share a write.
+    # Held up, the chunks made meanwhile share a write. (Counted from the second write: when the model runs
+    # ahead of a busy loop, those chunks already share the write during which the hold starts.)
     tokens_in = [len(_events(w)) for w in held_writes]
-    assert max(tokens_in[2:], default=0) >= 10, tokens_in
+    assert max(tokens_in[1:], default=0) >= 10, tokens_in
 
 
 @pytest.mark.parametrize(
