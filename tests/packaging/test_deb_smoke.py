@@ -104,6 +104,9 @@ def test_layout(unpacked: Unpacked) -> None:
         assert (root / path).is_file(), path
     assert os.access(unpacked.helper, os.X_OK)
     assert not list((root / "opt/enclave").rglob("tests/conftest.py")), "tests must not be bundled"
+    # The sampler's C part (engine/runtime/_scan.c, optional at install): without it the bundle would sample
+    # through numpy, slower, and say nothing.
+    assert list((root / "opt/enclave/_internal/engine/runtime").glob("_scan*.so")), "no compiled sampler part"
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
