@@ -105,7 +105,6 @@ class Chain:
         self._scan = Scan(n_vocab)
         self._steps: list[object] | None = None  # the chain's samplers, for running it in parts
         self._addresses: tuple[int, tuple[int, ...], int] | None = None  # the chain's, its steps', the array's
-        self._tie_drawn = False  # (the last C draw stopped at equal logits among top-k's candidates)
         # Where top-k is in the chain (None: no top-k, as in a greedy chain): a preselection whose top k holds
         # equal logits runs again on the whole vocabulary (see the module's docstring).
         self.top_k_at = top_k_at
@@ -225,10 +224,10 @@ class Chain:
 
     def _draw(self, logits: np.ndarray, ids: np.ndarray) -> int | None:
         """Choose and accept a token from the preselection `ids` in one C call (engine/runtime/_scan.c: the
-        chain's steps, the check for equal logits among top-k's candidates, the accept), or None where that
-        cannot be done (no C part) or must not (equal logits: `apply` runs those steps on the whole vocabulary)."""
+        chain's steps, the check for equal logits among top-k's candidates, the accept); scan.TIED where two
+        of those are equal (nothing accepted: those steps must run on the whole vocabulary), None where there
+        is no C part."""
         assert self.top_k_at is not None
-        self._tie_drawn = False
         if not scan.NATIVE or _SAMPLER_CALLS is None:
             return None
         addresses = self._addresses
@@ -238,9 +237,8 @@ class Chain:
         chain, steps, array_address = addresses
         self._point_at(self._load(logits, ids))
         token = scan.draw(*_SAMPLER_CALLS, chain, steps, self.top_k_at + 1, array_address)
-        self._tie_drawn = token == scan.TIED
         if token is None or token == scan.TIED:
-            return None
+            return token
         if token < 0:
             raise RuntimeError("the sampler chain selected no token")  # (llama.cpp would abort)
         self.preselected += 1
@@ -301,11 +299,10 @@ class Chain:
         `llama_sampler_sample` does)."""
         if ids is None:
             ids = self.preselect(logits)
-        if ids is not None and self.top_k_at is not None:
-            token = self._draw(logits, ids)
-            if token is not None:
-                return token
-        if ids is not None and self._tie_drawn:  # (the C draw found equal logits in the top k)
+        drawn = self._draw(logits, ids) if ids is not None and self.top_k_at is not None else None
+        if drawn is not None and drawn >= 0:
+            return drawn
+        if drawn == scan.TIED:  # (equal logits in the preselection's top k: straight to the whole vocabulary)
             kept, selected = self._apply_after_tie(logits)
         else:
             kept, selected = self._apply(logits, ids)

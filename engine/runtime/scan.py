@@ -39,7 +39,8 @@ class Scan:
         # (np.empty: only the pages written are touched, and a row rarely has more than a few hundred)
         self._found = np.empty(n_vocab if self.native else 0, dtype=np.int32)
         self._out = np.empty(0, dtype=np.int32)
-        self._count = 0
+        self._count = 0  # what the last at_least found: in _found (C) or in _numpy_found
+        self._counted_in_c = False
         self._numpy_found = np.empty(0, dtype=np.int64)
         self._flags = np.empty(0, dtype=bool)
         self._words = np.empty(0, dtype=bool)
@@ -49,17 +50,17 @@ class Scan:
         when the row holds a NaN) where that came at no cost (else None)."""
         if self.native and _float_row(logits) and len(logits) <= len(self._found):
             assert _native is not None
-            count, top = _native.at_least(logits, float(threshold), self._found)
-            self._count = -count - 1  # (negative: in _found)
-            return count, top
+            self._count, top = _native.at_least(logits, float(threshold), self._found)
+            self._counted_in_c = True
+            return self._count, top
         self._numpy_found = self._numpy_at_least(logits, threshold)
-        self._count = len(self._numpy_found)
+        self._count, self._counted_in_c = len(self._numpy_found), False
         return self._count, None
 
     def found(self) -> np.ndarray:
         """The indices the last `at_least` found, ascending."""
-        if self._count < 0:
-            return self._found[: -self._count - 1].copy()
+        if self._counted_in_c:
+            return self._found[: self._count].copy()
         return self._numpy_found
 
     def select(
@@ -68,8 +69,8 @@ class Scan:
         """From the last `at_least(logits, threshold)` (at least `need` found): the need-th largest of their
         logits, nth, and the preselection: what was found (only those >= nth when more than too_wide * need
         beyond the need), with the `touched` tokens (int32, ascending) below the threshold kept, ascending."""
-        if self._count < 0 and _native is not None and touched.dtype == np.int32 and _float_row(logits):
-            count = -self._count - 1
+        if self._counted_in_c and _native is not None and touched.dtype == np.int32 and _float_row(logits):
+            count = self._count
             if len(self._out) < count + len(touched):
                 self._out = np.empty(max(2 * (count + len(touched)), 256), dtype=np.int32)
             n, nth = _native.select(logits, self._found, count, need, too_wide, touched, float(threshold), self._out)
