@@ -91,3 +91,25 @@ def test_keys_reach_collections_only_when_granted(enclave_home: Path) -> None:
     assert (listed["docs"]["collections"], listed["docs"]["collections_write"]) == (["HR", "Legal"], ["Inbox"])
     table = run("keys", "list", home=enclave_home, passphrase=True).stdout
     assert "COLLECTIONS" in table and "read:HR,Legal write:Inbox" in table
+
+
+# Libraries a command imports only when it uses them: the SDK of MCP (half a second) for a tool call, pandas
+# (sqlite-utils would import it, 0.1-0.2 s) never, Qt and the training stack only for the app and `train`.
+NOT_AT_START = ("mcp", "pandas", "PySide6", "torch", "transformers", "peft")
+
+
+def test_the_parser_and_an_open_vault_import_no_heavy_library_they_do_not_use(tmp_path: Path) -> None:
+    """Every `enclave` command builds the whole parser, and most open the vault: neither may pull in the
+    libraries above (each launch of the CLI took 1.5 s when they did, 0.55 s without)."""
+    script = (
+        "import sys\n"
+        "from engine.cli import build_parser\n"
+        "from pathlib import Path\n"
+        "from engine.vault import FLOOR, Vault\n"
+        "build_parser()\n"
+        f"Vault.init(Path({str(tmp_path)!r}), 'a passphrase for this test', kdf=FLOOR)[0].close()\n"
+        f"print(' '.join(name for name in {NOT_AT_START!r} if name in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""

@@ -13,9 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from engine.vault import Vault
+from engine.vault.sqlite import Database
 from engine.vault.store import iso
 
 PurgeFn = Callable[[Database, Vault, dt.datetime, frozenset[str]], int]

@@ -4,6 +4,9 @@ Each operation opens a session, does its one thing under the server's time limit
 stdio server is started for it and stopped after): nothing runs between calls, and a hung server
 costs one call its timeout, never the app. What a call returns is capped before anyone sees it.
 Blocking: call from a worker thread (the GUI) or the command line.
+
+The SDK is imported on the first call, not with this module: it takes half a second to import, and every
+`enclave` command, the app and the server import the tools package whether or not a tool is ever called.
 """
 
 from __future__ import annotations
@@ -13,12 +16,7 @@ import json
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TextIO, TypeVar
-
-from mcp import Client
-from mcp.client.stdio import StdioServerParameters, stdio_client
-from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CallToolResult, TextContent
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from engine.errors import EnclaveError
 from engine.tools.config import (
@@ -29,6 +27,10 @@ from engine.tools.config import (
     ToolRule,
     check_tool_name,
 )
+
+if TYPE_CHECKING:
+    from mcp import Client
+    from mcp_types import CallToolResult
 
 MAX_RESULT_CHARS = 32 * 1024  # of a tool's result the model and the person get
 MAX_SSE_EVENT_BYTES = 4 * 1024 * 1024  # one Streamable HTTP event, before it is parsed
@@ -49,6 +51,9 @@ class ToolResult:
 
 
 def _transport(server: McpServer, errlog: TextIO) -> Any:
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+    from mcp.client.streamable_http import streamable_http_client
+
     if server.url:
         return streamable_http_client(server.url, max_sse_event_size=MAX_SSE_EVENT_BYTES)
     # A stdio server gets the SDK's minimal environment (PATH, HOME, …), not this process's.
@@ -57,6 +62,8 @@ def _transport(server: McpServer, errlog: TextIO) -> Any:
 
 
 def _run(server: McpServer, work: Callable[[Client], Awaitable[T]]) -> T:
+    from mcp import Client
+
     async def session() -> T:
         # The server's own log lines go nowhere: they are its business, and may hold what it was sent.
         with open(os.devnull, "w") as errlog:
@@ -113,6 +120,8 @@ def call_tool(server: McpServer, tool: str, arguments: dict[str, Any]) -> ToolRe
 
 
 def _as_text(result: CallToolResult) -> ToolResult:
+    from mcp_types import TextContent
+
     parts: list[str] = []
     for block in result.content:
         parts.append(block.text if isinstance(block, TextContent) else f"[{block.type} content left out]")

@@ -13,11 +13,10 @@ import re
 import secrets
 from typing import Any
 
-from sqlite_utils import Database
-
 from engine.errors import NotFoundError, UserError
 from engine.vault import crypto
 from engine.vault.records import ApiKeyRecord
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now, parse_time
 
 _SECRET = re.compile(r"enc-([0-9a-f]{32})-([A-Za-z0-9_-]{43})")

@@ -16,12 +16,11 @@ import json
 import struct
 from typing import Any
 
-from sqlite_utils import Database
-
 from engine.errors import IntegrityError
 from engine.vault import crypto
 from engine.vault.errors import RecordTampered
 from engine.vault.records import AuditEntry
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now, parse_time
 
 GENESIS = b"\x00" * 32

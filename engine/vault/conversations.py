@@ -6,14 +6,13 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
-from sqlite_utils import Database
-
 from engine.errors import NotFoundError, UserError
 from engine.vault import crypto
 from engine.vault.audit import AuditLog
 from engine.vault.errors import RecordTampered
 from engine.vault.records import Alternative, Conversation, Message, SearchHit
 from engine.vault.search import SearchIndex
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now, parse_time
 
 ROLES = frozenset({"system", "user", "assistant", "tool"})

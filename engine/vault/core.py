@@ -15,9 +15,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
 from engine.errors import IntegrityError
 from engine.fileio import fsync_dir, part_path
 from engine.vault import crypto, operations, retention
@@ -45,6 +42,7 @@ from engine.vault.request_log import RequestLog
 from engine.vault.responses import StoredResponses
 from engine.vault.schema import migrate, migration_set
 from engine.vault.settings import Settings
+from engine.vault.sqlite import Database, Migrations
 from engine.vault.store import Store, iso, now, wrap_data_key
 from engine.vault.training import Datasets, TrainingJobs
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlite_utils import Database
 
 from engine.errors import NotFoundError, UserError
 from engine.vault import crypto
 from engine.vault.audit import AuditLog
 from engine.vault.errors import RecordTampered
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now
 
 # What each row of document_parts holds.

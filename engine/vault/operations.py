@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from sqlite_utils import Database
-
 from engine.errors import IntegrityError, NotFoundError, UserError
 from engine.fileio import fsync_dir, write_atomic
 from engine.vault.audit import AuditLog
@@ -21,6 +19,7 @@ from engine.vault.errors import RecordTampered
 from engine.vault.header import Header, header_from_row, read_header, unwrap_with_passphrase
 from engine.vault.records import Message
 from engine.vault.schema import COLUMNS, Kind, copy_database
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now
 
 if TYPE_CHECKING:

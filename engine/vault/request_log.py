@@ -14,11 +14,10 @@ import hashlib
 import hmac
 from typing import Any
 
-from sqlite_utils import Database
-
 from engine.vault import crypto
 from engine.vault.conversations import scrub
 from engine.vault.records import RequestLogEntry
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now, parse_time, wrap_data_key
 
 _FIELDS = [f.name for f in dataclasses.fields(RequestLogEntry) if f.name not in ("id", "time")]

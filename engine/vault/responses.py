@@ -11,9 +11,8 @@ import builtins
 import datetime as dt
 from typing import Any
 
-from sqlite_utils import Database
-
 from engine.vault.conversations import scrub
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now
 
 _COLUMNS = "id, key_id, created_at, body"

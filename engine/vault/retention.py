@@ -12,9 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlite_utils import Database
-
 from engine.vault.conversations import scrub
+from engine.vault.sqlite import Database
 
 if TYPE_CHECKING:
     from engine.vault.core import Vault

@@ -15,10 +15,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
 from engine.fileio import fsync_dir, part_path
+from engine.vault.sqlite import Database, Migrations
 
 log = logging.getLogger("enclave.vault")
 

@@ -6,9 +6,8 @@ import hashlib
 import hmac
 from typing import Any
 
-from sqlite_utils import Database
-
 from engine.vault.errors import RecordTampered
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now
 
 _MISSING = object()

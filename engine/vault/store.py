@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlite_utils import Database
 
 from engine.errors import VaultLockedError
 from engine.vault import crypto
 from engine.vault.errors import RecordTampered
+from engine.vault.sqlite import Database
 
 T = TypeVar("T")
 

@@ -12,12 +12,11 @@ import builtins
 from dataclasses import dataclass
 from typing import Any
 
-from sqlite_utils import Database
-
 from engine.errors import NotFoundError
 from engine.vault import crypto
 from engine.vault.conversations import scrub
 from engine.vault.errors import RecordTampered
+from engine.vault.sqlite import Database
 from engine.vault.store import Store, iso, now
 
 MAX_BLOB_BYTES = 512 * 1024 * 1024  # SQLite's cell limit is 1 GB; an adapter of a large model fits in this
