@@ -27,6 +27,13 @@ as long as every drafted token is kept, but once a sequence has had drafts rejec
 last token), its next shared multi-token decode differs (repacked or not; its cache's cells before that
 decode are byte-identical to the reference's, cause not found). One-token rows together stay identical
 after rejections (what the engine does).
+
+The `lanes:` scenarios (with `--flash off --streams`) ask whether deterministic lanes may evaluate prompt
+chunks together: three sequences, each 64-token chunk in one call with the others' 64-token chunks (at the
+same positions or 128 ahead), their decode steps three rows. Measured 2026-12-08 (AVX2, repacked): identical
+on the demo model (70-token prompt) and on the synthetic 1.1B (Q4_K_M, 140 tokens); a shorter last chunk in
+company differs on the demo model (6 tokens: the rows' groups of four are cut differently) and not on the
+1.1B (12 tokens, a multiple of four). The engine puts only whole chunks together.
 """
 
 from __future__ import annotations
@@ -257,6 +264,50 @@ def main() -> None:
         with_prompts,
         0,
         lambda d: [(i + 1, [5], olen[i] + d, True) for i in range(3)],
+    )
+
+    # Deterministic lanes (three, engine.runtime.deterministic.STREAMS) evaluating prompts at once: each of our
+    # 64-token chunks in one call with the two others' chunks at the same positions and of the same length
+    # (the micro-batch then holds as many tokens of each sequence, cut as alone). `partial_too`: our last,
+    # shorter chunk also goes with the others'. Decode steps with them: three rows, as the lanes decode.
+    # `lead`: the others are that many positions ahead (their first chunks evaluated before, alone).
+    long_others = [(o * (len(prompt) // len(o) + 4))[: len(prompt) + 128] for o in others[:2]]
+
+    def equal_chunks(partial_too: bool, lead: int = 0) -> Callable[[], list[Step]]:
+        def steps() -> list[Step]:
+            out: list[Step] = [
+                [(i + 1, o[s : s + 64], s, False)] for i, o in enumerate(long_others) for s in range(0, lead, 64)
+            ]
+            for s in range(0, len(prompt), 64):
+                chunk = prompt[s : s + 64]
+                mine = (0, chunk, s, s + 64 >= len(prompt))
+                if len(chunk) == 64 or partial_too:
+                    theirs = [
+                        (i + 1, o[lead + s : lead + s + len(chunk)], lead + s, False) for i, o in enumerate(long_others)
+                    ]
+                    out.append([mine, *theirs])
+                else:
+                    out.append([mine])
+            return out
+
+        return steps
+
+    def lanes_alongside(d: int) -> Step:  # (the others evaluated our full chunks' positions)
+        return [(i + 1, [5 + d], len(prompt) // 64 * 64 + d, True) for i in range(2)]
+
+    scenario("lanes: full 64-chunks with 2 others' at once, decode alone", 4, 2048, 512, equal_chunks(False), 0, none)
+    scenario("lanes: every chunk with 2 others' at once, decode alone", 4, 2048, 512, equal_chunks(True), 0, none)
+    scenario(
+        "lanes: full 64-chunks with 2 others' at once, decode with them",
+        4,
+        2048,
+        512,
+        equal_chunks(False),
+        0,
+        lanes_alongside,
+    )
+    scenario(
+        "lanes: full 64-chunks with 2 others' 128 positions ahead", 4, 2048, 512, equal_chunks(False, 128), 0, none
     )
 
     # Our cells out of position order: fill, free a hole below, our prompt spills from the top into it.

@@ -15,7 +15,7 @@ from engine.models.demo import demo_chunks, ensure_demo_model
 from engine.models.registry import ModelRecord
 from engine.runtime import CancelToken, Chunk, GenerationParams
 from engine.runtime.batch import BatchedModel
-from engine.runtime.deterministic import STREAMS, lane_draft_cost, step_cost
+from engine.runtime.deterministic import CHUNK, STREAMS, Lanes, lane_draft_cost, step_cost
 from engine.runtime.speculative import Drafter, best_draft_length, expected_tokens
 
 PROMPTS = [
@@ -79,10 +79,13 @@ def _three_at_once_equal_each_alone(
     together: bool = True,
     prompts_text: list[str] = PROMPTS,
     temperature: float = 1.0,
+    whole_chunks: bool = False,
 ) -> None:
     cold = _model(record)
     try:
         prompts = [cold.tokenize(p) for p in prompts_text]
+        if whole_chunks:  # each prompt cut to whole chunks: its last one, with its logits, goes in company too
+            prompts = [p[: len(p) // CHUNK * CHUNK] for p in prompts]
         alone = []
         for i, prompt in enumerate(prompts):
             alone.append(_run(cold, [(prompt, _seeded(i, tokens, temperature))])[0][0])
@@ -129,11 +132,15 @@ def test_seeded_streams_on_float_weights_run_one_at_a_time(tiny_model: ModelReco
 def test_the_demo_model_decodes_three_seeded_streams_together_reproducibly(
     monkeypatch: pytest.MonkeyPatch, registry: ModelRegistry
 ) -> None:
-    """The real quantized model (its CPU kernels are what batch invariance depends on, see the module)."""
+    """The real quantized model (its CPU kernels are what batch invariance depends on, see the module), with
+    prompts of whole chunks, which the lanes evaluate together (a shorter chunk in company changes its logits
+    on this model: bench/batch_invariance.py)."""
     monkeypatch.delenv("ENCLAVE_NO_DEMO")
     record = ensure_demo_model(registry)
     assert record is not None
-    _three_at_once_equal_each_alone(record, 10)
+    calls = _record_prefill_calls(monkeypatch)
+    _three_at_once_equal_each_alone(record, 10, prompts_text=LONG_PROMPTS)
+    _whole_chunks_went_together(calls)
 
 
 def test_lanes_draft_only_what_pays_with_the_others_waiting() -> None:
@@ -203,3 +210,42 @@ def test_seeded_lanes_that_speculate_give_their_cold_tokens(
     assert all(drafted[:3]) and drafted[-1] > 0, drafted
     # A lane's drafts never count the other streams (its tokens must not depend on the load).
     assert lanes_weighed_with == {0.0}
+
+
+# Prompts of several whole 64-token chunks and a shorter last one: the lanes evaluate the whole chunks of
+# concurrent requests together (engine.runtime.deterministic._prefill).
+LONG_PROMPTS = [p * 4 for p in PROMPTS]
+
+
+def _record_prefill_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The lengths of the multi-token rows of every decode call the lanes make (prompt chunks, drafts)."""
+    calls: list[list[int]] = []
+    decode = Lanes.decode
+
+    def recording(self: Lanes, rows: Any) -> int:
+        calls.append([len(tokens) for _, tokens, _, _ in rows if len(tokens) > 1])
+        return decode(self, rows)
+
+    monkeypatch.setattr(Lanes, "decode", recording)
+    return calls
+
+
+def _whole_chunks_went_together(calls: list[list[int]]) -> None:
+    shared = [lengths for lengths in calls if len(lengths) > 1]
+    assert shared, "no prompt chunks were evaluated together"
+    assert all(set(lengths) == {CHUNK} for lengths in shared), shared  # a shorter chunk always alone
+
+
+def test_lanes_evaluate_whole_prompt_chunks_together_and_each_keeps_its_cold_tokens(
+    monkeypatch: pytest.MonkeyPatch, registry: ModelRegistry, tiny_gguf: Path, tmp_path: Path
+) -> None:
+    quantized = tmp_path / "tiny-q8.gguf"
+    params = C.llama_model_quantize_default_params()
+    params.ftype = C.LLAMA_FTYPE_MOSTLY_Q8_0
+    assert C.llama_model_quantize(str(tiny_gguf).encode(), str(quantized).encode(), params) == 0
+    calls = _record_prefill_calls(monkeypatch)
+    record = registry.import_file(quantized, "tiny-q8")
+    for whole_chunks in (False, True):  # a shorter last chunk (alone), or a whole one (its logits in company)
+        calls.clear()
+        _three_at_once_equal_each_alone(record, 12, prompts_text=LONG_PROMPTS, whole_chunks=whole_chunks)
+        _whole_chunks_went_together(calls)

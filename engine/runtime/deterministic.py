@@ -12,8 +12,9 @@ sequences share its batches, on these conditions:
   than four every row takes the one-by-one kernel, as alone (with unrepacked weights any count is
   invariant, but those kernels made a decode step several times slower; padding every step to four
   rows passed with three streams and failed with four, not understood yet);
-- its prompt is evaluated in chunks of a fixed size from position 0 (`CHUNK`), each in a decode call of
-  its own (a chunk's attention depends on the chunk's length);
+- its prompt is evaluated in chunks of a fixed size from position 0 (`CHUNK`: a chunk's attention
+  depends on the chunk's length); whole chunks of several requests may share a decode call (each
+  sequence's rows are then cut and grouped as alone), a shorter last chunk goes in a call of its own;
 - its weights are quantized (Q4_K, Q6_K, Q5_0, Q8_0 measured): llama.cpp's CPU kernels for float weights
   (F32 measured, F16 and BF16 take the same path) give a row slightly different results by batch size.
 The next tokens of all the deterministic requests running then go into one batch: up to `STREAMS` run at
@@ -211,25 +212,17 @@ def lane_request(
 
 
 def step(model: BatchedModel) -> None:
-    """One step of the deterministic requests: a fixed-size chunk of each one's prompt, in a decode call of
-    its own, then the next token (and drafts) of all the others together in one decode call."""
+    """One step of the deterministic requests: a fixed-size chunk of each one's prompt (whole chunks of
+    several in one decode call, a shorter last chunk in a call of its own), then the next token (and
+    drafts) of all the others together in one decode call."""
     decoding = [r for r in model.active if r.solo and not r.prefilling and r.next_token is not None]
-    for request in [r for r in model.active if r.solo and r.prefilling]:
-        assert request.lane is not None
-        tokens = request.prompt[request.prefilled : request.prefilled + CHUNK]
-        start = request.prefilled
-        request.prefilled += len(tokens)
-        model.solo_evaluated += len(tokens)
-        request.slot.tokens.extend(tokens)
-        done = not request.prefilling
-        row = (request.lane.seq_id, tokens, start, len(tokens) - 1 if done else len(tokens))
-        if not _decode(model, [request], [row]):
-            continue
-        request.lane.chunked = request.prompt[: request.prefilled]
-        if done:
-            request.batch_index = len(tokens) - 1
-            request.prompt_done_at = time.perf_counter()
-            model._sample(request)
+    prefilling = [r for r in model.active if r.solo and r.prefilling]
+    whole = [r for r in prefilling if len(r.prompt) - r.prefilled >= CHUNK]
+    if whole:
+        _prefill(model, whole)
+    for request in prefilling:
+        if request not in whole:
+            _prefill(model, [request])
     if not decoding:
         return
     rows: list[tuple[int, list[int], int, int]] = []
@@ -256,6 +249,39 @@ def step(model: BatchedModel) -> None:
         together.append(request)
     if together and _decode(model, together, rows):
         for request in together:
+            model._sample(request)
+
+
+def _prefill(model: BatchedModel, requests: list[Request]) -> None:
+    """Evaluate the next chunk of each request's prompt in one decode call, and sample those it finishes.
+
+    Several requests share a call only with whole chunks: llama.cpp then cuts the micro-batch into as many
+    tokens of each sequence, every sequence's rows start at a multiple of four (the repacked kernels' row
+    groups) and each row gets the same arithmetic as alone (bench/batch_invariance.py, `lanes:` scenarios,
+    bit for bit); a shorter last chunk in company is cut differently and its logits change.
+    """
+    rows: list[tuple[int, list[int], int, int]] = []
+    offsets: list[int] = []
+    n = 0
+    for request in requests:
+        assert request.lane is not None
+        tokens = request.prompt[request.prefilled : request.prefilled + CHUNK]
+        start = request.prefilled
+        request.prefilled += len(tokens)
+        model.solo_evaluated += len(tokens)
+        request.slot.tokens.extend(tokens)
+        rows.append((request.lane.seq_id, tokens, start, len(tokens) - 1 if not request.prefilling else len(tokens)))
+        offsets.append(n)
+        n += len(tokens)
+    if not _decode(model, requests, rows):
+        return
+    now = time.perf_counter()
+    for request, offset, (_, tokens, _, _) in zip(requests, offsets, rows, strict=True):
+        assert request.lane is not None
+        request.lane.chunked = request.prompt[: request.prefilled]
+        if not request.prefilling:
+            request.batch_index = offset + len(tokens) - 1
+            request.prompt_done_at = now
             model._sample(request)
 
 
